@@ -1,0 +1,84 @@
+/**
+ * The transport the runtime speaks to (nats.js v3 style: a transport-agnostic core, one adapter per backend).
+ * Everything above `shared/` talks to this interface; `nats_transport.ts` implements it over NATS. Payloads are
+ * opaque bytes here: messages larger than the server's max_payload are chunked and reassembled by the adapter,
+ * so callers never see a size limit below `maxMessageBytes`.
+ */
+
+/** One received message. `respond` is present when the sender asked for a reply (request/reply). */
+export interface TransportMessage {
+  subject: string;
+  data: Uint8Array;
+  /** Reply to a request; chunked transparently when large. */
+  respond?(data: Uint8Array): Promise<void>;
+}
+
+/** A live subscription: iterate it, or `unsubscribe()`/`drain()` to end the iteration. */
+export interface TransportSubscription extends AsyncIterable<TransportMessage> {
+  readonly subject: string;
+  unsubscribe(): void;
+  drain(): Promise<void>;
+}
+
+/** Options for {@link Transport.request}. */
+export interface RequestOptions {
+  /** Give up after this long; the promise rejects with a `CallTimeoutError`. */
+  timeoutMs: number;
+}
+
+/** Options for {@link Transport.subscribe}. */
+export interface SubscribeOptions {
+  /** Queue group: each message goes to one member of the group. */
+  queue?: string;
+}
+
+/** A key-value bucket (JetStream KV). Values are bytes; `null` means absent. */
+export interface KvStore {
+  get(key: string): Promise<Uint8Array | null>;
+  put(key: string, value: Uint8Array): Promise<void>;
+  delete(key: string): Promise<void>;
+  keys(prefix?: string): Promise<string[]>;
+}
+
+/** Metadata of a stored blob. */
+export interface BlobInfo {
+  name: string;
+  size: number;
+  /** Content digest, e.g. "SHA-256=..." as NATS Object Store reports it. */
+  digest: string;
+  /** User version tag (e.g. a policy version), stored in the object's headers/metadata. */
+  version?: string;
+}
+
+/** A blob store (JetStream Object Store) for data many actors read, such as model weights. */
+export interface BlobStore {
+  put(name: string, data: Uint8Array, options?: { version?: string }): Promise<BlobInfo>;
+  /** Reads and verifies the digest; throws when the blob is missing or corrupt. */
+  get(name: string): Promise<{ info: BlobInfo; data: Uint8Array }>;
+  info(name: string): Promise<BlobInfo | null>;
+  delete(name: string): Promise<void>;
+}
+
+/** Connection state changes, reported to whoever listens (`status()`). */
+export type ConnectionEvent =
+  | { type: "disconnect"; server?: string }
+  | { type: "reconnecting" }
+  | { type: "reconnect"; server?: string }
+  | { type: "error"; error: Error };
+
+/** The runtime's view of the message bus. */
+export interface Transport {
+  /** Largest message the adapter will carry (chunked above the server's max_payload). */
+  readonly maxMessageBytes: number;
+  publish(subject: string, data: Uint8Array): Promise<void>;
+  request(subject: string, data: Uint8Array, options: RequestOptions): Promise<Uint8Array>;
+  subscribe(subject: string, options?: SubscribeOptions): TransportSubscription;
+  kv(bucket: string): Promise<KvStore>;
+  blobs(bucket: string): Promise<BlobStore>;
+  /** Connection state events (disconnect/reconnect) as an async iterable. */
+  status(): AsyncIterable<ConnectionEvent>;
+  /** Flush pending writes to the server. */
+  flush(): Promise<void>;
+  /** Drain subscriptions and close the connection. */
+  close(): Promise<void>;
+}
