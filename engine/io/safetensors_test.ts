@@ -1,0 +1,49 @@
+import { deepStrictEqual as assertEquals, throws } from "node:assert";
+import { Tensor, tensor } from "../../shared/tensor.ts";
+import { parseSafetensors, serializeSafetensors, toFloat32 } from "./safetensors.ts";
+
+Deno.test("safetensors - round trip keeps names, dtypes, shapes, values and metadata", () => {
+  const tensors = new Map<string, Tensor>([
+    ["a.weight", tensor("float32", [2, 3], [1, 2, 3, 4, 5, 6])],
+    ["b", tensor("int64", [2], [7, -8])],
+    ["c", tensor("uint8", [3], [1, 2, 3])],
+  ]);
+  const bytes = serializeSafetensors(tensors, { metadata: { format: "pt" } });
+  const headerLength = Number(new DataView(bytes.buffer).getBigUint64(0, true));
+  assertEquals(headerLength % 8, 0);
+  const file = parseSafetensors(bytes);
+  assertEquals(file.metadata, { format: "pt" });
+  assertEquals([...file.tensors.keys()], ["a.weight", "b", "c"]);
+  assertEquals(Array.from(file.tensors.get("a.weight")!.data as Float32Array), [1, 2, 3, 4, 5, 6]);
+  assertEquals(file.tensors.get("a.weight")!.shape, [2, 3]);
+  assertEquals(Array.from(file.tensors.get("b")!.data as BigInt64Array), [7n, -8n]);
+  assertEquals(file.tensors.get("c")!.dtype, "uint8");
+});
+
+Deno.test("safetensors - reads the HF fixture weights", async () => {
+  const bytes = await Deno.readFile(
+    new URL("../../../shared/fixtures/hf/qwen2-tiny/model.safetensors", import.meta.url),
+  );
+  const file = parseSafetensors(bytes);
+  assertEquals(file.tensors.get("lm_head.weight")!.shape, [300, 64]);
+  assertEquals(file.tensors.get("model.layers.0.self_attn.k_proj.bias")!.shape, [32]);
+});
+
+Deno.test("safetensors - truncated or inconsistent files are rejected with a reason", () => {
+  throws(() => parseSafetensors(new Uint8Array(4)), { name: "SafetensorsError", message: /too short/ });
+  const good = serializeSafetensors(new Map([["x", tensor("float32", [4], [1, 2, 3, 4])]]));
+  throws(() => parseSafetensors(good.subarray(0, good.length - 4)), {
+    name: "SafetensorsError",
+    message: /tensor "x"/,
+  });
+  const bad = good.slice();
+  new DataView(bad.buffer).setBigUint64(0, 1n << 40n, true);
+  throws(() => parseSafetensors(bad), { name: "SafetensorsError", message: /runs past the end/ });
+});
+
+Deno.test("safetensors - bfloat16 and float16 widen to float32", () => {
+  const bf = new Tensor("bfloat16", [2], new Uint16Array([0x3f80, 0xc000]));
+  assertEquals(Array.from(toFloat32(bf).data), [1, -2]);
+  const half = new Tensor("float16", [3], new Uint16Array([0x3c00, 0xb800, 0x0001]));
+  assertEquals(Array.from(toFloat32(half).data), [1, -0.5, Math.fround(2 ** -24)]);
+});

@@ -1,0 +1,34 @@
+/** The tokenizer contract shared by the built-in character tokenizer and Hugging Face tokenizers. */
+
+/** Options for {@link TextTokenizer.encode}. */
+export interface EncodeOptions {
+  /** Prepend the BOS token when the tokenizer has one. Default false. */
+  addBos?: boolean;
+  /** Append the EOS token. Default false. */
+  addEos?: boolean;
+}
+
+/** Options for {@link TextTokenizer.decode}. */
+export interface DecodeOptions {
+  /** Drop pad/bos/eos (and other special) tokens. Default true. */
+  skipSpecial?: boolean;
+}
+
+/** Text to token ids and back. */
+export interface TextTokenizer {
+  /** Size of the id space (embedding rows needed). */
+  readonly vocabSize: number;
+  /** Id used for padding. */
+  readonly padId: number;
+  /** Beginning-of-sequence id, or null. */
+  readonly bosId: number | null;
+  /** End-of-sequence id, or null; generation stops on it. */
+  readonly eosId: number | null;
+  encode(text: string, options?: EncodeOptions): number[];
+  decode(ids: readonly number[], options?: DecodeOptions): string;
+}
+
+/** Raised when text or ids cannot be converted. */
+export class TokenizerError extends Error {
+  override name = "TokenizerError";
+}
