@@ -1,0 +1,871 @@
+/**
+ * The coordinator's scheduler: which node hosts which actor, following Ray's semantics. Nodes offer CPUs
+ * (fractional), GPU devices, memory, custom resources and labels; actors ask for amounts and labels; placement
+ * groups reserve bundles atomically with PACK / SPREAD / STRICT_PACK / STRICT_SPREAD; what cannot be placed waits in
+ * a FIFO queue with a stated reason. Pure and deterministic (no I/O, no clocks): the coordinator calls it, persists
+ * `toJSON()` in KV and rebuilds it with `Scheduler.fromJSON()` after a restart.
+ */
+
+import { z } from "zod";
+import { ConfigError, NotFoundError, PlacementError } from "../shared/errors.ts";
+import {
+  allocate,
+  type Allocation,
+  type Candidate,
+  canTake,
+  checkGpuCount,
+  checkGpuIds,
+  checkLabels,
+  checkOptionalQuantity,
+  checkResources,
+  clonePool,
+  explainNoFit,
+  fromUnits,
+  giveBack,
+  type NeedUnits,
+  orderCandidates,
+  type Pool,
+  poolOf,
+  type Quantities,
+  SCALE,
+  sumNeeds,
+  toUnits,
+} from "./scheduler_fit.ts";
+
+/** What a node offers. */
+export interface NodeSpec {
+  id: string;
+  /** CPUs; fractional allowed. */
+  cpu: number;
+  /** GPU device ids (what CUDA_VISIBLE_DEVICES would list). */
+  gpus?: number[];
+  memoryMb?: number;
+  /** Custom named quantities, e.g. `{ tpu: 4 }`. */
+  resources?: Record<string, number>;
+  labels?: Record<string, string>;
+  /** Dead nodes keep their record but take no new work. Default true. */
+  alive?: boolean;
+}
+
+/** What an actor (or a placement-group bundle) needs. Absent amounts are 0. */
+export interface ResourceRequest {
+  cpu?: number;
+  /** GPU count; below 1 shares one device, 1 and above must be whole. */
+  gpu?: number;
+  memoryMb?: number;
+  resources?: Record<string, number>;
+  /** The node must carry every one of these labels with the same value. */
+  labels?: Record<string, string>;
+}
+
+/** Placement strategies of a placement group (Ray's four). */
+export type PlacementStrategy = "PACK" | "SPREAD" | "STRICT_PACK" | "STRICT_SPREAD";
+
+/** Options for {@link Scheduler.place} and {@link Scheduler.enqueue}. */
+export interface PlaceOptions {
+  /** Place the actor inside this placement group's reservation. */
+  placementGroup?: string;
+  /** Bundle to use; absent = the first bundle with room. */
+  bundleIndex?: number;
+}
+
+/** Outcome of a placement attempt. `gpuIds` is what CUDA_VISIBLE_DEVICES should list. */
+export type PlaceResult =
+  | { ok: true; nodeId: string; gpuIds: number[]; bundleIndex?: number }
+  | { ok: false; reason: string };
+
+/** An actor the scheduler has placed. */
+export interface ActorPlacement {
+  actorId: string;
+  nodeId: string;
+  gpuIds: number[];
+  placementGroup?: string;
+  bundleIndex?: number;
+}
+
+/** A placement group's state: "pending" until all bundles are reserved, "rescheduling" after losing a node. */
+export type PlacementGroupState = "pending" | "created" | "rescheduling";
+
+/** Read-only view of a placement group. */
+export interface PlacementGroupView {
+  id: string;
+  strategy: PlacementStrategy;
+  state: PlacementGroupState;
+  bundles: Array<{ request: ResourceRequest; nodeId: string | null; gpuIds: number[] }>;
+  /** Why it is not (fully) created; absent when created. */
+  reason?: string;
+}
+
+/** Something waiting in the queue, oldest first. */
+export interface PendingView {
+  kind: "actor" | "placementGroup";
+  id: string;
+  reason: string;
+}
+
+/** Read-only view of a node's capacity and use, in user units. */
+export interface NodeUsage {
+  id: string;
+  alive: boolean;
+  labels: Record<string, string>;
+  total: { cpu: number; memoryMb: number; gpus: number[]; resources: Record<string, number> };
+  free: { cpu: number; memoryMb: number; gpus: number[]; resources: Record<string, number> };
+  /** Actors placed on this node (including those inside bundles). */
+  actors: string[];
+}
+
+/** What {@link Scheduler.retryPending} placed. */
+export interface RetryResult {
+  actors: ActorPlacement[];
+  placementGroups: string[];
+}
+
+interface NodeRecord {
+  spec: Required<NodeSpec>;
+  total: Pool;
+  free: Pool;
+  actors: Set<string>;
+}
+
+interface ActorRecord {
+  actorId: string;
+  request: ResourceRequest;
+  nodeId: string;
+  allocation: Allocation;
+  group?: { id: string; bundleIndex: number };
+}
+
+interface BundleRecord {
+  request: ResourceRequest;
+  need: NeedUnits;
+  nodeId: string | null;
+  /** What the bundle reserved on its node. */
+  reserved: Allocation | null;
+  /** What is left of the reservation for actors. */
+  pool: Pool | null;
+  actors: Set<string>;
+}
+
+interface GroupRecord {
+  id: string;
+  strategy: PlacementStrategy;
+  seq: number;
+  bundles: BundleRecord[];
+  reason?: string;
+}
+
+interface PendingActor {
+  actorId: string;
+  request: ResourceRequest;
+  options: PlaceOptions;
+  seq: number;
+  reason: string;
+}
+
+// Bounds the backtracking search for bundle assignments so a pathological group cannot stall the coordinator.
+const SEARCH_BUDGET = 20_000;
+
+const STRATEGIES: readonly PlacementStrategy[] = ["PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD"];
+
+/** Places actors and placement groups on nodes. See the module comment for semantics. */
+export class Scheduler {
+  #nodes = new Map<string, NodeRecord>();
+  #actors = new Map<string, ActorRecord>();
+  #groups = new Map<string, GroupRecord>();
+  #pending = new Map<string, PendingActor>();
+  #seq = 0;
+
+  /** Registers a node. Call {@link retryPending} afterwards to place waiting work. */
+  addNode(spec: NodeSpec): void {
+    const normalized = normalizeNode(spec);
+    if (this.#nodes.has(normalized.id)) {
+      throw new PlacementError(`Cannot add node "${normalized.id}": it is already registered; use updateNode`);
+    }
+    const total = nodePool(normalized);
+    this.#nodes.set(normalized.id, { spec: normalized, total, free: clonePool(total), actors: new Set() });
+  }
+
+  /** Changes a node's capacity, labels or liveness. Shrinking below current use overcommits until work leaves. */
+  updateNode(id: string, patch: Partial<Omit<NodeSpec, "id">>): void {
+    const node = this.#node(id);
+    node.spec = normalizeNode({ ...node.spec, ...patch, id });
+    node.total = nodePool(node.spec);
+    this.#recomputeFree(node);
+  }
+
+  /**
+   * Removes a node. Its actors are released and their ids returned so the caller can restart them elsewhere;
+   * bundles reserved on it are re-queued (their group goes to "rescheduling"), as Ray does on node death.
+   */
+  removeNode(id: string): string[] {
+    const node = this.#node(id);
+    const affected = [...node.actors].sort();
+    for (const actorId of affected) this.release(actorId);
+    for (const group of this.#groups.values()) {
+      for (const bundle of group.bundles) {
+        if (bundle.nodeId !== id) continue;
+        bundle.nodeId = null;
+        bundle.reserved = null;
+        bundle.pool = null;
+      }
+    }
+    this.#nodes.delete(id);
+    for (const group of this.#groups.values()) {
+      if (groupState(group) !== "created") group.reason = this.#explainGroup(group);
+    }
+    return affected;
+  }
+
+  /** Tries to place an actor now. On failure nothing changes; use {@link enqueue} to wait. */
+  place(actorId: string, request: ResourceRequest, options: PlaceOptions = {}): PlaceResult {
+    if (this.#actors.has(actorId)) {
+      throw new PlacementError(`Cannot place actor "${actorId}": it is already placed; release it first`);
+    }
+    const need = normalizeRequest(`Invalid resource request for actor "${actorId}"`, request);
+    return this.#tryPlace(actorId, request, need, options);
+  }
+
+  /** Queues an actor behind earlier waiting work; {@link retryPending} places it when it fits. */
+  enqueue(actorId: string, request: ResourceRequest, options: PlaceOptions = {}): void {
+    if (this.#actors.has(actorId) || this.#pending.has(actorId)) {
+      throw new PlacementError(`Cannot enqueue actor "${actorId}": it is already placed or pending`);
+    }
+    const need = normalizeRequest(`Invalid resource request for actor "${actorId}"`, request);
+    this.#checkGroupOption(actorId, options);
+    const reason = this.#explainActor(need, options);
+    this.#pending.set(actorId, {
+      actorId,
+      request: copyRequest(request),
+      options: { ...options },
+      seq: this.#seq++,
+      reason,
+    });
+  }
+
+  /** Places the actor now when it fits, otherwise queues it; returns the attempt's result either way. */
+  placeOrEnqueue(actorId: string, request: ResourceRequest, options: PlaceOptions = {}): PlaceResult {
+    const result = this.place(actorId, request, options);
+    if (!result.ok) this.enqueue(actorId, request, options);
+    return result;
+  }
+
+  /** Frees an actor's resources (or drops it from the queue). Returns false when it was unknown. */
+  release(actorId: string): boolean {
+    if (this.#pending.delete(actorId)) return true;
+    const actor = this.#actors.get(actorId);
+    if (actor === undefined) return false;
+    this.#actors.delete(actorId);
+    const node = this.#nodes.get(actor.nodeId);
+    node?.actors.delete(actorId);
+    if (actor.group !== undefined) {
+      const bundle = this.#groups.get(actor.group.id)?.bundles[actor.group.bundleIndex];
+      bundle?.actors.delete(actorId);
+      if (bundle?.pool) giveBack(bundle.pool, actor.allocation);
+    } else if (node !== undefined) {
+      giveBack(node.free, actor.allocation);
+    }
+    return true;
+  }
+
+  /**
+   * Places queued work in FIFO order (oldest first; an item that does not fit does not block younger ones, as in
+   * Ray). Call after a node joins, an actor is released or a group is removed. Reasons of what stays are refreshed.
+   */
+  retryPending(): RetryResult {
+    const result: RetryResult = { actors: [], placementGroups: [] };
+    const items: Array<{ seq: number; run: () => void }> = [];
+    for (const group of this.#groups.values()) {
+      if (groupState(group) === "created") continue;
+      items.push({
+        seq: group.seq,
+        run: () => {
+          if (this.#reserveGroup(group)) result.placementGroups.push(group.id);
+        },
+      });
+    }
+    for (const pending of this.#pending.values()) {
+      items.push({
+        seq: pending.seq,
+        run: () => {
+          const need = normalizeRequest(`Invalid resource request for actor "${pending.actorId}"`, pending.request);
+          const placed = this.#tryPlace(pending.actorId, pending.request, need, pending.options);
+          if (placed.ok) {
+            this.#pending.delete(pending.actorId);
+            result.actors.push(this.placement(pending.actorId)!);
+          } else {
+            pending.reason = placed.reason;
+          }
+        },
+      });
+    }
+    items.sort((a, b) => a.seq - b.seq);
+    for (const item of items) item.run();
+    return result;
+  }
+
+  /** Waiting actors and placement groups with their reasons, oldest first. */
+  pending(): PendingView[] {
+    const views: Array<PendingView & { seq: number }> = [];
+    for (const group of this.#groups.values()) {
+      if (groupState(group) !== "created") {
+        views.push({ kind: "placementGroup", id: group.id, reason: group.reason ?? "", seq: group.seq });
+      }
+    }
+    for (const p of this.#pending.values()) views.push({ kind: "actor", id: p.actorId, reason: p.reason, seq: p.seq });
+    views.sort((a, b) => a.seq - b.seq);
+    return views.map(({ kind, id, reason }) => ({ kind, id, reason }));
+  }
+
+  /**
+   * Reserves all bundles of a group atomically, or queues the whole group with a reason (returned as
+   * `{ok: false}`); {@link retryPending} finishes it later. Bundle i of the result is `bundles[i]`.
+   */
+  createPlacementGroup(
+    id: string,
+    bundles: ResourceRequest[],
+    strategy: PlacementStrategy,
+  ): { ok: true; nodeIds: string[] } | { ok: false; reason: string } {
+    if (this.#groups.has(id)) throw new PlacementError(`Cannot create placement group "${id}": it already exists`);
+    if (!STRATEGIES.includes(strategy)) {
+      throw new PlacementError(
+        `Invalid placement group "${id}": strategy must be one of ${STRATEGIES.join(", ")}, got ${String(strategy)}`,
+      );
+    }
+    if (!Array.isArray(bundles) || bundles.length === 0) {
+      throw new PlacementError(`Invalid placement group "${id}": bundles must be a non-empty list`);
+    }
+    const records = bundles.map((request, i) => ({
+      request: copyRequest(request),
+      need: normalizeRequest(`Invalid placement group "${id}", bundle ${i}`, request),
+      nodeId: null,
+      reserved: null,
+      pool: null,
+      actors: new Set<string>(),
+    }));
+    const group: GroupRecord = { id, strategy, seq: this.#seq++, bundles: records };
+    this.#groups.set(id, group);
+    if (this.#reserveGroup(group)) return { ok: true, nodeIds: records.map((b) => b.nodeId!) };
+    return { ok: false, reason: group.reason! };
+  }
+
+  /**
+   * Removes a group: releases its reservations, and returns the actors that were inside it or waiting for it
+   * (placed or queued); the caller kills them, as Ray does when a group is removed.
+   */
+  removePlacementGroup(id: string): string[] {
+    const group = this.#groups.get(id);
+    if (group === undefined) throw new NotFoundError(`Cannot remove placement group "${id}": it does not exist`);
+    const affected: string[] = [];
+    for (const bundle of group.bundles) affected.push(...bundle.actors);
+    for (const p of this.#pending.values()) if (p.options.placementGroup === id) affected.push(p.actorId);
+    for (const actorId of affected) this.release(actorId);
+    for (const bundle of group.bundles) {
+      const node = bundle.nodeId === null ? undefined : this.#nodes.get(bundle.nodeId);
+      if (node !== undefined && bundle.reserved !== null) giveBack(node.free, bundle.reserved);
+    }
+    this.#groups.delete(id);
+    return affected.sort();
+  }
+
+  /** Where an actor is placed, or undefined. */
+  placement(actorId: string): ActorPlacement | undefined {
+    const actor = this.#actors.get(actorId);
+    if (actor === undefined) return undefined;
+    const view: ActorPlacement = { actorId, nodeId: actor.nodeId, gpuIds: actor.allocation.gpus.map(([id]) => id) };
+    if (actor.group !== undefined) {
+      view.placementGroup = actor.group.id;
+      view.bundleIndex = actor.group.bundleIndex;
+    }
+    return view;
+  }
+
+  /** Every placed actor, sorted by id. */
+  placements(): ActorPlacement[] {
+    return [...this.#actors.keys()].sort().map((id) => this.placement(id)!);
+  }
+
+  /** Capacity and use of every node, sorted by id. */
+  nodes(): NodeUsage[] {
+    return [...this.#nodes.values()].sort((a, b) => (a.spec.id < b.spec.id ? -1 : 1)).map((node) => ({
+      id: node.spec.id,
+      alive: node.spec.alive,
+      labels: { ...node.spec.labels },
+      total: usageOf(node.total),
+      free: usageOf(node.free),
+      actors: [...node.actors].sort(),
+    }));
+  }
+
+  /** One placement group's view, or undefined. */
+  placementGroup(id: string): PlacementGroupView | undefined {
+    const group = this.#groups.get(id);
+    if (group === undefined) return undefined;
+    const view: PlacementGroupView = {
+      id,
+      strategy: group.strategy,
+      state: groupState(group),
+      bundles: group.bundles.map((b) => ({
+        request: copyRequest(b.request),
+        nodeId: b.nodeId,
+        gpuIds: b.reserved?.gpus.map(([gpu]) => gpu) ?? [],
+      })),
+    };
+    if (view.state !== "created" && group.reason !== undefined) view.reason = group.reason;
+    return view;
+  }
+
+  /** Every placement group, oldest first. */
+  placementGroups(): PlacementGroupView[] {
+    return [...this.#groups.values()].sort((a, b) => a.seq - b.seq).map((g) => this.placementGroup(g.id)!);
+  }
+
+  /** Plain-data state for persistence (JSON-safe). */
+  toJSON(): SchedulerJson {
+    return {
+      version: 1,
+      seq: this.#seq,
+      nodes: [...this.#nodes.values()].map((n) => structuredClone(n.spec)),
+      actors: [...this.#actors.values()].map((a) => ({
+        actorId: a.actorId,
+        request: copyRequest(a.request),
+        nodeId: a.nodeId,
+        allocation: structuredClone(a.allocation),
+        ...(a.group ? { group: { ...a.group } } : {}),
+      })),
+      groups: [...this.#groups.values()].map((g) => ({
+        id: g.id,
+        strategy: g.strategy,
+        seq: g.seq,
+        bundles: g.bundles.map((b) => ({
+          request: copyRequest(b.request),
+          nodeId: b.nodeId,
+          reserved: b.reserved === null ? null : structuredClone(b.reserved),
+        })),
+      })),
+      pending: [...this.#pending.values()].map((p) => ({
+        actorId: p.actorId,
+        request: copyRequest(p.request),
+        options: { ...p.options },
+        seq: p.seq,
+      })),
+    };
+  }
+
+  /** Rebuilds a scheduler from {@link toJSON} output; throws ConfigError naming the bad field. */
+  static fromJSON(json: unknown): Scheduler {
+    const parsed = SCHEDULER_JSON.safeParse(json);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      throw new ConfigError(`Invalid scheduler state at "${issue.path.join(".")}": ${issue.message}`);
+    }
+    const data = parsed.data as SchedulerJson;
+    const s = new Scheduler();
+    s.#seq = data.seq;
+    for (const spec of data.nodes) s.addNode(spec);
+    for (const g of data.groups) {
+      s.#groups.set(g.id, {
+        id: g.id,
+        strategy: g.strategy,
+        seq: g.seq,
+        bundles: g.bundles.map((b, i) => ({
+          request: b.request,
+          need: normalizeRequest(`Invalid placement group "${g.id}", bundle ${i}`, b.request),
+          nodeId: b.nodeId,
+          reserved: b.reserved,
+          pool: b.reserved === null ? null : poolOf(b.reserved),
+          actors: new Set(),
+        })),
+      });
+    }
+    for (const a of data.actors) {
+      const node = s.#node(a.nodeId);
+      s.#actors.set(a.actorId, { ...a });
+      node.actors.add(a.actorId);
+      if (a.group !== undefined) {
+        const bundle = s.#groups.get(a.group.id)?.bundles[a.group.bundleIndex];
+        if (bundle?.pool == null) {
+          throw new ConfigError(`Invalid scheduler state: actor "${a.actorId}" names a missing bundle`);
+        }
+        bundle.actors.add(a.actorId);
+        for (const [name, units] of Object.entries(a.allocation.quantities)) {
+          bundle.pool.free[name] = (bundle.pool.free[name] ?? 0) - units;
+        }
+        for (const [id, units] of a.allocation.gpus) bundle.pool.gpuFree.set(id, bundle.pool.gpuFree.get(id)! - units);
+      }
+    }
+    for (const node of s.#nodes.values()) s.#recomputeFree(node);
+    for (const p of data.pending) {
+      s.#pending.set(p.actorId, { ...p, reason: "" });
+    }
+    for (const group of s.#groups.values()) if (groupState(group) !== "created") group.reason = s.#explainGroup(group);
+    for (const p of s.#pending.values()) {
+      p.reason = s.#explainActor(normalizeRequest(`Invalid actor "${p.actorId}"`, p.request), p.options);
+    }
+    return s;
+  }
+
+  #node(id: string): NodeRecord {
+    const node = this.#nodes.get(id);
+    if (node === undefined) throw new NotFoundError(`Node "${id}" is not registered`);
+    return node;
+  }
+
+  #recomputeFree(node: NodeRecord): void {
+    const free = clonePool(node.total);
+    const take = (allocation: Allocation) => {
+      for (const [name, units] of Object.entries(allocation.quantities)) {
+        free.free[name] = (free.free[name] ?? 0) - units;
+      }
+      for (const [id, units] of allocation.gpus) {
+        const left = free.gpuFree.get(id);
+        if (left !== undefined) free.gpuFree.set(id, left - units);
+      }
+    };
+    for (const actorId of node.actors) {
+      const actor = this.#actors.get(actorId)!;
+      if (actor.group === undefined) take(actor.allocation);
+    }
+    for (const group of this.#groups.values()) {
+      for (const bundle of group.bundles) if (bundle.nodeId === node.spec.id && bundle.reserved) take(bundle.reserved);
+    }
+    node.free = free;
+  }
+
+  #candidates(): Candidate[] {
+    return [...this.#nodes.values()].filter((n) => n.spec.alive).map((n) => ({
+      label: `node "${n.spec.id}"`,
+      id: n.spec.id,
+      total: n.total,
+      free: n.free,
+      labels: n.spec.labels,
+      actorCount: n.actors.size,
+    }));
+  }
+
+  #checkGroupOption(actorId: string, options: PlaceOptions): void {
+    if (options.placementGroup === undefined) {
+      if (options.bundleIndex !== undefined) {
+        throw new PlacementError(`Invalid placement for actor "${actorId}": bundleIndex needs placementGroup`);
+      }
+      return;
+    }
+    const group = this.#groups.get(options.placementGroup);
+    if (group === undefined) {
+      throw new PlacementError(
+        `Cannot place actor "${actorId}": placement group "${options.placementGroup}" does not exist`,
+      );
+    }
+    const index = options.bundleIndex;
+    if (index !== undefined && (!Number.isInteger(index) || index < 0 || index >= group.bundles.length)) {
+      throw new PlacementError(
+        `Cannot place actor "${actorId}": bundleIndex must be an integer in [0, ${group.bundles.length}), got ${index}`,
+      );
+    }
+  }
+
+  #tryPlace(actorId: string, request: ResourceRequest, need: NeedUnits, options: PlaceOptions): PlaceResult {
+    this.#checkGroupOption(actorId, options);
+    if (options.placementGroup !== undefined) return this.#placeInGroup(actorId, request, need, options);
+    const fitting = this.#candidates().filter((c) => canTake(c, need));
+    const best = orderCandidates(fitting, need)[0];
+    if (best === undefined) return { ok: false, reason: this.#explainActor(need, options) };
+    const node = this.#nodes.get(best.id)!;
+    const allocation = allocate(node.free, need)!;
+    this.#actors.set(actorId, { actorId, request: copyRequest(request), nodeId: best.id, allocation });
+    node.actors.add(actorId);
+    return { ok: true, nodeId: best.id, gpuIds: allocation.gpus.map(([id]) => id) };
+  }
+
+  #placeInGroup(actorId: string, request: ResourceRequest, need: NeedUnits, options: PlaceOptions): PlaceResult {
+    const group = this.#groups.get(options.placementGroup!)!;
+    const indexes = options.bundleIndex === undefined ? group.bundles.map((_, i) => i) : [options.bundleIndex];
+    for (const index of indexes) {
+      const bundle = group.bundles[index]!;
+      if (bundle.pool === null || bundle.nodeId === null) continue;
+      const node = this.#nodes.get(bundle.nodeId)!;
+      if (!node.spec.alive || !canTake(this.#bundleCandidate(group, index), need)) continue;
+      const allocation = allocate(bundle.pool, need)!;
+      this.#actors.set(actorId, {
+        actorId,
+        request: copyRequest(request),
+        nodeId: bundle.nodeId,
+        allocation,
+        group: { id: group.id, bundleIndex: index },
+      });
+      bundle.actors.add(actorId);
+      node.actors.add(actorId);
+      return { ok: true, nodeId: bundle.nodeId, gpuIds: allocation.gpus.map(([id]) => id), bundleIndex: index };
+    }
+    return { ok: false, reason: this.#explainActor(need, options) };
+  }
+
+  #bundleCandidate(group: GroupRecord, index: number): Candidate {
+    const bundle = group.bundles[index]!;
+    const node = this.#nodes.get(bundle.nodeId!)!;
+    return {
+      label: `bundle ${index}`,
+      id: String(index),
+      total: poolOf(bundle.reserved!),
+      free: bundle.pool!,
+      labels: node.spec.labels,
+      actorCount: bundle.actors.size,
+    };
+  }
+
+  #explainActor(need: NeedUnits, options: PlaceOptions): string {
+    if (options.placementGroup === undefined) {
+      return explainNoFit(this.#candidates(), need, { noun: "node", canGrow: true });
+    }
+    const group = this.#groups.get(options.placementGroup)!;
+    const indexes = options.bundleIndex === undefined ? group.bundles.map((_, i) => i) : [options.bundleIndex];
+    const ready = indexes.filter((i) => group.bundles[i]!.pool !== null);
+    if (ready.length === 0) {
+      const what = options.bundleIndex === undefined
+        ? "has no reserved bundle yet"
+        : `bundle ${options.bundleIndex} is not reserved yet`;
+      return `Placement group "${group.id}" ${what}: ${group.reason ?? "waiting"}`;
+    }
+    const candidates = ready.map((i) => this.#bundleCandidate(group, i));
+    return explainNoFit(candidates, need, { noun: `bundle of placement group "${group.id}"`, canGrow: false });
+  }
+
+  /** Tries to reserve every unreserved bundle of a group at once; on failure leaves it untouched with a reason. */
+  #reserveGroup(group: GroupRecord): boolean {
+    const assignment = this.#assignBundles(group);
+    if (assignment === null) {
+      group.reason = this.#explainGroup(group);
+      return false;
+    }
+    for (const [index, nodeId] of assignment) {
+      const bundle = group.bundles[index]!;
+      const node = this.#nodes.get(nodeId)!;
+      const reserved = allocate(node.free, bundle.need)!;
+      bundle.nodeId = nodeId;
+      bundle.reserved = reserved;
+      bundle.pool = poolOf(reserved);
+    }
+    delete group.reason;
+    return true;
+  }
+
+  /**
+   * Finds nodes for a group's unreserved bundles by depth-first search over trial pools, so that a greedy early
+   * choice (e.g. the first bundle taking the only big node) cannot make a satisfiable group look unsatisfiable.
+   * PACK first tries the STRICT_PACK answer, then falls back to SPREAD-free best effort.
+   */
+  #assignBundles(group: GroupRecord): Map<number, string> | null {
+    if (group.strategy === "PACK") {
+      return this.#search(group, "STRICT_PACK") ?? this.#search(group, "PACK");
+    }
+    return this.#search(group, group.strategy);
+  }
+
+  #search(group: GroupRecord, strategy: PlacementStrategy): Map<number, string> | null {
+    const trial = new Map<string, Pool>();
+    for (const node of this.#nodes.values()) if (node.spec.alive) trial.set(node.spec.id, clonePool(node.free));
+    const used = new Map<string, number>();
+    for (const b of group.bundles) if (b.nodeId !== null) used.set(b.nodeId, (used.get(b.nodeId) ?? 0) + 1);
+    const todo = group.bundles.map((b, i) => ({ b, i })).filter(({ b }) => b.nodeId === null).map(({ i }) => i);
+    const chosen = new Map<number, string>();
+    let budget = SEARCH_BUDGET;
+    const step = (k: number): boolean => {
+      if (k === todo.length) return true;
+      if (--budget < 0) return false;
+      const index = todo[k]!;
+      const need = group.bundles[index]!.need;
+      for (const nodeId of this.#bundleOrder(need, trial, used, strategy)) {
+        const pool = trial.get(nodeId)!;
+        const allocation = allocate(pool, need);
+        if (allocation === null) continue;
+        chosen.set(index, nodeId);
+        used.set(nodeId, (used.get(nodeId) ?? 0) + 1);
+        if (step(k + 1)) return true;
+        used.set(nodeId, used.get(nodeId)! - 1);
+        if (used.get(nodeId) === 0) used.delete(nodeId);
+        chosen.delete(index);
+        giveBack(pool, allocation);
+      }
+      return false;
+    };
+    return step(0) ? chosen : null;
+  }
+
+  /** Candidate node ids for one bundle, best first, under a strategy's constraints. */
+  #bundleOrder(need: NeedUnits, trial: Map<string, Pool>, used: Map<string, number>, strategy: PlacementStrategy) {
+    const candidates: Candidate[] = [];
+    for (const [id, pool] of trial) {
+      const node = this.#nodes.get(id)!;
+      const candidate = { label: id, id, total: node.total, free: pool, labels: node.spec.labels, actorCount: 0 };
+      if (canTake(candidate, need)) candidates.push(candidate);
+    }
+    const ordered = orderCandidates(candidates, need).map((c) => c.id);
+    const isUsed = (id: string) => used.has(id);
+    switch (strategy) {
+      case "STRICT_PACK":
+        return used.size > 0 ? ordered.filter(isUsed) : ordered;
+      case "STRICT_SPREAD":
+        return ordered.filter((id) => !isUsed(id));
+      case "PACK":
+        return [...ordered.filter(isUsed), ...ordered.filter((id) => !isUsed(id))];
+      case "SPREAD":
+        return [
+          ...ordered.filter((id) => !isUsed(id)),
+          ...ordered.filter(isUsed).sort((a, b) => used.get(a)! - used.get(b)!),
+        ];
+    }
+  }
+
+  #explainGroup(group: GroupRecord): string {
+    const prefix = `Placement group "${group.id}" (${group.strategy})`;
+    const candidates = this.#candidates();
+    const todo = group.bundles.map((b, i) => ({ b, i })).filter(({ b }) => b.nodeId === null);
+    for (const { b, i } of todo) {
+      if (!candidates.some((c) => canTake(c, b.need))) {
+        return `${prefix}, bundle ${i}: ${explainNoFit(candidates, b.need, { noun: "node", canGrow: true })}`;
+      }
+    }
+    if (group.strategy === "STRICT_PACK") {
+      const sum = sumNeeds(group.bundles.map((b) => b.need));
+      return `${prefix} needs all ${group.bundles.length} bundles on one node: ${
+        explainNoFit(candidates, sum, { noun: "node", canGrow: true })
+      }`;
+    }
+    if (group.strategy === "STRICT_SPREAD") {
+      const fitting = candidates.filter((c) => todo.some(({ b }) => canTake(c, b.need))).length;
+      return `${prefix} needs ${group.bundles.length} distinct nodes, one per bundle; only ${fitting} alive ${
+        fitting === 1 ? "node fits" : "nodes fit"
+      } a bundle; waiting for more nodes to join or resources to free up`;
+    }
+    return `${prefix}: not enough free resources across nodes for all ${todo.length} bundles at once; waiting for ` +
+      "resources to free up or a fitting node to join";
+  }
+}
+
+function groupState(group: GroupRecord): PlacementGroupState {
+  const reserved = group.bundles.filter((b) => b.nodeId !== null).length;
+  if (reserved === group.bundles.length) return "created";
+  // A group that holds some bundles lost a node after being created (creation is all-or-nothing).
+  return reserved > 0 ? "rescheduling" : "pending";
+}
+
+function normalizeNode(spec: NodeSpec): Required<NodeSpec> {
+  if (typeof spec !== "object" || spec === null) throw new PlacementError(`Invalid node spec: expected an object`);
+  if (typeof spec.id !== "string" || spec.id === "") {
+    throw new PlacementError(`Invalid node spec: id must be a non-empty string, got ${String(spec.id)}`);
+  }
+  const owner = `Invalid node "${spec.id}"`;
+  checkOptionalQuantity(owner, "cpu", spec.cpu);
+  checkOptionalQuantity(owner, "memoryMb", spec.memoryMb);
+  checkResources(owner, "resources", spec.resources);
+  if (spec.alive !== undefined && typeof spec.alive !== "boolean") {
+    throw new PlacementError(`${owner}: alive must be a boolean, got ${String(spec.alive)}`);
+  }
+  return {
+    id: spec.id,
+    cpu: spec.cpu ?? 0,
+    gpus: checkGpuIds(owner, spec.gpus),
+    memoryMb: spec.memoryMb ?? 0,
+    resources: { ...spec.resources },
+    labels: checkLabels(owner, "labels", spec.labels),
+    alive: spec.alive ?? true,
+  };
+}
+
+function nodePool(spec: Required<NodeSpec>): Pool {
+  const free: Quantities = { cpu: toUnits(spec.cpu), memoryMb: toUnits(spec.memoryMb) };
+  for (const [name, amount] of Object.entries(spec.resources)) free[name] = toUnits(amount);
+  return { free, gpuFree: new Map(spec.gpus.map((id) => [id, SCALE])) };
+}
+
+function normalizeRequest(owner: string, request: ResourceRequest): NeedUnits {
+  if (typeof request !== "object" || request === null) {
+    throw new PlacementError(`${owner}: expected an object, got ${String(request)}`);
+  }
+  const quantities: Quantities = checkResources(owner, "resources", request.resources);
+  quantities.cpu = toUnits(checkOptionalQuantity(owner, "cpu", request.cpu));
+  quantities.memoryMb = toUnits(checkOptionalQuantity(owner, "memoryMb", request.memoryMb));
+  return { quantities, gpu: checkGpuCount(owner, request.gpu), labels: checkLabels(owner, "labels", request.labels) };
+}
+
+function copyRequest(request: ResourceRequest): ResourceRequest {
+  return structuredClone(request);
+}
+
+function usageOf(pool: Pool): NodeUsage["total"] {
+  const resources: Record<string, number> = {};
+  for (const [name, units] of Object.entries(pool.free)) {
+    if (name !== "cpu" && name !== "memoryMb") resources[name] = fromUnits(units);
+  }
+  return {
+    cpu: fromUnits(pool.free.cpu ?? 0),
+    memoryMb: fromUnits(pool.free.memoryMb ?? 0),
+    // Only whole free devices are listed; a device partly used by fractional actors is not "free".
+    gpus: [...pool.gpuFree].filter(([, units]) => units >= SCALE).map(([id]) => id).sort((a, b) => a - b),
+    resources,
+  };
+}
+
+const REQUEST = z.object({
+  cpu: z.number().optional(),
+  gpu: z.number().optional(),
+  memoryMb: z.number().optional(),
+  resources: z.record(z.string(), z.number()).optional(),
+  labels: z.record(z.string(), z.string()).optional(),
+});
+const ALLOCATION = z.object({
+  quantities: z.record(z.string(), z.number()),
+  gpus: z.array(z.tuple([z.number(), z.number()])),
+});
+const SCHEDULER_JSON = z.object({
+  version: z.literal(1),
+  seq: z.number().int().nonnegative(),
+  nodes: z.array(z.object({
+    id: z.string(),
+    cpu: z.number(),
+    gpus: z.array(z.number()),
+    memoryMb: z.number(),
+    resources: z.record(z.string(), z.number()),
+    labels: z.record(z.string(), z.string()),
+    alive: z.boolean(),
+  })),
+  actors: z.array(z.object({
+    actorId: z.string(),
+    request: REQUEST,
+    nodeId: z.string(),
+    allocation: ALLOCATION,
+    group: z.object({ id: z.string(), bundleIndex: z.number().int().nonnegative() }).optional(),
+  })),
+  groups: z.array(z.object({
+    id: z.string(),
+    strategy: z.enum(["PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD"]),
+    seq: z.number().int().nonnegative(),
+    bundles: z.array(z.object({ request: REQUEST, nodeId: z.string().nullable(), reserved: ALLOCATION.nullable() })),
+  })),
+  pending: z.array(z.object({
+    actorId: z.string(),
+    request: REQUEST,
+    options: z.object({ placementGroup: z.string().optional(), bundleIndex: z.number().int().optional() }),
+    seq: z.number().int().nonnegative(),
+  })),
+});
+
+/** Persisted form of a {@link Scheduler}. */
+export interface SchedulerJson {
+  version: 1;
+  seq: number;
+  nodes: Array<Required<NodeSpec>>;
+  actors: Array<{
+    actorId: string;
+    request: ResourceRequest;
+    nodeId: string;
+    allocation: Allocation;
+    group?: { id: string; bundleIndex: number };
+  }>;
+  groups: Array<{
+    id: string;
+    strategy: PlacementStrategy;
+    seq: number;
+    bundles: Array<{ request: ResourceRequest; nodeId: string | null; reserved: Allocation | null }>;
+  }>;
+  pending: Array<{ actorId: string; request: ResourceRequest; options: PlaceOptions; seq: number }>;
+}
