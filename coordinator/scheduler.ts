@@ -6,119 +6,56 @@
  * `toJSON()` in KV and rebuilds it with `Scheduler.fromJSON()` after a restart.
  */
 
-import { z } from "zod";
 import { ConfigError, NotFoundError, PlacementError } from "../shared/errors.ts";
 import {
   allocate,
   type Allocation,
   type Candidate,
   canTake,
-  checkGpuCount,
-  checkGpuIds,
-  checkLabels,
-  checkOptionalQuantity,
-  checkResources,
   clonePool,
+  copyRequest,
   explainNoFit,
-  fromUnits,
   giveBack,
   type NeedUnits,
+  nodePool,
+  normalizeNode,
+  normalizeRequest,
   orderCandidates,
   type Pool,
   poolOf,
-  type Quantities,
-  SCALE,
   sumNeeds,
-  toUnits,
+  usageOf,
 } from "./scheduler_fit.ts";
+import {
+  type ActorPlacement,
+  type NodeSpec,
+  type NodeUsage,
+  type PendingView,
+  type PlacementGroupState,
+  type PlacementGroupView,
+  type PlacementStrategy,
+  type PlaceOptions,
+  type PlaceResult,
+  type ResourceRequest,
+  type RetryResult,
+  SCHEDULER_JSON,
+  type SchedulerJson,
+} from "./scheduler_types.ts";
 
-/** What a node offers. */
-export interface NodeSpec {
-  id: string;
-  /** CPUs; fractional allowed. */
-  cpu: number;
-  /** GPU device ids (what CUDA_VISIBLE_DEVICES would list). */
-  gpus?: number[];
-  memoryMb?: number;
-  /** Custom named quantities, e.g. `{ tpu: 4 }`. */
-  resources?: Record<string, number>;
-  labels?: Record<string, string>;
-  /** Dead nodes keep their record but take no new work. Default true. */
-  alive?: boolean;
-}
-
-/** What an actor (or a placement-group bundle) needs. Absent amounts are 0. */
-export interface ResourceRequest {
-  cpu?: number;
-  /** GPU count; below 1 shares one device, 1 and above must be whole. */
-  gpu?: number;
-  memoryMb?: number;
-  resources?: Record<string, number>;
-  /** The node must carry every one of these labels with the same value. */
-  labels?: Record<string, string>;
-}
-
-/** Placement strategies of a placement group (Ray's four). */
-export type PlacementStrategy = "PACK" | "SPREAD" | "STRICT_PACK" | "STRICT_SPREAD";
-
-/** Options for {@link Scheduler.place} and {@link Scheduler.enqueue}. */
-export interface PlaceOptions {
-  /** Place the actor inside this placement group's reservation. */
-  placementGroup?: string;
-  /** Bundle to use; absent = the first bundle with room. */
-  bundleIndex?: number;
-}
-
-/** Outcome of a placement attempt. `gpuIds` is what CUDA_VISIBLE_DEVICES should list. */
-export type PlaceResult =
-  | { ok: true; nodeId: string; gpuIds: number[]; bundleIndex?: number }
-  | { ok: false; reason: string };
-
-/** An actor the scheduler has placed. */
-export interface ActorPlacement {
-  actorId: string;
-  nodeId: string;
-  gpuIds: number[];
-  placementGroup?: string;
-  bundleIndex?: number;
-}
-
-/** A placement group's state: "pending" until all bundles are reserved, "rescheduling" after losing a node. */
-export type PlacementGroupState = "pending" | "created" | "rescheduling";
-
-/** Read-only view of a placement group. */
-export interface PlacementGroupView {
-  id: string;
-  strategy: PlacementStrategy;
-  state: PlacementGroupState;
-  bundles: Array<{ request: ResourceRequest; nodeId: string | null; gpuIds: number[] }>;
-  /** Why it is not (fully) created; absent when created. */
-  reason?: string;
-}
-
-/** Something waiting in the queue, oldest first. */
-export interface PendingView {
-  kind: "actor" | "placementGroup";
-  id: string;
-  reason: string;
-}
-
-/** Read-only view of a node's capacity and use, in user units. */
-export interface NodeUsage {
-  id: string;
-  alive: boolean;
-  labels: Record<string, string>;
-  total: { cpu: number; memoryMb: number; gpus: number[]; resources: Record<string, number> };
-  free: { cpu: number; memoryMb: number; gpus: number[]; resources: Record<string, number> };
-  /** Actors placed on this node (including those inside bundles). */
-  actors: string[];
-}
-
-/** What {@link Scheduler.retryPending} placed. */
-export interface RetryResult {
-  actors: ActorPlacement[];
-  placementGroups: string[];
-}
+export type {
+  ActorPlacement,
+  NodeSpec,
+  NodeUsage,
+  PendingView,
+  PlacementGroupState,
+  PlacementGroupView,
+  PlacementStrategy,
+  PlaceOptions,
+  PlaceResult,
+  ResourceRequest,
+  RetryResult,
+  SchedulerJson,
+};
 
 interface NodeRecord {
   spec: Required<NodeSpec>;
@@ -746,126 +683,4 @@ function groupState(group: GroupRecord): PlacementGroupState {
   if (reserved === group.bundles.length) return "created";
   // A group that holds some bundles lost a node after being created (creation is all-or-nothing).
   return reserved > 0 ? "rescheduling" : "pending";
-}
-
-function normalizeNode(spec: NodeSpec): Required<NodeSpec> {
-  if (typeof spec !== "object" || spec === null) throw new PlacementError(`Invalid node spec: expected an object`);
-  if (typeof spec.id !== "string" || spec.id === "") {
-    throw new PlacementError(`Invalid node spec: id must be a non-empty string, got ${String(spec.id)}`);
-  }
-  const owner = `Invalid node "${spec.id}"`;
-  checkOptionalQuantity(owner, "cpu", spec.cpu);
-  checkOptionalQuantity(owner, "memoryMb", spec.memoryMb);
-  checkResources(owner, "resources", spec.resources);
-  if (spec.alive !== undefined && typeof spec.alive !== "boolean") {
-    throw new PlacementError(`${owner}: alive must be a boolean, got ${String(spec.alive)}`);
-  }
-  return {
-    id: spec.id,
-    cpu: spec.cpu ?? 0,
-    gpus: checkGpuIds(owner, spec.gpus),
-    memoryMb: spec.memoryMb ?? 0,
-    resources: { ...spec.resources },
-    labels: checkLabels(owner, "labels", spec.labels),
-    alive: spec.alive ?? true,
-  };
-}
-
-function nodePool(spec: Required<NodeSpec>): Pool {
-  const free: Quantities = { cpu: toUnits(spec.cpu), memoryMb: toUnits(spec.memoryMb) };
-  for (const [name, amount] of Object.entries(spec.resources)) free[name] = toUnits(amount);
-  return { free, gpuFree: new Map(spec.gpus.map((id) => [id, SCALE])) };
-}
-
-function normalizeRequest(owner: string, request: ResourceRequest): NeedUnits {
-  if (typeof request !== "object" || request === null) {
-    throw new PlacementError(`${owner}: expected an object, got ${String(request)}`);
-  }
-  const quantities: Quantities = checkResources(owner, "resources", request.resources);
-  quantities.cpu = toUnits(checkOptionalQuantity(owner, "cpu", request.cpu));
-  quantities.memoryMb = toUnits(checkOptionalQuantity(owner, "memoryMb", request.memoryMb));
-  return { quantities, gpu: checkGpuCount(owner, request.gpu), labels: checkLabels(owner, "labels", request.labels) };
-}
-
-function copyRequest(request: ResourceRequest): ResourceRequest {
-  return structuredClone(request);
-}
-
-function usageOf(pool: Pool): NodeUsage["total"] {
-  const resources: Record<string, number> = {};
-  for (const [name, units] of Object.entries(pool.free)) {
-    if (name !== "cpu" && name !== "memoryMb") resources[name] = fromUnits(units);
-  }
-  return {
-    cpu: fromUnits(pool.free.cpu ?? 0),
-    memoryMb: fromUnits(pool.free.memoryMb ?? 0),
-    // Only whole free devices are listed; a device partly used by fractional actors is not "free".
-    gpus: [...pool.gpuFree].filter(([, units]) => units >= SCALE).map(([id]) => id).sort((a, b) => a - b),
-    resources,
-  };
-}
-
-const REQUEST = z.object({
-  cpu: z.number().optional(),
-  gpu: z.number().optional(),
-  memoryMb: z.number().optional(),
-  resources: z.record(z.string(), z.number()).optional(),
-  labels: z.record(z.string(), z.string()).optional(),
-});
-const ALLOCATION = z.object({
-  quantities: z.record(z.string(), z.number()),
-  gpus: z.array(z.tuple([z.number(), z.number()])),
-});
-const SCHEDULER_JSON = z.object({
-  version: z.literal(1),
-  seq: z.number().int().nonnegative(),
-  nodes: z.array(z.object({
-    id: z.string(),
-    cpu: z.number(),
-    gpus: z.array(z.number()),
-    memoryMb: z.number(),
-    resources: z.record(z.string(), z.number()),
-    labels: z.record(z.string(), z.string()),
-    alive: z.boolean(),
-  })),
-  actors: z.array(z.object({
-    actorId: z.string(),
-    request: REQUEST,
-    nodeId: z.string(),
-    allocation: ALLOCATION,
-    group: z.object({ id: z.string(), bundleIndex: z.number().int().nonnegative() }).optional(),
-  })),
-  groups: z.array(z.object({
-    id: z.string(),
-    strategy: z.enum(["PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD"]),
-    seq: z.number().int().nonnegative(),
-    bundles: z.array(z.object({ request: REQUEST, nodeId: z.string().nullable(), reserved: ALLOCATION.nullable() })),
-  })),
-  pending: z.array(z.object({
-    actorId: z.string(),
-    request: REQUEST,
-    options: z.object({ placementGroup: z.string().optional(), bundleIndex: z.number().int().optional() }),
-    seq: z.number().int().nonnegative(),
-  })),
-});
-
-/** Persisted form of a {@link Scheduler}. */
-export interface SchedulerJson {
-  version: 1;
-  seq: number;
-  nodes: Array<Required<NodeSpec>>;
-  actors: Array<{
-    actorId: string;
-    request: ResourceRequest;
-    nodeId: string;
-    allocation: Allocation;
-    group?: { id: string; bundleIndex: number };
-  }>;
-  groups: Array<{
-    id: string;
-    strategy: PlacementStrategy;
-    seq: number;
-    bundles: Array<{ request: ResourceRequest; nodeId: string | null; reserved: Allocation | null }>;
-  }>;
-  pending: Array<{ actorId: string; request: ResourceRequest; options: PlaceOptions; seq: number }>;
 }

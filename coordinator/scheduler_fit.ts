@@ -5,6 +5,7 @@
  */
 
 import { PlacementError } from "../shared/errors.ts";
+import type { NodeSpec, NodeUsage, ResourceRequest } from "./scheduler_types.ts";
 
 /**
  * Fixed-point scale for fractional resources: Ray keeps resources as integers in units of 1/10000 so that
@@ -349,4 +350,66 @@ export function checkGpuIds(owner: string, value: unknown): number[] {
     seen.add(id);
   }
   return [...seen].sort((a, b) => a - b);
+}
+
+/** Validates a node spec and fills defaults; throws PlacementError naming the field. */
+export function normalizeNode(spec: NodeSpec): Required<NodeSpec> {
+  if (typeof spec !== "object" || spec === null) throw new PlacementError(`Invalid node spec: expected an object`);
+  if (typeof spec.id !== "string" || spec.id === "") {
+    throw new PlacementError(`Invalid node spec: id must be a non-empty string, got ${String(spec.id)}`);
+  }
+  const owner = `Invalid node "${spec.id}"`;
+  checkOptionalQuantity(owner, "cpu", spec.cpu);
+  checkOptionalQuantity(owner, "memoryMb", spec.memoryMb);
+  checkResources(owner, "resources", spec.resources);
+  if (spec.alive !== undefined && typeof spec.alive !== "boolean") {
+    throw new PlacementError(`${owner}: alive must be a boolean, got ${String(spec.alive)}`);
+  }
+  return {
+    id: spec.id,
+    cpu: spec.cpu ?? 0,
+    gpus: checkGpuIds(owner, spec.gpus),
+    memoryMb: spec.memoryMb ?? 0,
+    resources: { ...spec.resources },
+    labels: checkLabels(owner, "labels", spec.labels),
+    alive: spec.alive ?? true,
+  };
+}
+
+/** The full capacity of a node as a pool. */
+export function nodePool(spec: Required<NodeSpec>): Pool {
+  const free: Quantities = { cpu: toUnits(spec.cpu), memoryMb: toUnits(spec.memoryMb) };
+  for (const [name, amount] of Object.entries(spec.resources)) free[name] = toUnits(amount);
+  return { free, gpuFree: new Map(spec.gpus.map((id) => [id, SCALE])) };
+}
+
+/** Validates a resource request and converts it to units; throws PlacementError naming the field. */
+export function normalizeRequest(owner: string, request: ResourceRequest): NeedUnits {
+  if (typeof request !== "object" || request === null) {
+    throw new PlacementError(`${owner}: expected an object, got ${String(request)}`);
+  }
+  const quantities: Quantities = checkResources(owner, "resources", request.resources);
+  quantities.cpu = toUnits(checkOptionalQuantity(owner, "cpu", request.cpu));
+  quantities.memoryMb = toUnits(checkOptionalQuantity(owner, "memoryMb", request.memoryMb));
+  return { quantities, gpu: checkGpuCount(owner, request.gpu), labels: checkLabels(owner, "labels", request.labels) };
+}
+
+/** Deep copy, so callers mutating their request object cannot change recorded state. */
+export function copyRequest(request: ResourceRequest): ResourceRequest {
+  return structuredClone(request);
+}
+
+/** A pool in user units (free whole GPUs listed by id). */
+export function usageOf(pool: Pool): NodeUsage["total"] {
+  const resources: Record<string, number> = {};
+  for (const [name, units] of Object.entries(pool.free)) {
+    if (name !== "cpu" && name !== "memoryMb") resources[name] = fromUnits(units);
+  }
+  return {
+    cpu: fromUnits(pool.free.cpu ?? 0),
+    memoryMb: fromUnits(pool.free.memoryMb ?? 0),
+    // Only whole free devices are listed; a device partly used by fractional actors is not "free".
+    gpus: [...pool.gpuFree].filter(([, units]) => units >= SCALE).map(([id]) => id).sort((a, b) => a - b),
+    resources,
+  };
 }
