@@ -1,0 +1,174 @@
+/**
+ * The Llama/Qwen2 decoder as a graph: token embedding, `numLayers` pre-norm blocks (RMSNorm, RoPE attention with
+ * grouped KV heads, SwiGLU MLP), final RMSNorm, then an LM head (tied or not) or a sequence-classification score
+ * head. It follows transformers' `modeling_llama.py` / `modeling_qwen2.py` operation by operation, so outputs match
+ * them to float32 rounding; every op is a builder primitive, so gradients come from the autodiff rules.
+ */
+import { type Graph, nn, op, type Sym, tensorOf } from "../graph/mod.ts";
+import type { DecoderConfig } from "../io/config.ts";
+import { parameterSpecs } from "./params.ts";
+
+/** Parameter symbols keyed by HF name. */
+export type ParamSyms = Map<string, Sym>;
+
+/** transformers fills masked attention scores with float32's lowest value, not -inf: a row with no visible key
+ * then softmaxes to uniform weights instead of NaN, and we reproduce that for pad positions' outputs. */
+export const MASK_VALUE = -3.4028234663852886e38;
+
+/** Declares every parameter as a float32 graph input named by its HF name (weights are fed at run time). */
+export function declareParams(g: Graph, config: DecoderConfig): ParamSyms {
+  const params: ParamSyms = new Map();
+  for (const spec of parameterSpecs(config)) params.set(spec.name, g.input(spec.name, "float32", spec.shape));
+  return params;
+}
+
+function param(params: ParamSyms, name: string): Sym {
+  const sym = params.get(name);
+  if (sym === undefined) throw new Error(`Cannot build the decoder: parameter "${name}" is not declared`);
+  return sym;
+}
+
+/** Per-layer key/value tensors, each [B, kvHeads, S, headDim]. */
+export interface KvTensors {
+  keys: Sym[];
+  values: Sym[];
+}
+
+/** Inputs of {@link decoderHidden}. */
+export interface DecoderInputs {
+  /** int64 [B, T] token ids. */
+  inputIds: Sym;
+  /** int64 [B, T] RoPE positions (cumsum(mask) - 1 for left-padded rows). */
+  positionIds: Sym;
+  /**
+   * bool, broadcastable to [B, 1, T, S]: may query t attend to key s. S = T without a cache, the cache length with
+   * one. Build it with {@link causalMask} or {@link cacheMask}.
+   */
+  allowed: Sym;
+  /**
+   * A preallocated cache [B, kvHeads, S, headDim] per layer plus the one-hot slot the new token (T must be 1) is
+   * written to, as float32 [S] 0/1. Without it keys/values are just this call's T positions.
+   */
+  cache?: KvTensors & { slot: Sym };
+}
+
+/** Hidden states after the final norm, and each layer's keys/values (the updated cache when one was given). */
+export interface DecoderOutputs {
+  hidden: Sym;
+  kv: KvTensors;
+}
+
+/** RoPE inverse frequencies as torch computes them in float32: 1 / theta^(2i/d). */
+function inverseFrequencies(config: DecoderConfig): number[] {
+  const d = config.headDim;
+  return Array.from(
+    { length: d / 2 },
+    (_, i) => Math.fround(1 / Math.fround(config.ropeTheta ** Math.fround((2 * i) / d))),
+  );
+}
+
+/** cos and sin tables [B, T, headDim] for the given positions, duplicated over both halves as HF does. */
+function rotary(g: Graph, config: DecoderConfig, positionIds: Sym): [Sym, Sym] {
+  const invFreq = g.constant(tensorOf("float32", [config.headDim / 2], inverseFrequencies(config)));
+  const freqs = op.mul(nn.unsqueeze(op.cast(positionIds, "float32"), -1), invFreq);
+  const emb = op.concat([freqs, freqs], -1);
+  return [op.cos(emb), op.sin(emb)];
+}
+
+/** x * cos + rotate_half(x) * sin, where rotate_half(x) = [-x2, x1] over the last dim. */
+function applyRotary(x: Sym, cos: Sym, sin: Sym): Sym {
+  const d = x.shape[x.rank - 1]!;
+  const x1 = op.slice(x, { starts: [0], ends: [d / 2], axes: [-1] });
+  const x2 = op.slice(x, { starts: [d / 2], ends: [d], axes: [-1] });
+  return op.add(op.mul(x, cos), op.mul(op.concat([op.neg(x2), x1], -1), sin));
+}
+
+/** A bool [T, T] lower-triangular constant combined with a key-padding mask: [B, 1, T, T]. */
+export function causalMask(attentionMask: Sym): Sym {
+  const g = attentionMask.graph;
+  const t = attentionMask.shape[1]!;
+  const tri = Array.from({ length: t * t }, (_, i) => (i % t <= Math.floor(i / t) ? 1 : 0));
+  const causal = g.constant(tensorOf("bool", [t, t], tri));
+  return op.and(causal, cacheMask(attentionMask));
+}
+
+/** Key-padding mask [B, 1, 1, S] from an int64 attention mask [B, S] (1 = real token). */
+export function cacheMask(attentionMask: Sym): Sym {
+  const [b, s] = attentionMask.shape as [number, number];
+  return op.reshape(op.cast(attentionMask, "bool"), [b, 1, 1, s]);
+}
+
+/** Runs the decoder body: embeddings through the final RMSNorm. */
+export function decoderHidden(config: DecoderConfig, params: ParamSyms, inputs: DecoderInputs): DecoderOutputs {
+  const g = inputs.inputIds.graph;
+  const [b, t] = inputs.inputIds.shape as [number, number];
+  const { numHeads, numKvHeads, headDim } = config;
+  const rep = numHeads / numKvHeads;
+  const [cos, sin] = rotary(g, config, inputs.positionIds);
+  // q is laid out [B, kvHeads, rep, T, D] so one kv head broadcasts over its `rep` query heads in the matmul
+  // instead of being materialised `rep` times (HF's repeat_kv); head h = kv * rep + r in both layouts.
+  const qCos = op.reshape(cos, [b, 1, 1, t, headDim]);
+  const qSin = op.reshape(sin, [b, 1, 1, t, headDim]);
+  const kCos = op.reshape(cos, [b, 1, t, headDim]);
+  const kSin = op.reshape(sin, [b, 1, t, headDim]);
+  const scale = 1 / Math.sqrt(headDim);
+  const allowed = inputs.allowed.rank === 4 ? nn.unsqueeze(inputs.allowed, 1) : inputs.allowed;
+  const bias = op.where(allowed, g.scalar(0), g.scalar(MASK_VALUE));
+  const kv: KvTensors = { keys: [], values: [] };
+
+  let h = op.gather(param(params, "model.embed_tokens.weight"), inputs.inputIds, 0);
+  for (let i = 0; i < config.numLayers; i++) {
+    const p = (name: string) => param(params, `model.layers.${i}.${name}`);
+    const bias_ = (name: string, on: boolean) => (on ? p(`${name}.bias`) : undefined);
+    const x = nn.rmsNorm(h, p("input_layernorm.weight"), config.rmsNormEps);
+    const q = nn.linear(x, p("self_attn.q_proj.weight"), bias_("self_attn.q_proj", config.qkvBias));
+    const k = nn.linear(x, p("self_attn.k_proj.weight"), bias_("self_attn.k_proj", config.qkvBias));
+    const v = nn.linear(x, p("self_attn.v_proj.weight"), bias_("self_attn.v_proj", config.qkvBias));
+    const qh = applyRotary(op.transpose(op.reshape(q, [b, t, numKvHeads, rep, headDim]), [0, 2, 3, 1, 4]), qCos, qSin);
+    let kh = applyRotary(op.transpose(op.reshape(k, [b, t, numKvHeads, headDim]), [0, 2, 1, 3]), kCos, kSin);
+    let vh = op.transpose(op.reshape(v, [b, t, numKvHeads, headDim]), [0, 2, 1, 3]);
+    if (inputs.cache) {
+      const s = inputs.cache.slot.shape[0]!;
+      const slot = op.cast(op.reshape(inputs.cache.slot, [1, 1, s, 1]), "bool");
+      kh = op.where(slot, kh, inputs.cache.keys[i]!);
+      vh = op.where(slot, vh, inputs.cache.values[i]!);
+    }
+    kv.keys.push(kh);
+    kv.values.push(vh);
+    const kT = nn.unsqueeze(op.transpose(kh, [0, 1, 3, 2]), 2);
+    const scores = op.add(op.mul(op.matmul(qh, kT), scale), bias);
+    const probs = op.softmax(scores, -1);
+    const ctx = op.matmul(probs, nn.unsqueeze(vh, 2));
+    const merged = op.reshape(op.transpose(ctx, [0, 3, 1, 2, 4]), [b, t, numHeads * headDim]);
+    h = op.add(h, nn.linear(merged, p("self_attn.o_proj.weight"), bias_("self_attn.o_proj", config.oBias)));
+    const y = nn.rmsNorm(h, p("post_attention_layernorm.weight"), config.rmsNormEps);
+    const gate = nn.linear(y, p("mlp.gate_proj.weight"), bias_("mlp.gate_proj", config.mlpBias));
+    const up = nn.linear(y, p("mlp.up_proj.weight"), bias_("mlp.up_proj", config.mlpBias));
+    h = op.add(
+      h,
+      nn.linear(op.mul(nn.silu(gate), up), p("mlp.down_proj.weight"), bias_("mlp.down_proj", config.mlpBias)),
+    );
+  }
+  return { hidden: nn.rmsNorm(h, param(params, "model.norm.weight"), config.rmsNormEps), kv };
+}
+
+/** LM-head logits [..., V] from hidden states (the embedding matrix when tied). */
+export function lmHead(config: DecoderConfig, params: ParamSyms, hidden: Sym): Sym {
+  const name = config.tieWordEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight";
+  return nn.linear(hidden, param(params, name));
+}
+
+/**
+ * Sequence-classification scores [B, numLabels] read at each row's last real token (the last position whose
+ * attention mask is 1), as `Qwen2ForSequenceClassification` pools. Selecting with a one-hot weighted sum keeps the
+ * pooling a plain linear op, so its gradient needs no gather rule.
+ */
+export function scoreHead(config: DecoderConfig, params: ParamSyms, hidden: Sym, attentionMask: Sym): Sym {
+  const g = hidden.graph;
+  const [b, t] = attentionMask.shape as [number, number];
+  const positions = g.constant(tensorOf("int64", [t], Array.from({ length: t }, (_, i) => i)));
+  const last = op.reduceMax(op.mul(attentionMask, positions), -1, { keepDims: true });
+  const pick = op.cast(op.equal(positions, last), "float32");
+  const pooled = op.reduceSum(op.mul(hidden, op.reshape(pick, [b, t, 1])), 1);
+  return nn.linear(pooled, param(params, "score.weight"));
+}
