@@ -1,0 +1,276 @@
+/**
+ * The coordinator's control API (Hono): health, cluster/node/actor views, and actor logs, as JSON. The app is built
+ * from an {@link ApiDeps} the coordinator implements, so tests call `app.request()` with no network. Later issues
+ * mount more routers (e.g. runs) through `options.routers` or `app.route(path, router)` before the first request
+ * (Hono builds its matcher then); the error handler, the 404 handler and bearer auth cover them too.
+ */
+
+import { createHash, timingSafeEqual } from "node:crypto";
+import { Hono } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { z } from "zod";
+import { ConfigError, CoopError, NotFoundError } from "../shared/errors.ts";
+import type { PendingView, PlacementGroupView, ResourceRequest } from "./scheduler_types.ts";
+
+export type { PendingView, PlacementGroupView };
+
+/** Capacity numbers of a node, in user units. */
+export interface NodeResources {
+  cpu: number;
+  memoryMb: number;
+  /** GPU device ids (for `free`: whole devices not in use). */
+  gpus: number[];
+  resources: Record<string, number>;
+}
+
+/** A node as the API and the status table show it. */
+export interface NodeView {
+  id: string;
+  /** Host name or address the agent reported. */
+  address?: string;
+  alive: boolean;
+  labels: Record<string, string>;
+  total: NodeResources;
+  free: NodeResources;
+  /** Ids of actors placed on the node. */
+  actors: string[];
+  /** Unix ms of the last heartbeat, when known. */
+  lastHeartbeatMs?: number;
+}
+
+/** Lifecycle states of an actor. */
+export const ACTOR_STATES = ["pending", "starting", "alive", "restarting", "dead"] as const;
+
+/** One of {@link ACTOR_STATES}. */
+export type ActorState = typeof ACTOR_STATES[number];
+
+/** An actor as the API and the status table show it. */
+export interface ActorView {
+  id: string;
+  /** Name given at spawn, for `getActor`. */
+  name?: string;
+  /** Registered actor class name. */
+  className: string;
+  /** Node it runs on; null while pending. */
+  nodeId: string | null;
+  state: ActorState;
+  restarts: number;
+  maxRestarts?: number;
+  /** Why it is pending (scheduler's reason). */
+  pendingReason?: string;
+  resources?: ResourceRequest;
+  gpuIds?: number[];
+  placementGroup?: string;
+  /** Last error (e.g. why it died). */
+  error?: string;
+}
+
+/** Who serves the API. */
+export interface CoordinatorInfo {
+  id: string;
+  version?: string;
+  /** ISO time the coordinator started. */
+  startedAt: string;
+  natsUrl?: string;
+}
+
+/** Everything `GET /v1/cluster` returns (plus a computed summary). */
+export interface ClusterSnapshot {
+  coordinator: CoordinatorInfo;
+  nodes: NodeView[];
+  actors: ActorView[];
+  pending: PendingView[];
+  placementGroups: PlacementGroupView[];
+}
+
+/** One line an actor process wrote. */
+export interface LogLine {
+  /** Unix ms. */
+  ts: number;
+  stream: "stdout" | "stderr";
+  line: string;
+}
+
+/** What the coordinator provides to the API. Methods may be sync or async. */
+export interface ApiDeps {
+  snapshot(): ClusterSnapshot | Promise<ClusterSnapshot>;
+  /** One actor, or undefined when unknown. */
+  actor(id: string): ActorView | undefined | Promise<ActorView | undefined>;
+  /** The most recent `limit` log lines of an actor, oldest first. */
+  actorLogs(id: string, options: { limit: number }): LogLine[] | Promise<LogLine[]>;
+}
+
+/** Options for {@link createApp}. */
+export interface ApiOptions {
+  /** Bearer token required on /v1/* routes; unset = no auth. See {@link apiTokenFromEnv}. */
+  token?: string;
+  /** Extra routers mounted under the given paths, e.g. `{ "/v1/runs": runsRouter }`. */
+  routers?: Record<string, Hono>;
+}
+
+/** JSON error body of every failed request. */
+export interface ApiErrorBody {
+  error: { name: string; message: string };
+}
+
+/** Default and maximum number of log lines `GET /v1/actors/:id` returns. */
+export const DEFAULT_LOG_LINES = 100;
+const MAX_LOG_LINES = 10_000;
+
+const ACTORS_QUERY = z.strictObject({
+  state: z.enum(ACTOR_STATES).optional(),
+  node: z.string().min(1).optional(),
+  class: z.string().min(1).optional(),
+  name: z.string().min(1).optional(),
+});
+
+const ACTOR_QUERY = z.strictObject({
+  logs: z.coerce.number().int().min(0).max(MAX_LOG_LINES).optional(),
+});
+
+/** Builds the control API app. */
+export function createApp(deps: ApiDeps, options: ApiOptions = {}): Hono {
+  const app = new Hono();
+  app.onError(errorResponse);
+  app.notFound((c) => {
+    return c.json(errorBody("NotFoundError", `No route for ${c.req.method} ${c.req.path}`), 404);
+  });
+  app.get("/healthz", (c) => c.json({ ok: true }));
+  if (options.token !== undefined) app.use("/v1/*", bearerAuth({ token: options.token }));
+
+  app.get("/v1/cluster", async (c) => {
+    const snapshot = await deps.snapshot();
+    return c.json({ ...snapshot, summary: summarize(snapshot) });
+  });
+  app.get("/v1/nodes", async (c) => c.json({ nodes: (await deps.snapshot()).nodes }));
+  app.get("/v1/nodes/:id", async (c) => {
+    const id = c.req.param("id");
+    const node = (await deps.snapshot()).nodes.find((n) => n.id === id);
+    if (node === undefined) throw new NotFoundError(`Node "${id}" is not registered`);
+    return c.json({ node });
+  });
+  app.get("/v1/actors", async (c) => {
+    const query = parseQuery(ACTORS_QUERY, c);
+    const actors = (await deps.snapshot()).actors.filter((a) =>
+      (query.state === undefined || a.state === query.state) &&
+      (query.node === undefined || a.nodeId === query.node) &&
+      (query.class === undefined || a.className === query.class) &&
+      (query.name === undefined || a.name === query.name)
+    );
+    return c.json({ actors });
+  });
+  app.get("/v1/actors/:id", async (c) => {
+    const id = c.req.param("id");
+    const query = parseQuery(ACTOR_QUERY, c);
+    const actor = await deps.actor(id);
+    if (actor === undefined) throw new NotFoundError(`Actor "${id}" does not exist`);
+    const logs = await deps.actorLogs(id, { limit: query.logs ?? DEFAULT_LOG_LINES });
+    return c.json({ actor, logs });
+  });
+
+  for (const [path, router] of Object.entries(options.routers ?? {})) app.route(path, router);
+  return app;
+}
+
+/** Options for {@link bearerAuth}. */
+export interface BearerAuthOptions {
+  token: string;
+}
+
+/**
+ * Middleware requiring `Authorization: Bearer <token>`. Compares SHA-256 digests with `timingSafeEqual`, so
+ * neither the token's content nor its length leaks through response timing.
+ */
+export function bearerAuth(options: BearerAuthOptions): MiddlewareHandler {
+  if (typeof options.token !== "string" || options.token.trim() === "") {
+    throw new ConfigError("Invalid API token: it must be a non-empty string");
+  }
+  const expected = digest(options.token);
+  return async function bearerAuth(c, next) {
+    const header = c.req.header("authorization");
+    const match = header === undefined ? null : /^Bearer\s+(.+)$/i.exec(header.trim());
+    if (match === null) return unauthorized(c, "Missing bearer token: send the header 'Authorization: Bearer <token>'");
+    if (!timingSafeEqual(digest(match[1]!), expected)) return unauthorized(c, "Invalid bearer token");
+    await next();
+  };
+}
+
+/** The API token from COOP_API_TOKEN: undefined when unset; ConfigError when set but blank. */
+export function apiTokenFromEnv(env: { get(name: string): string | undefined } = Deno.env): string | undefined {
+  const token = env.get("COOP_API_TOKEN");
+  if (token === undefined) return undefined;
+  if (token.trim() === "") {
+    throw new ConfigError("Invalid COOP_API_TOKEN: it is set but empty; unset it to disable auth or give a token");
+  }
+  return token;
+}
+
+/** Raises a 400 HTTPException naming the bad field when `c`'s query does not match `schema`. */
+export function parseQuery<T extends z.ZodType>(schema: T, c: Context): z.infer<T> {
+  const parsed = schema.safeParse(c.req.query());
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  const field = issue.path.length > 0 ? issue.path.join(".") : (issue as { keys?: string[] }).keys?.join(", ");
+  throw new HTTPException(400, { message: `Invalid query parameter "${field ?? "?"}": ${issue.message}` });
+}
+
+function digest(value: string): Uint8Array {
+  return createHash("sha256").update(value, "utf8").digest();
+}
+
+function unauthorized(c: Context, message: string): Response {
+  c.header("WWW-Authenticate", 'Bearer realm="coop"');
+  return c.json(errorBody("UnauthorizedError", message), 401);
+}
+
+function errorBody(name: string, message: string): ApiErrorBody {
+  return { error: { name, message } };
+}
+
+const STATUS_NAMES: Record<number, string> = {
+  400: "BadRequestError",
+  401: "UnauthorizedError",
+  403: "ForbiddenError",
+  404: "NotFoundError",
+  409: "ConflictError",
+  422: "UnprocessableEntityError",
+  503: "UnavailableError",
+};
+
+/** Turns any thrown value into the JSON error response; exported so routers with their own onError can reuse it. */
+export function errorResponse(error: unknown, c: Context): Response {
+  if (error instanceof HTTPException) {
+    const name = STATUS_NAMES[error.status] ?? "HttpError";
+    return c.json(errorBody(name, error.message || `HTTP ${error.status}`), error.status);
+  }
+  let status: ContentfulStatusCode = 500;
+  if (error instanceof NotFoundError) status = 404;
+  else if (error instanceof ConfigError) status = 400;
+  const name = error instanceof Error ? error.name : "Error";
+  const message = error instanceof Error ? error.message : String(error);
+  if (status === 500 && !(error instanceof CoopError)) console.error("API handler failed:", error);
+  return c.json(errorBody(name, message), status);
+}
+
+/** Counts for a quick look: nodes alive/total, actors by state, pending items. */
+export interface ClusterSummary {
+  nodes: number;
+  aliveNodes: number;
+  actors: number;
+  actorsByState: Record<ActorState, number>;
+  pending: number;
+}
+
+function summarize(snapshot: ClusterSnapshot): ClusterSummary {
+  const actorsByState = Object.fromEntries(ACTOR_STATES.map((s) => [s, 0])) as Record<ActorState, number>;
+  for (const actor of snapshot.actors) actorsByState[actor.state] = (actorsByState[actor.state] ?? 0) + 1;
+  return {
+    nodes: snapshot.nodes.length,
+    aliveNodes: snapshot.nodes.filter((n) => n.alive).length,
+    actors: snapshot.actors.length,
+    actorsByState,
+    pending: snapshot.pending.length,
+  };
+}
