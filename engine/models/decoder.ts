@@ -22,6 +22,37 @@ export function declareParams(g: Graph, config: DecoderConfig): ParamSyms {
   return params;
 }
 
+/** A decoder's config and parameter symbols in one graph; its methods add the model's ops to that graph. */
+export class Decoder {
+  readonly config: DecoderConfig;
+  readonly params: ParamSyms;
+
+  constructor(config: DecoderConfig, params: ParamSyms) {
+    this.config = config;
+    this.params = params;
+  }
+
+  /** A decoder whose parameters are fresh inputs of `g` (see {@link declareParams}). */
+  static declare(g: Graph, config: DecoderConfig): Decoder {
+    return new Decoder(config, declareParams(g, config));
+  }
+
+  /** Embeddings through the final norm. */
+  hidden(inputs: DecoderInputs): DecoderOutputs {
+    return decoderHidden(this.config, this.params, inputs);
+  }
+
+  /** LM-head logits [..., V]. */
+  logits(hidden: Sym): Sym {
+    return lmHead(this.config, this.params, hidden);
+  }
+
+  /** Score-head outputs [B, numLabels] at each row's last real token. */
+  scores(hidden: Sym, attentionMask: Sym): Sym {
+    return scoreHead(this.params, hidden, attentionMask);
+  }
+}
+
 function param(params: ParamSyms, name: string): Sym {
   const sym = params.get(name);
   if (sym === undefined) throw new Error(`Cannot build the decoder: parameter "${name}" is not declared`);
@@ -99,7 +130,7 @@ export function cacheMask(attentionMask: Sym): Sym {
 }
 
 /** Runs the decoder body: embeddings through the final RMSNorm. */
-export function decoderHidden(config: DecoderConfig, params: ParamSyms, inputs: DecoderInputs): DecoderOutputs {
+function decoderHidden(config: DecoderConfig, params: ParamSyms, inputs: DecoderInputs): DecoderOutputs {
   const g = inputs.inputIds.graph;
   const [b, t] = inputs.inputIds.shape as [number, number];
   const { numHeads, numKvHeads, headDim } = config;
@@ -153,7 +184,7 @@ export function decoderHidden(config: DecoderConfig, params: ParamSyms, inputs: 
 }
 
 /** LM-head logits [..., V] from hidden states (the embedding matrix when tied). */
-export function lmHead(config: DecoderConfig, params: ParamSyms, hidden: Sym): Sym {
+function lmHead(config: DecoderConfig, params: ParamSyms, hidden: Sym): Sym {
   const name = config.tieWordEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight";
   return nn.linear(hidden, param(params, name));
 }
@@ -163,7 +194,7 @@ export function lmHead(config: DecoderConfig, params: ParamSyms, hidden: Sym): S
  * attention mask is 1), as `Qwen2ForSequenceClassification` pools. Selecting with a one-hot weighted sum keeps the
  * pooling a plain linear op, so its gradient needs no gather rule.
  */
-export function scoreHead(config: DecoderConfig, params: ParamSyms, hidden: Sym, attentionMask: Sym): Sym {
+function scoreHead(params: ParamSyms, hidden: Sym, attentionMask: Sym): Sym {
   const g = hidden.graph;
   const [b, t] = attentionMask.shape as [number, number];
   const positions = g.constant(tensorOf("int64", [t], Array.from({ length: t }, (_, i) => i)));
