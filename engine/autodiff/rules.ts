@@ -1,0 +1,204 @@
+/**
+ * Every gradient rule, in one table. A rule gets the node, its inputs `x`, its first output `y` and the cotangent
+ * `g` of that output, and returns one cotangent per input (`null` for none). Rules never handle broadcasting: the
+ * walker reduces (or expands) each returned cotangent to its input's shape.
+ */
+import type { Node, Sym } from "../graph/graph.ts";
+import { GraphBuildError } from "../graph/graph.ts";
+import * as op from "../graph/ops.ts";
+
+/** What a rule sees. */
+export interface RuleContext {
+  node: Node;
+  x: readonly Sym[];
+  y: Sym;
+  g: Sym;
+  /** Which inputs need a cotangent; rules may skip work for the others. */
+  wants: readonly boolean[];
+}
+
+/** One gradient rule. */
+export type GradRule = (c: RuleContext) => (Sym | null)[];
+
+function ints(node: Node, input: number): number[] {
+  const value = node.inputs[input]?.value;
+  if (value === undefined) {
+    throw new GraphBuildError(`Cannot differentiate "${node.op}": input ${input} must be a constant`);
+  }
+  return Array.from(value.data as ArrayLike<number | bigint>, Number);
+}
+
+function intAttr(node: Node, name: string, fallback: number): number {
+  const a = node.attrs[name];
+  return a !== undefined && "int" in a ? a.int : fallback;
+}
+
+function zeros(like: Sym, shape = like.shape): Sym {
+  return op.expand(like.graph.scalar(0, like.dtype), shape);
+}
+
+/** Swaps the last two dims. */
+function mT(x: Sym): Sym {
+  const perm = x.shape.map((_, i) => i);
+  perm[x.rank - 1] = x.rank - 2;
+  perm[x.rank - 2] = x.rank - 1;
+  return op.transpose(x, perm);
+}
+
+/** The reduced-with-keepdims shape of a reduction node. */
+function keptShape(node: Node, x: Sym): { axes: number[]; keep: number[] } {
+  const axes = ints(node, 1).map((a) => (a < 0 ? a + x.rank : a));
+  return { axes, keep: x.shape.map((d, i) => (axes.includes(i) ? 1 : d)) };
+}
+
+/** The table: ONNX op type -> rule. Ops with integer or bool outputs never reach it. */
+export const RULES: Readonly<Record<string, GradRule>> = {
+  Identity: ({ g }) => [g],
+  Add: ({ g }) => [g, g],
+  Sub: ({ g }) => [g, op.neg(g)],
+  Mul: ({ x: [a, b], g }) => [op.mul(g, b!), op.mul(g, a!)],
+  // d(a/b)/db = -a/b^2 = -y/b
+  Div: ({ x: [, b], y, g, wants }) => [op.div(g, b!), wants[1] ? op.neg(op.div(op.mul(g, y), b!)) : null],
+  Pow: ({ x: [a, b], y, g, wants }) => [
+    op.mul(g, op.mul(b!, op.pow(a!, op.sub(b!, 1)))),
+    wants[1] ? op.mul(g, op.mul(y, op.log(a!))) : null,
+  ],
+  // Ties send the whole cotangent to the first operand, like torch.maximum's subgradient choice being arbitrary.
+  Max: ({ x: [a, b], g }) => {
+    const bWins = op.less(a!, b!);
+    return [op.where(bWins, 0, g), op.where(bWins, g, 0)];
+  },
+  Min: ({ x: [a, b], g }) => {
+    const bWins = op.greater(a!, b!);
+    return [op.where(bWins, 0, g), op.where(bWins, g, 0)];
+  },
+  Neg: ({ g }) => [op.neg(g)],
+  Exp: ({ y, g }) => [op.mul(g, y)],
+  Log: ({ x: [a], g }) => [op.div(g, a!)],
+  Sqrt: ({ y, g }) => [op.div(op.mul(g, 0.5), y)],
+  Reciprocal: ({ y, g }) => [op.neg(op.mul(g, op.mul(y, y)))],
+  Tanh: ({ y, g }) => [op.mul(g, op.sub(1, op.mul(y, y)))],
+  Sigmoid: ({ y, g }) => [op.mul(g, op.mul(y, op.sub(1, y)))],
+  Abs: ({ x: [a], g }) => [op.mul(g, op.sign(a!))],
+  Sign: () => [null],
+  Relu: ({ x: [a], g }) => [op.where(op.greater(a!, 0), g, 0)],
+  Sin: ({ x: [a], g }) => [op.mul(g, op.cos(a!))],
+  Cos: ({ x: [a], g }) => [op.neg(op.mul(g, op.sin(a!)))],
+  Where: ({ x: [c], g }) => [null, op.where(c!, g, 0), op.where(c!, 0, g)],
+  Cast: ({ x: [a], g }) => [op.cast(g, a!.dtype)],
+  MatMul: ({ x: [a, b], g, wants }) => {
+    const k = a!.shape[a!.rank - 1]!;
+    const n = b!.shape[b!.rank - 1]!;
+    // A 2-D weight under a batched activation: one [K, B*M] x [B*M, N] GEMM instead of a batched product that the
+    // walker would then have to sum over the batch.
+    const db = !wants[1]
+      ? null
+      : b!.rank === 2 && a!.rank > 2
+      ? op.matmul(op.transpose(op.reshape(a!, [-1, k])), op.reshape(g, [-1, n]))
+      : op.matmul(mT(a!), g);
+    return [wants[0] ? op.matmul(g, mT(b!)) : null, db];
+  },
+  ReduceSum: ({ node, x: [a], g }) => {
+    const { keep } = keptShape(node, a!);
+    return [op.expand(op.reshape(g, keep), a!.shape), null];
+  },
+  ReduceMean: ({ node, x: [a], g }) => {
+    const { keep } = keptShape(node, a!);
+    const count = a!.size / keep.reduce((p, q) => p * q, 1);
+    return [op.expand(op.reshape(op.mul(g, 1 / count), keep), a!.shape), null];
+  },
+  // Ties share the cotangent equally (the mean of the tied subgradients).
+  ReduceMax: ({ node, x: [a], y, g }) => {
+    const { axes, keep } = keptShape(node, a!);
+    const mask = op.cast(op.equal(a!, op.reshape(y, keep)), a!.dtype);
+    const share = op.div(op.reshape(g, keep), op.reduceSum(mask, axes, { keepDims: true }));
+    return [op.mul(mask, share), null];
+  },
+  Softmax: ({ node, y, g }) => {
+    const axis = intAttr(node, "axis", -1);
+    const gy = op.mul(g, y);
+    return [op.sub(gy, op.mul(y, op.reduceSum(gy, axis, { keepDims: true })))];
+  },
+  LogSoftmax: ({ node, y, g }) => {
+    const axis = intAttr(node, "axis", -1);
+    return [op.sub(g, op.mul(op.exp(y), op.reduceSum(g, axis, { keepDims: true })))];
+  },
+  Reshape: ({ x: [a], g }) => [op.reshape(g, a!.shape), null],
+  Transpose: ({ node, g }) => {
+    const perm = (node.attrs.perm as { ints: number[] }).ints;
+    const inverse = perm.map((_, i) => perm.indexOf(i));
+    return [op.transpose(g, inverse)];
+  },
+  Concat: ({ node, x, g }) => {
+    const axis = intAttr(node, "axis", 0);
+    let start = 0;
+    return x.map((part) => {
+      const end = start + part.shape[axis]!;
+      const piece = op.slice(g, { starts: [start], ends: [end], axes: [axis] });
+      start = end;
+      return piece;
+    });
+  },
+  Slice: ({ node, x: [a], g }) => {
+    const [starts, ends, axes, steps] = [1, 2, 3, 4].map((i) => ints(node, i));
+    if (steps!.some((s) => s !== 1)) {
+      throw new GraphBuildError(`Cannot differentiate "Slice" with steps [${steps}]: only step 1 has a rule`);
+    }
+    const pads = new Array<number>(2 * a!.rank).fill(0);
+    axes!.forEach((axis, i) => {
+      pads[axis] = starts![i]!;
+      pads[axis + a!.rank] = a!.shape[axis]! - ends![i]!;
+    });
+    return [op.pad(g, pads), null, null, null, null];
+  },
+  Pad: ({ node, x: [a], g }) => {
+    const pads = ints(node, 1);
+    const r = a!.rank;
+    return [op.slice(g, { starts: pads.slice(0, r), ends: a!.shape.map((d, i) => pads[i]! + d) }), null, null];
+  },
+  Expand: ({ g }) => [g, null],
+  Gather: ({ node, x: [a, idx], g }) => {
+    // Scatter-add rows back: ScatterND(zeros, idx[..., None], g, "add") for axis 0; other axes are moved to the
+    // front first so the same scatter applies.
+    const axis = intAttr(node, "axis", 0);
+    const q = idx!.rank;
+    const rest = a!.shape.filter((_, i) => i !== axis);
+    const pre = axis;
+    const perm = [
+      ...Array.from({ length: q }, (_, i) => pre + i),
+      ...Array.from({ length: pre }, (_, i) => i),
+      ...Array.from({ length: a!.rank - 1 - pre }, (_, i) => pre + q + i),
+    ];
+    const gFront = op.transpose(g, perm);
+    const front = [a!.shape[axis]!, ...rest];
+    const scattered = op.scatterND(zeros(a!, front), op.reshape(idx!, [...idx!.shape, 1]), gFront, "add");
+    const back = [...Array.from({ length: pre }, (_, i) => i + 1), 0, ...rest.slice(pre).map((_, i) => pre + 1 + i)];
+    return [op.transpose(scattered, back), null];
+  },
+  GatherElements: ({ node, x: [a, idx], g }) => [
+    op.scatterElements(zeros(a!), idx!, g, intAttr(node, "axis", 0), "add"),
+    null,
+  ],
+  GatherND: ({ x: [a, idx], g }) => [op.scatterND(zeros(a!), idx!, g, "add"), null],
+  ScatterND: ({ node, x: [, idx, upd], g }) => {
+    const add = (node.attrs.reduction as { string: string } | undefined)?.string === "add";
+    return [add ? g : op.scatterND(g, idx!, zeros(upd!)), null, op.gatherND(g, idx!)];
+  },
+  ScatterElements: ({ node, x: [, idx, upd], g }) => {
+    const axis = intAttr(node, "axis", 0);
+    const add = (node.attrs.reduction as { string: string } | undefined)?.string === "add";
+    return [add ? g : op.scatterElements(g, idx!, zeros(upd!), axis), null, op.gatherElements(g, idx!, axis)];
+  },
+  CumSum: ({ node, g }) => [
+    op.cumSum(g, ints(node, 1)[0]!, {
+      reverse: intAttr(node, "reverse", 0) === 0,
+      exclusive: intAttr(node, "exclusive", 0) === 1,
+    }),
+    null,
+  ],
+  Trilu: ({ node, g }) => [op.trilu(g, { upper: intAttr(node, "upper", 1) === 1, k: ints(node, 1)[0] ?? 0 }), null],
+  TopK: ({ node, x: [a], g }) => [
+    op.scatterElements(zeros(a!), node.outputs[1]!, g, intAttr(node, "axis", -1), "add"),
+    null,
+  ],
+};
