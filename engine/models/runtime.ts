@@ -1,0 +1,109 @@
+/**
+ * Inference-side plumbing shared by generation and scoring: the current weights held as onnxruntime tensors (set
+ * once, fed to every run without conversion) and one compiled session per static input shape.
+ */
+import type * as ort from "onnxruntime-node";
+import type { Tensor } from "../../shared/tensor.ts";
+import { type Graph, toOnnx } from "../graph/mod.ts";
+import type { DecoderConfig } from "../io/config.ts";
+import { createSession, type Feed, type Session, type SessionOptions, toOrt } from "../session/mod.ts";
+import { checkWeights } from "./params.ts";
+
+/** Options of {@link ModelRuntime}. */
+export interface ModelRuntimeOptions {
+  /** Passed to every session this runtime creates (execution provider, threads). */
+  session?: SessionOptions;
+  /** Name used in session error messages. */
+  name?: string;
+}
+
+/** Raised when a model is used before it has weights, or with inputs that do not fit it. */
+export class ModelInputError extends Error {
+  override name = "ModelInputError";
+}
+
+/** Weights as ort tensors plus a cache of sessions keyed by the shape they were built for. */
+export class ModelRuntime {
+  readonly config: DecoderConfig;
+  readonly name: string;
+  readonly #sessionOptions: SessionOptions;
+  readonly #sessions = new Map<string, Promise<Session>>();
+  #weights: Record<string, ort.Tensor> | null = null;
+
+  constructor(config: DecoderConfig, options: ModelRuntimeOptions = {}) {
+    this.config = config;
+    this.name = options.name ?? "model";
+    this.#sessionOptions = options.session ?? {};
+  }
+
+  /** Replaces the weights (checked against the config; names must be HF parameter names). */
+  setWeights(weights: ReadonlyMap<string, Tensor>): void {
+    const checked = checkWeights(this.config, weights, { source: `given to "${this.name}"` });
+    this.#weights = Object.fromEntries([...checked].map(([name, t]) => [name, toOrt(t)]));
+  }
+
+  /** True once weights were set. */
+  get hasWeights(): boolean {
+    return this.#weights !== null;
+  }
+
+  /** The session for `key`, compiling `build()` the first time. */
+  session(key: string, build: () => Graph): Promise<Session> {
+    let session = this.#sessions.get(key);
+    if (session === undefined) {
+      session = createSession(toOnnx(build()), { ...this.#sessionOptions, name: `${this.name}:${key}` });
+      this.#sessions.set(key, session);
+      session.catch(() => this.#sessions.delete(key));
+    }
+    return session;
+  }
+
+  /** Weights plus `extra` feeds. */
+  feeds(extra: Record<string, Feed>): Record<string, Feed> {
+    if (this.#weights === null) {
+      throw new ModelInputError(`Cannot run model "${this.name}": no weights were set (call setWeights first)`);
+    }
+    return { ...this.#weights, ...extra };
+  }
+
+  /** Number of compiled sessions (one per shape bucket used so far). */
+  get sessionCount(): number {
+    return this.#sessions.size;
+  }
+
+  /** Frees every session. */
+  async release(): Promise<void> {
+    const sessions = [...this.#sessions.values()];
+    this.#sessions.clear();
+    for (const session of sessions) await (await session.catch(() => null))?.release();
+  }
+}
+
+/** Rounds `n` up to a multiple of `bucket` (sequence lengths are bucketed so few static-shape sessions exist). */
+export function roundUp(n: number, bucket: number): number {
+  return Math.max(bucket, Math.ceil(n / bucket) * bucket);
+}
+
+/** RoPE positions of a row: cumsum(mask) - 1, clamped at 0 (pads take 0), as the HF fixtures and generate use. */
+export function positionsOf(mask: ArrayLike<number>): number[] {
+  const out: number[] = [];
+  let seen = 0;
+  for (let i = 0; i < mask.length; i++) {
+    seen += mask[i] ? 1 : 0;
+    out.push(Math.max(seen - 1, 0));
+  }
+  return out;
+}
+
+/** Checks that every id is an integer in [0, vocabSize); names the row and value otherwise. */
+export function checkTokenIds(rows: readonly (readonly number[])[], vocabSize: number, what: string): void {
+  rows.forEach((row, r) => {
+    for (const id of row) {
+      if (!Number.isInteger(id) || id < 0 || id >= vocabSize) {
+        throw new ModelInputError(
+          `Invalid ${what}: row ${r} holds token id ${id}, outside the vocabulary of ${vocabSize}`,
+        );
+      }
+    }
+  });
+}
