@@ -1,0 +1,191 @@
+/**
+ * Cooper's reward-model training pairs and the reward-model losses as plain numbers.
+ *
+ * Per prompt group: a response the rule verifier marks correct is the positive; a synthesized rewrite of it whose
+ * final answer the verifier says is wrong is the negative. Groups with no correct response, or whose rewrites all
+ * fail the verifier filter, are masked out of the RM update (Cooper §3: only verified pairs train the RM, which is
+ * what keeps the policy from hacking it).
+ */
+
+import type { NegativeStrategy, NegativeSynthesizer } from "./negatives.ts";
+import { mixSeed, Rng } from "./rng.ts";
+import { type Verdict, verify } from "./verifier.ts";
+
+/** The reward model's input text for one (question, reference answer, completion). */
+export function formatRmInput(question: string, reference: string, completion: string): string {
+  return `<question>${question}</question>\n<reference_answer>${reference}</reference_answer>\n<completion>${completion}</completion>`;
+}
+
+/** One prompt's sampled responses (and their verdicts if the reward actor already computed them). */
+export interface PromptGroup {
+  question: string;
+  reference: string;
+  responses: readonly string[];
+  verdicts?: readonly Verdict[];
+}
+
+/** A verified (positive, negative) pair and the RM input texts for both. */
+export interface CooperPair {
+  /** Index of the prompt group the pair came from. */
+  group: number;
+  /** Index of the positive among the group's responses. */
+  positiveIndex: number;
+  positive: string;
+  negative: string;
+  strategy: NegativeStrategy;
+  positiveInput: string;
+  negativeInput: string;
+}
+
+/** Why groups were kept or masked. */
+export interface PairCounts {
+  groups: number;
+  valid: number;
+  noPositive: number;
+  /** Had a positive, but no rewrite passed the verifier filter (or the synthesizer failed). */
+  noValidNegative: number;
+  /** Rewrites rejected because the verifier still found them correct or could not parse them. */
+  rejectedNegatives: number;
+  synthesizerErrors: number;
+}
+
+/** Pairs for the valid groups, a per-group mask, and counts. */
+export interface PairBatch {
+  pairs: CooperPair[];
+  mask: boolean[];
+  counts: PairCounts;
+}
+
+/** Options for {@link buildPairs}. */
+export interface BuildPairsOptions {
+  synthesizer: NegativeSynthesizer;
+  /** Seeds the choice of positive and the rewrites; mix in the step for a different draw each step. */
+  seed?: number;
+}
+
+/** Builds Cooper pairs for a batch of prompt groups; never throws on a failing synthesizer (counted instead). */
+export async function buildPairs(groups: readonly PromptGroup[], options: BuildPairsOptions): Promise<PairBatch> {
+  const seed = options.seed ?? 0;
+  const pairs: CooperPair[] = [];
+  const mask: boolean[] = [];
+  const counts: PairCounts = {
+    groups: groups.length,
+    valid: 0,
+    noPositive: 0,
+    noValidNegative: 0,
+    rejectedNegatives: 0,
+    synthesizerErrors: 0,
+  };
+  for (const [g, group] of groups.entries()) {
+    const rng = new Rng(mixSeed(seed, g));
+    const verdicts = group.verdicts ?? group.responses.map((r) => verify(r, group.reference).verdict);
+    const positives = rng.shuffle(group.responses.map((_, i) => i).filter((i) => verdicts[i] === "correct"));
+    if (positives.length === 0) {
+      counts.noPositive++;
+      mask.push(false);
+      continue;
+    }
+    const pair = await firstValidPair(group, g, positives, options.synthesizer, rng, counts);
+    mask.push(pair !== undefined);
+    if (pair === undefined) counts.noValidNegative++;
+    else {
+      pairs.push(pair);
+      counts.valid++;
+    }
+  }
+  return { pairs, mask, counts };
+}
+
+// Tries positives in (seeded) random order, so one positive that resists rewriting does not mask the group.
+async function firstValidPair(
+  group: PromptGroup,
+  g: number,
+  positives: number[],
+  synthesizer: NegativeSynthesizer,
+  rng: Rng,
+  counts: PairCounts,
+): Promise<CooperPair | undefined> {
+  for (const positiveIndex of positives) {
+    const positive = group.responses[positiveIndex]!;
+    let candidates;
+    try {
+      candidates = await synthesizer.candidates(
+        { question: group.question, reference: group.reference, response: positive },
+        rng.fork(),
+      );
+    } catch {
+      counts.synthesizerErrors++;
+      continue;
+    }
+    for (const candidate of candidates) {
+      // The verifier filter: keep a negative only when its final answer is parsed and differs from the reference.
+      if (verify(candidate.text, group.reference).verdict !== "incorrect") {
+        counts.rejectedNegatives++;
+        continue;
+      }
+      return {
+        group: g,
+        positiveIndex,
+        positive,
+        negative: candidate.text,
+        strategy: candidate.strategy,
+        positiveInput: formatRmInput(group.question, group.reference, positive),
+        negativeInput: formatRmInput(group.question, group.reference, candidate.text),
+      };
+    }
+  }
+  return undefined;
+}
+
+/** log(1 + e^x), stable for large |x|. */
+export function softplus(x: number): number {
+  return Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x)));
+}
+
+/** σ(x). */
+export function sigmoid(x: number): number {
+  return x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x));
+}
+
+/**
+ * Pairwise (Bradley–Terry) RM loss mean(−log σ(s_pos − s_neg)) = mean(softplus(s_neg − s_pos)) over pairs whose
+ * mask is true; 0 when none are valid (the update is then a no-op). The mean divides by max(valid, 1).
+ */
+export function pairwiseLoss(
+  positiveScores: readonly number[],
+  negativeScores: readonly number[],
+  mask?: readonly boolean[],
+): number {
+  if (positiveScores.length !== negativeScores.length || (mask && mask.length !== positiveScores.length)) {
+    throw new RangeError(
+      `Cannot compute pairwiseLoss: ${positiveScores.length} positive scores, ${negativeScores.length} negative scores` +
+        (mask ? `, ${mask.length} mask entries` : ""),
+    );
+  }
+  let sum = 0;
+  let n = 0;
+  positiveScores.forEach((sp, i) => {
+    if (mask && !mask[i]) return;
+    sum += softplus(negativeScores[i]! - sp);
+    n++;
+  });
+  return sum / Math.max(n, 1);
+}
+
+/**
+ * VerifyRM's binary cross-entropy on logits: mean(softplus(s) − y·s) = mean(−y log σ(s) − (1−y) log(1−σ(s))),
+ * labels in [0, 1], over masked-in entries; divides by max(count, 1).
+ */
+export function bceLoss(logits: readonly number[], labels: readonly number[], mask?: readonly boolean[]): number {
+  if (logits.length !== labels.length || (mask && mask.length !== logits.length)) {
+    throw new RangeError(`Cannot compute bceLoss: ${logits.length} logits but ${labels.length} labels`);
+  }
+  let sum = 0;
+  let n = 0;
+  logits.forEach((s, i) => {
+    if (mask && !mask[i]) return;
+    sum += softplus(s) - labels[i]! * s;
+    n++;
+  });
+  return sum / Math.max(n, 1);
+}

@@ -1,0 +1,80 @@
+import { deepStrictEqual as assertEquals, ok, throws } from "node:assert";
+import type { NegativeSynthesizer } from "./negatives.ts";
+import { RuleNegativeSynthesizer } from "./negatives.ts";
+import { bceLoss, buildPairs, formatRmInput, pairwiseLoss, sigmoid, softplus } from "./pairs.ts";
+
+function close(actual: number, expected: number, tol = 1e-12): void {
+  ok(Math.abs(actual - expected) <= tol, `expected ${expected}, got ${actual}`);
+}
+
+Deno.test("formatRmInput - the Cooper RM template", () => {
+  assertEquals(
+    formatRmInput("q?", "7", "3+4=7. #### 7"),
+    "<question>q?</question>\n<reference_answer>7</reference_answer>\n<completion>3+4=7. #### 7</completion>",
+  );
+});
+
+Deno.test("buildPairs - positives from verified samples, negatives filtered by the verifier, groups masked", async () => {
+  const groups = [
+    { question: "a", reference: "7", responses: ["3+4=8. #### 8", "3+4=7. #### 7"] },
+    { question: "b", reference: "5", responses: ["#### 4", "no answer"] }, // no positive
+    { question: "c", reference: "6", responses: ["2*3=6. #### 6"] },
+  ];
+  const batch = await buildPairs(groups, { synthesizer: new RuleNegativeSynthesizer(), seed: 3 });
+  assertEquals(batch.mask, [true, false, true]);
+  assertEquals(batch.counts.groups, 3);
+  assertEquals(batch.counts.valid, 2);
+  assertEquals(batch.counts.noPositive, 1);
+  assertEquals(batch.pairs.map((p) => [p.group, p.positiveIndex, p.positive]), [
+    [0, 1, "3+4=7. #### 7"],
+    [2, 0, "2*3=6. #### 6"],
+  ]);
+  for (const pair of batch.pairs) {
+    ok(pair.negative !== pair.positive);
+    ok(pair.negativeInput.endsWith(`<completion>${pair.negative}</completion>`));
+  }
+  assertEquals(batch, await buildPairs(groups, { synthesizer: new RuleNegativeSynthesizer(), seed: 3 }));
+});
+
+Deno.test("buildPairs - rewrites the verifier still accepts are rejected; failing synthesizers are counted", async () => {
+  const sameAnswer: NegativeSynthesizer = {
+    candidates: (input) => [{ text: `${input.response} (rephrased) #### ${input.reference}`, strategy: "answer-swap" }],
+  };
+  const group = { question: "q", reference: "7", responses: ["#### 7", "#### 7"] };
+  const batch = await buildPairs([group], { synthesizer: sameAnswer });
+  assertEquals(batch.mask, [false]);
+  assertEquals(batch.counts.noValidNegative, 1);
+  assertEquals(batch.counts.rejectedNegatives, 2); // one per positive tried
+  const broken: NegativeSynthesizer = {
+    candidates: () => Promise.reject(new Error("assistant actor died")),
+  };
+  const failed = await buildPairs([group], { synthesizer: broken });
+  assertEquals(failed.counts.synthesizerErrors, 2);
+  assertEquals(failed.mask, [false]);
+});
+
+Deno.test("buildPairs - uses given verdicts instead of re-verifying", async () => {
+  const group = { question: "q", reference: "7", responses: ["#### 7"], verdicts: ["incorrect" as const] };
+  const batch = await buildPairs([group], { synthesizer: new RuleNegativeSynthesizer() });
+  assertEquals(batch.counts.noPositive, 1);
+});
+
+Deno.test("pairwiseLoss - mean(-log σ(s+ - s-)) over valid pairs, by hand", () => {
+  close(pairwiseLoss([0], [0]), Math.log(2));
+  close(pairwiseLoss([2, 0], [0, 1]), (-Math.log(sigmoid(2)) - Math.log(sigmoid(-1))) / 2);
+  close(pairwiseLoss([2, 100], [0, -100], [true, false]), -Math.log(sigmoid(2)));
+  assertEquals(pairwiseLoss([1], [2], [false]), 0);
+  close(pairwiseLoss([1000], [-1000]), 0);
+  close(pairwiseLoss([-1000], [1000]), 2000);
+  throws(() => pairwiseLoss([1, 2], [1]), /2 positive scores, 1 negative scores/);
+});
+
+Deno.test("bceLoss - VerifyRM binary cross-entropy on logits, by hand", () => {
+  close(bceLoss([0, 0], [1, 0]), Math.log(2));
+  close(bceLoss([2], [1]), -Math.log(sigmoid(2)));
+  close(bceLoss([2], [0]), -Math.log(1 - sigmoid(2)));
+  close(bceLoss([3, -50], [0.5, 1], [true, false]), softplus(3) - 1.5);
+  close(bceLoss([-800], [0]), 0);
+  close(softplus(-800), 0);
+  close(sigmoid(-800), 0);
+});
