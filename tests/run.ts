@@ -4,7 +4,7 @@
  * NATS live under `tests/<area>/`.
  */
 const AREAS: Record<string, string[]> = {
-  runtime: ["shared/", "actors/", "coordinator/", "tests/runtime/"],
+  runtime: ["shared/", "actors/", "coordinator/", "bench/", "tests/runtime/"],
   engine: ["engine/", "tests/engine/"],
   rl: ["rl/", "tests/rl/"],
   deploy: ["tests/deploy/"],
