@@ -1,0 +1,257 @@
+/**
+ * The node agent: registers the node's resources with the coordinator, heartbeats, and runs each actor in its own
+ * Deno subprocess (the actor host). It reports process exits, forwards each actor's stdout/stderr as log lines,
+ * and gives GPU actors only their GPUs (CUDA_VISIBLE_DEVICES) and CPU actors a thread budget.
+ */
+import { fileURLToPath } from "node:url";
+import { encode } from "../shared/codec.ts";
+import {
+  type ActorRecord,
+  agentRequestSchema,
+  errorReply,
+  type HeartbeatReply,
+  type LifecycleEvent,
+  type LogLine,
+  type NodeInfo,
+  okReply,
+  parseMessage,
+  readReply,
+} from "../shared/protocol.ts";
+import { checkToken, subjects } from "../shared/subjects.ts";
+import type { Transport } from "../shared/transport.ts";
+import type { HostSpec } from "./host.ts";
+
+/** Options for {@link startAgent}. */
+export interface AgentOptions {
+  cluster?: string;
+  nodeId?: string;
+  cpus?: number;
+  gpuIds?: number[];
+  memoryMb?: number;
+  custom?: Record<string, number>;
+  labels?: Record<string, string>;
+  /** Registry modules the actor hosts import (paths or URLs); the agent's own configuration only. */
+  registry?: string[];
+  heartbeatMs?: number;
+  /** Environment given to actor hosts on top of the agent's (NATS connection settings, typically). */
+  hostEnv?: Record<string, string>;
+  /** Also print actor log lines on the agent's stderr, prefixed with the actor name. */
+  echoLogs?: boolean;
+  /** How long a graceful stop waits before SIGKILL (ms). Default 5000. */
+  stopGraceMs?: number;
+}
+
+/** A running agent. */
+export interface Agent {
+  readonly nodeId: string;
+  /** Resolves when the agent was told to exit (or `stop()` finished). */
+  readonly exited: Promise<void>;
+  /** Stops every actor process, tells the coordinator, and stops listening. */
+  stop(): Promise<void>;
+}
+
+interface ActorProcess {
+  record: ActorRecord;
+  child: Deno.ChildProcess;
+  stopping: boolean;
+  exited: Promise<void>;
+}
+
+const HOST_MAIN = fileURLToPath(new URL("./host_main.ts", import.meta.url));
+
+/** Starts an agent on `transport`; it registers as soon as a coordinator answers. */
+export function startAgent(transport: Transport, options: AgentOptions = {}): Agent {
+  const names = subjects(options.cluster ?? "default");
+  const nodeId = checkToken("node id", options.nodeId ?? `node-${crypto.randomUUID().slice(0, 8)}`);
+  const heartbeatMs = options.heartbeatMs ?? 1000;
+  const graceMs = options.stopGraceMs ?? 5000;
+  const processes = new Map<string, ActorProcess>();
+  let stopped = false;
+  let resolveExited = () => {};
+  const exited = new Promise<void>((resolve) => resolveExited = resolve);
+
+  const info = (): NodeInfo => ({
+    id: nodeId,
+    hostname: Deno.hostname(),
+    cpus: options.cpus ?? navigator.hardwareConcurrency,
+    gpuIds: options.gpuIds ?? [],
+    memoryMb: options.memoryMb ?? Math.floor(Deno.systemMemoryInfo().total / 2 ** 20),
+    custom: options.custom ?? {},
+    labels: options.labels ?? {},
+    actors: [...processes.values()].filter((p) => !p.stopping)
+      .map((p) => ({ id: p.record.id, incarnation: p.record.incarnation })),
+  });
+
+  const publish = (subject: string, value: unknown) => transport.publish(subject, encode(value)).catch(() => {});
+
+  const register = async (): Promise<void> => {
+    for (let delay = 100; !stopped; delay = Math.min(delay * 2, 2000)) {
+      try {
+        const keep = readReply(
+          await transport.request(names.coordinator, encode({ op: "register", node: info() }), { timeoutMs: 5000 }),
+          "register",
+        ) as string[];
+        // Processes the coordinator no longer assigns here (rescheduled while we were cut off) must go.
+        for (const [id, proc] of processes) if (!keep.includes(id)) void stopActor(id, proc.record.incarnation, false);
+        return;
+      } catch (error) {
+        if (stopped) return;
+        if ((error as Error).name !== "NoRespondersError" && (error as Error).name !== "CallTimeoutError") {
+          console.error(`Agent "${nodeId}" cannot register: ${(error as Error).message}`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
+  };
+
+  const startActor = (record: ActorRecord, args: Uint8Array): void => {
+    const old = processes.get(record.id);
+    if (old !== undefined) {
+      if (old.record.incarnation >= record.incarnation) return;
+      void stopActor(record.id, old.record.incarnation, false);
+    }
+    const threads = Math.max(1, Math.ceil(record.options.resources.cpu ?? 1));
+    const env: Record<string, string> = {
+      ...options.hostEnv,
+      COOP_ACTOR_ID: record.id,
+      COOP_THREADS: String(threads),
+      OMP_NUM_THREADS: String(threads),
+      // CPU actors see no GPU at all; GPU actors only theirs.
+      CUDA_VISIBLE_DEVICES: (record.gpuIds ?? []).join(","),
+      COOP_REGISTRY: (options.registry ?? []).join(","),
+    };
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--no-prompt", HOST_MAIN],
+      env,
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const spec: HostSpec = { cluster: names.cluster, nodeId, actor: record, args };
+    const writer = child.stdin.getWriter();
+    void writer.write(encode(spec)).then(() => writer.close()).catch(() => {});
+    const label = record.name ?? record.id;
+    const logs = forwardLogs(child, (lines) => {
+      if (options.echoLogs) { for (const l of lines) console.error(`[${label}] ${l.line}`); }
+      void publish(names.logs(record.id), { actorId: record.id, lines });
+    });
+    const proc: ActorProcess = {
+      record,
+      child,
+      stopping: false,
+      exited: child.status.then(async (status) => {
+        await logs;
+        if (processes.get(record.id) === proc) processes.delete(record.id);
+        const event: LifecycleEvent = {
+          type: "exited",
+          actorId: record.id,
+          incarnation: record.incarnation,
+          code: status.code,
+          signal: status.signal ?? undefined,
+          nodeId,
+        };
+        await publish(names.lifecycle(record.id), event);
+      }),
+    };
+    processes.set(record.id, proc);
+  };
+
+  const stopActor = async (id: string, incarnation: number, graceful: boolean): Promise<void> => {
+    const proc = processes.get(id);
+    if (proc === undefined || proc.record.incarnation !== incarnation) return;
+    proc.stopping = true;
+    const signal = (sig: Deno.Signal) => {
+      try {
+        proc.child.kill(sig);
+      } catch { /* already gone */ }
+    };
+    signal(graceful ? "SIGTERM" : "SIGKILL");
+    const timer = setTimeout(() => signal("SIGKILL"), graceMs);
+    await proc.exited;
+    clearTimeout(timer);
+  };
+
+  const handle = (request: ReturnType<typeof agentRequestSchema.parse>): unknown => {
+    switch (request.op) {
+      case "start":
+        startActor(request.actor, request.args);
+        return null;
+      case "stop":
+        void stopActor(request.actor, request.incarnation, request.graceful);
+        return null;
+      case "exit":
+        queueMicrotask(() => void stop());
+        return null;
+    }
+  };
+
+  const control = transport.subscribe(names.agent(nodeId));
+  (async () => {
+    for await (const message of control) {
+      let reply: Uint8Array;
+      try {
+        reply = okReply(handle(parseMessage(agentRequestSchema, message.data, "agent request")));
+      } catch (error) {
+        console.error(`Agent "${nodeId}" rejected a request: ${(error as Error).message}`);
+        reply = errorReply(error);
+      }
+      await message.respond?.(reply).catch(() => {});
+    }
+  })();
+
+  const beat = async () => {
+    if (stopped) return;
+    try {
+      const reply = readReply(
+        await transport.request(
+          names.heartbeat,
+          encode({ nodeId, actors: info().actors }),
+          { timeoutMs: Math.max(heartbeatMs, 2000) },
+        ),
+        "heartbeat",
+      ) as HeartbeatReply;
+      if (!reply.known) await register();
+    } catch { /* coordinator or server away; keep beating */ }
+  };
+  const heartbeat = setInterval(() => void beat(), heartbeatMs);
+  void register();
+
+  const stop = async (): Promise<void> => {
+    if (stopped) return exited;
+    stopped = true;
+    clearInterval(heartbeat);
+    await Promise.all([...processes.values()].map((p) => stopActor(p.record.id, p.record.incarnation, true)));
+    await transport.request(names.coordinator, encode({ op: "deregister", nodeId }), { timeoutMs: 2000 })
+      .catch(() => {});
+    control.unsubscribe();
+    resolveExited();
+  };
+
+  return { nodeId, exited, stop };
+}
+
+/** Reads a child's stdout/stderr line by line and hands batches to `sink` (at most every 100 ms). */
+async function forwardLogs(child: Deno.ChildProcess, sink: (lines: LogLine[]) => void): Promise<void> {
+  let batch: LogLine[] = [];
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const flush = () => {
+    timer = undefined;
+    if (batch.length === 0) return;
+    sink(batch);
+    batch = [];
+  };
+  const read = async (stream: ReadableStream<Uint8Array>, name: "stdout" | "stderr") => {
+    let rest = "";
+    for await (const text of stream.pipeThrough(new TextDecoderStream())) {
+      const parts = (rest + text).split("\n");
+      rest = parts.pop() ?? "";
+      for (const line of parts) batch.push({ time: Date.now(), stream: name, line: line.slice(0, 4096) });
+      if (batch.length >= 100) flush();
+      else timer ??= setTimeout(flush, 100);
+    }
+    if (rest) batch.push({ time: Date.now(), stream: name, line: rest.slice(0, 4096) });
+  };
+  await Promise.all([read(child.stdout, "stdout"), read(child.stderr, "stderr")]).catch(() => {});
+  clearTimeout(timer);
+  flush();
+}

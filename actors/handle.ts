@@ -1,0 +1,238 @@
+/**
+ * Typed actor handles (Ray's `.remote()`/`.options()` as plain method calls): `await counter.incr(5)` sends
+ * `["incr", [5]]` straight to the actor host's subject and resolves with its reply. Per-call options (timeout,
+ * retries) live on the handle; `.options({...})` returns a new handle and never mutates one.
+ */
+import {
+  ActorDiedError,
+  BackpressureError,
+  CallTimeoutError,
+  ConfigError,
+  NoRespondersError,
+} from "../shared/errors.ts";
+import { type ActorRecord, encodeCall, readReply } from "../shared/protocol.ts";
+import type { Transport } from "../shared/transport.ts";
+
+/** Per-call options. */
+export interface CallOptions {
+  /** Give up after this long (ms) with a `CallTimeoutError`. Default 300000. */
+  timeoutMs?: number;
+  /** Retries of idempotent methods when the actor dies mid-call; defaults to the actor's `maxTaskRetries`. */
+  maxTaskRetries?: number;
+}
+
+/** The methods of `T`, each returning a promise of its (awaited) result. */
+export type ActorMethods<T> = {
+  // deno-lint-ignore no-explicit-any
+  [K in keyof T as K extends "restore" | "options" ? never : T[K] extends (...args: any[]) => unknown ? K : never]:
+    T[K] extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>> : never;
+};
+
+/** A typed handle on a remote actor of class `T`. */
+export type ActorHandle<T> = ActorMethods<T> & HandleInfo<T>;
+
+/** The non-method members of a handle. */
+export interface HandleInfo<T> {
+  readonly actorId: string;
+  readonly actorName: string | undefined;
+  /** A new handle with these call options merged in. */
+  options(options: CallOptions): ActorHandle<T>;
+}
+
+const DEFAULT_TIMEOUT_MS = 300_000;
+const POLL_MS = 1000;
+
+/**
+ * What one client knows about one actor: its latest record, calls in flight (so a process exit can fail them at
+ * once), and waiters for the actor to become alive. Shared by every handle on that actor in this client.
+ */
+export class ActorEntry {
+  record: ActorRecord;
+  /** Calls sent and not yet answered, plus calls waiting for the actor to come back (for `maxPendingCalls`). */
+  pending = 0;
+  readonly #inFlight = new Set<{ incarnation: number; fail: (error: Error) => void }>();
+  readonly #waiters = new Set<() => void>();
+
+  constructor(record: ActorRecord) {
+    this.record = record;
+  }
+
+  /** Takes a newer record (older incarnations and stale updates are ignored). */
+  update(record: ActorRecord): void {
+    if (record.incarnation < this.record.incarnation) return;
+    if (record.incarnation === this.record.incarnation && record.updatedAt < this.record.updatedAt) return;
+    this.record = record;
+    for (const wake of this.#waiters) wake();
+  }
+
+  /** The host process of `incarnation` exited: fail its calls in flight now rather than at their timeout. */
+  exited(incarnation: number, detail: string): void {
+    for (const call of this.#inFlight) {
+      if (call.incarnation === incarnation) call.fail(new ActorDiedError(detail));
+    }
+  }
+
+  track(call: { incarnation: number; fail: (error: Error) => void }): () => void {
+    this.#inFlight.add(call);
+    return () => this.#inFlight.delete(call);
+  }
+
+  /** Resolves at the next record change or after `ms`. */
+  changed(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.#waiters.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      this.#waiters.add(wake);
+    });
+  }
+}
+
+/** What handles need from their cluster client. */
+export interface HandleHost {
+  readonly transport: Transport;
+  callSubject(actorId: string): string;
+  entry(actorId: string): ActorEntry;
+  /** Asks the coordinator for the actor's current record (used when events may have been missed). */
+  refresh(actorId: string): Promise<ActorRecord>;
+}
+
+/** Waits until the actor is alive, or throws `ActorDiedError` / `CallTimeoutError`. */
+export async function waitAlive(host: HandleHost, entry: ActorEntry, deadline: number, what: string): Promise<void> {
+  let lastPoll = Date.now();
+  while (entry.record.state !== "alive") {
+    if (entry.record.state === "dead") throw diedError(entry.record, what);
+    const left = deadline - Date.now();
+    if (left <= 0) {
+      const reason = entry.record.pendingReason ? `: ${entry.record.pendingReason}` : "";
+      throw new CallTimeoutError(`${what}: actor is still ${entry.record.state}${reason}`);
+    }
+    await entry.changed(Math.min(left, POLL_MS));
+    if (Date.now() - lastPoll >= POLL_MS && (entry.record.state as string) !== "alive") {
+      lastPoll = Date.now();
+      entry.update(await host.refresh(entry.record.id).catch(() => entry.record));
+    }
+  }
+}
+
+function diedError(record: ActorRecord, what: string): ActorDiedError {
+  const reason = record.deathReason ? ` (${record.deathReason.name}: ${record.deathReason.message})` : "";
+  return new ActorDiedError(`${what}: actor is dead${reason}`);
+}
+
+/** Calls `method` on the actor, with backpressure, death detection, retries and timeout. */
+export async function callActor(
+  host: HandleHost,
+  actorId: string,
+  method: string,
+  args: unknown[],
+  options: CallOptions,
+): Promise<unknown> {
+  const entry = host.entry(actorId);
+  const record = entry.record;
+  const what = `Cannot call "${method}" on actor "${record.name ?? actorId}"`;
+  const limit = record.options.maxPendingCalls;
+  if (limit > 0 && entry.pending >= limit) {
+    throw new BackpressureError(`${what}: ${entry.pending} calls pending (maxPendingCalls ${limit})`);
+  }
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const deadline = Date.now() + timeoutMs;
+  let retries = record.idempotent.includes(method) ? options.maxTaskRetries ?? record.options.maxTaskRetries : 0;
+  const frame = encodeCall(method, args);
+  entry.pending++;
+  try {
+    for (;;) {
+      if (entry.record.state !== "alive") await waitAlive(host, entry, deadline, what);
+      const incarnation = entry.record.incarnation;
+      try {
+        return await requestOnce(host, entry, actorId, frame, incarnation, deadline, what);
+      } catch (error) {
+        if (error instanceof NoRespondersError) {
+          // Nobody received the frame, so resending is safe whatever the method: wait for the actor to come back.
+          entry.update(await host.refresh(actorId).catch(() => entry.record));
+          if (entry.record.state === "alive" && entry.record.incarnation === incarnation) {
+            await entry.changed(Math.min(100, Math.max(0, deadline - Date.now())));
+            if (Date.now() >= deadline) throw new CallTimeoutError(`${what}: no responder within ${timeoutMs} ms`);
+          }
+          continue;
+        }
+        if (error instanceof ActorDiedError && retries !== 0) {
+          retries--;
+          // The host's exit event may arrive before the coordinator's "restarting" record.
+          if (entry.record.incarnation === incarnation && entry.record.state === "alive") {
+            entry.record = { ...entry.record, state: "restarting" };
+          }
+          continue;
+        }
+        throw error;
+      }
+    }
+  } finally {
+    entry.pending--;
+  }
+}
+
+async function requestOnce(
+  host: HandleHost,
+  entry: ActorEntry,
+  actorId: string,
+  frame: Uint8Array,
+  incarnation: number,
+  deadline: number,
+  what: string,
+): Promise<unknown> {
+  const timeoutMs = Math.max(1, deadline - Date.now());
+  let untrack = () => {};
+  const died = new Promise<never>((_, reject) => {
+    untrack = entry.track({ incarnation, fail: reject });
+  });
+  try {
+    const reply = await Promise.race([
+      host.transport.request(host.callSubject(actorId), frame, { timeoutMs }),
+      died,
+    ]);
+    return readReply(reply, what);
+  } catch (error) {
+    if (error instanceof ActorDiedError) throw new ActorDiedError(`${what}: ${error.message}`);
+    if (error instanceof CallTimeoutError) throw new CallTimeoutError(`${what}: no reply within ${timeoutMs} ms`);
+    throw error;
+  } finally {
+    untrack();
+  }
+}
+
+const INFO_KEYS = new Set(["actorId", "actorName", "options"]);
+
+/** Builds the typed proxy for one actor. */
+export function makeHandle<T>(host: HandleHost, actorId: string, callOptions: CallOptions = {}): ActorHandle<T> {
+  const methods = new Map<string, (...args: unknown[]) => Promise<unknown>>();
+  const info = {
+    actorId,
+    get actorName() {
+      return host.entry(actorId).record.name ?? undefined;
+    },
+    options(options: CallOptions): ActorHandle<T> {
+      if (options.timeoutMs !== undefined && !(options.timeoutMs > 0)) {
+        throw new ConfigError(`Invalid timeoutMs ${options.timeoutMs}: expected a positive number of milliseconds`);
+      }
+      return makeHandle<T>(host, actorId, { ...callOptions, ...options });
+    },
+  };
+  return new Proxy(info, {
+    get(target, key) {
+      if (typeof key !== "string") return undefined;
+      if (INFO_KEYS.has(key)) return target[key as keyof typeof target];
+      // `await handle` must not treat the handle as a thenable.
+      if (key === "then") return undefined;
+      let fn = methods.get(key);
+      if (fn === undefined) {
+        fn = (...args: unknown[]) => callActor(host, actorId, key, args, callOptions);
+        methods.set(key, fn);
+      }
+      return fn;
+    },
+  }) as unknown as ActorHandle<T>;
+}

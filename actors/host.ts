@@ -1,0 +1,141 @@
+/**
+ * The actor host: the loop inside one actor's process. It builds the actor from a registered class, listens on
+ * the actor's call subject and answers `[method, args]` frames, running at most `maxConcurrency` calls at once.
+ * Bad frames, unknown methods and bad arguments are answered with typed errors and logged; the host keeps going.
+ */
+import { BackpressureError, BadArgumentsError, errorToWire } from "../shared/errors.ts";
+import { decode } from "../shared/codec.ts";
+import { type ActorRecord, decodeCall, errorReply, type LifecycleEvent, okReply } from "../shared/protocol.ts";
+import { subjects } from "../shared/subjects.ts";
+import type { Transport, TransportMessage } from "../shared/transport.ts";
+import { encode } from "../shared/codec.ts";
+import { Cluster } from "./cluster.ts";
+import { type RestoreInfo, setActorContext } from "./context.ts";
+import { lookupActor, type RegisteredActor, resolveMethod } from "./registry.ts";
+
+/** What the agent hands a host process on stdin. */
+export interface HostSpec {
+  cluster: string;
+  nodeId: string;
+  actor: ActorRecord;
+  /** msgpack-encoded constructor arguments. */
+  args: Uint8Array;
+}
+
+/** A running host; `stop()` finishes in-flight calls (up to `graceMs`) and unsubscribes. */
+export interface RunningHost {
+  stop(graceMs?: number): Promise<void>;
+  /** Resolves when the call loop ends. */
+  done: Promise<void>;
+}
+
+/** Builds the actor and serves its calls on `transport`. Publishes `ready` (or `failed`, then throws). */
+export async function runActorHost(transport: Transport, spec: HostSpec): Promise<RunningHost> {
+  const names = subjects(spec.cluster);
+  const { actor } = spec;
+  const publish = (event: LifecycleEvent) => transport.publish(names.lifecycle(actor.id), encode(event));
+  let entry: RegisteredActor;
+  let instance: object;
+  try {
+    entry = lookupActor(actor.className);
+    const args = decode(spec.args);
+    if (!Array.isArray(args)) {
+      throw new BadArgumentsError(`Cannot construct "${actor.className}": args must be an array`);
+    }
+    setActorContext({
+      actorId: actor.id,
+      name: actor.name ?? undefined,
+      className: actor.className,
+      nodeId: spec.nodeId,
+      incarnation: actor.incarnation,
+      restarts: actor.restarts,
+      gpuIds: actor.gpuIds ?? [],
+      cluster: new Cluster(transport, { cluster: spec.cluster }),
+    });
+    instance = new entry.cls(...args);
+    const restore = (instance as { restore?: (info: RestoreInfo) => unknown }).restore;
+    if (actor.restarts > 0 && typeof restore === "function") {
+      await restore.call(instance, { restarts: actor.restarts, incarnation: actor.incarnation, actorId: actor.id });
+    }
+  } catch (error) {
+    console.error(`Actor "${actor.name ?? actor.id}" (${actor.className}) failed to start: ${(error as Error).stack}`);
+    await publish({ type: "failed", actorId: actor.id, incarnation: actor.incarnation, error: errorToWire(error) });
+    await transport.flush();
+    throw error;
+  }
+
+  const label = `actor "${actor.name ?? actor.id}"`;
+  const maxConcurrency = actor.options.maxConcurrency;
+  const maxQueued = actor.options.maxPendingCalls;
+  let running = 0;
+  const queue: TransportMessage[] = [];
+  let idle: (() => void) | undefined;
+
+  const run = async (message: TransportMessage): Promise<void> => {
+    running++;
+    let reply: Uint8Array;
+    try {
+      const { method, args } = decodeCall(message.data);
+      const fn = resolveMethod(entry, instance, method);
+      const schema = entry.methods[method]?.args;
+      if (schema !== undefined) {
+        const parsed = schema.safeParse(args);
+        if (!parsed.success) {
+          const issue = parsed.error.issues[0];
+          throw new BadArgumentsError(
+            `Cannot call "${method}" on ${label}: argument ${issue?.path.join(".") || "list"}: ${issue?.message}`,
+          );
+        }
+      }
+      reply = okReply(await fn.apply(instance, args));
+    } catch (error) {
+      const name = (error as Error)?.name;
+      if (name === "DecodeError" || name === "BadArgumentsError" || name === "UnknownMethodError") {
+        console.error(`Rejected a call to ${label}: ${name}: ${(error as Error).message}`);
+      }
+      reply = errorReply(error);
+    }
+    try {
+      await message.respond?.(reply);
+    } catch (error) {
+      // The result itself could not be sent (e.g. too large): tell the caller why instead of leaving it hanging.
+      console.error(`Cannot send the reply of a call to ${label}: ${(error as Error).message}`);
+      await message.respond?.(errorReply(error)).catch(() => {});
+    }
+    running--;
+    const next = queue.shift();
+    if (next !== undefined) void run(next);
+    else if (running === 0) idle?.();
+  };
+
+  const subscription = transport.subscribe(names.call(actor.id));
+  const done = (async () => {
+    for await (const message of subscription) {
+      if (running < maxConcurrency) {
+        void run(message);
+      } else if (maxQueued > 0 && queue.length >= maxQueued) {
+        await message.respond?.(errorReply(
+          new BackpressureError(`Cannot queue a call on ${label}: ${queue.length} calls already waiting`),
+        )).catch(() => {});
+      } else {
+        queue.push(message);
+      }
+    }
+  })();
+  await transport.flush();
+  await publish({ type: "ready", actorId: actor.id, incarnation: actor.incarnation, pid: Deno.pid });
+  await transport.flush();
+
+  return {
+    done,
+    async stop(graceMs = 5000) {
+      subscription.unsubscribe();
+      if (running > 0 || queue.length > 0) {
+        const drained = new Promise<void>((resolve) => idle = resolve);
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        await Promise.race([drained, new Promise((resolve) => timer = setTimeout(resolve, graceMs))]);
+        clearTimeout(timer);
+      }
+    },
+  };
+}

@@ -1,0 +1,605 @@
+/**
+ * The coordinator: registry of nodes and actors, placement through the Scheduler, supervision (heartbeats,
+ * process exits, restarts with `restore`), and state in JetStream KV. It is not on the call path: clients call
+ * actor hosts directly, so calls keep flowing while the coordinator restarts.
+ *
+ * All state changes run one at a time through `#serial`, because handlers await KV writes and agent requests
+ * between reading and writing state.
+ */
+import { decode, encode } from "../shared/codec.ts";
+import { ActorDiedError, BadArgumentsError, errorToWire, NotFoundError, PlacementError } from "../shared/errors.ts";
+import {
+  type ActorRecord,
+  type CoordinatorRequest,
+  coordinatorRequestSchema,
+  errorReply,
+  type Heartbeat,
+  heartbeatSchema,
+  type LifecycleEvent,
+  type LogBatch,
+  type LogLine,
+  type NodeInfo,
+  type NodeRecord,
+  okReply,
+  parseMessage,
+  type PlacementGroupRecord,
+  readReply,
+} from "../shared/protocol.ts";
+import { type Subjects, subjects } from "../shared/subjects.ts";
+import type { Transport, TransportSubscription } from "../shared/transport.ts";
+import { Scheduler } from "./scheduler.ts";
+import type { ResourceRequest as SchedulerRequest } from "./scheduler_types.ts";
+import { StateStore } from "./state_store.ts";
+
+/** Options for {@link startCoordinator}. */
+export interface CoordinatorOptions {
+  cluster?: string;
+  /** A node is declared dead after this long without a heartbeat (ms). Default 5000. */
+  nodeTimeoutMs?: number;
+  /** Recent log lines kept per actor. Default 500. */
+  logLines?: number;
+}
+
+// Constructor arguments are kept in KV for restarts; KV values are bounded by the server's max_payload.
+const MAX_ARGS_BYTES = 512 * 1024;
+const LIVE = new Set(["starting", "alive", "restarting", "stopping"]);
+
+type SpawnRequest = Extract<CoordinatorRequest, { op: "spawn" }>;
+
+/** A running coordinator. */
+export class Coordinator {
+  readonly subjects: Subjects;
+  readonly startedAt = Date.now();
+  readonly #transport: Transport;
+  readonly #store: StateStore;
+  readonly #nodeTimeoutMs: number;
+  readonly #logLines: number;
+  #scheduler = new Scheduler();
+  readonly #actors = new Map<string, ActorRecord>();
+  readonly #args = new Map<string, Uint8Array>();
+  readonly #names = new Map<string, string>();
+  readonly #nodes = new Map<string, NodeRecord>();
+  readonly #groups = new Map<string, PlacementGroupRecord>();
+  readonly #logs = new Map<string, LogLine[]>();
+  readonly #missing = new Map<string, number>();
+  readonly #subscriptions: TransportSubscription[] = [];
+  #queue: Promise<unknown> = Promise.resolve();
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #stopped = false;
+  #resolveExit = () => {};
+  /** Resolves when the cluster was shut down (or `stop()` was called). */
+  readonly exited = new Promise<void>((resolve) => this.#resolveExit = resolve);
+
+  constructor(transport: Transport, store: StateStore, options: CoordinatorOptions = {}) {
+    this.#transport = transport;
+    this.#store = store;
+    this.subjects = subjects(options.cluster ?? "default");
+    this.#nodeTimeoutMs = options.nodeTimeoutMs ?? 5000;
+    this.#logLines = options.logLines ?? 500;
+  }
+
+  /** Loads state from KV, then starts serving. */
+  async start(): Promise<void> {
+    const state = await this.#store.load();
+    if (state.scheduler !== null) {
+      try {
+        this.#scheduler = Scheduler.fromJSON(state.scheduler);
+      } catch (error) {
+        console.error(`Coordinator: ignoring unreadable scheduler state: ${(error as Error).message}`);
+      }
+    }
+    const now = Date.now();
+    for (const node of state.nodes) {
+      // Every node gets a fresh grace period: heartbeats sent while no coordinator ran were lost.
+      if (node.state === "alive") node.lastHeartbeat = now;
+      this.#nodes.set(node.id, node);
+    }
+    for (const actor of state.actors) {
+      this.#actors.set(actor.id, actor);
+      if (actor.name && actor.state !== "dead") this.#names.set(actor.name, actor.id);
+    }
+    for (const [id, args] of state.args) this.#args.set(id, args);
+    for (const group of state.groups) this.#groups.set(group.id, group);
+    if (state.actors.length > 0 || state.nodes.length > 0) {
+      console.error(`Coordinator: recovered ${state.nodes.length} nodes and ${state.actors.length} actors from KV`);
+    }
+
+    this.#serve(this.subjects.coordinator, (data) => this.#handle(data));
+    this.#serve(this.subjects.heartbeat, (data) => this.#heartbeat(parseMessage(heartbeatSchema, data, "heartbeat")));
+    this.#listen(this.subjects.lifecycleAll, (data) => this.#lifecycle(decode(data) as LifecycleEvent));
+    this.#listen(this.subjects.logsAll, (data) => this.#collectLogs(decode(data) as LogBatch));
+    this.#timer = setInterval(
+      () => void this.#serial(() => this.#checkNodes()),
+      Math.min(1000, this.#nodeTimeoutMs / 3),
+    );
+    void (async () => {
+      for await (const event of this.#transport.status()) {
+        if (event.type === "reconnect") {
+          // While we were cut off nobody's heartbeat could reach us: do not declare nodes dead for that.
+          for (const node of this.#nodes.values()) node.lastHeartbeat = Date.now();
+        }
+      }
+    })().catch(() => {});
+    await this.#transport.flush();
+    await this.#serial(() => this.#placePending());
+  }
+
+  /** Stops serving (the cluster's actors and agents keep running; a new coordinator can take over). */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    clearInterval(this.#timer);
+    for (const subscription of this.#subscriptions) subscription.unsubscribe();
+    await this.#queue.catch(() => {});
+    this.#resolveExit();
+  }
+
+  /** Snapshot for the control API and the status table. */
+  snapshot(): { nodes: NodeRecord[]; actors: ActorRecord[]; groups: PlacementGroupRecord[] } {
+    return {
+      nodes: [...this.#nodes.values()],
+      actors: [...this.#actors.values()],
+      groups: [...this.#groups.values()],
+    };
+  }
+
+  /** One actor's record and recent logs. */
+  actor(nameOrId: string): { actor: ActorRecord; logs: LogLine[] } | undefined {
+    const actor = this.#actors.get(this.#names.get(nameOrId) ?? nameOrId);
+    return actor === undefined ? undefined : { actor, logs: this.#logs.get(actor.id) ?? [] };
+  }
+
+  /** The scheduler's view of node capacity and use. */
+  usage(): ReturnType<Scheduler["nodes"]> {
+    return this.#scheduler.nodes();
+  }
+
+  #serial<T>(fn: () => Promise<T> | T): Promise<T> {
+    const run = this.#queue.then(fn, fn);
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  #serve(subject: string, handler: (data: Uint8Array) => Promise<unknown> | unknown): void {
+    const subscription = this.#transport.subscribe(subject);
+    this.#subscriptions.push(subscription);
+    (async () => {
+      for await (const message of subscription) {
+        void (async () => {
+          let reply: Uint8Array;
+          try {
+            reply = okReply(await handler(message.data));
+          } catch (error) {
+            if (!(error instanceof NotFoundError)) console.error(`Coordinator: ${(error as Error).message}`);
+            reply = errorReply(error);
+          }
+          await message.respond?.(reply).catch(() => {});
+        })();
+      }
+    })();
+  }
+
+  #listen(subject: string, handler: (data: Uint8Array) => Promise<void> | void): void {
+    const subscription = this.#transport.subscribe(subject);
+    this.#subscriptions.push(subscription);
+    (async () => {
+      for await (const message of subscription) {
+        try {
+          await handler(message.data);
+        } catch (error) {
+          console.error(`Coordinator: dropped a message on ${message.subject}: ${(error as Error).message}`);
+        }
+      }
+    })();
+  }
+
+  #handle(data: Uint8Array): Promise<unknown> | unknown {
+    const request = parseMessage(coordinatorRequestSchema, data, "coordinator request");
+    switch (request.op) {
+      case "spawn":
+        return this.#serial(() => this.#spawn(request));
+      case "kill":
+        return this.#serial(() => this.#kill(request.actor, request.graceful ?? true));
+      case "getActor": {
+        const found = this.actor(request.nameOrId);
+        if (found === undefined) throw new NotFoundError(`No actor named "${request.nameOrId}"`);
+        return found.actor;
+      }
+      case "actors":
+        return [...this.#actors.values()];
+      case "nodes":
+        return [...this.#nodes.values()];
+      case "logs":
+        return this.#logs.get(request.actor) ?? [];
+      case "register":
+        return this.#serial(() => this.#register(request.node));
+      case "deregister":
+        return this.#serial(() => this.#nodeLost(request.nodeId, "left the cluster"));
+      case "createPlacementGroup":
+        return this.#serial(() => this.#createGroup(request.bundles, request.strategy, request.name));
+      case "getPlacementGroup":
+        return this.#group(request.id);
+      case "removePlacementGroup":
+        return this.#serial(() => this.#removeGroup(request.id));
+      case "shutdown":
+        return this.#shutdown();
+    }
+  }
+
+  async #spawn(request: SpawnRequest): Promise<ActorRecord> {
+    const label = request.name ?? request.className;
+    if (request.args.byteLength > MAX_ARGS_BYTES) {
+      throw new BadArgumentsError(
+        `Cannot spawn "${label}": constructor arguments are ${request.args.byteLength} bytes (limit ${MAX_ARGS_BYTES}); ` +
+          "pass large tensors through a method call or the blob store",
+      );
+    }
+    if (request.name !== undefined) {
+      const existing = this.#actors.get(this.#names.get(request.name) ?? "");
+      if (existing !== undefined && existing.state !== "dead") {
+        throw new BadArgumentsError(`Cannot spawn "${request.name}": an actor with that name exists (${existing.id})`);
+      }
+    }
+    const now = Date.now();
+    const record: ActorRecord = {
+      id: `a-${crypto.randomUUID().replaceAll("-", "").slice(0, 16)}`,
+      className: request.className,
+      state: "pending",
+      options: request.options as ActorRecord["options"],
+      idempotent: request.idempotent ?? [],
+      incarnation: 0,
+      restarts: 0,
+      createdAt: now,
+      updatedAt: now,
+    };
+    if (request.name !== undefined) record.name = request.name;
+    const result = this.#scheduler.placeOrEnqueue(record.id, toSchedulerRequest(record), placeOptions(record));
+    this.#actors.set(record.id, record);
+    this.#args.set(record.id, request.args);
+    if (record.name) this.#names.set(record.name, record.id);
+    await this.#store.putArgs(record.id, request.args);
+    if (result.ok) {
+      await this.#launch(record, result.nodeId, result.gpuIds);
+    } else {
+      record.pendingReason = result.reason;
+      await this.#save(record);
+    }
+    await this.#store.putScheduler(this.#scheduler.toJSON());
+    return record;
+  }
+
+  async #launch(record: ActorRecord, nodeId: string, gpuIds: number[]): Promise<void> {
+    record.state = record.restarts > 0 ? "restarting" : "starting";
+    record.nodeId = nodeId;
+    record.gpuIds = gpuIds;
+    delete record.pendingReason;
+    await this.#save(record);
+    try {
+      readReply(
+        await this.#transport.request(
+          this.subjects.agent(nodeId),
+          encode({ op: "start", actor: record, args: this.#args.get(record.id) ?? encode([]) }),
+          { timeoutMs: 5000 },
+        ),
+        "start",
+      );
+    } catch (error) {
+      console.error(`Coordinator: cannot start actor "${record.id}" on node "${nodeId}": ${(error as Error).message}`);
+      // The node is gone or unreachable; the heartbeat check will remove it and reschedule the actor.
+    }
+  }
+
+  async #save(record: ActorRecord): Promise<void> {
+    record.updatedAt = Math.max(Date.now(), record.updatedAt + 1);
+    await this.#store.putActor(record);
+    const event: LifecycleEvent = { type: "state", actor: record };
+    await this.#transport.publish(this.subjects.lifecycle(record.id), encode(event));
+  }
+
+  async #kill(id: string, graceful: boolean): Promise<ActorRecord> {
+    const record = this.#actors.get(this.#names.get(id) ?? id);
+    if (record === undefined) throw new NotFoundError(`Cannot kill actor "${id}": no such actor`);
+    if (record.state === "dead" || record.state === "stopping") return record;
+    if (record.state === "pending" || record.nodeId === undefined || !this.#nodeAlive(record.nodeId)) {
+      await this.#died(record, new ActorDiedError(`Actor "${record.name ?? record.id}" was killed`));
+      return record;
+    }
+    record.state = "stopping";
+    await this.#save(record);
+    await this.#transport.request(
+      this.subjects.agent(record.nodeId),
+      encode({ op: "stop", actor: record.id, incarnation: record.incarnation, graceful }),
+      { timeoutMs: 5000 },
+    ).catch(() => this.#died(record, new ActorDiedError(`Actor "${record.name ?? record.id}" was killed`)));
+    return record;
+  }
+
+  /** Marks an actor dead for good and frees what it held. */
+  async #died(record: ActorRecord, reason: Error): Promise<void> {
+    this.#scheduler.release(record.id);
+    record.state = "dead";
+    record.deathReason = errorToWire(reason);
+    delete record.pendingReason;
+    this.#args.delete(record.id);
+    await this.#save(record);
+    await this.#store.deleteArgs(record.id).catch(() => {});
+    await this.#placePending();
+  }
+
+  /** An actor's process is gone without being asked to stop: restart it (if allowed) anywhere that fits. */
+  async #crashed(record: ActorRecord, reason: string): Promise<void> {
+    const { maxRestarts } = record.options;
+    if (maxRestarts !== -1 && record.restarts >= maxRestarts) {
+      await this.#died(record, new ActorDiedError(`Actor "${record.name ?? record.id}" died: ${reason}`));
+      return;
+    }
+    this.#scheduler.release(record.id);
+    record.restarts++;
+    record.incarnation++;
+    console.error(
+      `Coordinator: restarting actor "${record.name ?? record.id}" (${reason}), restart ${record.restarts}`,
+    );
+    const result = this.#scheduler.placeOrEnqueue(record.id, toSchedulerRequest(record), placeOptions(record));
+    if (result.ok) {
+      await this.#launch(record, result.nodeId, result.gpuIds);
+    } else {
+      record.state = "restarting";
+      delete record.nodeId;
+      record.pendingReason = result.reason;
+      await this.#save(record);
+    }
+    await this.#store.putScheduler(this.#scheduler.toJSON());
+  }
+
+  #lifecycle(event: LifecycleEvent): Promise<void> | void {
+    if (event === null || typeof event !== "object" || event.type === "state") return;
+    return this.#serial(async () => {
+      const record = this.#actors.get(event.actorId);
+      if (record === undefined || record.incarnation !== event.incarnation || record.state === "dead") return;
+      if (event.type === "ready") {
+        if (record.state !== "starting" && record.state !== "restarting") return;
+        record.state = "alive";
+        record.pid = event.pid;
+        await this.#save(record);
+      } else if (event.type === "failed") {
+        if (record.restarts === 0) await this.#died(record, rebuild(event.error));
+        else await this.#crashed(record, `restore failed: ${event.error.message}`);
+      } else if (event.type === "exited") {
+        if (record.nodeId !== event.nodeId) return;
+        if (record.state === "stopping") {
+          await this.#died(record, new ActorDiedError(`Actor "${record.name ?? record.id}" was killed`));
+        } else {
+          await this.#crashed(record, `process exited (${event.signal ?? `code ${event.code}`})`);
+        }
+      }
+    });
+  }
+
+  async #register(info: NodeInfo): Promise<string[]> {
+    const known = this.#nodes.get(info.id);
+    const node: NodeRecord = {
+      id: info.id,
+      hostname: info.hostname,
+      cpus: info.cpus,
+      gpuIds: info.gpuIds,
+      memoryMb: info.memoryMb,
+      custom: info.custom,
+      labels: info.labels,
+      state: "alive",
+      lastHeartbeat: Date.now(),
+      joinedAt: known?.state === "alive" ? known.joinedAt : Date.now(),
+    };
+    this.#nodes.set(node.id, node);
+    const spec = {
+      cpu: info.cpus,
+      gpus: info.gpuIds,
+      memoryMb: info.memoryMb,
+      resources: info.custom,
+      labels: info.labels,
+      alive: true,
+    };
+    if (this.#scheduler.nodes().some((n) => n.id === info.id)) this.#scheduler.updateNode(info.id, spec);
+    else this.#scheduler.addNode({ id: info.id, ...spec });
+    await this.#store.putNode(node);
+    console.error(`Coordinator: node "${node.id}" joined (${node.cpus} cpus, gpus [${node.gpuIds.join(",")}])`);
+    const running = new Map(info.actors.map((a) => [a.id, a.incarnation]));
+    const keep: string[] = [];
+    for (const record of this.#actors.values()) {
+      if (record.nodeId !== info.id || !LIVE.has(record.state)) continue;
+      if (running.get(record.id) === record.incarnation) keep.push(record.id);
+      else if (record.state === "alive") await this.#crashed(record, `node "${info.id}" no longer runs it`);
+    }
+    await this.#placePending();
+    return keep;
+  }
+
+  #heartbeat(beat: Heartbeat): { known: boolean } {
+    const node = this.#nodes.get(beat.nodeId);
+    if (node === undefined || node.state !== "alive") return { known: false };
+    node.lastHeartbeat = Date.now();
+    const running = new Map(beat.actors.map((a) => [a.id, a.incarnation]));
+    void this.#serial(async () => {
+      for (const record of this.#actors.values()) {
+        if (record.nodeId !== beat.nodeId || record.state !== "alive") continue;
+        if (running.get(record.id) === record.incarnation) {
+          this.#missing.delete(record.id);
+          continue;
+        }
+        // Two beats in a row without the process: its exit event was lost (e.g. while NATS restarted).
+        const misses = (this.#missing.get(record.id) ?? 0) + 1;
+        this.#missing.set(record.id, misses);
+        if (misses >= 2) {
+          this.#missing.delete(record.id);
+          await this.#crashed(record, `node "${beat.nodeId}" no longer runs it`);
+        }
+      }
+      for (const [id, incarnation] of running) {
+        const record = this.#actors.get(id);
+        if (record === undefined || record.nodeId !== beat.nodeId || record.incarnation !== incarnation) {
+          const stop = { op: "stop", actor: id, incarnation, graceful: false };
+          await this.#transport.publish(this.subjects.agent(beat.nodeId), encode(stop)).catch(() => {});
+        }
+      }
+    });
+    return { known: true };
+  }
+
+  async #checkNodes(): Promise<void> {
+    const now = Date.now();
+    for (const node of this.#nodes.values()) {
+      if (node.state === "alive" && now - node.lastHeartbeat > this.#nodeTimeoutMs) {
+        await this.#nodeLost(node.id, `missed heartbeats for ${now - node.lastHeartbeat} ms`);
+      }
+    }
+  }
+
+  async #nodeLost(nodeId: string, why: string): Promise<null> {
+    const node = this.#nodes.get(nodeId);
+    if (node === undefined || node.state === "dead") return null;
+    console.error(`Coordinator: node "${nodeId}" ${why}; rescheduling its actors`);
+    node.state = "dead";
+    await this.#store.putNode(node);
+    if (this.#scheduler.nodes().some((n) => n.id === nodeId)) this.#scheduler.removeNode(nodeId);
+    for (const record of this.#actors.values()) {
+      if (record.nodeId !== nodeId || !LIVE.has(record.state)) continue;
+      if (record.state === "stopping") {
+        await this.#died(record, new ActorDiedError(`Actor "${record.name ?? record.id}" was killed`));
+      } else await this.#crashed(record, `node "${nodeId}" ${why}`);
+    }
+    await this.#syncGroups();
+    await this.#store.putScheduler(this.#scheduler.toJSON());
+    return null;
+  }
+
+  async #placePending(): Promise<void> {
+    const placed = this.#scheduler.retryPending();
+    for (const placement of placed.actors) {
+      const record = this.#actors.get(placement.actorId);
+      if (record !== undefined) await this.#launch(record, placement.nodeId, placement.gpuIds);
+    }
+    const pending = new Map(this.#scheduler.pending().map((p) => [p.id, p.reason]));
+    for (const record of this.#actors.values()) {
+      const reason = pending.get(record.id);
+      if (reason !== undefined && reason !== record.pendingReason) {
+        record.pendingReason = reason;
+        await this.#save(record);
+      }
+    }
+    await this.#syncGroups();
+    await this.#store.putScheduler(this.#scheduler.toJSON());
+  }
+
+  async #createGroup(
+    bundles: PlacementGroupRecord["bundles"],
+    strategy: PlacementGroupRecord["strategy"],
+    name?: string,
+  ): Promise<PlacementGroupRecord> {
+    const id = name ?? `pg-${crypto.randomUUID().slice(0, 8)}`;
+    if (this.#groups.has(id) && this.#groups.get(id)!.state !== "removed") {
+      throw new PlacementError(`Cannot create placement group "${id}": it already exists`);
+    }
+    this.#scheduler.createPlacementGroup(id, bundles.map((b) => toSchedulerResources(b)), strategy);
+    const record: PlacementGroupRecord = { id, strategy, bundles, state: "pending" };
+    if (name !== undefined) record.name = name;
+    this.#groups.set(id, record);
+    await this.#syncGroups();
+    await this.#store.putScheduler(this.#scheduler.toJSON());
+    return record;
+  }
+
+  #group(id: string): PlacementGroupRecord {
+    const record = this.#groups.get(id);
+    if (record === undefined) throw new NotFoundError(`No placement group "${id}"`);
+    return record;
+  }
+
+  async #removeGroup(id: string): Promise<PlacementGroupRecord> {
+    const record = this.#group(id);
+    if (record.state === "removed") return record;
+    for (const actorId of this.#scheduler.removePlacementGroup(id)) await this.#kill(actorId, false);
+    record.state = "removed";
+    await this.#store.putGroup(record);
+    await this.#placePending();
+    return record;
+  }
+
+  async #syncGroups(): Promise<void> {
+    for (const record of this.#groups.values()) {
+      const view = this.#scheduler.placementGroup(record.id);
+      if (view === undefined || record.state === "removed") continue;
+      const state = view.state === "created" ? "created" : "pending";
+      const nodes = view.bundles.map((b) => b.nodeId ?? "");
+      if (state === record.state && nodes.join() === record.nodes?.join() && view.reason === record.pendingReason) {
+        continue;
+      }
+      record.state = state;
+      record.nodes = nodes;
+      if (view.reason !== undefined) record.pendingReason = view.reason;
+      else delete record.pendingReason;
+      await this.#store.putGroup(record);
+    }
+  }
+
+  #collectLogs(batch: LogBatch): void {
+    if (typeof batch?.actorId !== "string" || !Array.isArray(batch.lines)) return;
+    let lines = this.#logs.get(batch.actorId);
+    if (lines === undefined) this.#logs.set(batch.actorId, lines = []);
+    lines.push(...batch.lines);
+    if (lines.length > this.#logLines) lines.splice(0, lines.length - this.#logLines);
+  }
+
+  #nodeAlive(nodeId: string): boolean {
+    return this.#nodes.get(nodeId)?.state === "alive";
+  }
+
+  async #shutdown(): Promise<null> {
+    const live = await this.#serial(async () => {
+      const ids = [...this.#actors.values()].filter((r) => r.state !== "dead").map((r) => r.id);
+      for (const id of ids) await this.#kill(id, true);
+      return ids;
+    });
+    const deadline = Date.now() + 15_000;
+    while (Date.now() < deadline && live.some((id) => this.#actors.get(id)?.state !== "dead")) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    for (const node of this.#nodes.values()) {
+      if (node.state !== "alive") continue;
+      await this.#transport.request(this.subjects.agent(node.id), encode({ op: "exit" }), { timeoutMs: 2000 })
+        .catch(() => {});
+    }
+    setTimeout(() => void this.stop(), 50);
+    return null;
+  }
+}
+
+function rebuild(wire: { name: string; message: string }): Error {
+  const error = new Error(wire.message);
+  error.name = wire.name;
+  return error;
+}
+
+function toSchedulerResources(resources: Record<string, number | undefined>): SchedulerRequest {
+  const { cpu, gpu, memoryMb, ...custom } = resources;
+  const request: SchedulerRequest = {};
+  if (cpu !== undefined) request.cpu = cpu;
+  if (gpu !== undefined) request.gpu = gpu;
+  if (memoryMb !== undefined) request.memoryMb = memoryMb;
+  const named = Object.fromEntries(Object.entries(custom).filter(([, v]) => v !== undefined)) as Record<string, number>;
+  if (Object.keys(named).length > 0) request.resources = named;
+  return request;
+}
+
+function toSchedulerRequest(record: ActorRecord): SchedulerRequest {
+  const request = toSchedulerResources(record.options.resources);
+  if (record.options.labels) request.labels = record.options.labels;
+  return request;
+}
+
+function placeOptions(record: ActorRecord): { placementGroup?: string; bundleIndex?: number } {
+  const options: { placementGroup?: string; bundleIndex?: number } = {};
+  if (record.options.placementGroup) options.placementGroup = record.options.placementGroup;
+  if (record.options.bundleIndex !== undefined && record.options.bundleIndex !== null) {
+    options.bundleIndex = record.options.bundleIndex;
+  }
+  return options;
+}

@@ -1,0 +1,107 @@
+/**
+ * Process entry points behind `coop up` and `coop agent`: connect to NATS (with the `COOP_NATS_*` settings, any
+ * server URL given on the command line taking precedence), run a coordinator with its control API or a node
+ * agent, report connection state, and shut down cleanly on SIGTERM/SIGINT.
+ */
+import { startAgent } from "../actors/agent.ts";
+import { natsOptionsFromEnv } from "../shared/nats_options.ts";
+import { connectNats } from "../shared/nats_transport.ts";
+import { subjects } from "../shared/subjects.ts";
+import type { Transport } from "../shared/transport.ts";
+import { apiTokenFromEnv, createApp } from "./api.ts";
+import { Coordinator } from "./coordinator.ts";
+import { StateStore } from "./state_store.ts";
+import { apiDeps } from "./views.ts";
+
+/** Options for {@link runCoordinator}. */
+export interface RunCoordinatorOptions {
+  nats?: string;
+  cluster?: string;
+  /** Control API port; 0 picks a free one; -1 disables the API. Default 8470. */
+  apiPort?: number;
+  apiHost?: string;
+  nodeTimeoutMs?: number;
+  /** Called once the coordinator serves (with the API's port). */
+  onReady?: (info: { apiPort: number | null }) => void;
+}
+
+/** Options for {@link runAgentProcess}. */
+export interface RunAgentOptions {
+  nats?: string;
+  cluster?: string;
+  nodeId?: string;
+  cpus?: number;
+  gpuIds?: number[];
+  memoryMb?: number;
+  custom?: Record<string, number>;
+  labels?: Record<string, string>;
+  registry?: string[];
+  heartbeatMs?: number;
+  echoLogs?: boolean;
+}
+
+/** Connects with env settings; `url` (from a flag) overrides COOP_NATS_URL. */
+export async function connectFromEnv(url: string | undefined, name: string): Promise<Transport> {
+  const env = Deno.env.toObject();
+  if (url !== undefined) env.COOP_NATS_URL = url;
+  return await connectNats({ ...natsOptionsFromEnv(env), name, waitOnFirstConnect: true });
+}
+
+function onSignals(fn: () => void): void {
+  for (const signal of ["SIGTERM", "SIGINT"] as const) Deno.addSignalListener(signal, fn);
+}
+
+function reportConnection(transport: Transport, who: string): void {
+  void (async () => {
+    for await (const event of transport.status()) {
+      if (event.type === "error") console.error(`${who}: NATS error: ${event.error.message}`);
+      else console.error(`${who}: NATS ${event.type}${"server" in event && event.server ? ` (${event.server})` : ""}`);
+    }
+  })().catch(() => {});
+}
+
+/** Runs a coordinator until SIGTERM/SIGINT or a cluster shutdown; returns the exit code. */
+export async function runCoordinator(options: RunCoordinatorOptions = {}): Promise<number> {
+  const transport = await connectFromEnv(options.nats, "coop-coordinator");
+  reportConnection(transport, "coordinator");
+  const names = subjects(options.cluster ?? "default");
+  const coordinator = new Coordinator(transport, new StateStore(await transport.kv(names.stateBucket)), {
+    cluster: names.cluster,
+    nodeTimeoutMs: options.nodeTimeoutMs,
+  });
+  await coordinator.start();
+  let server: Deno.HttpServer | undefined;
+  let apiPort: number | null = null;
+  if ((options.apiPort ?? 8470) >= 0) {
+    const app = createApp(apiDeps(coordinator, { natsUrl: options.nats }), { token: apiTokenFromEnv() });
+    server = Deno.serve({
+      port: options.apiPort ?? 8470,
+      hostname: options.apiHost ?? "0.0.0.0",
+      onListen: () => {},
+    }, app.fetch);
+    apiPort = (server.addr as Deno.NetAddr).port;
+  }
+  console.error(`coordinator: cluster "${names.cluster}" ready${apiPort === null ? "" : `, API on port ${apiPort}`}`);
+  options.onReady?.({ apiPort });
+  onSignals(() => void coordinator.stop());
+  await coordinator.exited;
+  await server?.shutdown();
+  await transport.close().catch(() => {});
+  console.error("coordinator: stopped");
+  return 0;
+}
+
+/** Runs a node agent until SIGTERM/SIGINT or the coordinator tells it to exit; returns the exit code. */
+export async function runAgentProcess(options: RunAgentOptions = {}): Promise<number> {
+  const transport = await connectFromEnv(options.nats, `coop-agent-${options.nodeId ?? ""}`);
+  const hostEnv: Record<string, string> = {};
+  if (options.nats !== undefined) hostEnv.COOP_NATS_URL = options.nats;
+  const agent = startAgent(transport, { ...options, hostEnv });
+  reportConnection(transport, `agent ${agent.nodeId}`);
+  console.error(`agent: node "${agent.nodeId}" started`);
+  onSignals(() => void agent.stop());
+  await agent.exited;
+  await transport.close().catch(() => {});
+  console.error(`agent: node "${agent.nodeId}" stopped`);
+  return 0;
+}

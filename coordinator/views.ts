@@ -1,0 +1,102 @@
+/**
+ * Adapts the coordinator's records to the control API's views (`ApiDeps`): node capacity comes from the
+ * scheduler, everything else from the records the coordinator keeps in KV.
+ */
+import type { ActorRecord } from "../shared/protocol.ts";
+import type { ActorView, ApiDeps, ClusterSnapshot, LogLine, NodeView } from "./api.ts";
+import type { Coordinator } from "./coordinator.ts";
+import type { PlacementGroupView } from "./scheduler_types.ts";
+
+/** Options for {@link apiDeps}. */
+export interface ApiDepsOptions {
+  natsUrl?: string;
+}
+
+/** The `ApiDeps` the control API serves from a running coordinator. */
+export function apiDeps(coordinator: Coordinator, options: ApiDepsOptions = {}): ApiDeps {
+  return {
+    snapshot: () => clusterSnapshot(coordinator, options),
+    actor(id) {
+      const found = coordinator.actor(id);
+      return found === undefined ? undefined : actorView(found.actor);
+    },
+    actorLogs(id, { limit }) {
+      const lines = coordinator.actor(id)?.logs ?? [];
+      return lines.slice(Math.max(0, lines.length - limit)).map((l): LogLine => ({
+        ts: l.time,
+        stream: l.stream,
+        line: l.line,
+      }));
+    },
+  };
+}
+
+/** The whole cluster as the API and the status table show it. */
+export function clusterSnapshot(coordinator: Coordinator, options: ApiDepsOptions = {}): ClusterSnapshot {
+  const { nodes, actors, groups } = coordinator.snapshot();
+  const usage = new Map(coordinator.usage().map((u) => [u.id, u]));
+  const nodeViews = nodes.map((node): NodeView => {
+    const used = usage.get(node.id);
+    const total = { cpu: node.cpus, memoryMb: node.memoryMb, gpus: node.gpuIds, resources: node.custom };
+    return {
+      id: node.id,
+      address: node.hostname,
+      alive: node.state === "alive",
+      labels: node.labels,
+      total,
+      free: used?.free ?? { cpu: 0, memoryMb: 0, gpus: [], resources: {} },
+      actors: used?.actors ?? [],
+      lastHeartbeatMs: node.lastHeartbeat,
+    };
+  });
+  const pending: ClusterSnapshot["pending"] = actors.filter((a) => a.pendingReason && a.state !== "dead")
+    .map((a) => ({ kind: "actor", id: a.id, reason: a.pendingReason! }));
+  for (const group of groups) {
+    if (group.state === "pending") {
+      pending.push({ kind: "placementGroup", id: group.id, reason: group.pendingReason ?? "" });
+    }
+  }
+  const placementGroups = groups.filter((g) => g.state !== "removed").map((g): PlacementGroupView => ({
+    id: g.id,
+    strategy: g.strategy,
+    state: g.state === "created" ? "created" : "pending",
+    bundles: g.bundles.map((b, i) => ({ request: toRequest(b), nodeId: g.nodes?.[i] || null, gpuIds: [] })),
+    ...(g.pendingReason ? { reason: g.pendingReason } : {}),
+  }));
+  return {
+    coordinator: {
+      id: coordinator.subjects.cluster,
+      startedAt: new Date(coordinator.startedAt).toISOString(),
+      ...(options.natsUrl ? { natsUrl: options.natsUrl } : {}),
+    },
+    nodes: nodeViews,
+    actors: actors.map(actorView),
+    pending,
+    placementGroups,
+  };
+}
+
+function toRequest(resources: Record<string, number | undefined>) {
+  const { cpu, gpu, memoryMb, ...custom } = resources;
+  return { cpu, gpu, memoryMb, resources: custom as Record<string, number> };
+}
+
+/** One actor record as an API view. */
+export function actorView(record: ActorRecord): ActorView {
+  const view: ActorView = {
+    id: record.id,
+    className: record.className,
+    nodeId: record.nodeId ?? null,
+    // The API has no "stopping": the process still runs until its exit is seen.
+    state: record.state === "stopping" ? "alive" : record.state,
+    restarts: record.restarts,
+    maxRestarts: record.options.maxRestarts,
+    resources: toRequest(record.options.resources),
+  };
+  if (record.name) view.name = record.name;
+  if (record.pendingReason) view.pendingReason = record.pendingReason;
+  if (record.gpuIds?.length) view.gpuIds = record.gpuIds;
+  if (record.options.placementGroup) view.placementGroup = record.options.placementGroup;
+  if (record.deathReason) view.error = `${record.deathReason.name}: ${record.deathReason.message}`;
+  return view;
+}
