@@ -1,0 +1,46 @@
+/**
+ * What every Coop process links: the tensor type, the msgpack wire codec, typed errors, the transport interface and
+ * its NATS adapter, and logging.
+ */
+export { allocate, DTYPE_BYTES, shapeSize, Tensor, tensor, TensorShapeError, viewAs } from "./tensor.ts";
+export type { DType, DTypeArrays, TensorData } from "./tensor.ts";
+export type {
+  BlobInfo,
+  BlobStore,
+  ConnectionEvent,
+  KvStore,
+  RequestOptions,
+  SubscribeOptions,
+  Transport,
+  TransportMessage,
+  TransportSubscription,
+} from "./transport.ts";
+export {
+  ActorCallError,
+  ActorDiedError,
+  BackpressureError,
+  BadArgumentsError,
+  BlobIntegrityError,
+  CallTimeoutError,
+  ConfigError,
+  CoopError,
+  DecodeError,
+  errorFromWire,
+  errorToWire,
+  MessageTooLargeError,
+  NoRespondersError,
+  NotFoundError,
+  PlacementError,
+  UnknownActorClassError,
+  UnknownMethodError,
+} from "./errors.ts";
+export type { ActorCallErrorOptions, WireError } from "./errors.ts";
+export { BIGINT_EXT, BYTES_EXT, decode, encode, MAX_TENSOR_DIMS, TENSOR_EXT } from "./codec.ts";
+export { connectNats, DEFAULT_MAX_MESSAGE_BYTES, NatsConnectError } from "./nats_transport.ts";
+export type { NatsTransport } from "./nats_transport.ts";
+export { DEFAULT_NATS_URL, NATS_ENV_VARS, natsOptionsFromEnv } from "./nats_options.ts";
+export type { NatsConnectOptions, NatsTlsOptions } from "./nats_options.ts";
+export { BLOB_VERSION_KEY } from "./nats_stores.ts";
+export { AsyncQueue } from "./async_queue.ts";
+export { createLogger } from "./log.ts";
+export type { LogFields, LogFormat, Logger, LoggerOptions, LogLevel } from "./log.ts";

@@ -1,0 +1,112 @@
+/**
+ * JetStream KV and Object Store behind the {@link KvStore} and {@link BlobStore} interfaces. Blobs carry a version
+ * tag in the object's metadata and are checked against their SHA-256 digest on every read.
+ */
+import type { KV } from "@nats-io/kv";
+import type { ObjectInfo, ObjectStore } from "@nats-io/obj";
+import { BlobIntegrityError, NotFoundError } from "./errors.ts";
+import type { BlobInfo, BlobStore, KvStore } from "./transport.ts";
+
+/** Metadata key holding a blob's version tag. */
+export const BLOB_VERSION_KEY = "coop-version";
+
+/** {@link KvStore} over a JetStream KV bucket. */
+export class NatsKvStore implements KvStore {
+  readonly #kv: KV;
+
+  constructor(kv: KV) {
+    this.#kv = kv;
+  }
+
+  async get(key: string): Promise<Uint8Array | null> {
+    const entry = await this.#kv.get(key);
+    return entry === null || entry.operation !== "PUT" ? null : entry.value;
+  }
+
+  async put(key: string, value: Uint8Array): Promise<void> {
+    await this.#kv.put(key, value);
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.#kv.delete(key);
+  }
+
+  async keys(prefix = ""): Promise<string[]> {
+    // Server-side filtering only works on whole tokens, so a "prefix." prefix is filtered there, others here.
+    const filter = prefix.endsWith(".") ? `${prefix}>` : undefined;
+    const out: string[] = [];
+    for await (const key of await this.#kv.keys(filter)) {
+      if (key.startsWith(prefix)) out.push(key);
+    }
+    return out.sort();
+  }
+}
+
+function toBlobInfo(info: ObjectInfo): BlobInfo {
+  const version = info.metadata?.[BLOB_VERSION_KEY];
+  return { name: info.name, size: info.size, digest: info.digest, ...(version === undefined ? {} : { version }) };
+}
+
+/** {@link BlobStore} over a JetStream Object Store bucket. */
+export class NatsBlobStore implements BlobStore {
+  readonly #store: ObjectStore;
+  readonly #bucket: string;
+  readonly #chunkBytes: () => number;
+
+  constructor(store: ObjectStore, bucket: string, chunkBytes: () => number) {
+    this.#store = store;
+    this.#bucket = bucket;
+    this.#chunkBytes = chunkBytes;
+  }
+
+  async put(name: string, data: Uint8Array, options: { version?: string } = {}): Promise<BlobInfo> {
+    const info = await this.#store.putBlob({
+      name,
+      metadata: options.version === undefined ? undefined : { [BLOB_VERSION_KEY]: options.version },
+      // Chunks as large as the server allows: fewer JetStream messages for multi-GB weights.
+      options: { max_chunk_size: this.#chunkBytes() },
+    }, data);
+    return toBlobInfo(info);
+  }
+
+  async get(name: string): Promise<{ info: BlobInfo; data: Uint8Array }> {
+    const result = await this.#store.get(name);
+    if (result === null) throw new NotFoundError(`Blob "${name}" not found in bucket "${this.#bucket}"`);
+    const info = toBlobInfo(result.info);
+    const corrupt = (detail: string, cause?: unknown) =>
+      new BlobIntegrityError(`Blob "${name}" in bucket "${this.#bucket}" is corrupt: ${detail}`, { cause });
+    // Read into one buffer of the recorded size instead of nats.js's growing buffer (one copy per chunk).
+    const data = new Uint8Array(info.size);
+    let offset = 0;
+    const reader = result.data.getReader();
+    try {
+      while (true) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        if (offset + value.byteLength > data.byteLength) throw corrupt(`more than the recorded ${info.size} bytes`);
+        data.set(value, offset);
+        offset += value.byteLength;
+      }
+    } catch (error) {
+      if (error instanceof BlobIntegrityError) throw error;
+      throw corrupt((error as Error).message, error);
+    } finally {
+      reader.releaseLock();
+    }
+    // nats.js checks the SHA-256 digest while streaming and reports a mismatch here.
+    const streamError = await result.error;
+    if (streamError) throw corrupt(streamError.message, streamError);
+    if (offset !== info.size) throw corrupt(`got ${offset} of the recorded ${info.size} bytes`);
+    return { info, data };
+  }
+
+  async info(name: string): Promise<BlobInfo | null> {
+    const info = await this.#store.info(name);
+    return info === null || info.deleted ? null : toBlobInfo(info);
+  }
+
+  async delete(name: string): Promise<void> {
+    if ((await this.#store.info(name)) === null) return;
+    await this.#store.delete(name);
+  }
+}

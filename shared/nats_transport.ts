@@ -1,0 +1,308 @@
+/**
+ * The NATS adapter for {@link Transport} (nats.js v3: @nats-io/transport-node, kv, obj). Small messages pass
+ * straight through to nats.js — no headers, no copies, one wrapper object per received message; messages above the
+ * server's max_payload go through the flow-controlled chunking protocol in `chunking.ts`. Reconnects are
+ * unlimited and reported through `status()`.
+ */
+import { connect, createInbox, errors as natsErrors } from "@nats-io/transport-node";
+import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node";
+import { Kvm } from "@nats-io/kv";
+import { Objm } from "@nats-io/obj";
+import { AsyncQueue } from "./async_queue.ts";
+import { isChunkStart, receiveChunked, type ReceiveLimits, sendChunked } from "./chunking.ts";
+import { CallTimeoutError, CoopError, MessageTooLargeError, NoRespondersError } from "./errors.ts";
+import { createLogger } from "./log.ts";
+import { type NatsConnectOptions, toNatsJsOptions } from "./nats_options.ts";
+import { NatsBlobStore, NatsKvStore } from "./nats_stores.ts";
+import type {
+  BlobStore,
+  ConnectionEvent,
+  KvStore,
+  RequestOptions,
+  SubscribeOptions,
+  Transport,
+  TransportMessage,
+  TransportSubscription,
+} from "./transport.ts";
+
+/** Default cap on one message (chunked above max_payload). */
+export const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024 * 1024;
+const DEFAULT_CHUNK_IDLE_MS = 30_000;
+const RESOLVED: Promise<void> = Promise.resolve();
+
+/** The NATS transport, plus what benchmarks and diagnostics need beyond {@link Transport}. */
+export interface NatsTransport extends Transport {
+  /** The underlying nats.js connection (benchmark baselines, diagnostics). Do not close it directly. */
+  readonly raw: NatsConnection;
+  /** The connected server's max_payload: messages above it are chunked. */
+  readonly maxPayload: number;
+}
+
+/** Raised when the NATS server refuses or cannot be reached at connect time. */
+export class NatsConnectError extends CoopError {
+  override name = "NatsConnectError";
+}
+
+/** Connects to NATS; rejects with {@link NatsConnectError} (auth refused, unreachable) or a `ConfigError`. */
+export async function connectNats(options: NatsConnectOptions): Promise<NatsTransport> {
+  const natsOptions = await toNatsJsOptions(options);
+  let nc: NatsConnection;
+  try {
+    nc = await connect(natsOptions);
+  } catch (error) {
+    const servers = [natsOptions.servers].flat().join(", ");
+    const reason = error instanceof natsErrors.AuthorizationError
+      ? "authorization refused (check the NATS user/password, token, NKey or creds)"
+      : (error as Error).message;
+    throw new NatsConnectError(`Cannot connect to NATS at ${servers}: ${reason}`, { cause: error });
+  }
+  return new NatsTransportImpl(nc, options);
+}
+
+function findCause<T>(error: unknown, cls: new (...args: never[]) => T): T | undefined {
+  for (let e = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if (e instanceof cls) return e;
+  }
+  return undefined;
+}
+
+function requestError(error: unknown, subject: string, timeoutMs: number): Error {
+  if (findCause(error, natsErrors.TimeoutError) || error instanceof CallTimeoutError) {
+    return new CallTimeoutError(`Request to "${subject}" timed out after ${timeoutMs} ms`, { cause: error });
+  }
+  if (
+    findCause(error, natsErrors.NoRespondersError) ||
+    (error instanceof natsErrors.RequestError && error.isNoResponders())
+  ) {
+    return new NoRespondersError(`No responders for "${subject}": nothing is subscribed to it`, { cause: error });
+  }
+  return error instanceof Error ? error : new Error(String(error));
+}
+
+class NatsTransportImpl implements NatsTransport {
+  readonly raw: NatsConnection;
+  readonly maxMessageBytes: number;
+  readonly #limits: ReceiveLimits;
+  readonly #closing = new AbortController();
+  readonly #onError: (error: Error) => void;
+  #kvm: Kvm | undefined;
+  #objm: Objm | undefined;
+
+  constructor(nc: NatsConnection, options: NatsConnectOptions) {
+    this.raw = nc;
+    this.maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    this.#limits = { maxMessageBytes: this.maxMessageBytes, idleMs: options.chunkIdleMs ?? DEFAULT_CHUNK_IDLE_MS };
+    const log = createLogger({ component: "nats" });
+    this.#onError = options.onError ?? ((error) => log.warn(error.message, { error: error.name }));
+  }
+
+  get maxPayload(): number {
+    return this.raw.info?.max_payload ?? 1024 * 1024;
+  }
+
+  #checkSize(subject: string, data: Uint8Array): void {
+    if (data.byteLength > this.maxMessageBytes) {
+      throw new MessageTooLargeError(
+        `Cannot send ${data.byteLength} bytes to "${subject}": over the ${this.maxMessageBytes}-byte message limit`,
+      );
+    }
+  }
+
+  publish(subject: string, data: Uint8Array): Promise<void> {
+    if (data.byteLength <= this.maxPayload) {
+      try {
+        this.raw.publish(subject, data);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      return RESOLVED;
+    }
+    try {
+      this.#checkSize(subject, data);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return sendChunked(this.raw, subject, data, { idleMs: this.#limits.idleMs, signal: this.#closing.signal })
+      .catch((error) => Promise.reject(requestError(error, subject, this.#limits.idleMs)));
+  }
+
+  async request(subject: string, data: Uint8Array, options: RequestOptions): Promise<Uint8Array> {
+    const timeoutMs = options.timeoutMs;
+    let msg: Msg;
+    try {
+      if (data.byteLength <= this.maxPayload) {
+        msg = await this.raw.request(subject, data, { timeout: timeoutMs });
+      } else {
+        this.#checkSize(subject, data);
+        msg = await this.#requestLarge(subject, data, Date.now() + timeoutMs);
+      }
+    } catch (error) {
+      throw requestError(error, subject, timeoutMs);
+    }
+    if (msg.headers === undefined) return msg.data;
+    if (isChunkStart(msg)) {
+      return (await receiveChunked(this.raw, msg, this.#limits, this.#closing.signal)).data;
+    }
+    throw new CoopError(`Unexpected reply from "${subject}": a header-only message that is not a Coop chunk start`);
+  }
+
+  async #requestLarge(subject: string, data: Uint8Array, deadline: number): Promise<Msg> {
+    // A private inbox for the one response (plain or a chunk start), subscribed before the request goes out.
+    const inbox = createInbox();
+    const sub = this.raw.subscribe(inbox, { max: 1, timeout: Math.max(1, deadline - Date.now()) });
+    const response = (async () => {
+      for await (const msg of sub) return msg;
+      throw new CallTimeoutError(`No response on "${subject}"`);
+    })();
+    response.catch(() => {}); // observed below; avoids an unhandled rejection while still sending
+    try {
+      await sendChunked(this.raw, subject, data, {
+        replyTo: inbox,
+        idleMs: this.#limits.idleMs,
+        deadline,
+        signal: this.#closing.signal,
+      });
+    } catch (error) {
+      sub.unsubscribe();
+      throw error;
+    }
+    return await response;
+  }
+
+  /** Sends a response to `replyTo`, chunked when large. */
+  respondTo(replyTo: string, data: Uint8Array): Promise<void> {
+    return this.publish(replyTo, data);
+  }
+
+  subscribe(subject: string, options: SubscribeOptions = {}): TransportSubscription {
+    return new NatsSubscription(this, subject, options);
+  }
+
+  /** @internal Delivers a raw nats.js message to `queue`, reassembling chunked ones in the background. */
+  deliver(msg: Msg, queue: AsyncQueue<TransportMessage>): void {
+    if (msg.headers === undefined) {
+      queue.push(msg.reply ? new ReplyableMessage(msg.subject, msg.data, this, msg.reply) : new PlainMessage(msg));
+      return;
+    }
+    if (!isChunkStart(msg)) return; // e.g. a status message: nothing for the application
+    receiveChunked(this.raw, msg, this.#limits, this.#closing.signal).then(
+      ({ data, replyTo }) =>
+        queue.push(
+          replyTo === undefined
+            ? new PlainMessage({ subject: msg.subject, data })
+            : new ReplyableMessage(msg.subject, data, this, replyTo),
+        ),
+      (error) => {
+        if (!this.#closing.signal.aborted) this.#onError(error);
+      },
+    );
+  }
+
+  async kv(bucket: string): Promise<KvStore> {
+    this.#kvm ??= new Kvm(this.raw);
+    return new NatsKvStore(await this.#kvm.create(bucket));
+  }
+
+  async blobs(bucket: string): Promise<BlobStore> {
+    this.#objm ??= new Objm(this.raw);
+    const store = await this.#objm.create(bucket);
+    return new NatsBlobStore(store, bucket, () => this.maxPayload);
+  }
+
+  async *status(): AsyncIterable<ConnectionEvent> {
+    for await (const s of this.raw.status()) {
+      switch (s.type) {
+        case "disconnect":
+          yield { type: "disconnect", server: s.server };
+          break;
+        case "reconnecting":
+          yield { type: "reconnecting" };
+          break;
+        case "reconnect":
+          yield { type: "reconnect", server: s.server };
+          break;
+        case "error":
+          yield { type: "error", error: s.error };
+          break;
+      }
+    }
+  }
+
+  flush(): Promise<void> {
+    return this.raw.flush();
+  }
+
+  async close(): Promise<void> {
+    // Drain first so acks already on the wire still complete transfers; then fail whatever is left waiting.
+    if (!this.raw.isClosed()) {
+      try {
+        await this.raw.drain();
+      } catch {
+        await this.raw.close();
+      }
+    }
+    this.#closing.abort(new CoopError("Transport closed"));
+  }
+}
+
+class PlainMessage implements TransportMessage {
+  readonly subject: string;
+  readonly data: Uint8Array;
+
+  constructor(source: { subject: string; data: Uint8Array }) {
+    this.subject = source.subject;
+    this.data = source.data;
+  }
+}
+
+class ReplyableMessage implements TransportMessage {
+  readonly subject: string;
+  readonly data: Uint8Array;
+  readonly #transport: NatsTransportImpl;
+  readonly #replyTo: string;
+
+  constructor(subject: string, data: Uint8Array, transport: NatsTransportImpl, replyTo: string) {
+    this.subject = subject;
+    this.data = data;
+    this.#transport = transport;
+    this.#replyTo = replyTo;
+  }
+
+  respond(data: Uint8Array): Promise<void> {
+    return this.#transport.respondTo(this.#replyTo, data);
+  }
+}
+
+class NatsSubscription implements TransportSubscription {
+  readonly subject: string;
+  readonly #sub: Subscription;
+  readonly #queue: AsyncQueue<TransportMessage>;
+
+  constructor(transport: NatsTransportImpl, subject: string, options: SubscribeOptions) {
+    this.subject = subject;
+    this.#queue = new AsyncQueue(() => this.#sub.unsubscribe());
+    const queue = this.#queue;
+    this.#sub = transport.raw.subscribe(subject, {
+      queue: options.queue,
+      callback: (error, msg) => {
+        if (error) return queue.close();
+        transport.deliver(msg, queue);
+      },
+    });
+    this.#sub.closed.then(() => queue.close(), () => queue.close());
+  }
+
+  unsubscribe(): void {
+    this.#sub.unsubscribe();
+    this.#queue.close();
+  }
+
+  async drain(): Promise<void> {
+    if (!this.#sub.isClosed()) await this.#sub.drain();
+    this.#queue.close();
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<TransportMessage> {
+    return this.#queue;
+  }
+}
