@@ -1,0 +1,264 @@
+/**
+ * Run configs (YAML or JSON) for the three jobs: `rl` (GRPO with a `rule`, `static-rm` or `cooper` reward),
+ * `sft` (policy warm-up) and `rm-pretrain` (VerifyRM-style BCE). Every field has a default sized for the tiny
+ * CPU demo, unknown fields are errors (a typo like `maxStalness` must not silently become the default), and
+ * every error names the field path: `Invalid run config: rollout.count: expected a positive integer, got -1`.
+ */
+
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+import { MAX_LEVEL } from "./tasks/synthetic.ts";
+
+/** One validation problem, at a dotted field path. */
+export interface ConfigIssue {
+  path: string;
+  message: string;
+}
+
+/** Raised for any invalid config; `message` lists every issue, `issues` has them structured. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+  readonly issues: ConfigIssue[];
+
+  constructor(kind: string, issues: ConfigIssue[]) {
+    super(`Invalid ${kind} config: ${issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join("; ")}`);
+    this.issues = issues;
+  }
+}
+
+const posInt = () =>
+  z.number({ error: "expected a positive integer" })
+    .int({ error: "expected a positive integer" })
+    .positive({ error: "expected a positive integer" });
+const nonNegInt = () =>
+  z.number({ error: "expected a non-negative integer" })
+    .int({ error: "expected a non-negative integer" })
+    .nonnegative({ error: "expected a non-negative integer" });
+const int = () => z.number({ error: "expected an integer" }).int({ error: "expected an integer" });
+const posNumber = () =>
+  z.number({ error: "expected a positive number" }).positive({ error: "expected a positive number" });
+const nonNegNumber = () =>
+  z.number({ error: "expected a non-negative number" }).nonnegative({ error: "expected a non-negative number" });
+const text = () => z.string({ error: "expected a non-empty string" }).min(1, { error: "expected a non-empty string" });
+
+/** Resources one actor of a role asks the scheduler for, e.g. `{cpu: 1, memoryMb: 512}`. */
+const Resources = z.record(z.string(), nonNegNumber());
+
+const role = (count: number, cpu: number) =>
+  z.strictObject({ count: posInt().default(count), resources: Resources.default({ cpu }) }).prefault({});
+
+/**
+ * A model: `checkpoint` (a Coop safetensors dir or an HF checkpoint dir) to load, whose own config then decides the
+ * architecture; without one, the architecture fields below describe a fresh init.
+ */
+const Model = (maxSeqLen: number) =>
+  z.strictObject({
+    checkpoint: text().optional(),
+    /** `char` for the engine's char tokenizer, or a path to a HF `tokenizer.json`. */
+    tokenizer: text().default("char"),
+    dModel: posInt().default(64),
+    nLayers: posInt().default(2),
+    nHeads: posInt().default(4),
+    dFF: posInt().default(256),
+    maxSeqLen: posInt().default(maxSeqLen),
+  }).refine((m) => m.dModel % m.nHeads === 0, { error: "dModel must be divisible by nHeads", path: ["nHeads"] })
+    .prefault({});
+
+const level = () => posInt().max(MAX_LEVEL, { error: `expected a level from 1 to ${MAX_LEVEL}` });
+
+/** Where tasks come from: the built-in generator or a GSM8K/MATH-style JSONL file. */
+const Data = z.discriminatedUnion("source", [
+  z.strictObject({
+    source: z.literal("builtin"),
+    levels: z.array(level()).min(1, { error: "expected at least one level" }).default([1, 2]),
+    seed: int().default(0),
+    size: posInt().default(2000),
+  }),
+  z.strictObject({ source: z.literal("gsm8k"), path: text() }),
+  z.strictObject({ source: z.literal("math"), path: text() }),
+], { error: `expected "builtin", "gsm8k" or "math"` }).prefault({ source: "builtin" });
+
+/** Held-out evaluation with the rule verifier (greedy decoding). */
+const Eval = z.strictObject({
+  /** Every N steps; 0 = only at the end. */
+  interval: nonNegInt().default(10),
+  size: posInt().default(64),
+  /** Built-in data: the held-out generator seed (tasks seen in training are excluded). */
+  seed: int().default(1_000_003),
+  /** File data: a separate held-out JSONL in the same format. */
+  path: text().optional(),
+}).prefault({});
+
+const Checkpoint = z.strictObject({
+  dir: text().default("runs"),
+  /** Every N steps; 0 = only at the end. */
+  interval: nonNegInt().default(0),
+}).prefault({});
+
+const Optim = { lr: posNumber(), gradClip: posNumber().default(1.0), weightDecay: nonNegNumber().default(0.01) };
+
+/** GRPO hyperparameters (Cooper/verl recipe defaults; sizes for the tiny demo). */
+const Grpo = z.strictObject({
+  samplesPerPrompt: posInt().min(2, { error: "expected at least 2 samples per prompt (GRPO compares within groups)" })
+    .default(4),
+  promptsPerStep: posInt().default(8),
+  microBatchSize: posInt().default(16),
+  ppoEpochs: posInt().default(1),
+  clipRatio: posNumber().max(1, { error: "expected a clip ratio in (0, 1]" }).default(0.2),
+  clipRatioC: z.number().gt(1, { error: "expected a dual-clip ratio greater than 1" }).default(3.0),
+  klCoef: nonNegNumber().default(0.001),
+  epsilon: posNumber().default(1e-6),
+  ...Optim,
+  lr: posNumber().default(3e-4),
+  maxNewTokens: posInt().default(24),
+  temperature: posNumber().default(1.0),
+}).prefault({});
+
+/** The RM's pairwise update in `cooper` mode (AdamW lr 1e-5, grad clip 1.0 as the paper). */
+const RewardUpdate = z.strictObject({ ...Optim, lr: posNumber().default(1e-5), epochs: posInt().default(1) })
+  .prefault({});
+
+const common = {
+  name: text().default("run"),
+  seed: int().default(0),
+  data: Data,
+  eval: Eval,
+  checkpoint: Checkpoint,
+};
+
+/** The GRPO run config. */
+export const RunConfigSchema = z.strictObject({
+  kind: z.literal("rl").default("rl"),
+  ...common,
+  mode: z.enum(["rule", "static-rm", "cooper"], { error: `expected "rule", "static-rm" or "cooper"` }).default(
+    "cooper",
+  ),
+  steps: posInt().default(40),
+  /** Policy versions a sample may lag the learner by and still be trained on; 0 = synchronous. */
+  maxStaleness: nonNegInt().default(1),
+  rollout: role(2, 1),
+  reward: role(1, 0.5),
+  reference: role(1, 0.5),
+  policyLearner: role(1, 1),
+  rewardLearner: role(1, 1),
+  negatives: role(1, 0.25),
+  policy: Model(128),
+  rewardModel: Model(256),
+  grpo: Grpo,
+  rewardUpdate: RewardUpdate,
+});
+
+/** Policy SFT warm-up on reference solutions. */
+export const SftConfigSchema = z.strictObject({
+  kind: z.literal("sft"),
+  ...common,
+  learner: role(1, 1),
+  policy: Model(128),
+  steps: posInt().default(300),
+  batchSize: posInt().default(16),
+  ...Optim,
+  lr: posNumber().default(1e-3),
+});
+
+/** VerifyRM-style RM pretraining: BCE on (question, reference, completion, label) triples. */
+export const RmPretrainConfigSchema = z.strictObject({
+  kind: z.literal("rm-pretrain"),
+  ...common,
+  learner: role(1, 1),
+  rewardModel: Model(256),
+  /** Size of the labelled set; kept deliberately small, as real RMs see limited verified data. */
+  labelledSize: posInt().default(256),
+  /** Fraction of labelled completions that are correct (the rest are verifier-labelled rewrites). */
+  positiveFraction: z.number().min(0).max(1, { error: "expected a fraction in [0, 1]" }).default(0.5),
+  steps: posInt().default(200),
+  batchSize: posInt().default(16),
+  ...Optim,
+  lr: posNumber().default(1e-3),
+});
+
+/** A validated GRPO run config. */
+export type RunConfig = z.output<typeof RunConfigSchema>;
+/** A validated SFT config. */
+export type SftConfig = z.output<typeof SftConfigSchema>;
+/** A validated RM pretraining config. */
+export type RmPretrainConfig = z.output<typeof RmPretrainConfigSchema>;
+/** Any job config, discriminated by `kind`. */
+export type JobConfig = RunConfig | SftConfig | RmPretrainConfig;
+/** The reward mode of a GRPO run. */
+export type RewardMode = RunConfig["mode"];
+/** A model spec as validated. */
+export type ModelConfig = RunConfig["policy"];
+/** A data source as validated. */
+export type DataConfig = RunConfig["data"];
+
+const KIND_NAMES = { rl: "run", sft: "sft", "rm-pretrain": "rm-pretrain" } as const;
+
+/** Validates an RL run config object (defaults filled in). */
+export function parseRunConfig(input: unknown): RunConfig {
+  return validate(RunConfigSchema, input, "run");
+}
+
+/** Validates a config of any kind; a missing `kind` means `rl`. */
+export function parseJobConfig(input: unknown): JobConfig {
+  const kind = typeof input === "object" && input !== null && "kind" in input ? input.kind : "rl";
+  if (kind === "sft") return validate(SftConfigSchema, input, KIND_NAMES.sft);
+  if (kind === "rm-pretrain") return validate(RmPretrainConfigSchema, input, KIND_NAMES["rm-pretrain"]);
+  if (kind === "rl") return validate(RunConfigSchema, input, KIND_NAMES.rl);
+  throw new ConfigError("run", [{ path: "kind", message: `expected "rl", "sft" or "rm-pretrain", got ${show(kind)}` }]);
+}
+
+/** Options for {@link parseConfigText}. */
+export interface ParseConfigTextOptions {
+  /** Default: JSON when the text starts with `{`, else YAML. */
+  format?: "yaml" | "json";
+  /** File name for error messages. */
+  source?: string;
+}
+
+/** Parses YAML or JSON text into a validated config of any kind. */
+export function parseConfigText(text: string, options: ParseConfigTextOptions = {}): JobConfig {
+  const format = options.format ?? (text.trimStart().startsWith("{") ? "json" : "yaml");
+  let data: unknown;
+  try {
+    data = format === "json" ? JSON.parse(text) : parseYaml(text);
+  } catch (error) {
+    const where = options.source ? ` ${options.source}` : "";
+    const reason = error instanceof Error ? error.message.split("\n", 1)[0] : String(error);
+    throw new ConfigError("run", [{ path: "", message: `cannot parse ${format.toUpperCase()}${where}: ${reason}` }]);
+  }
+  return parseJobConfig(data ?? {});
+}
+
+/** Reads and validates a config file (`.json` is JSON, anything else YAML). */
+export async function loadConfig(path: string): Promise<JobConfig> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new ConfigError("run", [{ path: "", message: `cannot read "${path}": ${reason}` }]);
+  }
+  return parseConfigText(text, { format: path.endsWith(".json") ? "json" : "yaml", source: path });
+}
+
+function validate<S extends z.ZodType>(schema: S, input: unknown, kind: string): z.output<S> {
+  const result = schema.safeParse(input, { reportInput: true });
+  if (result.success) return result.data;
+  throw new ConfigError(kind, result.error.issues.map(describeIssue));
+}
+
+function describeIssue(issue: z.core.$ZodIssue): ConfigIssue {
+  const path = issue.path.map(String).join(".");
+  if (issue.code === "unrecognized_keys") {
+    const keys = issue.keys.map((k) => `"${k}"`).join(", ");
+    return { path, message: `unknown field${issue.keys.length > 1 ? "s" : ""} ${keys}` };
+  }
+  if (issue.code === "invalid_type" && issue.input === undefined) return { path, message: "is required" };
+  const input = (issue as { input?: unknown }).input;
+  const got = input === undefined || (typeof input === "object" && input !== null) ? "" : `, got ${show(input)}`;
+  return { path, message: `${issue.message}${got}` };
+}
+
+function show(value: unknown): string {
+  return typeof value === "string" ? JSON.stringify(value) : String(value);
+}
