@@ -1,0 +1,117 @@
+/**
+ * AdamW (Loshchilov & Hutter; torch.optim.AdamW semantics) as graph nodes, so the update runs inside the same
+ * onnxruntime session as the forward and backward pass. Global-norm clipping (torch's clip_grad_norm_) is folded
+ * into the moment updates: the clip coefficient scales (1 - beta1) and (1 - beta2) instead of the gradients.
+ */
+import { GraphBuildError, type Sym } from "../graph/graph.ts";
+import * as op from "../graph/ops.ts";
+
+/** AdamW hyper-parameters (the learning rate is a graph input, so it can follow a schedule without recompiling). */
+export interface AdamWOptions {
+  /** Default 0.9. */
+  beta1?: number;
+  /** Default 0.999. */
+  beta2?: number;
+  /** Default 1e-8. */
+  eps?: number;
+  /** Decoupled weight decay (default 0). */
+  weightDecay?: number;
+  /** Clip the global gradient norm to this value (default: no clipping). */
+  maxGradNorm?: number;
+  /** Which parameters decay (default: rank >= 2, i.e. matrices and embeddings, not biases or norm weights). */
+  decays?: (name: string, param: Sym) => boolean;
+}
+
+/** The scalars shared by every parameter's update in one step. */
+export interface AdamWScalars {
+  /** Learning rate, float32 []. */
+  lr: Sym;
+  /** 1-based step number of this update, float32 []. */
+  step: Sym;
+  /** Multiplier of the gradients (clip coefficient times 1/microBatches), float32 []. */
+  gradScale: Sym;
+  /** False when the update must be skipped (non-finite loss or gradient norm), bool []. */
+  ok: Sym;
+}
+
+/** New parameter and moments of one tensor. */
+export interface AdamWResult {
+  param: Sym;
+  m: Sym;
+  v: Sym;
+}
+
+/** Precomputed per-step scalars: keeps the per-element work to a few ops per parameter. */
+export interface AdamWStepTerms {
+  gm: Sym;
+  gv: Sym;
+  lrOverBc1: Sym;
+  invSqrtBc2: Sym;
+  lr: Sym;
+  ok: Sym;
+}
+
+/** Builds the per-step scalars once (bias corrections from the step input). */
+export function adamwTerms(s: AdamWScalars, options: AdamWOptions = {}): AdamWStepTerms {
+  const b1 = options.beta1 ?? 0.9;
+  const b2 = options.beta2 ?? 0.999;
+  const g = s.lr.graph;
+  const bc1 = op.sub(1, op.pow(g.scalar(b1), s.step));
+  const bc2 = op.sub(1, op.pow(g.scalar(b2), s.step));
+  return {
+    gm: op.mul(s.gradScale, 1 - b1),
+    gv: op.mul(op.mul(s.gradScale, s.gradScale), 1 - b2),
+    lrOverBc1: op.div(s.lr, bc1),
+    invSqrtBc2: op.reciprocal(op.sqrt(bc2)),
+    lr: s.lr,
+    ok: s.ok,
+  };
+}
+
+/**
+ * One AdamW update of `param` with gradient `grad` (unscaled) and moments m, v:
+ *   m' = b1 m + (1-b1) c g,  v' = b2 v + (1-b2) c^2 g^2   (c = gradScale)
+ *   p' = p (1 - lr wd) - lr/(1-b1^t) * m' / (sqrt(v')/sqrt(1-b2^t) + eps)
+ * When `ok` is false all three come back unchanged.
+ */
+export function adamwUpdate(
+  name: string,
+  tensors: { param: Sym; grad: Sym; m: Sym; v: Sym },
+  terms: AdamWStepTerms,
+  options: AdamWOptions = {},
+): AdamWResult {
+  const { param, grad, m, v } = tensors;
+  const b1 = options.beta1 ?? 0.9;
+  const b2 = options.beta2 ?? 0.999;
+  const eps = options.eps ?? 1e-8;
+  const wd = options.weightDecay ?? 0;
+  const decays = (options.decays ?? ((_, p) => p.rank >= 2))(name, param);
+  const m2 = op.add(op.mul(m, b1), op.mul(grad, terms.gm));
+  const v2 = op.add(op.mul(v, b2), op.mul(op.mul(grad, grad), terms.gv));
+  const denom = op.add(op.mul(op.sqrt(v2), terms.invSqrtBc2), eps);
+  const stepped = op.sub(
+    decays && wd > 0 ? op.mul(param, op.sub(1, op.mul(terms.lr, wd))) : param,
+    op.mul(op.div(m2, denom), terms.lrOverBc1),
+  );
+  return {
+    param: op.where(terms.ok, stepped, param),
+    m: op.where(terms.ok, m2, m),
+    v: op.where(terms.ok, v2, v),
+  };
+}
+
+/** The global L2 norm of a list of gradients (float32 []). */
+export function globalNorm(grads: readonly Sym[]): Sym {
+  let total: Sym | undefined;
+  for (const g of grads) {
+    const sq = g.rank === 0 ? op.mul(g, g) : op.reduceSum(op.mul(g, g), g.shape.map((_, i) => i));
+    total = total ? op.add(total, sq) : sq;
+  }
+  if (total === undefined) throw new GraphBuildError("Cannot take the global norm of an empty list of gradients");
+  return op.sqrt(total);
+}
+
+/** True when `x` (a scalar) is neither NaN nor infinite. */
+export function isFinite(x: Sym): Sym {
+  return op.not(op.or(op.isNaN(x), op.isInf(x)));
+}
