@@ -9,3 +9,49 @@ export type { LocalAgentSpec, LocalCluster, LocalClusterOptions, LocalNats } fro
 export { actorView, apiDeps, clusterSnapshot } from "./views.ts";
 export { COMMANDS, main } from "./cli.ts";
 export type { Command } from "./cli.ts";
+export { Scheduler } from "./scheduler.ts";
+export type {
+  ActorPlacement,
+  NodeSpec,
+  NodeUsage,
+  PendingView,
+  PlacementGroupState,
+  PlacementGroupView,
+  PlacementStrategy,
+  PlaceOptions,
+  PlaceResult,
+  ResourceRequest,
+  RetryResult,
+  SchedulerJson,
+} from "./scheduler.ts";
+export {
+  ACTOR_STATES,
+  apiTokenFromEnv,
+  bearerAuth,
+  createApp,
+  DEFAULT_LOG_LINES,
+  errorResponse,
+  parseQuery,
+} from "./api.ts";
+export type {
+  ActorState,
+  ActorView,
+  ApiDeps,
+  ApiErrorBody,
+  ApiOptions,
+  BearerAuthOptions,
+  ClusterSnapshot,
+  ClusterSummary,
+  CoordinatorInfo,
+  LogLine,
+  NodeResources,
+  NodeView,
+} from "./api.ts";
+export {
+  formatActorsTable,
+  formatClusterTable,
+  formatNodesTable,
+  formatQuantity,
+  formatTable,
+} from "./status_table.ts";
+export type { Align, TableOptions } from "./status_table.ts";

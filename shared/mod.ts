@@ -44,3 +44,7 @@ export { BLOB_VERSION_KEY } from "./nats_stores.ts";
 export { AsyncQueue } from "./async_queue.ts";
 export { createLogger } from "./log.ts";
 export type { LogFields, LogFormat, Logger, LoggerOptions, LogLevel } from "./log.ts";
+export { createProgress, formatDuration, formatValue } from "./progress.ts";
+export type { Progress, ProgressMetrics, ProgressOptions, ProgressStream, TickOptions } from "./progress.ts";
+export { formatTick, lineChartSvg, niceTicks, PALETTE, writeLineChart } from "./plot.ts";
+export type { LineChartSpec, Series } from "./plot.ts";
