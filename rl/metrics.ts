@@ -1,0 +1,261 @@
+/**
+ * Run bookkeeping: exact sample accounting (every generated sample is scored, then trained or dropped as stale,
+ * each exactly once), running means, and held-out accuracy helpers.
+ *
+ * The ledger tracks sample ids rather than bare counters so a retried call (a dead actor's work re-queued) that
+ * reports the same sample twice is caught at the moment it happens, with the id, instead of surfacing later as
+ * an off-by-n total.
+ */
+
+import type { Verdict } from "./verifier.ts";
+
+/** Raised when accounting breaks: a sample counted twice, out of order, or totals that do not add up. */
+export class AccountingError extends Error {
+  override name = "AccountingError";
+}
+
+/** Where a sample is in its life. */
+export type SampleState = "generated" | "scored" | "trained" | "dropped-stale";
+
+const STATES: readonly SampleState[] = ["generated", "scored", "trained", "dropped-stale"];
+
+/** Counts at one moment. Invariant: generated = scored + awaitingScore; scored = trained + droppedStale + awaitingTraining. */
+export interface AccountingSnapshot {
+  generated: number;
+  scored: number;
+  trained: number;
+  droppedStale: number;
+  awaitingScore: number;
+  awaitingTraining: number;
+}
+
+/** Serialised ledger, for checkpoints (driver state). */
+export interface LedgerState {
+  samples: [string, SampleState][];
+}
+
+/** Per-sample state machine: generated → scored → trained | dropped-stale. */
+export class SampleLedger {
+  readonly #states = new Map<string, SampleState>();
+  #scored = 0;
+  #trained = 0;
+  #dropped = 0;
+
+  /** Records newly generated samples; an id seen before is an error. */
+  generated(ids: Iterable<string>): void {
+    for (const id of ids) {
+      if (this.#states.has(id)) {
+        throw new AccountingError(`Cannot record sample "${id}" as generated: it is already ${this.#states.get(id)}`);
+      }
+      this.#states.set(id, "generated");
+    }
+  }
+
+  /** Records scored samples; each must be generated and not yet scored. */
+  scored(ids: Iterable<string>): void {
+    for (const id of ids) {
+      this.#move(id, "generated", "scored");
+      this.#scored++;
+    }
+  }
+
+  /** Records samples used in a policy update. */
+  trained(ids: Iterable<string>): void {
+    for (const id of ids) {
+      this.#move(id, "scored", "trained");
+      this.#trained++;
+    }
+  }
+
+  /** Records samples dropped for exceeding the staleness bound. */
+  droppedStale(ids: Iterable<string>): void {
+    for (const id of ids) {
+      this.#move(id, "scored", "dropped-stale");
+      this.#dropped++;
+    }
+  }
+
+  /** The state of one sample, or `undefined` if never generated. */
+  state(id: string): SampleState | undefined {
+    return this.#states.get(id);
+  }
+
+  /** Current counts. */
+  snapshot(): AccountingSnapshot {
+    const generated = this.#states.size;
+    return {
+      generated,
+      scored: this.#scored,
+      trained: this.#trained,
+      droppedStale: this.#dropped,
+      awaitingScore: generated - this.#scored,
+      awaitingTraining: this.#scored - this.#trained - this.#dropped,
+    };
+  }
+
+  /**
+   * Checks the totals; with `settled` (end of a synchronous step, end of run) nothing may still be in flight.
+   * The error lists the counts and the first few unsettled ids.
+   */
+  assertBalanced(options: { settled?: boolean } = {}): void {
+    const s = this.snapshot();
+    const counted = { generated: 0, scored: 0, trained: 0, "dropped-stale": 0 };
+    for (const state of this.#states.values()) counted[state]++;
+    const consistent = counted.trained === s.trained && counted["dropped-stale"] === s.droppedStale &&
+      counted.scored + s.trained + s.droppedStale === s.scored;
+    if (!consistent) {
+      throw new AccountingError(`Sample accounting is corrupt: ${describe(s)}; states ${JSON.stringify(counted)}`);
+    }
+    if (options.settled && (s.awaitingScore > 0 || s.awaitingTraining > 0)) {
+      const pending = [...this.#states].filter(([, st]) => st === "generated" || st === "scored").slice(0, 5);
+      const ids = pending.map(([id, st]) => `${id} (${st})`).join(", ");
+      throw new AccountingError(
+        `Sample accounting mismatch: ${describe(s)}; ${s.awaitingScore + s.awaitingTraining} unsettled: ${ids}`,
+      );
+    }
+  }
+
+  /** Serialises for a checkpoint. */
+  toState(): LedgerState {
+    return { samples: [...this.#states] };
+  }
+
+  /** Rebuilds a ledger from {@link toState}'s output. */
+  static fromState(state: LedgerState): SampleLedger {
+    const ledger = new SampleLedger();
+    for (const [id, st] of state.samples) {
+      if (ledger.#states.has(id)) throw new AccountingError(`Cannot restore ledger: sample "${id}" appears twice`);
+      if (!STATES.includes(st)) {
+        throw new AccountingError(`Cannot restore ledger: sample "${id}" has unknown state "${st}"`);
+      }
+      ledger.#states.set(id, st);
+      if (st !== "generated") ledger.#scored++;
+      if (st === "trained") ledger.#trained++;
+      if (st === "dropped-stale") ledger.#dropped++;
+    }
+    return ledger;
+  }
+
+  #move(id: string, from: SampleState, to: SampleState): void {
+    const current = this.#states.get(id);
+    if (current !== from) {
+      const now = current === undefined ? "was never generated" : `is already ${current}`;
+      throw new AccountingError(`Cannot record sample "${id}" as ${to}: it ${now}`);
+    }
+    this.#states.set(id, to);
+  }
+}
+
+function describe(s: AccountingSnapshot): string {
+  return `generated ${s.generated}, scored ${s.scored}, trained ${s.trained} + dropped-stale ${s.droppedStale}`;
+}
+
+/** A running (optionally weighted) mean. */
+export class RunningMean {
+  #sum = 0;
+  #weight = 0;
+
+  /** Adds a value; non-finite values are rejected so one NaN reward cannot poison a whole curve. */
+  add(value: number, weight = 1): void {
+    if (!Number.isFinite(value) || !Number.isFinite(weight) || weight < 0) {
+      throw new RangeError(`Cannot add ${value} (weight ${weight}) to a running mean: expected finite numbers`);
+    }
+    this.#sum += value * weight;
+    this.#weight += weight;
+  }
+
+  /** The mean so far; NaN when empty. */
+  get mean(): number {
+    return this.#weight === 0 ? Number.NaN : this.#sum / this.#weight;
+  }
+
+  /** Total weight (the count, for unit weights). */
+  get count(): number {
+    return this.#weight;
+  }
+
+  /** Clears it, e.g. at each logging interval. */
+  reset(): void {
+    this.#sum = 0;
+    this.#weight = 0;
+  }
+}
+
+/** Exponential moving average with bias correction (so early values are not pulled toward 0). */
+export class Ema {
+  readonly #decay: number;
+  #value = 0;
+  #steps = 0;
+
+  constructor(decay = 0.9) {
+    if (!(decay >= 0 && decay < 1)) throw new RangeError(`Invalid EMA decay ${decay}: expected 0 <= decay < 1`);
+    this.#decay = decay;
+  }
+
+  /** Adds a value and returns the new average. */
+  add(value: number): number {
+    this.#value = this.#decay * this.#value + (1 - this.#decay) * value;
+    this.#steps++;
+    return this.value;
+  }
+
+  /** The bias-corrected average; NaN before any value. */
+  get value(): number {
+    return this.#steps === 0 ? Number.NaN : this.#value / (1 - this.#decay ** this.#steps);
+  }
+}
+
+/** Held-out accuracy from verifier verdicts; unparseable answers count as wrong. */
+export interface AccuracySummary {
+  accuracy: number;
+  correct: number;
+  incorrect: number;
+  unparseable: number;
+  total: number;
+}
+
+/** Summarises verdicts (accuracy is 0 for an empty set). */
+export function accuracyOf(verdicts: readonly Verdict[]): AccuracySummary {
+  const counts = { correct: 0, incorrect: 0, unparseable: 0 };
+  for (const v of verdicts) counts[v]++;
+  const total = verdicts.length;
+  return { accuracy: total === 0 ? 0 : counts.correct / total, ...counts, total };
+}
+
+/** Fraction of pairs the RM orders correctly (s_pos > s_neg); ties count half. */
+export function pairwiseAccuracy(positiveScores: readonly number[], negativeScores: readonly number[]): number {
+  if (positiveScores.length !== negativeScores.length) {
+    throw new RangeError(
+      `Cannot compute pairwise accuracy: ${positiveScores.length} positive but ${negativeScores.length} negative scores`,
+    );
+  }
+  if (positiveScores.length === 0) return 0;
+  let wins = 0;
+  positiveScores.forEach((sp, i) => {
+    const sn = negativeScores[i]!;
+    wins += sp > sn ? 1 : sp === sn ? 0.5 : 0;
+  });
+  return wins / positiveScores.length;
+}
+
+/** Mean/min/max of rewards, with non-finite values counted and left out rather than averaged in. */
+export interface RewardSummary {
+  mean: number;
+  min: number;
+  max: number;
+  count: number;
+  nonFinite: number;
+}
+
+/** Summarises a batch of rewards. */
+export function summarizeRewards(rewards: readonly number[]): RewardSummary {
+  const finite = rewards.filter(Number.isFinite);
+  const mean = finite.length === 0 ? Number.NaN : finite.reduce((a, b) => a + b, 0) / finite.length;
+  return {
+    mean,
+    min: finite.length === 0 ? Number.NaN : finite.reduce((a, b) => Math.min(a, b)),
+    max: finite.length === 0 ? Number.NaN : finite.reduce((a, b) => Math.max(a, b)),
+    count: finite.length,
+    nonFinite: rewards.length - finite.length,
+  };
+}

@@ -1,0 +1,105 @@
+import { deepStrictEqual as assertEquals, ok, throws } from "node:assert";
+import {
+  AccountingError,
+  accuracyOf,
+  Ema,
+  pairwiseAccuracy,
+  RunningMean,
+  SampleLedger,
+  summarizeRewards,
+} from "./metrics.ts";
+
+const ids = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
+
+Deno.test("SampleLedger - generated = scored = trained + dropped-stale once everything settles", () => {
+  const ledger = new SampleLedger();
+  ledger.generated(ids("a", 8));
+  ledger.scored(ids("a", 8));
+  ledger.trained(ids("a", 6));
+  ledger.droppedStale(["a6", "a7"]);
+  ledger.assertBalanced({ settled: true });
+  assertEquals(ledger.snapshot(), {
+    generated: 8,
+    scored: 8,
+    trained: 6,
+    droppedStale: 2,
+    awaitingScore: 0,
+    awaitingTraining: 0,
+  });
+  assertEquals(ledger.state("a7"), "dropped-stale");
+});
+
+Deno.test("SampleLedger - double counting and out-of-order records are caught with the sample id", () => {
+  const ledger = new SampleLedger();
+  ledger.generated(["s1", "s2"]);
+  throws(() => ledger.generated(["s1"]), /Cannot record sample "s1" as generated: it is already generated/);
+  throws(() => ledger.trained(["s1"]), /Cannot record sample "s1" as trained: it is already generated/);
+  throws(() => ledger.scored(["zz"]), /"zz" as scored: it was never generated/);
+  ledger.scored(["s1"]);
+  throws(() => ledger.scored(["s1"]), AccountingError); // a retried reward call reporting s1 again
+  ledger.trained(["s1"]);
+  throws(() => ledger.droppedStale(["s1"]), /it is already trained/);
+});
+
+Deno.test("SampleLedger - settled check reports what is still in flight", () => {
+  const ledger = new SampleLedger();
+  ledger.generated(["x0", "x1", "x2"]);
+  ledger.scored(["x0", "x1"]);
+  ledger.trained(["x0"]);
+  ledger.assertBalanced(); // in flight is fine mid-run
+  throws(
+    () => ledger.assertBalanced({ settled: true }),
+    (e: unknown) =>
+      e instanceof AccountingError &&
+      e.message ===
+        "Sample accounting mismatch: generated 3, scored 2, trained 1 + dropped-stale 0; 2 unsettled: x1 (scored), x2 (generated)",
+  );
+});
+
+Deno.test("SampleLedger - round-trips through its checkpoint state", () => {
+  const ledger = new SampleLedger();
+  ledger.generated(["a", "b", "c"]);
+  ledger.scored(["a", "b"]);
+  ledger.droppedStale(["b"]);
+  const restored = SampleLedger.fromState(JSON.parse(JSON.stringify(ledger.toState())));
+  assertEquals(restored.snapshot(), ledger.snapshot());
+  throws(() => restored.generated(["a"]), AccountingError);
+  throws(() => SampleLedger.fromState({ samples: [["a", "generated"], ["a", "scored"]] }), /appears twice/);
+});
+
+Deno.test("RunningMean and Ema", () => {
+  const mean = new RunningMean();
+  ok(Number.isNaN(mean.mean));
+  mean.add(1);
+  mean.add(3);
+  mean.add(10, 0.5);
+  assertEquals(mean.mean, (1 + 3 + 5) / 2.5);
+  assertEquals(mean.count, 2.5);
+  throws(() => mean.add(Number.NaN), /expected finite numbers/);
+  mean.reset();
+  ok(Number.isNaN(mean.mean));
+  const ema = new Ema(0.5);
+  assertEquals(ema.add(4), 4); // bias-corrected: the first value is the average
+  assertEquals(ema.add(0), (0.5 * 2 + 0) / (1 - 0.25));
+  throws(() => new Ema(1), /Invalid EMA decay/);
+});
+
+Deno.test("accuracyOf, pairwiseAccuracy, summarizeRewards", () => {
+  assertEquals(accuracyOf(["correct", "incorrect", "unparseable", "correct"]), {
+    accuracy: 0.5,
+    correct: 2,
+    incorrect: 1,
+    unparseable: 1,
+    total: 4,
+  });
+  assertEquals(accuracyOf([]).accuracy, 0);
+  assertEquals(pairwiseAccuracy([1, 2, 0], [0, 2, 1]), 0.5);
+  throws(() => pairwiseAccuracy([1], []), RangeError);
+  assertEquals(summarizeRewards([0.5, Number.NaN, 1, Infinity]), {
+    mean: 0.75,
+    min: 0.5,
+    max: 1,
+    count: 2,
+    nonFinite: 2,
+  });
+});

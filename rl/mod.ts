@@ -1,0 +1,96 @@
+/**
+ * The Cooper algorithm as pure functions: answer verifier, tasks and datasets, GRPO advantages and loss, KL
+ * estimator, Cooper pair building and RM losses, run configs and sample accounting. No I/O beyond reading
+ * dataset/config files; the role actors and the run driver build on these.
+ */
+export { answersMatch, cleanLatex, extractAnswer, normalizeAnswer, verify } from "./verifier.ts";
+export type { AnswerSource, ExtractedAnswer, NormalizedAnswer, Verdict, VerifyResult } from "./verifier.ts";
+export { divide, equals, formatRational, parseDecimal, rational, toNumber } from "./rational.ts";
+export type { Rational } from "./rational.ts";
+export { mixSeed, Rng } from "./rng.ts";
+export {
+  applyOp,
+  DatasetError,
+  describeLoad,
+  formatSolution,
+  generateTask,
+  generateTasks,
+  loadJsonlTasks,
+  MAX_LEVEL,
+  parseJsonlTasks,
+  TASK_ALPHABET,
+  TaskGenerationError,
+} from "./tasks/mod.ts";
+export type {
+  DatasetFormat,
+  GenerateOptions,
+  LoadedDataset,
+  MathTask,
+  Op,
+  ParseJsonlOptions,
+  SkippedLine,
+  SolutionStep,
+} from "./tasks/mod.ts";
+export {
+  groupAdvantages,
+  groupAdvantagesBySize,
+  GRPO_DEFAULTS,
+  GrpoInputError,
+  grpoLoss,
+  k3Kl,
+  klLoss,
+  meanStd,
+  ppoClipLoss,
+  tokenMean,
+} from "./grpo.ts";
+export type {
+  AdvantageOptions,
+  GrpoLossInput,
+  GrpoLossOptions,
+  GrpoLossResult,
+  PolicyLossInput,
+  PolicyLossOptions,
+  PolicyLossResult,
+} from "./grpo.ts";
+export { parseSteps, RuleNegativeSynthesizer } from "./negatives.ts";
+export type {
+  NegativeCandidate,
+  NegativeInput,
+  NegativeStrategy,
+  NegativeSynthesizer,
+  ParsedStep,
+  RuleNegativeOptions,
+} from "./negatives.ts";
+export { bceLoss, buildPairs, formatRmInput, pairwiseLoss, sigmoid, softplus } from "./pairs.ts";
+export type { BuildPairsOptions, CooperPair, PairBatch, PairCounts, PromptGroup } from "./pairs.ts";
+export {
+  ConfigError,
+  loadConfig,
+  parseConfigText,
+  parseJobConfig,
+  parseRunConfig,
+  RmPretrainConfigSchema,
+  RunConfigSchema,
+  SftConfigSchema,
+} from "./config.ts";
+export type {
+  ConfigIssue,
+  DataConfig,
+  JobConfig,
+  ModelConfig,
+  ParseConfigTextOptions,
+  RewardMode,
+  RmPretrainConfig,
+  RunConfig,
+  SftConfig,
+} from "./config.ts";
+export {
+  AccountingError,
+  accuracyOf,
+  Ema,
+  pairwiseAccuracy,
+  RunningMean,
+  SampleLedger,
+  summarizeRewards,
+} from "./metrics.ts";
+export type { AccountingSnapshot, AccuracySummary, LedgerState, RewardSummary, SampleState } from "./metrics.ts";
