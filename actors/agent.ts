@@ -128,8 +128,13 @@ export function startAgent(transport: Transport, options: AgentOptions = {}): Ag
       stderr: "piped",
     }).spawn();
     const spec: HostSpec = { cluster: names.cluster, nodeId, actor: record, args };
+    // Length-prefixed spec; stdin then stays open so the host sees EOF (and exits) if this agent dies.
+    const body = encode(spec);
+    const frame = new Uint8Array(4 + body.byteLength);
+    new DataView(frame.buffer).setUint32(0, body.byteLength);
+    frame.set(body, 4);
     const writer = child.stdin.getWriter();
-    void writer.write(encode(spec)).then(() => writer.close()).catch(() => {});
+    void writer.write(frame).catch(() => {});
     const label = record.name ?? record.id;
     const logs = forwardLogs(child, (lines) => {
       if (options.echoLogs) { for (const l of lines) console.error(`[${label}] ${l.line}`); }

@@ -4,7 +4,7 @@
  * There is no hidden global cluster: create one with `connectCluster()` and pass it around.
  */
 import { encode } from "../shared/codec.ts";
-import { ConfigError, CoopError } from "../shared/errors.ts";
+import { ConfigError, CoopError, errorFromWire } from "../shared/errors.ts";
 import {
   type ActorOptions,
   actorOptionsSchema,
@@ -109,7 +109,19 @@ export class Cluster implements HandleHost {
     }) as ActorRecord;
     const entry = this.#track(record);
     if (wait !== false) {
-      await waitAlive(this, entry, Date.now() + (readyTimeoutMs ?? 120_000), `Cannot spawn "${name ?? className}"`);
+      const what = `Cannot spawn "${name ?? className}"`;
+      try {
+        await waitAlive(this, entry, Date.now() + (readyTimeoutMs ?? 120_000), what);
+      } catch (error) {
+        // A constructor that threw: surface its own error (class name, remote stack) rather than "actor is dead".
+        const reason = entry.record.deathReason;
+        if (entry.record.restarts === 0 && reason) {
+          const remote = errorFromWire(reason);
+          remote.message = `${what}: ${remote.message}`;
+          throw remote;
+        }
+        throw error;
+      }
     }
     return makeHandle(this, record.id);
   }
@@ -204,8 +216,8 @@ export class Cluster implements HandleHost {
   }
 
   /** @internal */
-  callSubject(actorId: string): string {
-    return this.subjects.call(actorId);
+  callSubject(actorId: string, incarnation: number): string {
+    return this.subjects.call(actorId, incarnation);
   }
 
   /** @internal */

@@ -94,7 +94,7 @@ export class ActorEntry {
 /** What handles need from their cluster client. */
 export interface HandleHost {
   readonly transport: Transport;
-  callSubject(actorId: string): string;
+  callSubject(actorId: string, incarnation: number): string;
   entry(actorId: string): ActorEntry;
   /** Asks the coordinator for the actor's current record (used when events may have been missed). */
   refresh(actorId: string): Promise<ActorRecord>;
@@ -191,7 +191,7 @@ async function requestOnce(
   });
   try {
     const reply = await Promise.race([
-      host.transport.request(host.callSubject(actorId), frame, { timeoutMs }),
+      host.transport.request(host.callSubject(actorId, incarnation), frame, { timeoutMs }),
       died,
     ]);
     return readReply(reply, what);

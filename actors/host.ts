@@ -108,7 +108,7 @@ export async function runActorHost(transport: Transport, spec: HostSpec): Promis
     else if (running === 0) idle?.();
   };
 
-  const subscription = transport.subscribe(names.call(actor.id));
+  const subscription = transport.subscribe(names.call(actor.id, actor.incarnation));
   const done = (async () => {
     for await (const message of subscription) {
       if (running < maxConcurrency) {

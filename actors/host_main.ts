@@ -10,24 +10,37 @@ import { type HostSpec, runActorHost } from "./host.ts";
 import { loadRegistryModules } from "./registry.ts";
 import "./known_actors.ts";
 
-async function readStdin(): Promise<Uint8Array> {
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for await (const chunk of Deno.stdin.readable) {
-    chunks.push(chunk);
-    total += chunk.byteLength;
+/** Reads the length-prefixed spec, then watches stdin: EOF means the agent died, and its actors die with it. */
+async function readSpec(onAgentGone: () => void): Promise<Uint8Array> {
+  const reader = Deno.stdin.readable.getReader();
+  let buffered = new Uint8Array(0);
+  const append = (chunk: Uint8Array) => {
+    const next = new Uint8Array(buffered.byteLength + chunk.byteLength);
+    next.set(buffered);
+    next.set(chunk, buffered.byteLength);
+    buffered = next;
+  };
+  let length = -1;
+  while (length < 0 || buffered.byteLength < 4 + length) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error("Actor host: stdin closed before the spec arrived");
+    append(value);
+    if (length < 0 && buffered.byteLength >= 4) length = new DataView(buffered.buffer).getUint32(0);
   }
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, at);
-    at += chunk.byteLength;
-  }
-  return out;
+  void (async () => {
+    while (!(await reader.read()).done) { /* the agent never writes more */ }
+    onAgentGone();
+  })().catch(onAgentGone);
+  return buffered.subarray(4, 4 + length);
 }
 
 async function main(): Promise<number> {
-  const spec = decode(await readStdin()) as HostSpec;
+  const spec = decode(
+    await readSpec(() => {
+      console.error("Actor host: the agent is gone; exiting");
+      Deno.exit(1);
+    }),
+  ) as HostSpec;
   const modules = (Deno.env.get("COOP_REGISTRY") ?? "").split(",").filter((m) => m !== "");
   // A bad registry module must not stop the host from reporting why the class is unknown.
   await loadRegistryModules(modules).catch((error) => console.error((error as Error).message));

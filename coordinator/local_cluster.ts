@@ -184,7 +184,7 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
   let coordinator: ManagedProcess | undefined;
 
   const startCoordinator = async () => {
-    const args = ["up", "--nats", natsUrl, "--cluster", cluster, "--api-port", String(options.apiPort ?? -1)];
+    const args = ["up", "--nats", natsUrl, "--cluster", cluster, `--api-port=${options.apiPort ?? -1}`];
     if (options.nodeTimeoutMs !== undefined) args.push("--node-timeout-ms", String(options.nodeTimeoutMs));
     const process = cli("coordinator", args);
     await waitFor("the coordinator", 30_000, async () => {

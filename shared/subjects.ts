@@ -28,8 +28,12 @@ export interface Subjects {
   /** Actor log lines forwarded by agents; `logs(id)` for one actor. */
   readonly logsAll: string;
   logs(actorId: string): string;
-  /** Calls to an actor: the client sends straight to the actor host, never through the coordinator. */
-  call(actorId: string): string;
+  /**
+   * Calls to one incarnation of an actor: the client sends straight to the actor host, never through the
+   * coordinator. The incarnation in the subject keeps a stale host (say, on a node that was cut off and rejoins)
+   * from answering calls meant for its replacement.
+   */
+  call(actorId: string, incarnation: number): string;
   /** Control requests to one node agent (start/stop actor processes). */
   agent(nodeId: string): string;
   /** JetStream KV bucket holding the cluster state. */
@@ -50,7 +54,7 @@ export function subjects(cluster: string): Subjects {
     lifecycle: (actorId) => `${root}.life.${actorId}`,
     logsAll: `${root}.logs.*`,
     logs: (actorId) => `${root}.logs.${actorId}`,
-    call: (actorId) => `${root}.actor.${actorId}`,
+    call: (actorId, incarnation) => `${root}.actor.${actorId}.${incarnation}`,
     agent: (nodeId) => `${root}.agent.${nodeId}`,
     stateBucket: `coop_${cluster}_state`,
     blobBucket: `coop_${cluster}_blobs`,

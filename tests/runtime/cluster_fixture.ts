@@ -1,0 +1,65 @@
+/**
+ * A real cluster for runtime tests: nats-server from the shared harness, then a coordinator and agents as
+ * separate processes with the test actor registry. Always stopped by `stop()`, including the server.
+ */
+import { type LocalAgentSpec, type LocalCluster, startLocalCluster } from "../../coordinator/local_cluster.ts";
+import { type NatsServer, startNats } from "../harness.ts";
+
+/** Registry module with the test actors (absolute, so it does not depend on the cwd). */
+export const TEST_REGISTRY = new URL("./fixtures/test_actors.ts", import.meta.url).pathname;
+
+/** A test cluster plus its nats-server. */
+export interface TestCluster extends LocalCluster {
+  server: NatsServer;
+}
+
+/** Options for {@link startTestCluster}. */
+export interface TestClusterOptions {
+  agents: LocalAgentSpec[];
+  maxPayload?: number;
+  /** Fast failure detection for fault tests. */
+  fast?: boolean;
+}
+
+/** Starts nats-server, a coordinator and the agents. */
+export async function startTestCluster(options: TestClusterOptions): Promise<TestCluster> {
+  const server = await startNats({ maxPayload: options.maxPayload });
+  try {
+    const local = await startLocalCluster({
+      natsUrl: server.url,
+      agents: options.agents,
+      registry: [TEST_REGISTRY],
+      ...(options.fast ? { heartbeatMs: 200, nodeTimeoutMs: 1500 } : {}),
+    });
+    const stop = local.stop;
+    return Object.assign(local, {
+      server,
+      async stop() {
+        await stop();
+        await server.stop();
+      },
+    });
+  } catch (error) {
+    await server.stop();
+    throw error;
+  }
+}
+
+/** Test options for tests that keep processes and subscriptions across steps. */
+export const CLUSTER_TEST = { sanitizeOps: false, sanitizeResources: false, sanitizeExit: false };
+
+/** Polls `probe` until it returns a value that is not undefined, or throws after `timeoutMs`. */
+export async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (error) {
+      last = error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`Timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
+}
