@@ -4,7 +4,10 @@
  * (cumsum - 1, clamped at 0), so left- and right-padded batches both work without a position input.
  */
 import { nn, op, type Sym } from "../graph/mod.ts";
-import { causalMask, type Decoder } from "../models/decoder.ts";
+import type { DecoderConfig } from "../io/config.ts";
+import { causalMask, Decoder } from "../models/decoder.ts";
+import { ModelInputError } from "../models/runtime.ts";
+import type { LossFn } from "../train/mod.ts";
 
 /** RoPE positions cumsum(mask) - 1 clamped at 0, from an int64 [B, T] attention mask. */
 export function positionsFromMask(attentionMask: Sym): Sym {
@@ -61,4 +64,22 @@ export function pairwiseLoss(chosen: Sym, rejected: Sym): Sym {
   const lp = op.logSoftmax(op.concat([d, zero], -1), -1);
   const nll = op.neg(op.slice(lp, { starts: [0], ends: [1], axes: [-1] }));
   return op.reduceMean(nll, nll.shape.map((_, i) => i));
+}
+
+/**
+ * A `Trainer` loss for causal LMs: mean next-token NLL over `loss_mask` (float32 [B, T-1], 1 where the target token
+ * counts, e.g. answer tokens only), or over all real pairs when the batch has no `loss_mask`. The batch holds int64
+ * `input_ids` and `attention_mask` [B, T].
+ */
+export function lmTrainingLoss(config: DecoderConfig): LossFn {
+  return (_g, params, batch) => {
+    const ids = batch.input_ids;
+    const mask = batch.attention_mask;
+    if (ids === undefined || mask === undefined) {
+      throw new ModelInputError("Cannot build the LM loss: the batch needs input_ids and attention_mask");
+    }
+    const model = new Decoder(config, new Map(Object.entries(params)));
+    const nll = op.neg(tokenLogprobsOf(model, ids, mask));
+    return nn.maskedMean(nll, batch.loss_mask ?? pairMask(mask));
+  };
 }

@@ -2,6 +2,7 @@
 export {
   causalLmLoss,
   hiddenOf,
+  lmTrainingLoss,
   pairMask,
   pairwiseLoss,
   positionsFromMask,
