@@ -94,3 +94,13 @@ export {
   summarizeRewards,
 } from "./metrics.ts";
 export type { AccountingSnapshot, AccuracySummary, LedgerState, RewardSummary, SampleState } from "./metrics.ts";
+export {
+  bceLossGraph,
+  grpoLossGraph,
+  k3KlGraph,
+  pairwiseLossGraph,
+  ppoClipLossGraph,
+  softplusGraph,
+  tokenMeanGraph,
+} from "./losses.ts";
+export type { GrpoLossGraph, GrpoLossSyms, PolicyLossGraph } from "./losses.ts";
