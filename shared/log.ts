@@ -91,9 +91,21 @@ function normalize(fields: LogFields | undefined): LogFields {
   return out;
 }
 
+const bigintAsString = (_key: string, value: unknown) => typeof value === "bigint" ? value.toString() : value;
+
+function fieldText(value: unknown): string {
+  if (typeof value === "string") return value;
+  if (typeof value === "bigint") return value.toString();
+  try {
+    return JSON.stringify(value, bigintAsString) ?? String(value);
+  } catch {
+    return String(value); // cyclic structures
+  }
+}
+
 function safeJson(record: LogFields): string {
   try {
-    return JSON.stringify(record, (_key, value) => typeof value === "bigint" ? value.toString() : value);
+    return JSON.stringify(record, bigintAsString);
   } catch {
     return JSON.stringify({
       time: record.time,
@@ -108,7 +120,7 @@ function textFields(fields: LogFields | undefined): string {
   if (fields === undefined) return "";
   let out = "";
   for (const [key, value] of Object.entries(normalize(fields))) {
-    const text = typeof value === "string" ? value : safeJson({ v: value }).slice(5, -1);
+    const text = fieldText(value);
     out += ` ${key}=${/[\s"=]/.test(text) ? JSON.stringify(text) : text}`;
   }
   return out;

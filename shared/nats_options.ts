@@ -35,6 +35,8 @@ export interface NatsConnectOptions {
   maxMessageBytes?: number;
   /** A half-received chunked message is dropped after this long without a chunk. Default 30 s. */
   chunkIdleMs?: number;
+  /** Give up on the initial connection (TCP, TLS handshake, auth) after this long. Default 10 s. */
+  connectTimeoutMs?: number;
   /** Keep retrying when the server is not up yet at connect time (default false: fail fast). */
   waitOnFirstConnect?: boolean;
   /** Pause between reconnect attempts. Default 500 ms. */
@@ -196,6 +198,7 @@ export async function toNatsJsOptions(options: NatsConnectOptions): Promise<Node
     maxReconnectAttempts: -1,
     reconnectTimeWait: options.reconnectTimeWaitMs ?? 500,
     waitOnFirstConnect: options.waitOnFirstConnect ?? false,
+    timeout: options.connectTimeoutMs ?? 10_000,
   };
   if (options.user !== undefined) {
     result.user = options.user;
