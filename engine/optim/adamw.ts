@@ -30,8 +30,6 @@ export interface AdamWScalars {
   step: Sym;
   /** Multiplier of the gradients (clip coefficient times 1/microBatches), float32 []. */
   gradScale: Sym;
-  /** False when the update must be skipped (non-finite loss or gradient norm), bool []. */
-  ok: Sym;
 }
 
 /** New parameter and moments of one tensor. */
@@ -41,14 +39,17 @@ export interface AdamWResult {
   v: Sym;
 }
 
-/** Precomputed per-step scalars: keeps the per-element work to a few ops per parameter. */
+/** Per-step scalars computed once, so each parameter costs only a few elementwise passes. */
 export interface AdamWStepTerms {
+  /** (1 - b1) c */
   gm: Sym;
+  /** (1 - b2) c^2 */
   gv: Sym;
-  lrOverBc1: Sym;
-  invSqrtBc2: Sym;
+  /** lr sqrt(1 - b2^t) / (1 - b1^t) */
+  stepSize: Sym;
+  /** eps sqrt(1 - b2^t) */
+  epsHat: Sym;
   lr: Sym;
-  ok: Sym;
 }
 
 /** Builds the per-step scalars once (bias corrections from the step input). */
@@ -57,54 +58,47 @@ export function adamwTerms(s: AdamWScalars, options: AdamWOptions = {}): AdamWSt
   const b2 = options.beta2 ?? 0.999;
   const g = s.lr.graph;
   const bc1 = op.sub(1, op.pow(g.scalar(b1), s.step));
-  const bc2 = op.sub(1, op.pow(g.scalar(b2), s.step));
+  const sqrtBc2 = op.sqrt(op.sub(1, op.pow(g.scalar(b2), s.step)));
   return {
     gm: op.mul(s.gradScale, 1 - b1),
     gv: op.mul(op.mul(s.gradScale, s.gradScale), 1 - b2),
-    lrOverBc1: op.div(s.lr, bc1),
-    invSqrtBc2: op.reciprocal(op.sqrt(bc2)),
+    stepSize: op.div(op.mul(s.lr, sqrtBc2), bc1),
+    epsHat: op.mul(sqrtBc2, options.eps ?? 1e-8),
     lr: s.lr,
-    ok: s.ok,
   };
 }
 
 /**
- * One AdamW update of `param` with gradient `grad` (unscaled) and moments m, v:
- *   m' = b1 m + (1-b1) c g,  v' = b2 v + (1-b2) c^2 g^2   (c = gradScale)
- *   p' = p (1 - lr wd) - lr/(1-b1^t) * m' / (sqrt(v')/sqrt(1-b2^t) + eps)
- * When `ok` is false all three come back unchanged.
+ * One AdamW update of `param` with gradient `grad` (unscaled; `gradSq` = grad^2 when already computed for the norm)
+ * and moments m, v, with c = gradScale and bias corrections bc1 = 1 - b1^t, bc2 = 1 - b2^t:
+ *   m' = b1 m + (1-b1) c g,  v' = b2 v + (1-b2) c^2 g^2
+ *   p' = p (1 - lr wd) - lr (m'/bc1) / (sqrt(v'/bc2) + eps)
+ * computed as p (1 - lr wd) - [lr sqrt(bc2)/bc1] m' / (sqrt(v') + eps sqrt(bc2)), which is the same expression with
+ * the bias corrections moved onto scalars.
  */
 export function adamwUpdate(
   name: string,
-  tensors: { param: Sym; grad: Sym; m: Sym; v: Sym },
+  tensors: { param: Sym; grad: Sym; gradSq?: Sym; m: Sym; v: Sym },
   terms: AdamWStepTerms,
   options: AdamWOptions = {},
 ): AdamWResult {
   const { param, grad, m, v } = tensors;
   const b1 = options.beta1 ?? 0.9;
   const b2 = options.beta2 ?? 0.999;
-  const eps = options.eps ?? 1e-8;
   const wd = options.weightDecay ?? 0;
   const decays = (options.decays ?? ((_, p) => p.rank >= 2))(name, param);
   const m2 = op.add(op.mul(m, b1), op.mul(grad, terms.gm));
-  const v2 = op.add(op.mul(v, b2), op.mul(op.mul(grad, grad), terms.gv));
-  const denom = op.add(op.mul(op.sqrt(v2), terms.invSqrtBc2), eps);
-  const stepped = op.sub(
-    decays && wd > 0 ? op.mul(param, op.sub(1, op.mul(terms.lr, wd))) : param,
-    op.mul(op.div(m2, denom), terms.lrOverBc1),
-  );
-  return {
-    param: op.where(terms.ok, stepped, param),
-    m: op.where(terms.ok, m2, m),
-    v: op.where(terms.ok, v2, v),
-  };
+  const v2 = op.add(op.mul(v, b2), op.mul(tensors.gradSq ?? op.mul(grad, grad), terms.gv));
+  const update = op.mul(op.div(m2, op.add(op.sqrt(v2), terms.epsHat)), terms.stepSize);
+  const decayed = decays && wd > 0 ? op.mul(param, op.sub(1, op.mul(terms.lr, wd))) : param;
+  return { param: op.sub(decayed, update), m: m2, v: v2 };
 }
 
-/** The global L2 norm of a list of gradients (float32 []). */
-export function globalNorm(grads: readonly Sym[]): Sym {
+/** The global L2 norm from each gradient's elementwise square (float32 []). */
+export function globalNorm(squares: readonly Sym[]): Sym {
   let total: Sym | undefined;
-  for (const g of grads) {
-    const sq = g.rank === 0 ? op.mul(g, g) : op.reduceSum(op.mul(g, g), g.shape.map((_, i) => i));
+  for (const g of squares) {
+    const sq = g.rank === 0 ? g : op.reduceSum(g, g.shape.map((_, i) => i));
     total = total ? op.add(total, sq) : sq;
   }
   if (total === undefined) throw new GraphBuildError("Cannot take the global norm of an empty list of gradients");

@@ -20,6 +20,8 @@ export interface SessionOptions {
   optimization?: "disabled" | "basic" | "extended" | "all";
   /** CUDA device id when executionProvider is "cuda" (default 0). */
   deviceId?: number;
+  /** Write an onnxruntime profile (Chrome trace JSON) with this file prefix; for finding slow ops. */
+  profilePrefix?: string;
 }
 
 /** Raised when a session cannot be created or run; the message names the session and what failed. */
@@ -122,6 +124,10 @@ export async function createSession(
     executionMode: "sequential",
   };
   if (options.intraOpThreads !== undefined) sessionOptions.intraOpNumThreads = options.intraOpThreads;
+  if (options.profilePrefix !== undefined) {
+    sessionOptions.enableProfiling = true;
+    sessionOptions.profileFilePrefix = options.profilePrefix;
+  }
   try {
     return new Session(name, await ort.InferenceSession.create(model, sessionOptions));
   } catch (cause) {

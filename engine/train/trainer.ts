@@ -4,6 +4,10 @@
  * outputs are fed back as the next step's inputs. Shapes are static; one session is compiled per batch shape (a
  * bucket) and cached. With several micro-batches, all but the last run an "accumulate" graph (gradients summed into
  * buffers that are also fed back) and the last runs the step graph, which adds the accumulated sums before clipping.
+ *
+ * Skipping a non-finite step needs no selects in the graph: onnxruntime writes outputs to fresh buffers and never
+ * touches inputs, so when the graph reports `ok = false` the trainer simply keeps feeding the previous parameter and
+ * moment tensors.
  */
 import type * as ort from "onnxruntime-node";
 import { type DType, Tensor } from "../../shared/tensor.ts";
@@ -70,7 +74,7 @@ export function bucketLength(length: number, multiple = 16): number {
 }
 
 type Kind = "step" | "step_acc" | "accumulate";
-const RESERVED = /^(lr|step|inv_micro_batches|acc_loss|acc\.|adamw\.|next\.|metric\.|loss$|grad_norm$|ok$)/;
+const RESERVED = /^(lr|step|inv_micro_batches|acc_loss|loss|grad_norm|ok)$|^(acc|adamw|next|metric)\./;
 
 function scalar(t: ort.Tensor): number {
   return Number((t.data as ArrayLike<number | bigint>)[0]);
@@ -318,16 +322,23 @@ export class Trainer {
         op.add(g.input(`acc.${name}`, "float32", params[name]!.shape), grads[i]!)
       );
     }
-    const norm = op.mul(globalNorm(total), invK);
+    // Squares are shared by the norm and the second-moment update.
+    const squares = total.map((t) => op.mul(t, t));
+    const norm = op.mul(globalNorm(squares), invK);
     const ok = op.and(isFinite(meanLoss), isFinite(norm));
     const maxNorm = this.#adamw.maxGradNorm;
     // torch.nn.utils.clip_grad_norm_: coefficient max_norm / (norm + 1e-6), clamped to 1.
     const clip = maxNorm === undefined ? g.scalar(1) : op.min(op.div(maxNorm, op.add(norm, 1e-6)), 1);
-    const terms = adamwTerms({ lr, step: stepNo, gradScale: op.mul(clip, invK), ok }, this.#adamw);
+    const terms = adamwTerms({ lr, step: stepNo, gradScale: op.mul(clip, invK) }, this.#adamw);
     this.#trainable.forEach((name, i) => {
       const m = g.input(`adamw.m.${name}`, "float32", params[name]!.shape);
       const v = g.input(`adamw.v.${name}`, "float32", params[name]!.shape);
-      const next = adamwUpdate(name, { param: params[name]!, grad: total[i]!, m, v }, terms, this.#adamw);
+      const next = adamwUpdate(
+        name,
+        { param: params[name]!, grad: total[i]!, gradSq: squares[i], m, v },
+        terms,
+        this.#adamw,
+      );
       g.output(`next.${name}`, next.param);
       g.output(`next.adamw.m.${name}`, next.m);
       g.output(`next.adamw.v.${name}`, next.v);
