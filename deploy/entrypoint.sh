@@ -12,12 +12,13 @@
 #   COOP_NATS_TLS_CA, COOP_NATS_TLS_CERT, COOP_NATS_TLS_KEY, COOP_CLUSTER (subject namespace), COOP_API_TOKEN.
 # Flags are built from these variables (so compose/k8s/systemd configure everything through env); explicit
 # arguments are appended after them:
-#   COOP_API_PORT                 coordinator: --api-port
-#   COOP_AGENT_CPUS               agent: --cpus
-#   COOP_AGENT_GPUS               agent: --gpus (e.g. 0,1)
-#   COOP_AGENT_RESOURCES          agent: space/comma separated name=qty, one --resource each
-#   COOP_AGENT_LABELS             agent: space/comma separated k=v, one --label each
-#   COOP_OFFLINE=1                run with --cached-only (images: every dependency was cached at build time)
+#   both:        COOP_CLUSTER (--cluster)
+#   coordinator: COOP_API_PORT (--api-port), COOP_API_HOST (--api-host), COOP_NODE_TIMEOUT_MS (--node-timeout-ms)
+#   agent:       COOP_NODE_ID (--node-id), COOP_AGENT_CPUS (--cpus), COOP_AGENT_GPUS (--gpus, e.g. 0,1),
+#                COOP_AGENT_MEMORY_MB (--memory-mb), COOP_HEARTBEAT_MS (--heartbeat-ms),
+#                COOP_AGENT_RESOURCES / COOP_AGENT_LABELS / COOP_AGENT_REGISTRY (comma or space separated items,
+#                one --resource name=qty / --label k=v / --registry module each)
+#   COOP_OFFLINE=1 runs Deno with --cached-only (images: every dependency was cached at build time).
 set -eu
 
 COOP_HOME=${COOP_HOME:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -31,12 +32,20 @@ find_deno() {
   exit 127
 }
 
-# Splits "a=1,b=2 c=3" into repeated `--flag a=1 --flag b=2 --flag c=3` arguments.
-add_list() {
-  flag=$1
-  list=$(printf '%s' "$2" | tr ',' ' ')
-  for item in $list; do
-    EXTRA="$EXTRA $flag $item"
+EXTRA=""
+# Appends `FLAG value` when the variable is set and not empty.
+opt() {
+  eval "value=\${$2:-}"
+  # shellcheck disable=SC2154 # set by eval
+  [ -n "$value" ] && EXTRA="$EXTRA $1 $value"
+  return 0
+}
+
+# Appends one `FLAG item` per item of a comma/space separated list variable.
+opt_list() {
+  eval "value=\${$2:-}"
+  for item in $(printf '%s' "$value" | tr ',' ' '); do
+    EXTRA="$EXTRA $1 $item"
   done
 }
 
@@ -57,17 +66,23 @@ role=${1:-coordinator}
 
 case "$role" in
   coordinator|up)
-    EXTRA=""
-    [ -n "${COOP_API_PORT:-}" ] && EXTRA="--api-port $COOP_API_PORT"
+    opt --cluster COOP_CLUSTER
+    opt --api-port COOP_API_PORT
+    opt --api-host COOP_API_HOST
+    opt --node-timeout-ms COOP_NODE_TIMEOUT_MS
     # shellcheck disable=SC2086 # EXTRA holds whitespace-free flag/value pairs
     run_coop up $EXTRA "$@"
     ;;
   agent)
-    EXTRA=""
-    [ -n "${COOP_AGENT_CPUS:-}" ] && EXTRA="$EXTRA --cpus $COOP_AGENT_CPUS"
-    [ -n "${COOP_AGENT_GPUS:-}" ] && EXTRA="$EXTRA --gpus $COOP_AGENT_GPUS"
-    add_list --resource "${COOP_AGENT_RESOURCES:-}"
-    add_list --label "${COOP_AGENT_LABELS:-}"
+    opt --cluster COOP_CLUSTER
+    opt --node-id COOP_NODE_ID
+    opt --cpus COOP_AGENT_CPUS
+    opt --gpus COOP_AGENT_GPUS
+    opt --memory-mb COOP_AGENT_MEMORY_MB
+    opt --heartbeat-ms COOP_HEARTBEAT_MS
+    opt_list --resource COOP_AGENT_RESOURCES
+    opt_list --label COOP_AGENT_LABELS
+    opt_list --registry COOP_AGENT_REGISTRY
     # shellcheck disable=SC2086
     run_coop agent $EXTRA "$@"
     ;;

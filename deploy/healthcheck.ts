@@ -5,18 +5,22 @@
  */
 const TIMEOUT_MS = 4000;
 
-function roleOfPid1(): string {
-  try {
-    const args = Deno.readTextFileSync("/proc/1/cmdline").split("\0");
-    const cli = args.findIndex((arg) => arg.endsWith("coordinator/cli.ts"));
-    return cli >= 0 ? args[cli + 1] ?? "" : "";
-  } catch {
-    return "";
+/** The `coop` subcommand of the Coop process in this container ("up" or "agent"), found by scanning /proc so the
+ * check works whether Coop is PID 1 or runs under an init (compose `init: true`, tini). */
+function coopRole(): string {
+  for (const entry of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    try {
+      const args = Deno.readTextFileSync(`/proc/${entry.name}/cmdline`).split("\0");
+      const cli = args.findIndex((arg) => arg.endsWith("coordinator/cli.ts"));
+      if (cli >= 0) return args[cli + 1] ?? "";
+    } catch { /* exited meanwhile, or not ours to read */ }
   }
+  return "";
 }
 
 async function checkCoordinator(): Promise<string | null> {
-  const port = Deno.env.get("COOP_API_PORT") ?? "8080";
+  const port = Deno.env.get("COOP_API_PORT") ?? "8470";
   const token = Deno.env.get("COOP_API_TOKEN");
   const response = await fetch(`http://127.0.0.1:${port}/healthz`, {
     headers: token ? { authorization: `Bearer ${token}` } : {},
@@ -38,7 +42,7 @@ async function checkNats(): Promise<string | null> {
   return null;
 }
 
-const role = roleOfPid1();
+const role = coopRole();
 try {
   const problem = role === "up" ? await checkCoordinator() : await checkNats();
   if (problem) {
