@@ -99,8 +99,10 @@ interface PendingActor {
   reason: string;
 }
 
-// Bounds the backtracking search for bundle assignments so a pathological group cannot stall the coordinator.
-const SEARCH_BUDGET = 20_000;
+// Bounds the backtracking search for bundle assignments, in node evaluations (each step scores every alive node),
+// so a pathological group cannot stall the coordinator: retryPending runs on every node join and release. A group
+// that a search this wide cannot place stays pending with its reason.
+const SEARCH_BUDGET = 50_000;
 
 const STRATEGIES: readonly PlacementStrategy[] = ["PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD"];
 
@@ -159,7 +161,10 @@ export class Scheduler {
       throw new PlacementError(`Cannot place actor "${actorId}": it is already placed; release it first`);
     }
     const need = normalizeRequest(`Invalid resource request for actor "${actorId}"`, request);
-    return this.#tryPlace(actorId, request, need, options);
+    const result = this.#tryPlace(actorId, request, need, options);
+    // An actor placed directly no longer waits, even if it was queued (e.g. the caller retried by hand).
+    if (result.ok) this.#pending.delete(actorId);
+    return result;
   }
 
   /** Queues an actor behind earlier waiting work; {@link retryPending} places it when it fits. */
@@ -179,10 +184,17 @@ export class Scheduler {
     });
   }
 
-  /** Places the actor now when it fits, otherwise queues it; returns the attempt's result either way. */
+  /** Places the actor now when it fits, otherwise queues it (keeping its spot if queued); returns the attempt. */
   placeOrEnqueue(actorId: string, request: ResourceRequest, options: PlaceOptions = {}): PlaceResult {
     const result = this.place(actorId, request, options);
-    if (!result.ok) this.enqueue(actorId, request, options);
+    if (result.ok) return result;
+    const waiting = this.#pending.get(actorId);
+    if (waiting === undefined) {
+      this.enqueue(actorId, request, options);
+    } else {
+      // Already queued: keep its place in line, take the new request and reason.
+      Object.assign(waiting, { request: copyRequest(request), options: { ...options }, reason: result.reason });
+    }
     return result;
   }
 
@@ -591,26 +603,67 @@ export class Scheduler {
    * PACK first tries the STRICT_PACK answer, then falls back to SPREAD-free best effort.
    */
   #assignBundles(group: GroupRecord): Map<number, string> | null {
-    if (group.strategy === "PACK") {
-      return this.#search(group, "STRICT_PACK") ?? this.#search(group, "PACK");
+    if (!this.#mayFit(group)) return null;
+    const strategies: PlacementStrategy[] = group.strategy === "PACK" ? ["STRICT_PACK", "PACK"] : [group.strategy];
+    const trialSize = this.#candidates().length;
+    for (const strategy of strategies) {
+      // A short pass in preference order finds the best-balanced answer when one is near; only then a wide search
+      // that treats identical bundles as interchangeable (it tries sets of nodes, not their orderings), which is
+      // what makes exhausting the budget on an infeasible group affordable.
+      const quick = this.#search(group, strategy, {
+        budget: (2 * group.bundles.length + 8) * trialSize,
+        symmetric: false,
+      });
+      const found = quick ?? this.#search(group, strategy, { budget: SEARCH_BUDGET, symmetric: true });
+      if (found !== null) return found;
     }
-    return this.#search(group, group.strategy);
+    return null;
   }
 
-  #search(group: GroupRecord, strategy: PlacementStrategy): Map<number, string> | null {
+  /** Cheap necessary conditions, so that a hopeless group fails fast instead of exhausting the search. */
+  #mayFit(group: GroupRecord): boolean {
+    const candidates = this.#candidates();
+    const todo = group.bundles.filter((b) => b.nodeId === null);
+    if (!todo.every((b) => candidates.some((c) => canTake(c, b.need)))) return false;
+    if (group.strategy !== "STRICT_SPREAD") return true;
+    const taken = new Set(group.bundles.map((b) => b.nodeId));
+    const homes = candidates.filter((c) => !taken.has(c.id) && todo.some((b) => canTake(c, b.need)));
+    return homes.length >= todo.length;
+  }
+
+  #search(
+    group: GroupRecord,
+    strategy: PlacementStrategy,
+    options: { budget: number; symmetric: boolean },
+  ): Map<number, string> | null {
     const trial = new Map<string, Pool>();
     for (const node of this.#nodes.values()) if (node.spec.alive) trial.set(node.spec.id, clonePool(node.free));
     const used = new Map<string, number>();
     for (const b of group.bundles) if (b.nodeId !== null) used.set(b.nodeId, (used.get(b.nodeId) ?? 0) + 1);
-    const todo = group.bundles.map((b, i) => ({ b, i })).filter(({ b }) => b.nodeId === null).map(({ i }) => i);
+    // Hardest bundles first (GPUs, then CPUs, then memory): they have the fewest homes, so a failure shows early
+    // and the easy bundles fill what is left instead of taking the only big node.
+    const todo = group.bundles.map((b, i) => ({ b, i })).filter(({ b }) => b.nodeId === null)
+      .sort((x, y) =>
+        y.b.need.gpu - x.b.need.gpu || (y.b.need.quantities.cpu ?? 0) - (x.b.need.quantities.cpu ?? 0) ||
+        (y.b.need.quantities.memoryMb ?? 0) - (x.b.need.quantities.memoryMb ?? 0) || x.i - y.i
+      ).map(({ i }) => i);
+    const keys = group.bundles.map((b) => JSON.stringify(b.need));
     const chosen = new Map<number, string>();
-    let budget = SEARCH_BUDGET;
+    let budget = options.budget;
     const step = (k: number): boolean => {
       if (k === todo.length) return true;
-      if (--budget < 0) return false;
+      budget -= trial.size;
+      if (budget < 0) return false;
       const index = todo[k]!;
       const need = group.bundles[index]!.need;
-      for (const nodeId of this.#bundleOrder(need, trial, used, strategy)) {
+      let order = this.#bundleOrder(need, trial, used, strategy);
+      const previous = k > 0 ? todo[k - 1]! : undefined;
+      if (options.symmetric && previous !== undefined && keys[previous] === keys[index]) {
+        // Identical bundles are interchangeable: only assignments whose node ids do not decrease are tried.
+        const floor = chosen.get(previous)!;
+        order = order.filter((id) => id >= floor);
+      }
+      for (const nodeId of order) {
         const pool = trial.get(nodeId)!;
         const allocation = allocate(pool, need);
         if (allocation === null) continue;

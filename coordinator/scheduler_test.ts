@@ -172,6 +172,20 @@ Deno.test("pending - FIFO: the older of two competing requests gets the freed re
   assert.deepEqual(s.pending(), []);
 });
 
+Deno.test("pending - placing a queued actor directly takes it out of the queue; re-queueing keeps its spot", () => {
+  const s = new Scheduler();
+  s.addNode({ id: "n", cpu: 1 });
+  placed(s.place("hog", { cpu: 1 }));
+  s.enqueue("a", { cpu: 1 });
+  s.enqueue("b", { cpu: 1 });
+  assert.equal(s.placeOrEnqueue("a", { cpu: 0.5 }).ok, false);
+  assert.deepEqual(s.pending().map((p) => p.id), ["a", "b"], "a keeps its place in line");
+  s.addNode({ id: "m", cpu: 1 });
+  assert.equal(placed(s.place("b", { cpu: 1 })).nodeId, "m");
+  assert.deepEqual(s.pending().map((p) => p.id), ["a"]);
+  assert.deepEqual(s.retryPending().actors, []);
+});
+
 Deno.test("release - frees resources and is idempotent", () => {
   const s = new Scheduler();
   s.addNode({ id: "n", cpu: 1, memoryMb: 100 });
@@ -259,13 +273,13 @@ Deno.test("placement group - SPREAD prefers distinct nodes, shares when it must"
 
 Deno.test("placement group - search backtracks past a greedy dead end", () => {
   const s = new Scheduler();
-  s.addNode({ id: "big", cpu: 4 });
-  s.addNode({ id: "small", cpu: 1 });
-  // Least-loaded order would put the 1-CPU bundle on "big" first (both empty, tie -> id), leaving no node for the
-  // 4-CPU bundle; the search must undo that.
-  const r = s.createPlacementGroup("pg", [{ cpu: 1 }, { cpu: 4 }], "STRICT_SPREAD");
+  s.addNode({ id: "a", cpu: 2, gpus: [0] });
+  s.addNode({ id: "b", cpu: 1, gpus: [0] });
+  // The GPU bundle goes first (hardest first) and both nodes tie, so it tries "a", leaving no node with 2 CPUs for
+  // the other bundle; the search must undo that choice.
+  const r = s.createPlacementGroup("pg", [{ cpu: 2 }, { gpu: 1 }], "STRICT_SPREAD");
   assert.ok(r.ok);
-  assert.deepEqual(r.nodeIds, ["small", "big"]);
+  assert.deepEqual(r.nodeIds, ["a", "b"]);
 });
 
 Deno.test("placement group - actors use bundle reservations, not the node's free pool", () => {
