@@ -39,3 +39,23 @@ export async function assertRejects<T extends Error>(
   }
   return error;
 }
+
+/** Calls `fn`, expects it to throw an instance of `cls` whose message includes `includes`; returns it. */
+export function assertThrows<T extends Error>(
+  fn: () => unknown,
+  cls: new (...args: never[]) => T,
+  includes?: string,
+): T {
+  try {
+    fn();
+  } catch (error) {
+    if (!(error instanceof cls)) {
+      throw new Error(`Expected ${cls.name}, got ${(error as Error)?.name}: ${(error as Error)?.message}`);
+    }
+    if (includes !== undefined && !error.message.includes(includes)) {
+      throw new Error(`Expected the ${cls.name} message to include "${includes}", got: ${error.message}`);
+    }
+    return error;
+  }
+  throw new Error(`Expected a ${cls.name} to be thrown`);
+}

@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertRejects } from "./assert.ts";
+import { assert, assertEquals, assertRejects, assertThrows } from "./assert.ts";
 import { Cluster } from "../../actors/cluster.ts";
 import { Counter } from "../../actors/demo_actors.ts";
 import { encode } from "../../shared/codec.ts";
@@ -70,9 +70,9 @@ Deno.test({
 
       await t.step("a malformed frame gets a DecodeError and a log line; the actor keeps running", async () => {
         const reply = await transport.request(callSubject, Uint8Array.from([0x92, 0xa4, 0x69]), { timeoutMs: 5000 });
-        await assertRejects(async () => readReply(reply, "bad frame"), DecodeError);
+        assertThrows(() => readReply(reply, "bad frame"), DecodeError);
         const notArray = await transport.request(callSubject, encode({ m: "incr" }), { timeoutMs: 5000 });
-        await assertRejects(async () => readReply(notArray, "bad frame"), DecodeError, "expected [method, args]");
+        assertThrows(() => readReply(notArray, "bad frame"), DecodeError, "expected [method, args]");
         assertEquals(await counter.incr(1), 1);
         await eventually("the rejection log line", async () => {
           const logs = await cluster.logs(record.id);
@@ -99,7 +99,7 @@ Deno.test({
         const reply = await transport.request(cluster.subjects.call(rec.id, rec.incarnation), frame, {
           timeoutMs: 5000,
         });
-        await assertRejects(async () => readReply(reply, "bad tensor"), DecodeError);
+        assertThrows(() => readReply(reply, "bad tensor"), DecodeError);
         assertEquals(await tensors.isTensor(tensor("uint8", [2], [1, 2])), true);
       });
 
