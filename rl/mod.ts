@@ -104,3 +104,4 @@ export {
   tokenMeanGraph,
 } from "./losses.ts";
 export type { GrpoLossGraph, GrpoLossSyms, PolicyLossGraph } from "./losses.ts";
+export { bceTrainingLoss, grpoTrainingLoss, LossBatchError, pairwiseTrainingLoss } from "./training_losses.ts";
