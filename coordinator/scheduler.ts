@@ -407,7 +407,15 @@ export class Scheduler {
       const issue = parsed.error.issues[0]!;
       throw new ConfigError(`Invalid scheduler state at "${issue.path.join(".")}": ${issue.message}`);
     }
-    const data = parsed.data as SchedulerJson;
+    try {
+      return Scheduler.#restore(parsed.data as SchedulerJson);
+    } catch (error) {
+      // Well-formed but inconsistent state (a bad quantity, an actor on an unknown node) is still a bad snapshot.
+      throw new ConfigError(`Invalid scheduler state: ${(error as Error).message}`, { cause: error });
+    }
+  }
+
+  static #restore(data: SchedulerJson): Scheduler {
     const s = new Scheduler();
     s.#seq = data.seq;
     for (const spec of data.nodes) s.addNode(spec);
@@ -433,7 +441,7 @@ export class Scheduler {
       if (a.group !== undefined) {
         const bundle = s.#groups.get(a.group.id)?.bundles[a.group.bundleIndex];
         if (bundle?.pool == null) {
-          throw new ConfigError(`Invalid scheduler state: actor "${a.actorId}" names a missing bundle`);
+          throw new ConfigError(`actor "${a.actorId}" names a missing bundle`);
         }
         bundle.actors.add(a.actorId);
         for (const [name, units] of Object.entries(a.allocation.quantities)) {

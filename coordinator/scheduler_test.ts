@@ -378,5 +378,84 @@ Deno.test("serialize - corrupt state raises ConfigError naming the field", () =>
     (e) => e instanceof ConfigError && /nodes\.0\.id/.test(e.message),
   );
   assert.throws(() => Scheduler.fromJSON(null), ConfigError);
+  const withActor = new Scheduler();
+  withActor.addNode({ id: "n", cpu: 1 });
+  placed(withActor.place("a", { cpu: 1 }));
+  const orphan = { ...withActor.toJSON(), nodes: [] };
+  assert.throws(
+    () => Scheduler.fromJSON(orphan),
+    (e) => e instanceof ConfigError && /Invalid scheduler state: Node "n" is not registered/.test(e.message),
+  );
+  const negative = { ...withActor.toJSON(), actors: [], nodes: [{ ...withActor.toJSON().nodes[0]!, cpu: -4 }] };
+  assert.throws(() => Scheduler.fromJSON(negative), (e) => e instanceof ConfigError && /cpu must be/.test(e.message));
   assert.throws(() => Scheduler.fromJSON({ ...json, version: 2 }), ConfigError);
+});
+
+Deno.test("invariants - random operations keep incremental accounting equal to a rebuild from scratch", () => {
+  // mulberry32: a tiny seeded PRNG so failures replay exactly.
+  let seed = 1234;
+  const random = () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const pick = <T>(items: T[]): T => items[Math.floor(random() * items.length)]!;
+  const s = new Scheduler();
+  let nodeCount = 0;
+  let actorCount = 0;
+  let groupCount = 0;
+  const strategies = ["PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD"] as const;
+  const gpuOf = new Map<string, number>();
+  for (let op = 0; op < 400; op++) {
+    const nodes = s.nodes().map((n) => n.id);
+    const actors = s.placements().map((p) => p.actorId);
+    const groups = s.placementGroups().filter((g) => g.state === "created").map((g) => g.id);
+    const r = random();
+    if (r < 0.1 || nodes.length === 0) {
+      s.addNode({ id: `n${nodeCount++}`, cpu: pick([1, 2, 4]), gpus: pick([[], [0], [0, 1]]), memoryMb: 1024 });
+    } else if (r < 0.15) {
+      const affected = s.removeNode(pick(nodes));
+      for (const id of affected) assert.equal(s.placement(id), undefined);
+    } else if (r < 0.5) {
+      const request = { cpu: pick([0, 0.5, 1, 2]), gpu: pick([0, 0, 0.5, 1]), memoryMb: pick([0, 128, 512]) };
+      gpuOf.set(`a${actorCount}`, request.gpu);
+      s.placeOrEnqueue(`a${actorCount++}`, request);
+    } else if (r < 0.6 && groups.length > 0) {
+      const group = s.placementGroup(pick(groups))!;
+      const index = Math.floor(random() * group.bundles.length);
+      s.placeOrEnqueue(`a${actorCount++}`, { cpu: pick([0, 0.5, 1]) }, {
+        placementGroup: group.id,
+        bundleIndex: index,
+      });
+    } else if (r < 0.7) {
+      const bundles = Array.from({ length: 1 + Math.floor(random() * 3) }, () => ({ cpu: pick([0.5, 1]) }));
+      s.createPlacementGroup(`g${groupCount++}`, bundles, pick([...strategies]));
+    } else if (r < 0.75 && s.placementGroups().length > 0) {
+      s.removePlacementGroup(pick(s.placementGroups()).id);
+    } else if (actors.length > 0) {
+      s.release(pick(actors));
+    }
+    if (op % 5 === 0) s.retryPending();
+    const rebuilt = Scheduler.fromJSON(JSON.parse(JSON.stringify(s.toJSON())));
+    assert.deepEqual(rebuilt.nodes(), s.nodes(), `op ${op}: free resources drifted from a rebuild`);
+    for (const node of s.nodes()) {
+      assert.ok(node.free.cpu >= 0 && node.free.memoryMb >= 0, `op ${op}: node ${node.id} overcommitted`);
+      assert.ok(node.free.gpus.every((g) => node.total.gpus.includes(g)));
+    }
+    for (const group of s.placementGroups()) {
+      const placedNodes = group.bundles.map((b) => b.nodeId).filter((id) => id !== null);
+      if (group.strategy === "STRICT_SPREAD") assert.equal(new Set(placedNodes).size, placedNodes.length);
+      if (group.strategy === "STRICT_PACK") assert.ok(new Set(placedNodes).size <= 1);
+    }
+    const deviceUse = new Map<string, number>();
+    for (const p of s.placements()) {
+      for (const gpu of p.gpuIds) {
+        const key = `${p.nodeId}:${gpu}`;
+        deviceUse.set(key, (deviceUse.get(key) ?? 0) + gpuOf.get(p.actorId)!);
+      }
+    }
+    for (const [device, use] of deviceUse) assert.ok(use <= 1 + 1e-9, `op ${op}: device ${device} used ${use} times`);
+  }
+  assert.ok(s.placements().length > 0, "the random walk placed actors");
 });
