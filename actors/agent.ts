@@ -87,12 +87,14 @@ export function startAgent(transport: Transport, options: AgentOptions = {}): Ag
   const register = async (): Promise<void> => {
     for (let delay = 100; !stopped; delay = Math.min(delay * 2, 2000)) {
       try {
+        const node = info();
         const keep = readReply(
-          await transport.request(names.coordinator, encode({ op: "register", node: info() }), { timeoutMs: 5000 }),
+          await transport.request(names.coordinator, encode({ op: "register", node }), { timeoutMs: 5000 }),
           "register",
         ) as string[];
-        // Processes the coordinator no longer assigns here (rescheduled while we were cut off) must go.
-        for (const [id, proc] of processes) if (!keep.includes(id)) void stopActor(id, proc.record.incarnation, false);
+        // Processes the coordinator no longer assigns here (rescheduled while we were cut off) must go; actors
+        // started while the request was in flight were not reported, so they stay.
+        for (const { id, incarnation } of node.actors) if (!keep.includes(id)) void stopActor(id, incarnation, false);
         return;
       } catch (error) {
         if (stopped) return;

@@ -409,6 +409,7 @@ export class Coordinator {
       if (running.get(record.id) === record.incarnation) keep.push(record.id);
       else if (record.state === "alive") await this.#crashed(record, `node "${info.id}" no longer runs it`);
     }
+    // After computing `keep`: actors placed now are started by `#launch`, not reported by the agent.
     await this.#placePending();
     return keep;
   }
