@@ -105,3 +105,5 @@ export {
 } from "./losses.ts";
 export type { GrpoLossGraph, GrpoLossSyms, PolicyLossGraph } from "./losses.ts";
 export { bceTrainingLoss, grpoTrainingLoss, LossBatchError, pairwiseTrainingLoss } from "./training_losses.ts";
+export { computeRewards } from "./rewards.ts";
+export type { RewardBatch, ScoredSample } from "./rewards.ts";

@@ -1,0 +1,36 @@
+/**
+ * The policy reward per mode. `rule`: 1 when the verifier says correct, else 0. `static-rm` and `cooper`: the RM's
+ * probability σ(score) with no rule term, as in the paper (the modes differ only in whether the RM is updated).
+ */
+
+import type { RewardMode } from "./config.ts";
+import { sigmoid } from "./pairs.ts";
+import type { Verdict } from "./verifier.ts";
+
+/** One scored sample: its verdict, and its RM score (logit) when an RM scored it. */
+export interface ScoredSample {
+  verdict: Verdict;
+  rmScore?: number;
+}
+
+/** Rewards, plus which samples had an unusable RM score. */
+export interface RewardBatch {
+  rewards: number[];
+  /** Indices whose RM score was missing or non-finite; their reward is 0 so the step can go on, and they are counted. */
+  invalid: number[];
+}
+
+/** Computes policy rewards for a reward mode; never returns a non-finite reward. */
+export function computeRewards(mode: RewardMode, samples: readonly ScoredSample[]): RewardBatch {
+  const invalid: number[] = [];
+  const rewards = samples.map((sample, i) => {
+    if (mode === "rule") return sample.verdict === "correct" ? 1 : 0;
+    const score = sample.rmScore;
+    if (score === undefined || !Number.isFinite(score)) {
+      invalid.push(i);
+      return 0;
+    }
+    return sigmoid(score);
+  });
+  return { rewards, invalid };
+}

@@ -1,0 +1,23 @@
+import { deepStrictEqual as assertEquals, ok } from "node:assert";
+import { computeRewards } from "./rewards.ts";
+
+Deno.test("computeRewards - rule mode is the verifier's 0/1", () => {
+  assertEquals(
+    computeRewards("rule", [{ verdict: "correct", rmScore: -9 }, { verdict: "incorrect" }, { verdict: "unparseable" }]),
+    { rewards: [1, 0, 0], invalid: [] },
+  );
+});
+
+Deno.test("computeRewards - RM modes use σ(score) only, with bad scores zeroed and reported", () => {
+  for (const mode of ["static-rm", "cooper"] as const) {
+    const out = computeRewards(mode, [
+      { verdict: "incorrect", rmScore: 0 },
+      { verdict: "correct", rmScore: Number.NaN },
+      { verdict: "correct" },
+      { verdict: "incorrect", rmScore: 50 },
+    ]);
+    assertEquals(out.invalid, [1, 2]);
+    assertEquals(out.rewards.slice(0, 3), [0.5, 0, 0]);
+    ok(out.rewards[3]! > 0.999 && out.rewards.every(Number.isFinite));
+  }
+});
