@@ -64,7 +64,7 @@ function resourcesCell(node: NodeView): string {
   return names.map((n) => `${n} ${usedOf(node.total.resources[n]!, node.free.resources[n] ?? 0)}`).join(",");
 }
 
-/** The nodes table: capacity used/total per resource, labels, actor count, liveness. */
+/** The nodes table, sorted by id: capacity used/total per resource, labels, actor count, liveness. */
 export function formatNodesTable(nodes: NodeView[]): string {
   return formatTable(
     [
@@ -78,7 +78,7 @@ export function formatNodesTable(nodes: NodeView[]): string {
       "actors",
       "alive",
     ],
-    nodes.map((n) => [
+    [...nodes].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).map((n) => [
       n.id,
       n.address ?? "-",
       usedOf(n.total.cpu, n.free.cpu),

@@ -81,6 +81,7 @@ Deno.test("formatClusterTable - shows nodes, actors, reasons and waiting groups"
   const gpuRow = lines.find((l) => l.startsWith("gpu-node"))!;
   assert.match(gpuRow, /10\.0\.0\.2\s+1\.5\/8\s+1\/2 \(0,1\)\s+4096\/16384\s+tpu 1\/2\s+zone=a\s+1\s+yes$/);
   assert.match(lines.find((l) => l.startsWith("cpu "))!, /NO$/);
+  assert.ok(lines.indexOf(lines.find((l) => l.startsWith("cpu "))!) < lines.indexOf(gpuRow), "nodes sorted by id");
   assert.match(lines.find((l) => l.startsWith("learner-1"))!, /PolicyLearner\s+gpu-node\s+0\s+alive\s+1\/3$/);
   assert.match(lines.find((l) => l.startsWith("rm-2"))!, /pending\s+0\s+No node has 2 free GPUs/);
   assert.match(lines.find((l) => l.startsWith("pg "))!, /STRICT_SPREAD\s+pending\s+1\s+needs 3 distinct nodes$/);
