@@ -7,10 +7,10 @@ import { type Tensor, tensor } from "../../shared/tensor.ts";
 import { gradients } from "../autodiff/backward.ts";
 import { Generator } from "../generate/generator.ts";
 import { argmax } from "../generate/sampling.ts";
-import { Graph, op, toOnnx } from "../graph/mod.ts";
-import { Decoder } from "../models/decoder.ts";
+import { Graph, nn, op, toOnnx } from "../graph/mod.ts";
+import { causalMask, Decoder } from "../models/decoder.ts";
 import { ModelRuntime } from "../models/runtime.ts";
-import { causalLmLoss, hiddenOf, pairwiseLoss, tokenLogprobsOf } from "../score/graphs.ts";
+import { hiddenOf, pairMask, pairwiseLoss, positionsFromMask } from "../score/graphs.ts";
 import { createSession, type SessionOptions } from "../session/mod.ts";
 import { type Fixture, readFixture } from "./fixture.ts";
 
@@ -76,16 +76,21 @@ export async function checkParity(dir: string, options: ParityOptions = {}): Pro
   const model = Decoder.declare(g, config);
   const ids = g.input("input_ids", "int64", [b, t]);
   const mask = g.input("attention_mask", "int64", [b, t]);
+  // Given position_ids are used as they are (a checkpoint's own inputs may not follow cumsum(mask) - 1).
+  const positions = fixture.positionIds ? g.input("position_ids", "int64", [b, t]) : positionsFromMask(mask);
+  const { hidden } = model.hidden({ inputIds: ids, positionIds: positions, allowed: causalMask(mask) });
   let loss;
   if (causal) {
-    g.output("logits", model.logits(hiddenOf(model, ids, mask)));
-    g.output("token_logprobs", tokenLogprobsOf(model, ids, mask));
-    loss = causalLmLoss(model, ids, mask);
-  } else {
-    const scores = op.reshape(
-      op.slice(model.scores(hiddenOf(model, ids, mask), mask), { starts: [0], ends: [1], axes: [1] }),
-      [b],
+    const logits = model.logits(hidden);
+    g.output("logits", logits);
+    const lp = nn.tokenLogProbs(
+      op.slice(logits, { starts: [0], ends: [t - 1], axes: [1] }),
+      op.slice(ids, { starts: [1], ends: [t], axes: [1] }),
     );
+    g.output("token_logprobs", lp);
+    loss = nn.maskedMean(op.neg(lp), pairMask(mask));
+  } else {
+    const scores = op.reshape(op.slice(model.scores(hidden, mask), { starts: [0], ends: [1], axes: [1] }), [b]);
     g.output("scores", scores);
     // The fixture's loss: row 0 is preferred over every other row.
     const chosen = op.expand(op.slice(scores, { starts: [0], ends: [1], axes: [0] }), [b - 1]);
@@ -104,6 +109,7 @@ export async function checkParity(dir: string, options: ParityOptions = {}): Pro
       ...Object.fromEntries(fixture.weights),
       input_ids: tensor("int64", [b, t], inputIds.flat()),
       attention_mask: tensor("int64", [b, t], attentionMask.flat()),
+      ...(fixture.positionIds ? { position_ids: tensor("int64", [b, t], fixture.positionIds.flat()) } : {}),
     });
   } finally {
     await session.release();

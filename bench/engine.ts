@@ -1,0 +1,204 @@
+/**
+ * `./coop bench engine`: training-step throughput of the compiled step (loss + backward + AdamW in one onnxruntime
+ * graph) for the `tiny` and `small` decoders with 1 and 2 threads, its MFU against onnxruntime's own 1024³ float32
+ * MatMul measured in the same run, and generation tokens/s with the KV cache next to full recompute.
+ * Prints a table and writes bench/out/engine.json with exactly the keys the engine issue specifies.
+ */
+import * as ort from "onnxruntime-node";
+import { Generator } from "../engine/generate/generator.ts";
+import { Rng } from "../engine/generate/rng.ts";
+import { type DecoderConfig, parseDecoderConfig } from "../engine/io/mod.ts";
+import { initWeights } from "../engine/models/params.ts";
+import { ModelRuntime } from "../engine/models/runtime.ts";
+import { lmTrainingLoss } from "../engine/score/mod.ts";
+import { Trainer } from "../engine/train/mod.ts";
+import { Graph, op, toOnnx } from "../engine/graph/mod.ts";
+import { createSession } from "../engine/session/mod.ts";
+import { tensor } from "../shared/tensor.ts";
+import { BENCH_OUT_DIR, printTable } from "./report.ts";
+
+/** A benchmark model: the decoder config plus its training batch shape. */
+interface BenchModel {
+  config: DecoderConfig;
+  batch: number;
+  seq: number;
+}
+
+function decoder(vocab: number, hidden: number, layers: number, heads: number, mlp: number): DecoderConfig {
+  return parseDecoderConfig({
+    model_type: "llama",
+    architectures: ["LlamaForCausalLM"],
+    vocab_size: vocab,
+    hidden_size: hidden,
+    num_hidden_layers: layers,
+    num_attention_heads: heads,
+    num_key_value_heads: heads,
+    intermediate_size: mlp,
+    tie_word_embeddings: true,
+    rope_theta: 10000,
+    pad_token_id: 0,
+  });
+}
+
+/** The issue's two configs. */
+export const BENCH_MODELS: Record<"tiny" | "small", BenchModel> = {
+  tiny: { config: decoder(64, 128, 2, 4, 512), batch: 64, seq: 48 },
+  small: { config: decoder(512, 256, 4, 8, 1024), batch: 16, seq: 128 },
+};
+
+/**
+ * Matmul FLOPs of one training step: forward projections, attention (QKᵀ and PV over the full T, as computed)
+ * and the LM head, times 3 for forward + backward (the embedding gather and elementwise ops are not counted).
+ */
+export function trainStepFlops(model: BenchModel): number {
+  const { hiddenSize: h, numHeads, numKvHeads, headDim, intermediateSize: m, vocabSize: v, numLayers } = model.config;
+  const q = numHeads * headDim;
+  const kv = numKvHeads * headDim;
+  const perLayer = 2 * h * (q + 2 * kv) + 2 * q * h + 2 * 3 * h * m + 2 * 2 * model.seq * q;
+  return 3 * model.batch * model.seq * (numLayers * perLayer + 2 * h * v);
+}
+
+/** Fastest of `runs` timings in seconds: on a shared machine the minimum is the least-disturbed measurement. */
+async function timeIt(runs: number, fn: () => Promise<unknown>): Promise<number> {
+  let best = Infinity;
+  for (let i = 0; i < runs; i++) {
+    const start = performance.now();
+    await fn();
+    best = Math.min(best, (performance.now() - start) / 1000);
+  }
+  return best;
+}
+
+/** onnxruntime's own float32 1024x1024x1024 MatMul throughput, in GFLOP/s. */
+async function matmulGflops(threads: number): Promise<number> {
+  const n = 1024;
+  const g = new Graph("matmul");
+  g.output("c", op.matmul(g.input("a", "float32", [n, n]), g.input("b", "float32", [n, n])));
+  const session = await createSession(toOnnx(g), { intraOpThreads: threads });
+  const rng = new Rng(1);
+  const a = tensor("float32", [n, n], Float32Array.from({ length: n * n }, () => rng.next()));
+  const b = tensor("float32", [n, n], Float32Array.from({ length: n * n }, () => rng.next()));
+  await session.run({ a, b });
+  const seconds = await timeIt(10, () => session.run({ a, b }));
+  await session.release();
+  return (2 * n ** 3) / seconds / 1e9;
+}
+
+function randomBatch(model: BenchModel, rng: Rng) {
+  const { batch: b, seq: t } = model;
+  const ids = Array.from({ length: b * t }, () => 1 + rng.int(model.config.vocabSize - 1));
+  return {
+    input_ids: tensor("int64", [b, t], ids),
+    attention_mask: tensor("int64", [b, t], new Array(b * t).fill(1)),
+  };
+}
+
+/** Seconds per training step (fastest of `steps`). */
+async function trainStepSeconds(model: BenchModel, threads: number, steps: number): Promise<number> {
+  const trainer = new Trainer({
+    loss: lmTrainingLoss(model.config),
+    params: Object.fromEntries(initWeights(model.config, { seed: 1 })),
+    adamw: { weightDecay: 0.01, maxGradNorm: 1 },
+    session: { intraOpThreads: threads },
+    name: "bench",
+  });
+  try {
+    const rng = new Rng(2);
+    const batches = Array.from({ length: 2 }, () => randomBatch(model, rng));
+    for (const batch of batches) await trainer.step(batch, { lr: 1e-3 });
+    let i = 0;
+    return await timeIt(steps, () => trainer.step(batches[i++ % 2]!, { lr: 1e-3 }));
+  } finally {
+    await trainer.release();
+  }
+}
+
+/** New tokens per second generating `newTokens` greedily for a batch, with the KV cache and with recompute. */
+async function generationTokS(
+  model: BenchModel,
+  options: { batch: number; prompt: number; newTokens: number; threads: number },
+): Promise<{ kv: number; recompute: number }> {
+  const runtime = new ModelRuntime(model.config, { session: { intraOpThreads: options.threads }, name: "bench" });
+  try {
+    runtime.setWeights(initWeights(model.config, { seed: 3, std: 0.5 }));
+    const rng = new Rng(4);
+    const prompts = Array.from(
+      { length: options.batch },
+      () => Array.from({ length: options.prompt }, () => 1 + rng.int(model.config.vocabSize - 1)),
+    );
+    const generator = new Generator(runtime);
+    const run = (mode: "kv" | "recompute") =>
+      generator.generate(prompts, { maxNewTokens: options.newTokens, stopTokens: [], mode });
+    const tokens = options.batch * options.newTokens;
+    const result: { kv: number; recompute: number } = { kv: 0, recompute: 0 };
+    for (const mode of ["kv", "recompute"] as const) {
+      await run(mode); // compiles every session this mode needs
+      result[mode] = tokens / await timeIt(3, () => run(mode));
+    }
+    return result;
+  } finally {
+    await runtime.release();
+  }
+}
+
+/** The engine benchmark's JSON (exactly the issue's keys). */
+export interface EngineBenchResult {
+  matmul_gflops: number;
+  train: Record<"tiny" | "small", { tok_s_1t: number; tok_s_2t: number; mfu_2t: number }>;
+  gen_kv_tok_s: number;
+  gen_recompute_tok_s: number;
+  gen_kv_speedup: number;
+}
+
+/** Runs the engine benchmark; `--quick` runs fewer steps. */
+export async function runEngineBench(args: readonly string[] = []): Promise<EngineBenchResult> {
+  const quick = args.includes("--quick");
+  ort.env.logLevel = "error";
+  // MFU's denominator is measured before and after the training runs; the higher value is the fairer peak.
+  let matmul = await matmulGflops(2);
+  const train = {} as EngineBenchResult["train"];
+  const rows = [];
+  for (const name of ["tiny", "small"] as const) {
+    const model = BENCH_MODELS[name];
+    const tokens = model.batch * model.seq;
+    const steps = quick ? 3 : name === "tiny" ? 10 : 6;
+    const s1 = await trainStepSeconds(model, 1, steps);
+    const s2 = await trainStepSeconds(model, 2, steps);
+    const flops = trainStepFlops(model);
+    train[name] = { tok_s_1t: tokens / s1, tok_s_2t: tokens / s2, mfu_2t: flops / s2 / (matmul * 1e9) };
+    rows.push({
+      model: name,
+      batch: `${model.batch}x${model.seq}`,
+      "step GFLOP": flops / 1e9,
+      "tok/s 1t": tokens / s1,
+      "tok/s 2t": tokens / s2,
+      "GFLOP/s 2t": flops / s2 / 1e9,
+      "MFU 2t": train[name].mfu_2t,
+    });
+  }
+  matmul = Math.max(matmul, await matmulGflops(2));
+  for (const name of ["tiny", "small"] as const) {
+    train[name].mfu_2t = trainStepFlops(BENCH_MODELS[name]) * train[name].tok_s_2t /
+      (BENCH_MODELS[name].batch * BENCH_MODELS[name].seq) / (matmul * 1e9);
+  }
+  rows.forEach((row, i) => row["MFU 2t"] = train[i === 0 ? "tiny" : "small"].mfu_2t);
+  const gen = await generationTokS(BENCH_MODELS.small, { batch: 8, prompt: 32, newTokens: 64, threads: 2 });
+  const result: EngineBenchResult = {
+    matmul_gflops: matmul,
+    train,
+    gen_kv_tok_s: gen.kv,
+    gen_recompute_tok_s: gen.recompute,
+    gen_kv_speedup: gen.kv / gen.recompute,
+  };
+  printTable(`engine: training step (onnxruntime 1024³ MatMul, 2 threads: ${matmul.toFixed(1)} GFLOP/s)`, rows);
+  printTable("engine: generation, small model, batch 8, prompt 32, 64 new tokens, 2 threads", [{
+    "KV cache tok/s": gen.kv,
+    "recompute tok/s": gen.recompute,
+    speedup: gen.kv / gen.recompute,
+  }]);
+  await Deno.mkdir(BENCH_OUT_DIR, { recursive: true });
+  await Deno.writeTextFile(`${BENCH_OUT_DIR}engine.json`, JSON.stringify(result, null, 2) + "\n");
+  return result;
+}
+
+if (import.meta.main) await runEngineBench(Deno.args);
