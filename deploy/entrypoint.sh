@@ -88,7 +88,7 @@ case "$role" in
     ;;
   healthcheck)
     DENO=$(find_deno)
-    exec "$DENO" run --allow-net --allow-env --allow-read=/proc "$COOP_HOME/deploy/healthcheck.ts"
+    exec "$DENO" run -A "$COOP_HOME/deploy/healthcheck.ts" # -A: Deno wants full access to read /proc
     ;;
   *)
     exec "$role" "$@"
