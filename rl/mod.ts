@@ -107,3 +107,5 @@ export type { GrpoLossGraph, GrpoLossSyms, PolicyLossGraph } from "./losses.ts";
 export { bceTrainingLoss, grpoTrainingLoss, LossBatchError, pairwiseTrainingLoss } from "./training_losses.ts";
 export { computeRewards } from "./rewards.ts";
 export type { RewardBatch, ScoredSample } from "./rewards.ts";
+export { packGrpoBatch, packLabelledBatch, packPairBatch } from "./batches.ts";
+export type { GrpoSample, PackOptions } from "./batches.ts";

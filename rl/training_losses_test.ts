@@ -6,12 +6,28 @@ import { initWeights } from "../engine/models/params.ts";
 import { tokenLogprobsOf } from "../engine/score/mod.ts";
 import { createSession } from "../engine/session/mod.ts";
 import { CharTokenizer } from "../engine/tokenizers/mod.ts";
-import { Trainer } from "../engine/train/mod.ts";
+import { Trainer, type TrainerOptions } from "../engine/train/mod.ts";
 import { type Tensor, tensor } from "../shared/tensor.ts";
 import { grpoLoss } from "./grpo.ts";
 import { formatRmInput } from "./pairs.ts";
 import { TASK_ALPHABET } from "./tasks/synthetic.ts";
 import { bceTrainingLoss, grpoTrainingLoss, LossBatchError, pairwiseTrainingLoss } from "./training_losses.ts";
+
+/** A test whose trainers are released even when it fails. */
+function trainerTest(name: string, fn: (make: (options: TrainerOptions) => Trainer) => Promise<void>): void {
+  Deno.test(name, async () => {
+    const made: Trainer[] = [];
+    try {
+      await fn((options) => {
+        const trainer = new Trainer(options);
+        made.push(trainer);
+        return trainer;
+      });
+    } finally {
+      await Promise.all(made.map((t) => t.release()));
+    }
+  });
+}
 
 const tok = new CharTokenizer(TASK_ALPHABET);
 
@@ -87,41 +103,44 @@ const sumMasked = (values: Float32Array, mask: ArrayLike<number>, row: number, T
   return s;
 };
 
-Deno.test("grpoTrainingLoss - matches grpoLoss on the model's log-probs, and a step moves probability toward A > 0", async () => {
-  const config = decoderConfig(false);
-  const params = Object.fromEntries(initWeights(config, { seed: 3 }));
-  const question = "ann has 3 pens and gets 4 more. how many pens?";
-  const T = 64;
-  const responses = ["3+4=7. #### 7", "3+4=8. #### 8"];
-  const batch = encode(responses.map((response) => ({ prompt: question, response })), T);
-  const logp = await tokenLogprobs(config, params, batch);
-  const rm = batch.response_mask.data;
-  const old = logp.map((v, i) => v + 0.05 * Math.sin(i)); // behaviour policy slightly off: ratios ≠ 1
-  const ref = logp.map((v, i) => v + 0.1 * Math.cos(i));
-  const feed = {
-    ...batch,
-    old_logp: tensor("float32", [2, T - 1], old),
-    ref_logp: tensor("float32", [2, T - 1], ref),
-    advantages: tensor("float32", [2], [1, -1]),
-  };
-  const expected = grpoLoss({
-    logProbs: rowsOf(logp, T - 1),
-    oldLogProbs: rowsOf(old, T - 1),
-    refLogProbs: rowsOf(ref, T - 1),
-    advantages: [1, -1],
-    mask: rowsOf(rm, T - 1),
-  });
-  const trainer = new Trainer({ loss: grpoTrainingLoss(config), params, session: { intraOpThreads: 1 }, name: "grpo" });
-  const first = await trainer.step([feed], { lr: 1e-2 });
-  ok(Math.abs(first.loss - expected.loss) < 1e-5, `loss ${first.loss} vs reference ${expected.loss}`);
-  ok(Math.abs(first.metrics.kl! - expected.kl) < 1e-5, `kl ${first.metrics.kl} vs ${expected.kl}`);
-  for (let i = 0; i < 4; i++) await trainer.step([feed], { lr: 1e-2 });
-  const after = await tokenLogprobs(config, trainer.params(), batch);
-  ok(sumMasked(after, rm, 0, T) > sumMasked(logp, rm, 0, T), "the positive-advantage response became more likely");
-  ok(sumMasked(after, rm, 1, T) < sumMasked(logp, rm, 1, T), "the negative-advantage response became less likely");
-});
+trainerTest(
+  "grpoTrainingLoss - matches grpoLoss on the model's log-probs, and a step moves probability toward A > 0",
+  async (make) => {
+    const config = decoderConfig(false);
+    const params = Object.fromEntries(initWeights(config, { seed: 3 }));
+    const question = "ann has 3 pens and gets 4 more. how many pens?";
+    const T = 64;
+    const responses = ["3+4=7. #### 7", "3+4=8. #### 8"];
+    const batch = encode(responses.map((response) => ({ prompt: question, response })), T);
+    const logp = await tokenLogprobs(config, params, batch);
+    const rm = batch.response_mask.data;
+    const old = logp.map((v, i) => v + 0.05 * Math.sin(i)); // behaviour policy slightly off: ratios ≠ 1
+    const ref = logp.map((v, i) => v + 0.1 * Math.cos(i));
+    const feed = {
+      ...batch,
+      old_logp: tensor("float32", [2, T - 1], old),
+      ref_logp: tensor("float32", [2, T - 1], ref),
+      advantages: tensor("float32", [2], [1, -1]),
+    };
+    const expected = grpoLoss({
+      logProbs: rowsOf(logp, T - 1),
+      oldLogProbs: rowsOf(old, T - 1),
+      refLogProbs: rowsOf(ref, T - 1),
+      advantages: [1, -1],
+      mask: rowsOf(rm, T - 1),
+    });
+    const trainer = make({ loss: grpoTrainingLoss(config), params, session: { intraOpThreads: 1 }, name: "grpo" });
+    const first = await trainer.step([feed], { lr: 1e-2 });
+    ok(Math.abs(first.loss - expected.loss) < 1e-5, `loss ${first.loss} vs reference ${expected.loss}`);
+    ok(Math.abs(first.metrics.kl! - expected.kl) < 1e-5, `kl ${first.metrics.kl} vs ${expected.kl}`);
+    for (let i = 0; i < 4; i++) await trainer.step([feed], { lr: 1e-2 });
+    const after = await tokenLogprobs(config, trainer.params(), batch);
+    ok(sumMasked(after, rm, 0, T) > sumMasked(logp, rm, 0, T), "the positive-advantage response became more likely");
+    ok(sumMasked(after, rm, 1, T) < sumMasked(logp, rm, 1, T), "the negative-advantage response became less likely");
+  },
+);
 
-Deno.test("pairwiseTrainingLoss and bceTrainingLoss - the RM learns to rank verified pairs", async () => {
+trainerTest("pairwiseTrainingLoss and bceTrainingLoss - the RM learns to rank verified pairs", async (make) => {
   const config = decoderConfig(true);
   const q = "bob has 5 cups and gets 2 more. how many cups?";
   const T = 160;
@@ -134,7 +153,7 @@ Deno.test("pairwiseTrainingLoss and bceTrainingLoss - the RM learns to rank veri
     { prompt: formatRmInput(q, "7", "5*2=10. #### 10"), response: "" },
   ], T);
   ok(pos.input_ids.shape[1] === T);
-  const trainer = new Trainer({
+  const trainer = make({
     loss: pairwiseTrainingLoss(config),
     params: Object.fromEntries(initWeights(config, { seed: 5 })),
     adamw: { maxGradNorm: 1 },
@@ -155,7 +174,7 @@ Deno.test("pairwiseTrainingLoss and bceTrainingLoss - the RM learns to rank veri
   ok(last.loss < first.loss / 2, `pairwise loss fell from ${first.loss} to ${last.loss}`);
   ok(last.metrics.accuracy === 1, `pair accuracy ${last.metrics.accuracy}`);
 
-  const bce = new Trainer({
+  const bce = make({
     loss: bceTrainingLoss(config),
     params: Object.fromEntries(initWeights(config, { seed: 5 })),
     session: { intraOpThreads: 1 },
@@ -177,9 +196,9 @@ Deno.test("pairwiseTrainingLoss and bceTrainingLoss - the RM learns to rank veri
   ok(b1.loss < b0.loss / 2 && b1.metrics.accuracy === 1, `BCE ${b0.loss} -> ${b1.loss}, acc ${b1.metrics.accuracy}`);
 });
 
-Deno.test("training losses - a batch missing a tensor is a LossBatchError naming it", async () => {
+trainerTest("training losses - a batch missing a tensor is a LossBatchError naming it", async (make) => {
   const config = decoderConfig(true);
-  const trainer = new Trainer({
+  const trainer = make({
     loss: pairwiseTrainingLoss(config),
     params: Object.fromEntries(initWeights(config, { seed: 1 })),
     name: "rm-bad",
