@@ -59,5 +59,3 @@ export * as generate from "./generate/mod.ts";
 export * as tokenizers from "./tokenizers/mod.ts";
 export * as score from "./score/mod.ts";
 export * as parity from "./parity/mod.ts";
-export * as models from "./models/mod.ts";
-export * as generate from "./generate/mod.ts";
