@@ -19,6 +19,8 @@ export interface DecoderConfig {
   intermediateSize: number;
   rmsNormEps: number;
   ropeTheta: number;
+  /** RoPE frequency scaling ("linear" or Llama 3's "llama3"); null for plain RoPE. */
+  ropeScaling: RopeScaling | null;
   maxPositionEmbeddings: number;
   tieWordEmbeddings: boolean;
   /** q/k/v projections carry a bias (always in Qwen2; `attention_bias` in Llama). */
@@ -33,6 +35,17 @@ export interface DecoderConfig {
   /** Number of score-head outputs for `...ForSequenceClassification`; null for causal LMs. */
   numLabels: number | null;
 }
+
+/** RoPE scaling variants that only rescale the inverse frequencies (no attention-factor change). */
+export type RopeScaling =
+  | { type: "linear"; factor: number }
+  | {
+    type: "llama3";
+    factor: number;
+    lowFreqFactor: number;
+    highFreqFactor: number;
+    originalMaxPositionEmbeddings: number;
+  };
 
 /** Raised when a config.json is malformed or describes something the decoder does not implement. */
 export class ModelConfigError extends Error {
@@ -63,19 +76,34 @@ function optionalId(value: unknown, key: string): number | null {
   throw new ModelConfigError(`Invalid model config: "${key}" must be an integer or null, got ${JSON.stringify(value)}`);
 }
 
-function ropeTheta(config: Json): number {
+function ropeParams(config: Json): Json | null {
   const params = config.rope_parameters ?? config.rope_scaling;
-  if (params !== null && params !== undefined) {
-    const p = params as Json;
-    const type = p.rope_type ?? p.type ?? "default";
-    if (type !== "default") {
-      throw new ModelConfigError(
-        `Unsupported model config: rope_type "${String(type)}" (only "default" RoPE is implemented)`,
-      );
-    }
-    if (p.rope_theta !== undefined) return num(p, "rope_theta");
-  }
+  return params === null || params === undefined ? null : params as Json;
+}
+
+function ropeTheta(config: Json): number {
+  const params = ropeParams(config);
+  if (params?.rope_theta !== undefined) return num(params, "rope_theta");
   return num(config, "rope_theta", 10000);
+}
+
+function ropeScaling(config: Json): RopeScaling | null {
+  const p = ropeParams(config);
+  const type = p?.rope_type ?? p?.type ?? "default";
+  if (p === null || type === "default") return null;
+  if (type === "linear") return { type, factor: num(p, "factor") };
+  if (type === "llama3") {
+    return {
+      type,
+      factor: num(p, "factor"),
+      lowFreqFactor: num(p, "low_freq_factor"),
+      highFreqFactor: num(p, "high_freq_factor"),
+      originalMaxPositionEmbeddings: int(p, "original_max_position_embeddings"),
+    };
+  }
+  throw new ModelConfigError(
+    `Unsupported model config: rope_type "${String(type)}" (implemented: "default", "linear", "llama3")`,
+  );
 }
 
 /** Parses a config.json object (as `JSON.parse` returns it) into a {@link DecoderConfig}. */
@@ -141,6 +169,7 @@ export function parseDecoderConfig(json: unknown): DecoderConfig {
     intermediateSize: int(config, "intermediate_size"),
     rmsNormEps: num(config, "rms_norm_eps", 1e-6),
     ropeTheta: ropeTheta(config),
+    ropeScaling: ropeScaling(config),
     maxPositionEmbeddings: int(config, "max_position_embeddings", 2048),
     tieWordEmbeddings: config.tie_word_embeddings === true,
     qkvBias: modelType === "qwen2" ? true : attentionBias,
@@ -187,6 +216,7 @@ export function toHfConfig(config: DecoderConfig): Record<string, unknown> {
     hidden_act: "silu",
     rms_norm_eps: config.rmsNormEps,
     rope_theta: config.ropeTheta,
+    rope_scaling: ropeScalingJson(config.ropeScaling),
     max_position_embeddings: config.maxPositionEmbeddings,
     tie_word_embeddings: config.tieWordEmbeddings,
     bos_token_id: config.bosTokenId,
@@ -209,4 +239,16 @@ export function toHfConfig(config: DecoderConfig): Record<string, unknown> {
     out.label2id = Object.fromEntries(Array.from({ length: config.numLabels! }, (_, i) => [`LABEL_${i}`, i]));
   }
   return out;
+}
+
+function ropeScalingJson(scaling: RopeScaling | null): Record<string, unknown> | null {
+  if (scaling === null) return null;
+  if (scaling.type === "linear") return { rope_type: "linear", factor: scaling.factor };
+  return {
+    rope_type: "llama3",
+    factor: scaling.factor,
+    low_freq_factor: scaling.lowFreqFactor,
+    high_freq_factor: scaling.highFreqFactor,
+    original_max_position_embeddings: scaling.originalMaxPositionEmbeddings,
+  };
 }

@@ -89,13 +89,29 @@ export interface DecoderOutputs {
   kv: KvTensors;
 }
 
-/** RoPE inverse frequencies as torch computes them in float32: 1 / theta^(2i/d). */
-function inverseFrequencies(config: DecoderConfig): number[] {
+/**
+ * RoPE inverse frequencies as torch computes them in float32, 1 / theta^(2i/d), then rescaled like transformers'
+ * `_compute_linear_scaling_rope_parameters` / `_compute_llama3_parameters` when the config asks for it.
+ */
+export function inverseFrequencies(config: DecoderConfig): number[] {
   const d = config.headDim;
-  return Array.from(
+  const base = Array.from(
     { length: d / 2 },
     (_, i) => Math.fround(1 / Math.fround(config.ropeTheta ** Math.fround((2 * i) / d))),
   );
+  const scaling = config.ropeScaling;
+  if (scaling === null) return base;
+  if (scaling.type === "linear") return base.map((f) => Math.fround(f / scaling.factor));
+  const { factor, lowFreqFactor, highFreqFactor, originalMaxPositionEmbeddings: context } = scaling;
+  const lowWavelen = context / lowFreqFactor;
+  const highWavelen = context / highFreqFactor;
+  return base.map((f) => {
+    const wavelen = (2 * Math.PI) / f;
+    if (wavelen > lowWavelen) return Math.fround(f / factor);
+    if (wavelen < highWavelen) return f;
+    const smooth = (context / wavelen - lowFreqFactor) / (highFreqFactor - lowFreqFactor);
+    return Math.fround((1 - smooth) * f / factor + smooth * f);
+  });
 }
 
 /** cos and sin tables [B, T, headDim] for the given positions, duplicated over both halves as HF does. */
