@@ -109,3 +109,5 @@ export { computeRewards } from "./rewards.ts";
 export type { RewardBatch, ScoredSample } from "./rewards.ts";
 export { packGrpoBatch, packLabelledBatch, packPairBatch } from "./batches.ts";
 export type { GrpoSample, PackOptions } from "./batches.ts";
+export { buildLabelledSet, buildVerificationPairs, formatPrompt, RmDataError } from "./rm_data.ts";
+export type { LabelledCompletion, LabelledSetOptions } from "./rm_data.ts";
