@@ -7,7 +7,7 @@
  * an off-by-n total.
  */
 
-import type { Verdict } from "./verifier.ts";
+import { type Verdict, verify } from "./verifier.ts";
 
 /** Raised when accounting breaks: a sample counted twice, out of order, or totals that do not add up. */
 export class AccountingError extends Error {
@@ -220,6 +220,14 @@ export function accuracyOf(verdicts: readonly Verdict[]): AccuracySummary {
   for (const v of verdicts) counts[v]++;
   const total = verdicts.length;
   return { accuracy: total === 0 ? 0 : counts.correct / total, ...counts, total };
+}
+
+/** Verifies held-out responses against their references (`responses[i]` answers `references[i]`). */
+export function evaluateResponses(responses: readonly string[], references: readonly string[]): AccuracySummary {
+  if (responses.length !== references.length) {
+    throw new RangeError(`Cannot evaluate ${responses.length} responses against ${references.length} references`);
+  }
+  return accuracyOf(responses.map((r, i) => verify(r, references[i]!).verdict));
 }
 
 /** Fraction of pairs the RM orders correctly (s_pos > s_neg); ties count half. */

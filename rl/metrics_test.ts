@@ -3,6 +3,7 @@ import {
   AccountingError,
   accuracyOf,
   Ema,
+  evaluateResponses,
   pairwiseAccuracy,
   RunningMean,
   SampleLedger,
@@ -102,4 +103,15 @@ Deno.test("accuracyOf, pairwiseAccuracy, summarizeRewards", () => {
     count: 2,
     nonFinite: 2,
   });
+});
+
+Deno.test("evaluateResponses - verifier accuracy over a held-out set", () => {
+  assertEquals(evaluateResponses(["#### 7", "3+4=8. #### 8", "no idea"], ["7", "7", "1"]), {
+    accuracy: 1 / 3,
+    correct: 1,
+    incorrect: 1,
+    unparseable: 1,
+    total: 3,
+  });
+  throws(() => evaluateResponses(["1"], []), /1 responses against 0 references/);
 });

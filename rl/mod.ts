@@ -88,6 +88,7 @@ export {
   AccountingError,
   accuracyOf,
   Ema,
+  evaluateResponses,
   pairwiseAccuracy,
   RunningMean,
   SampleLedger,
@@ -111,3 +112,5 @@ export { packGrpoBatch, packLabelledBatch, packPairBatch } from "./batches.ts";
 export type { GrpoSample, PackOptions } from "./batches.ts";
 export { buildLabelledSet, buildVerificationPairs, formatPrompt, RmDataError } from "./rm_data.ts";
 export type { LabelledCompletion, LabelledSetOptions } from "./rm_data.ts";
+export { isStale, partitionByStaleness } from "./staleness.ts";
+export type { Versioned } from "./staleness.ts";
