@@ -318,3 +318,18 @@ Deno.test("checkGrads - a wrong gradient is detected", async () => {
   const bad = await checkGrads((_, [a]) => op.mul(op.stopGradient(a!), a!), [f([3], 0.5, 1)]);
   assert(!bad.ok && bad.worstRatio > 1);
 });
+
+Deno.test("gradients - Max and Min send a tie's whole gradient to the first operand (rl's PPO clip relies on it)", async () => {
+  const g = new Graph();
+  const a = g.input("a", "float64", [2]);
+  const b = g.input("b", "float64", [2]);
+  const loss = op.reduceSum(op.add(op.max(a, b), op.mul(op.min(a, b), 10)), [0]);
+  const [da, db] = gradients(loss, [a, b]);
+  g.output("da", da!);
+  g.output("db", db!);
+  const s = await createSession(toOnnx(g), { intraOpThreads: 1 });
+  const out = await s.runTensors({ a: tensor("float64", [2], [1, 2]), b: tensor("float64", [2], [1, 3]) });
+  assertEquals(Array.from(out.da!.data as Float64Array), [11, 10]);
+  assertEquals(Array.from(out.db!.data as Float64Array), [0, 1]);
+  await s.release();
+});
