@@ -259,6 +259,15 @@ for (const c of CASES) {
   });
 }
 
+Deno.test("checkGrads - float32 graphs pass with the stated float32 tolerances", async () => {
+  const inputs = [f([2, 3, 4], -1, 1, "float32"), f([5, 4], -1, 1, "float32")];
+  const report = await checkGrads(
+    (_, [x, w]) => op.softmax(nn.linear(nn.rmsNorm(x!, op.reduceMean(op.exp(w!), 0), 1e-6), w!)),
+    inputs,
+  );
+  assert(report.ok, `worst ratio ${report.worstRatio}: ${JSON.stringify(report.worst)}`);
+});
+
 Deno.test("checkGrads - the table covers every rule", () => {
   const covered = new Set(CASES.flatMap((c) => c.ops));
   const missing = Object.keys(RULES).filter((name) => !covered.has(name));
