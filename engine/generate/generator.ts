@@ -1,8 +1,8 @@
 /**
  * Batched autoregressive generation. Prompts are left-padded to a length bucket; a prefill graph runs them once and
  * returns the last position's logits plus every layer's keys/values written into a preallocated cache of S slots;
- * a decode graph then takes one token per row, writes its key/value into slot P + step (a one-hot `where`, since
- * the builder's shapes are static) and attends over all S slots under a mask that hides pads and unwritten slots.
+ * a decode graph then takes one token per row, writes its key/value into slot P + step (ScatterElements, since the
+ * builder's shapes are static) and attends over all S slots under a mask that hides pads and unwritten slots.
  * Caches go out of one run and into the next as onnxruntime tensors, never converted.
  *
  * Why a preallocated cache rather than a growing one: a growing past length would need one session per length;
@@ -161,14 +161,12 @@ export class Generator {
     const s = at.slots;
     const session = await this.runtime.session(`decode:${b}:${s}`, () => this.#decodeGraph(b, s));
     const maskFlat = masks.flatMap((row) => [...row, ...new Array(s - row.length).fill(0)]);
-    const oneHot = new Float32Array(s);
-    oneHot[at.slot] = 1;
     const feeds = this.runtime.feeds({
       ...at.cache,
       input_ids: tensor("int64", [b, 1], next),
       position_ids: tensor("int64", [b, 1], masks.map((row) => row.reduce((sum, m) => sum + m, 0) - 1)),
       attention_mask: tensor("int64", [b, s], maskFlat),
-      slot: tensor("float32", [s], oneHot),
+      slot: tensor("int64", [1], [at.slot]),
     });
     const result = await session.run(feeds);
     return { logits: result.logits!.data as Float32Array, cache: this.#pastFrom(result) };
@@ -220,7 +218,7 @@ export class Generator {
     const ids = g.input("input_ids", "int64", [b, 1]);
     const positions = g.input("position_ids", "int64", [b, 1]);
     const mask = g.input("attention_mask", "int64", [b, slots]);
-    const slot = g.input("slot", "float32", [slots]);
+    const slot = g.input("slot", "int64", [1]);
     const kvShape = [b, config.numKvHeads, slots, config.headDim];
     const keys = Array.from({ length: config.numLayers }, (_, i) => g.input(`past.${i}.key`, "float32", kvShape));
     const values = Array.from({ length: config.numLayers }, (_, i) => g.input(`past.${i}.value`, "float32", kvShape));
