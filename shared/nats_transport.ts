@@ -126,24 +126,31 @@ class NatsTransportImpl implements NatsTransport {
       .catch((error) => Promise.reject(requestError(error, subject, this.#limits.idleMs)));
   }
 
-  async request(subject: string, data: Uint8Array, options: RequestOptions): Promise<Uint8Array> {
+  request(subject: string, data: Uint8Array, options: RequestOptions): Promise<Uint8Array> {
     const timeoutMs = options.timeoutMs;
-    let msg: Msg;
-    try {
-      if (data.byteLength <= this.maxPayload) {
-        msg = await this.raw.request(subject, data, { timeout: timeoutMs });
-      } else {
+    // Plain .then() rather than an async function: the small path is the call hot path, every promise hop shows.
+    let sent: Promise<Msg>;
+    if (data.byteLength <= this.maxPayload) {
+      sent = this.raw.request(subject, data, { timeout: timeoutMs });
+    } else {
+      try {
         this.#checkSize(subject, data);
-        msg = await this.#requestLarge(subject, data, Date.now() + timeoutMs);
+      } catch (error) {
+        return Promise.reject(error);
       }
-    } catch (error) {
-      throw requestError(error, subject, timeoutMs);
+      sent = this.#requestLarge(subject, data, Date.now() + timeoutMs);
     }
-    if (msg.headers === undefined) return msg.data;
-    if (isChunkStart(msg)) {
-      return (await receiveChunked(this.raw, msg, this.#limits, this.#closing.signal)).data;
+    return sent.then(
+      (msg) => msg.headers === undefined ? msg.data : this.#largeReply(subject, msg),
+      (error) => Promise.reject(requestError(error, subject, timeoutMs)),
+    );
+  }
+
+  async #largeReply(subject: string, msg: Msg): Promise<Uint8Array> {
+    if (!isChunkStart(msg)) {
+      throw new CoopError(`Unexpected reply from "${subject}": a header-only message that is not a Coop chunk start`);
     }
-    throw new CoopError(`Unexpected reply from "${subject}": a header-only message that is not a Coop chunk start`);
+    return (await receiveChunked(this.raw, msg, this.#limits, this.#closing.signal)).data;
   }
 
   async #requestLarge(subject: string, data: Uint8Array, deadline: number): Promise<Msg> {
@@ -178,16 +185,16 @@ class NatsTransportImpl implements NatsTransport {
     return new NatsSubscription(this, subject, options);
   }
 
-  /** @internal Delivers a raw nats.js message to `queue`, reassembling chunked ones in the background. */
-  deliver(msg: Msg, queue: AsyncQueue<TransportMessage>): void {
+  /** @internal Hands a raw nats.js message to `sink`, reassembling chunked ones in the background. */
+  deliver(msg: Msg, sink: (msg: TransportMessage) => void): void {
     if (msg.headers === undefined) {
-      queue.push(msg.reply ? new ReplyableMessage(msg.subject, msg.data, this, msg.reply) : new PlainMessage(msg));
+      sink(msg.reply ? new ReplyableMessage(msg.subject, msg.data, this, msg.reply) : new PlainMessage(msg));
       return;
     }
     if (!isChunkStart(msg)) return; // e.g. a status message: nothing for the application
     receiveChunked(this.raw, msg, this.#limits, this.#closing.signal).then(
       ({ data, replyTo }) =>
-        queue.push(
+        sink(
           replyTo === undefined
             ? new PlainMessage({ subject: msg.subject, data })
             : new ReplyableMessage(msg.subject, data, this, replyTo),
@@ -282,11 +289,12 @@ class NatsSubscription implements TransportSubscription {
     this.subject = subject;
     this.#queue = new AsyncQueue(() => this.#sub.unsubscribe());
     const queue = this.#queue;
+    const sink = options.onMessage ?? ((msg: TransportMessage) => queue.push(msg));
     this.#sub = transport.raw.subscribe(subject, {
       queue: options.queue,
       callback: (error, msg) => {
         if (error) return queue.close();
-        transport.deliver(msg, queue);
+        transport.deliver(msg, sink);
       },
     });
     this.#sub.closed.then(() => queue.close(), () => queue.close());

@@ -30,6 +30,12 @@ export interface RequestOptions {
 export interface SubscribeOptions {
   /** Queue group: each message goes to one member of the group. */
   queue?: string;
+  /**
+   * Hot-path delivery: called synchronously for each message instead of queueing it for the async iterator (which
+   * then yields nothing and ends when the subscription does). Skips a promise hop per message and lets replies
+   * batch into one socket write. The callback must not throw; errors are the caller's to handle.
+   */
+  onMessage?: (msg: TransportMessage) => void;
 }
 
 /** A key-value bucket (JetStream KV). Values are bytes; `null` means absent. */

@@ -55,6 +55,14 @@ Deno.test("wire transport - publish/subscribe and request/reply pass small messa
     strictEqual(first.value!.respond, undefined);
     sub.unsubscribe();
 
+    // Hot-path subscriptions deliver through a callback, including chunked messages.
+    const viaCallback = b!.subscribe("cb", { onMessage: (msg) => msg.respond?.(msg.data) });
+    await b!.flush();
+    strictEqual((await a!.request("cb", new Uint8Array([7]), { timeoutMs: 2000 }))[0], 7);
+    strictEqual((await a!.request("cb", new Uint8Array(3 * MiB), { timeoutMs: 10_000 })).byteLength, 3 * MiB);
+    viaCallback.unsubscribe();
+    strictEqual((await viaCallback[Symbol.asyncIterator]().next()).done, true);
+
     serve(b!, "echo", (data) => data);
     await b!.flush();
     const reply = await a!.request("echo", encode({ x: tensor("float32", [2], [1, 2]) }), { timeoutMs: 2000 });
