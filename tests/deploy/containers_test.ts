@@ -173,6 +173,8 @@ Deno.test({
     } finally {
       await podman(["rm", "-f", "-t", "5", ...Object.values(names)], { check: false });
       await podman(["network", "rm", "-f", network], { check: false });
+      // Each source change leaves the previous test image untagged; podman here serves only this test.
+      await podman(["image", "prune", "-f"], { check: false });
       console.log(`  base image ${base.rebuilt ? "rebuilt" : "reused"}; ${timings.join("; ")}`);
     }
   },

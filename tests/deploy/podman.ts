@@ -97,6 +97,8 @@ export async function ensureBaseImage(): Promise<{ rebuilt: boolean }> {
     // This host reaches npm through a TLS-intercepting proxy whose CA is only in the host's bundle: the stand-in
     // trusts what the host trusts, for npm (NODE_EXTRA_CA_CERTS) and Deno (DENO_CERT) alike.
     await run("cp", [HOST_CA_BUNDLE, `${stage}/etc/ssl/certs/ca-certificates.crt`]);
+    // Drop the previous stand-in first, so re-imports do not pile up untagged images.
+    await podman(["rmi", BASE_IMAGE], { check: false });
     await run("sh", [
       "-c",
       `tar -C "${stage}" -c . | podman --runtime runc import ` +
@@ -135,7 +137,10 @@ export async function buildImage(dockerfile: string, tag: string, options: Build
     tag,
   ];
   for (const [key, value] of Object.entries(options.buildArgs ?? {})) args.push("--build-arg", `${key}=${value}`);
-  if (options.noCache) args.push("--no-cache");
+  if (options.noCache) {
+    args.push("--no-cache");
+    await podman(["rmi", tag], { check: false }); // a rebuild from scratch would leave the old image untagged
+  }
   args.push(ROOT);
   return await podman(args);
 }
