@@ -259,6 +259,26 @@ for (const c of CASES) {
   });
 }
 
+Deno.test("graph - inferred shapes and dtypes equal onnxruntime's for every forward and backward node", async () => {
+  for (const c of CASES) {
+    const g = new Graph("shapes");
+    const inputs = c.inputs();
+    const xs = inputs.map((t, i) => g.input(`x${i}`, t.dtype, t.shape));
+    const y = c.build(g, xs);
+    const loss = y.rank === 0 ? y : op.reduceSum(y, y.shape.map((_, i) => i));
+    gradients(loss, xs.filter((x) => x.dtype === "float64"));
+    const outs = g.nodes.flatMap((node) => node.outputs);
+    outs.forEach((sym, i) => g.output(`o${i}`, sym));
+    const s = await createSession(toOnnx(g), { intraOpThreads: 1 });
+    const got = await s.runTensors(Object.fromEntries(inputs.map((t, i) => [`x${i}`, t])));
+    outs.forEach((sym, i) => {
+      const t = got[`o${i}`]!;
+      assertEquals([t.dtype, [...t.shape]], [sym.dtype, [...sym.shape]], `${c.name}: ${sym.producer!.op}`);
+    });
+    await s.release();
+  }
+});
+
 Deno.test("checkGrads - float32 graphs pass with the stated float32 tolerances", async () => {
   const inputs = [f([2, 3, 4], -1, 1, "float32"), f([5, 4], -1, 1, "float32")];
   const report = await checkGrads(
