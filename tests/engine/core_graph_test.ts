@@ -115,3 +115,36 @@ Deno.test("session - cuda either runs or fails with a SessionError naming the pr
     assert(e instanceof SessionError && /cuda/.test(e.message), String(e));
   }
 });
+
+Deno.test("graph - ops without gradients infer the dtypes and shapes onnxruntime produces", async () => {
+  const g = new Graph();
+  const x = g.input("x", "float32", [2, 3]);
+  const y = g.input("y", "float32", [3]);
+  const ids = g.input("ids", "int64", [2, 3]);
+  const gt = op.greater(x, y);
+  const syms = [
+    op.equal(x, y),
+    op.less(x, 0),
+    op.and(gt, op.not(op.less(x, 0.5))),
+    op.or(gt, op.isNaN(x)),
+    op.isInf(x),
+    op.argMax(x, 1),
+    op.argMax(x, 0, { keepDims: true }),
+    op.topK(x, 2)[1],
+    op.cumSum(ids, 1),
+    op.add(ids, 1),
+    op.cast(gt, "float32"),
+    op.trilu(ids, { k: -1 }),
+  ];
+  syms.forEach((s, i) => g.output(`o${i}`, s));
+  const s = await createSession(toOnnx(g));
+  const out = await s.runTensors({
+    x: tensor("float32", [2, 3], [1, -2, 3, 0.2, 5, -6]),
+    y: tensor("float32", [3], [1, 0, 0]),
+    ids: tensor("int64", [2, 3], [1, 2, 3, 4, 5, 6]),
+  });
+  syms.forEach((sym, i) => assertEquals([out[`o${i}`]!.dtype, [...out[`o${i}`]!.shape]], [sym.dtype, [...sym.shape]]));
+  assertEquals(Array.from(out.o5!.data as BigInt64Array), [2n, 1n]);
+  assertEquals(Array.from(out.o8!.data as BigInt64Array), [1n, 3n, 6n, 4n, 9n, 15n]);
+  await s.release();
+});
