@@ -3,6 +3,7 @@ export {
   bucketLength,
   type LossFn,
   type LossOutputs,
+  type StepGraphKind,
   type StepOptions,
   type StepReport,
   Trainer,

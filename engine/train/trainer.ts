@@ -73,7 +73,9 @@ export function bucketLength(length: number, multiple = 16): number {
   return Math.max(multiple, Math.ceil(length / multiple) * multiple);
 }
 
-type Kind = "step" | "step_acc" | "accumulate";
+/** Which graph: a plain step, the last micro-batch's step (adds accumulated gradients), or an accumulation. */
+export type StepGraphKind = "step" | "step_acc" | "accumulate";
+type Kind = StepGraphKind;
 const RESERVED = /^(lr|step|inv_micro_batches|acc_loss|loss|grad_norm|ok)$|^(acc|adamw|next|metric)\./;
 
 function scalar(t: ort.Tensor): number {
@@ -98,6 +100,7 @@ export class Trainer {
   #zeros: Record<string, ort.Tensor> = {};
   #step = 0;
   #sessions = new Map<string, Promise<Session>>();
+  #busy = false;
 
   constructor(options: TrainerOptions) {
     this.name = options.name ?? "trainer";
@@ -165,7 +168,7 @@ export class Trainer {
       const spec = this.#shapes.get(name)!;
       for (const [which, r] of [["m", state.m], ["v", state.v]] as const) {
         const t = r[name];
-        if (t === undefined || t.shape.join() !== spec.shape.join()) {
+        if (t === undefined || t.dtype !== "float32" || t.shape.join() !== spec.shape.join()) {
           throw new TrainerError(`Cannot load optimizer state: "${which}" of "${name}" is missing or mis-shaped`);
         }
       }
@@ -187,8 +190,19 @@ export class Trainer {
     if (!Number.isFinite(options.lr)) {
       throw new TrainerError(`Cannot step "${this.name}": lr ${options.lr} is not finite`);
     }
-    const k = micro.length;
     for (const b of micro) this.#batchFeeds(b);
+    // Steps read and replace the state tensors; overlapping calls would lose updates.
+    if (this.#busy) throw new TrainerError(`Cannot step "${this.name}": a step is already running`);
+    this.#busy = true;
+    try {
+      return await this.#runStep(micro, options.lr);
+    } finally {
+      this.#busy = false;
+    }
+  }
+
+  async #runStep(micro: readonly Record<string, Tensor>[], lr: number): Promise<StepReport> {
+    const k = micro.length;
     const metricSums: Record<string, number> = {};
     const addMetrics = (out: Record<string, ort.Tensor>) => {
       for (const [key, t] of Object.entries(out)) {
@@ -212,7 +226,7 @@ export class Trainer {
     const feeds: Record<string, ort.Tensor> = {
       ...this.#params,
       ...this.#batchFeeds(last),
-      lr: f32(options.lr),
+      lr: f32(lr),
       step: f32(this.#step + 1),
     };
     for (const name of this.#trainable) {
@@ -254,7 +268,7 @@ export class Trainer {
   async release(): Promise<void> {
     const sessions = [...this.#sessions.values()];
     this.#sessions.clear();
-    for (const s of sessions) await (await s).release();
+    for (const s of sessions) await s.then((session) => session.release(), () => {});
   }
 
   #batchFeeds(batch: Record<string, Tensor>): Record<string, ort.Tensor> {
