@@ -5,6 +5,11 @@
  * bucket) and cached. With several micro-batches, all but the last run an "accumulate" graph (gradients summed into
  * buffers that are also fed back) and the last runs the step graph, which adds the accumulated sums before clipping.
  *
+ * Why static buckets rather than dynamic dims: creating a session for the small benchmark model took 0.2-0.35 s
+ * against 0.25-0.6 s per step, so a bucket pays for itself within one step, while dynamic dims would turn every
+ * reshape target and broadcast reduction into run-time shape arithmetic to save at most 15 padded tokens per row
+ * (lengths padded to multiples of 16 with `bucketLength`).
+ *
  * Skipping a non-finite step needs no selects in the graph: onnxruntime writes outputs to fresh buffers and never
  * touches inputs, so when the graph reports `ok = false` the trainer simply keeps feeding the previous parameter and
  * moment tensors.
