@@ -235,5 +235,12 @@ export function toOnnx(graph: Graph, options: ToOnnxOptions = {}): Uint8Array {
     o.int(2, version);
     m.message(8, o);
   }
+  // protobuf (and so onnxruntime's parser) caps a message at 2 GiB; weights past that must be fed as inputs.
+  if (m.length + 64 > 2 ** 31 - 1) {
+    throw new GraphBuildError(
+      `Cannot serialize graph "${graph.name}": the model would be ${m.length} bytes, over protobuf's 2 GiB limit; ` +
+        "declare large weights with graph.input and feed them instead of graph.constant",
+    );
+  }
   return m.finish();
 }
