@@ -105,7 +105,7 @@ export class Trainer {
   #zeros: Record<string, ort.Tensor> = {};
   #step = 0;
   #sessions = new Map<string, Promise<Session>>();
-  #busy = false;
+  #queue: Promise<unknown> = Promise.resolve();
 
   constructor(options: TrainerOptions) {
     this.name = options.name ?? "trainer";
@@ -185,7 +185,7 @@ export class Trainer {
     this.#step = state.step;
   }
 
-  /** Runs one optimizer step over one batch or several micro-batches (gradients are averaged). */
+  /** Runs one optimizer step over one batch or several micro-batches (gradients are averaged); calls queue up. */
   async step(
     batch: Record<string, Tensor> | readonly Record<string, Tensor>[],
     options: StepOptions,
@@ -196,14 +196,10 @@ export class Trainer {
       throw new TrainerError(`Cannot step "${this.name}": lr ${options.lr} is not finite`);
     }
     for (const b of micro) this.#batchFeeds(b);
-    // Steps read and replace the state tensors; overlapping calls would lose updates.
-    if (this.#busy) throw new TrainerError(`Cannot step "${this.name}": a step is already running`);
-    this.#busy = true;
-    try {
-      return await this.#runStep(micro, options.lr);
-    } finally {
-      this.#busy = false;
-    }
+    // Steps read and replace the state tensors, so overlapping calls are queued rather than interleaved.
+    const run = this.#queue.then(() => this.#runStep(micro, options.lr));
+    this.#queue = run.catch(() => {});
+    return await run;
   }
 
   async #runStep(micro: readonly Record<string, Tensor>[], lr: number): Promise<StepReport> {
