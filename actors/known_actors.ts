@@ -3,3 +3,4 @@
  * always import it; agents add more modules with `--registry` (their own configuration, never a message).
  */
 import "./demo_actors.ts";
+import "./roles/mod.ts";

@@ -1,0 +1,312 @@
+/**
+ * The learners: `PolicyLearner` (GRPO, or next-token SFT for the warm-up) and `RewardLearner` (Cooper's pairwise
+ * update, or VerifyRM-style BCE for pretraining). Each owns one `Trainer` (loss, gradients and AdamW in one graph),
+ * publishes its weights to the Object Store by version for the actors that sample or score with them, and writes
+ * and reads checkpoints (HF-layout `model.safetensors` + `config.json`, plus `optimizer.safetensors`).
+ *
+ * All micro-batches of an update are padded to one length bucket, so an update compiles at most one accumulate
+ * and one step graph per bucket instead of one per micro-batch shape.
+ */
+import { z } from "zod";
+import { readSafetensors, toHfConfig, writeSafetensors } from "../../engine/io/mod.ts";
+import type { DecoderConfig } from "../../engine/io/mod.ts";
+import { loadWeights, saveModel } from "../../engine/models/mod.ts";
+import { lmTrainingLoss } from "../../engine/score/mod.ts";
+import type { TextTokenizer } from "../../engine/tokenizers/mod.ts";
+import { bucketLength, type LossFn, type StepReport, Trainer } from "../../engine/train/mod.ts";
+import { type GrpoSample, packGrpoBatch, packLabelledBatch, packPairBatch } from "../../rl/batches.ts";
+import { bceTrainingLoss, grpoTrainingLoss, pairwiseTrainingLoss } from "../../rl/training_losses.ts";
+import { Tensor } from "../../shared/tensor.ts";
+import { registerActor } from "../registry.ts";
+import {
+  actorBlobs,
+  actorThreads,
+  configOf,
+  initialWeights,
+  loadTokenizer,
+  type ModelSpec,
+  publishWeights,
+  RoleError,
+  toRecord,
+} from "./model_spec.ts";
+
+/** Optimizer settings shared by both learners. */
+export interface OptimSpec {
+  lr: number;
+  gradClip: number;
+  weightDecay: number;
+  /** Rows per micro-batch (gradients are accumulated over micro-batches of one update). */
+  microBatchSize: number;
+}
+
+/** A learner's one-update report (plain numbers, for metrics). */
+export interface UpdateReport {
+  loss: number;
+  gradNorm: number;
+  skipped: boolean;
+  step: number;
+  rows: number;
+  metrics: Record<string, number>;
+}
+
+class LearnerCore {
+  readonly spec: ModelSpec;
+  readonly optim: OptimSpec;
+  readonly #loss: (config: DecoderConfig) => LossFn;
+  #trainer: Trainer | undefined;
+  #config: DecoderConfig | undefined;
+  #tokenizer: TextTokenizer | undefined;
+
+  constructor(spec: ModelSpec, optim: OptimSpec, loss: (config: DecoderConfig) => LossFn) {
+    this.spec = spec;
+    this.optim = optim;
+    this.#loss = loss;
+  }
+
+  async ready(): Promise<{ trainer: Trainer; config: DecoderConfig; tokenizer: TextTokenizer }> {
+    if (this.#trainer === undefined) {
+      const config = configOf(this.spec);
+      const weights = await initialWeights(this.spec, config);
+      this.#tokenizer = await loadTokenizer(this.spec.tokenizer);
+      this.#config = config;
+      this.#trainer = new Trainer({
+        name: "learner",
+        params: toRecord(weights),
+        loss: this.#loss(config),
+        adamw: { weightDecay: this.optim.weightDecay, maxGradNorm: this.optim.gradClip },
+        session: { intraOpThreads: actorThreads() },
+      });
+    }
+    return { trainer: this.#trainer, config: this.#config!, tokenizer: this.#tokenizer! };
+  }
+
+  async step(batches: Record<string, Tensor>[], rows: number, lr?: number): Promise<UpdateReport> {
+    const { trainer } = await this.ready();
+    const report: StepReport = await trainer.step(batches, { lr: lr ?? this.optim.lr });
+    return { ...report, rows };
+  }
+
+  /** Splits rows into micro-batches of `microBatchSize`, the last one padded with dummy rows. */
+  chunks<T>(rows: readonly T[]): T[][] {
+    const size = this.optim.microBatchSize;
+    const out: T[][] = [];
+    for (let i = 0; i < rows.length; i += size) out.push(rows.slice(i, i + size));
+    return out;
+  }
+
+  async publish(name: string, version: number): Promise<number> {
+    const { trainer } = await this.ready();
+    return await publishWeights(await actorBlobs(), name, new Map(Object.entries(trainer.params())), version);
+  }
+
+  async save(dir: string): Promise<void> {
+    const { trainer, config } = await this.ready();
+    await saveModel(dir, config, new Map(Object.entries(trainer.params())));
+    const state = trainer.state();
+    const tensors = new Map<string, Tensor>();
+    for (const [name, t] of Object.entries(state.m)) tensors.set(`m.${name}`, t);
+    for (const [name, t] of Object.entries(state.v)) tensors.set(`v.${name}`, t);
+    await writeSafetensors(`${dir}/optimizer.safetensors`, tensors, { metadata: { step: String(state.step) } });
+  }
+
+  async load(dir: string): Promise<number> {
+    const { trainer, config } = await this.ready();
+    trainer.setParams(toRecord(await loadWeights(dir, config)));
+    const file = await readSafetensors(`${dir}/optimizer.safetensors`);
+    const pick = (prefix: string) =>
+      Object.fromEntries([...file.tensors].filter(([k]) => k.startsWith(prefix)).map(([k, t]) => [k.slice(2), t]));
+    const step = Number(file.metadata.step);
+    if (!Number.isInteger(step) || step < 0) {
+      throw new RoleError(`Cannot load optimizer state from "${dir}": metadata step is ${file.metadata.step}`);
+    }
+    trainer.loadState({ step, m: pick("m."), v: pick("v.") });
+    return step;
+  }
+}
+
+/** What a policy learner trains: GRPO (the RL run) or next-token SFT (the warm-up). */
+export interface PolicyLearnerSpec {
+  policy: ModelSpec;
+  objective: "grpo" | "sft";
+  optim: OptimSpec;
+  grpo?: { clipRatio: number; clipRatioC: number; klCoef: number };
+}
+
+/** One SFT example: the response tokens are the ones trained on. */
+export interface SftExample {
+  prompt: string;
+  response: string;
+}
+
+const SAMPLES = z.array(z.object({
+  promptIds: z.array(z.number().int()).min(1),
+  responseIds: z.array(z.number().int()),
+  oldLogprobs: z.array(z.number()),
+  refLogprobs: z.array(z.number()),
+  advantage: z.number(),
+})).min(1);
+
+/** The policy learner (GRPO with PPO dual-clip and k3 KL; or SFT). */
+export class PolicyLearner {
+  readonly #core: LearnerCore;
+
+  constructor(spec: PolicyLearnerSpec) {
+    this.#core = new LearnerCore(
+      spec.policy,
+      spec.optim,
+      (config) =>
+        spec.objective === "sft" ? lmTrainingLoss(config) : grpoTrainingLoss(config, {
+          clipRatio: spec.grpo?.clipRatio,
+          clipRatioC: spec.grpo?.clipRatioC,
+          klCoef: spec.grpo?.klCoef,
+        }),
+    );
+  }
+
+  /** Builds the trainer (loads the first weights); returns the parameter count. */
+  async init(): Promise<{ step: number }> {
+    const { trainer } = await this.#core.ready();
+    return { step: trainer.stepCount };
+  }
+
+  /** One GRPO update over all samples (micro-batched). */
+  async update(samples: GrpoSample[], lr?: number): Promise<UpdateReport> {
+    const { config } = await this.#core.ready();
+    const pad = config.padTokenId ?? 0;
+    const t = bucketLength(Math.max(...samples.map((s) => s.promptIds.length + s.responseIds.length)));
+    const batches = this.#core.chunks(samples).map((chunk) =>
+      packGrpoBatch(chunk, { padId: pad, lengthBucket: t, rows: this.#core.optim.microBatchSize })
+    );
+    return await this.#core.step(batches, samples.length, lr);
+  }
+
+  /** One SFT step: next-token loss on the responses of `examples`. */
+  async sftStep(examples: SftExample[], lr?: number): Promise<UpdateReport> {
+    const { config, tokenizer } = await this.#core.ready();
+    const rows = examples.map((e) => {
+      const promptIds = tokenizer.encode(e.prompt, { addBos: true });
+      const responseIds = tokenizer.encode(e.response, { addEos: true });
+      return { promptIds, responseIds, oldLogprobs: responseIds.map(() => 0), refLogprobs: [], advantage: 0 };
+    }).map((r) => ({ ...r, refLogprobs: r.oldLogprobs }));
+    const t = bucketLength(Math.max(...rows.map((s) => s.promptIds.length + s.responseIds.length)));
+    // packGrpoBatch owns the prompt/response alignment; its response mask is exactly SFT's loss mask.
+    const batches = this.#core.chunks(rows).map((chunk) => {
+      const packed = packGrpoBatch(chunk, {
+        padId: config.padTokenId ?? 0,
+        lengthBucket: t,
+        rows: this.#core.optim.microBatchSize,
+      });
+      return {
+        input_ids: packed.input_ids!,
+        attention_mask: packed.attention_mask!,
+        loss_mask: packed.response_mask!,
+      };
+    });
+    return await this.#core.step(batches, rows.length, lr);
+  }
+
+  /** Publishes the current weights as blob `name` tagged `version`; returns the bytes written. */
+  async publish(name: string, version: number): Promise<number> {
+    return await this.#core.publish(name, version);
+  }
+
+  /** Writes weights, HF config and optimizer state to `dir`. */
+  async save(dir: string): Promise<void> {
+    await this.#core.save(dir);
+  }
+
+  /** Restores what `save` wrote; returns the optimizer step. */
+  async load(dir: string): Promise<number> {
+    return await this.#core.load(dir);
+  }
+}
+registerActor(PolicyLearner, {
+  methods: {
+    update: { args: z.tuple([SAMPLES]).or(z.tuple([SAMPLES, z.number().positive()])) },
+    publish: { idempotent: true },
+    save: { idempotent: true },
+  },
+});
+
+/** What a reward learner trains: Cooper's pairwise update or VerifyRM BCE pretraining. */
+export interface RewardLearnerSpec {
+  rewardModel: ModelSpec;
+  objective: "pairwise" | "bce";
+  optim: OptimSpec;
+}
+
+/** The reward-model learner. */
+export class RewardLearner {
+  readonly #core: LearnerCore;
+
+  constructor(spec: RewardLearnerSpec) {
+    this.#core = new LearnerCore(
+      spec.rewardModel,
+      spec.optim,
+      (config) => spec.objective === "bce" ? bceTrainingLoss(config) : pairwiseTrainingLoss(config),
+    );
+  }
+
+  /** Builds the trainer (loads the first weights). */
+  async init(): Promise<{ step: number }> {
+    const { trainer } = await this.#core.ready();
+    return { step: trainer.stepCount };
+  }
+
+  /** One pairwise update: mean(−log σ(s+ − s−)) over the given (positive, negative) RM input texts. */
+  async updatePairs(pairs: { positive: string; negative: string }[], lr?: number): Promise<UpdateReport> {
+    const { config, tokenizer } = await this.#core.ready();
+    const encoded = pairs.map((p) => ({
+      positive: this.#encode(tokenizer, p.positive, config),
+      negative: this.#encode(tokenizer, p.negative, config),
+    }));
+    const t = bucketLength(Math.max(...encoded.flatMap((p) => [p.positive.length, p.negative.length])));
+    const batches = this.#core.chunks(encoded).map((chunk) =>
+      packPairBatch(chunk, { padId: config.padTokenId ?? 0, lengthBucket: t, rows: this.#core.optim.microBatchSize })
+    );
+    return await this.#core.step(batches, pairs.length, lr);
+  }
+
+  /** One BCE step on (RM input text, label in [0, 1]) items. */
+  async updateLabelled(items: { input: string; label: number }[], lr?: number): Promise<UpdateReport> {
+    const { config, tokenizer } = await this.#core.ready();
+    const encoded = items.map((it) => ({ ids: this.#encode(tokenizer, it.input, config), label: it.label }));
+    const t = bucketLength(Math.max(...encoded.map((it) => it.ids.length)));
+    const batches = this.#core.chunks(encoded).map((chunk) =>
+      packLabelledBatch(chunk, {
+        padId: config.padTokenId ?? 0,
+        lengthBucket: t,
+        rows: this.#core.optim.microBatchSize,
+      })
+    );
+    return await this.#core.step(batches, items.length, lr);
+  }
+
+  /** Publishes the current weights as blob `name` tagged `version`. */
+  async publish(name: string, version: number): Promise<number> {
+    return await this.#core.publish(name, version);
+  }
+
+  /** Writes weights, HF config and optimizer state to `dir`. */
+  async save(dir: string): Promise<void> {
+    await this.#core.save(dir);
+  }
+
+  /** Restores what `save` wrote; returns the optimizer step. */
+  async load(dir: string): Promise<number> {
+    return await this.#core.load(dir);
+  }
+
+  #encode(tokenizer: TextTokenizer, text: string, config: DecoderConfig): number[] {
+    const ids = tokenizer.encode(text, { addBos: true });
+    const max = config.maxPositionEmbeddings;
+    // Same truncation as the reward actor: keep the end, where the completion's final answer is.
+    return ids.length > max ? [ids[0]!, ...ids.slice(ids.length - max + 1)] : ids;
+  }
+}
+registerActor(RewardLearner, { methods: { publish: { idempotent: true }, save: { idempotent: true } } });
+
+/** The HF config a learner would save (for drivers that write `config.json` beside their own files). */
+export function hfConfigOf(spec: ModelSpec): Record<string, unknown> {
+  return toHfConfig(configOf(spec));
+}

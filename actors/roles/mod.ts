@@ -1,0 +1,26 @@
+/**
+ * The Cooper role actors: rollout (sampling with a versioned policy), reward (RM scores + verifier verdicts),
+ * reference (frozen log-probs), the policy and reward learners, and the negative synthesizer. Importing this module
+ * registers them with the actor registry (`actors/known_actors.ts` does, so every actor host knows them).
+ */
+export {
+  actorBlobs,
+  configOf,
+  encodeWeights,
+  fetchWeights,
+  loadTokenizer,
+  publishWeights,
+  RoleError,
+  tinyHfConfig,
+} from "./model_spec.ts";
+export type { ModelSpec, WeightSource } from "./model_spec.ts";
+export { policyPrompt, RolloutActor } from "./rollout.ts";
+export type { RolloutPrompt, RolloutRequest, RolloutSample } from "./rollout.ts";
+export { RewardActor } from "./reward.ts";
+export type { ScoreItem, ScoreRequest, ScoreResult } from "./reward.ts";
+export { ReferenceActor } from "./reference.ts";
+export type { TokenPair } from "./reference.ts";
+export { hfConfigOf, PolicyLearner, RewardLearner } from "./learners.ts";
+export type { OptimSpec, PolicyLearnerSpec, RewardLearnerSpec, SftExample, UpdateReport } from "./learners.ts";
+export { NegativeSynthesizer } from "./negatives.ts";
+export type { AssistantRewriter } from "./negatives.ts";

@@ -1,0 +1,132 @@
+/**
+ * What every role actor needs to hold a model: a serialisable spec (HF config, tokenizer, where the first weights
+ * come from), the tokenizer and config built from it, and versioned weights in the cluster's Object Store. Weights
+ * travel as safetensors bytes under names like `<run>.policy.v12`, tagged with their version, so an actor asked for
+ * version 12 can check it got exactly that.
+ */
+import { dirname } from "node:path";
+import { parseDecoderConfig, parseSafetensors, serializeSafetensors } from "../../engine/io/mod.ts";
+import type { DecoderConfig } from "../../engine/io/mod.ts";
+import { checkWeights, initWeights, loadWeights, type Weights } from "../../engine/models/mod.ts";
+import { CharTokenizer, loadHfTokenizer, type TextTokenizer } from "../../engine/tokenizers/mod.ts";
+import { CoopError } from "../../shared/errors.ts";
+import type { Tensor } from "../../shared/tensor.ts";
+import type { BlobStore } from "../../shared/transport.ts";
+import { TASK_ALPHABET } from "../../rl/tasks/mod.ts";
+import { actorContext } from "../context.ts";
+
+/** Where a model's first weights come from. */
+export type WeightSource =
+  | { kind: "random"; seed: number }
+  | { kind: "checkpoint"; dir: string }
+  | { kind: "blob"; name: string; version?: number };
+
+/** A model as role actors receive it (msgpack-friendly). */
+export interface ModelSpec {
+  /** HF `config.json` content. */
+  hfConfig: Record<string, unknown>;
+  /** `char` (the task alphabet) or a path to a HF `tokenizer.json`. */
+  tokenizer: string;
+  weights: WeightSource;
+}
+
+/** Raised when a role actor is used before `init`, or given work that does not fit its model. */
+export class RoleError extends CoopError {
+  override name = "RoleError";
+}
+
+/** Loads the tokenizer a spec names. */
+export async function loadTokenizer(name: string): Promise<TextTokenizer> {
+  if (name === "char") return new CharTokenizer(TASK_ALPHABET);
+  // Configs may name the tokenizer.json itself or the checkpoint dir holding it.
+  return await loadHfTokenizer(name.endsWith(".json") ? dirname(name) : name);
+}
+
+/** The decoder config of a spec. */
+export function configOf(spec: ModelSpec): DecoderConfig {
+  return parseDecoderConfig(spec.hfConfig);
+}
+
+/** The HF config of a fresh tiny Llama for a char tokenizer (policy: causal LM; reward model: 1-label classifier). */
+export function tinyHfConfig(
+  model: { dModel: number; nLayers: number; nHeads: number; dFF: number; maxSeqLen: number },
+  options: { classifier: boolean; tokenizer?: TextTokenizer },
+): Record<string, unknown> {
+  const tok = options.tokenizer ?? new CharTokenizer(TASK_ALPHABET);
+  return {
+    model_type: "llama",
+    architectures: [options.classifier ? "LlamaForSequenceClassification" : "LlamaForCausalLM"],
+    vocab_size: tok.vocabSize,
+    hidden_size: model.dModel,
+    num_hidden_layers: model.nLayers,
+    num_attention_heads: model.nHeads,
+    num_key_value_heads: model.nHeads,
+    intermediate_size: model.dFF,
+    max_position_embeddings: model.maxSeqLen,
+    tie_word_embeddings: !options.classifier,
+    rope_theta: 10000,
+    rms_norm_eps: 1e-6,
+    bos_token_id: tok.bosId,
+    eos_token_id: tok.eosId,
+    pad_token_id: tok.padId,
+    ...(options.classifier ? { num_labels: 1 } : {}),
+  };
+}
+
+/** The cluster's blob store, seen from inside an actor. */
+export async function actorBlobs(): Promise<BlobStore> {
+  const cluster = actorContext().cluster;
+  return await cluster.transport.blobs(cluster.subjects.blobBucket);
+}
+
+/** Weights as safetensors bytes (metadata carries the version). */
+export function encodeWeights(weights: ReadonlyMap<string, Tensor>, version: number): Uint8Array {
+  return serializeSafetensors(weights, { metadata: { format: "pt", version: String(version) } });
+}
+
+/** Publishes weights under `name`, tagged with `version`; returns the byte size. */
+export async function publishWeights(
+  blobs: BlobStore,
+  name: string,
+  weights: ReadonlyMap<string, Tensor>,
+  version: number,
+): Promise<number> {
+  const bytes = encodeWeights(weights, version);
+  await blobs.put(name, bytes, { version: String(version) });
+  return bytes.byteLength;
+}
+
+/** Reads weights published under `name`, checks the version tag (when given) and the config. */
+export async function fetchWeights(
+  blobs: BlobStore,
+  name: string,
+  config: DecoderConfig,
+  version?: number,
+): Promise<Weights> {
+  const { info, data } = await blobs.get(name);
+  if (version !== undefined && info.version !== String(version)) {
+    throw new RoleError(`Blob "${name}" holds version ${info.version ?? "none"}, expected ${version}`);
+  }
+  return checkWeights(config, parseSafetensors(data, { source: `blob "${name}"` }).tensors, {
+    source: `blob "${name}"`,
+  });
+}
+
+/** The first weights of a spec (fresh init, a checkpoint dir, or a blob). */
+export async function initialWeights(spec: ModelSpec, config: DecoderConfig): Promise<Weights> {
+  const source = spec.weights;
+  if (source.kind === "random") return initWeights(config, { seed: source.seed });
+  if (source.kind === "checkpoint") return await loadWeights(source.dir, config);
+  return await fetchWeights(await actorBlobs(), source.name, config, source.version);
+}
+
+/** Intra-op threads for this actor's sessions: the CPU budget its agent gave it. */
+export function actorThreads(): number {
+  const threads = Number(Deno.env.get("COOP_THREADS") ?? "1");
+  return Number.isInteger(threads) && threads > 0 ? threads : 1;
+}
+
+/** Plain record of tensors, as the Trainer takes them. */
+export function toRecord(weights: ReadonlyMap<string, Tensor>): Record<string, Tensor> {
+  return Object.fromEntries(weights);
+}

@@ -1,0 +1,131 @@
+/**
+ * `RolloutActor`: samples n responses per prompt with the policy version it is told to use. Weights come from the
+ * Object Store by version (`<prefix>.v<N>`), so every sample is stamped with the exact policy that produced it and
+ * the driver can enforce its staleness bound. Sample ids are the driver's, and the seed is part of the request, so
+ * a retried request (the actor died mid-call) produces the same samples again and nothing is counted twice.
+ */
+import { z } from "zod";
+import { Generator } from "../../engine/generate/mod.ts";
+import { ModelRuntime } from "../../engine/models/mod.ts";
+import type { TextTokenizer } from "../../engine/tokenizers/mod.ts";
+import { registerActor } from "../registry.ts";
+import { actorContext } from "../context.ts";
+import { actorBlobs, actorThreads, configOf, fetchWeights, loadTokenizer, type ModelSpec } from "./model_spec.ts";
+
+/** One prompt to sample for. */
+export interface RolloutPrompt {
+  /** Sample ids are `<id>.<k>` for k < samples. */
+  id: string;
+  question: string;
+  answer: string;
+}
+
+/** A rollout request. */
+export interface RolloutRequest {
+  /** Policy version to sample with; its weights are read from blob `<blobPrefix>.v<version>`. */
+  version: number;
+  blobPrefix: string;
+  prompts: RolloutPrompt[];
+  samples: number;
+  maxNewTokens: number;
+  /** 0 = greedy. */
+  temperature: number;
+  seed: number;
+}
+
+/** One sampled response. */
+export interface RolloutSample {
+  id: string;
+  promptId: string;
+  question: string;
+  answer: string;
+  promptIds: number[];
+  responseIds: number[];
+  /** Behaviour log-probs (temperature-scaled softmax), one per response token. */
+  logprobs: number[];
+  text: string;
+  /** Policy version that produced it. */
+  version: number;
+}
+
+/** The prompt text the policy sees (SFT trains on the same layout). */
+export function policyPrompt(question: string): string {
+  return `${question}\n`;
+}
+
+const REQUEST = z.tuple([z.object({
+  version: z.number().int().nonnegative(),
+  blobPrefix: z.string().min(1),
+  prompts: z.array(z.object({ id: z.string().min(1), question: z.string(), answer: z.string() })).min(1),
+  samples: z.number().int().positive(),
+  maxNewTokens: z.number().int().positive(),
+  temperature: z.number().nonnegative(),
+  seed: z.number().int(),
+})]);
+
+/** Samples responses with a versioned policy. */
+export class RolloutActor {
+  readonly #spec: ModelSpec;
+  #runtime: ModelRuntime | undefined;
+  #generator: Generator | undefined;
+  #tokenizer: TextTokenizer | undefined;
+  #version = -1;
+  #tokens = 0;
+
+  constructor(spec: ModelSpec) {
+    this.#spec = spec;
+  }
+
+  /** Samples `samples` responses for each prompt with policy `version`. */
+  async rollout(request: RolloutRequest): Promise<RolloutSample[]> {
+    const tokenizer = await this.#load(request);
+    const prompts = request.prompts.map((p) => tokenizer.encode(policyPrompt(p.question), { addBos: true }));
+    const rows = prompts.flatMap((ids) => Array.from({ length: request.samples }, () => ids));
+    const generation = await this.#generator!.generate(rows, {
+      maxNewTokens: request.maxNewTokens,
+      temperature: request.temperature,
+      seed: request.seed,
+    });
+    const out: RolloutSample[] = [];
+    rows.forEach((promptIds, r) => {
+      const prompt = request.prompts[Math.floor(r / request.samples)]!;
+      const responseIds = generation.tokens[r]!;
+      this.#tokens += responseIds.length;
+      out.push({
+        id: `${prompt.id}.${r % request.samples}`,
+        promptId: prompt.id,
+        question: prompt.question,
+        answer: prompt.answer,
+        promptIds: [...promptIds],
+        responseIds,
+        logprobs: generation.logprobs[r]!,
+        text: tokenizer.decode(responseIds),
+        version: request.version,
+      });
+    });
+    return out;
+  }
+
+  /** Loaded version, tokens generated so far and where this actor runs. */
+  info(): { version: number; tokens: number; pid: number; restarts: number } {
+    return { version: this.#version, tokens: this.#tokens, pid: Deno.pid, restarts: actorContext().restarts };
+  }
+
+  async #load(request: RolloutRequest): Promise<TextTokenizer> {
+    if (this.#runtime === undefined) {
+      this.#tokenizer = await loadTokenizer(this.#spec.tokenizer);
+      this.#runtime = new ModelRuntime(configOf(this.#spec), {
+        name: "rollout",
+        session: { intraOpThreads: actorThreads() },
+      });
+      this.#generator = new Generator(this.#runtime);
+    }
+    if (this.#version !== request.version) {
+      const name = `${request.blobPrefix}.v${request.version}`;
+      this.#runtime.setWeights(await fetchWeights(await actorBlobs(), name, this.#runtime.config, request.version));
+      this.#version = request.version;
+    }
+    return this.#tokenizer!;
+  }
+}
+registerActor(RolloutActor, { methods: { rollout: { idempotent: true, args: REQUEST }, info: { idempotent: true } } });

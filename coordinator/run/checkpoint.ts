@@ -1,0 +1,67 @@
+/**
+ * Run checkpoints: a directory holding `policy/` and `reward_model/` (HF-layout safetensors weights + config.json
+ * + optimizer.safetensors, written by the learners themselves) and `driver.json` (step, versions, the sample
+ * ledger, and the batches already produced for later steps). Saving the produced-ahead batches is what lets an
+ * asynchronous run resume with the same next-step metrics: those samples were drawn from an older policy version
+ * that a resumed run could not reproduce.
+ */
+import type { LedgerState } from "../../rl/mod.ts";
+import { ConfigError } from "../../shared/errors.ts";
+import type { RunRoles } from "./roles.ts";
+import type { ScoredBatch } from "./rollouts.ts";
+
+/** The driver's part of a checkpoint. */
+export interface DriverState {
+  runId: string;
+  /** First step a resumed run executes. */
+  nextStep: number;
+  policyVersion: number;
+  rmVersion: number;
+  ledger: LedgerState;
+  pending: ScoredBatch[];
+  trainedSamples: number;
+  tokens: number;
+}
+
+const FORMAT = 1;
+
+/** Writes a full checkpoint into `dir`. */
+export async function saveCheckpoint(
+  dir: string,
+  roles: Pick<RunRoles, "policyLearner" | "rewardLearner">,
+  state: DriverState,
+): Promise<void> {
+  const absolute = await Deno.realPath(".").then((cwd) => (dir.startsWith("/") ? dir : `${cwd}/${dir}`));
+  await Deno.mkdir(absolute, { recursive: true });
+  await Promise.all([
+    roles.policyLearner.save(`${absolute}/policy`),
+    roles.rewardLearner.save(`${absolute}/reward_model`),
+  ]);
+  // Written last: a directory with driver.json is a complete checkpoint.
+  await Deno.writeTextFile(`${absolute}/driver.json`, JSON.stringify({ format: FORMAT, ...state }, replacer));
+}
+
+/** Reads `driver.json` of a checkpoint dir. */
+export async function loadDriverState(dir: string): Promise<DriverState> {
+  let parsed: DriverState & { format?: number };
+  try {
+    parsed = JSON.parse(await Deno.readTextFile(`${dir}/driver.json`), reviver);
+  } catch (error) {
+    throw new ConfigError(`Cannot resume from "${dir}": ${(error as Error).message}`);
+  }
+  if (parsed.format !== FORMAT || !Number.isInteger(parsed.nextStep) || !Array.isArray(parsed.pending)) {
+    throw new ConfigError(`Cannot resume from "${dir}": driver.json is not a Coop checkpoint (format ${FORMAT})`);
+  }
+  return parsed;
+}
+
+// JSON has no NaN/Infinity; RM scores may be non-finite and must survive the round trip as such.
+function replacer(_key: string, value: unknown): unknown {
+  if (typeof value === "number" && !Number.isFinite(value)) return { $num: String(value) };
+  return value;
+}
+
+function reviver(_key: string, value: unknown): unknown {
+  if (value !== null && typeof value === "object" && "$num" in value) return Number((value as { $num: string }).$num);
+  return value;
+}

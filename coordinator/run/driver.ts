@@ -1,0 +1,294 @@
+/**
+ * The GRPO run driver (modes `rule`, `static-rm`, `cooper`). `rlStep` reads as the algorithm — take the step's
+ * scored rollouts, compute rewards, (cooper) build verified pairs and update the RM, update the policy with GRPO,
+ * publish the new weights — and everything distributed (which actor samples what, retries after a crash, weight
+ * transfer through the Object Store) happens inside the runtime and the role actors.
+ *
+ * Asynchrony: the batch for step s+k is launched while step s trains, for k up to `maxStaleness`, so a sample is at
+ * most `maxStaleness` policy versions old when it is trained on (0 = synchronous). A batch that is older anyway is
+ * dropped, counted as `dropped-stale`, and regenerated. Every sample id goes through the ledger exactly once per
+ * state: generated → scored → trained | dropped-stale.
+ */
+import type { ActorPool } from "../../actors/pool.ts";
+import type { RolloutActor } from "../../actors/roles/mod.ts";
+import {
+  computeRewards,
+  groupAdvantages,
+  mixSeed,
+  type PromptGroup,
+  type RunConfig,
+  SampleLedger,
+  sigmoid,
+} from "../../rl/mod.ts";
+import { type DriverState, loadDriverState, saveCheckpoint } from "./checkpoint.ts";
+import { loadRunData, type RunData, tasksForStep, verificationPairs } from "./data.ts";
+import type { JobContext } from "./job.ts";
+import { type RunRoles, spawnRoles } from "./roles.ts";
+import { evaluate, produceBatch, type ProduceOptions, type ScoredBatch } from "./rollouts.ts";
+
+/** Runs a GRPO job to completion (or until stopped) on the context's cluster. */
+export async function runRl(ctx: JobContext, config: RunConfig): Promise<void> {
+  const data = await loadRunData(config.data, config.eval, config.seed);
+  ctx.status.notes.push(...data.notes);
+  const roles = await spawnRoles(ctx.cluster, config, ctx.id);
+  try {
+    await new RlRun(ctx, config, data, roles).run();
+  } finally {
+    await roles.stop();
+  }
+}
+
+class RlRun {
+  readonly ctx: JobContext;
+  readonly config: RunConfig;
+  readonly data: RunData;
+  readonly roles: RunRoles;
+  readonly produce: ProduceOptions;
+  readonly names: { policy: string; rm: string };
+  ledger = new SampleLedger();
+  policyVersion = 0;
+  rmVersion = 0;
+  /** Launched batches by step (async pipeline). */
+  readonly pending = new Map<number, Promise<ScoredBatch>>();
+  #started = performance.now();
+  #trainedSamples = 0;
+  #tokens = 0;
+
+  constructor(ctx: JobContext, config: RunConfig, data: RunData, roles: RunRoles) {
+    this.ctx = ctx;
+    this.config = config;
+    this.data = data;
+    this.roles = roles;
+    this.names = { policy: `${ctx.id}.policy`, rm: `${ctx.id}.rm` };
+    this.produce = {
+      rollouts: ctx.cluster.pool(roles.rollouts) as ActorPool<RolloutActor>,
+      reward: roles.reward,
+      reference: roles.reference,
+      policyPrefix: this.names.policy,
+      rmPrefix: this.names.rm,
+      samplesPerPrompt: config.grpo.samplesPerPrompt,
+      maxNewTokens: config.grpo.maxNewTokens,
+      temperature: config.grpo.temperature,
+      seed: config.seed,
+      chunks: config.rollout.count,
+    };
+  }
+
+  async run(): Promise<void> {
+    const { config, roles } = this;
+    const verifyPairs = await verificationPairs(this.data.eval, config.seed);
+    await Promise.all([roles.policyLearner.init(), roles.rewardLearner.init()]);
+    let first = 0;
+    if (this.ctx.resume !== undefined) first = await this.restore(this.ctx.resume);
+    await this.publishPolicy();
+    await this.publishRm();
+    for (let step = first; step < config.steps; step++) {
+      if (this.ctx.signal.aborted) {
+        await this.checkpoint(step);
+        this.ctx.status.state = "stopped";
+        return;
+      }
+      const metrics = await this.rlStep(step);
+      const last = step + 1 === config.steps;
+      if ((config.eval.interval > 0 && (step + 1) % config.eval.interval === 0) || last) {
+        const result = await evaluate(this.produce, this.data.eval, verifyPairs, {
+          policy: this.policyVersion,
+          rm: this.rmVersion,
+        });
+        Object.assign(metrics, {
+          eval_accuracy: result.accuracy,
+          eval_rm_reward: result.rmReward,
+          rm_pair_accuracy: result.rmPairAccuracy,
+        });
+      }
+      this.ctx.status.step = step + 1;
+      this.ctx.metric({ step: step + 1, ...metrics });
+      if ((config.checkpoint.interval > 0 && (step + 1) % config.checkpoint.interval === 0) || last) {
+        await this.checkpoint(step + 1);
+      }
+    }
+    this.ledger.assertBalanced({ settled: true });
+    this.ctx.status.state = "finished";
+  }
+
+  /** One step of the algorithm; returns its metrics. */
+  async rlStep(step: number): Promise<Record<string, number>> {
+    const { config, roles } = this;
+    const batch = await this.scoredBatch(step);
+    const ids = batch.samples.map((s) => s.id);
+    // 1. Policy rewards: the rule verdict (rule) or σ(RM) with no rule term (static-rm, cooper).
+    const { rewards, invalid } = computeRewards(
+      config.mode,
+      batch.verdicts.map((verdict, i) => ({ verdict, rmScore: batch.rmScores[i] })),
+    );
+    // 2. Cooper: verified (correct response, wrong rewrite) pairs update the RM before the policy update.
+    const rm: Record<string, number> = {};
+    if (config.mode === "cooper") Object.assign(rm, await this.updateRewardModel(step, batch));
+    // 3. GRPO: group-normalised advantages, PPO dual-clip + k3 KL to the reference, one update per epoch.
+    const advantages = groupAdvantages(rewards, batch.samples.map((s) => s.promptId), {
+      epsilon: config.grpo.epsilon,
+    });
+    const samples = batch.samples.map((s, i) => ({
+      promptIds: s.promptIds,
+      responseIds: s.responseIds,
+      oldLogprobs: s.logprobs,
+      refLogprobs: batch.refLogprobs[i]!,
+      advantage: advantages[i]!,
+    }));
+    let report;
+    for (let epoch = 0; epoch < config.grpo.ppoEpochs; epoch++) report = await roles.policyLearner.update(samples);
+    // 4. Publish the new policy version for the rollout actors.
+    this.policyVersion++;
+    await this.publishPolicy();
+    this.ledger.trained(ids);
+    this.#trainedSamples += ids.length;
+    const tokens = batch.samples.reduce((n, s) => n + s.responseIds.length, 0);
+    this.#tokens += tokens;
+    this.syncStatus();
+    const elapsed = (performance.now() - this.#started) / 1000;
+    const finiteScores = batch.rmScores.filter(Number.isFinite);
+    return {
+      policy_version: this.policyVersion,
+      rm_version: this.rmVersion,
+      staleness: this.ctx.status.staleness.last,
+      reward_mean: mean(rewards),
+      rm_reward_mean: finiteScores.length === 0 ? Number.NaN : mean(finiteScores.map(sigmoid)),
+      train_accuracy: mean(batch.verdicts.map((v) => (v === "correct" ? 1 : 0))),
+      invalid_rewards: invalid.length,
+      policy_loss: report!.loss,
+      grad_norm: report!.gradNorm,
+      kl: report!.metrics.kl ?? Number.NaN,
+      clip_fraction: report!.metrics.clip_fraction ?? Number.NaN,
+      response_tokens: tokens / ids.length,
+      samples_per_s: this.#trainedSamples / elapsed,
+      tokens_per_s: this.#tokens / elapsed,
+      ...rm,
+    };
+  }
+
+  /** The step's batch: launched ahead (async) or now (sync); regenerated if it is staler than the bound. */
+  async scoredBatch(step: number): Promise<ScoredBatch> {
+    for (let s = step; s <= step + this.config.maxStaleness && s < this.config.steps; s++) this.launch(s, `s${s}`);
+    let batch = await this.pending.get(step)!;
+    this.pending.delete(step);
+    for (let attempt = 1; this.policyVersion - batch.version > this.config.maxStaleness; attempt++) {
+      this.ledger.droppedStale(batch.samples.map((s) => s.id));
+      this.launch(step, `s${step}r${attempt}`);
+      batch = await this.pending.get(step)!;
+      this.pending.delete(step);
+    }
+    this.ctx.status.staleness.last = this.policyVersion - batch.version;
+    this.ctx.status.staleness.highest = Math.max(this.ctx.status.staleness.highest, this.ctx.status.staleness.last);
+    return batch;
+  }
+
+  launch(step: number, tag: string): void {
+    if (this.pending.has(step)) return;
+    const tasks = tasksForStep(this.data.train, step, this.config.grpo.promptsPerStep);
+    const promise = produceBatch(
+      { ...this.produce, onGenerated: (ids) => this.ledger.generated(ids) },
+      step,
+      tasks,
+      { policy: this.policyVersion, rm: this.rmVersion, tag },
+    ).then((batch) => {
+      this.ledger.scored(batch.samples.map((s) => s.id));
+      this.syncStatus();
+      return batch;
+    });
+    promise.catch(() => {}); // awaited by the step that needs it
+    this.pending.set(step, promise);
+  }
+
+  async updateRewardModel(step: number, batch: ScoredBatch): Promise<Record<string, number>> {
+    const groups = new Map<string, PromptGroup & { responses: string[]; verdicts: ScoredBatch["verdicts"] }>();
+    batch.samples.forEach((s, i) => {
+      const group = groups.get(s.promptId) ??
+        { question: s.question, reference: s.answer, responses: [], verdicts: [] };
+      group.responses.push(s.text);
+      group.verdicts.push(batch.verdicts[i]!);
+      groups.set(s.promptId, group);
+    });
+    const pairs = await this.roles.negatives.pairs([...groups.values()], mixSeed(this.config.seed, step, 7));
+    const out: Record<string, number> = {
+      rm_pairs: pairs.pairs.length,
+      rm_groups_masked: pairs.counts.groups - pairs.counts.valid,
+    };
+    if (pairs.pairs.length === 0) return out;
+    const inputs = pairs.pairs.map((p) => ({ positive: p.positiveInput, negative: p.negativeInput }));
+    for (let epoch = 0; epoch < this.config.rewardUpdate.epochs; epoch++) {
+      const report = await this.roles.rewardLearner.updatePairs(inputs);
+      Object.assign(out, { rm_loss: report.loss, rm_train_pair_accuracy: report.metrics.accuracy ?? Number.NaN });
+    }
+    this.rmVersion++;
+    await this.publishRm();
+    return out;
+  }
+
+  async publishPolicy(): Promise<void> {
+    await this.roles.policyLearner.publish(`${this.names.policy}.v${this.policyVersion}`, this.policyVersion);
+    await this.forget(this.names.policy, this.policyVersion);
+  }
+
+  async publishRm(): Promise<void> {
+    await this.roles.rewardLearner.publish(`${this.names.rm}.v${this.rmVersion}`, this.rmVersion);
+    await this.forget(this.names.rm, this.rmVersion);
+  }
+
+  /** Deletes a blob version no launched batch can still ask for (older than the staleness window). */
+  async forget(prefix: string, version: number): Promise<void> {
+    const old = version - this.config.maxStaleness - 2;
+    if (old < 0) return;
+    const blobs = await this.ctx.cluster.transport.blobs(this.ctx.cluster.subjects.blobBucket);
+    await blobs.delete(`${prefix}.v${old}`).catch(() => {});
+  }
+
+  syncStatus(): void {
+    Object.assign(this.ctx.status, {
+      policyVersion: this.policyVersion,
+      rmVersion: this.rmVersion,
+      accounting: this.ledger.snapshot(),
+    });
+    this.ctx.changed();
+  }
+
+  /** Writes learner states and the driver state (with batches already produced for later steps). */
+  async checkpoint(nextStep: number): Promise<void> {
+    const pending: ScoredBatch[] = [];
+    for (const [, promise] of this.pending) pending.push(await promise);
+    const state: DriverState = {
+      runId: this.ctx.id,
+      nextStep,
+      policyVersion: this.policyVersion,
+      rmVersion: this.rmVersion,
+      ledger: this.ledger.toState(),
+      pending,
+      trainedSamples: this.#trainedSamples,
+      tokens: this.#tokens,
+    };
+    const dir = `${this.config.checkpoint.dir}/${this.ctx.id}/step-${nextStep}`;
+    await saveCheckpoint(dir, this.roles, state);
+    this.ctx.status.checkpoint = dir;
+    this.ctx.changed();
+  }
+
+  /** Loads a checkpoint; returns the step to continue from. */
+  async restore(dir: string): Promise<number> {
+    const state = await loadDriverState(dir);
+    await Promise.all([
+      this.roles.policyLearner.load(`${dir}/policy`),
+      this.roles.rewardLearner.load(`${dir}/reward_model`),
+    ]);
+    this.ledger = SampleLedger.fromState(state.ledger);
+    this.policyVersion = state.policyVersion;
+    this.rmVersion = state.rmVersion;
+    this.#trainedSamples = state.trainedSamples;
+    this.#tokens = state.tokens;
+    for (const batch of state.pending) this.pending.set(batch.step, Promise.resolve(batch));
+    this.syncStatus();
+    return state.nextStep;
+  }
+}
+
+function mean(values: readonly number[]): number {
+  return values.length === 0 ? Number.NaN : values.reduce((a, b) => a + b, 0) / values.length;
+}

@@ -1,0 +1,61 @@
+/**
+ * What a running job (an RL run, an SFT warm-up, an RM pretraining) reports and is given: its status (step,
+ * policy/RM versions, staleness, sample accounting), a stream of metric points, and a stop signal. The run manager
+ * and the control API read these; the jobs themselves never know about HTTP.
+ */
+import type { Cluster } from "../../actors/cluster.ts";
+import type { AccountingSnapshot } from "../../rl/mod.ts";
+
+/** Life of a run. */
+export type RunState = "running" | "finished" | "stopped" | "failed";
+
+/** One metric record: the step it belongs to plus named numbers (NaN/absent = not measured this step). */
+export interface MetricPoint {
+  step: number;
+  /** Seconds since the run started. */
+  time: number;
+  [name: string]: number;
+}
+
+/** Everything `GET /v1/runs/:id` shows. */
+export interface RunStatus {
+  id: string;
+  name: string;
+  kind: "rl" | "sft" | "rm-pretrain";
+  mode?: string;
+  state: RunState;
+  /** Steps finished. */
+  step: number;
+  steps: number;
+  policyVersion: number;
+  rmVersion: number;
+  staleness: { max: number; last: number; highest: number };
+  accounting: AccountingSnapshot;
+  /** Directory of the latest checkpoint, if any. */
+  checkpoint?: string;
+  error?: { name: string; message: string };
+  startedAt: string;
+  finishedAt?: string;
+  /** Notes such as skipped dataset lines. */
+  notes: string[];
+}
+
+/** What a job function gets. */
+export interface JobContext {
+  cluster: Cluster;
+  id: string;
+  /** Aborted when someone asks the run to stop; the job finishes its current step, checkpoints and returns. */
+  signal: AbortSignal;
+  /** Checkpoint dir to resume from. */
+  resume?: string;
+  status: RunStatus;
+  /** Records a metric point (also updates listeners). */
+  metric(point: Omit<MetricPoint, "time">): void;
+  /** Called after `status` fields changed. */
+  changed(): void;
+}
+
+/** An empty accounting snapshot. */
+export function emptyAccounting(): AccountingSnapshot {
+  return { generated: 0, scored: 0, trained: 0, droppedStale: 0, awaitingScore: 0, awaitingTraining: 0 };
+}

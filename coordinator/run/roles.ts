@@ -1,0 +1,116 @@
+/**
+ * Turning a run config into role actors on the cluster: model specs (HF config, tokenizer, first weights) and one
+ * spawn per actor with the role's resources. Every role restarts on a crash (`maxRestarts`) and its idempotent
+ * methods are retried (`maxTaskRetries`), which is how a killed rollout actor's in-flight work gets re-queued.
+ */
+import { resolve } from "node:path";
+import type { ActorHandle } from "../../actors/handle.ts";
+import type { Cluster } from "../../actors/cluster.ts";
+import {
+  type ModelSpec,
+  NegativeSynthesizer,
+  PolicyLearner,
+  ReferenceActor,
+  RewardActor,
+  RewardLearner,
+  RolloutActor,
+  tinyHfConfig,
+} from "../../actors/roles/mod.ts";
+import type { ModelConfig, RunConfig } from "../../rl/mod.ts";
+import { ConfigError } from "../../shared/errors.ts";
+
+/** Restarts and retries every role gets. */
+export const ROLE_FAULT_TOLERANCE = { maxRestarts: 3, maxTaskRetries: 3 } as const;
+
+/** The spec of a model from config: its checkpoint's config.json, or a fresh tiny Llama. */
+export async function modelSpec(
+  model: ModelConfig,
+  options: { classifier: boolean; seed: number },
+): Promise<ModelSpec> {
+  const tokenizer = model.tokenizer === "char" ? "char" : resolve(model.tokenizer);
+  if (model.checkpoint === undefined) {
+    return {
+      hfConfig: tinyHfConfig(model, { classifier: options.classifier }),
+      tokenizer,
+      weights: { kind: "random", seed: options.seed },
+    };
+  }
+  const dir = resolve(model.checkpoint);
+  let hfConfig: Record<string, unknown>;
+  try {
+    hfConfig = JSON.parse(await Deno.readTextFile(`${dir}/config.json`));
+  } catch (error) {
+    throw new ConfigError(`Cannot read the model checkpoint "${model.checkpoint}": ${(error as Error).message}`);
+  }
+  return { hfConfig, tokenizer, weights: { kind: "checkpoint", dir } };
+}
+
+/** Handles on every role actor of an RL run. */
+export interface RunRoles {
+  rollouts: ActorHandle<RolloutActor>[];
+  reward: ActorHandle<RewardActor>;
+  reference: ActorHandle<ReferenceActor>;
+  policyLearner: ActorHandle<PolicyLearner>;
+  rewardLearner: ActorHandle<RewardLearner>;
+  negatives: ActorHandle<NegativeSynthesizer>;
+  /** Kills them all. */
+  stop(): Promise<void>;
+}
+
+/** Spawns the role actors of an RL run (in parallel; they load their models lazily). */
+export async function spawnRoles(cluster: Cluster, config: RunConfig, runId: string): Promise<RunRoles> {
+  const policy = await modelSpec(config.policy, { classifier: false, seed: config.seed });
+  const rm = await modelSpec(config.rewardModel, { classifier: true, seed: config.seed + 1 });
+  const opts = (role: string, resources: Record<string, number>, index = 0) => ({
+    name: `${runId}-${role}${index === 0 ? "" : `-${index}`}`,
+    resources,
+    ...ROLE_FAULT_TOLERANCE,
+  });
+  const spawned: ActorHandle<unknown>[] = [];
+  const track = <T>(handle: Promise<ActorHandle<T>>) =>
+    handle.then((h) => {
+      spawned.push(h as ActorHandle<unknown>);
+      return h;
+    });
+  const stop = async () => {
+    await Promise.all(spawned.map((h) => cluster.kill(h, { graceful: false }).catch(() => {})));
+  };
+  try {
+    const [rollouts, reward, reference, policyLearner, rewardLearner, negatives] = await Promise.all([
+      Promise.all(
+        Array.from(
+          { length: config.rollout.count },
+          (_, i) => track(cluster.spawn(RolloutActor, opts("rollout", config.rollout.resources, i), policy)),
+        ),
+      ),
+      track(cluster.spawn(RewardActor, opts("reward", config.reward.resources), rm)),
+      track(cluster.spawn(ReferenceActor, opts("reference", config.reference.resources), policy)),
+      track(cluster.spawn(PolicyLearner, opts("policy-learner", config.policyLearner.resources), {
+        policy,
+        objective: "grpo" as const,
+        optim: {
+          lr: config.grpo.lr,
+          gradClip: config.grpo.gradClip,
+          weightDecay: config.grpo.weightDecay,
+          microBatchSize: config.grpo.microBatchSize,
+        },
+        grpo: { clipRatio: config.grpo.clipRatio, clipRatioC: config.grpo.clipRatioC, klCoef: config.grpo.klCoef },
+      })),
+      track(cluster.spawn(RewardLearner, opts("reward-learner", config.rewardLearner.resources), {
+        rewardModel: rm,
+        objective: "pairwise" as const,
+        optim: {
+          lr: config.rewardUpdate.lr,
+          gradClip: config.rewardUpdate.gradClip,
+          weightDecay: config.rewardUpdate.weightDecay,
+          microBatchSize: config.grpo.microBatchSize,
+        },
+      })),
+      track(cluster.spawn(NegativeSynthesizer, opts("negatives", config.negatives.resources))),
+    ]);
+    return { rollouts, reward, reference, policyLearner, rewardLearner, negatives, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}

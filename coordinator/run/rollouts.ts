@@ -1,0 +1,153 @@
+/**
+ * The data-producing half of a step, as the driver sees it: `produceBatch` samples a step's prompts on the
+ * rollout pool with a given policy version, then gets verdicts + RM scores and reference log-probs; `evaluate`
+ * runs greedy decoding on the held-out set and measures the RM on held-out verification pairs. Where the work runs,
+ * and retrying it when an actor dies, is the runtime's business (pools and idempotent methods).
+ */
+import type { ActorPool } from "../../actors/pool.ts";
+import type { RewardActor, RolloutActor, RolloutSample } from "../../actors/roles/mod.ts";
+import type { ActorHandle } from "../../actors/handle.ts";
+import { accuracyOf, type MathTask, mixSeed, pairwiseAccuracy, sigmoid, type Verdict } from "../../rl/mod.ts";
+
+/** One step's samples, scored. */
+export interface ScoredBatch {
+  step: number;
+  /** Policy version the samples were generated with. */
+  version: number;
+  rmVersion: number;
+  samples: RolloutSample[];
+  verdicts: Verdict[];
+  /** RM logits, one per sample. */
+  rmScores: number[];
+  refLogprobs: number[][];
+  /** Wall time of rollout + scoring (ms). */
+  ms: number;
+}
+
+/** What producing a batch needs. */
+export interface ProduceOptions {
+  rollouts: ActorPool<RolloutActor>;
+  reward: ActorHandle<RewardActor>;
+  reference: ActorHandle<{ logprobs(pairs: { promptIds: number[]; responseIds: number[] }[]): number[][] }>;
+  policyPrefix: string;
+  rmPrefix: string;
+  samplesPerPrompt: number;
+  maxNewTokens: number;
+  temperature: number;
+  seed: number;
+  /** Prompt chunks per step (fixed by config, so results do not depend on which actor takes which chunk). */
+  chunks: number;
+  /** Called with the sample ids as soon as generation returned (before scoring), for the ledger. */
+  onGenerated?: (ids: string[]) => void;
+}
+
+/** Splits `items` into `n` nearly equal consecutive chunks (none empty). */
+export function split<T>(items: readonly T[], n: number): T[][] {
+  const out: T[][] = [];
+  const size = Math.ceil(items.length / Math.max(1, n));
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+/** Samples, scores and reference-scores one step's tasks. `tag` makes sample ids unique (step and attempt). */
+export async function produceBatch(
+  options: ProduceOptions,
+  step: number,
+  tasks: readonly MathTask[],
+  versions: { policy: number; rm: number; tag: string },
+): Promise<ScoredBatch> {
+  const started = performance.now();
+  const prompts = tasks.map((t, i) => ({ id: `${versions.tag}.p${i}`, question: t.question, answer: t.answer }));
+  const parts = await Promise.all(
+    split(prompts, options.chunks).map((chunk, c) =>
+      options.rollouts.submit((actor) =>
+        actor.rollout({
+          version: versions.policy,
+          blobPrefix: options.policyPrefix,
+          prompts: chunk,
+          samples: options.samplesPerPrompt,
+          maxNewTokens: options.maxNewTokens,
+          temperature: options.temperature,
+          seed: mixSeed(options.seed, step, c),
+        })
+      )
+    ),
+  );
+  const samples = parts.flat();
+  options.onGenerated?.(samples.map((s) => s.id));
+  const [scored, refLogprobs] = await Promise.all([
+    options.reward.score({
+      items: samples.map((s) => ({ question: s.question, reference: s.answer, response: s.text })),
+      rm: { blobPrefix: options.rmPrefix, version: versions.rm },
+    }),
+    options.reference.logprobs(samples.map((s) => ({ promptIds: s.promptIds, responseIds: s.responseIds }))),
+  ]);
+  return {
+    step,
+    version: versions.policy,
+    rmVersion: versions.rm,
+    samples,
+    verdicts: scored.verdicts,
+    rmScores: scored.scores,
+    refLogprobs,
+    ms: performance.now() - started,
+  };
+}
+
+/** Held-out results. */
+export interface EvalResult {
+  /** Verifier accuracy of greedy answers. */
+  accuracy: number;
+  /** Mean σ(RM) of those greedy answers. */
+  rmReward: number;
+  /** Fraction of held-out (solution, verified wrong rewrite) pairs the RM orders correctly; NaN without pairs. */
+  rmPairAccuracy: number;
+}
+
+/** Greedy decoding on the held-out tasks with the verifier, and the RM on held-out verification pairs. */
+export async function evaluate(
+  options: ProduceOptions,
+  tasks: readonly MathTask[],
+  pairs: readonly { question: string; reference: string; positive: string; negative: string }[],
+  versions: { policy: number; rm: number },
+): Promise<EvalResult> {
+  const prompts = tasks.map((t, i) => ({ id: `eval.${i}`, question: t.question, answer: t.answer }));
+  const parts = await Promise.all(
+    split(prompts, options.chunks).map((chunk) =>
+      options.rollouts.submit((actor) =>
+        actor.rollout({
+          version: versions.policy,
+          blobPrefix: options.policyPrefix,
+          prompts: chunk,
+          samples: 1,
+          maxNewTokens: options.maxNewTokens,
+          temperature: 0,
+          seed: 0,
+        })
+      )
+    ),
+  );
+  const samples = parts.flat();
+  const rm = { blobPrefix: options.rmPrefix, version: versions.rm };
+  const scored = await options.reward.score({
+    items: samples.map((s) => ({ question: s.question, reference: s.answer, response: s.text })),
+    rm,
+  });
+  let rmPairAccuracy = Number.NaN;
+  if (pairs.length > 0) {
+    const both = await options.reward.score({
+      items: [
+        ...pairs.map((p) => ({ question: p.question, reference: p.reference, response: p.positive })),
+        ...pairs.map((p) => ({ question: p.question, reference: p.reference, response: p.negative })),
+      ],
+      rm,
+    });
+    rmPairAccuracy = pairwiseAccuracy(both.scores.slice(0, pairs.length), both.scores.slice(pairs.length));
+  }
+  const finite = scored.scores.filter(Number.isFinite);
+  return {
+    accuracy: accuracyOf(scored.verdicts).accuracy,
+    rmReward: finite.length === 0 ? Number.NaN : finite.reduce((a, s) => a + sigmoid(s), 0) / finite.length,
+    rmPairAccuracy,
+  };
+}

@@ -1,0 +1,185 @@
+/**
+ * The two warm-up jobs, as runs on the cluster: policy SFT on worked solutions, and VerifyRM-style RM pretraining
+ * (BCE on (question, reference, completion, label) triples). Each spawns one learner (plus one actor for its
+ * held-out check), trains, and saves the model as `<checkpoint.dir>/policy` or `<checkpoint.dir>/reward_model`,
+ * which is where the RL configs pick them up.
+ *
+ * The RM's labelled set is deliberately small and narrow: worked solutions, verified wrong rewrites of them, and
+ * bare `#### n` answers, labelled by the rule verifier ("hybrid annotation" in the paper adds an LLM judge; Coop has
+ * none). Anything a policy writes outside that distribution is where a static RM can be exploited.
+ */
+import { type ActorHandle } from "../../actors/handle.ts";
+import { PolicyLearner, policyPrompt, RewardActor, RewardLearner, RolloutActor } from "../../actors/roles/mod.ts";
+import {
+  accuracyOf,
+  formatRmInput,
+  generateTasks,
+  mixSeed,
+  pairwiseAccuracy,
+  type RmPretrainConfig,
+  Rng,
+  RuleNegativeSynthesizer,
+  type SftConfig,
+  verify,
+} from "../../rl/mod.ts";
+import { loadRunData, verificationPairs } from "./data.ts";
+import type { JobContext } from "./job.ts";
+import { modelSpec, ROLE_FAULT_TOLERANCE } from "./roles.ts";
+
+/** Policy warm-up: next-token loss on the responses (worked solutions) of the training tasks. */
+export async function runSft(ctx: JobContext, config: SftConfig): Promise<void> {
+  const data = await loadRunData(config.data, config.eval, config.seed);
+  ctx.status.notes.push(...data.notes);
+  const train = data.train.filter((t) => t.solution !== undefined);
+  if (train.length === 0) throw new Error("Cannot run SFT: no training task has a worked solution");
+  const policy = await modelSpec(config.policy, { classifier: false, seed: config.seed });
+  const opts = (role: string) => ({
+    name: `${ctx.id}-${role}`,
+    resources: config.learner.resources,
+    ...ROLE_FAULT_TOLERANCE,
+  });
+  const learner = await ctx.cluster.spawn(PolicyLearner, opts("learner"), {
+    policy,
+    objective: "sft",
+    optim: {
+      lr: config.lr,
+      gradClip: config.gradClip,
+      weightDecay: config.weightDecay,
+      microBatchSize: config.batchSize,
+    },
+  });
+  const handles: ActorHandle<unknown>[] = [learner as ActorHandle<unknown>];
+  try {
+    const rollout = await ctx.cluster.spawn(RolloutActor, { ...opts("eval"), resources: { cpu: 0.5 } }, policy);
+    handles.push(rollout as ActorHandle<unknown>);
+    const evaluate = async (version: number) => {
+      await learner.publish(`${ctx.id}.policy.v${version}`, version);
+      const samples = await rollout.rollout({
+        version,
+        blobPrefix: `${ctx.id}.policy`,
+        prompts: data.eval.map((t, i) => ({ id: `eval.${i}`, question: t.question, answer: t.answer })),
+        samples: 1,
+        maxNewTokens: Math.max(...data.eval.map((t) => (t.solution ?? t.answer).length)) + 4,
+        temperature: 0,
+        seed: 0,
+      });
+      return accuracyOf(samples.map((s) => verify(s.text, s.answer).verdict)).accuracy;
+    };
+    for (let step = 0; step < config.steps && !ctx.signal.aborted; step++) {
+      const batch = Array.from(
+        { length: config.batchSize },
+        (_, i) => train[(step * config.batchSize + i) % train.length]!,
+      );
+      const report = await learner.sftStep(
+        batch.map((t) => ({ prompt: policyPrompt(t.question), response: t.solution! })),
+      );
+      const point: Record<string, number> = { loss: report.loss, grad_norm: report.gradNorm };
+      const last = step + 1 === config.steps;
+      if ((config.eval.interval > 0 && (step + 1) % config.eval.interval === 0) || last) {
+        point.eval_accuracy = await evaluate(step + 1);
+      }
+      ctx.status.step = step + 1;
+      ctx.metric({ step: step + 1, ...point });
+    }
+    const dir = `${config.checkpoint.dir}/policy`;
+    await learner.save(await absolute(dir));
+    ctx.status.checkpoint = dir;
+    ctx.status.state = ctx.signal.aborted ? "stopped" : "finished";
+  } finally {
+    await Promise.all(handles.map((h) => ctx.cluster.kill(h, { graceful: false }).catch(() => {})));
+  }
+}
+
+/** One labelled RM example. */
+interface Labelled {
+  input: string;
+  label: number;
+}
+
+/** The small verifier-labelled set: solutions, verified wrong rewrites, and bare right/wrong answers. */
+export function labelledSet(config: RmPretrainConfig, tasks: ReturnType<typeof generateTasks>): Labelled[] {
+  const rng = new Rng(mixSeed(config.seed, 3));
+  const rewriter = new RuleNegativeSynthesizer();
+  const out: Labelled[] = [];
+  for (const task of tasks) {
+    if (out.length >= config.labelledSize) break;
+    const solution = task.solution ?? `#### ${task.answer}`;
+    const wantCorrect = rng.next() < config.positiveFraction;
+    const bare = rng.next() < 0.25;
+    let completion: string | undefined;
+    if (wantCorrect) completion = bare ? `#### ${task.answer}` : solution;
+    else if (bare) completion = `#### ${Number(task.answer) + rng.pick([-2, -1, 1, 2])}`;
+    else {completion = rewriter.candidates(
+        { question: task.question, reference: task.answer, response: solution },
+        rng,
+      )[0]?.text;}
+    if (completion === undefined) continue;
+    // The label is the verifier's verdict, whatever we meant to make.
+    const label = verify(completion, task.answer).verdict === "correct" ? 1 : 0;
+    out.push({ input: formatRmInput(task.question, task.answer, completion), label });
+  }
+  return out;
+}
+
+/** VerifyRM-style pretraining: BCE on the labelled set; reports held-out pairwise accuracy. */
+export async function runRmPretrain(ctx: JobContext, config: RmPretrainConfig): Promise<void> {
+  const data = await loadRunData(config.data, config.eval, config.seed);
+  ctx.status.notes.push(...data.notes);
+  const items = labelledSet(config, data.train);
+  const pairs = await verificationPairs(data.eval, config.seed);
+  const rm = await modelSpec(config.rewardModel, { classifier: true, seed: config.seed });
+  const opts = (role: string) => ({
+    name: `${ctx.id}-${role}`,
+    resources: config.learner.resources,
+    ...ROLE_FAULT_TOLERANCE,
+  });
+  const learner = await ctx.cluster.spawn(RewardLearner, opts("learner"), {
+    rewardModel: rm,
+    objective: "bce",
+    optim: {
+      lr: config.lr,
+      gradClip: config.gradClip,
+      weightDecay: config.weightDecay,
+      microBatchSize: config.batchSize,
+    },
+  });
+  const handles: ActorHandle<unknown>[] = [learner as ActorHandle<unknown>];
+  try {
+    const scorer = await ctx.cluster.spawn(RewardActor, { ...opts("eval"), resources: { cpu: 0.5 } }, rm);
+    handles.push(scorer as ActorHandle<unknown>);
+    const evaluate = async (version: number) => {
+      await learner.publish(`${ctx.id}.rm.v${version}`, version);
+      const scored = await scorer.score({
+        items: [
+          ...pairs.map((p) => ({ question: p.question, reference: p.reference, response: p.positive })),
+          ...pairs.map((p) => ({ question: p.question, reference: p.reference, response: p.negative })),
+        ],
+        rm: { blobPrefix: `${ctx.id}.rm`, version },
+      });
+      return pairwiseAccuracy(scored.scores.slice(0, pairs.length), scored.scores.slice(pairs.length));
+    };
+    let order: Labelled[] = [];
+    for (let step = 0; step < config.steps && !ctx.signal.aborted; step++) {
+      if (order.length < config.batchSize) order = [...order, ...new Rng(mixSeed(config.seed, step)).shuffle(items)];
+      const batch = order.splice(0, config.batchSize);
+      const report = await learner.updateLabelled(batch);
+      const point: Record<string, number> = { loss: report.loss, accuracy: report.metrics.accuracy ?? Number.NaN };
+      const last = step + 1 === config.steps;
+      if ((config.eval.interval > 0 && (step + 1) % config.eval.interval === 0) || last) {
+        point.rm_pair_accuracy = await evaluate(step + 1);
+      }
+      ctx.status.step = step + 1;
+      ctx.metric({ step: step + 1, ...point });
+    }
+    const dir = `${config.checkpoint.dir}/reward_model`;
+    await learner.save(await absolute(dir));
+    ctx.status.checkpoint = dir;
+    ctx.status.state = ctx.signal.aborted ? "stopped" : "finished";
+  } finally {
+    await Promise.all(handles.map((h) => ctx.cluster.kill(h, { graceful: false }).catch(() => {})));
+  }
+}
+
+async function absolute(path: string): Promise<string> {
+  return path.startsWith("/") ? path : `${await Deno.realPath(".")}/${path}`;
+}
