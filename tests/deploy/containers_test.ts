@@ -12,6 +12,7 @@ import { ensureCommands, isRoot, ROOT, runId, waitFor } from "./host.ts";
 import { BASE_IMAGE, buildImage, ensureBaseImage, inCi, podman, RUN_FLAGS } from "./podman.ts";
 
 const IMAGE = "localhost/coop:deploy-test";
+const CUDA_IMAGE = "localhost/coop-cuda:deploy-test";
 
 async function preconditions(): Promise<string | null> {
   if (Deno.build.os !== "linux") return "needs Linux";
@@ -164,6 +165,21 @@ Deno.test({
           assertEquals(result.code, 0, `healthcheck of ${name}: ${result.stdout}${result.stderr}`);
         }
       });
+
+      await t.step(
+        "Dockerfile.cuda builds on a stand-in CUDA base (provider download skipped: no NuGet here)",
+        async () => {
+          await timed("cuda build", () =>
+            buildImage("Dockerfile.cuda", CUDA_IMAGE, {
+              buildArgs: { CUDA_IMAGE: BASE_IMAGE, ORT_NODE_INSTALL: "skip" },
+              noCache: inCi(),
+            }));
+          const probe = await podman(["run", "--rm", ...RUN_FLAGS, CUDA_IMAGE, "sh", "-c", "id -u; deno --version"]);
+          assert(probe.stdout.startsWith("10001\n") && probe.stdout.includes("deno 2."), probe.stdout);
+          const image = JSON.parse((await podman(["image", "inspect", CUDA_IMAGE])).stdout)[0];
+          assertEquals(image.Config.Cmd?.[0], "agent");
+        },
+      );
     } catch (error) {
       for (const name of Object.values(names)) {
         const logs = await podman(["logs", "--tail", "40", name], { check: false });
@@ -171,10 +187,12 @@ Deno.test({
       }
       throw error;
     } finally {
-      await podman(["rm", "-f", "-t", "5", ...Object.values(names)], { check: false });
-      await podman(["network", "rm", "-f", network], { check: false });
-      // Each source change leaves the previous test image untagged; podman here serves only this test.
-      await podman(["image", "prune", "-f"], { check: false });
+      await timed("cleanup", async () => {
+        await podman(["rm", "-f", "-t", "5", ...Object.values(names)], { check: false });
+        await podman(["network", "rm", "-f", network], { check: false });
+        // Each source change leaves the previous test image untagged; podman here serves only this test.
+        await podman(["image", "prune", "-f"], { check: false });
+      });
       console.log(`  base image ${base.rebuilt ? "rebuilt" : "reused"}; ${timings.join("; ")}`);
     }
   },
