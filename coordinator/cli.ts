@@ -17,6 +17,10 @@ export const COMMANDS: Record<string, { summary: string; run: Command }> = {
   up: { summary: "run a coordinator (--local-nats also starts nats-server)", run: up },
   agent: { summary: "run a node agent: --nats URL --cpus N --gpus 0,1 --resource k=v --label k=v", run: agent },
   status: { summary: "print the cluster status table (--api URL)", run: status },
+  run: {
+    summary: "train: run CONFIG [--api URL] [--resume DIR] [--detach] (a local cluster when no --api)",
+    run: async (args) => (await import("./run/cli.ts")).runCommand(args),
+  },
   parity: {
     summary: "check the model in DIR against reference outputs: parity DIR [--no-grads] [--threads N]",
     run: async (args) => (await import("../engine/parity/cli.ts")).parityMain(args),

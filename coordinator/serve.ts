@@ -4,11 +4,13 @@
  * agent, report connection state, and shut down cleanly on SIGTERM/SIGINT.
  */
 import { startAgent } from "../actors/agent.ts";
+import { Cluster } from "../actors/cluster.ts";
 import { natsOptionsFromEnv } from "../shared/nats_options.ts";
 import { connectNats } from "../shared/nats_transport.ts";
 import { subjects } from "../shared/subjects.ts";
 import type { Transport } from "../shared/transport.ts";
 import { apiTokenFromEnv, createApp } from "./api.ts";
+import type { RunManager } from "./run/manager.ts";
 import { Coordinator } from "./coordinator.ts";
 import { StateStore } from "./state_store.ts";
 import { apiDeps } from "./views.ts";
@@ -71,9 +73,16 @@ export async function runCoordinator(options: RunCoordinatorOptions = {}): Promi
   });
   await coordinator.start();
   let server: Deno.HttpServer | undefined;
+  let runs: RunManager | undefined;
   let apiPort: number | null = null;
   if ((options.apiPort ?? 8470) >= 0) {
-    const app = createApp(apiDeps(coordinator, { natsUrl: options.nats }), { token: apiTokenFromEnv() });
+    // Runs (`/v1/runs`) are driven from this process; loaded lazily so `coop up` without runs stays light.
+    const { RunManager, runsRouter } = await import("./run/mod.ts");
+    runs = new RunManager(new Cluster(transport, { cluster: names.cluster }));
+    const app = createApp(apiDeps(coordinator, { natsUrl: options.nats }), {
+      token: apiTokenFromEnv(),
+      routers: { "/v1/runs": runsRouter(runs) },
+    });
     server = Deno.serve({
       port: options.apiPort ?? 8470,
       hostname: options.apiHost ?? "0.0.0.0",
@@ -85,6 +94,8 @@ export async function runCoordinator(options: RunCoordinatorOptions = {}): Promi
   options.onReady?.({ apiPort });
   onSignals(() => void coordinator.stop());
   await coordinator.exited;
+  // Runs cannot finish without the coordinator: ask them to stop, do not wait for them.
+  void runs?.close().catch(() => {});
   await server?.shutdown();
   await transport.close().catch(() => {});
   console.error("coordinator: stopped");

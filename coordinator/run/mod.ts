@@ -1,0 +1,21 @@
+/**
+ * Training runs on the cluster: the GRPO driver (`rule` | `static-rm` | `cooper`, asynchronous with a staleness
+ * bound), SFT and RM-pretraining jobs, checkpoints, the run manager and the `/v1/runs` router, and the CLI's
+ * `coop run` command and RL demo.
+ */
+export { runRl } from "./driver.ts";
+export { runRmPretrain, runSft } from "./warmup.ts";
+export { RunManager } from "./manager.ts";
+export type { RunEvent, StartOptions } from "./manager.ts";
+export { runsRouter } from "./router.ts";
+export { loadDriverState, saveCheckpoint } from "./checkpoint.ts";
+export type { DriverState } from "./checkpoint.ts";
+export { loadRunData, tasksForStep, verificationPairs } from "./data.ts";
+export type { RunData } from "./data.ts";
+export { emptyAccounting } from "./job.ts";
+export type { JobContext, MetricPoint, RunState, RunStatus } from "./job.ts";
+export { modelSpec, ROLE_FAULT_TOLERANCE, spawnRoles } from "./roles.ts";
+export type { RunRoles } from "./roles.ts";
+export { evaluate, produceBatch, split } from "./rollouts.ts";
+export type { EvalResult, ProduceOptions, ScoredBatch } from "./rollouts.ts";
+export { ApiClient, follow, runCommand } from "./cli.ts";
