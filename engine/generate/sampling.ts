@@ -76,13 +76,13 @@ export function sampleToken(row: ArrayLike<number>, rng: Rng, options: SamplingO
   const vocab = row.length;
   let candidates: number[];
   if ((topK > 0 && topK < vocab) || topP < 1) {
-    candidates = Array.from({ length: vocab }, (_, i) => i);
-    candidates.sort((a, b) => row[b]! - row[a]! || a - b);
+    candidates = sortedHead(row, { temperature, lse, topK: topK < vocab ? topK : 0, topP });
     if (topK > 0 && topK < vocab) candidates.length = topK;
     if (topP < 1) {
       // Nucleus over the (top-k filtered) distribution, renormalised as transformers' TopPLogitsWarper does
-      // after top-k: keep tokens until the cumulative probability reaches p, always keeping the first.
-      const keptLse = logSumExpOf(row, candidates, temperature);
+      // after top-k: keep tokens until the cumulative probability reaches p, always keeping the first. Without
+      // top-k the candidates may be only the head of the vocabulary, so normalise over the full one.
+      const keptLse = topK > 0 && topK < vocab ? logSumExpOf(row, candidates, temperature) : lse;
       let cumulative = 0;
       let keep = 0;
       while (keep < candidates.length) {
@@ -126,4 +126,30 @@ function logSumExpOf(row: ArrayLike<number>, indices: number[], scale: number): 
   let sum = 0;
   for (const i of indices) sum += Math.exp(row[i]! / scale - max);
   return max + Math.log(sum);
+}
+
+/**
+ * The most likely tokens in descending order, enough of them for top-k/top-p: sorting a 150k vocabulary per token
+ * costs ~20 ms, so candidates above a probability floor are tried first. A floor q is enough when at least k tokens
+ * pass it (for top-k) or the passing mass reaches p (for top-p): every token below q ranks after all of them.
+ */
+function sortedHead(
+  row: ArrayLike<number>,
+  options: { temperature: number; lse: number; topK: number; topP: number },
+): number[] {
+  const { temperature, lse, topK, topP } = options;
+  const byLogit = (a: number, b: number) => row[b]! - row[a]! || a - b;
+  for (const floor of [1e-4, 1e-7]) {
+    const cut = (Math.log(floor) + lse) * temperature;
+    const head: number[] = [];
+    let mass = 0;
+    for (let i = 0; i < row.length; i++) {
+      if (row[i]! >= cut) {
+        head.push(i);
+        mass += Math.exp(row[i]! / temperature - lse);
+      }
+    }
+    if (topK > 0 ? head.length >= topK : mass >= topP) return head.sort(byLogit);
+  }
+  return Array.from({ length: row.length }, (_, i) => i).sort(byLogit);
 }

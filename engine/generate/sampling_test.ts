@@ -58,3 +58,52 @@ Deno.test("sampling - invalid options are named", () => {
   throws(() => checkSamplingOptions({ topK: 1.5 }), { name: "SamplingError", message: /topK/ });
   throws(() => checkSamplingOptions({ topP: 0 }), { name: "SamplingError", message: /topP/ });
 });
+
+Deno.test("sampling - the probability-floor shortcut picks exactly what a full sort would", () => {
+  const rng = new Rng(9);
+  const vocab = 5000;
+  // A peaked row (a few likely tokens) and a flat one (the floor cannot cover p, so the full sort runs).
+  const peaked = Array.from({ length: vocab }, (_, i) => (i % 997 === 0 ? 8 : 0) + rng.normal());
+  const flat = Array.from({ length: vocab }, () => 0.01 * rng.normal());
+  for (const row of [peaked, flat]) {
+    for (const options of [{ topK: 5 }, { topP: 0.9 }, { topK: 50, topP: 0.5 }, { topP: 0.999 }]) {
+      const full = referenceSample(row, new Rng(3), { temperature: 0.8, ...options });
+      const fast = sampleToken(row, new Rng(3), { temperature: 0.8, ...options });
+      assertEquals(fast.token, full.token);
+      ok(
+        Math.abs(fast.samplingLogprob - full.samplingLogprob) < 1e-9,
+        `${JSON.stringify(options)} ${row === flat} ${fast.samplingLogprob} ${full.samplingLogprob}`,
+      );
+    }
+  }
+});
+
+/** Top-k/top-p by sorting the whole vocabulary (the definition the shortcut must match). */
+function referenceSample(row: number[], rng: Rng, o: { temperature: number; topK?: number; topP?: number }) {
+  let idx = row.map((_, i) => i).sort((a, b) => row[b]! - row[a]! || a - b);
+  if (o.topK) idx = idx.slice(0, o.topK);
+  const lse = (ids: number[]) => {
+    const m = Math.max(...ids.map((i) => row[i]! / o.temperature));
+    return m + Math.log(ids.reduce((s, i) => s + Math.exp(row[i]! / o.temperature - m), 0));
+  };
+  if (o.topP !== undefined) {
+    const l = lse(idx);
+    let cumulative = 0;
+    let keep = 0;
+    while (keep < idx.length) {
+      cumulative += Math.exp(row[idx[keep]!]! / o.temperature - l);
+      keep++;
+      if (cumulative >= o.topP) break;
+    }
+    idx = idx.slice(0, keep);
+  }
+  const l = lse(idx);
+  let u = rng.next();
+  let token = idx[0]!;
+  for (const i of idx) {
+    u -= Math.exp(row[i]! / o.temperature - l);
+    token = i;
+    if (u < 0) break;
+  }
+  return { token, samplingLogprob: row[token]! / o.temperature - l };
+}
