@@ -37,6 +37,9 @@ const WINDOW_BYTES = 16 * 1024 * 1024;
 export interface ReceiveLimits {
   maxMessageBytes: number;
   idleMs: number;
+  /** Cap on bytes being reassembled at once across all messages; `reserved` is the running total (mutated). */
+  maxReassemblyBytes: number;
+  reserved: number;
 }
 
 /** Options for {@link sendChunked}. */
@@ -177,6 +180,14 @@ export function receiveChunked(
     answer(start, { [KIND]: "reject", [REASON]: reason });
     return Promise.reject(new MessageTooLargeError(`Cannot receive on "${start.subject}": ${reason}`));
   }
+  if (limits.reserved + total > limits.maxReassemblyBytes) {
+    // Without this, a burst of start messages could make the receiver allocate many messages' worth at once.
+    const reason =
+      `receiver busy: ${limits.reserved} bytes already being reassembled (limit ${limits.maxReassemblyBytes})`;
+    answer(start, { [KIND]: "reject", [REASON]: reason });
+    return Promise.reject(new MessageTooLargeError(`Cannot receive ${total} bytes on "${start.subject}": ${reason}`));
+  }
+  limits.reserved += total;
   const window = Math.max(2, Math.floor(WINDOW_BYTES / Math.ceil(total / count)));
   const ackEvery = Math.max(1, Math.floor(window / 4));
   const inbox = createInbox();
@@ -186,7 +197,11 @@ export function receiveChunked(
     let offset = 0;
     let received = 0;
     let timer: ReturnType<typeof setTimeout> | undefined;
+    let done = false;
     const finish = (error?: Error) => {
+      if (done) return;
+      done = true;
+      limits.reserved -= total;
       clearTimeout(timer);
       signal.removeEventListener("abort", onAbort);
       sub.unsubscribe();
@@ -206,6 +221,7 @@ export function receiveChunked(
     };
     const sub = nc.subscribe(inbox, {
       callback: (_error, msg) => {
+        if (done) return;
         const chunk = msg.data;
         if (offset + chunk.byteLength > total) {
           return finish(new DecodeError(`Chunked message on "${start.subject}" overflows its declared ${total} bytes`));

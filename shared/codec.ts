@@ -105,7 +105,8 @@ function spliced(context: EncodeContext, bytes: Uint8Array, header: (payloadPos:
 class CoopExtensions implements ExtensionCodecType<EncodeContext> {
   tryToEncode(object: unknown, context: EncodeContext): ExtData | null {
     if (object instanceof Tensor) {
-      const code = DTYPE_CODES[object.dtype as DType];
+      const code = Object.hasOwn(DTYPE_CODES, object.dtype) ? DTYPE_CODES[object.dtype as DType] : undefined;
+      if (code === undefined) throw new RangeError(`Cannot encode a tensor of unknown dtype "${object.dtype}"`);
       return new ExtData(TENSOR_EXT, spliced(context, object.bytes(), (pos) => tensorHeader(code, object.shape, pos)));
     }
     if (typeof object === "bigint") return new ExtData(BIGINT_EXT, new TextEncoder().encode(object.toString()));

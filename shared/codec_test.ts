@@ -200,6 +200,9 @@ Deno.test("codec - bad tensor frames raise DecodeError naming the problem", () =
 Deno.test("codec - encoding rejects shapes the wire cannot carry", () => {
   const t = new Tensor("uint8", new Array(40).fill(1), new Uint8Array(1));
   throws(() => encode(t), /at most 32/);
+  const forged = new Tensor("uint8", [1], new Uint8Array(1));
+  (forged as { dtype: string }).dtype = "constructor";
+  throws(() => encode(forged), /unknown dtype "constructor"/);
 });
 
 Deno.test("codec - fuzz: random and mutated frames only ever raise DecodeError", () => {

@@ -33,6 +33,8 @@ export interface NatsConnectOptions {
   tls?: NatsTlsOptions;
   /** Largest message the transport carries (chunked above max_payload). Default 1 GiB. */
   maxMessageBytes?: number;
+  /** Cap on bytes being reassembled at once across messages (bounds memory a burst can claim). Default 2× max. */
+  maxReassemblyBytes?: number;
   /** A half-received chunked message is dropped after this long without a chunk. Default 30 s. */
   chunkIdleMs?: number;
   /** Give up on the initial connection (TCP, TLS handshake, auth) after this long. Default 10 s. */
@@ -224,7 +226,10 @@ export async function toNatsJsOptions(options: NatsConnectOptions): Promise<Node
     if ((certFile === undefined) !== (keyFile === undefined)) {
       throw new ConfigError("Invalid NATS settings: tls.certFile and tls.keyFile must be given together");
     }
-    const tls: NonNullable<NodeConnectionOptions["tls"]> = {};
+    // TLS 1.2 on purpose: under TLS 1.3 a server rejecting the client certificate says so in an alert after the
+    // handshake, which nats.js's node transport (on Deno's node:tls) leaves unhandled: the process dies with
+    // "received fatal alert: BadCertificate". With 1.2 the handshake itself fails and connect rejects cleanly.
+    const tls = { maxVersion: "TLSv1.2" } as NonNullable<NodeConnectionOptions["tls"]>;
     if (caFile !== undefined) tls.ca = new TextDecoder().decode(await readConfigFile(caFile, "tls.caFile"));
     if (certFile !== undefined) tls.cert = new TextDecoder().decode(await readConfigFile(certFile, "tls.certFile"));
     if (keyFile !== undefined) tls.key = new TextDecoder().decode(await readConfigFile(keyFile, "tls.keyFile"));

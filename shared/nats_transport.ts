@@ -29,6 +29,7 @@ import type {
 export const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024 * 1024;
 const DEFAULT_CHUNK_IDLE_MS = 30_000;
 const RESOLVED: Promise<void> = Promise.resolve();
+const CLOSE_DRAIN_MS = 3000;
 
 /** The NATS transport, plus what benchmarks and diagnostics need beyond {@link Transport}. */
 export interface NatsTransport extends Transport {
@@ -43,9 +44,27 @@ export class NatsConnectError extends CoopError {
   override name = "NatsConnectError";
 }
 
+let socketGuardInstalled = false;
+
+/**
+ * When nats-server refuses a connection (bad credentials) it closes the socket; nats.js has already removed its
+ * listeners by then, and Deno's node:net compat can still emit the peer's reset as an `error` event that nobody
+ * handles — an uncaught exception that would kill the process. Connection resets are never worth dying for: the
+ * connect call has already reported the refusal, and live connections reconnect on their own.
+ */
+function installSocketResetGuard(): void {
+  if (socketGuardInstalled) return;
+  socketGuardInstalled = true;
+  globalThis.addEventListener("error", (event) => {
+    const code = (event.error as { code?: unknown } | undefined)?.code;
+    if (code === "ECONNRESET" || code === "EPIPE") event.preventDefault();
+  });
+}
+
 /** Connects to NATS; rejects with {@link NatsConnectError} (auth refused, unreachable) or a `ConfigError`. */
 export async function connectNats(options: NatsConnectOptions): Promise<NatsTransport> {
   const natsOptions = await toNatsJsOptions(options);
+  installSocketResetGuard();
   let nc: NatsConnection;
   try {
     nc = await connect(natsOptions);
@@ -91,7 +110,12 @@ class NatsTransportImpl implements NatsTransport {
   constructor(nc: NatsConnection, options: NatsConnectOptions) {
     this.raw = nc;
     this.maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
-    this.#limits = { maxMessageBytes: this.maxMessageBytes, idleMs: options.chunkIdleMs ?? DEFAULT_CHUNK_IDLE_MS };
+    this.#limits = {
+      maxMessageBytes: this.maxMessageBytes,
+      idleMs: options.chunkIdleMs ?? DEFAULT_CHUNK_IDLE_MS,
+      maxReassemblyBytes: options.maxReassemblyBytes ?? 2 * this.maxMessageBytes,
+      reserved: 0,
+    };
     const log = createLogger({ component: "nats" });
     this.#onError = options.onError ?? ((error) => log.warn(error.message, { error: error.name }));
   }
@@ -188,7 +212,12 @@ class NatsTransportImpl implements NatsTransport {
   /** @internal Hands a raw nats.js message to `sink`, reassembling chunked ones in the background. */
   deliver(msg: Msg, sink: (msg: TransportMessage) => void): void {
     if (msg.headers === undefined) {
-      sink(msg.reply ? new ReplyableMessage(msg.subject, msg.data, this, msg.reply) : new PlainMessage(msg));
+      try {
+        sink(msg.reply ? new ReplyableMessage(msg.subject, msg.data, this, msg.reply) : new PlainMessage(msg));
+      } catch (error) {
+        // A throwing onMessage callback must not take nats.js's read loop down with it.
+        this.#onError(error instanceof Error ? error : new Error(String(error)));
+      }
       return;
     }
     if (!isChunkStart(msg)) return; // e.g. a status message: nothing for the application
@@ -241,11 +270,16 @@ class NatsTransportImpl implements NatsTransport {
 
   async close(): Promise<void> {
     // Drain first so acks already on the wire still complete transfers; then fail whatever is left waiting.
+    // A drain cannot finish while the server is away, so it gets a few seconds before a hard close.
     if (!this.raw.isClosed()) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const gaveUp = new Promise<"timeout">((resolve) => timer = setTimeout(() => resolve("timeout"), CLOSE_DRAIN_MS));
       try {
-        await this.raw.drain();
+        if (await Promise.race([this.raw.drain(), gaveUp]) === "timeout") await this.raw.close();
       } catch {
         await this.raw.close();
+      } finally {
+        clearTimeout(timer);
       }
     }
     this.#closing.abort(new CoopError("Transport closed"));

@@ -124,8 +124,17 @@ Deno.test("wire auth - TLS with a private CA and a required client certificate",
     // Without a client certificate the server refuses the handshake (the client only notices by timing out).
     const url = `tls://127.0.0.1:${server.port}`;
     await assertRefused({ servers: url, tls: { caFile: `${dir}/ca.pem` }, connectTimeoutMs: 1000 }, /Cannot connect/);
+    // A client certificate from another CA is refused too, without crashing the process.
+    const rogue = `${dir}/rogue`;
+    await Deno.mkdir(rogue);
+    await makeCerts(rogue);
+    await assertRefused({
+      servers: url,
+      tls: { caFile: `${dir}/ca.pem`, certFile: `${rogue}/client.pem`, keyFile: `${rogue}/client.key` },
+      connectTimeoutMs: 1000,
+    }, /Cannot connect/);
     // Without the CA the client refuses the server.
-    await assertRefused({ servers: `tls://127.0.0.1:${server.port}`, tls: {} }, /Cannot connect/);
+    await assertRefused({ servers: url, tls: {} }, /Cannot connect/);
   } finally {
     await server?.stop();
     await Deno.remove(dir, { recursive: true });

@@ -192,3 +192,24 @@ Deno.test("wire transport - a half-received message is dropped after the idle ti
     }
   });
 });
+
+Deno.test("wire transport - messages being reassembled are capped in total bytes", async () => {
+  await withNats(1, async ([sender], url) => {
+    const receiver = await connectNats({ servers: url, maxReassemblyBytes: 5 * MiB, onError: () => {} });
+    try {
+      serve(receiver, "busy", (d) => d);
+      await receiver.flush();
+      // A transfer that announced 4 MiB and stalls keeps its reservation until the idle timeout (30 s here).
+      const start = headers();
+      start.set("Coop-Chunk", "start");
+      start.set("Coop-Size", String(4 * MiB));
+      start.set("Coop-Count", "4");
+      start.set("Coop-Acks", "acks.ignored");
+      await sender!.raw.request("busy", new Uint8Array(0), { headers: start, timeout: 2000 });
+      await rejects(sender!.request("busy", new Uint8Array(2 * MiB), { timeoutMs: 5000 }), /receiver busy/);
+      strictEqual((await sender!.request("busy", new Uint8Array(MiB), { timeoutMs: 5000 })).byteLength, MiB);
+    } finally {
+      await receiver.close();
+    }
+  });
+});
