@@ -11,8 +11,11 @@ export type Command = (args: string[]) => Promise<number>;
 /** Commands by name. Add yours here with a lazy `import()`. */
 export const COMMANDS: Record<string, { summary: string; run: Command }> = {
   demo: {
-    summary: "run the local demo (NATS + coordinator + two agents)",
-    run: async (args) => (await import("./demo.ts")).runDemo(args),
+    summary: "the Cooper demo on a local cluster: demo [--quick]; demo --runtime for the actor-runtime smoke demo",
+    run: async (args) =>
+      args.includes("--runtime")
+        ? (await import("./demo.ts")).runDemo(args.filter((a) => a !== "--runtime"))
+        : (await import("./run/demo.ts")).runRlDemo(args),
   },
   up: { summary: "run a coordinator (--local-nats also starts nats-server)", run: up },
   agent: { summary: "run a node agent: --nats URL --cpus N --gpus 0,1 --resource k=v --label k=v", run: agent },

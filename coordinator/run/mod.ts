@@ -19,3 +19,5 @@ export type { RunRoles } from "./roles.ts";
 export { evaluate, produceBatch, split } from "./rollouts.ts";
 export type { EvalResult, ProduceOptions, ScoredBatch } from "./rollouts.ts";
 export { ApiClient, follow, runCommand } from "./cli.ts";
+export { resultsTable, runRlDemo, summarize } from "./demo.ts";
+export type { ModeResult } from "./demo.ts";

@@ -1,0 +1,225 @@
+/**
+ * `coop demo [--quick]`: the Cooper experiment end to end on a local cluster (nats-server, a coordinator and two
+ * agents as separate processes). It warms up a tiny policy (SFT) and a tiny RM (VerifyRM-style BCE on a small
+ * labelled set), then trains with `rule`, `static-rm` and `cooper` from the same starting point for the same number
+ * of steps. The three RL runs share one config file and differ only in `mode`: nothing is tuned per mode.
+ *
+ * Output: a table (final held-out verifier accuracy, mean RM reward, RM pairwise accuracy on held-out verification
+ * pairs, wall time), SVG plots of training reward and held-out accuracy per mode, and `results.json`/`results.md`,
+ * under `docs/results/` (`docs/results/quick/` with --quick). `--runtime` runs the actor-runtime smoke demo instead.
+ */
+import { parseArgs } from "node:util";
+import { fileURLToPath } from "node:url";
+import { type JobConfig, parseJobConfig, type RewardMode } from "../../rl/mod.ts";
+import { writeLineChart } from "../../shared/plot.ts";
+import { createProgress } from "../../shared/progress.ts";
+import { startLocalCluster } from "../local_cluster.ts";
+import { formatTable } from "../status_table.ts";
+import type { MetricPoint, RunStatus } from "./job.ts";
+import { RunManager } from "./manager.ts";
+import { parse as parseYaml } from "yaml";
+
+const CONFIGS = fileURLToPath(new URL("../../rl/configs/", import.meta.url));
+const MODES: readonly RewardMode[] = ["rule", "static-rm", "cooper"];
+
+/** One mode's outcome. */
+export interface ModeResult {
+  mode: RewardMode;
+  finalAccuracy: number;
+  /** Mean σ(RM) of the training samples over the last quarter of the steps. */
+  meanRmReward: number;
+  rmPairAccuracy: number;
+  wallSeconds: number;
+  metrics: MetricPoint[];
+  status: RunStatus;
+}
+
+/** Runs the demo; returns the exit code. */
+export async function runRlDemo(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: { quick: { type: "boolean" }, out: { type: "string" }, verbose: { type: "boolean" } },
+  });
+  const quick = values.quick ?? false;
+  const out = values.out ?? (quick ? "docs/results/quick" : "docs/results");
+  const started = performance.now();
+  const configs = await demoConfigs(quick);
+  console.log(`Cooper demo${quick ? " (quick)" : ""}: starting nats-server, a coordinator and two agents ...`);
+  const local = await startLocalCluster({
+    echo: values.verbose,
+    agents: [{ nodeId: "node-a", cpus: 4 }, { nodeId: "node-b", cpus: 4 }],
+  });
+  const manager = new RunManager(local.client);
+  try {
+    console.log("Warm-up: policy SFT and VerifyRM-style RM pretraining (in parallel) ...");
+    const [sft, rm] = await Promise.all([
+      track(manager, configs.sft),
+      track(manager, configs.rm),
+    ]);
+    for (const run of [sft, rm]) {
+      if (run.status.state !== "finished") throw new Error(`Warm-up "${run.status.name}" ${describe(run.status)}`);
+    }
+    const sftAcc = sft.metrics.at(-1)?.eval_accuracy ?? Number.NaN;
+    const rmAcc = rm.metrics.at(-1)?.rm_pair_accuracy ?? Number.NaN;
+    console.log(
+      `  SFT: held-out accuracy ${pct(sftAcc)}; RM (${
+        configs.rm.kind === "rm-pretrain" ? configs.rm.labelledSize : "?"
+      }` +
+        ` labelled examples): held-out pairwise accuracy ${pct(rmAcc)}`,
+    );
+    const results: ModeResult[] = [];
+    for (const mode of MODES) {
+      const config = parseJobConfig({ ...configs.rlRaw, mode, name: `${configs.rlRaw.name ?? "demo"}-${mode}` });
+      const t0 = performance.now();
+      const run = await track(manager, config);
+      if (run.status.state !== "finished") throw new Error(`Run "${mode}" ${describe(run.status)}`);
+      results.push(summarize(mode, run.metrics, run.status, (performance.now() - t0) / 1000));
+    }
+    const table = resultsTable(results);
+    console.log(`\n${table}\n`);
+    await writeResults(out, results, { table, quick, sftAcc, rmAcc, seconds: (performance.now() - started) / 1000 });
+    console.log(
+      `Results, plots and metrics written to ${out}/ (total ${((performance.now() - started) / 1000).toFixed(0)} s)`,
+    );
+    return 0;
+  } finally {
+    await manager.close();
+    await local.stop();
+  }
+}
+
+async function demoConfigs(quick: boolean) {
+  const read = async (name: string) =>
+    parseYaml(await Deno.readTextFile(`${CONFIGS}${name}`)) as Record<string, unknown>;
+  const rlRaw = await read(quick ? "quick.yaml" : "demo.yaml");
+  const sftRaw = await read("sft.yaml");
+  const rmRaw = await read("rm_pretrain.yaml");
+  if (quick) {
+    // The quick demo shrinks the warm-ups too and keeps its files apart from the full demo's.
+    Object.assign(sftRaw, { steps: 120, eval: { interval: 0, size: 32 }, checkpoint: { dir: "runs/quick/sft" } });
+    Object.assign(rmRaw, { steps: 60, eval: { size: 64 }, checkpoint: { dir: "runs/quick/rm" } });
+  }
+  return { rlRaw, sft: parseJobConfig(sftRaw), rm: parseJobConfig(rmRaw) };
+}
+
+async function track(manager: RunManager, config: JobConfig): Promise<{ status: RunStatus; metrics: MetricPoint[] }> {
+  const label = config.kind === "rl" ? `${config.mode} (GRPO)` : config.kind;
+  const progress = createProgress({ total: config.steps, label: label.padEnd(16), unit: "steps" });
+  const status = manager.start(config);
+  let shown = 0;
+  manager.subscribe(status.id, (event) => {
+    if (event.type !== "metric") return;
+    const p = event.point;
+    const metrics: Record<string, number> = {};
+    for (const key of ["loss", "reward_mean", "eval_accuracy", "rm_pair_accuracy"]) {
+      if (typeof p[key] === "number" && Number.isFinite(p[key])) metrics[key] = Number(p[key]!.toFixed(3));
+    }
+    progress.tick(p.step - shown, { metrics });
+    shown = p.step;
+  });
+  const final = await manager.wait(status.id);
+  progress.done();
+  return { status: final, metrics: manager.metrics(status.id) };
+}
+
+/** The table row of one mode. */
+export function summarize(
+  mode: RewardMode,
+  metrics: MetricPoint[],
+  status: RunStatus,
+  wallSeconds: number,
+): ModeResult {
+  const evals = metrics.filter((p) => Number.isFinite(p.eval_accuracy));
+  const tail = metrics.slice(-Math.max(1, Math.ceil(metrics.length / 4)));
+  const rm = tail.map((p) => p.rm_reward_mean).filter((v): v is number => Number.isFinite(v));
+  return {
+    mode,
+    finalAccuracy: evals.at(-1)?.eval_accuracy ?? Number.NaN,
+    meanRmReward: rm.length === 0 ? Number.NaN : rm.reduce((a, b) => a + b, 0) / rm.length,
+    rmPairAccuracy: evals.at(-1)?.rm_pair_accuracy ?? Number.NaN,
+    wallSeconds,
+    metrics,
+    status,
+  };
+}
+
+/** The results table as text. */
+export function resultsTable(results: readonly ModeResult[]): string {
+  return formatTable(
+    ["mode", "held-out accuracy", "mean RM reward", "RM pairwise acc (held-out)", "wall time"],
+    results.map((r) => [
+      r.mode,
+      pct(r.finalAccuracy),
+      r.meanRmReward.toFixed(3),
+      pct(r.rmPairAccuracy),
+      `${r.wallSeconds.toFixed(0)} s`,
+    ]),
+    { align: ["left", "right", "right", "right", "right"] },
+  );
+}
+
+async function writeResults(
+  dir: string,
+  results: readonly ModeResult[],
+  info: { table: string; quick: boolean; sftAcc: number; rmAcc: number; seconds: number },
+): Promise<void> {
+  await Deno.mkdir(dir, { recursive: true });
+  const series = (key: string) =>
+    results.map((r) => ({
+      name: r.mode,
+      points: r.metrics.filter((p) => Number.isFinite(p[key])).map((p) => [p.step, p[key]!] as [number, number]),
+    }));
+  await writeLineChart(`${dir}/training_reward.svg`, {
+    title: "Training reward per mode (rule: verifier 0/1; static-rm, cooper: σ(RM))",
+    xLabel: "step",
+    yLabel: "mean reward",
+    series: series("reward_mean"),
+  });
+  await writeLineChart(`${dir}/heldout_accuracy.svg`, {
+    title: "Held-out verifier accuracy (greedy)",
+    xLabel: "step",
+    yLabel: "accuracy",
+    series: series("eval_accuracy"),
+    yDomain: [0, 1],
+  });
+  await writeLineChart(`${dir}/rm_reward.svg`, {
+    title: "Mean σ(RM) of training samples",
+    xLabel: "step",
+    yLabel: "σ(RM)",
+    series: series("rm_reward_mean"),
+  });
+  const json = {
+    quick: info.quick,
+    date: new Date().toISOString(),
+    totalSeconds: info.seconds,
+    warmup: { sftHeldOutAccuracy: info.sftAcc, rmHeldOutPairAccuracy: info.rmAcc },
+    modes: results.map(({ metrics, status, ...rest }) => ({ ...rest, accounting: status.accounting, metrics })),
+  };
+  await Deno.writeTextFile(`${dir}/results.json`, JSON.stringify(json, null, 1) + "\n");
+  const md = [
+    `# Cooper demo results${info.quick ? " (--quick)" : ""}`,
+    "",
+    `Generated by \`./coop demo${info.quick ? " --quick" : ""}\` on ${json.date} in ${info.seconds.toFixed(0)} s.`,
+    `Warm-up: SFT held-out accuracy ${pct(info.sftAcc)}; pretrained RM held-out pairwise accuracy ${pct(info.rmAcc)}.`,
+    "",
+    "```",
+    info.table,
+    "```",
+    "",
+    "![training reward](training_reward.svg)",
+    "![held-out accuracy](heldout_accuracy.svg)",
+    "![RM reward](rm_reward.svg)",
+    "",
+  ].join("\n");
+  await Deno.writeTextFile(`${dir}/results.md`, md);
+}
+
+function pct(value: number): string {
+  return Number.isFinite(value) ? `${(value * 100).toFixed(1)}%` : "-";
+}
+
+function describe(status: RunStatus): string {
+  return status.state === "failed"
+    ? `failed: ${status.error?.name}: ${status.error?.message}`
+    : `ended ${status.state}`;
+}
