@@ -140,3 +140,73 @@ Deno.test("wire auth - TLS with a private CA and a required client certificate",
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+const base64url = (bytes: Uint8Array) =>
+  btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+
+/** A NATS JWT (ed25519-nkey) signed by `signer` — what `nsc` would write, minus the tool. */
+function natsJwt(signer: nkeys.KeyPair, claims: Record<string, unknown>): string {
+  const encode = (value: unknown) => base64url(new TextEncoder().encode(JSON.stringify(value)));
+  const head = encode({ typ: "JWT", alg: "ed25519-nkey" });
+  const body = encode({
+    jti: crypto.randomUUID().replaceAll("-", "").toUpperCase(),
+    iat: Math.floor(Date.now() / 1000),
+    iss: signer.getPublicKey(),
+    ...claims,
+  });
+  return `${head}.${body}.${base64url(signer.sign(new TextEncoder().encode(`${head}.${body}`)))}`;
+}
+
+const UNLIMITED = { subs: -1, data: -1, payload: -1, imports: -1, exports: -1, wildcards: true, conn: -1, leaf: -1 };
+
+function accountJwt(operator: nkeys.KeyPair, account: nkeys.KeyPair, name: string): string {
+  return natsJwt(operator, {
+    sub: account.getPublicKey(),
+    name,
+    nats: { type: "account", version: 2, limits: UNLIMITED },
+  });
+}
+
+function credsFor(account: nkeys.KeyPair): string {
+  const user = nkeys.createUser();
+  const jwt = natsJwt(account, {
+    sub: user.getPublicKey(),
+    name: "coop",
+    nats: { type: "user", version: 2, pub: {}, sub: {}, subs: -1, data: -1, payload: -1 },
+  });
+  const seed = new TextDecoder().decode(user.getSeed());
+  return `-----BEGIN NATS USER JWT-----\n${jwt}\n------END NATS USER JWT------\n\n` +
+    `-----BEGIN USER NKEY SEED-----\n${seed}\n------END USER NKEY SEED------\n`;
+}
+
+Deno.test("wire auth - .creds file against a server in operator (JWT) mode", async () => {
+  const operator = nkeys.createOperator();
+  const account = nkeys.createAccount();
+  const system = nkeys.createAccount();
+  const operatorJwt = natsJwt(operator, {
+    sub: operator.getPublicKey(),
+    name: "coop-op",
+    nats: { type: "operator", version: 2 },
+  });
+  const server = await startNats({
+    extraConfig: [
+      `operator: ${operatorJwt}`,
+      "resolver: MEMORY",
+      `system_account: ${system.getPublicKey()}`,
+      `resolver_preload: { ${account.getPublicKey()}: ${accountJwt(operator, account, "coop")}, ` +
+      `${system.getPublicKey()}: ${accountJwt(operator, system, "SYS")} }`,
+    ].join("\n"),
+  });
+  const dir = await Deno.makeTempDir({ prefix: "coop-creds-" });
+  try {
+    await Deno.writeTextFile(`${dir}/good.creds`, credsFor(account));
+    await assertWorks(natsOptionsFromEnv({ COOP_NATS_URL: server.url, COOP_NATS_CREDS: `${dir}/good.creds` }));
+    // A user signed by an account the server does not know is refused.
+    await Deno.writeTextFile(`${dir}/stranger.creds`, credsFor(nkeys.createAccount()));
+    await assertRefused({ servers: server.url, credsFile: `${dir}/stranger.creds` });
+    await assertRefused({ servers: server.url });
+  } finally {
+    await server.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
