@@ -1,0 +1,26 @@
+/**
+ * `./coop bench <suite>`: a dispatch table of benchmark suites, each loaded lazily. Suites print a table and write
+ * `bench/out/<suite>.json`; add yours to {@link SUITES}.
+ */
+
+/** Benchmark suites by name: each gets the arguments after the suite name. */
+export const SUITES: Record<string, { summary: string; run: (args: string[]) => Promise<unknown> }> = {
+  engine: {
+    summary: "training step tok/s and MFU (tiny, small; 1 and 2 threads), generation with KV cache vs recompute",
+    run: async (args) => (await import("./engine.ts")).runEngineBench(args),
+  },
+};
+
+if (import.meta.main) {
+  const [suite, ...rest] = Deno.args;
+  const entry = suite === undefined ? undefined : SUITES[suite];
+  if (entry === undefined) {
+    console.error(
+      `usage: ./coop bench <suite>\n${
+        Object.entries(SUITES).map(([k, v]) => `  ${k.padEnd(10)}${v.summary}`).join("\n")
+      }`,
+    );
+    Deno.exit(2);
+  }
+  await entry.run(rest);
+}
