@@ -1,6 +1,6 @@
-import { deepStrictEqual as assertEquals, throws } from "node:assert";
+import { deepStrictEqual as assertEquals, rejects, throws } from "node:assert";
 import { CharTokenizer } from "./char_tokenizer.ts";
-import { HfTokenizer } from "./hf_tokenizer.ts";
+import { HfTokenizer, loadHfTokenizer } from "./hf_tokenizer.ts";
 
 Deno.test("char tokenizer - round trips text and reserves pad/bos/eos as 0/1/2", () => {
   const tok = new CharTokenizer("0123456789+=");
@@ -72,4 +72,18 @@ Deno.test("hf tokenizer - byte-level BPE encodes, decodes and resolves special i
   assertEquals(tok.decode([]), "");
   throws(() => tok.encode("a", { addBos: true }), { name: "TokenizerError", message: /bos_token/ });
   throws(() => tok.decode([99]), { name: "TokenizerError", message: /id 99/ });
+});
+
+Deno.test("hf tokenizer - loads a folder's tokenizer.json and tokenizer_config.json; a missing file is named", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "coop_tok_" });
+  try {
+    await Deno.writeTextFile(`${dir}/tokenizer.json`, JSON.stringify(tinyBpe()));
+    await Deno.writeTextFile(`${dir}/tokenizer_config.json`, JSON.stringify({ eos_token: { content: "<|im_end|>" } }));
+    const tok = await loadHfTokenizer(dir);
+    assertEquals([tok.eosId, tok.padId], [8, 8]);
+    assertEquals(tok.encode("abc"), [4, 2]);
+    await rejects(loadHfTokenizer(`${dir}/nope`), { name: "TokenizerError", message: /tokenizer.json/ });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -1,6 +1,7 @@
 import { ok, strictEqual } from "node:assert";
 import { checkParity, formatParity, parityMain } from "../../engine/parity/mod.ts";
-import { readSafetensors, writeSafetensors } from "../../engine/io/mod.ts";
+import { readDecoderConfig, readSafetensors, writeSafetensors } from "../../engine/io/mod.ts";
+import { loadWeights, saveModel } from "../../engine/models/mod.ts";
 import { Tensor } from "../../shared/tensor.ts";
 import { fixtureDir } from "./parity_fixtures.ts";
 
@@ -36,6 +37,25 @@ Deno.test("parity - a perturbed checkpoint fails and the CLI exits non-zero", as
     strictEqual(report.rows.find((row) => row.name === "scores")!.ok, false);
     strictEqual(await parityMain([dir, "--no-grads"]), 1);
     strictEqual(await parityMain([`${dir}/missing`]), 2);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("parity - a checkpoint re-saved by Coop (transformers 4 config layout) still matches", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "coop_parity_" });
+  try {
+    const source = fixtureDir("llama-tiny");
+    const config = await readDecoderConfig(`${source}/config.json`);
+    await saveModel(dir, config, await loadWeights(source, config));
+    const written = JSON.parse(await Deno.readTextFile(`${dir}/config.json`));
+    strictEqual(written.rope_theta, 10000);
+    strictEqual(written.rope_parameters, undefined);
+    for (const file of ["inputs.json", "expected.safetensors", "grads.safetensors"]) {
+      await Deno.copyFile(`${source}/${file}`, `${dir}/${file}`);
+    }
+    const report = await checkParity(dir, { grads: false });
+    ok(report.ok, formatParity(report));
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
