@@ -59,6 +59,9 @@ export class Generator {
   /** Continues each prompt (unpadded token ids). */
   async generate(prompts: readonly (readonly number[])[], options: GenerateOptions): Promise<Generation> {
     const config = this.runtime.config;
+    if (config.numLabels !== null) {
+      throw new ModelInputError(`Cannot generate with "${this.runtime.name}": it is a reward model (no LM head)`);
+    }
     if (prompts.length === 0) throw new ModelInputError("Cannot generate: no prompts given");
     prompts.forEach((p, i) => {
       if (p.length === 0) throw new ModelInputError(`Cannot generate: prompt ${i} is empty`);

@@ -4,7 +4,7 @@
  * head. It follows transformers' `modeling_llama.py` / `modeling_qwen2.py` operation by operation, so outputs match
  * them to float32 rounding; every op is a builder primitive, so gradients come from the autodiff rules.
  */
-import { type Graph, nn, op, type Sym, tensorOf } from "../graph/mod.ts";
+import { type Graph, GraphBuildError, nn, op, type Sym, tensorOf } from "../graph/mod.ts";
 import type { DecoderConfig } from "../io/config.ts";
 import { parameterSpecs } from "./params.ts";
 
@@ -55,7 +55,7 @@ export class Decoder {
 
 function param(params: ParamSyms, name: string): Sym {
   const sym = params.get(name);
-  if (sym === undefined) throw new Error(`Cannot build the decoder: parameter "${name}" is not declared`);
+  if (sym === undefined) throw new GraphBuildError(`Cannot build the decoder: parameter "${name}" is not declared`);
   return sym;
 }
 

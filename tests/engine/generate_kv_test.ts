@@ -139,6 +139,10 @@ Deno.test("generation - bad input is rejected with a reason", async () => {
     await rejects(gen.generate([[1]], { maxNewTokens: 0 }), { name: "ModelInputError", message: /maxNewTokens/ });
     await rejects(gen.generate([[1]], { maxNewTokens: 2, topP: 2 }), { name: "SamplingError", message: /topP/ });
     await rejects(new Scorer(runtime).rewards([[1, 2]]), { name: "ModelInputError", message: /not a reward model/ });
+    const rm = await readFixture(fixtureDir("qwen2-rm-tiny"));
+    const rmRuntime = new ModelRuntime(rm.config, { name: "rm" });
+    rmRuntime.setWeights(rm.weights);
+    await rejects(new Generator(rmRuntime).generate([[1]], { maxNewTokens: 1 }), { message: /reward model/ });
   } finally {
     await runtime.release();
   }
