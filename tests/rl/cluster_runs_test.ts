@@ -1,0 +1,158 @@
+/**
+ * Cooper on a real local cluster (nats-server, coordinator and agent processes, role actors in their own
+ * processes): SFT warm-up, an end-to-end cooper run through the control API, the staleness bound, exact sample
+ * accounting across a killed rollout actor, and resume from a checkpoint. Tiny models and few steps keep it fast.
+ */
+import { deepStrictEqual, ok, strictEqual } from "node:assert";
+import { freePort, type LocalCluster, startLocalCluster } from "../../coordinator/local_cluster.ts";
+import { ApiClient, follow } from "../../coordinator/run/cli.ts";
+import type { MetricPoint, RunStatus } from "../../coordinator/run/job.ts";
+import { RunManager } from "../../coordinator/run/manager.ts";
+import { parseJobConfig, parseRunConfig, type RunConfig } from "../../rl/mod.ts";
+import { type NatsServer, startNats } from "../harness.ts";
+
+const CLUSTER_TEST = { sanitizeOps: false, sanitizeResources: false, sanitizeExit: false };
+
+function rlConfig(dir: string, overrides: Record<string, unknown> = {}): RunConfig {
+  return parseRunConfig({
+    name: "t",
+    mode: "cooper",
+    seed: 3,
+    steps: 4,
+    maxStaleness: 1,
+    data: { source: "builtin", levels: [1], size: 200 },
+    eval: { interval: 0, size: 8 },
+    checkpoint: { dir: `${dir}/runs`, interval: 0 },
+    rollout: { count: 2, resources: { cpu: 0.5 } },
+    policy: { checkpoint: `${dir}/sft/policy`, dModel: 32, nLayers: 1, nHeads: 2, dFF: 64 },
+    rewardModel: { dModel: 32, nLayers: 1, nHeads: 2, dFF: 64 },
+    grpo: { samplesPerPrompt: 4, promptsPerStep: 4, maxNewTokens: 12, microBatchSize: 16 },
+    rewardUpdate: { lr: 1e-3 },
+    ...overrides,
+  });
+}
+
+async function runToEnd(manager: RunManager, config: RunConfig, resume?: string) {
+  const status = manager.start(config, { resume });
+  const final = await manager.wait(status.id);
+  if (final.state !== "finished") throw new Error(`run ${final.state}: ${final.error?.message}`);
+  return { status: final, metrics: manager.metrics(status.id) };
+}
+
+function assertExact(status: RunStatus, expected: number): void {
+  const a = status.accounting;
+  strictEqual(a.generated, expected);
+  strictEqual(a.scored, expected);
+  strictEqual(a.trained + a.droppedStale, expected);
+  strictEqual(a.awaitingScore + a.awaitingTraining, 0);
+}
+
+Deno.test({ name: "cooper - runs on a local cluster", ...CLUSTER_TEST }, async (t) => {
+  const dir = await Deno.makeTempDir({ prefix: "coop-rl-test-" });
+  let server: NatsServer | undefined;
+  let local: LocalCluster | undefined;
+  let manager: RunManager | undefined;
+  try {
+    server = await startNats({ maxPayload: 8 * 1024 * 1024 });
+    const apiPort = freePort();
+    local = await startLocalCluster({ natsUrl: server.url, apiPort, agents: [{ nodeId: "n1", cpus: 8 }] });
+    manager = new RunManager(local.client);
+    const api = new ApiClient(`http://127.0.0.1:${apiPort}`);
+
+    await t.step("SFT warm-up writes a policy checkpoint", async () => {
+      const sft = parseJobConfig({
+        kind: "sft",
+        name: "sft",
+        seed: 1,
+        data: { source: "builtin", levels: [1], size: 500 },
+        eval: { interval: 0, size: 16 },
+        checkpoint: { dir: `${dir}/sft` },
+        learner: { resources: { cpu: 1 } },
+        policy: { dModel: 32, nLayers: 1, nHeads: 2, dFF: 64 },
+        steps: 150,
+        batchSize: 16,
+        lr: 3e-3,
+      });
+      const status = manager!.start(sft);
+      const final = await manager!.wait(status.id);
+      strictEqual(final.state, "finished", final.error?.message);
+      ok((await Deno.stat(`${dir}/sft/policy/model.safetensors`)).isFile);
+    });
+
+    await t.step("an end-to-end cooper run through the control API", async () => {
+      const config = { ...rlConfig(dir), name: "api-run", steps: 4, eval: { interval: 2, size: 8, seed: 1_000_003 } };
+      const { run } = await api.post<{ run: RunStatus }>("/v1/runs", { config });
+      const final = await follow(api, run, { tick() {}, done() {}, current: 0 });
+      strictEqual(final.state, "finished", final.error?.message);
+      assertExact(final, 4 * 4 * 4);
+      strictEqual(final.accounting.trained, 64);
+      strictEqual(final.policyVersion, 4);
+      ok(final.rmVersion > 0, "the RM was updated on verified pairs");
+      const { metrics } = await api.get<{ metrics: MetricPoint[] }>(`/v1/runs/${run.id}/metrics`);
+      deepStrictEqual(metrics.map((p) => p.step), [1, 2, 3, 4]);
+      ok(metrics.every((p) => typeof p.reward_mean === "number" && p.reward_mean >= 0 && p.reward_mean <= 1));
+      ok(typeof metrics[1]!.eval_accuracy === "number" && typeof metrics[3]!.rm_pair_accuracy === "number");
+      const { runs } = await api.get<{ runs: RunStatus[] }>("/v1/runs");
+      ok(runs.some((r) => r.id === run.id));
+    });
+
+    await t.step("the staleness bound is honoured (0 = synchronous, 2 = up to two versions old)", async () => {
+      for (const maxStaleness of [0, 2]) {
+        const { status, metrics } = await runToEnd(manager!, rlConfig(dir, { maxStaleness, steps: 5, mode: "rule" }));
+        ok(metrics.every((p) => p.staleness! <= maxStaleness), `staleness ≤ ${maxStaleness}`);
+        // Async runs do train on older samples once the pipeline is full.
+        strictEqual(status.staleness.highest, maxStaleness);
+        assertExact(status, 5 * 16);
+      }
+    });
+
+    await t.step("sample accounting stays exact when a rollout actor is killed mid-run", async () => {
+      const config = rlConfig(dir, { name: "kill", steps: 6 });
+      const status = manager!.start(config);
+      let killing: Promise<number | undefined> | undefined;
+      manager!.subscribe(status.id, (event) => {
+        if (event.type !== "metric" || event.point.step !== 2 || killing !== undefined) return;
+        killing = (async () => {
+          const actors = await local!.client.actors();
+          const victim = actors.find((a) => a.name === `${status.id}-rollout` && a.state === "alive");
+          if (victim?.pid !== undefined) Deno.kill(victim.pid, "SIGKILL");
+          return victim?.pid;
+        })();
+      });
+      const final = await manager!.wait(status.id);
+      strictEqual(final.state, "finished", final.error?.message);
+      ok(await killing !== undefined, "a rollout actor was killed");
+      assertExact(final, 6 * 16);
+      strictEqual(final.accounting.trained, 96);
+      const records = await local!.client.actors();
+      ok(records.some((a) => a.name === `${status.id}-rollout` && a.restarts >= 1), "the rollout actor restarted");
+    });
+
+    await t.step("resume from a checkpoint continues with the same next-step metrics", async () => {
+      const config = rlConfig(dir, { name: "resume", steps: 4, checkpoint: { dir: `${dir}/ck`, interval: 2 } });
+      const first = await runToEnd(manager!, config);
+      const checkpoint = `${dir}/ck/${first.status.id}/step-2`;
+      const resumed = await runToEnd(manager!, config, checkpoint);
+      deepStrictEqual(resumed.metrics.map((p) => p.step), [3, 4]);
+      const keys = ["reward_mean", "rm_reward_mean", "train_accuracy", "policy_loss", "grad_norm", "kl", "rm_loss"];
+      for (const step of [3, 4]) {
+        const a = first.metrics.find((p) => p.step === step)!;
+        const b = resumed.metrics.find((p) => p.step === step)!;
+        for (const key of keys) {
+          if (a[key] === undefined && b[key] === undefined) continue;
+          ok(
+            Math.abs(a[key]! - b[key]!) <= 1e-5 * Math.max(1, Math.abs(a[key]!)),
+            `step ${step} ${key}: ${a[key]} vs ${b[key]}`,
+          );
+        }
+      }
+      assertExact(resumed.status, 4 * 16);
+      strictEqual(resumed.status.policyVersion, first.status.policyVersion);
+    });
+  } finally {
+    await manager?.close().catch(() => {});
+    await local?.stop().catch(() => {});
+    await server?.stop().catch(() => {});
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+});

@@ -1,0 +1,84 @@
+/**
+ * The runs API and `coop run` reject bad input before anything starts: invalid configs get a 400 that names the
+ * field, unknown runs a 404, and the CLI exits 1 with the field in its message.
+ */
+import { ok, strictEqual } from "node:assert";
+import { fileURLToPath } from "node:url";
+import type { Cluster } from "../../actors/cluster.ts";
+import { type ApiDeps, createApp } from "../../coordinator/api.ts";
+import { RunManager } from "../../coordinator/run/manager.ts";
+import { runsRouter } from "../../coordinator/run/router.ts";
+
+const deps: ApiDeps = {
+  snapshot: () => ({
+    coordinator: { id: "c", startedAt: new Date(0).toISOString() },
+    nodes: [],
+    actors: [],
+    pending: [],
+    placementGroups: [],
+  }),
+  actor: () => undefined,
+  actorLogs: () => [],
+};
+
+// Bad configs never reach the cluster, so the manager gets none.
+const app = createApp(deps, { routers: { "/v1/runs": runsRouter(new RunManager(null as unknown as Cluster)) } });
+
+async function post(body: string): Promise<{ status: number; message: string }> {
+  const response = await app.request("/v1/runs", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body,
+  });
+  const json = await response.json();
+  return { status: response.status, message: json.error?.message ?? "" };
+}
+
+Deno.test("runs API - invalid configs are rejected with a 400 naming the field", async () => {
+  const cases: [unknown, string][] = [
+    [{ config: { mode: "coopr" } }, "mode"],
+    [{ config: "maxStalness: 1\n" }, '"maxStalness"'],
+    [{ config: { grpo: { samplesPerPrompt: 1 } } }, "grpo.samplesPerPrompt"],
+    [{ config: { rollout: { count: -1 } } }, "rollout.count"],
+    [{ config: { kind: "dance" } }, "kind"],
+    [{ config: "steps: [unclosed" }, "YAML"],
+    [{ resume: "x" }, "config"],
+  ];
+  for (const [body, field] of cases) {
+    const { status, message } = await post(JSON.stringify(body));
+    strictEqual(status, 400, JSON.stringify(body));
+    ok(message.includes(field), `${JSON.stringify(body)} -> ${message}`);
+  }
+  strictEqual((await post("{not json")).status, 400);
+});
+
+Deno.test("runs API - unknown runs are 404s", async () => {
+  for (
+    const [method, path] of [["GET", "/v1/runs/nope"], ["GET", "/v1/runs/nope/metrics"], ["POST", "/v1/runs/nope/stop"]]
+  ) {
+    const response = await app.request(path!, { method });
+    strictEqual(response.status, 404);
+    ok((await response.json()).error.message.includes('"nope"'));
+  }
+  const list = await app.request("/v1/runs");
+  strictEqual(list.status, 200);
+  strictEqual((await list.json()).runs.length, 0);
+});
+
+Deno.test("coop run - a bad config file exits 1 naming the field", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "coop-run-cli-" });
+  try {
+    await Deno.writeTextFile(`${dir}/bad.yaml`, "kind: rl\ngrpo:\n  clipRatio: 2\n");
+    const cli = fileURLToPath(new URL("../../coordinator/cli.ts", import.meta.url));
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", cli, "run", `${dir}/bad.yaml`],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    strictEqual(out.code, 1);
+    const stderr = new TextDecoder().decode(out.stderr);
+    ok(stderr.includes("grpo.clipRatio"), stderr);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
