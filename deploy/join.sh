@@ -134,6 +134,13 @@ fi
 
 # --- the source tree -------------------------------------------------------------------------------------------
 HERE=$(cd "$(dirname "$0")/.." && pwd)
+if [ "$MODE" = systemd ]; then
+  [ "$(id -u)" = 0 ] || die "--systemd needs root"
+  command -v systemctl >/dev/null 2>&1 || die "--systemd: systemctl not found"
+  # The service runs as `coop`, which cannot read a checkout under /root or a home: install a copy.
+  if [ -z "$REPO$SOURCE" ] && [ "$HERE" != "$(cd "$INSTALL_DIR" 2>/dev/null && pwd)" ]; then SOURCE=$HERE; fi
+  id coop >/dev/null 2>&1 || useradd --system --home-dir /var/lib/coop --create-home --shell /usr/sbin/nologin coop
+fi
 if [ -n "$REPO" ]; then
   command -v git >/dev/null 2>&1 || die "--repo needs git (apt-get install -y git)"
   if [ -d "$INSTALL_DIR/.git" ]; then
@@ -156,7 +163,11 @@ fi
 export COOP_HOME
 
 # --- Deno and the dependencies -------------------------------------------------------------------------------
-if command -v deno >/dev/null 2>&1; then
+if [ "$MODE" = systemd ]; then
+  # Deno's caches inside the install, owned by the service user (a root-only ~/.cache would be invisible to it).
+  export DENO_DIR="$COOP_HOME/.coop/deno"
+fi
+if [ "$MODE" != systemd ] && command -v deno >/dev/null 2>&1; then
   DENO=$(command -v deno)
 elif [ -x "$COOP_HOME/.tools/node_modules/.bin/deno" ]; then
   DENO=$COOP_HOME/.tools/node_modules/.bin/deno
@@ -190,10 +201,8 @@ echo "join.sh: settings written to $ENV_FILE" >&2
 case "$MODE" in
   none) exit 0 ;;
   systemd)
-    [ "$(id -u)" = 0 ] || die "--systemd needs root"
-    command -v systemctl >/dev/null 2>&1 || die "--systemd: systemctl not found"
-    id coop >/dev/null 2>&1 || useradd --system --home-dir /var/lib/coop --create-home --shell /usr/sbin/nologin coop
     chgrp coop "$ENV_FILE" && chmod 640 "$ENV_FILE"
+    mkdir -p "$COOP_HOME/.coop" && chown -R coop:coop "$COOP_HOME/.coop" "$COOP_HOME/node_modules"
     sed -e "s#@COOP_HOME@#$COOP_HOME#g" -e "s#@ENV_FILE@#$ENV_FILE#g" -e "s#@DENO@#$DENO#g" \
       "$COOP_HOME/deploy/coop-agent.service" >/etc/systemd/system/coop-agent.service
     systemctl daemon-reload

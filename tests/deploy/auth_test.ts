@@ -5,7 +5,7 @@
  */
 import { ok as assert, rejects, strictEqual as assertEquals } from "node:assert/strict";
 import { connectNats } from "../../shared/nats_transport.ts";
-import { natsConfig, newSecrets } from "./cluster_env.ts";
+import { natsConfig, natsServerEnv, newSecrets } from "./cluster_env.ts";
 import { denoPath, ROOT, waitFor } from "./host.ts";
 import { freePort } from "../harness.ts";
 
@@ -34,7 +34,7 @@ Deno.test({
       return child;
     };
     try {
-      spawn("nats-server", ["-c", `${work}/nats.conf`], { COOP_NATS_PASSWORD: secrets.natsPassword });
+      spawn("nats-server", ["-c", `${work}/nats.conf`], natsServerEnv(secrets));
       const url = `nats://127.0.0.1:${natsPort}`;
       await waitFor("nats-server to listen", async () => {
         (await Deno.connect({ port: natsPort })).close();

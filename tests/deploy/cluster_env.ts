@@ -15,7 +15,14 @@ export interface Secrets {
 export function newSecrets(): Secrets {
   const hex = () =>
     Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
-  return { natsUser: "coop", natsPassword: hex(), apiToken: hex() };
+  // A leading digit on purpose: nats-server parses variable values as config, so this only works when the
+  // deploy files hand the password over quoted (see deploy/nats/nats.conf).
+  return { natsUser: "coop", natsPassword: `2${hex()}`, apiToken: hex() };
+}
+
+/** The environment nats-server needs for deploy/nats/nats.conf (the password quoted, as compose passes it). */
+export function natsServerEnv(secrets: Secrets): Record<string, string> {
+  return { NATS_COOP_PASSWORD: `"${secrets.natsPassword}"` };
 }
 
 /** The NATS client environment every Coop process of the test cluster gets. */

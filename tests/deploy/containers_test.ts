@@ -7,9 +7,18 @@
  */
 import { ok as assert, strictEqual as assertEquals } from "node:assert/strict";
 import { freePort } from "../harness.ts";
-import { natsEnv, newSecrets } from "./cluster_env.ts";
+import { natsEnv, natsServerEnv, newSecrets } from "./cluster_env.ts";
 import { ensureCommands, isRoot, ROOT, runId, waitFor } from "./host.ts";
-import { BASE_IMAGE, buildImage, ensureBaseImage, inCi, podman, RUN_FLAGS } from "./podman.ts";
+import {
+  BASE_IMAGE,
+  buildImage,
+  ensureBaseImage,
+  inCi,
+  podman,
+  resourcePrefix,
+  RUN_FLAGS,
+  sweepStaleContainers,
+} from "./podman.ts";
 
 const IMAGE = "localhost/coop:deploy-test";
 const CUDA_IMAGE = "localhost/coop-cuda:deploy-test";
@@ -57,8 +66,10 @@ Deno.test({
       assert(health?.Test?.join(" ").includes("healthcheck"), JSON.stringify(health));
     });
 
-    const network = `coop-test-${id}`;
-    const names = { nats: `coop-${id}-nats`, coordinator: `coop-${id}-coord`, agent: `coop-${id}-agent` };
+    await sweepStaleContainers();
+    const prefix = `${resourcePrefix()}${id}`;
+    const network = `${prefix}-net`;
+    const names = { nats: `${prefix}-nats`, coordinator: `${prefix}-coord`, agent: `${prefix}-agent` };
     const secrets = newSecrets();
     const apiPort = freePort();
     const natsPort = freePort();
@@ -83,7 +94,7 @@ Deno.test({
           "/data",
           "-p",
           `127.0.0.1:${natsPort}:4222`,
-          ...env({ COOP_NATS_PASSWORD: secrets.natsPassword }),
+          ...env(natsServerEnv(secrets)),
           BASE_IMAGE,
           "nats-server",
           "-c",

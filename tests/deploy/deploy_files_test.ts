@@ -71,13 +71,15 @@ Deno.test("deploy files - nats.conf: valid for nats-server, JetStream, auth from
   const text = await Deno.readTextFile(path);
   assert(/max_payload:\s*8388608/.test(text));
   assert(/jetstream\s*{/.test(text));
-  assert(/password:\s*\$COOP_NATS_PASSWORD/.test(text));
-  const ok = await run("nats-server", ["-t", "-c", path], { env: { COOP_NATS_PASSWORD: "x" }, check: false });
+  assert(/password:\s*\$NATS_COOP_PASSWORD/.test(text));
+  // Quoted as compose hands it over, a password that looks like a number (2e5...) still loads as a string.
+  const ok = await run("nats-server", ["-t", "-c", path], { env: { NATS_COOP_PASSWORD: '"2e5ab10c"' }, check: false });
   assertEquals(ok.code, 0, ok.stderr);
   // The password is not in the file: without it the config does not load.
-  const missing = await run("nats-server", ["-t", "-c", path], { env: { COOP_NATS_PASSWORD: "" }, check: false });
-  const unset = await run("env", ["-u", "COOP_NATS_PASSWORD", "nats-server", "-t", "-c", path], { check: false });
-  assert(missing.code !== 0 || unset.code !== 0, "nats.conf loads without COOP_NATS_PASSWORD");
+  const unset = await run("env", ["-u", "NATS_COOP_PASSWORD", "nats-server", "-t", "-c", path], { check: false });
+  assert(unset.code !== 0, "nats.conf loads without NATS_COOP_PASSWORD");
+  const compose: Doc = parseYaml(await Deno.readTextFile(`${DEPLOY}/compose.yaml`), { merge: true });
+  assertEquals(compose.services.nats.environment.NATS_COOP_PASSWORD, '"${COOP_NATS_PASSWORD:?set COOP_NATS_PASSWORD}"');
 });
 
 Deno.test("deploy files - nats-cluster.conf (production: TLS, accounts, routes) is valid with real certificates", async () => {
@@ -123,7 +125,12 @@ Deno.test("deploy files - nats-cluster.conf (production: TLS, accounts, routes) 
     const conf = (await Deno.readTextFile(`${DEPLOY}/nats/nats-cluster.conf`))
       .replaceAll("/etc/nats/tls/", `${work}/`).replace("/var/lib/nats/jetstream", `${work}/js`);
     await Deno.writeTextFile(`${work}/cluster.conf`, conf);
-    const env = { NATS_SERVER_NAME: "n1", NATS_ADMIN_PASSWORD: "a", COOP_PROD_PASSWORD: "b", COOP_AGENT_PASSWORD: "c" };
+    const env = {
+      NATS_SERVER_NAME: "n1",
+      NATS_ADMIN_PASSWORD: '"2e5a"',
+      COOP_PROD_PASSWORD: '"b"',
+      COOP_AGENT_PASSWORD: '"c"',
+    };
     const result = await run("nats-server", ["-t", "-c", `${work}/cluster.conf`], { env, check: false });
     assertEquals(result.code, 0, result.stderr);
   } finally {
@@ -187,7 +194,11 @@ Deno.test("deploy files - Kubernetes manifests: references resolve, GPU agents r
       `${work}/nats.conf`,
       conf.replace('"/data"', `"${work}/js"`).replace("/var/run/nats/nats.pid", `${work}/nats.pid`),
     );
-    const env: Record<string, string> = { POD_NAME: "coop-nats-0", COOP_NATS_USER: "coop", COOP_NATS_PASSWORD: "p" };
+    const env: Record<string, string> = {
+      POD_NAME: "coop-nats-0",
+      COOP_NATS_USER: "coop",
+      COOP_NATS_PASSWORD: "2e5ab1",
+    };
     for (const item of nats.spec.template.spec.containers[0].env) {
       if (item.value) env[item.name] = item.value.replace(/\$\((\w+)\)/g, (_: string, name: string) => env[name] ?? "");
     }

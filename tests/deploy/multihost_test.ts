@@ -5,8 +5,8 @@
  * actor to b; restoring it brings a back into the cluster.
  */
 import { ok as assert, strictEqual as assertEquals } from "node:assert/strict";
-import { clientAnswer, natsConfig, natsEnv, newSecrets, type NodeSummary } from "./cluster_env.ts";
-import { denoPath, ensureCommands, isRoot, ROOT, waitFor } from "./host.ts";
+import { clientAnswer, natsConfig, natsEnv, natsServerEnv, newSecrets, type NodeSummary } from "./cluster_env.ts";
+import { denoPath, ensureCommands, isRoot, ROOT, run, waitFor } from "./host.ts";
 import { createLan, type Lan, type NetHost, type NetProcess, sweepStale } from "./netns.ts";
 
 async function preconditions(): Promise<string | null> {
@@ -52,7 +52,7 @@ async function runScenario(lan: Lan, procs: NetProcess[], storeDir: string): Pro
 
   const confPath = `${storeDir}/nats.conf`;
   await Deno.writeTextFile(confPath, await natsConfig(`${storeDir}/js`));
-  procs.push(lan.spawn(head, "nats-server", ["-c", confPath], { env: { COOP_NATS_PASSWORD: secrets.natsPassword } }));
+  procs.push(lan.spawn(head, "nats-server", ["-c", confPath], { env: natsServerEnv(secrets) }));
   procs.push(lan.spawn(head, `${ROOT}/deploy/entrypoint.sh`, ["coordinator"], {
     env: { ...base, ...natsEnv(natsUrl, secrets), COOP_API_TOKEN: secrets.apiToken, COOP_API_PORT: "8470" },
   }));
@@ -89,23 +89,23 @@ async function runScenario(lan: Lan, procs: NetProcess[], storeDir: string): Pro
   assertEquals(ca.nodeId, "host-a");
   step("host-a registered, actor ca spawned on host-a");
 
-  // Host b joins with join.sh (in-place checkout, foreground), like an operator on a bare host would.
-  procs.push(lan.spawn(b, `${ROOT}/deploy/join.sh`, [
-    "--nats",
-    natsUrl,
-    "--user",
-    secrets.natsUser,
-    "--password",
-    secrets.natsPassword,
-    "--node-id",
-    "host-b",
-    "--cpus",
-    "2",
-    "--label",
-    "host=b",
-    "--env-file",
-    `${storeDir}/agent-b.env`,
-  ], { env: base }));
+  // Host b is set up like a bare host: join.sh copies the source to its install dir and, finding no Deno on PATH,
+  // installs Deno from npm and caches the dependencies (this step runs outside the namespaces: it needs npm).
+  // Then, on host b, the installed copy's join.sh starts the agent.
+  const installDir = `${storeDir}/coop-b`;
+  const bare = { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", COOP_DENO: "" };
+  const joinArgs = (...more: string[]) => ["--nats", natsUrl, ...more];
+  const install = await run(`${ROOT}/deploy/join.sh`, [
+    ...joinArgs("--source", ROOT, "--install-dir", installDir, "--no-start"),
+    ...["--env-file", `${storeDir}/install-b.env`],
+  ], { env: bare, check: false });
+  assertEquals(install.code, 0, `join.sh install failed: ${install.stderr}`);
+  await Deno.stat(`${installDir}/.tools/node_modules/.bin/deno`);
+  step("join.sh copied Coop and installed Deno (from npm) and its dependencies into a fresh directory");
+  procs.push(lan.spawn(b, `${installDir}/deploy/join.sh`, [
+    ...joinArgs("--user", secrets.natsUser, "--password", secrets.natsPassword),
+    ...["--node-id", "host-b", "--cpus", "2", "--label", "host=b", "--env-file", `${storeDir}/agent-b.env`],
+  ], { env: { ...base, ...bare } }));
   await waitFor("host-b to register", async () => (await aliveIds()).includes("host-b") || undefined, {
     timeoutMs: 90_000,
   });

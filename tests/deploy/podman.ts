@@ -113,6 +113,33 @@ export async function ensureBaseImage(): Promise<{ rebuilt: boolean }> {
   }
 }
 
+/** Prefix of container and network names made by the tests: `coopt<pid>-…`, so leftovers can be traced. */
+export function resourcePrefix(): string {
+  return `coopt${Deno.pid}-`;
+}
+
+/**
+ * Removes containers and networks left by test runs whose process is gone (an uncaught error can end a test
+ * module before its `finally` runs).
+ */
+export async function sweepStaleContainers(): Promise<void> {
+  const stale = (name: string) => {
+    const match = /^coopt(\d+)-/.exec(name);
+    if (!match) return false;
+    try {
+      Deno.statSync(`/proc/${match[1]}`);
+      return false;
+    } catch {
+      return true;
+    }
+  };
+  const containers = (await podman(["ps", "-a", "--format", "{{.Names}}"], { check: false })).stdout.split("\n");
+  const doomed = containers.filter(stale);
+  if (doomed.length > 0) await podman(["rm", "-f", "-t", "1", ...doomed], { check: false });
+  const networks = (await podman(["network", "ls", "--format", "{{.Name}}"], { check: false })).stdout.split("\n");
+  for (const network of networks.filter(stale)) await podman(["network", "rm", "-f", network], { check: false });
+}
+
 /** Options for {@link buildImage}. */
 export interface BuildOptions {
   /** Extra `--build-arg` values. */
