@@ -9,6 +9,10 @@ export const SUITES: Record<string, { summary: string; run: (args: string[]) => 
     summary: "training step tok/s and MFU (tiny, small; 1 and 2 threads), generation with KV cache vs recompute",
     run: async (args) => (await import("./engine.ts")).runEngineBench(args),
   },
+  rl: {
+    summary: "Cooper pipeline samples/s sync vs async (maxStaleness 0 vs 2), rollout tok/s with 1, 2, 4 actors",
+    run: async (args) => (await import("./rl.ts")).runRlBench(args),
+  },
 };
 
 if (import.meta.main) {

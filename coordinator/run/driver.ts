@@ -114,7 +114,9 @@ class RlRun {
   /** One step of the algorithm; returns its metrics. */
   async rlStep(step: number): Promise<Record<string, number>> {
     const { config, roles } = this;
+    const t0 = performance.now();
     const batch = await this.scoredBatch(step);
+    const t1 = performance.now();
     const ids = batch.samples.map((s) => s.id);
     // 1. Policy rewards: the rule verdict (rule) or σ(RM) with no rule term (static-rm, cooper).
     const { rewards, invalid } = computeRewards(
@@ -124,6 +126,7 @@ class RlRun {
     // 2. Cooper: verified (correct response, wrong rewrite) pairs update the RM before the policy update.
     const rm: Record<string, number> = {};
     if (config.mode === "cooper") Object.assign(rm, await this.updateRewardModel(step, batch));
+    const t2 = performance.now();
     // 3. GRPO: group-normalised advantages, PPO dual-clip + k3 KL to the reference, one update per epoch.
     const advantages = groupAdvantages(rewards, batch.samples.map((s) => s.promptId), {
       epsilon: config.grpo.epsilon,
@@ -137,6 +140,7 @@ class RlRun {
     }));
     let report;
     for (let epoch = 0; epoch < config.grpo.ppoEpochs; epoch++) report = await roles.policyLearner.update(samples);
+    const t3 = performance.now();
     // 4. Publish the new policy version for the rollout actors.
     this.policyVersion++;
     await this.publishPolicy();
@@ -161,6 +165,12 @@ class RlRun {
       clip_fraction: report!.metrics.clip_fraction ?? Number.NaN,
       response_tokens: tokens / ids.length,
       samples_per_s: this.#trainedSamples / elapsed,
+      // Where the step's time went (ms): waiting for scored rollouts, the RM update, the policy update, publishing.
+      wait_ms: t1 - t0,
+      rm_update_ms: t2 - t1,
+      policy_update_ms: t3 - t2,
+      publish_ms: performance.now() - t3,
+      rollout_ms: batch.ms,
       tokens_per_s: this.#tokens / elapsed,
       ...rm,
     };
