@@ -189,7 +189,7 @@ export async function runEngineBench(args: readonly string[] = []): Promise<Engi
   const timings: Record<string, { s1: number; s2: number }> = {};
   try {
     for (const name of ["tiny", "small"] as const) {
-      const steps = quick ? 3 : name === "tiny" ? 10 : 6;
+      const steps = quick ? 3 : name === "tiny" ? 20 : 8;
       const s1 = await trainStepSeconds(BENCH_MODELS[name], 1, { steps });
       const s2 = await trainStepSeconds(BENCH_MODELS[name], 2, { steps, probe });
       timings[name] = { s1, s2 };
