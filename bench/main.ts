@@ -5,6 +5,10 @@
 
 /** Benchmark suites by name: each gets the arguments after the suite name. */
 export const SUITES: Record<string, { summary: string; run: (args: string[]) => Promise<unknown> }> = {
+  runtime: {
+    summary: "actor call latency/throughput vs raw NATS, tensor MB/s (1, 16, 256 MiB) vs NATS and a copy, spawn ms",
+    run: async (args) => (await import("./runtime.ts")).runRuntimeBench(args),
+  },
   engine: {
     summary: "training step tok/s and MFU (tiny, small; 1 and 2 threads), generation with KV cache vs recompute",
     run: async (args) => (await import("./engine.ts")).runEngineBench(args),

@@ -1,0 +1,211 @@
+/**
+ * `./coop bench runtime`: actor call latency and throughput next to raw NATS request/reply, tensor transfer through
+ * an actor call next to the transport alone and an in-process copy, and spawn-to-ready time. Everything runs on a
+ * local cluster of separate processes (nats-server, coordinator, one agent, actor hosts); the raw-NATS baseline
+ * answers from its own process too, over the same kind of connection (nats.js on Deno).
+ */
+import { fileURLToPath } from "node:url";
+import { Counter, Echo } from "../actors/demo_actors.ts";
+import { decode, encode } from "../shared/codec.ts";
+import { connectNats, type NatsTransport } from "../shared/nats_transport.ts";
+import { encodeCall } from "../shared/protocol.ts";
+import { tensor } from "../shared/tensor.ts";
+import { ManagedProcess, startLocalCluster } from "../coordinator/local_cluster.ts";
+import { percentile, printTable, writeBenchJson } from "./report.ts";
+
+const SELF = fileURLToPath(import.meta.url);
+const RAW_SUBJECT = "coop.bench.raw";
+const MIB = 1024 * 1024;
+const SIZES: Record<string, number> = { "1MiB": 1, "16MiB": 16, "256MiB": 256 };
+
+/** The JSON `bench/out/runtime.json` holds (plus suite and machine). */
+export interface RuntimeBenchResult {
+  call_p50_us: number;
+  call_p99_us: number;
+  nats_p50_us: number;
+  call_overhead_ratio: number;
+  calls_per_s_seq: number;
+  calls_per_s_64: number;
+  tensor_mb_s: Record<string, number>;
+  nats_mb_s: Record<string, number>;
+  spawn_ms: number;
+}
+
+async function latencies(n: number, fn: () => Promise<unknown>): Promise<{ us: number[]; perS: number }> {
+  const us: number[] = [];
+  const start = performance.now();
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    await fn();
+    us.push((performance.now() - t0) * 1000);
+  }
+  return { us, perS: n / ((performance.now() - start) / 1000) };
+}
+
+async function throughput(n: number, window: number, fn: () => Promise<unknown>): Promise<number> {
+  const start = performance.now();
+  let started = 0;
+  const worker = async () => {
+    while (started < n) {
+      started++;
+      await fn();
+    }
+  };
+  await Promise.all(Array.from({ length: window }, worker));
+  return n / ((performance.now() - start) / 1000);
+}
+
+async function mbPerS(bytes: number, repeats: number, fn: () => Promise<unknown>): Promise<number> {
+  await fn();
+  let best = Infinity;
+  for (let i = 0; i < repeats; i++) {
+    const t0 = performance.now();
+    await fn();
+    best = Math.min(best, performance.now() - t0);
+  }
+  return bytes / MIB / (best / 1000);
+}
+
+/** Runs the suite; prints the table and writes bench/out/runtime.json. */
+export async function runRuntimeBench(args: string[] = []): Promise<RuntimeBenchResult> {
+  const quick = args.includes("--quick");
+  const calls = quick ? 500 : 3000;
+  const local = await startLocalCluster({ agents: [{ nodeId: "bench", cpus: 4 }] });
+  const raw = new ManagedProcess("raw-echo", Deno.execPath(), ["run", "-A", SELF, "--raw-echo", local.natsUrl], {});
+  let client: NatsTransport | undefined;
+  try {
+    const cluster = local.client;
+    client = await connectNats({ servers: local.natsUrl, name: "coop-bench" });
+    const nc = client.raw;
+    for (let i = 0;; i++) {
+      try {
+        await nc.request(RAW_SUBJECT, new Uint8Array(1), { timeout: 1000 });
+        break;
+      } catch (error) {
+        if (i > 100) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+
+    const spawnMs: number[] = [];
+    for (let i = 0; i < (quick ? 2 : 5); i++) {
+      const t0 = performance.now();
+      const c = await cluster.spawn(Counter, { resources: { cpu: 0.1 } }, i);
+      spawnMs.push(performance.now() - t0);
+      await cluster.kill(c);
+    }
+
+    const echo = await cluster.spawn(Echo, { resources: { cpu: 1 }, maxConcurrency: 64 });
+    const frame = encodeCall("echo", [1]);
+    // Warm both paths (JIT, connections) before measuring.
+    for (let i = 0; i < 500; i++) {
+      await echo.echo(1);
+      await nc.request(RAW_SUBJECT, frame, { timeout: 5000 });
+    }
+    const natsSeq = await latencies(calls, () => nc.request(RAW_SUBJECT, frame, { timeout: 5000 }));
+    const callSeq = await latencies(calls, () => echo.echo(1));
+    const calls64 = await throughput(calls * 5, 64, () => echo.echo(1));
+    const nats64 = await throughput(calls * 5, 64, () => nc.request(RAW_SUBJECT, frame, { timeout: 5000 }));
+
+    const tensorMbS: Record<string, number> = {};
+    const natsMbS: Record<string, number> = {};
+    const copyMbS: Record<string, number> = {};
+    const decodeUs: Record<string, number> = {};
+    for (const [key, mib] of Object.entries(SIZES)) {
+      if (quick && mib > 16) continue;
+      const t = tensor("float32", [mib * MIB / 4]);
+      const bytes = t.bytes();
+      const repeats = mib >= 256 ? 2 : mib >= 16 ? 4 : 10;
+      tensorMbS[key] = await mbPerS(bytes.byteLength, repeats, () => echo.size(t));
+      natsMbS[key] = await mbPerS(
+        bytes.byteLength,
+        repeats,
+        () => client!.request(`${RAW_SUBJECT}.large`, bytes, { timeoutMs: 60_000 }),
+      );
+      copyMbS[key] = await mbPerS(bytes.byteLength, repeats, () => Promise.resolve(bytes.slice()));
+      const encoded = encode(t);
+      decodeUs[key] = Infinity;
+      for (let i = 0; i < 5; i++) {
+        const t0 = performance.now();
+        decode(encoded);
+        decodeUs[key] = Math.min(decodeUs[key]!, (performance.now() - t0) * 1000);
+      }
+    }
+
+    const result: RuntimeBenchResult = {
+      call_p50_us: percentile(callSeq.us, 50),
+      call_p99_us: percentile(callSeq.us, 99),
+      nats_p50_us: percentile(natsSeq.us, 50),
+      call_overhead_ratio: percentile(callSeq.us, 50) / percentile(natsSeq.us, 50),
+      calls_per_s_seq: callSeq.perS,
+      calls_per_s_64: calls64,
+      tensor_mb_s: tensorMbS,
+      nats_mb_s: natsMbS,
+      spawn_ms: percentile(spawnMs, 50),
+    };
+    printTable("Calls (one actor host process, one client process)", [
+      { path: "actor call", p50: result.call_p50_us, p99: result.call_p99_us, seq: callSeq.perS, c64: calls64 },
+      {
+        path: "raw NATS request/reply",
+        p50: result.nats_p50_us,
+        p99: percentile(natsSeq.us, 99),
+        seq: natsSeq.perS,
+        c64: nats64,
+      },
+    ], [
+      "path",
+      { key: "p50", header: "p50 (µs)" },
+      { key: "p99", header: "p99 (µs)" },
+      { key: "seq", header: "calls/s sequential" },
+      { key: "c64", header: "calls/s 64 in flight" },
+    ]);
+    console.log(`call overhead ratio (p50 actor / p50 NATS): ${result.call_overhead_ratio.toFixed(2)}`);
+    printTable(
+      "\nTensor transfer (float32, one way, best of repeats)",
+      Object.keys(tensorMbS).map((key) => ({
+        size: key,
+        actor: tensorMbS[key],
+        nats: natsMbS[key],
+        ratio: tensorMbS[key]! / natsMbS[key]!,
+        copy: copyMbS[key],
+        decode: decodeUs[key],
+      })),
+      [
+        "size",
+        { key: "actor", header: "actor call MB/s" },
+        { key: "nats", header: "NATS request MB/s" },
+        { key: "ratio", header: "actor/NATS" },
+        { key: "copy", header: "in-process copy MB/s" },
+        { key: "decode", header: "decode (µs, view)" },
+      ],
+    );
+    console.log(`\nspawn-to-ready: ${result.spawn_ms.toFixed(0)} ms (median of ${spawnMs.length})`);
+    const path = await writeBenchJson("runtime", result);
+    console.log(`wrote ${path}`);
+    return result;
+  } finally {
+    await client?.close().catch(() => {});
+    await raw.stop(3000);
+    await local.stop();
+  }
+}
+
+/** The raw-NATS baseline's responder: replies to small requests with a fixed frame and to large ones with a length. */
+async function rawEcho(url: string): Promise<void> {
+  const transport = await connectNats({ servers: url, name: "coop-bench-raw" });
+  const reply = encode([0, 1]);
+  // Small messages through nats.js directly (what an actor call rides on); large through the chunking transport.
+  transport.raw.subscribe(RAW_SUBJECT, {
+    callback: (_error, msg) => {
+      if (msg.headers === undefined) msg.respond(reply);
+    },
+  });
+  const large = transport.subscribe(`${RAW_SUBJECT}.large`);
+  void (async () => {
+    for await (const message of large) await message.respond?.(encode([0, message.data.byteLength]));
+  })();
+  Deno.addSignalListener("SIGTERM", () => Deno.exit(0));
+  await new Promise(() => {});
+}
+
+if (import.meta.main && Deno.args[0] === "--raw-echo") await rawEcho(Deno.args[1]!);
