@@ -66,7 +66,10 @@ Deno.test({
         assertEquals(await counter.incr(1), 43);
         await local.restartCoordinator();
         const after = await cluster.actors();
-        assertEquals(after.map((a) => [a.id, a.name, a.state]).sort(), before.map((a) => [a.id, a.name, a.state]).sort());
+        assertEquals(
+          after.map((a) => [a.id, a.name, a.state]).sort(),
+          before.map((a) => [a.id, a.name, a.state]).sort(),
+        );
         assertEquals((await cluster.getActor<Counter>("mover")).actorId, counter.actorId);
         const nodes = await cluster.nodes();
         assertEquals(nodes.filter((n) => n.state === "alive").map((n) => n.id).sort(), ["n1", "n2"]);
@@ -82,7 +85,10 @@ Deno.test({
         const counter = await cluster.getActor<Counter>("mover");
         const keeper = await cluster.getActor<Keeper>("keeper");
         await local.server.restart();
-        assertEquals(await eventually("a call after the restart", () => counter.options({ timeoutMs: 2000 }).incr(1)), 45);
+        assertEquals(
+          await eventually("a call after the restart", () => counter.options({ timeoutMs: 2000 }).incr(1)),
+          45,
+        );
         assertEquals(await keeper.value(), 6);
         const spawned = await eventually(
           "a spawn after the restart",
