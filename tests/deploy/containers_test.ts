@@ -175,6 +175,16 @@ Deno.test({
           const result = await podman(["healthcheck", "run", name], { check: false });
           assertEquals(result.code, 0, `healthcheck of ${name}: ${result.stdout}${result.stderr}`);
         }
+        // and fails where the server it checks does not answer
+        const down = await podman([
+          "exec",
+          "-e",
+          "COOP_NATS_URL=nats://127.0.0.1:1",
+          names.agent,
+          "/app/deploy/entrypoint.sh",
+          "healthcheck",
+        ], { check: false });
+        assertEquals(down.code, 1, `healthcheck against a dead server: ${down.stdout}${down.stderr}`);
       });
 
       await t.step(
@@ -201,8 +211,9 @@ Deno.test({
       await timed("cleanup", async () => {
         await podman(["rm", "-f", "-t", "5", ...Object.values(names)], { check: false });
         await podman(["network", "rm", "-f", network], { check: false });
-        // Each source change leaves the previous test image untagged; podman here serves only this test.
-        await podman(["image", "prune", "-f"], { check: false });
+        // CI builds from scratch and leaves the previous images untagged (podman here serves only this test);
+        // outside CI the untagged layers are the build cache, so they stay.
+        if (inCi()) await podman(["image", "prune", "-f"], { check: false });
       });
       console.log(`  base image ${base.rebuilt ? "rebuilt" : "reused"}; ${timings.join("; ")}`);
     }
