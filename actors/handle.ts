@@ -53,8 +53,20 @@ export class ActorEntry {
   readonly #inFlight = new Set<{ incarnation: number; fail: (error: Error) => void }>();
   readonly #waiters = new Set<() => void>();
 
+  #subject = "";
+  #subjectIncarnation = -1;
+
   constructor(record: ActorRecord) {
     this.record = record;
+  }
+
+  /** The call subject of `incarnation`, cached (the hot path would otherwise build it per call). */
+  subject(host: HandleHost, incarnation: number): string {
+    if (incarnation !== this.#subjectIncarnation) {
+      this.#subject = host.callSubject(this.record.id, incarnation);
+      this.#subjectIncarnation = incarnation;
+    }
+    return this.#subject;
   }
 
   /** Takes a newer record (older incarnations and stale updates are ignored). */
@@ -175,7 +187,7 @@ export async function callActor(
   }
 }
 
-async function requestOnce(
+function requestOnce(
   host: HandleHost,
   entry: ActorEntry,
   actorId: string,
@@ -185,23 +197,30 @@ async function requestOnce(
   what: string,
 ): Promise<unknown> {
   const timeoutMs = Math.max(1, deadline - Date.now());
-  let untrack = () => {};
-  const died = new Promise<never>((_, reject) => {
-    untrack = entry.track({ incarnation, fail: reject });
+  // One promise settled by whichever comes first: the reply, or the host's exit event (hot path: no race()).
+  return new Promise((resolve, reject) => {
+    const call = {
+      incarnation,
+      fail: (error: Error) => {
+        untrack();
+        reject(new ActorDiedError(`${what}: ${error.message}`));
+      },
+    };
+    const untrack = entry.track(call);
+    host.transport.request(entry.subject(host, incarnation), frame, { timeoutMs }).then((reply) => {
+      untrack();
+      try {
+        resolve(readReply(reply, what));
+      } catch (error) {
+        reject(error);
+      }
+    }, (error) => {
+      untrack();
+      reject(
+        error instanceof CallTimeoutError ? new CallTimeoutError(`${what}: no reply within ${timeoutMs} ms`) : error,
+      );
+    });
   });
-  try {
-    const reply = await Promise.race([
-      host.transport.request(host.callSubject(actorId, incarnation), frame, { timeoutMs }),
-      died,
-    ]);
-    return readReply(reply, what);
-  } catch (error) {
-    if (error instanceof ActorDiedError) throw new ActorDiedError(`${what}: ${error.message}`);
-    if (error instanceof CallTimeoutError) throw new CallTimeoutError(`${what}: no reply within ${timeoutMs} ms`);
-    throw error;
-  } finally {
-    untrack();
-  }
 }
 
 const INFO_KEYS = new Set(["actorId", "actorName", "options"]);

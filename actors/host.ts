@@ -67,6 +67,7 @@ export async function runActorHost(transport: Transport, spec: HostSpec): Promis
   const label = `actor "${actor.name ?? actor.id}"`;
   const maxConcurrency = actor.options.maxConcurrency;
   const maxQueued = actor.options.maxPendingCalls;
+  const methods = new Map<string, (...args: unknown[]) => unknown>();
   let running = 0;
   const queue: TransportMessage[] = [];
   let idle: (() => void) | undefined;
@@ -76,7 +77,11 @@ export async function runActorHost(transport: Transport, spec: HostSpec): Promis
     let reply: Uint8Array;
     try {
       const { method, args } = decodeCall(message.data);
-      const fn = resolveMethod(entry, instance, method);
+      let fn = methods.get(method);
+      if (fn === undefined) {
+        fn = resolveMethod(entry, instance, method);
+        methods.set(method, fn);
+      }
       const schema = entry.methods[method]?.args;
       if (schema !== undefined) {
         const parsed = schema.safeParse(args);
