@@ -4,6 +4,7 @@
 #
 #   entrypoint.sh coordinator [coop up flags...]
 #   entrypoint.sh agent [coop agent flags...]
+#   entrypoint.sh status [--api URL]   print the cluster status table (COOP_API_TOKEN for auth)
 #   entrypoint.sh healthcheck          exit 0 when this container's process is healthy
 #   entrypoint.sh <command> [args...]  run anything else (e.g. `sh`, `deno`)
 #
@@ -85,6 +86,9 @@ case "$role" in
     opt_list --registry COOP_AGENT_REGISTRY
     # shellcheck disable=SC2086
     run_coop agent $EXTRA "$@"
+    ;;
+  status)
+    run_coop status "$@"
     ;;
   healthcheck)
     DENO=$(find_deno)

@@ -6,7 +6,7 @@
 import { ok as assert, rejects, strictEqual as assertEquals } from "node:assert/strict";
 import { connectNats } from "../../shared/nats_transport.ts";
 import { natsConfig, natsServerEnv, newSecrets } from "./cluster_env.ts";
-import { denoPath, ROOT, waitFor } from "./host.ts";
+import { denoPath, ROOT, run, waitFor } from "./host.ts";
 import { freePort } from "../harness.ts";
 
 Deno.test({
@@ -75,6 +75,15 @@ Deno.test({
       const right = await get("/v1/cluster", secrets.apiToken);
       assertEquals(right.status, 200);
       assert(Array.isArray(right.body.nodes));
+      // `entrypoint.sh status` (coop status) authenticates with COOP_API_TOKEN the same way
+      const status = (token: string) =>
+        run(`${ROOT}/deploy/entrypoint.sh`, ["status", "--api", api], {
+          env: { COOP_DENO: denoPath(), COOP_API_TOKEN: token },
+          check: false,
+        });
+      assertEquals((await status(secrets.apiToken)).code, 0);
+      const refused = await status("wrong");
+      assert(refused.code !== 0 && refused.stderr.includes("401"), refused.stderr);
     } catch (error) {
       console.error(logs.join("").slice(-4000));
       throw error;

@@ -135,6 +135,13 @@ async function runScenario(lan: Lan, procs: NetProcess[], storeDir: string): Pro
     timeoutMs: 90_000,
     intervalMs: 1000,
   });
+  // The copy of "ca" that kept running on host-a while it was cut off must not come back as a second "ca".
+  const listed = await client<{ status: number; body: { actors: { nodeId: string; state: string }[] } }>([
+    "api",
+    "/v1/actors?name=ca",
+  ]);
+  assertEquals(JSON.stringify(listed.body.actors.map((x) => [x.nodeId, x.state])), '[["host-b","alive"]]');
+  assertEquals((await client<{ value: number }>(["call", "ca", "incr", "1"])).value, 2);
   const again = await client<{ nodeId: string }>(["spawn", "ca2", "--label", "host=a"]);
   assertEquals(again.nodeId, "host-a");
   assertEquals((await client<{ value: number }>(["call", "ca2", "incr", "3"])).value, 3);
