@@ -72,7 +72,10 @@ export class ActorPool<T> {
       const step = iterator.next();
       if (step.done) return false;
       const key = next++;
-      running.set(key, this.submit((actor) => task(actor, step.value)).then((result) => [key, result]));
+      const promise = this.submit((actor) => task(actor, step.value)).then((result): [number, R] => [key, result]);
+      // The first rejection ends the iteration; the others must not surface as unhandled.
+      promise.catch(() => {});
+      running.set(key, promise);
       return true;
     };
     while (running.size < limit && start());
