@@ -42,6 +42,8 @@ export interface CoordinatorOptions {
 
 // Constructor arguments are kept in KV for restarts; KV values are bounded by the server's max_payload.
 const MAX_ARGS_BYTES = 512 * 1024;
+// Dead actors kept for inspection; a long training run spawns and kills many.
+const MAX_DEAD = 200;
 const LIVE = new Set(["starting", "alive", "restarting", "stopping"]);
 
 type SpawnRequest = Extract<CoordinatorRequest, { op: "spawn" }>;
@@ -323,7 +325,21 @@ export class Coordinator {
     this.#args.delete(record.id);
     await this.#save(record);
     await this.#store.deleteArgs(record.id).catch(() => {});
+    await this.#forgetOldDead();
     await this.#placePending();
+  }
+
+  /** Keeps the newest `MAX_DEAD` dead records (for `getActor` errors and the API); older ones are dropped. */
+  async #forgetOldDead(): Promise<void> {
+    const dead = [...this.#actors.values()].filter((r) => r.state === "dead");
+    if (dead.length <= MAX_DEAD) return;
+    dead.sort((a, b) => a.updatedAt - b.updatedAt);
+    for (const record of dead.slice(0, dead.length - MAX_DEAD)) {
+      this.#actors.delete(record.id);
+      this.#logs.delete(record.id);
+      if (record.name && this.#names.get(record.name) === record.id) this.#names.delete(record.name);
+      await this.#store.deleteActor(record.id).catch(() => {});
+    }
   }
 
   /** An actor's process is gone without being asked to stop: restart it (if allowed) anywhere that fits. */

@@ -56,6 +56,10 @@ export class StateStore {
     return this.#kv.put(`args.${id}`, args);
   }
 
+  deleteActor(id: string): Promise<void> {
+    return this.#kv.delete(`actor.${id}`);
+  }
+
   deleteArgs(id: string): Promise<void> {
     return this.#kv.delete(`args.${id}`);
   }
