@@ -86,7 +86,8 @@ function findCause<T>(error: unknown, cls: new (...args: never[]) => T): T | und
 }
 
 function requestError(error: unknown, subject: string, timeoutMs: number): Error {
-  if (findCause(error, natsErrors.TimeoutError) || error instanceof CallTimeoutError) {
+  if (error instanceof CallTimeoutError) return error; // already says what stalled
+  if (findCause(error, natsErrors.TimeoutError)) {
     return new CallTimeoutError(`Request to "${subject}" timed out after ${timeoutMs} ms`, { cause: error });
   }
   if (
