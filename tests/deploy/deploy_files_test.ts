@@ -7,10 +7,14 @@
 import { deepStrictEqual, ok as assert, strictEqual as assertEquals } from "node:assert/strict";
 import { parse as parseYaml, parseAllDocuments } from "yaml";
 import { NATS_ENV_VARS } from "../../shared/nats_options.ts";
-import { have, ROOT, run } from "./host.ts";
+import { ensureCommands, have, ROOT, run } from "./host.ts";
 import { BASE_IMAGE } from "./podman.ts";
 
 const DEPLOY = `${ROOT}/deploy`;
+// The checkers, installed when root (CI); a check whose tool is still missing is skipped, nats-server and openssl
+// are required.
+const missingTools = await ensureCommands({ openssl: "openssl", shellcheck: "shellcheck" });
+if (missingTools) console.error(`tests/deploy/deploy_files_test.ts: ${missingTools}`);
 // deno-lint-ignore no-explicit-any
 type Doc = any;
 

@@ -9,9 +9,9 @@ import { nkeys } from "@nats-io/transport-node";
 import { connectNats } from "../../shared/nats_transport.ts";
 import { freePort } from "../harness.ts";
 import { clientAnswer, type NodeSummary } from "./cluster_env.ts";
-import { denoPath, have, ROOT, run, waitFor } from "./host.ts";
+import { denoPath, ensureCommands, ROOT, run, waitFor } from "./host.ts";
 
-const skip = (await have("openssl")) ? null : "openssl is needed to make certificates";
+const skip = await ensureCommands({ openssl: "openssl" });
 if (skip) console.error(`SKIP tests/deploy/security_test.ts: ${skip}`);
 
 async function makeCertificates(dir: string): Promise<void> {
