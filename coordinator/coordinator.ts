@@ -42,6 +42,8 @@ export interface CoordinatorOptions {
 
 // Constructor arguments are kept in KV for restarts; KV values are bounded by the server's max_payload.
 const MAX_ARGS_BYTES = 512 * 1024;
+// How long after a start order an actor may be missing from its agent's heartbeats.
+const START_GRACE_MS = 5000;
 // Dead actors kept for inspection; a long training run spawns and kills many.
 const MAX_DEAD = 200;
 const LIVE = new Set(["starting", "alive", "restarting", "stopping"]);
@@ -436,8 +438,14 @@ export class Coordinator {
     node.lastHeartbeat = Date.now();
     const running = new Map(beat.actors.map((a) => [a.id, a.incarnation]));
     void this.#serial(async () => {
+      const now = Date.now();
       for (const record of this.#actors.values()) {
-        if (record.nodeId !== beat.nodeId || record.state !== "alive") continue;
+        if (record.nodeId !== beat.nodeId) continue;
+        // A start the agent never received (or a process whose exit event was lost) shows up as a missing process;
+        // the agent lists a process from the moment it spawns it, so slow starts are not mistaken for lost ones.
+        const starting = (record.state === "starting" || record.state === "restarting") &&
+          now - record.updatedAt > START_GRACE_MS;
+        if (record.state !== "alive" && !starting) continue;
         if (running.get(record.id) === record.incarnation) {
           this.#missing.delete(record.id);
           continue;
