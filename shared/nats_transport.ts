@@ -3,6 +3,10 @@
  * straight through to nats.js — no headers, no copies, one wrapper object per received message; messages above the
  * server's max_payload go through the flow-controlled chunking protocol in `chunking.ts`. Reconnects are
  * unlimited and reported through `status()`.
+ *
+ * Large messages differ from small ones in two ways, both because a chunked transfer needs one receiver to talk to:
+ * a large publish reaches exactly one subscriber (the first to answer; fan-out of big data goes through blobs), and
+ * it rejects with `NoRespondersError` when nobody is subscribed, and resolves only once the receiver has it all.
  */
 import { connect, createInbox, errors as natsErrors } from "@nats-io/transport-node";
 import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node";

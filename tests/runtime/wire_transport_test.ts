@@ -213,3 +213,40 @@ Deno.test("wire transport - messages being reassembled are capped in total bytes
     }
   });
 });
+
+Deno.test("wire transport - forged chunk headers are rejected without disturbing the subscriber", async () => {
+  const errors: Error[] = [];
+  await withNats(1, async ([sender], url) => {
+    const receiver = await connectNats({ servers: url, onError: (e) => errors.push(e) });
+    try {
+      serve(receiver, "forged", (d) => d);
+      await receiver.flush();
+      const cases: Record<string, string>[] = [
+        { "Coop-Size": "-5", "Coop-Count": "1" },
+        { "Coop-Size": "abc", "Coop-Count": "1" },
+        { "Coop-Size": "10", "Coop-Count": "0" },
+        { "Coop-Size": "10", "Coop-Count": "11" },
+        { "Coop-Size": "1e300", "Coop-Count": "1" },
+        { "Coop-Size": String(2 ** 40), "Coop-Count": "1024" },
+        { "Coop-Size": "10", "Coop-Count": "1", "Coop-Acks": "" },
+      ];
+      for (const fields of cases) {
+        const h = headers();
+        h.set("Coop-Chunk", "start");
+        h.set("Coop-Acks", "acks.ignored");
+        for (const [key, value] of Object.entries(fields)) h.set(key, value);
+        const answer = await sender!.raw.request("forged", new Uint8Array(0), { headers: h, timeout: 2000 });
+        strictEqual(answer.headers?.get("Coop-Chunk"), "reject", JSON.stringify(fields));
+      }
+      // Header-bearing messages that are not chunk starts are ignored.
+      const other = headers();
+      other.set("Coop-Chunk", "bogus");
+      sender!.raw.publish("forged", new Uint8Array(3), { headers: other });
+      strictEqual((await sender!.request("forged", new Uint8Array(9), { timeoutMs: 2000 })).byteLength, 9);
+    } finally {
+      await receiver.close();
+    }
+  });
+  strictEqual(errors.length, 7);
+  ok(errors.every((e) => e.name === "DecodeError" || e.name === "MessageTooLargeError"), errors.join("; "));
+});
