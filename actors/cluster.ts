@@ -20,7 +20,7 @@ import {
 } from "../shared/protocol.ts";
 import { decode } from "../shared/codec.ts";
 import { type Subjects, subjects } from "../shared/subjects.ts";
-import type { Transport, TransportSubscription } from "../shared/transport.ts";
+import type { BlobStore, Transport, TransportSubscription } from "../shared/transport.ts";
 import { ActorEntry, type ActorHandle, type CallOptions, type HandleHost, makeHandle, waitAlive } from "./handle.ts";
 import { ActorPool, type PoolOptions } from "./pool.ts";
 import { registrationOf } from "./registry.ts";
@@ -66,6 +66,7 @@ export class Cluster implements HandleHost {
   readonly #requestTimeoutMs: number;
   readonly #ownsTransport: boolean;
   #events: TransportSubscription | undefined;
+  #blobs: Promise<BlobStore> | undefined;
 
   constructor(transport: Transport, options: ClusterOptions = {}) {
     this.transport = transport;
@@ -201,6 +202,12 @@ export class Cluster implements HandleHost {
   /** Recent log lines of an actor (its stdout/stderr, forwarded by its agent). */
   async logs(actor: { actorId: string } | string): Promise<LogLine[]> {
     return await this.#request({ op: "logs", actor: typeof actor === "string" ? actor : actor.actorId }) as LogLine[];
+  }
+
+  /** The cluster's blob store (JetStream Object Store): weights many actors read, digest-checked, version-tagged. */
+  blobs(): Promise<BlobStore> {
+    this.#blobs ??= this.transport.blobs(this.subjects.blobBucket);
+    return this.#blobs;
   }
 
   /** Stops every actor, every agent and the coordinator. */
