@@ -25,7 +25,15 @@ export class ManagedProcess {
     options: { env?: Record<string, string>; echo?: boolean },
   ) {
     this.name = name;
-    this.child = new Deno.Command(command, { args, env: options.env, stdout: "piped", stderr: "piped" }).spawn();
+    // stdin stays an open pipe that is never written: when this process dies, the child reads EOF and stops
+    // (see COOP_EXIT_WITH_PARENT in serve.ts), so a killed test or demo leaves no coordinator or agent behind.
+    this.child = new Deno.Command(command, {
+      args,
+      env: options.env,
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
     const pump = async (stream: ReadableStream<Uint8Array>) => {
       let rest = "";
       for await (const text of stream.pipeThrough(new TextDecoderStream())) {
@@ -85,7 +93,13 @@ export async function startLocalNats(options: { port?: number; maxPayload?: numb
     `jetstream { store_dir: "${dir}/js" }`,
   ].join("\n");
   await Deno.writeTextFile(`${dir}/nats.conf`, config);
-  const process = new ManagedProcess("nats", "nats-server", ["-c", `${dir}/nats.conf`], {});
+  // nats-server has no "exit with parent" option: a shell keeps it on a leash that ends at stdin EOF (our death),
+  // and forwards SIGTERM for a normal stop.
+  // (Background jobs get /dev/null as stdin unless redirected explicitly, hence fd 3.)
+  const leash = "exec 3<&0; nats-server -c \"$1\" </dev/null & pid=$!; trap 'kill $pid 2>/dev/null' TERM INT; " +
+    "(while read -r _; do :; done <&3; kill $pid 2>/dev/null) & watcher=$!; " +
+    "wait $pid; wait $pid 2>/dev/null; kill $watcher 2>/dev/null; exit 0";
+  const process = new ManagedProcess("nats", "sh", ["-c", leash, "sh", `${dir}/nats.conf`], {});
   await waitFor(`nats-server on port ${port}`, 10_000, async () => {
     const conn = await Deno.connect({ hostname: "127.0.0.1", port });
     conn.close();
@@ -176,7 +190,7 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
   const nats = options.natsUrl === undefined ? await startLocalNats({ maxPayload: options.maxPayload }) : undefined;
   const natsUrl = options.natsUrl ?? nats!.url;
   const cluster = options.cluster ?? "default";
-  const env = { COOP_NATS_URL: natsUrl };
+  const env = { COOP_NATS_URL: natsUrl, COOP_EXIT_WITH_PARENT: "1" };
   const cli = (name: string, args: string[]) =>
     new ManagedProcess(name, Deno.execPath(), ["run", "-A", "--no-prompt", CLI, ...args], { env, echo });
   const agents = new Map<string, ManagedProcess>();

@@ -51,6 +51,13 @@ export async function connectFromEnv(url: string | undefined, name: string): Pro
 
 function onSignals(fn: () => void): void {
   for (const signal of ["SIGTERM", "SIGINT"] as const) Deno.addSignalListener(signal, fn);
+  if (Deno.env.get("COOP_EXIT_WITH_PARENT") === "1") {
+    // Started by a local cluster (demo, tests, bench): stdin is a pipe from the parent, EOF means it is gone.
+    void (async () => {
+      for await (const _ of Deno.stdin.readable) { /* nothing is ever written */ }
+      fn();
+    })().catch(fn);
+  }
 }
 
 function reportConnection(transport: Transport, who: string): void {
