@@ -200,6 +200,13 @@ Deno.test("codec - bad tensor frames raise DecodeError naming the problem", () =
 Deno.test("codec - encoding rejects shapes the wire cannot carry", () => {
   const t = new Tensor("uint8", new Array(40).fill(1), new Uint8Array(1));
   throws(() => encode(t), /at most 32/);
+  throws(
+    () => encode({ f: () => 1 }),
+    (error: unknown) => error instanceof TypeError && /Cannot encode value/.test(error.message),
+  );
+  // A failed encode leaves no state behind for the next one.
+  throws(() => encode([tensor("float32", [1]), Symbol("x")]), TypeError);
+  assertSameTensor((decode(encode([tensor("int8", [2])])) as Tensor[])[0], tensor("int8", [2]));
   const forged = new Tensor("uint8", [1], new Uint8Array(1));
   (forged as { dtype: string }).dtype = "constructor";
   throws(() => encode(forged), /unknown dtype "constructor"/);
