@@ -214,6 +214,11 @@ class NatsTransportImpl implements NatsTransport {
     return new NatsSubscription(this, subject, options);
   }
 
+  /** @internal Reports a background error to the `onError` hook. */
+  reportError(error: Error): void {
+    this.#onError(error);
+  }
+
   /** @internal Hands a raw nats.js message to `sink`, reassembling chunked ones in the background. */
   deliver(msg: Msg, sink: (msg: TransportMessage) => void): void {
     if (msg.headers === undefined) {
@@ -332,7 +337,11 @@ class NatsSubscription implements TransportSubscription {
     this.#sub = transport.raw.subscribe(subject, {
       queue: options.queue,
       callback: (error, msg) => {
-        if (error) return queue.close();
+        if (error) {
+          // e.g. a permissions violation: the subscription is over, and someone should hear why.
+          transport.reportError(error);
+          return queue.close();
+        }
         transport.deliver(msg, sink);
       },
     });

@@ -210,3 +210,22 @@ Deno.test("wire auth - .creds file against a server in operator (JWT) mode", asy
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("wire auth - a subscription the server denies ends and reports why", async () => {
+  const server = await startNats({
+    extraConfig: 'authorization { users = [ { user: "u", password: "p", permissions: { subscribe: "ok.>" } } ] }',
+  });
+  const errors: Error[] = [];
+  const t = await connectNats({ servers: server.url, user: "u", password: "p", onError: (e) => errors.push(e) });
+  try {
+    const denied = t.subscribe("secret.stuff");
+    const seen: unknown[] = [];
+    for await (const msg of denied) seen.push(msg);
+    strictEqual(seen.length, 0);
+    strictEqual(errors.length, 1);
+    ok(/permissions? violation/i.test(errors[0]!.message), errors[0]!.message);
+  } finally {
+    await t.close();
+    await server.stop();
+  }
+});
