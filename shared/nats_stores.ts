@@ -4,8 +4,11 @@
  */
 import type { KV } from "@nats-io/kv";
 import type { ObjectInfo, ObjectStore } from "@nats-io/obj";
-import { BlobIntegrityError, NotFoundError } from "./errors.ts";
+import { BlobIntegrityError, MessageTooLargeError, NotFoundError } from "./errors.ts";
 import type { BlobInfo, BlobStore, KvStore } from "./transport.ts";
+
+// Room left in max_payload for the subject and headers JetStream adds to a KV put.
+const KV_HEADER_ROOM = 4096;
 
 /** Metadata key holding a blob's version tag. */
 export const BLOB_VERSION_KEY = "coop-version";
@@ -13,9 +16,13 @@ export const BLOB_VERSION_KEY = "coop-version";
 /** {@link KvStore} over a JetStream KV bucket. */
 export class NatsKvStore implements KvStore {
   readonly #kv: KV;
+  readonly #bucket: string;
+  readonly #maxPayload: () => number;
 
-  constructor(kv: KV) {
+  constructor(kv: KV, bucket: string, maxPayload: () => number) {
     this.#kv = kv;
+    this.#bucket = bucket;
+    this.#maxPayload = maxPayload;
   }
 
   async get(key: string): Promise<Uint8Array | null> {
@@ -24,6 +31,13 @@ export class NatsKvStore implements KvStore {
   }
 
   async put(key: string, value: Uint8Array): Promise<void> {
+    // A KV value is one JetStream message (not chunked); say so instead of surfacing MAX_PAYLOAD_EXCEEDED.
+    if (value.byteLength > this.#maxPayload() - KV_HEADER_ROOM) {
+      throw new MessageTooLargeError(
+        `Cannot put "${key}" in KV bucket "${this.#bucket}": ${value.byteLength} bytes exceeds the server's ` +
+          `max_payload (${this.#maxPayload()}); store large values as blobs`,
+      );
+    }
     await this.#kv.put(key, value);
   }
 

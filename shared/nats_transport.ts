@@ -246,7 +246,7 @@ class NatsTransportImpl implements NatsTransport {
 
   async kv(bucket: string): Promise<KvStore> {
     this.#kvm ??= new Kvm(this.raw);
-    return new NatsKvStore(await this.#kvm.create(bucket));
+    return new NatsKvStore(await this.#kvm.create(bucket), bucket, () => this.maxPayload);
   }
 
   async blobs(bucket: string): Promise<BlobStore> {

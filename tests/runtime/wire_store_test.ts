@@ -3,7 +3,7 @@ import { jetstream } from "@nats-io/jetstream";
 import { headers } from "@nats-io/transport-node";
 import { startNats } from "../harness.ts";
 import { connectNats } from "../../shared/nats_transport.ts";
-import { BlobIntegrityError, NotFoundError } from "../../shared/errors.ts";
+import { BlobIntegrityError, MessageTooLargeError, NotFoundError } from "../../shared/errors.ts";
 import type { ConnectionEvent } from "../../shared/transport.ts";
 
 const text = (s: string) => new TextEncoder().encode(s);
@@ -26,6 +26,7 @@ Deno.test("wire stores - KV buckets round trip values, list keys by prefix, dele
     await kv.delete("actors.a1");
     strictEqual(await kv.get("actors.a1"), null);
     deepStrictEqual(await kv.keys("actors."), ["actors.a2"]);
+    await rejects(kv.put("big", new Uint8Array(2 * 1024 * 1024)), MessageTooLargeError);
     // Opening the same bucket again (another process, a restarted coordinator) sees the same state.
     strictEqual(str(await (await t.kv("coop_state")).get("nodes.n1")), "node");
   } finally {
