@@ -90,7 +90,12 @@ export class NatsBlobStore implements BlobStore {
     const corrupt = (detail: string, cause?: unknown) =>
       new BlobIntegrityError(`Blob "${name}" in bucket "${this.#bucket}" is corrupt: ${detail}`, { cause });
     // Read into one buffer of the recorded size instead of nats.js's growing buffer (one copy per chunk).
-    const data = new Uint8Array(info.size);
+    let data: Uint8Array;
+    try {
+      data = new Uint8Array(info.size);
+    } catch (error) {
+      throw corrupt(`cannot allocate its recorded size of ${info.size} bytes`, error);
+    }
     let offset = 0;
     const reader = result.data.getReader();
     try {
