@@ -135,8 +135,27 @@ function diedError(record: ActorRecord, what: string): ActorDiedError {
   return new ActorDiedError(`${what}: actor is dead${reason}`);
 }
 
-/** Calls `method` on the actor, with backpressure, death detection, retries and timeout. */
-export async function callActor(
+/** One call in progress (kept in one object so the fast path allocates little). */
+interface Call {
+  host: HandleHost;
+  entry: ActorEntry;
+  actorId: string;
+  method: string;
+  frame: Uint8Array;
+  timeoutMs: number;
+  deadline: number;
+  retries: number;
+}
+
+function describe(call: Call): string {
+  return `Cannot call "${call.method}" on actor "${call.entry.record.name ?? call.actorId}"`;
+}
+
+/**
+ * Calls `method` on the actor, with backpressure, death detection, retries and timeout. The common case (actor
+ * alive, reply arrives) takes no async-function hops: measured, each one costs the 64-in-flight throughput.
+ */
+export function callActor(
   host: HandleHost,
   actorId: string,
   method: string,
@@ -145,79 +164,107 @@ export async function callActor(
 ): Promise<unknown> {
   const entry = host.entry(actorId);
   const record = entry.record;
-  const what = `Cannot call "${method}" on actor "${record.name ?? actorId}"`;
   const limit = record.options.maxPendingCalls;
-  if (limit > 0 && entry.pending >= limit) {
-    throw new BackpressureError(`${what}: ${entry.pending} calls pending (maxPendingCalls ${limit})`);
-  }
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const deadline = Date.now() + timeoutMs;
-  let retries = record.idempotent.includes(method) ? options.maxTaskRetries ?? record.options.maxTaskRetries : 0;
-  const frame = encodeCall(method, args);
-  entry.pending++;
+  const call: Call = {
+    host,
+    entry,
+    actorId,
+    method,
+    frame: EMPTY,
+    timeoutMs,
+    deadline: Date.now() + timeoutMs,
+    retries: record.idempotent.length > 0 && record.idempotent.includes(method)
+      ? options.maxTaskRetries ?? record.options.maxTaskRetries
+      : 0,
+  };
+  if (limit > 0 && entry.pending >= limit) {
+    return Promise.reject(
+      new BackpressureError(`${describe(call)}: ${entry.pending} calls pending (maxPendingCalls ${limit})`),
+    );
+  }
   try {
-    for (;;) {
-      if (entry.record.state !== "alive") await waitAlive(host, entry, deadline, what);
-      const incarnation = entry.record.incarnation;
-      try {
-        return await requestOnce(host, entry, actorId, frame, incarnation, deadline, what);
-      } catch (error) {
-        if (error instanceof NoRespondersError) {
-          // Nobody received the frame, so resending is safe whatever the method: wait for the actor to come back.
-          entry.update(await host.refresh(actorId).catch(() => entry.record));
-          if (entry.record.state === "alive" && entry.record.incarnation === incarnation) {
-            await entry.changed(Math.min(100, Math.max(0, deadline - Date.now())));
-            if (Date.now() >= deadline) throw new CallTimeoutError(`${what}: no responder within ${timeoutMs} ms`);
-          }
-          continue;
-        }
-        if (error instanceof ActorDiedError && retries !== 0) {
-          retries--;
-          // The host's exit event may arrive before the coordinator's "restarting" record.
-          if (entry.record.incarnation === incarnation && entry.record.state === "alive") {
-            entry.record = { ...entry.record, state: "restarting" };
-          }
-          continue;
-        }
-        throw error;
+    call.frame = encodeCall(method, args);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  entry.pending++;
+  const attempt = record.state === "alive"
+    ? requestOnce(call, record.incarnation).catch((error) => recover(call, error, record.incarnation))
+    : retryLoop(call);
+  return attempt.then((value) => {
+    entry.pending--;
+    return value;
+  }, (error) => {
+    entry.pending--;
+    throw error;
+  });
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** Decides what a failed attempt means: resend (nobody got it), retry (idempotent), or fail. */
+async function recover(call: Call, error: unknown, incarnation: number): Promise<unknown> {
+  const { entry } = call;
+  if (error instanceof NoRespondersError) {
+    // Nobody received the frame, so resending is safe whatever the method: wait for the actor to come back.
+    entry.update(await call.host.refresh(call.actorId).catch(() => entry.record));
+    if (entry.record.state === "alive" && entry.record.incarnation === incarnation) {
+      await entry.changed(Math.min(100, Math.max(0, call.deadline - Date.now())));
+      if (Date.now() >= call.deadline) {
+        throw new CallTimeoutError(`${describe(call)}: no responder within ${call.timeoutMs} ms`);
       }
     }
-  } finally {
-    entry.pending--;
+    return retryLoop(call);
+  }
+  if (error instanceof ActorDiedError && call.retries !== 0) {
+    call.retries--;
+    // The host's exit event may arrive before the coordinator's "restarting" record.
+    if (entry.record.incarnation === incarnation && entry.record.state === "alive") {
+      entry.record = { ...entry.record, state: "restarting" };
+    }
+    return retryLoop(call);
+  }
+  throw error;
+}
+
+/** The slow path: wait for the actor to be alive, then attempt again. */
+async function retryLoop(call: Call): Promise<unknown> {
+  if (call.entry.record.state !== "alive") await waitAlive(call.host, call.entry, call.deadline, describe(call));
+  const incarnation = call.entry.record.incarnation;
+  try {
+    return await requestOnce(call, incarnation);
+  } catch (error) {
+    return recover(call, error, incarnation);
   }
 }
 
-function requestOnce(
-  host: HandleHost,
-  entry: ActorEntry,
-  actorId: string,
-  frame: Uint8Array,
-  incarnation: number,
-  deadline: number,
-  what: string,
-): Promise<unknown> {
-  const timeoutMs = Math.max(1, deadline - Date.now());
+function requestOnce(call: Call, incarnation: number): Promise<unknown> {
+  const { entry, host } = call;
+  const timeoutMs = Math.max(1, call.deadline - Date.now());
   // One promise settled by whichever comes first: the reply, or the host's exit event (hot path: no race()).
   return new Promise((resolve, reject) => {
-    const call = {
+    const tracked = {
       incarnation,
       fail: (error: Error) => {
         untrack();
-        reject(new ActorDiedError(`${what}: ${error.message}`));
+        reject(new ActorDiedError(`${describe(call)}: ${error.message}`));
       },
     };
-    const untrack = entry.track(call);
-    host.transport.request(entry.subject(host, incarnation), frame, { timeoutMs }).then((reply) => {
+    const untrack = entry.track(tracked);
+    host.transport.request(entry.subject(host, incarnation), call.frame, { timeoutMs }).then((reply) => {
       untrack();
       try {
-        resolve(readReply(reply, what));
+        resolve(readReply(reply, call.method));
       } catch (error) {
         reject(error);
       }
     }, (error) => {
       untrack();
       reject(
-        error instanceof CallTimeoutError ? new CallTimeoutError(`${what}: no reply within ${timeoutMs} ms`) : error,
+        error instanceof CallTimeoutError
+          ? new CallTimeoutError(`${describe(call)}: no reply within ${timeoutMs} ms`)
+          : error,
       );
     });
   });

@@ -201,6 +201,9 @@ export async function toNatsJsOptions(options: NatsConnectOptions): Promise<Node
     reconnectTimeWait: options.reconnectTimeWaitMs ?? 500,
     waitOnFirstConnect: options.waitOnFirstConnect ?? false,
     timeout: options.connectTimeoutMs ?? 10_000,
+    // nats.js builds two Error objects (stack captures) per request for "async traces": measured here, that halves
+    // request/reply throughput (64 in flight: 15k -> 31k/s) and our errors carry their own context anyway.
+    noAsyncTraces: true,
   };
   if (options.user !== undefined) {
     result.user = options.user;
