@@ -5,6 +5,7 @@
  */
 import { fileURLToPath } from "node:url";
 import { encode } from "../shared/codec.ts";
+import { CoopError } from "../shared/errors.ts";
 import {
   type ActorRecord,
   agentRequestSchema,
@@ -181,6 +182,7 @@ export function startAgent(transport: Transport, options: AgentOptions = {}): Ag
   const handle = (request: ReturnType<typeof agentRequestSchema.parse>): unknown => {
     switch (request.op) {
       case "start":
+        if (stopped) throw new CoopError(`Agent "${nodeId}" is stopping: not starting "${request.actor.id}"`);
         startActor(request.actor, request.args);
         return null;
       case "stop":
@@ -227,9 +229,11 @@ export function startAgent(transport: Transport, options: AgentOptions = {}): Ag
     if (stopped) return exited;
     stopped = true;
     clearInterval(heartbeat);
-    await Promise.all([...processes.values()].map((p) => stopActor(p.record.id, p.record.incarnation, true)));
+    // Leave first, so the coordinator reschedules elsewhere instead of reading our actors' exits as crashes and
+    // placing them back here; then stop the processes, letting their in-flight calls finish.
     await transport.request(names.coordinator, encode({ op: "deregister", nodeId }), { timeoutMs: 2000 })
       .catch(() => {});
+    await Promise.all([...processes.values()].map((p) => stopActor(p.record.id, p.record.incarnation, true)));
     control.unsubscribe();
     resolveExited();
   };

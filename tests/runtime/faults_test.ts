@@ -57,6 +57,17 @@ Deno.test({
         await local.addAgent({ nodeId: before.nodeId, cpus: 4 });
       });
 
+      await t.step("SIGTERM an agent: it leaves, its actors restart on another agent", async () => {
+        const counter = await cluster.spawn(Counter, { name: "drained", maxRestarts: 1 }, 5);
+        const before = await counter.where();
+        const status = await local.agents.get(before.nodeId)!.stop();
+        assertEquals(status.code, 0);
+        const after = await counter.where();
+        assert(after.nodeId !== before.nodeId, "moved to another node");
+        assertEquals(await counter.incr(1), 6);
+        await local.addAgent({ nodeId: before.nodeId, cpus: 4 });
+      });
+
       await t.step("restart the coordinator (kill -9): handles keep working, state comes back from KV", async () => {
         const counter = await cluster.getActor<Counter>("mover");
         const before = await cluster.actors();
