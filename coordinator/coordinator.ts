@@ -7,7 +7,14 @@
  * between reading and writing state.
  */
 import { decode, encode } from "../shared/codec.ts";
-import { ActorDiedError, BadArgumentsError, errorToWire, NotFoundError, PlacementError } from "../shared/errors.ts";
+import {
+  ActorDiedError,
+  BadArgumentsError,
+  errorFromWire,
+  errorToWire,
+  NotFoundError,
+  PlacementError,
+} from "../shared/errors.ts";
 import {
   type ActorRecord,
   type CoordinatorRequest,
@@ -28,7 +35,7 @@ import {
 import { type Subjects, subjects } from "../shared/subjects.ts";
 import type { Transport, TransportSubscription } from "../shared/transport.ts";
 import { Scheduler } from "./scheduler.ts";
-import type { ResourceRequest as SchedulerRequest } from "./scheduler_types.ts";
+import { placeOptions, toSchedulerRequest, toSchedulerResources } from "./requests.ts";
 import { StateStore } from "./state_store.ts";
 
 /** Options for {@link startCoordinator}. */
@@ -42,6 +49,9 @@ export interface CoordinatorOptions {
 
 // Constructor arguments are kept in KV for restarts; KV values are bounded by the server's max_payload.
 const MAX_ARGS_BYTES = 512 * 1024;
+// A crash this soon after the actor's last state change delays its restart by RESTART_DELAY_MS.
+const QUICK_CRASH_MS = 2000;
+const RESTART_DELAY_MS = 1000;
 // How long after a start order an actor may be missing from its agent's heartbeats.
 const START_GRACE_MS = 5000;
 // Dead actors kept for inspection; a long training run spawns and kills many.
@@ -125,7 +135,15 @@ export class Coordinator {
       }
     })().catch(() => {});
     await this.#transport.flush();
-    await this.#serial(() => this.#placePending());
+    await this.#serial(async () => {
+      // Actors waiting for a delayed restart when the previous coordinator stopped are in no scheduler structure.
+      for (const record of this.#actors.values()) {
+        if (record.state === "restarting" && !record.nodeId && !this.#scheduled(record.id)) {
+          await this.#place(record);
+        }
+      }
+      await this.#placePending();
+    });
   }
 
   /** Stops serving (the cluster's actors and agents keep running; a new coordinator can take over). */
@@ -352,21 +370,45 @@ export class Coordinator {
       return;
     }
     this.#scheduler.release(record.id);
+    // An actor that dies right after starting (a restore that keeps failing, a crash on start) would otherwise
+    // restart in a tight loop, a process per iteration: wait a little before the next attempt.
+    const quick = Date.now() - record.updatedAt < QUICK_CRASH_MS;
     record.restarts++;
     record.incarnation++;
     console.error(
       `Coordinator: restarting actor "${record.name ?? record.id}" (${reason}), restart ${record.restarts}`,
     );
+    record.state = "restarting";
+    delete record.nodeId;
+    if (!quick) {
+      await this.#place(record);
+      return;
+    }
+    await this.#save(record);
+    const incarnation = record.incarnation;
+    setTimeout(() => {
+      void this.#serial(async () => {
+        if (this.#stopped || record.incarnation !== incarnation || record.state !== "restarting") return;
+        if (!record.nodeId && !this.#scheduled(record.id)) await this.#place(record);
+      });
+    }, RESTART_DELAY_MS);
+  }
+
+  /** Places (or queues) an actor that is in no scheduler structure, then starts it if placed. */
+  async #place(record: ActorRecord): Promise<void> {
     const result = this.#scheduler.placeOrEnqueue(record.id, toSchedulerRequest(record), placeOptions(record));
     if (result.ok) {
       await this.#launch(record, result.nodeId, result.gpuIds);
     } else {
-      record.state = "restarting";
-      delete record.nodeId;
       record.pendingReason = result.reason;
       await this.#save(record);
     }
     await this.#store.putScheduler(this.#scheduler.toJSON());
+  }
+
+  /** Whether the scheduler has the actor placed or queued. */
+  #scheduled(actorId: string): boolean {
+    return this.#scheduler.placement(actorId) !== undefined || this.#scheduler.pending().some((p) => p.id === actorId);
   }
 
   #lifecycle(event: LifecycleEvent): Promise<void> | void {
@@ -380,7 +422,7 @@ export class Coordinator {
         record.pid = event.pid;
         await this.#save(record);
       } else if (event.type === "failed") {
-        if (record.restarts === 0) await this.#died(record, rebuild(event.error));
+        if (record.restarts === 0) await this.#died(record, errorFromWire(event.error));
         else await this.#crashed(record, `restore failed: ${event.error.message}`);
       } else if (event.type === "exited") {
         if (record.nodeId !== event.nodeId) return;
@@ -595,36 +637,4 @@ export class Coordinator {
     setTimeout(() => void this.stop(), 50);
     return null;
   }
-}
-
-function rebuild(wire: { name: string; message: string }): Error {
-  const error = new Error(wire.message);
-  error.name = wire.name;
-  return error;
-}
-
-function toSchedulerResources(resources: Record<string, number | undefined>): SchedulerRequest {
-  const { cpu, gpu, memoryMb, ...custom } = resources;
-  const request: SchedulerRequest = {};
-  if (cpu !== undefined) request.cpu = cpu;
-  if (gpu !== undefined) request.gpu = gpu;
-  if (memoryMb !== undefined) request.memoryMb = memoryMb;
-  const named = Object.fromEntries(Object.entries(custom).filter(([, v]) => v !== undefined)) as Record<string, number>;
-  if (Object.keys(named).length > 0) request.resources = named;
-  return request;
-}
-
-function toSchedulerRequest(record: ActorRecord): SchedulerRequest {
-  const request = toSchedulerResources(record.options.resources);
-  if (record.options.labels) request.labels = record.options.labels;
-  return request;
-}
-
-function placeOptions(record: ActorRecord): { placementGroup?: string; bundleIndex?: number } {
-  const options: { placementGroup?: string; bundleIndex?: number } = {};
-  if (record.options.placementGroup) options.placementGroup = record.options.placementGroup;
-  if (record.options.bundleIndex !== undefined && record.options.bundleIndex !== null) {
-    options.bundleIndex = record.options.bundleIndex;
-  }
-  return options;
 }

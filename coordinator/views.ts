@@ -6,6 +6,7 @@ import type { ActorRecord } from "../shared/protocol.ts";
 import type { ActorView, ApiDeps, ClusterSnapshot, LogLine, NodeView } from "./api.ts";
 import type { Coordinator } from "./coordinator.ts";
 import type { PlacementGroupView } from "./scheduler_types.ts";
+import { toSchedulerResources } from "./requests.ts";
 
 /** Options for {@link apiDeps}. */
 export interface ApiDepsOptions {
@@ -60,7 +61,7 @@ export function clusterSnapshot(coordinator: Coordinator, options: ApiDepsOption
     id: g.id,
     strategy: g.strategy,
     state: g.state === "created" ? "created" : "pending",
-    bundles: g.bundles.map((b, i) => ({ request: toRequest(b), nodeId: g.nodes?.[i] || null, gpuIds: [] })),
+    bundles: g.bundles.map((b, i) => ({ request: toSchedulerResources(b), nodeId: g.nodes?.[i] || null, gpuIds: [] })),
     ...(g.pendingReason ? { reason: g.pendingReason } : {}),
   }));
   return {
@@ -76,11 +77,6 @@ export function clusterSnapshot(coordinator: Coordinator, options: ApiDepsOption
   };
 }
 
-function toRequest(resources: Record<string, number | undefined>) {
-  const { cpu, gpu, memoryMb, ...custom } = resources;
-  return { cpu, gpu, memoryMb, resources: custom as Record<string, number> };
-}
-
 /** One actor record as an API view. */
 export function actorView(record: ActorRecord): ActorView {
   const view: ActorView = {
@@ -91,7 +87,7 @@ export function actorView(record: ActorRecord): ActorView {
     state: record.state === "stopping" ? "alive" : record.state,
     restarts: record.restarts,
     maxRestarts: record.options.maxRestarts,
-    resources: toRequest(record.options.resources),
+    resources: toSchedulerResources(record.options.resources),
   };
   if (record.name) view.name = record.name;
   if (record.pendingReason) view.pendingReason = record.pendingReason;
