@@ -19,7 +19,6 @@ import {
   type ActorRecord,
   type CoordinatorRequest,
   coordinatorRequestSchema,
-  errorReply,
   type Heartbeat,
   heartbeatSchema,
   type LifecycleEvent,
@@ -27,7 +26,6 @@ import {
   type LogLine,
   type NodeInfo,
   type NodeRecord,
-  okReply,
   parseMessage,
   type PlacementGroupRecord,
   readReply,
@@ -36,6 +34,7 @@ import { type Subjects, subjects } from "../shared/subjects.ts";
 import type { Transport, TransportSubscription } from "../shared/transport.ts";
 import { Scheduler } from "./scheduler.ts";
 import { placeOptions, toSchedulerRequest, toSchedulerResources } from "./requests.ts";
+import { listenTo, serveRequests } from "./serving.ts";
 import { StateStore } from "./state_store.ts";
 
 /** Options for {@link startCoordinator}. */
@@ -183,36 +182,11 @@ export class Coordinator {
   }
 
   #serve(subject: string, handler: (data: Uint8Array) => Promise<unknown> | unknown): void {
-    const subscription = this.#transport.subscribe(subject);
-    this.#subscriptions.push(subscription);
-    (async () => {
-      for await (const message of subscription) {
-        void (async () => {
-          let reply: Uint8Array;
-          try {
-            reply = okReply(await handler(message.data));
-          } catch (error) {
-            if (!(error instanceof NotFoundError)) console.error(`Coordinator: ${(error as Error).message}`);
-            reply = errorReply(error);
-          }
-          await message.respond?.(reply).catch(() => {});
-        })();
-      }
-    })();
+    this.#subscriptions.push(serveRequests(this.#transport, subject, handler));
   }
 
   #listen(subject: string, handler: (data: Uint8Array) => Promise<void> | void): void {
-    const subscription = this.#transport.subscribe(subject);
-    this.#subscriptions.push(subscription);
-    (async () => {
-      for await (const message of subscription) {
-        try {
-          await handler(message.data);
-        } catch (error) {
-          console.error(`Coordinator: dropped a message on ${message.subject}: ${(error as Error).message}`);
-        }
-      }
-    })();
+    this.#subscriptions.push(listenTo(this.#transport, subject, handler));
   }
 
   #handle(data: Uint8Array): Promise<unknown> | unknown {
