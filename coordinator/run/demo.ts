@@ -96,8 +96,8 @@ async function demoConfigs(quick: boolean) {
   const rmRaw = await read("rm_pretrain.yaml");
   if (quick) {
     // The quick demo shrinks the warm-ups too and keeps its files apart from the full demo's.
-    Object.assign(sftRaw, { steps: 120, eval: { interval: 0, size: 32 }, checkpoint: { dir: "runs/quick/sft" } });
-    Object.assign(rmRaw, { steps: 60, eval: { size: 64 }, checkpoint: { dir: "runs/quick/rm" } });
+    Object.assign(sftRaw, { steps: 400, eval: { interval: 0, size: 32 }, checkpoint: { dir: "runs/quick/sft" } });
+    Object.assign(rmRaw, { steps: 150, eval: { size: 64 }, checkpoint: { dir: "runs/quick/rm" } });
   }
   return { rlRaw, sft: parseJobConfig(sftRaw), rm: parseJobConfig(rmRaw) };
 }
@@ -170,10 +170,10 @@ async function writeResults(
       points: r.metrics.filter((p) => Number.isFinite(p[key])).map((p) => [p.step, p[key]!] as [number, number]),
     }));
   await writeLineChart(`${dir}/training_reward.svg`, {
-    title: "Training reward per mode (rule: verifier 0/1; static-rm, cooper: σ(RM))",
+    title: "Training reward per mode, 10-step moving average (rule: verifier 0/1; static-rm, cooper: σ(RM))",
     xLabel: "step",
     yLabel: "mean reward",
-    series: series("reward_mean"),
+    series: series("reward_mean").map((s) => ({ ...s, points: movingAverage(s.points, 10) })),
   });
   await writeLineChart(`${dir}/heldout_accuracy.svg`, {
     title: "Held-out verifier accuracy (greedy)",
@@ -212,6 +212,14 @@ async function writeResults(
     "",
   ].join("\n");
   await Deno.writeTextFile(`${dir}/results.md`, md);
+}
+
+/** Trailing moving average over `window` points (the per-step reward of 32 samples is noisy). */
+export function movingAverage(points: readonly [number, number][], window: number): [number, number][] {
+  return points.map(([x], i) => {
+    const slice = points.slice(Math.max(0, i - window + 1), i + 1);
+    return [x, slice.reduce((a, [, y]) => a + y, 0) / slice.length];
+  });
 }
 
 function pct(value: number): string {

@@ -31,10 +31,12 @@ export async function runRl(ctx: JobContext, config: RunConfig): Promise<void> {
   const data = await loadRunData(config.data, config.eval, config.seed);
   ctx.status.notes.push(...data.notes);
   const roles = await spawnRoles(ctx.cluster, config, ctx.id);
+  const run = new RlRun(ctx, config, data, roles);
   try {
-    await new RlRun(ctx, config, data, roles).run();
+    await run.run();
   } finally {
     await roles.stop();
+    await run.cleanup();
   }
 }
 
@@ -82,6 +84,8 @@ class RlRun {
     if (this.ctx.resume !== undefined) first = await this.restore(this.ctx.resume);
     await this.publishPolicy();
     await this.publishRm();
+    // The starting point, so curves begin where every mode begins.
+    if (first === 0 && config.eval.interval > 0) this.ctx.metric({ step: 0, ...(await this.evaluate(verifyPairs)) });
     for (let step = first; step < config.steps; step++) {
       if (this.ctx.signal.aborted) {
         await this.checkpoint(step);
@@ -91,15 +95,7 @@ class RlRun {
       const metrics = await this.rlStep(step);
       const last = step + 1 === config.steps;
       if ((config.eval.interval > 0 && (step + 1) % config.eval.interval === 0) || last) {
-        const result = await evaluate(this.produce, this.data.eval, verifyPairs, {
-          policy: this.policyVersion,
-          rm: this.rmVersion,
-        });
-        Object.assign(metrics, {
-          eval_accuracy: result.accuracy,
-          eval_rm_reward: result.rmReward,
-          rm_pair_accuracy: result.rmPairAccuracy,
-        });
+        Object.assign(metrics, await this.evaluate(verifyPairs));
       }
       this.ctx.status.step = step + 1;
       this.ctx.metric({ step: step + 1, ...metrics });
@@ -109,6 +105,15 @@ class RlRun {
     }
     this.ledger.assertBalanced({ settled: true });
     this.ctx.status.state = "finished";
+  }
+
+  /** Held-out verifier accuracy, σ(RM) of the held-out answers, and RM pairwise accuracy on verification pairs. */
+  async evaluate(pairs: Awaited<ReturnType<typeof verificationPairs>>): Promise<Record<string, number>> {
+    const result = await evaluate(this.produce, this.data.eval, pairs, {
+      policy: this.policyVersion,
+      rm: this.rmVersion,
+    });
+    return { eval_accuracy: result.accuracy, eval_rm_reward: result.rmReward, rm_pair_accuracy: result.rmPairAccuracy };
   }
 
   /** One step of the algorithm; returns its metrics. */
@@ -259,6 +264,21 @@ class RlRun {
       accounting: this.ledger.snapshot(),
     });
     this.ctx.changed();
+  }
+
+  /** Deletes the weight versions this run left in the Object Store (checkpoints keep what a resume needs). */
+  async cleanup(): Promise<void> {
+    const blobs = await this.ctx.cluster.transport.blobs(this.ctx.cluster.subjects.blobBucket);
+    const window = this.config.maxStaleness + 2;
+    for (
+      const [prefix, version] of [[this.names.policy, this.policyVersion], [this.names.rm, this.rmVersion]] as const
+    ) {
+      for (let v = Math.max(0, version - window); v <= version; v++) {
+        await blobs.delete(`${prefix}.v${v}`).catch(
+          () => {},
+        );
+      }
+    }
   }
 
   /** Writes learner states and the driver state (with batches already produced for later steps). */

@@ -113,7 +113,7 @@ export class RunManager {
   }
 
   /** The run's metric points after `since` steps (default all). */
-  metrics(id: string, since = 0): MetricPoint[] {
+  metrics(id: string, since = -1): MetricPoint[] {
     return this.#run(id).metrics.filter((p) => p.step > since);
   }
 

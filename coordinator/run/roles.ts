@@ -19,8 +19,13 @@ import {
 import type { ModelConfig, RunConfig } from "../../rl/mod.ts";
 import { ConfigError } from "../../shared/errors.ts";
 
-/** Restarts and retries every role gets. */
+/** Restarts and retries the stateless roles get (rollout, reward, reference, negatives). */
 export const ROLE_FAULT_TOLERANCE = { maxRestarts: 3, maxTaskRetries: 3 } as const;
+
+/** Learners never restart. */
+// A learner that restarted would come back with its initial weights and silently train from there: learners do
+// not restart, so their death fails the run, which resumes from its last checkpoint (`--resume`).
+export const LEARNER_FAULT_TOLERANCE = { maxRestarts: 0, maxTaskRetries: 0 } as const;
 
 /** The spec of a model from config: its checkpoint's config.json, or a fresh tiny Llama. */
 export async function modelSpec(
@@ -64,7 +69,7 @@ export async function spawnRoles(cluster: Cluster, config: RunConfig, runId: str
   const opts = (role: string, resources: Record<string, number>, index = 0) => ({
     name: `${runId}-${role}${index === 0 ? "" : `-${index}`}`,
     resources,
-    ...ROLE_FAULT_TOLERANCE,
+    ...(role.endsWith("learner") ? LEARNER_FAULT_TOLERANCE : ROLE_FAULT_TOLERANCE),
   });
   const spawned: ActorHandle<unknown>[] = [];
   const track = <T>(handle: Promise<ActorHandle<T>>) =>

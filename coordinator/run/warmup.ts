@@ -24,21 +24,22 @@ import {
 } from "../../rl/mod.ts";
 import { loadRunData, verificationPairs } from "./data.ts";
 import type { JobContext } from "./job.ts";
-import { modelSpec, ROLE_FAULT_TOLERANCE } from "./roles.ts";
+import { LEARNER_FAULT_TOLERANCE, modelSpec, ROLE_FAULT_TOLERANCE } from "./roles.ts";
+import { ConfigError } from "../../shared/errors.ts";
 
 /** Policy warm-up: next-token loss on the responses (worked solutions) of the training tasks. */
 export async function runSft(ctx: JobContext, config: SftConfig): Promise<void> {
   const data = await loadRunData(config.data, config.eval, config.seed);
   ctx.status.notes.push(...data.notes);
   const train = data.train.filter((t) => t.solution !== undefined);
-  if (train.length === 0) throw new Error("Cannot run SFT: no training task has a worked solution");
+  if (train.length === 0) throw new ConfigError("Cannot run SFT: no training task has a worked solution");
   const policy = await modelSpec(config.policy, { classifier: false, seed: config.seed });
   const opts = (role: string) => ({
     name: `${ctx.id}-${role}`,
     resources: config.learner.resources,
     ...ROLE_FAULT_TOLERANCE,
   });
-  const learner = await ctx.cluster.spawn(PolicyLearner, opts("learner"), {
+  const learner = await ctx.cluster.spawn(PolicyLearner, { ...opts("learner"), ...LEARNER_FAULT_TOLERANCE }, {
     policy,
     objective: "sft",
     optim: {
@@ -133,7 +134,7 @@ export async function runRmPretrain(ctx: JobContext, config: RmPretrainConfig): 
     resources: config.learner.resources,
     ...ROLE_FAULT_TOLERANCE,
   });
-  const learner = await ctx.cluster.spawn(RewardLearner, opts("learner"), {
+  const learner = await ctx.cluster.spawn(RewardLearner, { ...opts("learner"), ...LEARNER_FAULT_TOLERANCE }, {
     rewardModel: rm,
     objective: "bce",
     optim: {
