@@ -189,16 +189,20 @@ export function callActor(
     return Promise.reject(error);
   }
   entry.pending++;
-  const attempt = record.state === "alive"
-    ? requestOnce(call, record.incarnation).catch((error) => recover(call, error, record.incarnation))
-    : retryLoop(call);
-  return attempt.then((value) => {
+  const done = (value: unknown) => {
     entry.pending--;
     return value;
-  }, (error) => {
+  };
+  const failed = (error: unknown) => {
     entry.pending--;
     throw error;
-  });
+  };
+  if (record.state !== "alive") return retryLoop(call).then(done, failed);
+  const incarnation = record.incarnation;
+  return requestOnce(call, incarnation).then(
+    done,
+    (error) => recover(call, error, incarnation).then(done, failed),
+  );
 }
 
 const EMPTY = new Uint8Array(0);

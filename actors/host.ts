@@ -74,7 +74,8 @@ export async function runActorHost(transport: Transport, spec: HostSpec): Promis
 
   let sending = 0;
 
-  const settle = () => {
+  const sentOne = () => {
+    sending--;
     if (running === 0 && sending === 0) idle?.();
   };
   const encodeResult = (value: unknown): Uint8Array => {
@@ -88,13 +89,11 @@ export async function runActorHost(transport: Transport, spec: HostSpec): Promis
     running--;
     sending++;
     const sent = message.respond?.(reply) ?? Promise.resolve();
-    sent.catch(async (error) => {
+    sent.then(sentOne, async (error) => {
       // The result itself could not be sent (e.g. too large): tell the caller why instead of leaving it hanging.
       console.error(`Cannot send the reply of a call to ${label}: ${(error as Error).message}`);
       await message.respond?.(errorReply(error)).catch(() => {});
-    }).finally(() => {
-      sending--;
-      settle();
+      sentOne();
     });
     const next = queue.shift();
     if (next !== undefined) run(next);
@@ -144,19 +143,30 @@ export async function runActorHost(transport: Transport, spec: HostSpec): Promis
     }
   };
 
-  const subscription = transport.subscribe(names.call(actor.id, actor.incarnation));
-  const done = (async () => {
-    for await (const message of subscription) {
-      if (running < maxConcurrency) {
-        run(message);
-      } else if (maxQueued > 0 && queue.length >= maxQueued) {
-        await message.respond?.(errorReply(
-          new BackpressureError(`Cannot queue a call on ${label}: ${queue.length} calls already waiting`),
-        )).catch(() => {});
-      } else {
-        queue.push(message);
-      }
+  const accept = (message: TransportMessage): void => {
+    if (running < maxConcurrency) {
+      run(message);
+    } else if (maxQueued > 0 && queue.length >= maxQueued) {
+      message.respond?.(errorReply(
+        new BackpressureError(`Cannot queue a call on ${label}: ${queue.length} calls already waiting`),
+      )).catch(() => {});
+    } else {
+      queue.push(message);
     }
+  };
+  // Synchronous delivery: a batch of calls read from the socket is answered within the same tick, so the replies
+  // leave in one write (with the async iterator, each reply was flushed alone: measured 2x the server CPU).
+  const subscription = transport.subscribe(names.call(actor.id, actor.incarnation), {
+    onMessage: (message) => {
+      try {
+        accept(message);
+      } catch (error) {
+        console.error(`Actor host: dropped a call to ${label}: ${(error as Error).message}`);
+      }
+    },
+  });
+  const done = (async () => {
+    for await (const _ of subscription) { /* messages arrive through onMessage */ }
   })();
   await transport.flush();
   await publish({ type: "ready", actorId: actor.id, incarnation: actor.incarnation, pid: Deno.pid });
