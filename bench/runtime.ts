@@ -69,7 +69,7 @@ async function mbPerS(bytes: number, repeats: number, fn: () => Promise<unknown>
 /** Runs the suite; prints the table and writes bench/out/runtime.json. */
 export async function runRuntimeBench(args: string[] = []): Promise<RuntimeBenchResult> {
   const quick = args.includes("--quick");
-  const calls = quick ? 500 : 3000;
+  const calls = quick ? 1000 : 5000;
   const local = await startLocalCluster({ agents: [{ nodeId: "bench", cpus: 4 }] });
   const raw = new ManagedProcess("raw-echo", Deno.execPath(), ["run", "-A", SELF, "--raw-echo", local.natsUrl], {});
   let client: NatsTransport | undefined;
@@ -102,10 +102,26 @@ export async function runRuntimeBench(args: string[] = []): Promise<RuntimeBench
       await echo.echo(1);
       await nc.request(RAW_SUBJECT, frame, { timeout: 5000 });
     }
-    const natsSeq = await latencies(calls, () => nc.request(RAW_SUBJECT, frame, { timeout: 5000 }));
-    const callSeq = await latencies(calls, () => echo.echo(1));
-    const calls64 = await throughput(calls * 5, 64, () => echo.echo(1));
-    const nats64 = await throughput(calls * 5, 64, () => nc.request(RAW_SUBJECT, frame, { timeout: 5000 }));
+    // The machine is shared: interleave the two paths in short rounds so both see the same background load, and
+    // keep each path's best throughput round.
+    const natsSeq = { us: [] as number[], perS: 0 };
+    const callSeq = { us: [] as number[], perS: 0 };
+    let calls64 = 0;
+    let nats64 = 0;
+    const rounds = quick ? 2 : 5;
+    for (let round = 0; round < rounds; round++) {
+      const raw = await latencies(calls / rounds, () => nc.request(RAW_SUBJECT, frame, { timeout: 5000 }));
+      const call = await latencies(calls / rounds, () => echo.echo(1));
+      natsSeq.us.push(...raw.us);
+      callSeq.us.push(...call.us);
+      natsSeq.perS = Math.max(natsSeq.perS, raw.perS);
+      callSeq.perS = Math.max(callSeq.perS, call.perS);
+      calls64 = Math.max(calls64, await throughput(calls * 2, 64, () => echo.echo(1)));
+      nats64 = Math.max(
+        nats64,
+        await throughput(calls * 2, 64, () => nc.request(RAW_SUBJECT, frame, { timeout: 5000 })),
+      );
+    }
 
     const tensorMbS: Record<string, number> = {};
     const natsMbS: Record<string, number> = {};
@@ -156,8 +172,8 @@ export async function runRuntimeBench(args: string[] = []): Promise<RuntimeBench
       "path",
       { key: "p50", header: "p50 (µs)" },
       { key: "p99", header: "p99 (µs)" },
-      { key: "seq", header: "calls/s sequential" },
-      { key: "c64", header: "calls/s 64 in flight" },
+      { key: "seq", header: "calls/s sequential (best round)" },
+      { key: "c64", header: "calls/s 64 in flight (best round)" },
     ]);
     console.log(`call overhead ratio (p50 actor / p50 NATS): ${result.call_overhead_ratio.toFixed(2)}`);
     printTable(
