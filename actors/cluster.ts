@@ -4,7 +4,7 @@
  * There is no hidden global cluster: create one with `connectCluster()` and pass it around.
  */
 import { encode } from "../shared/codec.ts";
-import { ConfigError, CoopError, errorFromWire } from "../shared/errors.ts";
+import { ConfigError, CoopError, errorFromWire, NoRespondersError } from "../shared/errors.ts";
 import {
   type ActorOptions,
   actorOptionsSchema,
@@ -255,9 +255,20 @@ export class Cluster implements HandleHost {
   async #request(request: CoordinatorRequest): Promise<unknown> {
     // The codec encodes `undefined` as nil, which the schemas' optional fields reject: drop absent fields.
     const compact = Object.fromEntries(Object.entries(request).filter(([, value]) => value !== undefined));
-    const reply = await this.transport.request(this.subjects.coordinator, encode(compact), {
-      timeoutMs: this.#requestTimeoutMs,
-    });
+    let reply: Uint8Array;
+    try {
+      reply = await this.transport.request(this.subjects.coordinator, encode(compact), {
+        timeoutMs: this.#requestTimeoutMs,
+      });
+    } catch (error) {
+      if (error instanceof NoRespondersError) {
+        throw new NoRespondersError(
+          `Cannot ${request.op}: no coordinator serves cluster "${this.subjects.cluster}" (start one with \`coop up\`)`,
+          { cause: error },
+        );
+      }
+      throw error;
+    }
     return readReply(reply, `coordinator request "${request.op}"`);
   }
 

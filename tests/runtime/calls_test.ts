@@ -1,4 +1,5 @@
 import { assert, assertEquals, assertInstanceOf, assertRejects } from "./assert.ts";
+import { Cluster } from "../../actors/cluster.ts";
 import { Counter } from "../../actors/demo_actors.ts";
 import {
   ActorCallError,
@@ -7,6 +8,7 @@ import {
   BadArgumentsError,
   CallTimeoutError,
   ConfigError,
+  NoRespondersError,
   NotFoundError,
   UnknownActorClassError,
   UnknownMethodError,
@@ -129,6 +131,12 @@ Deno.test({
         assertEquals(used.size, 3);
       });
 
+      await t.step("clusters are namespaced: a cluster without a coordinator says so", async () => {
+        const other = new Cluster(cluster.transport, { cluster: "nobody-here" });
+        await assertRejects(() => other.nodes(), NoRespondersError, "coop up");
+        assertEquals((await cluster.nodes()).length, 2);
+      });
+
       await t.step("kill: later calls raise ActorDiedError; the name is free again", async () => {
         const c = await cluster.getActor<Counter>("c1");
         await cluster.kill(c);
@@ -144,7 +152,6 @@ Deno.test({
 });
 
 Deno.test("calls - handle misuse errors say the right call", async () => {
-  const { Cluster } = await import("../../actors/cluster.ts");
   const cluster = new Cluster({} as never);
   const spawn = cluster.spawn.bind(cluster) as (cls: unknown, options: object) => Promise<unknown>;
   const error = await assertRejects(() => spawn(new Counter(), {}), Error, "cluster.spawn(Counter");
