@@ -48,30 +48,37 @@ export class StateStore {
     return state;
   }
 
+  /** Writes an actor record. */
   putActor(record: ActorRecord): Promise<void> {
     return this.#kv.put(`actor.${record.id}`, encode(record));
   }
 
+  /** Writes an actor's encoded constructor arguments (kept for restarts). */
   putArgs(id: string, args: Uint8Array): Promise<void> {
     return this.#kv.put(`args.${id}`, args);
   }
 
+  /** Drops an actor record (forgotten dead actors). */
   deleteActor(id: string): Promise<void> {
     return this.#kv.delete(`actor.${id}`);
   }
 
+  /** Drops an actor's constructor arguments. */
   deleteArgs(id: string): Promise<void> {
     return this.#kv.delete(`args.${id}`);
   }
 
+  /** Writes a node record. */
   putNode(record: NodeRecord): Promise<void> {
     return this.#kv.put(`node.${record.id}`, encode(record));
   }
 
+  /** Writes a placement group record. */
   putGroup(record: PlacementGroupRecord): Promise<void> {
     return this.#kv.put(`pg.${record.id}`, encode(record));
   }
 
+  /** Writes the scheduler's `toJSON()`. */
   putScheduler(json: unknown): Promise<void> {
     return this.#kv.put("scheduler", encode(json));
   }
