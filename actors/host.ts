@@ -11,7 +11,7 @@ import type { Transport, TransportMessage } from "../shared/transport.ts";
 import { encode } from "../shared/codec.ts";
 import { Cluster } from "./cluster.ts";
 import { type RestoreInfo, setActorContext } from "./context.ts";
-import { lookupActor, type RegisteredActor, resolveMethod } from "./registry.ts";
+import { type RegisteredActor, resolveActor, resolveMethod } from "./registry.ts";
 
 /** What the agent hands a host process on stdin. */
 export interface HostSpec {
@@ -37,7 +37,7 @@ export async function runActorHost(transport: Transport, spec: HostSpec): Promis
   let entry: RegisteredActor;
   let instance: object;
   try {
-    entry = lookupActor(actor.className);
+    entry = await resolveActor(actor.className);
     const args = decode(spec.args);
     if (!Array.isArray(args)) {
       throw new BadArgumentsError(`Cannot construct "${actor.className}": args must be an array`);

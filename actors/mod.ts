@@ -9,7 +9,7 @@ export type { ConnectClusterOptions } from "./connect.ts";
 export type { ActorHandle, ActorMethods, CallOptions, HandleInfo } from "./handle.ts";
 export { ActorPool } from "./pool.ts";
 export type { PoolOptions } from "./pool.ts";
-export { lookupActor, registerActor, registeredActorNames } from "./registry.ts";
+export { lookupActor, registerActor, registeredActorNames, registerLazyModule, resolveActor } from "./registry.ts";
 export type { MethodSpec, RegisteredActor, RegisterOptions } from "./registry.ts";
 export { actorContext } from "./context.ts";
 export type { ActorContext, RestoreInfo } from "./context.ts";

@@ -65,6 +65,23 @@ export function lookupActor(name: string): RegisteredActor {
   return entry;
 }
 
+const LAZY: Array<() => Promise<unknown>> = [];
+
+/**
+ * Adds a registry module that is imported only when a class name is not found otherwise, so an actor host of a
+ * light class does not load heavy ones (the role actors pull in the engine and onnxruntime: ~80 ms and ~45 MB per
+ * process). The loader is code in this process, never something a message names.
+ */
+export function registerLazyModule(load: () => Promise<unknown>): void {
+  LAZY.push(load);
+}
+
+/** Like {@link lookupActor}, but imports the lazy registry modules first when `name` is not registered yet. */
+export async function resolveActor(name: string): Promise<RegisteredActor> {
+  while (!BY_NAME.has(name) && LAZY.length > 0) await LAZY.shift()!();
+  return lookupActor(name);
+}
+
 /** Names of all registered classes. */
 export function registeredActorNames(): string[] {
   return [...BY_NAME.keys()].sort();

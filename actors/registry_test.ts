@@ -1,6 +1,13 @@
 import { assertEquals, assertThrows } from "../tests/runtime/assert.ts";
 import { ConfigError, UnknownActorClassError, UnknownMethodError } from "../shared/errors.ts";
-import { lookupActor, registerActor, registrationOf, resolveMethod } from "./registry.ts";
+import {
+  lookupActor,
+  registerActor,
+  registerLazyModule,
+  registrationOf,
+  resolveActor,
+  resolveMethod,
+} from "./registry.ts";
 
 class Base {
   inherited(): string {
@@ -43,4 +50,20 @@ Deno.test("registry - only the class's own methods resolve; Object's, private an
   ) {
     assertThrows(() => resolveMethod(entry, widget, name), UnknownMethodError, name);
   }
+});
+
+Deno.test("registry - lazy registry modules load only when a name is missing", async () => {
+  let loads = 0;
+  class LazyOne {}
+  registerLazyModule(() => {
+    loads++;
+    registerActor(LazyOne);
+    return Promise.resolve();
+  });
+  assertEquals((await resolveActor("Widget")).cls, Widget);
+  assertEquals(loads, 0);
+  assertEquals((await resolveActor("LazyOne")).cls, LazyOne);
+  assertEquals(loads, 1);
+  await resolveActor("LazyOne");
+  assertEquals(loads, 1);
 });
