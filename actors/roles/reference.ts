@@ -37,6 +37,8 @@ export class ReferenceActor {
       runtime.setWeights(await initialWeights(this.#spec, runtime.config));
       return new Scorer(runtime);
     })();
+    // A failed load (say, the blob store was briefly unreachable) must not poison every later call.
+    this.#scorer.catch(() => this.#scorer = undefined);
     const scorer = await this.#scorer;
     const seqs = pairs.map((p) => [...p.promptIds, ...p.responseIds]);
     const all = await scorer.tokenLogprobs(seqs.map((s) => (s.length < 2 ? [...s, 0] : s)));

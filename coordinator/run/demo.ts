@@ -96,8 +96,8 @@ async function demoConfigs(quick: boolean) {
   const rmRaw = await read("rm_pretrain.yaml");
   if (quick) {
     // The quick demo shrinks the warm-ups too and keeps its files apart from the full demo's.
-    Object.assign(sftRaw, { steps: 400, eval: { interval: 0, size: 32 }, checkpoint: { dir: "runs/quick/sft" } });
-    Object.assign(rmRaw, { steps: 150, eval: { size: 64 }, checkpoint: { dir: "runs/quick/rm" } });
+    Object.assign(sftRaw, { steps: 1000, eval: { interval: 0, size: 32 }, checkpoint: { dir: "runs/quick/sft" } });
+    Object.assign(rmRaw, { steps: 300, eval: { size: 64 }, checkpoint: { dir: "runs/quick/rm" } });
   }
   return { rlRaw, sft: parseJobConfig(sftRaw), rm: parseJobConfig(rmRaw) };
 }
@@ -170,9 +170,9 @@ async function writeResults(
       points: r.metrics.filter((p) => Number.isFinite(p[key])).map((p) => [p.step, p[key]!] as [number, number]),
     }));
   await writeLineChart(`${dir}/training_reward.svg`, {
-    title: "Training reward per mode, 10-step moving average (rule: verifier 0/1; static-rm, cooper: σ(RM))",
+    title: "Training reward (10-step moving average)",
     xLabel: "step",
-    yLabel: "mean reward",
+    yLabel: "reward (rule: verifier 0/1, RM modes: σ(RM))",
     series: series("reward_mean").map((s) => ({ ...s, points: movingAverage(s.points, 10) })),
   });
   await writeLineChart(`${dir}/heldout_accuracy.svg`, {
