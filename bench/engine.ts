@@ -90,7 +90,7 @@ class MatmulProbe {
       this.#feeds = { a: random(), b: random() };
       await this.#session.run(this.#feeds);
     }
-    this.#best = Math.min(this.#best, await timeIt(2, () => this.#session!.run(this.#feeds)));
+    this.#best = Math.min(this.#best, await timeIt(5, () => this.#session!.run(this.#feeds)));
   }
 
   get gflops(): number {
@@ -190,7 +190,7 @@ export async function runEngineBench(args: readonly string[] = []): Promise<Engi
   try {
     for (const name of ["tiny", "small"] as const) {
       const steps = quick ? 3 : name === "tiny" ? 20 : 8;
-      const s1 = await trainStepSeconds(BENCH_MODELS[name], 1, { steps });
+      const s1 = await trainStepSeconds(BENCH_MODELS[name], 1, { steps, probe });
       const s2 = await trainStepSeconds(BENCH_MODELS[name], 2, { steps, probe });
       timings[name] = { s1, s2 };
     }
