@@ -23,4 +23,4 @@ export type { TokenPair } from "./reference.ts";
 export { hfConfigOf, PolicyLearner, RewardLearner } from "./learners.ts";
 export type { OptimSpec, PolicyLearnerSpec, RewardLearnerSpec, SftExample, UpdateReport } from "./learners.ts";
 export { NegativeSynthesizer } from "./negatives.ts";
-export type { AssistantRewriter } from "./negatives.ts";
+export type { AssistantRewriter, NegativeSynthesizerOptions } from "./negatives.ts";

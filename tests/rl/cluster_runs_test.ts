@@ -8,6 +8,8 @@ import { freePort, type LocalCluster, startLocalCluster } from "../../coordinato
 import { ApiClient, follow } from "../../coordinator/run/cli.ts";
 import type { MetricPoint, RunStatus } from "../../coordinator/run/job.ts";
 import { RunManager } from "../../coordinator/run/manager.ts";
+import { NegativeSynthesizer } from "../../actors/roles/mod.ts";
+import { FakeAssistant } from "./fixtures/rewriter.ts";
 import { parseJobConfig, parseRunConfig, type RunConfig } from "../../rl/mod.ts";
 import { type NatsServer, startNats } from "../harness.ts";
 
@@ -55,7 +57,12 @@ Deno.test({ name: "cooper - runs on a local cluster", ...CLUSTER_TEST }, async (
   try {
     server = await startNats({ maxPayload: 8 * 1024 * 1024 });
     const apiPort = freePort();
-    local = await startLocalCluster({ natsUrl: server.url, apiPort, agents: [{ nodeId: "n1", cpus: 8 }] });
+    local = await startLocalCluster({
+      natsUrl: server.url,
+      apiPort,
+      agents: [{ nodeId: "n1", cpus: 8 }],
+      registry: [new URL("./fixtures/rewriter.ts", import.meta.url).pathname],
+    });
     manager = new RunManager(local.client);
     const api = new ApiClient(`http://127.0.0.1:${apiPort}`);
 
@@ -129,6 +136,22 @@ Deno.test({ name: "cooper - runs on a local cluster", ...CLUSTER_TEST }, async (
       strictEqual(final.accounting.trained, 96);
       const records = await local!.client.actors();
       ok(records.some((a) => a.name === `${status.id}-rollout` && a.restarts >= 1), "the rollout actor restarted");
+    });
+
+    await t.step("negatives from an assistant actor go through the verifier filter", async () => {
+      await local!.client.spawn(FakeAssistant, { name: "assistant", resources: { cpu: 0.1 } });
+      const negatives = await local!.client.spawn(NegativeSynthesizer, { resources: { cpu: 0.1 } }, {
+        assistant: "assistant",
+      });
+      const batch = await negatives.pairs([
+        { question: "q1", reference: "4", responses: ["2+2=4. #### 4", "#### 5"] },
+        { question: "q2", reference: "7", responses: ["#### 1"] },
+      ], 0);
+      strictEqual(batch.pairs.length, 1);
+      strictEqual(batch.pairs[0]!.negative, "i think it is 5. #### 5");
+      deepStrictEqual(batch.mask, [true, false]);
+      strictEqual(batch.counts.rejectedNegatives, 1);
+      strictEqual(batch.counts.noPositive, 1);
     });
 
     await t.step("resume from a checkpoint continues with the same next-step metrics", async () => {
