@@ -138,6 +138,32 @@ Deno.test({ name: "cooper - runs on a local cluster", ...CLUSTER_TEST }, async (
       ok(records.some((a) => a.name === `${status.id}-rollout` && a.restarts >= 1), "the rollout actor restarted");
     });
 
+    await t.step(
+      "a run stopped through the API checkpoints, and resuming it finishes with exact accounting",
+      async () => {
+        const config = rlConfig(dir, { name: "stop", steps: 30, checkpoint: { dir: `${dir}/stop`, interval: 0 } });
+        const { run } = await api.post<{ run: RunStatus }>("/v1/runs", { config });
+        let stopping: Promise<unknown> | undefined;
+        const progress = {
+          tick() {
+            stopping ??= api.post(`/v1/runs/${run.id}/stop`, {});
+          },
+          done() {},
+          current: 0,
+        };
+        const stopped = await follow(api, run, progress);
+        await stopping;
+        strictEqual(stopped.state, "stopped");
+        ok(stopped.step < 30 && stopped.checkpoint !== undefined);
+        // Batches produced ahead of the stop are saved in the checkpoint, not lost.
+        strictEqual(stopped.accounting.trained, stopped.step * 16);
+        const { run: resumed } = await api.post<{ run: RunStatus }>("/v1/runs", { config, resume: stopped.checkpoint });
+        const final = await follow(api, resumed, { tick() {}, done() {}, current: 0 });
+        strictEqual(final.state, "finished", final.error?.message);
+        assertExact(final, 30 * 16);
+      },
+    );
+
     await t.step("negatives from an assistant actor go through the verifier filter", async () => {
       await local!.client.spawn(FakeAssistant, { name: "assistant", resources: { cpu: 0.1 } });
       const negatives = await local!.client.spawn(NegativeSynthesizer, { resources: { cpu: 0.1 } }, {
