@@ -164,6 +164,29 @@ Deno.test({ name: "cooper - runs on a local cluster", ...CLUSTER_TEST }, async (
       },
     );
 
+    await t.step("a dead learner fails the run clearly; its last checkpoint resumes it", async () => {
+      const config = rlConfig(dir, { name: "dead", steps: 12, checkpoint: { dir: `${dir}/dead`, interval: 2 } });
+      const status = manager!.start(config);
+      let killing: Promise<unknown> | undefined;
+      manager!.subscribe(status.id, (event) => {
+        if (event.type !== "metric" || event.point.step !== 3 || killing !== undefined) return;
+        killing = (async () => {
+          const learner = (await local!.client.actors()).find((a) => a.name === `${status.id}-policy-learner`);
+          if (learner?.pid !== undefined) Deno.kill(learner.pid, "SIGKILL");
+        })();
+      });
+      const failed = await manager!.wait(status.id);
+      await killing;
+      strictEqual(failed.state, "failed");
+      ok(
+        /policy-learner/.test(failed.error!.message) && /dead|exited/.test(failed.error!.message),
+        failed.error!.message,
+      );
+      ok(failed.checkpoint?.endsWith("step-2"), failed.checkpoint);
+      const resumed = await runToEnd(manager!, config, failed.checkpoint);
+      assertExact(resumed.status, 12 * 16);
+    });
+
     await t.step("negatives from an assistant actor go through the verifier filter", async () => {
       await local!.client.spawn(FakeAssistant, { name: "assistant", resources: { cpu: 0.1 } });
       const negatives = await local!.client.spawn(NegativeSynthesizer, { resources: { cpu: 0.1 } }, {
