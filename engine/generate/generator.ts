@@ -1,12 +1,15 @@
 /**
  * Batched autoregressive generation. Prompts are left-padded to a length bucket; a prefill graph runs them once and
- * returns the last position's logits plus every layer's keys/values written into a preallocated cache of S slots;
- * a decode graph then takes one token per row, writes its key/value into slot P + step (ScatterElements, since the
- * builder's shapes are static) and attends over all S slots under a mask that hides pads and unwritten slots.
- * Caches go out of one run and into the next as onnxruntime tensors, never converted.
+ * returns the last position's logits plus every layer's keys/values in a preallocated cache of S slots; a decode
+ * graph then takes one token per row, attends over the S cached slots (a mask hides pads and unwritten slots) and
+ * itself, and returns only the new token's keys/values, which are written into slot P + step of the cache buffers
+ * here in JS. The cache is fed by reference and never copied: neither inside the graph nor out of onnxruntime.
  *
- * Why a preallocated cache rather than a growing one: a growing past length would need one session per length;
- * with S fixed per (batch, prompt bucket, budget) one decode session serves the whole generation.
+ * Why a preallocated cache rather than a growing one: the builder's shapes are static, so a growing past length
+ * would need one session per length; with S fixed per (batch, prompt bucket, budget) one decode session serves the
+ * whole generation. Measured on the small bench model (B=8, S=96): writing the slot inside the graph with a one-hot
+ * Where took 4.0 ms of an 11 ms step, ScatterElements 3.5 ms, ScatterND 0.74 ms plus copying every cache out of
+ * onnxruntime each step; returning only the new keys/values removes both copies.
  */
 import type * as ort from "onnxruntime-node";
 import { tensor } from "../../shared/tensor.ts";
@@ -126,9 +129,7 @@ export class Generator {
           masks.map((row) => [...new Array(left).fill(0), ...row]),
         );
       } else {
-        const result = await this.#decode(next, masks, { slots, slot: promptLen + step, cache });
-        logits = result.logits;
-        cache = result.cache;
+        logits = await this.#decode(next, masks, { slots, slot: promptLen + step, cache });
       }
     }
     return out;
@@ -155,24 +156,36 @@ export class Generator {
     return { logits: result.logits!.data as Float32Array, cache: this.#pastFrom(result) };
   }
 
+  /** Runs one decode step and writes the new keys/values into `cache` (JS-owned buffers, updated in place). */
   async #decode(
     next: number[],
     masks: number[][],
     at: { slots: number; slot: number; cache: Record<string, ort.Tensor> },
-  ): Promise<{ logits: Float32Array; cache: Record<string, ort.Tensor> }> {
+  ): Promise<Float32Array> {
+    const config = this.runtime.config;
     const b = next.length;
     const s = at.slots;
     const session = await this.runtime.session(`decode:${b}:${s}`, () => this.#decodeGraph(b, s));
-    const maskFlat = masks.flatMap((row) => [...row, ...new Array(s - row.length).fill(0)]);
+    // The cache holds the slots before this token; the token itself is attended to inside the graph.
+    const pastMask = masks.flatMap((row) => [...row.slice(0, -1), ...new Array(s - row.length + 1).fill(0)]);
     const feeds = this.runtime.feeds({
       ...at.cache,
       input_ids: tensor("int64", [b, 1], next),
       position_ids: tensor("int64", [b, 1], masks.map((row) => row.reduce((sum, m) => sum + m, 0) - 1)),
-      attention_mask: tensor("int64", [b, s], maskFlat),
-      slot: tensor("int64", [1], [at.slot]),
+      attention_mask: tensor("int64", [b, s], pastMask),
     });
     const result = await session.run(feeds);
-    return { logits: result.logits!.data as Float32Array, cache: this.#pastFrom(result) };
+    const { numKvHeads: heads, headDim: d } = config;
+    for (let layer = 0; layer < config.numLayers; layer++) {
+      for (const kind of ["key", "value"]) {
+        const fresh = result[`new.${layer}.${kind}`]!.data as Float32Array;
+        const cache = at.cache[`past.${layer}.${kind}`]!.data as Float32Array;
+        for (let row = 0; row < b * heads; row++) {
+          cache.set(fresh.subarray(row * d, (row + 1) * d), (row * s + at.slot) * d);
+        }
+      }
+    }
+    return result.logits!.data as Float32Array;
   }
 
   #rows(ids: number[][], masks: number[][]) {
@@ -221,7 +234,6 @@ export class Generator {
     const ids = g.input("input_ids", "int64", [b, 1]);
     const positions = g.input("position_ids", "int64", [b, 1]);
     const mask = g.input("attention_mask", "int64", [b, slots]);
-    const slot = g.input("slot", "int64", [1]);
     const kvShape = [b, config.numKvHeads, slots, config.headDim];
     const keys = Array.from({ length: config.numLayers }, (_, i) => g.input(`past.${i}.key`, "float32", kvShape));
     const values = Array.from({ length: config.numLayers }, (_, i) => g.input(`past.${i}.value`, "float32", kvShape));
@@ -229,11 +241,11 @@ export class Generator {
       inputIds: ids,
       positionIds: positions,
       allowed: cacheMask(mask),
-      cache: { keys, values, slot },
+      cache: { keys, values },
     });
     g.output("logits", model.logits(op.reshape(hidden, [b, config.hiddenSize])));
-    kv.keys.forEach((k, i) => g.output(`present.${i}.key`, k));
-    kv.values.forEach((v, i) => g.output(`present.${i}.value`, v));
+    kv.keys.forEach((k, i) => g.output(`new.${i}.key`, k));
+    kv.values.forEach((v, i) => g.output(`new.${i}.value`, v));
     return g;
   }
 }
