@@ -267,3 +267,53 @@ export function summarizeRewards(rewards: readonly number[]): RewardSummary {
     nonFinite: rewards.length - finite.length,
   };
 }
+
+/** How well RM scores agree with verifier verdicts on one batch of samples. */
+export interface RmAgreement {
+  /** Fraction of samples where σ(score) > ½ agrees with "correct" (non-finite scores count as disagreeing). */
+  accuracy: number;
+  /**
+   * Fraction of (correct, not correct) response pairs of the same prompt that the RM orders correctly, ties half:
+   * what GRPO's group-normalised advantage actually depends on. NaN when no prompt has both kinds.
+   */
+  rankAccuracy: number;
+  /** Number of such within-prompt pairs. */
+  rankPairs: number;
+}
+
+/** Agreement of RM logits with verifier verdicts; `groups[i]` is sample i's prompt id. */
+export function rmAgreement(
+  scores: readonly number[],
+  verdicts: readonly Verdict[],
+  groups: readonly string[],
+): RmAgreement {
+  if (scores.length !== verdicts.length || groups.length !== verdicts.length) {
+    throw new RangeError(
+      `Cannot compute RM agreement: ${scores.length} scores, ${verdicts.length} verdicts, ${groups.length} groups`,
+    );
+  }
+  let agree = 0;
+  const byGroup = new Map<string, { right: number[]; wrong: number[] }>();
+  scores.forEach((s, i) => {
+    const correct = verdicts[i] === "correct";
+    if (Number.isFinite(s) && (s > 0) === correct) agree++;
+    const g = byGroup.get(groups[i]!) ?? { right: [], wrong: [] };
+    (correct ? g.right : g.wrong).push(s);
+    byGroup.set(groups[i]!, g);
+  });
+  let wins = 0;
+  let pairs = 0;
+  for (const { right, wrong } of byGroup.values()) {
+    for (const r of right) {
+      for (const w of wrong) {
+        pairs++;
+        wins += r > w ? 1 : r === w ? 0.5 : 0;
+      }
+    }
+  }
+  return {
+    accuracy: scores.length === 0 ? Number.NaN : agree / scores.length,
+    rankAccuracy: pairs === 0 ? Number.NaN : wins / pairs,
+    rankPairs: pairs,
+  };
+}

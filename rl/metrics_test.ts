@@ -5,6 +5,7 @@ import {
   Ema,
   evaluateResponses,
   pairwiseAccuracy,
+  rmAgreement,
   RunningMean,
   SampleLedger,
   summarizeRewards,
@@ -114,4 +115,18 @@ Deno.test("evaluateResponses - verifier accuracy over a held-out set", () => {
     total: 3,
   });
   throws(() => evaluateResponses(["1"], []), /1 responses against 0 references/);
+});
+
+Deno.test("rmAgreement - threshold accuracy and within-prompt ranking against verdicts", () => {
+  const scores = [2, -1, 0.5, 3, -2, Number.NaN];
+  const verdicts = ["correct", "incorrect", "incorrect", "incorrect", "correct", "unparseable"] as const;
+  const groups = ["a", "a", "a", "b", "b", "c"];
+  const out = rmAgreement(scores, verdicts, groups);
+  // σ>½ agrees for 2 (correct), -1 (incorrect); not for 0.5, 3, -2, NaN: 2 of 6.
+  assertEquals(out.accuracy, 2 / 6);
+  // Group a: 2 > -1 and 2 > 0.5 (2 wins); group b: -2 < 3 (0 wins); group c has no correct sample.
+  assertEquals(out.rankPairs, 3);
+  assertEquals(out.rankAccuracy, 2 / 3);
+  ok(Number.isNaN(rmAgreement([1, 2], ["correct", "correct"], ["a", "a"]).rankAccuracy));
+  throws(() => rmAgreement([1], ["correct", "incorrect"], ["a", "a"]), RangeError);
 });

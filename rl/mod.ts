@@ -90,11 +90,19 @@ export {
   Ema,
   evaluateResponses,
   pairwiseAccuracy,
+  rmAgreement,
   RunningMean,
   SampleLedger,
   summarizeRewards,
 } from "./metrics.ts";
-export type { AccountingSnapshot, AccuracySummary, LedgerState, RewardSummary, SampleState } from "./metrics.ts";
+export type {
+  AccountingSnapshot,
+  AccuracySummary,
+  LedgerState,
+  RewardSummary,
+  RmAgreement,
+  SampleState,
+} from "./metrics.ts";
 export {
   bceLossGraph,
   grpoLossGraph,

@@ -188,12 +188,24 @@ async function writeResults(
     yLabel: "σ(RM)",
     series: series("rm_reward_mean"),
   });
+  await writeLineChart(`${dir}/rm_sample_agreement.svg`, {
+    title: "RM vs verifier on the training samples (10-step moving average)",
+    xLabel: "step",
+    yLabel: "within-prompt ranking accuracy",
+    series: series("rm_sample_rank_accuracy").map((s) => ({ ...s, points: movingAverage(s.points, 10) })),
+    yDomain: [0, 1],
+  });
   const json = {
     quick: info.quick,
     date: new Date().toISOString(),
     totalSeconds: info.seconds,
     warmup: { sftHeldOutAccuracy: info.sftAcc, rmHeldOutPairAccuracy: info.rmAcc },
-    modes: results.map(({ metrics, status, ...rest }) => ({ ...rest, accounting: status.accounting, metrics })),
+    modes: results.map(({ metrics, status, ...rest }) => ({
+      ...rest,
+      accounting: status.accounting,
+      examples: examplesOf(status),
+      metrics,
+    })),
   };
   await Deno.writeTextFile(`${dir}/results.json`, JSON.stringify(json, null, 1) + "\n");
   const md = [
@@ -209,9 +221,19 @@ async function writeResults(
     "![training reward](training_reward.svg)",
     "![held-out accuracy](heldout_accuracy.svg)",
     "![RM reward](rm_reward.svg)",
+    "![RM vs verifier on training samples](rm_sample_agreement.svg)",
+    "",
+    "Greedy held-out answers at the last step (the first few of the held-out set):",
+    "",
+    ...results.flatMap((r) => [`- \`${r.mode}\``, ...examplesOf(r.status).map((e) => `  - ${e}`)]),
     "",
   ].join("\n");
   await Deno.writeTextFile(`${dir}/results.md`, md);
+}
+
+function examplesOf(status: RunStatus): string[] {
+  const prefix = "held-out example ";
+  return status.notes.filter((n) => n.startsWith(prefix)).map((n) => n.slice(prefix.length));
 }
 
 /** Trailing moving average over `window` points (the per-step reward of 32 samples is noisy). */

@@ -16,6 +16,7 @@ import {
   groupAdvantages,
   mixSeed,
   type PromptGroup,
+  rmAgreement,
   type RunConfig,
   SampleLedger,
   sigmoid,
@@ -95,7 +96,7 @@ class RlRun {
       const metrics = await this.rlStep(step);
       const last = step + 1 === config.steps;
       if ((config.eval.interval > 0 && (step + 1) % config.eval.interval === 0) || last) {
-        Object.assign(metrics, await this.evaluate(verifyPairs));
+        Object.assign(metrics, await this.evaluate(verifyPairs, { examples: last }));
       }
       this.ctx.status.step = step + 1;
       this.ctx.metric({ step: step + 1, ...metrics });
@@ -108,11 +109,24 @@ class RlRun {
   }
 
   /** Held-out verifier accuracy, σ(RM) of the held-out answers, and RM pairwise accuracy on verification pairs. */
-  async evaluate(pairs: Awaited<ReturnType<typeof verificationPairs>>): Promise<Record<string, number>> {
+  async evaluate(
+    pairs: Awaited<ReturnType<typeof verificationPairs>>,
+    options: { examples?: boolean } = {},
+  ): Promise<Record<string, number>> {
     const result = await evaluate(this.produce, this.data.eval, pairs, {
       policy: this.policyVersion,
       rm: this.rmVersion,
     });
+    // The last step's greedy answers go into the run's notes: the table says how often the policy is right,
+    // these say what it writes when it is not (and whether the RM notices).
+    if (options.examples) {
+      for (const e of result.examples) {
+        this.ctx.status.notes.push(
+          `held-out example (policy v${this.policyVersion}, RM v${this.rmVersion}): ${JSON.stringify(e.question)} ` +
+            `(reference ${e.reference}) -> ${JSON.stringify(e.response)}: ${e.verdict}, σ(RM) ${e.rmReward.toFixed(3)}`,
+        );
+      }
+    }
     return { eval_accuracy: result.accuracy, eval_rm_reward: result.rmReward, rm_pair_accuracy: result.rmPairAccuracy };
   }
 
@@ -156,6 +170,9 @@ class RlRun {
     this.syncStatus();
     const elapsed = (performance.now() - this.#started) / 1000;
     const finiteScores = batch.rmScores.filter(Number.isFinite);
+    // Does the RM that scored these samples agree with the verifier on them? (Every mode: under `rule` it is the
+    // untouched pretrained RM, under `static-rm` the same RM on the policy it is being exploited by.)
+    const agreement = rmAgreement(batch.rmScores, batch.verdicts, batch.samples.map((s) => s.promptId));
     return {
       policy_version: this.policyVersion,
       rm_version: this.rmVersion,
@@ -163,6 +180,9 @@ class RlRun {
       reward_mean: mean(rewards),
       rm_reward_mean: finiteScores.length === 0 ? Number.NaN : mean(finiteScores.map(sigmoid)),
       train_accuracy: mean(batch.verdicts.map((v) => (v === "correct" ? 1 : 0))),
+      rm_sample_accuracy: agreement.accuracy,
+      rm_sample_rank_accuracy: agreement.rankAccuracy,
+      rm_sample_rank_pairs: agreement.rankPairs,
       invalid_rewards: invalid.length,
       policy_loss: report!.loss,
       grad_norm: report!.gradNorm,

@@ -102,7 +102,12 @@ export interface EvalResult {
   rmReward: number;
   /** Fraction of held-out (solution, verified wrong rewrite) pairs the RM orders correctly; NaN without pairs. */
   rmPairAccuracy: number;
+  /** The first few greedy answers, to see what the policy writes (and what the RM thinks of it). */
+  examples: { question: string; reference: string; response: string; verdict: Verdict; rmReward: number }[];
 }
+
+/** Held-out answers kept in {@link EvalResult.examples}. */
+export const EVAL_EXAMPLES = 6;
 
 /** Greedy decoding on the held-out tasks with the verifier, and the RM on held-out verification pairs. */
 export async function evaluate(
@@ -149,5 +154,12 @@ export async function evaluate(
     accuracy: accuracyOf(scored.verdicts).accuracy,
     rmReward: finite.length === 0 ? Number.NaN : finite.reduce((a, s) => a + sigmoid(s), 0) / finite.length,
     rmPairAccuracy,
+    examples: samples.slice(0, EVAL_EXAMPLES).map((s, i) => ({
+      question: s.question,
+      reference: s.answer,
+      response: s.text,
+      verdict: scored.verdicts[i]!,
+      rmReward: sigmoid(scored.scores[i]!),
+    })),
   };
 }
