@@ -97,7 +97,11 @@ const CONSTRUCTORS = {
 /** A typed array of `dtype` viewing `bytes` (zero-copy); `bytes.byteOffset` must be aligned to the element size. */
 export function viewAs<D extends DType>(dtype: D, bytes: Uint8Array): DTypeArrays[D] {
   const width = DTYPE_BYTES[dtype];
-  return new CONSTRUCTORS[dtype](bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength / width) as DTypeArrays[D];
+  return new CONSTRUCTORS[dtype](
+    bytes.buffer as ArrayBuffer,
+    bytes.byteOffset,
+    bytes.byteLength / width,
+  ) as DTypeArrays[D];
 }
 
 /** A zero-filled array for `dtype` with `length` elements. */

@@ -45,7 +45,9 @@ for (const area of areas) {
     stderr: "inherit",
   }).spawn();
   const { code } = await child.status;
-  console.log(`== ${area}: ${code === 0 ? "passed" : "FAILED"} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  console.log(
+    `== ${area}: ${code === 0 ? "passed" : "FAILED"} in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+  );
   failed ||= code !== 0;
 }
 Deno.exit(failed ? 1 : 0);
