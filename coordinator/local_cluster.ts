@@ -22,7 +22,7 @@ export class ManagedProcess {
     name: string,
     command: string,
     args: string[],
-    options: { env?: Record<string, string>; echo?: boolean },
+    options: { env?: Record<string, string>; cwd?: string; echo?: boolean },
   ) {
     this.name = name;
     // stdin stays an open pipe that is never written: when this process dies, the child reads EOF and stops
@@ -30,6 +30,7 @@ export class ManagedProcess {
     this.child = new Deno.Command(command, {
       args,
       env: options.env,
+      cwd: options.cwd,
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",

@@ -2,6 +2,7 @@
  * Shared test harness: a real nats-server on a free port (JetStream on, a temp store dir), started per test and
  * always cleaned up. Never assumes a server is already running.
  */
+import { freePort } from "../coordinator/local_cluster.ts";
 
 /** Options for {@link startNats}. */
 export interface NatsServerOptions {
@@ -27,11 +28,19 @@ export interface NatsServer {
 }
 
 /** Returns a TCP port that was free a moment ago. */
-export function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
+export { freePort };
+
+/** SIGTERM, then SIGKILL after `graceMs`; resolves once the process has exited. */
+export async function stopChild(child: Deno.ChildProcess, graceMs: number): Promise<void> {
+  const signal = (name: Deno.Signal) => {
+    try {
+      child.kill(name);
+    } catch { /* already gone */ }
+  };
+  signal("SIGTERM");
+  const timer = setTimeout(() => signal("SIGKILL"), graceMs);
+  await child.status;
+  clearTimeout(timer);
 }
 
 async function waitForPort(port: number, timeoutMs: number, child: Deno.ChildProcess): Promise<void> {
@@ -70,18 +79,7 @@ export async function startNats(options: NatsServerOptions = {}): Promise<NatsSe
     child = new Deno.Command("nats-server", { args: ["-c", configPath], stdout: "null", stderr: "null" }).spawn();
     await waitForPort(port, 10_000, child);
   };
-  const kill = async () => {
-    try {
-      child.kill("SIGTERM");
-    } catch { /* already gone */ }
-    const timer = setTimeout(() => {
-      try {
-        child.kill("SIGKILL");
-      } catch { /* already gone */ }
-    }, 3000);
-    await child.status;
-    clearTimeout(timer);
-  };
+  const kill = () => stopChild(child, 3000);
   await launch();
   return {
     url: `nats://127.0.0.1:${port}`,

@@ -7,6 +7,7 @@ import { ok as assert, rejects, strictEqual as assertEquals } from "node:assert/
 import { connectNats } from "../../shared/nats_transport.ts";
 import { natsConfig, natsServerEnv, newSecrets } from "./cluster_env.ts";
 import { denoPath, ROOT, run, waitFor } from "./host.ts";
+import { ManagedProcess } from "../../coordinator/local_cluster.ts";
 import { freePort } from "../harness.ts";
 
 Deno.test({
@@ -22,16 +23,9 @@ Deno.test({
       .replace(/^listen: .*$/m, `listen: 127.0.0.1:${natsPort}`)
       .replace(/^http: .*$/m, "");
     await Deno.writeTextFile(`${work}/nats.conf`, conf);
-    const children: Deno.ChildProcess[] = [];
-    const logs: string[] = [];
+    const children: ManagedProcess[] = [];
     const spawn = (cmd: string, args: string[], env: Record<string, string>) => {
-      const child = new Deno.Command(cmd, { args, env, stdout: "piped", stderr: "piped", cwd: ROOT }).spawn();
-      const collect = async (stream: ReadableStream<Uint8Array>) => {
-        for await (const text of stream.pipeThrough(new TextDecoderStream())) logs.push(text);
-      };
-      void Promise.all([collect(child.stdout), collect(child.stderr)]).catch(() => {});
-      children.push(child);
-      return child;
+      children.push(new ManagedProcess(cmd.split("/").pop()!, cmd, args, { env, cwd: ROOT }));
     };
     try {
       spawn("nats-server", ["-c", `${work}/nats.conf`], natsServerEnv(secrets));
@@ -85,21 +79,10 @@ Deno.test({
       const refused = await status("wrong");
       assert(refused.code !== 0 && refused.stderr.includes("401"), refused.stderr);
     } catch (error) {
-      console.error(logs.join("").slice(-4000));
+      for (const { name, output } of children) console.error(`--- ${name} ---\n${output.slice(-40).join("\n")}`);
       throw error;
     } finally {
-      for (const child of children.reverse()) {
-        try {
-          child.kill("SIGTERM");
-        } catch { /* exited */ }
-        const timer = setTimeout(() => {
-          try {
-            child.kill("SIGKILL");
-          } catch { /* exited */ }
-        }, 5000);
-        await child.status;
-        clearTimeout(timer);
-      }
+      for (const child of children.reverse()) await child.stop(5000);
       await Deno.remove(work, { recursive: true }).catch(() => {});
     }
   },

@@ -7,6 +7,7 @@
 import { deepStrictEqual, ok as assert, strictEqual as assertEquals } from "node:assert/strict";
 import { parse as parseYaml, parseAllDocuments } from "yaml";
 import { NATS_ENV_VARS } from "../../shared/nats_options.ts";
+import { makeCertificates } from "./certs.ts";
 import { ensureCommands, have, ROOT, run } from "./host.ts";
 import { BASE_IMAGE } from "./podman.ts";
 
@@ -89,42 +90,8 @@ Deno.test("deploy files - nats.conf: valid for nats-server, JetStream, auth from
 Deno.test("deploy files - nats-cluster.conf (production: TLS, accounts, routes) is valid with real certificates", async () => {
   const work = await Deno.makeTempDir({ prefix: "coop-nats-tls-" });
   try {
-    const ssl = (args: string[]) => run("openssl", args, { cwd: work });
-    const key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
-    await ssl([
-      "req",
-      "-x509",
-      ...key,
-      "-keyout",
-      "ca-key.pem",
-      "-out",
-      "ca.pem",
-      "-days",
-      "1",
-      "-subj",
-      "/CN=coop CA",
-    ]);
-    await ssl(["req", ...key, "-keyout", "server-key.pem", "-out", "server.csr", "-subj", "/CN=n1.nats.internal"]);
-    await Deno.writeTextFile(
-      `${work}/ext.cnf`,
-      "subjectAltName=DNS:n1.nats.internal\nextendedKeyUsage=serverAuth,clientAuth\n",
-    );
-    await ssl([
-      "x509",
-      "-req",
-      "-in",
-      "server.csr",
-      "-CA",
-      "ca.pem",
-      "-CAkey",
-      "ca-key.pem",
-      "-CAcreateserial",
-      "-out",
-      "server.pem",
-      "-days",
-      "1",
-      "-extfile",
-      "ext.cnf",
+    await makeCertificates(work, [
+      { name: "server", commonName: "n1.nats.internal", san: "DNS:n1.nats.internal", usage: "serverAuth,clientAuth" },
     ]);
     const conf = (await Deno.readTextFile(`${DEPLOY}/nats/nats-cluster.conf`))
       .replaceAll("/etc/nats/tls/", `${work}/`).replace("/var/lib/nats/jetstream", `${work}/js`);

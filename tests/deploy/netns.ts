@@ -6,6 +6,7 @@
  *
  * Names carry the creating process id, so a later run can remove what a killed run left behind.
  */
+import { stopChild } from "../harness.ts";
 import { ROOT, run, runId } from "./host.ts";
 
 const PREFIX = "coopt";
@@ -180,16 +181,8 @@ export async function createLan(names: string[]): Promise<Lan> {
         status,
         log: () => Deno.readTextFile(logPath).catch(() => ""),
         async stop(graceMs = 10_000) {
-          try {
-            child.kill("SIGTERM");
-          } catch { /* exited */ }
-          const timer = setTimeout(() => {
-            try {
-              child.kill("SIGKILL");
-            } catch { /* exited */ }
-          }, graceMs);
+          await stopChild(child, graceMs);
           await status;
-          clearTimeout(timer);
         },
       };
       processes.push(process);

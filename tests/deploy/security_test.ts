@@ -7,44 +7,14 @@
 import { rejects, strictEqual as assertEquals } from "node:assert/strict";
 import { nkeys } from "@nats-io/transport-node";
 import { connectNats } from "../../shared/nats_transport.ts";
+import { ManagedProcess } from "../../coordinator/local_cluster.ts";
 import { freePort } from "../harness.ts";
+import { makeCertificates } from "./certs.ts";
 import { clientAnswer, type NodeSummary } from "./cluster_env.ts";
 import { denoPath, ensureCommands, ROOT, run, waitFor } from "./host.ts";
 
 const skip = await ensureCommands({ openssl: "openssl" });
 if (skip) console.error(`SKIP tests/deploy/security_test.ts: ${skip}`);
-
-async function makeCertificates(dir: string): Promise<void> {
-  const ssl = (args: string[]) => run("openssl", args, { cwd: dir });
-  const key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
-  await ssl(["req", "-x509", ...key, "-keyout", "ca-key.pem", "-out", "ca.pem", "-days", "1", "-subj", "/CN=coop CA"]);
-  for (
-    const [name, san, usage] of [
-      ["server", "DNS:localhost,IP:127.0.0.1", "serverAuth"],
-      ["client", "DNS:coop-client", "clientAuth"],
-    ]
-  ) {
-    await ssl(["req", ...key, "-keyout", `${name}-key.pem`, "-out", `${name}.csr`, "-subj", `/CN=${name}`]);
-    await Deno.writeTextFile(`${dir}/${name}.ext`, `subjectAltName=${san}\nextendedKeyUsage=${usage}\n`);
-    await ssl([
-      "x509",
-      "-req",
-      "-in",
-      `${name}.csr`,
-      "-CA",
-      "ca.pem",
-      "-CAkey",
-      "ca-key.pem",
-      "-CAcreateserial",
-      "-out",
-      `${name}.pem`,
-      "-days",
-      "1",
-      "-extfile",
-      `${name}.ext`,
-    ]);
-  }
-}
 
 Deno.test({
   name: "security - mutual TLS + NKey for every process; two clusters share one NATS server without seeing each other",
@@ -53,18 +23,15 @@ Deno.test({
   sanitizeOps: false,
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "coop-security-" });
-    const children: { name: string; child: Deno.ChildProcess; log: string[] }[] = [];
+    const children: ManagedProcess[] = [];
     const spawn = (name: string, cmd: string, args: string[], env: Record<string, string>) => {
-      const child = new Deno.Command(cmd, { args, env, cwd: ROOT, stdout: "piped", stderr: "piped" }).spawn();
-      const log: string[] = [];
-      const collect = async (stream: ReadableStream<Uint8Array>) => {
-        for await (const text of stream.pipeThrough(new TextDecoderStream())) log.push(text);
-      };
-      void Promise.all([collect(child.stdout), collect(child.stderr)]).catch(() => {});
-      children.push({ name, child, log });
+      children.push(new ManagedProcess(name, cmd, args, { env, cwd: ROOT }));
     };
     try {
-      await makeCertificates(dir);
+      await makeCertificates(dir, [
+        { name: "server", commonName: "server", san: "DNS:localhost,IP:127.0.0.1", usage: "serverAuth" },
+        { name: "client", commonName: "client", san: "DNS:coop-client", usage: "clientAuth" },
+      ]);
       const user = nkeys.createUser();
       await Deno.writeTextFile(`${dir}/user.nk`, new TextDecoder().decode(user.getSeed()));
       await Deno.chmod(`${dir}/user.nk`, 0o600);
@@ -150,21 +117,10 @@ Deno.test({
       });
       await good.close();
     } catch (error) {
-      for (const { name, log } of children) console.error(`--- ${name} ---\n${log.join("").slice(-2000)}`);
+      for (const { name, output } of children) console.error(`--- ${name} ---\n${output.slice(-40).join("\n")}`);
       throw error;
     } finally {
-      for (const { child } of children.reverse()) {
-        try {
-          child.kill("SIGTERM");
-        } catch { /* exited */ }
-        const timer = setTimeout(() => {
-          try {
-            child.kill("SIGKILL");
-          } catch { /* exited */ }
-        }, 5000);
-        await child.status;
-        clearTimeout(timer);
-      }
+      for (const child of children.reverse()) await child.stop(5000);
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     }
   },
