@@ -32,12 +32,12 @@ import {
 } from "../shared/protocol.ts";
 import { type Subjects, subjects } from "../shared/subjects.ts";
 import type { Transport, TransportSubscription } from "../shared/transport.ts";
-import { Scheduler } from "./scheduler.ts";
-import { placeOptions, toSchedulerRequest, toSchedulerResources } from "./requests.ts";
+import { type PlaceResult, Scheduler } from "./scheduler.ts";
+import { placeOptions, toNodeRecord, toSchedulerNode, toSchedulerRequest, toSchedulerResources } from "./requests.ts";
 import { listenTo, serveRequests } from "./serving.ts";
 import { StateStore } from "./state_store.ts";
 
-/** Options for {@link startCoordinator}. */
+/** Options for {@link Coordinator}. */
 export interface CoordinatorOptions {
   cluster?: string;
   /** A node is declared dead after this long without a heartbeat (ms). Default 5000. */
@@ -58,6 +58,14 @@ const MAX_DEAD = 200;
 const LIVE = new Set(["starting", "alive", "restarting", "stopping"]);
 
 type SpawnRequest = Extract<CoordinatorRequest, { op: "spawn" }>;
+
+function label(record: ActorRecord): string {
+  return record.name ?? record.id;
+}
+
+function killedError(record: ActorRecord): ActorDiedError {
+  return new ActorDiedError(`Actor "${label(record)}" was killed`);
+}
 
 /** A running coordinator. */
 export class Coordinator {
@@ -254,13 +262,7 @@ export class Coordinator {
     this.#args.set(record.id, request.args);
     if (record.name) this.#names.set(record.name, record.id);
     await this.#store.putArgs(record.id, request.args);
-    if (result.ok) {
-      await this.#launch(record, result.nodeId, result.gpuIds);
-    } else {
-      record.pendingReason = result.reason;
-      await this.#save(record);
-    }
-    await this.#store.putScheduler(this.#scheduler.toJSON());
+    await this.#settle(record, result);
     return record;
   }
 
@@ -297,7 +299,7 @@ export class Coordinator {
     if (record === undefined) throw new NotFoundError(`Cannot kill actor "${id}": no such actor`);
     if (record.state === "dead" || record.state === "stopping") return record;
     if (record.state === "pending" || record.nodeId === undefined || !this.#nodeAlive(record.nodeId)) {
-      await this.#died(record, new ActorDiedError(`Actor "${record.name ?? record.id}" was killed`));
+      await this.#died(record, killedError(record));
       return record;
     }
     record.state = "stopping";
@@ -306,7 +308,7 @@ export class Coordinator {
       this.subjects.agent(record.nodeId),
       encode({ op: "stop", actor: record.id, incarnation: record.incarnation, graceful }),
       { timeoutMs: 5000 },
-    ).catch(() => this.#died(record, new ActorDiedError(`Actor "${record.name ?? record.id}" was killed`)));
+    ).catch(() => this.#died(record, killedError(record)));
     return record;
   }
 
@@ -340,7 +342,7 @@ export class Coordinator {
   async #crashed(record: ActorRecord, reason: string): Promise<void> {
     const { maxRestarts } = record.options;
     if (maxRestarts !== -1 && record.restarts >= maxRestarts) {
-      await this.#died(record, new ActorDiedError(`Actor "${record.name ?? record.id}" died: ${reason}`));
+      await this.#died(record, new ActorDiedError(`Actor "${label(record)}" died: ${reason}`));
       return;
     }
     this.#scheduler.release(record.id);
@@ -350,7 +352,7 @@ export class Coordinator {
     record.restarts++;
     record.incarnation++;
     console.error(
-      `Coordinator: restarting actor "${record.name ?? record.id}" (${reason}), restart ${record.restarts}`,
+      `Coordinator: restarting actor "${label(record)}" (${reason}), restart ${record.restarts}`,
     );
     record.state = "restarting";
     delete record.nodeId;
@@ -370,7 +372,14 @@ export class Coordinator {
 
   /** Places (or queues) an actor that is in no scheduler structure, then starts it if placed. */
   async #place(record: ActorRecord): Promise<void> {
-    const result = this.#scheduler.placeOrEnqueue(record.id, toSchedulerRequest(record), placeOptions(record));
+    await this.#settle(
+      record,
+      this.#scheduler.placeOrEnqueue(record.id, toSchedulerRequest(record), placeOptions(record)),
+    );
+  }
+
+  /** Starts a placed actor or records why it waits, then persists the scheduler. */
+  async #settle(record: ActorRecord, result: PlaceResult): Promise<void> {
     if (result.ok) {
       await this.#launch(record, result.nodeId, result.gpuIds);
     } else {
@@ -401,7 +410,7 @@ export class Coordinator {
       } else if (event.type === "exited") {
         if (record.nodeId !== event.nodeId) return;
         if (record.state === "stopping") {
-          await this.#died(record, new ActorDiedError(`Actor "${record.name ?? record.id}" was killed`));
+          await this.#died(record, killedError(record));
         } else {
           await this.#crashed(record, `process exited (${event.signal ?? `code ${event.code}`})`);
         }
@@ -410,28 +419,9 @@ export class Coordinator {
   }
 
   async #register(info: NodeInfo): Promise<string[]> {
-    const known = this.#nodes.get(info.id);
-    const node: NodeRecord = {
-      id: info.id,
-      hostname: info.hostname,
-      cpus: info.cpus,
-      gpuIds: info.gpuIds,
-      memoryMb: info.memoryMb,
-      custom: info.custom,
-      labels: info.labels,
-      state: "alive",
-      lastHeartbeat: Date.now(),
-      joinedAt: known?.state === "alive" ? known.joinedAt : Date.now(),
-    };
+    const node = toNodeRecord(info, this.#nodes.get(info.id), Date.now());
     this.#nodes.set(node.id, node);
-    const spec = {
-      cpu: info.cpus,
-      gpus: info.gpuIds,
-      memoryMb: info.memoryMb,
-      resources: info.custom,
-      labels: info.labels,
-      alive: true,
-    };
+    const spec = toSchedulerNode(info);
     if (this.#scheduler.nodes().some((n) => n.id === info.id)) this.#scheduler.updateNode(info.id, spec);
     else this.#scheduler.addNode({ id: info.id, ...spec });
     await this.#store.putNode(node);
@@ -504,7 +494,7 @@ export class Coordinator {
     for (const record of this.#actors.values()) {
       if (record.nodeId !== nodeId || !LIVE.has(record.state)) continue;
       if (record.state === "stopping") {
-        await this.#died(record, new ActorDiedError(`Actor "${record.name ?? record.id}" was killed`));
+        await this.#died(record, killedError(record));
       } else await this.#crashed(record, `node "${nodeId}" ${why}`);
     }
     await this.#syncGroups();

@@ -1,6 +1,6 @@
-/** Translations from Coop's records to the scheduler's request shapes. */
-import type { ActorRecord } from "../shared/protocol.ts";
-import type { ResourceRequest as SchedulerRequest } from "./scheduler_types.ts";
+/** Translations from Coop's records and messages to the registry's and the scheduler's shapes. */
+import type { ActorRecord, NodeInfo, NodeRecord } from "../shared/protocol.ts";
+import type { NodeSpec, PlaceOptions, ResourceRequest as SchedulerRequest } from "./scheduler_types.ts";
 
 /** Coop resource requests (`{cpu, gpu, memoryMb, <custom>}`) in the scheduler's shape. */
 export function toSchedulerResources(resources: Record<string, number | undefined>): SchedulerRequest {
@@ -22,11 +22,39 @@ export function toSchedulerRequest(record: ActorRecord): SchedulerRequest {
 }
 
 /** An actor's placement-group options for the scheduler. */
-export function placeOptions(record: ActorRecord): { placementGroup?: string; bundleIndex?: number } {
-  const options: { placementGroup?: string; bundleIndex?: number } = {};
+export function placeOptions(record: ActorRecord): PlaceOptions {
+  const options: PlaceOptions = {};
   if (record.options.placementGroup) options.placementGroup = record.options.placementGroup;
   if (record.options.bundleIndex !== undefined && record.options.bundleIndex !== null) {
     options.bundleIndex = record.options.bundleIndex;
   }
   return options;
+}
+
+/** The record of a registering node; a re-registration of a live node keeps its join time. */
+export function toNodeRecord(info: NodeInfo, known: NodeRecord | undefined, now: number): NodeRecord {
+  return {
+    id: info.id,
+    hostname: info.hostname,
+    cpus: info.cpus,
+    gpuIds: info.gpuIds,
+    memoryMb: info.memoryMb,
+    custom: info.custom,
+    labels: info.labels,
+    state: "alive",
+    lastHeartbeat: now,
+    joinedAt: known?.state === "alive" ? known.joinedAt : now,
+  };
+}
+
+/** A registering node's capacity in the scheduler's shape. */
+export function toSchedulerNode(info: NodeInfo): Omit<NodeSpec, "id"> {
+  return {
+    cpu: info.cpus,
+    gpus: info.gpuIds,
+    memoryMb: info.memoryMb,
+    resources: info.custom,
+    labels: info.labels,
+    alive: true,
+  };
 }

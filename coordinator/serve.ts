@@ -3,7 +3,7 @@
  * server URL given on the command line taking precedence), run a coordinator with its control API or a node
  * agent, report connection state, and shut down cleanly on SIGTERM/SIGINT.
  */
-import { startAgent } from "../actors/agent.ts";
+import { type AgentOptions, startAgent } from "../actors/agent.ts";
 import { Cluster } from "../actors/cluster.ts";
 import { natsOptionsFromEnv } from "../shared/nats_options.ts";
 import { connectNats } from "../shared/nats_transport.ts";
@@ -27,19 +27,9 @@ export interface RunCoordinatorOptions {
   onReady?: (info: { apiPort: number | null }) => void;
 }
 
-/** Options for {@link runAgentProcess}. */
-export interface RunAgentOptions {
+/** Options for {@link runAgentProcess}: the agent's own, plus the NATS URL its actor hosts inherit. */
+export interface RunAgentOptions extends Omit<AgentOptions, "hostEnv"> {
   nats?: string;
-  cluster?: string;
-  nodeId?: string;
-  cpus?: number;
-  gpuIds?: number[];
-  memoryMb?: number;
-  custom?: Record<string, number>;
-  labels?: Record<string, string>;
-  registry?: string[];
-  heartbeatMs?: number;
-  echoLogs?: boolean;
 }
 
 /** Connects with env settings; `url` (from a flag) overrides COOP_NATS_URL. */
