@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { ConfigError, NotFoundError, PlacementError } from "../shared/errors.ts";
 import { type PlaceResult, Scheduler } from "./scheduler.ts";
+import { mulberry32 } from "../shared/random.ts";
 
 /** Three nodes like the placement integration test: gpus 0,1 / gpu 2 / cpu only. */
 function cluster(): Scheduler {
@@ -392,14 +393,7 @@ Deno.test("serialize - corrupt state raises ConfigError naming the field", () =>
 });
 
 Deno.test("invariants - random operations keep incremental accounting equal to a rebuild from scratch", () => {
-  // mulberry32: a tiny seeded PRNG so failures replay exactly.
-  let seed = 1234;
-  const random = () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const random = mulberry32(1234); // seeded: failures replay exactly
   const pick = <T>(items: T[]): T => items[Math.floor(random() * items.length)]!;
   const s = new Scheduler();
   let nodeCount = 0;

@@ -1,21 +1,10 @@
 import { deepStrictEqual, ok, strictEqual, throws } from "node:assert/strict";
 import { decode, encode, TENSOR_EXT } from "./codec.ts";
 import { DecodeError } from "./errors.ts";
+import { mulberry32 as rng } from "./random.ts";
 import { type DType, DTYPE_BYTES, Tensor, tensor } from "./tensor.ts";
 
 const DTYPES = Object.keys(DTYPE_BYTES) as DType[];
-
-/** Deterministic PRNG (mulberry32) so a failing property/fuzz case can be replayed from its seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomTensor(random: () => number, maxElements = 300): Tensor {
   const dtype = DTYPES[Math.floor(random() * DTYPES.length)]!;

@@ -1,6 +1,6 @@
 /**
  * What every Coop process links: the tensor type, the msgpack wire codec, typed errors, the transport interface and
- * its NATS adapter, and logging.
+ * its NATS adapter, subjects and the records the cluster reports, logging, progress bars, SVG plots and a seeded PRNG.
  */
 export { allocate, DTYPE_BYTES, shapeSize, Tensor, tensor, TensorShapeError, viewAs } from "./tensor.ts";
 export type { DType, DTypeArrays, TensorData } from "./tensor.ts";
@@ -41,6 +41,18 @@ export type { NatsTransport } from "./nats_transport.ts";
 export { DEFAULT_NATS_URL, NATS_ENV_VARS, natsOptionsFromEnv } from "./nats_options.ts";
 export type { NatsConnectOptions, NatsTlsOptions } from "./nats_options.ts";
 export { BLOB_VERSION_KEY } from "./nats_stores.ts";
+export { checkToken, subjects } from "./subjects.ts";
+export type { Subjects } from "./subjects.ts";
+export type {
+  ActorOptions,
+  ActorRecord,
+  ActorState,
+  LogLine,
+  NodeRecord,
+  PlacementGroupRecord,
+  PlacementStrategy,
+  ResourceRequest,
+} from "./protocol.ts";
 export { AsyncQueue } from "./async_queue.ts";
 export { createLogger } from "./log.ts";
 export type { LogFields, LogFormat, Logger, LoggerOptions, LogLevel } from "./log.ts";
@@ -48,3 +60,4 @@ export { createProgress, formatDuration, formatValue } from "./progress.ts";
 export type { Progress, ProgressMetrics, ProgressOptions, ProgressStream, TickOptions } from "./progress.ts";
 export { formatTick, lineChartSvg, niceTicks, PALETTE, writeLineChart } from "./plot.ts";
 export type { LineChartSpec, Series } from "./plot.ts";
+export { mulberry32 } from "./random.ts";

@@ -7,18 +7,9 @@ import { connectNats } from "../../shared/nats_transport.ts";
 import { encodeCall, readReply } from "../../shared/protocol.ts";
 import { tensor } from "../../shared/tensor.ts";
 import type { Transport } from "../../shared/transport.ts";
+import { mulberry32 } from "../../shared/random.ts";
 import { hashBytes, Tensors } from "./fixtures/test_actors.ts";
 import { CLUSTER_TEST, eventually, startTestCluster } from "./cluster_fixture.ts";
-
-// A deterministic PRNG so a failing fuzz case can be replayed.
-function prng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function mutate(frame: Uint8Array, random: () => number): Uint8Array {
   const out = frame.slice();
@@ -120,7 +111,7 @@ Deno.test({
       await t.step(
         "fuzz: thousands of random and mutated frames to actor, coordinator, agent and heartbeat",
         async () => {
-          const random = prng(42);
+          const random = mulberry32(42);
           const seeds = [
             encodeCall("incr", [3]),
             encodeCall("get", []),

@@ -9,6 +9,16 @@ import type { NatsConnectOptions } from "../../shared/nats_options.ts";
 
 const MiB = 1024 * 1024;
 
+/** Headers of a forged chunked transfer's "start" message announcing `count` chunks of `size` bytes in total. */
+function announceChunks(size: number, count: number) {
+  const start = headers();
+  start.set("Coop-Chunk", "start");
+  start.set("Coop-Size", String(size));
+  start.set("Coop-Count", String(count));
+  start.set("Coop-Acks", "acks.ignored");
+  return start;
+}
+
 /** Runs `body` with a fresh server and transports; always cleans up. */
 async function withNats(
   count: number,
@@ -173,11 +183,7 @@ Deno.test("wire transport - a half-received message is dropped after the idle ti
       const sub = serve(receiver, "stall", (d) => d);
       await receiver.flush();
       // Forge a sender that announces 4 chunks and sends one, then disappears.
-      const start = headers();
-      start.set("Coop-Chunk", "start");
-      start.set("Coop-Size", String(4 * MiB));
-      start.set("Coop-Count", "4");
-      start.set("Coop-Acks", "acks.ignored");
+      const start = announceChunks(4 * MiB, 4);
       const ready = await sender!.raw.request("stall", new Uint8Array(0), { headers: start, timeout: 2000 });
       sender!.raw.publish(ready.headers!.get("Coop-Inbox"), new Uint8Array(MiB));
       const deadline = Date.now() + 5000;
@@ -200,11 +206,7 @@ Deno.test("wire transport - messages being reassembled are capped in total bytes
       serve(receiver, "busy", (d) => d);
       await receiver.flush();
       // A transfer that announced 4 MiB and stalls keeps its reservation until the idle timeout (30 s here).
-      const start = headers();
-      start.set("Coop-Chunk", "start");
-      start.set("Coop-Size", String(4 * MiB));
-      start.set("Coop-Count", "4");
-      start.set("Coop-Acks", "acks.ignored");
+      const start = announceChunks(4 * MiB, 4);
       await sender!.raw.request("busy", new Uint8Array(0), { headers: start, timeout: 2000 });
       await rejects(sender!.request("busy", new Uint8Array(2 * MiB), { timeoutMs: 5000 }), /receiver busy/);
       strictEqual((await sender!.request("busy", new Uint8Array(MiB), { timeoutMs: 5000 })).byteLength, MiB);
