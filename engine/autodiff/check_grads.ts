@@ -3,6 +3,7 @@
  * with a fixed random tensor to a scalar, its analytic gradient comes from `gradients`, and each input element is
  * nudged by +-eps through the same onnxruntime session (central differences).
  */
+import { mulberry32 } from "../../shared/random.ts";
 import { type DType, type Tensor, tensor } from "../../shared/tensor.ts";
 import { Graph, isFloat, type Sym } from "../graph/graph.ts";
 import * as op from "../graph/ops.ts";
@@ -11,16 +12,7 @@ import { createSession, fromOrt, type SessionOptions } from "../session/session.
 import { gradients } from "./backward.ts";
 
 /** A seeded uniform [0, 1) generator (mulberry32): tests stay reproducible. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const rng: (seed: number) => () => number = mulberry32;
 
 /** A tensor of uniform values in [lo, hi). */
 export function randomTensor(dtype: DType, shape: readonly number[], next: () => number, lo = -1, hi = 1): Tensor {

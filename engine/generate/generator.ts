@@ -15,7 +15,7 @@ import type * as ort from "onnxruntime-node";
 import { tensor } from "../../shared/tensor.ts";
 import { Graph, op } from "../graph/mod.ts";
 import { cacheMask, causalMask, Decoder } from "../models/decoder.ts";
-import { checkTokenIds, ModelInputError, type ModelRuntime, positionsOf, roundUp } from "../models/runtime.ts";
+import { checkRows, ModelInputError, type ModelRuntime, padRows, positionsOf, roundUp } from "../models/runtime.ts";
 import { Rng } from "./rng.ts";
 import { checkSamplingOptions, sampleToken, type SamplingOptions } from "./sampling.ts";
 
@@ -65,11 +65,7 @@ export class Generator {
     if (config.numLabels !== null) {
       throw new ModelInputError(`Cannot generate with "${this.runtime.name}": it is a reward model (no LM head)`);
     }
-    if (prompts.length === 0) throw new ModelInputError("Cannot generate: no prompts given");
-    prompts.forEach((p, i) => {
-      if (p.length === 0) throw new ModelInputError(`Cannot generate: prompt ${i} is empty`);
-    });
-    checkTokenIds(prompts, config.vocabSize, "prompt");
+    checkRows(prompts, { action: "generate", what: "prompt", minLength: 1, vocabSize: config.vocabSize });
     checkSamplingOptions(options);
     const maxNew = options.maxNewTokens;
     if (!Number.isInteger(maxNew) || maxNew < 1) {
@@ -81,8 +77,7 @@ export class Generator {
     const pad = config.padTokenId ?? 0;
     const promptLen = roundUp(Math.max(...prompts.map((p) => p.length)), this.#bucket);
     // Rows as left-padded id/mask lists; generated tokens are appended as decoding goes.
-    const ids = prompts.map((p) => [...new Array(promptLen - p.length).fill(pad), ...p]);
-    const masks = prompts.map((p) => [...new Array(promptLen - p.length).fill(0), ...p.map(() => 1)]);
+    const { ids, masks } = padRows(prompts, promptLen, { pad, side: "left" });
     const out: Generation = {
       tokens: prompts.map(() => []),
       logprobs: prompts.map(() => []),

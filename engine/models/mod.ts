@@ -11,5 +11,5 @@ export {
   saveModel,
 } from "./params.ts";
 export type { ParamSpec, Weights } from "./params.ts";
-export { checkTokenIds, ModelInputError, ModelRuntime, positionsOf, roundUp } from "./runtime.ts";
+export { checkRows, checkTokenIds, ModelInputError, ModelRuntime, padRows, positionsOf, roundUp } from "./runtime.ts";
 export type { ModelRuntimeOptions } from "./runtime.ts";

@@ -107,3 +107,42 @@ export function checkTokenIds(rows: readonly (readonly number[])[], vocabSize: n
     }
   });
 }
+
+/** Options of {@link checkRows}. */
+export interface CheckRowsOptions {
+  /** What the caller cannot do with bad rows, for the message: "generate", "score". */
+  action: string;
+  /** What a row is, for the message: "prompt", "sequence". */
+  what: string;
+  /** Shortest allowed row (at least 1). */
+  minLength: number;
+  vocabSize: number;
+}
+
+/** Checks a batch of unpadded token rows: at least one row, each at least `minLength` long, ids in the vocabulary. */
+export function checkRows(rows: readonly (readonly number[])[], options: CheckRowsOptions): void {
+  const { action, what, minLength } = options;
+  if (rows.length === 0) throw new ModelInputError(`Cannot ${action}: no ${what}s given`);
+  rows.forEach((row, i) => {
+    if (row.length === 0) throw new ModelInputError(`Cannot ${action}: ${what} ${i} is empty`);
+    if (row.length < minLength) {
+      throw new ModelInputError(`Cannot ${action}: ${what} ${i} has ${row.length} tokens, needs at least ${minLength}`);
+    }
+  });
+  checkTokenIds(rows, options.vocabSize, what);
+}
+
+/** Pads every row to `length` with `pad` on `side`; each mask row has 1 at real tokens and 0 at pads. */
+export function padRows(
+  rows: readonly (readonly number[])[],
+  length: number,
+  options: { pad: number; side: "left" | "right" },
+): { ids: number[][]; masks: number[][] } {
+  const fill = (row: readonly number[], value: number) => new Array<number>(length - row.length).fill(value);
+  const join = (padding: number[], real: number[]) =>
+    options.side === "left" ? [...padding, ...real] : [...real, ...padding];
+  return {
+    ids: rows.map((row) => join(fill(row, options.pad), [...row])),
+    masks: rows.map((row) => join(fill(row, 0), row.map(() => 1))),
+  };
+}
