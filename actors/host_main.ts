@@ -4,6 +4,7 @@
  * the `COOP_NATS_*` settings, and serves the actor until SIGTERM (graceful) or SIGKILL.
  */
 import { decode } from "../shared/codec.ts";
+import { CoopError } from "../shared/errors.ts";
 import { connectNats } from "../shared/nats_transport.ts";
 import { natsOptionsFromEnv } from "../shared/nats_options.ts";
 import { type HostSpec, runActorHost } from "./host.ts";
@@ -23,7 +24,9 @@ async function readSpec(onAgentGone: () => void): Promise<Uint8Array> {
   let length = -1;
   while (length < 0 || buffered.byteLength < 4 + length) {
     const { value, done } = await reader.read();
-    if (done) throw new Error("Actor host: stdin closed before the spec arrived");
+    if (done) {
+      throw new CoopError(`Actor host: stdin closed after ${buffered.byteLength} bytes, before the spec arrived`);
+    }
     append(value);
     if (length < 0 && buffered.byteLength >= 4) length = new DataView(buffered.buffer).getUint32(0);
   }

@@ -8,5 +8,5 @@ export {
   toFloat32,
   writeSafetensors,
 } from "./safetensors.ts";
-export type { DecoderConfig, ModelFamily } from "./config.ts";
+export type { DecoderConfig, ModelFamily, RopeScaling } from "./config.ts";
 export { ModelConfigError, parseDecoderConfig, readDecoderConfig, toHfConfig } from "./config.ts";

@@ -1,5 +1,5 @@
 /** Hugging Face-compatible Llama/Qwen2 decoders: graph construction, parameters and checkpoints, inference runtime. */
-export { cacheMask, causalMask, declareParams, Decoder, MASK_VALUE } from "./decoder.ts";
+export { cacheMask, causalMask, declareParams, Decoder, inverseFrequencies, MASK_VALUE } from "./decoder.ts";
 export type { DecoderInputs, DecoderOutputs, KvTensors, ParamSyms } from "./decoder.ts";
 export {
   CheckpointError,
@@ -12,4 +12,4 @@ export {
 } from "./params.ts";
 export type { ParamSpec, Weights } from "./params.ts";
 export { checkRows, checkTokenIds, ModelInputError, ModelRuntime, padRows, positionsOf, roundUp } from "./runtime.ts";
-export type { ModelRuntimeOptions } from "./runtime.ts";
+export type { CheckRowsOptions, ModelRuntimeOptions } from "./runtime.ts";
