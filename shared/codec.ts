@@ -21,7 +21,7 @@ import {
 } from "@msgpack/msgpack";
 import type { ExtensionCodecType } from "@msgpack/msgpack";
 import { DecodeError, MessageTooLargeError } from "./errors.ts";
-import { type DType, DTYPE_BYTES, Tensor, type TensorData } from "./tensor.ts";
+import { type DType, DTYPE_BYTES, Tensor, type TensorData, viewAs } from "./tensor.ts";
 
 /** msgpack extension type carrying a {@link Tensor}. */
 export const TENSOR_EXT = 0x10;
@@ -244,35 +244,9 @@ function decodeTensor(payload: Uint8Array): Tensor {
       }]: needs ${dataLength} data bytes, frame has ${available}`,
     );
   }
-  const start = payload.byteOffset + dataOffset;
-  let data: TensorData;
-  if (start % width === 0) {
-    data = viewOf(dtype, payload.buffer as ArrayBuffer, start, size);
-  } else {
-    const copy = new Uint8Array(dataLength);
-    copy.set(payload.subarray(dataOffset, dataOffset + dataLength));
-    data = viewOf(dtype, copy.buffer, 0, size);
-  }
+  const bytes = payload.subarray(dataOffset, dataOffset + dataLength);
+  // Zero-copy when the frame happens to place the data aligned to the element size; otherwise one copy (with
+  // `new Uint8Array`: frames from NATS are Node Buffers, whose slice() is a view, not a copy).
+  const data: TensorData = viewAs(dtype, bytes.byteOffset % width === 0 ? bytes : new Uint8Array(bytes));
   return new Tensor(dtype, shape, data);
-}
-
-function viewOf(dtype: DType, buffer: ArrayBuffer, byteOffset: number, length: number): TensorData {
-  switch (dtype) {
-    case "float32":
-      return new Float32Array(buffer, byteOffset, length);
-    case "float64":
-      return new Float64Array(buffer, byteOffset, length);
-    case "float16":
-    case "bfloat16":
-      return new Uint16Array(buffer, byteOffset, length);
-    case "int32":
-      return new Int32Array(buffer, byteOffset, length);
-    case "int64":
-      return new BigInt64Array(buffer, byteOffset, length);
-    case "int8":
-      return new Int8Array(buffer, byteOffset, length);
-    case "uint8":
-    case "bool":
-      return new Uint8Array(buffer, byteOffset, length);
-  }
 }

@@ -1,4 +1,5 @@
 import { deepStrictEqual, ok, strictEqual, throws } from "node:assert/strict";
+import { Buffer } from "node:buffer";
 import { decode, encode, TENSOR_EXT } from "./codec.ts";
 import { DecodeError } from "./errors.ts";
 import { mulberry32 as rng } from "./random.ts";
@@ -116,6 +117,17 @@ Deno.test("codec - misaligned receive buffer falls back to a copy with the same 
     assertSameTensor(back, t);
     ok(back.data.buffer !== input.buffer, `${dtype} should have been copied`);
   }
+});
+
+Deno.test("codec - misaligned Node Buffer frames (as NATS delivers them) decode to a copy", () => {
+  const t = tensor("float32", [5], [1, 2, 3, 4, 5]);
+  const frame = encode([t]);
+  // Buffer#slice is a view, not a copy: the fallback must not rely on it.
+  const input = Buffer.alloc(frame.byteLength + 1).subarray(1);
+  input.set(frame);
+  const back = (decode(input) as Tensor[])[0]!;
+  assertSameTensor(back, t);
+  ok(back.data.buffer !== input.buffer);
 });
 
 Deno.test("codec - large tensor round trips as a view", () => {
