@@ -9,15 +9,14 @@ import { CoopError } from "../shared/errors.ts";
 import {
   type ActorRecord,
   agentRequestSchema,
-  errorReply,
   type HeartbeatReply,
   type LifecycleEvent,
   type LogLine,
   type NodeInfo,
-  okReply,
   parseMessage,
   readReply,
 } from "../shared/protocol.ts";
+import { serveRequests } from "../shared/serving.ts";
 import { checkToken, subjects } from "../shared/subjects.ts";
 import type { Transport } from "../shared/transport.ts";
 import type { HostSpec } from "./host.ts";
@@ -194,19 +193,12 @@ export function startAgent(transport: Transport, options: AgentOptions = {}): Ag
     }
   };
 
-  const control = transport.subscribe(names.agent(nodeId));
-  (async () => {
-    for await (const message of control) {
-      let reply: Uint8Array;
-      try {
-        reply = okReply(handle(parseMessage(agentRequestSchema, message.data, "agent request")));
-      } catch (error) {
-        console.error(`Agent "${nodeId}" rejected a request: ${(error as Error).message}`);
-        reply = errorReply(error);
-      }
-      await message.respond?.(reply).catch(() => {});
-    }
-  })();
+  const control = serveRequests(
+    transport,
+    names.agent(nodeId),
+    (data) => handle(parseMessage(agentRequestSchema, data, "agent request")),
+    { onError: (error) => console.error(`Agent "${nodeId}" rejected a request: ${(error as Error).message}`) },
+  );
 
   const beat = async () => {
     if (stopped) return;

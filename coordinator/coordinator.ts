@@ -30,11 +30,11 @@ import {
   type PlacementGroupRecord,
   readReply,
 } from "../shared/protocol.ts";
+import { listenTo, serveRequests } from "../shared/serving.ts";
 import { type Subjects, subjects } from "../shared/subjects.ts";
 import type { Transport, TransportSubscription } from "../shared/transport.ts";
 import { type PlaceResult, Scheduler } from "./scheduler.ts";
 import { placeOptions, toNodeRecord, toSchedulerNode, toSchedulerRequest, toSchedulerResources } from "./requests.ts";
-import { listenTo, serveRequests } from "./serving.ts";
 import { StateStore } from "./state_store.ts";
 
 /** Options for {@link Coordinator}. */
@@ -190,11 +190,16 @@ export class Coordinator {
   }
 
   #serve(subject: string, handler: (data: Uint8Array) => Promise<unknown> | unknown): void {
-    this.#subscriptions.push(serveRequests(this.#transport, subject, handler));
+    this.#subscriptions.push(serveRequests(this.#transport, subject, handler, {
+      // Unknown actors and groups are the caller's business, not the coordinator's.
+      onError: (error) => {
+        if (!(error instanceof NotFoundError)) console.error(`Coordinator: ${(error as Error).message}`);
+      },
+    }));
   }
 
   #listen(subject: string, handler: (data: Uint8Array) => Promise<void> | void): void {
-    this.#subscriptions.push(listenTo(this.#transport, subject, handler));
+    this.#subscriptions.push(listenTo(this.#transport, subject, handler, "Coordinator"));
   }
 
   #handle(data: Uint8Array): Promise<unknown> | unknown {

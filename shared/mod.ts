@@ -41,6 +41,8 @@ export type { NatsTransport } from "./nats_transport.ts";
 export { DEFAULT_NATS_URL, NATS_ENV_VARS, natsOptionsFromEnv } from "./nats_options.ts";
 export type { NatsConnectOptions, NatsTlsOptions } from "./nats_options.ts";
 export { BLOB_VERSION_KEY } from "./nats_stores.ts";
+export { listenTo, serveRequests } from "./serving.ts";
+export type { ServeOptions } from "./serving.ts";
 export { checkToken, subjects } from "./subjects.ts";
 export type { Subjects } from "./subjects.ts";
 export type {

@@ -1,13 +1,25 @@
-/** Subscription loops of the coordinator: request handlers that always answer, and listeners that never throw. */
-import { NotFoundError } from "../shared/errors.ts";
-import { errorReply, okReply } from "../shared/protocol.ts";
-import type { Transport, TransportSubscription } from "../shared/transport.ts";
+/**
+ * Subscription loops of the coordinator and the node agents: request handlers that always answer (`[0, value]` or
+ * `[1, error]`), and listeners that never throw.
+ */
+import { errorReply, okReply } from "./protocol.ts";
+import type { Transport, TransportSubscription } from "./transport.ts";
 
-/** Answers every request on `subject` with `[0, value]` or `[1, error]`; handlers run concurrently. */
+/** Options for {@link serveRequests}. */
+export interface ServeOptions {
+  /** Called with each error a handler threw, before it is sent back (for logging). */
+  onError?: (error: unknown) => void;
+}
+
+/**
+ * Answers every request on `subject` with `[0, value]` or `[1, error]`. Handlers are called in arrival order (a
+ * synchronous one finishes before the next starts); asynchronous ones then run concurrently.
+ */
 export function serveRequests(
   transport: Transport,
   subject: string,
   handler: (data: Uint8Array) => Promise<unknown> | unknown,
+  options: ServeOptions = {},
 ): TransportSubscription {
   const subscription = transport.subscribe(subject);
   (async () => {
@@ -17,7 +29,7 @@ export function serveRequests(
         try {
           reply = okReply(await handler(message.data));
         } catch (error) {
-          if (!(error instanceof NotFoundError)) console.error(`Coordinator: ${(error as Error).message}`);
+          options.onError?.(error);
           reply = errorReply(error);
         }
         await message.respond?.(reply).catch(() => {});
@@ -27,11 +39,12 @@ export function serveRequests(
   return subscription;
 }
 
-/** Feeds every message on `subject` to `handler` in order; a failing message is logged and dropped. */
+/** Feeds every message on `subject` to `handler` in order; a failing message is logged (as `who`) and dropped. */
 export function listenTo(
   transport: Transport,
   subject: string,
   handler: (data: Uint8Array) => Promise<void> | void,
+  who: string,
 ): TransportSubscription {
   const subscription = transport.subscribe(subject);
   (async () => {
@@ -39,7 +52,7 @@ export function listenTo(
       try {
         await handler(message.data);
       } catch (error) {
-        console.error(`Coordinator: dropped a message on ${message.subject}: ${(error as Error).message}`);
+        console.error(`${who}: dropped a message on ${message.subject}: ${(error as Error).message}`);
       }
     }
   })();
