@@ -288,6 +288,10 @@ export function makeHandle<T>(host: HandleHost, actorId: string, callOptions: Ca
       if (options.timeoutMs !== undefined && !(options.timeoutMs > 0)) {
         throw new ConfigError(`Invalid timeoutMs ${options.timeoutMs}: expected a positive number of milliseconds`);
       }
+      const retries = options.maxTaskRetries;
+      if (retries !== undefined && !(Number.isInteger(retries) && retries >= -1)) {
+        throw new ConfigError(`Invalid maxTaskRetries ${retries}: expected an integer >= 0, or -1 to retry forever`);
+      }
       return makeHandle<T>(host, actorId, { ...callOptions, ...options });
     },
   };
