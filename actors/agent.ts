@@ -16,6 +16,7 @@ import {
   parseMessage,
   readReply,
 } from "../shared/protocol.ts";
+import { terminate } from "../shared/process.ts";
 import { serveRequests } from "../shared/serving.ts";
 import { checkToken, subjects } from "../shared/subjects.ts";
 import type { Transport } from "../shared/transport.ts";
@@ -167,15 +168,7 @@ export function startAgent(transport: Transport, options: AgentOptions = {}): Ag
     const proc = processes.get(id);
     if (proc === undefined || proc.record.incarnation !== incarnation) return;
     proc.stopping = true;
-    const signal = (sig: Deno.Signal) => {
-      try {
-        proc.child.kill(sig);
-      } catch { /* already gone */ }
-    };
-    signal(graceful ? "SIGTERM" : "SIGKILL");
-    const timer = setTimeout(() => signal("SIGKILL"), graceMs);
-    await proc.exited;
-    clearTimeout(timer);
+    await terminate(proc.child, graceMs, { signal: graceful ? "SIGTERM" : "SIGKILL", exited: proc.exited });
   };
 
   const handle = (request: ReturnType<typeof agentRequestSchema.parse>): unknown => {

@@ -8,6 +8,7 @@ import { Cluster } from "../actors/cluster.ts";
 import { CoopError } from "../shared/errors.ts";
 import { connectNats } from "../shared/nats_transport.ts";
 import { natsOptionsFromEnv } from "../shared/nats_options.ts";
+import { terminate } from "../shared/process.ts";
 
 const CLI = fileURLToPath(new URL("./cli.ts", import.meta.url));
 
@@ -67,11 +68,8 @@ export class ManagedProcess {
 
   /** SIGTERM, then SIGKILL after `graceMs`; resolves with the exit status. */
   async stop(graceMs = 10_000): Promise<Deno.CommandStatus> {
-    this.signal("SIGTERM");
-    const timer = setTimeout(() => this.signal("SIGKILL"), graceMs);
-    const status = await this.status;
-    clearTimeout(timer);
-    return status;
+    await terminate(this.child, graceMs, { exited: this.status });
+    return await this.status;
   }
 }
 

@@ -56,6 +56,8 @@ export type {
   ResourceRequest,
 } from "./protocol.ts";
 export { AsyncQueue } from "./async_queue.ts";
+export { terminate } from "./process.ts";
+export type { TerminateOptions } from "./process.ts";
 export { createLogger } from "./log.ts";
 export type { LogFields, LogFormat, Logger, LoggerOptions, LogLevel } from "./log.ts";
 export { createProgress, formatDuration, formatValue } from "./progress.ts";

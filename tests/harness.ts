@@ -3,6 +3,7 @@
  * always cleaned up. Never assumes a server is already running.
  */
 import { freePort } from "../coordinator/local_cluster.ts";
+import { terminate } from "../shared/process.ts";
 
 /** Options for {@link startNats}. */
 export interface NatsServerOptions {
@@ -29,19 +30,6 @@ export interface NatsServer {
 
 /** Returns a TCP port that was free a moment ago. */
 export { freePort };
-
-/** SIGTERM, then SIGKILL after `graceMs`; resolves once the process has exited. */
-export async function stopChild(child: Deno.ChildProcess, graceMs: number): Promise<void> {
-  const signal = (name: Deno.Signal) => {
-    try {
-      child.kill(name);
-    } catch { /* already gone */ }
-  };
-  signal("SIGTERM");
-  const timer = setTimeout(() => signal("SIGKILL"), graceMs);
-  await child.status;
-  clearTimeout(timer);
-}
 
 async function waitForPort(port: number, timeoutMs: number, child: Deno.ChildProcess): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -79,7 +67,7 @@ export async function startNats(options: NatsServerOptions = {}): Promise<NatsSe
     child = new Deno.Command("nats-server", { args: ["-c", configPath], stdout: "null", stderr: "null" }).spawn();
     await waitForPort(port, 10_000, child);
   };
-  const kill = () => stopChild(child, 3000);
+  const kill = () => terminate(child, 3000);
   await launch();
   return {
     url: `nats://127.0.0.1:${port}`,

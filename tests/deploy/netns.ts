@@ -6,7 +6,7 @@
  *
  * Names carry the creating process id, so a later run can remove what a killed run left behind.
  */
-import { stopChild } from "../harness.ts";
+import { terminate } from "../../shared/process.ts";
 import { ROOT, run, runId } from "./host.ts";
 
 const PREFIX = "coopt";
@@ -181,8 +181,7 @@ export async function createLan(names: string[]): Promise<Lan> {
         status,
         log: () => Deno.readTextFile(logPath).catch(() => ""),
         async stop(graceMs = 10_000) {
-          await stopChild(child, graceMs);
-          await status;
+          await terminate(child, graceMs, { exited: status });
         },
       };
       processes.push(process);
