@@ -146,43 +146,67 @@ const SAMPLES = z.array(z.object({
   advantage: z.number(),
 })).min(1);
 
-/** The policy learner (GRPO with PPO dual-clip and k3 KL; or SFT). */
-export class PolicyLearner {
-  readonly #core: LearnerCore;
+/** What both learners share: building the trainer, publishing weights, checkpoints. */
+export class Learner {
+  protected readonly core: LearnerCore;
 
-  constructor(spec: PolicyLearnerSpec) {
-    this.#core = new LearnerCore(
-      spec.policy,
-      spec.optim,
-      (config) =>
-        spec.objective === "sft" ? lmTrainingLoss(config) : grpoTrainingLoss(config, {
-          clipRatio: spec.grpo?.clipRatio,
-          clipRatioC: spec.grpo?.clipRatioC,
-          klCoef: spec.grpo?.klCoef,
-        }),
-    );
+  constructor(core: LearnerCore) {
+    this.core = core;
   }
 
-  /** Builds the trainer (loads the first weights); returns the parameter count. */
+  /** Builds the trainer (loads the first weights); returns the optimizer step. */
   async init(): Promise<{ step: number }> {
-    const { trainer } = await this.#core.ready();
+    const { trainer } = await this.core.ready();
     return { step: trainer.stepCount };
+  }
+
+  /** Publishes the current weights as blob `name` tagged `version`; returns the bytes written. */
+  async publish(name: string, version: number): Promise<number> {
+    return await this.core.publish(name, version);
+  }
+
+  /** Writes weights, HF config and optimizer state to `dir`. */
+  async save(dir: string): Promise<void> {
+    await this.core.save(dir);
+  }
+
+  /** Restores what `save` wrote; returns the optimizer step. */
+  async load(dir: string): Promise<number> {
+    return await this.core.load(dir);
+  }
+}
+
+/** The policy learner (GRPO with PPO dual-clip and k3 KL; or SFT). */
+export class PolicyLearner extends Learner {
+  constructor(spec: PolicyLearnerSpec) {
+    super(
+      new LearnerCore(
+        spec.policy,
+        spec.optim,
+        (config) =>
+          spec.objective === "sft" ? lmTrainingLoss(config) : grpoTrainingLoss(config, {
+            clipRatio: spec.grpo?.clipRatio,
+            clipRatioC: spec.grpo?.clipRatioC,
+            klCoef: spec.grpo?.klCoef,
+          }),
+      ),
+    );
   }
 
   /** One GRPO update over all samples (micro-batched). */
   async update(samples: GrpoSample[], lr?: number): Promise<UpdateReport> {
-    const { config } = await this.#core.ready();
+    const { config } = await this.core.ready();
     const pad = config.padTokenId ?? 0;
     const t = bucketLength(Math.max(...samples.map((s) => s.promptIds.length + s.responseIds.length)));
-    const batches = this.#core.chunks(samples).map((chunk) =>
-      packGrpoBatch(chunk, { padId: pad, lengthBucket: t, rows: this.#core.optim.microBatchSize })
+    const batches = this.core.chunks(samples).map((chunk) =>
+      packGrpoBatch(chunk, { padId: pad, lengthBucket: t, rows: this.core.optim.microBatchSize })
     );
-    return await this.#core.step(batches, samples.length, lr);
+    return await this.core.step(batches, samples.length, lr);
   }
 
   /** One SFT step: next-token loss on the responses of `examples`. */
   async sftStep(examples: SftExample[], lr?: number): Promise<UpdateReport> {
-    const { config, tokenizer } = await this.#core.ready();
+    const { config, tokenizer } = await this.core.ready();
     const rows = examples.map((e) => {
       const promptIds = tokenizer.encode(e.prompt, { addBos: true });
       const responseIds = tokenizer.encode(e.response, { addEos: true });
@@ -190,11 +214,11 @@ export class PolicyLearner {
     }).map((r) => ({ ...r, refLogprobs: r.oldLogprobs }));
     const t = bucketLength(Math.max(...rows.map((s) => s.promptIds.length + s.responseIds.length)));
     // packGrpoBatch owns the prompt/response alignment; its response mask is exactly SFT's loss mask.
-    const batches = this.#core.chunks(rows).map((chunk) => {
+    const batches = this.core.chunks(rows).map((chunk) => {
       const packed = packGrpoBatch(chunk, {
         padId: config.padTokenId ?? 0,
         lengthBucket: t,
-        rows: this.#core.optim.microBatchSize,
+        rows: this.core.optim.microBatchSize,
       });
       return {
         input_ids: packed.input_ids!,
@@ -202,22 +226,7 @@ export class PolicyLearner {
         loss_mask: packed.response_mask!,
       };
     });
-    return await this.#core.step(batches, rows.length, lr);
-  }
-
-  /** Publishes the current weights as blob `name` tagged `version`; returns the bytes written. */
-  async publish(name: string, version: number): Promise<number> {
-    return await this.#core.publish(name, version);
-  }
-
-  /** Writes weights, HF config and optimizer state to `dir`. */
-  async save(dir: string): Promise<void> {
-    await this.#core.save(dir);
-  }
-
-  /** Restores what `save` wrote; returns the optimizer step. */
-  async load(dir: string): Promise<number> {
-    return await this.#core.load(dir);
+    return await this.core.step(batches, rows.length, lr);
   }
 }
 registerActor(PolicyLearner, {
@@ -236,65 +245,44 @@ export interface RewardLearnerSpec {
 }
 
 /** The reward-model learner. */
-export class RewardLearner {
-  readonly #core: LearnerCore;
-
+export class RewardLearner extends Learner {
   constructor(spec: RewardLearnerSpec) {
-    this.#core = new LearnerCore(
-      spec.rewardModel,
-      spec.optim,
-      (config) => spec.objective === "bce" ? bceTrainingLoss(config) : pairwiseTrainingLoss(config),
+    super(
+      new LearnerCore(
+        spec.rewardModel,
+        spec.optim,
+        (config) => spec.objective === "bce" ? bceTrainingLoss(config) : pairwiseTrainingLoss(config),
+      ),
     );
-  }
-
-  /** Builds the trainer (loads the first weights). */
-  async init(): Promise<{ step: number }> {
-    const { trainer } = await this.#core.ready();
-    return { step: trainer.stepCount };
   }
 
   /** One pairwise update: mean(−log σ(s+ − s−)) over the given (positive, negative) RM input texts. */
   async updatePairs(pairs: { positive: string; negative: string }[], lr?: number): Promise<UpdateReport> {
-    const { config, tokenizer } = await this.#core.ready();
+    const { config, tokenizer } = await this.core.ready();
     const encoded = pairs.map((p) => ({
       positive: this.#encode(tokenizer, p.positive, config),
       negative: this.#encode(tokenizer, p.negative, config),
     }));
     const t = bucketLength(Math.max(...encoded.flatMap((p) => [p.positive.length, p.negative.length])));
-    const batches = this.#core.chunks(encoded).map((chunk) =>
-      packPairBatch(chunk, { padId: config.padTokenId ?? 0, lengthBucket: t, rows: this.#core.optim.microBatchSize })
+    const batches = this.core.chunks(encoded).map((chunk) =>
+      packPairBatch(chunk, { padId: config.padTokenId ?? 0, lengthBucket: t, rows: this.core.optim.microBatchSize })
     );
-    return await this.#core.step(batches, pairs.length, lr);
+    return await this.core.step(batches, pairs.length, lr);
   }
 
   /** One BCE step on (RM input text, label in [0, 1]) items. */
   async updateLabelled(items: { input: string; label: number }[], lr?: number): Promise<UpdateReport> {
-    const { config, tokenizer } = await this.#core.ready();
+    const { config, tokenizer } = await this.core.ready();
     const encoded = items.map((it) => ({ ids: this.#encode(tokenizer, it.input, config), label: it.label }));
     const t = bucketLength(Math.max(...encoded.map((it) => it.ids.length)));
-    const batches = this.#core.chunks(encoded).map((chunk) =>
+    const batches = this.core.chunks(encoded).map((chunk) =>
       packLabelledBatch(chunk, {
         padId: config.padTokenId ?? 0,
         lengthBucket: t,
-        rows: this.#core.optim.microBatchSize,
+        rows: this.core.optim.microBatchSize,
       })
     );
-    return await this.#core.step(batches, items.length, lr);
-  }
-
-  /** Publishes the current weights as blob `name` tagged `version`. */
-  async publish(name: string, version: number): Promise<number> {
-    return await this.#core.publish(name, version);
-  }
-
-  /** Writes weights, HF config and optimizer state to `dir`. */
-  async save(dir: string): Promise<void> {
-    await this.#core.save(dir);
-  }
-
-  /** Restores what `save` wrote; returns the optimizer step. */
-  async load(dir: string): Promise<number> {
-    return await this.#core.load(dir);
+    return await this.core.step(batches, items.length, lr);
   }
 
   #encode(tokenizer: TextTokenizer, text: string, config: DecoderConfig): number[] {
