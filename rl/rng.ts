@@ -2,23 +2,20 @@
  * A small seeded PRNG so every task set, negative rewrite and pair choice is reproducible from a seed alone
  * (Math.random cannot be seeded, and a resumed run must replay the same choices).
  */
+import { mulberry32 } from "../shared/random.ts";
 
 /** A seeded pseudo-random source (mulberry32: 32-bit state, period 2^32, plenty for data generation). */
 export class Rng {
-  #state: number;
+  readonly #next: () => number;
 
   constructor(seed: number) {
     // Fold any finite number (negative, fractional, large) into 32 bits so every seed is usable.
-    this.#state = (Math.trunc(seed) ^ 0x9e3779b9) >>> 0;
+    this.#next = mulberry32((Math.trunc(seed) ^ 0x9e3779b9) >>> 0);
   }
 
   /** A float in [0, 1). */
   next(): number {
-    this.#state = (this.#state + 0x6d2b79f5) >>> 0;
-    let t = this.#state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    return this.#next();
   }
 
   /** An integer in [min, max] (both inclusive). */

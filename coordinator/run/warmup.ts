@@ -34,20 +34,11 @@ export async function runSft(ctx: JobContext, config: SftConfig): Promise<void> 
   const train = data.train.filter((t) => t.solution !== undefined);
   if (train.length === 0) throw new ConfigError("Cannot run SFT: no training task has a worked solution");
   const policy = await modelSpec(config.policy, { classifier: false, seed: config.seed });
-  const opts = (role: string) => ({
-    name: `${ctx.id}-${role}`,
-    resources: config.learner.resources,
-    ...ROLE_FAULT_TOLERANCE,
-  });
+  const opts = roleOptions(ctx, config.learner.resources);
   const learner = await ctx.cluster.spawn(PolicyLearner, { ...opts("learner"), ...LEARNER_FAULT_TOLERANCE }, {
     policy,
     objective: "sft",
-    optim: {
-      lr: config.lr,
-      gradClip: config.gradClip,
-      weightDecay: config.weightDecay,
-      microBatchSize: config.batchSize,
-    },
+    optim: optimOf(config),
   });
   const handles: ActorHandle<unknown>[] = [learner as ActorHandle<unknown>];
   try {
@@ -129,20 +120,11 @@ export async function runRmPretrain(ctx: JobContext, config: RmPretrainConfig): 
   const items = labelledSet(config, data.train);
   const pairs = await verificationPairs(data.eval, config.seed);
   const rm = await modelSpec(config.rewardModel, { classifier: true, seed: config.seed });
-  const opts = (role: string) => ({
-    name: `${ctx.id}-${role}`,
-    resources: config.learner.resources,
-    ...ROLE_FAULT_TOLERANCE,
-  });
+  const opts = roleOptions(ctx, config.learner.resources);
   const learner = await ctx.cluster.spawn(RewardLearner, { ...opts("learner"), ...LEARNER_FAULT_TOLERANCE }, {
     rewardModel: rm,
     objective: "bce",
-    optim: {
-      lr: config.lr,
-      gradClip: config.gradClip,
-      weightDecay: config.weightDecay,
-      microBatchSize: config.batchSize,
-    },
+    optim: optimOf(config),
   });
   const handles: ActorHandle<unknown>[] = [learner as ActorHandle<unknown>];
   try {
@@ -179,6 +161,21 @@ export async function runRmPretrain(ctx: JobContext, config: RmPretrainConfig): 
   } finally {
     await Promise.all(handles.map((h) => ctx.cluster.kill(h, { graceful: false }).catch(() => {})));
   }
+}
+
+/** Spawn options for a warm-up's actors: named after the job, stateless-role fault tolerance. */
+function roleOptions(ctx: JobContext, resources: Record<string, number> | undefined) {
+  return (role: string) => ({ name: `${ctx.id}-${role}`, resources, ...ROLE_FAULT_TOLERANCE });
+}
+
+/** A warm-up config's optimizer settings as a learner takes them (one micro-batch per step). */
+function optimOf(config: { lr: number; gradClip: number; weightDecay: number; batchSize: number }) {
+  return {
+    lr: config.lr,
+    gradClip: config.gradClip,
+    weightDecay: config.weightDecay,
+    microBatchSize: config.batchSize,
+  };
 }
 
 async function absolute(path: string): Promise<string> {
