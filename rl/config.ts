@@ -7,6 +7,7 @@
 
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
+import { ConfigError as CoopConfigError } from "../shared/errors.ts";
 import { MAX_LEVEL } from "./tasks/synthetic.ts";
 
 /** One validation problem, at a dotted field path. */
@@ -16,7 +17,8 @@ export interface ConfigIssue {
 }
 
 /** Raised for any invalid config; `message` lists every issue, `issues` has them structured. */
-export class ConfigError extends Error {
+// Extends the shared ConfigError so the API and the CLI treat a bad run config like any other bad config (400).
+export class ConfigError extends CoopConfigError {
   override name = "ConfigError";
   readonly issues: ConfigIssue[];
 
