@@ -87,7 +87,7 @@ export async function buildLabelledSet(
   return new Rng(mixSeed(seed, -1)).shuffle([...positives, ...negatives]);
 }
 
-/** A held-out set of verified (reference solution, rewrite) pairs for RM pairwise accuracy. */
+/** A held-out set of verified (reference solution, rewrite) pairs for RM pairwise accuracy; `group` indexes the tasks with a solution. */
 export async function buildVerificationPairs(
   tasks: readonly MathTask[],
   options: { synthesizer: NegativeSynthesizer; seed?: number },

@@ -14,7 +14,7 @@ export {
   tinyHfConfig,
 } from "./model_spec.ts";
 export type { ModelSpec, WeightSource } from "./model_spec.ts";
-export { policyPrompt, RolloutActor } from "./rollout.ts";
+export { RolloutActor } from "./rollout.ts";
 export type { RolloutPrompt, RolloutRequest, RolloutSample } from "./rollout.ts";
 export { RewardActor } from "./reward.ts";
 export type { ScoreItem, ScoreRequest, ScoreResult } from "./reward.ts";

@@ -5,6 +5,7 @@
  * a retried request (the actor died mid-call) produces the same samples again and nothing is counted twice.
  */
 import { z } from "zod";
+import { formatPrompt } from "../../rl/mod.ts";
 import { Generator } from "../../engine/generate/mod.ts";
 import { ModelRuntime } from "../../engine/models/mod.ts";
 import type { TextTokenizer } from "../../engine/tokenizers/mod.ts";
@@ -48,11 +49,6 @@ export interface RolloutSample {
   version: number;
 }
 
-/** The prompt text the policy sees (SFT trains on the same layout). */
-export function policyPrompt(question: string): string {
-  return `${question}\n`;
-}
-
 const REQUEST = z.tuple([z.object({
   version: z.number().int().nonnegative(),
   blobPrefix: z.string().min(1),
@@ -79,7 +75,7 @@ export class RolloutActor {
   /** Samples `samples` responses for each prompt with policy `version`. */
   async rollout(request: RolloutRequest): Promise<RolloutSample[]> {
     const tokenizer = await this.#load(request);
-    const prompts = request.prompts.map((p) => tokenizer.encode(policyPrompt(p.question), { addBos: true }));
+    const prompts = request.prompts.map((p) => tokenizer.encode(formatPrompt(p.question), { addBos: true }));
     const rows = prompts.flatMap((ids) => Array.from({ length: request.samples }, () => ids));
     const generation = await this.#generator!.generate(rows, {
       maxNewTokens: request.maxNewTokens,

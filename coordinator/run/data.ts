@@ -4,7 +4,7 @@
  * JSONL files go through the `rl` loaders (malformed lines skipped and counted with their line numbers).
  */
 import {
-  buildPairs,
+  buildVerificationPairs,
   type DataConfig,
   describeLoad,
   generateTasks,
@@ -65,17 +65,19 @@ export function tasksForStep(train: readonly MathTask[], step: number, count: nu
   return Array.from({ length: count }, (_, i) => train[(step * count + i) % train.length]!);
 }
 
+/** A held-out verification pair: a worked solution and a verified wrong rewrite of it. */
+export interface VerificationPair {
+  question: string;
+  reference: string;
+  positive: string;
+  negative: string;
+}
+
 /** Held-out verification pairs: each task's worked solution and a verified wrong rewrite of it. */
-export async function verificationPairs(
-  tasks: readonly MathTask[],
-  seed: number,
-): Promise<{ question: string; reference: string; positive: string; negative: string }[]> {
+export async function verificationPairs(tasks: readonly MathTask[], seed: number): Promise<VerificationPair[]> {
   const withSolution = tasks.filter((t) => t.solution !== undefined);
-  const batch = await buildPairs(
-    withSolution.map((t) => ({ question: t.question, reference: t.answer, responses: [t.solution!] })),
-    { synthesizer: new RuleNegativeSynthesizer(), seed },
-  );
-  return batch.pairs.map((p) => ({
+  const pairs = await buildVerificationPairs(withSolution, { synthesizer: new RuleNegativeSynthesizer(), seed });
+  return pairs.map((p) => ({
     question: withSolution[p.group]!.question,
     reference: withSolution[p.group]!.answer,
     positive: p.positive,

@@ -14,18 +14,18 @@ import type { RolloutActor } from "../../actors/roles/mod.ts";
 import {
   computeRewards,
   groupAdvantages,
+  isStale,
   mixSeed,
   type PromptGroup,
   rmAgreement,
   type RunConfig,
   SampleLedger,
-  sigmoid,
 } from "../../rl/mod.ts";
 import { type DriverState, loadDriverState, saveCheckpoint } from "./checkpoint.ts";
-import { loadRunData, type RunData, tasksForStep, verificationPairs } from "./data.ts";
-import type { JobContext } from "./job.ts";
+import { loadRunData, type RunData, tasksForStep, type VerificationPair, verificationPairs } from "./data.ts";
+import { isDue, type JobContext } from "./job.ts";
 import { type RunRoles, spawnRoles } from "./roles.ts";
-import { evaluate, produceBatch, type ProduceOptions, type ScoredBatch } from "./rollouts.ts";
+import { evaluate, meanRmReward, produceBatch, type ProduceOptions, type ScoredBatch } from "./rollouts.ts";
 
 /** Runs a GRPO job to completion (or until stopped) on the context's cluster. */
 export async function runRl(ctx: JobContext, config: RunConfig): Promise<void> {
@@ -94,15 +94,13 @@ class RlRun {
         return;
       }
       const metrics = await this.rlStep(step);
-      const last = step + 1 === config.steps;
-      if ((config.eval.interval > 0 && (step + 1) % config.eval.interval === 0) || last) {
-        Object.assign(metrics, await this.evaluate(verifyPairs, { examples: last }));
+      const done = step + 1;
+      if (isDue(config.eval.interval, done, config.steps)) {
+        Object.assign(metrics, await this.evaluate(verifyPairs, { examples: done === config.steps }));
       }
-      this.ctx.status.step = step + 1;
-      this.ctx.metric({ step: step + 1, ...metrics });
-      if ((config.checkpoint.interval > 0 && (step + 1) % config.checkpoint.interval === 0) || last) {
-        await this.checkpoint(step + 1);
-      }
+      this.ctx.status.step = done;
+      this.ctx.metric({ step: done, ...metrics });
+      if (isDue(config.checkpoint.interval, done, config.steps)) await this.checkpoint(done);
     }
     this.ledger.assertBalanced({ settled: true });
     this.ctx.status.state = "finished";
@@ -110,7 +108,7 @@ class RlRun {
 
   /** Held-out verifier accuracy, σ(RM) of the held-out answers, and RM pairwise accuracy on verification pairs. */
   async evaluate(
-    pairs: Awaited<ReturnType<typeof verificationPairs>>,
+    pairs: readonly VerificationPair[],
     options: { examples?: boolean } = {},
   ): Promise<Record<string, number>> {
     const result = await evaluate(this.produce, this.data.eval, pairs, {
@@ -169,7 +167,6 @@ class RlRun {
     this.#tokens += tokens;
     this.syncStatus();
     const elapsed = (performance.now() - this.#started) / 1000;
-    const finiteScores = batch.rmScores.filter(Number.isFinite);
     // Does the RM that scored these samples agree with the verifier on them? (Every mode: under `rule` it is the
     // untouched pretrained RM, under `static-rm` the same RM on the policy it is being exploited by.)
     const agreement = rmAgreement(batch.rmScores, batch.verdicts, batch.samples.map((s) => s.promptId));
@@ -178,7 +175,7 @@ class RlRun {
       rm_version: this.rmVersion,
       staleness: this.ctx.status.staleness.last,
       reward_mean: mean(rewards),
-      rm_reward_mean: finiteScores.length === 0 ? Number.NaN : mean(finiteScores.map(sigmoid)),
+      rm_reward_mean: meanRmReward(batch.rmScores),
       train_accuracy: mean(batch.verdicts.map((v) => (v === "correct" ? 1 : 0))),
       rm_sample_accuracy: agreement.accuracy,
       rm_sample_rank_accuracy: agreement.rankAccuracy,
@@ -206,7 +203,7 @@ class RlRun {
     for (let s = step; s <= step + this.config.maxStaleness && s < this.config.steps; s++) this.launch(s, `s${s}`);
     let batch = await this.pending.get(step)!;
     this.pending.delete(step);
-    for (let attempt = 1; this.policyVersion - batch.version > this.config.maxStaleness; attempt++) {
+    for (let attempt = 1; isStale(batch.version, this.policyVersion, this.config.maxStaleness); attempt++) {
       this.ledger.droppedStale(batch.samples.map((s) => s.id));
       this.launch(step, `s${step}r${attempt}`);
       batch = await this.pending.get(step)!;
@@ -269,9 +266,14 @@ class RlRun {
     await this.forget(this.names.rm, this.rmVersion);
   }
 
-  /** Deletes a blob version no launched batch can still ask for (older than the staleness window). */
+  /** How many versions behind the newest a launched batch may still fetch: the staleness bound plus a margin. */
+  get window(): number {
+    return this.config.maxStaleness + 2;
+  }
+
+  /** Deletes a blob version no launched batch can still ask for (older than the window). */
   async forget(prefix: string, version: number): Promise<void> {
-    const old = version - this.config.maxStaleness - 2;
+    const old = version - this.window;
     if (old < 0) return;
     const blobs = await this.ctx.cluster.transport.blobs(this.ctx.cluster.subjects.blobBucket);
     await blobs.delete(`${prefix}.v${old}`).catch(() => {});
@@ -289,14 +291,11 @@ class RlRun {
   /** Deletes the weight versions this run left in the Object Store (checkpoints keep what a resume needs). */
   async cleanup(): Promise<void> {
     const blobs = await this.ctx.cluster.transport.blobs(this.ctx.cluster.subjects.blobBucket);
-    const window = this.config.maxStaleness + 2;
     for (
       const [prefix, version] of [[this.names.policy, this.policyVersion], [this.names.rm, this.rmVersion]] as const
     ) {
-      for (let v = Math.max(0, version - window); v <= version; v++) {
-        await blobs.delete(`${prefix}.v${v}`).catch(
-          () => {},
-        );
+      for (let v = Math.max(0, version - this.window); v <= version; v++) {
+        await blobs.delete(`${prefix}.v${v}`).catch(() => {});
       }
     }
   }

@@ -59,3 +59,8 @@ export interface JobContext {
 export function emptyAccounting(): AccountingSnapshot {
   return { generated: 0, scored: 0, trained: 0, droppedStale: 0, awaitingScore: 0, awaitingTraining: 0 };
 }
+
+/** True when `done` steps of `total` end an `interval` (0 = never), or end the job: when to evaluate or checkpoint. */
+export function isDue(interval: number, done: number, total: number): boolean {
+  return (interval > 0 && done % interval === 0) || done === total;
+}

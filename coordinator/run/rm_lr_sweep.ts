@@ -18,7 +18,15 @@ import { Generator } from "../../engine/generate/mod.ts";
 import { parseDecoderConfig } from "../../engine/io/mod.ts";
 import { loadWeights, ModelRuntime } from "../../engine/models/mod.ts";
 import { Scorer } from "../../engine/score/mod.ts";
-import { buildPairs, formatRmInput, type MathTask, mixSeed, RuleNegativeSynthesizer, verify } from "../../rl/mod.ts";
+import {
+  buildPairs,
+  formatPrompt,
+  formatRmInput,
+  type MathTask,
+  mixSeed,
+  RuleNegativeSynthesizer,
+  verify,
+} from "../../rl/mod.ts";
 import { generateTasks } from "../../rl/tasks/mod.ts";
 import { loadRunData, tasksForStep, verificationPairs } from "./data.ts";
 
@@ -56,7 +64,7 @@ async function main(): Promise<void> {
   const generator = new Generator(policy);
   const sample = async (tasks: readonly MathTask[], n: number, seed: number) => {
     const rows = tasks.flatMap((t) =>
-      Array.from({ length: n }, () => tokenizer.encode(`${t.question}\n`, { addBos: true }))
+      Array.from({ length: n }, () => tokenizer.encode(formatPrompt(t.question), { addBos: true }))
     );
     const out = await generator.generate(rows, { maxNewTokens: MAX_NEW_TOKENS, temperature: 1, seed });
     return out.tokens.map((t) => tokenizer.decode(t));

@@ -7,6 +7,7 @@
 import type { ActorPool } from "../../actors/pool.ts";
 import type { RewardActor, RolloutActor, RolloutSample } from "../../actors/roles/mod.ts";
 import type { ActorHandle } from "../../actors/handle.ts";
+import type { VerificationPair } from "./data.ts";
 import { accuracyOf, type MathTask, mixSeed, pairwiseAccuracy, sigmoid, type Verdict } from "../../rl/mod.ts";
 
 /** One step's samples, scored. */
@@ -113,7 +114,7 @@ export const EVAL_EXAMPLES = 6;
 export async function evaluate(
   options: ProduceOptions,
   tasks: readonly MathTask[],
-  pairs: readonly { question: string; reference: string; positive: string; negative: string }[],
+  pairs: readonly VerificationPair[],
   versions: { policy: number; rm: number },
 ): Promise<EvalResult> {
   const prompts = tasks.map((t, i) => ({ id: `eval.${i}`, question: t.question, answer: t.answer }));
@@ -138,21 +139,10 @@ export async function evaluate(
     items: samples.map((s) => ({ question: s.question, reference: s.answer, response: s.text })),
     rm,
   });
-  let rmPairAccuracy = Number.NaN;
-  if (pairs.length > 0) {
-    const both = await options.reward.score({
-      items: [
-        ...pairs.map((p) => ({ question: p.question, reference: p.reference, response: p.positive })),
-        ...pairs.map((p) => ({ question: p.question, reference: p.reference, response: p.negative })),
-      ],
-      rm,
-    });
-    rmPairAccuracy = pairwiseAccuracy(both.scores.slice(0, pairs.length), both.scores.slice(pairs.length));
-  }
-  const finite = scored.scores.filter(Number.isFinite);
+  const rmPairAccuracy = pairs.length === 0 ? Number.NaN : await verificationAccuracy(options.reward, pairs, rm);
   return {
     accuracy: accuracyOf(scored.verdicts).accuracy,
-    rmReward: finite.length === 0 ? Number.NaN : finite.reduce((a, s) => a + sigmoid(s), 0) / finite.length,
+    rmReward: meanRmReward(scored.scores),
     rmPairAccuracy,
     examples: samples.slice(0, EVAL_EXAMPLES).map((s, i) => ({
       question: s.question,
@@ -162,4 +152,26 @@ export async function evaluate(
       rmReward: sigmoid(scored.scores[i]!),
     })),
   };
+}
+
+/** Fraction of verification pairs the RM at `rm` scores positive above negative. */
+export async function verificationAccuracy(
+  reward: ActorHandle<RewardActor>,
+  pairs: readonly VerificationPair[],
+  rm: { blobPrefix: string; version: number },
+): Promise<number> {
+  const scored = await reward.score({
+    items: [
+      ...pairs.map((p) => ({ question: p.question, reference: p.reference, response: p.positive })),
+      ...pairs.map((p) => ({ question: p.question, reference: p.reference, response: p.negative })),
+    ],
+    rm,
+  });
+  return pairwiseAccuracy(scored.scores.slice(0, pairs.length), scored.scores.slice(pairs.length));
+}
+
+/** Mean σ(RM logit) over the finite scores (a non-finite score is invalid and skipped); NaN when none is finite. */
+export function meanRmReward(scores: readonly number[]): number {
+  const finite = scores.filter(Number.isFinite);
+  return finite.length === 0 ? Number.NaN : finite.reduce((a, s) => a + sigmoid(s), 0) / finite.length;
 }

@@ -9,22 +9,23 @@
  * none). Anything a policy writes outside that distribution is where a static RM can be exploited.
  */
 import { type ActorHandle } from "../../actors/handle.ts";
-import { PolicyLearner, policyPrompt, RewardActor, RewardLearner, RolloutActor } from "../../actors/roles/mod.ts";
+import { PolicyLearner, RewardActor, RewardLearner, RolloutActor } from "../../actors/roles/mod.ts";
 import {
   accuracyOf,
+  formatPrompt,
   formatRmInput,
   generateTasks,
   mixSeed,
-  pairwiseAccuracy,
   type RmPretrainConfig,
   Rng,
   RuleNegativeSynthesizer,
   type SftConfig,
   verify,
 } from "../../rl/mod.ts";
-import { loadRunData, verificationPairs } from "./data.ts";
-import type { JobContext } from "./job.ts";
+import { loadRunData, tasksForStep, verificationPairs } from "./data.ts";
+import { isDue, type JobContext } from "./job.ts";
 import { LEARNER_FAULT_TOLERANCE, modelSpec, ROLE_FAULT_TOLERANCE } from "./roles.ts";
+import { verificationAccuracy } from "./rollouts.ts";
 import { ConfigError } from "../../shared/errors.ts";
 
 /** Policy warm-up: next-token loss on the responses (worked solutions) of the training tasks. */
@@ -57,28 +58,21 @@ export async function runSft(ctx: JobContext, config: SftConfig): Promise<void> 
       });
       return accuracyOf(samples.map((s) => verify(s.text, s.answer).verdict)).accuracy;
     };
-    for (let step = 0; step < config.steps && !ctx.signal.aborted; step++) {
-      const batch = Array.from(
-        { length: config.batchSize },
-        (_, i) => train[(step * config.batchSize + i) % train.length]!,
-      );
-      const report = await learner.sftStep(
-        batch.map((t) => ({ prompt: policyPrompt(t.question), response: t.solution! })),
-      );
-      const point: Record<string, number> = { loss: report.loss, grad_norm: report.gradNorm };
-      const last = step + 1 === config.steps;
-      if ((config.eval.interval > 0 && (step + 1) % config.eval.interval === 0) || last) {
-        point.eval_accuracy = await evaluate(step + 1);
-      }
-      ctx.status.step = step + 1;
-      ctx.metric({ step: step + 1, ...point });
-    }
-    const dir = `${config.checkpoint.dir}/policy`;
-    await learner.save(await absolute(dir));
-    ctx.status.checkpoint = dir;
-    ctx.status.state = ctx.signal.aborted ? "stopped" : "finished";
+    await trainSteps(ctx, config, {
+      step: async (step) => {
+        const report = await learner.sftStep(
+          tasksForStep(train, step, config.batchSize).map((t) => ({
+            prompt: formatPrompt(t.question),
+            response: t.solution!,
+          })),
+        );
+        return { loss: report.loss, grad_norm: report.gradNorm };
+      },
+      evaluate: async (version) => ({ eval_accuracy: await evaluate(version) }),
+    });
+    await saveModel(ctx, learner, `${config.checkpoint.dir}/policy`);
   } finally {
-    await Promise.all(handles.map((h) => ctx.cluster.kill(h, { graceful: false }).catch(() => {})));
+    await killAll(ctx, handles);
   }
 }
 
@@ -132,35 +126,53 @@ export async function runRmPretrain(ctx: JobContext, config: RmPretrainConfig): 
     handles.push(scorer as ActorHandle<unknown>);
     const evaluate = async (version: number) => {
       await learner.publish(`${ctx.id}.rm.v${version}`, version);
-      const scored = await scorer.score({
-        items: [
-          ...pairs.map((p) => ({ question: p.question, reference: p.reference, response: p.positive })),
-          ...pairs.map((p) => ({ question: p.question, reference: p.reference, response: p.negative })),
-        ],
-        rm: { blobPrefix: `${ctx.id}.rm`, version },
-      });
-      return pairwiseAccuracy(scored.scores.slice(0, pairs.length), scored.scores.slice(pairs.length));
+      return await verificationAccuracy(scorer, pairs, { blobPrefix: `${ctx.id}.rm`, version });
     };
     let order: Labelled[] = [];
-    for (let step = 0; step < config.steps && !ctx.signal.aborted; step++) {
-      if (order.length < config.batchSize) order = [...order, ...new Rng(mixSeed(config.seed, step)).shuffle(items)];
-      const batch = order.splice(0, config.batchSize);
-      const report = await learner.updateLabelled(batch);
-      const point: Record<string, number> = { loss: report.loss, accuracy: report.metrics.accuracy ?? Number.NaN };
-      const last = step + 1 === config.steps;
-      if ((config.eval.interval > 0 && (step + 1) % config.eval.interval === 0) || last) {
-        point.rm_pair_accuracy = await evaluate(step + 1);
-      }
-      ctx.status.step = step + 1;
-      ctx.metric({ step: step + 1, ...point });
-    }
-    const dir = `${config.checkpoint.dir}/reward_model`;
-    await learner.save(await absolute(dir));
-    ctx.status.checkpoint = dir;
-    ctx.status.state = ctx.signal.aborted ? "stopped" : "finished";
+    await trainSteps(ctx, config, {
+      step: async (step) => {
+        if (order.length < config.batchSize) order = [...order, ...new Rng(mixSeed(config.seed, step)).shuffle(items)];
+        const report = await learner.updateLabelled(order.splice(0, config.batchSize));
+        return { loss: report.loss, accuracy: report.metrics.accuracy ?? Number.NaN };
+      },
+      evaluate: async (version) => ({ rm_pair_accuracy: await evaluate(version) }),
+    });
+    await saveModel(ctx, learner, `${config.checkpoint.dir}/reward_model`);
   } finally {
-    await Promise.all(handles.map((h) => ctx.cluster.kill(h, { graceful: false }).catch(() => {})));
+    await killAll(ctx, handles);
   }
+}
+
+/**
+ * The warm-ups' loop: one learner step per step, the held-out check every `eval.interval` steps and after the
+ * last; stops early (state `stopped`) when the job is asked to stop.
+ */
+async function trainSteps(
+  ctx: JobContext,
+  config: { steps: number; eval: { interval: number } },
+  run: {
+    step(step: number): Promise<Record<string, number>>;
+    evaluate(version: number): Promise<Record<string, number>>;
+  },
+): Promise<void> {
+  for (let step = 0; step < config.steps && !ctx.signal.aborted; step++) {
+    const point = await run.step(step);
+    const done = step + 1;
+    if (isDue(config.eval.interval, done, config.steps)) Object.assign(point, await run.evaluate(done));
+    ctx.status.step = done;
+    ctx.metric({ step: done, ...point });
+  }
+}
+
+/** Saves the warm-up's model where the RL configs pick it up, and ends the job. */
+async function saveModel(ctx: JobContext, learner: ActorHandle<{ save(dir: string): void }>, dir: string) {
+  await learner.save(await absolute(dir));
+  ctx.status.checkpoint = dir;
+  ctx.status.state = ctx.signal.aborted ? "stopped" : "finished";
+}
+
+function killAll(ctx: JobContext, handles: readonly ActorHandle<unknown>[]): Promise<void> {
+  return Promise.all(handles.map((h) => ctx.cluster.kill(h, { graceful: false }).catch(() => {}))).then(() => {});
 }
 
 /** Spawn options for a warm-up's actors: named after the job, stateless-role fault tolerance. */
