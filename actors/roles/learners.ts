@@ -8,13 +8,19 @@
  * and one step graph per bucket instead of one per micro-batch shape.
  */
 import { z } from "zod";
-import { readSafetensors, toHfConfig, writeSafetensors } from "../../engine/io/mod.ts";
+import { readSafetensors, writeSafetensors } from "../../engine/io/mod.ts";
 import type { DecoderConfig } from "../../engine/io/mod.ts";
 import { loadWeights, saveModel } from "../../engine/models/mod.ts";
 import { lmTrainingLoss } from "../../engine/score/mod.ts";
 import type { TextTokenizer } from "../../engine/tokenizers/mod.ts";
 import { bucketLength, type LossFn, type StepReport, Trainer } from "../../engine/train/mod.ts";
-import { type GrpoSample, packGrpoBatch, packLabelledBatch, packPairBatch } from "../../rl/batches.ts";
+import {
+  type GrpoSample,
+  packGrpoBatch,
+  packLabelledBatch,
+  type PackOptions,
+  packPairBatch,
+} from "../../rl/batches.ts";
 import { bceTrainingLoss, grpoTrainingLoss, pairwiseTrainingLoss } from "../../rl/training_losses.ts";
 import { Tensor } from "../../shared/tensor.ts";
 import { registerActor } from "../registry.ts";
@@ -22,6 +28,7 @@ import {
   actorBlobs,
   actorThreads,
   configOf,
+  encodeRmInput,
   initialWeights,
   loadTokenizer,
   type ModelSpec,
@@ -86,11 +93,24 @@ class LearnerCore {
     return { ...report, rows };
   }
 
-  /** Splits rows into micro-batches of `microBatchSize`, the last one padded with dummy rows. */
-  chunks<T>(rows: readonly T[]): T[][] {
+  /**
+   * Packs rows into micro-batches of `microBatchSize` rows (the packer pads the last one), every one padded to the
+   * length bucket of the longest row: one compiled graph per bucket, not per micro-batch shape.
+   */
+  async pack<T>(
+    rows: readonly T[],
+    length: (row: T) => number,
+    pack: (chunk: T[], options: PackOptions) => Record<string, Tensor>,
+  ): Promise<Record<string, Tensor>[]> {
+    const { config } = await this.ready();
     const size = this.optim.microBatchSize;
-    const out: T[][] = [];
-    for (let i = 0; i < rows.length; i += size) out.push(rows.slice(i, i + size));
+    const options = {
+      padId: config.padTokenId ?? 0,
+      lengthBucket: bucketLength(Math.max(...rows.map(length))),
+      rows: size,
+    };
+    const out: Record<string, Tensor>[] = [];
+    for (let i = 0; i < rows.length; i += size) out.push(pack(rows.slice(i, i + size), options));
     return out;
   }
 
@@ -195,40 +215,32 @@ export class PolicyLearner extends Learner {
 
   /** One GRPO update over all samples (micro-batched). */
   async update(samples: GrpoSample[], lr?: number): Promise<UpdateReport> {
-    const { config } = await this.core.ready();
-    const pad = config.padTokenId ?? 0;
-    const t = bucketLength(Math.max(...samples.map((s) => s.promptIds.length + s.responseIds.length)));
-    const batches = this.core.chunks(samples).map((chunk) =>
-      packGrpoBatch(chunk, { padId: pad, lengthBucket: t, rows: this.core.optim.microBatchSize })
-    );
+    const batches = await this.core.pack(samples, grpoLength, packGrpoBatch);
     return await this.core.step(batches, samples.length, lr);
   }
 
   /** One SFT step: next-token loss on the responses of `examples`. */
   async sftStep(examples: SftExample[], lr?: number): Promise<UpdateReport> {
-    const { config, tokenizer } = await this.core.ready();
-    const rows = examples.map((e) => {
+    const { tokenizer } = await this.core.ready();
+    const rows = examples.map((e): GrpoSample => {
       const promptIds = tokenizer.encode(e.prompt, { addBos: true });
       const responseIds = tokenizer.encode(e.response, { addEos: true });
-      return { promptIds, responseIds, oldLogprobs: responseIds.map(() => 0), refLogprobs: [], advantage: 0 };
-    }).map((r) => ({ ...r, refLogprobs: r.oldLogprobs }));
-    const t = bucketLength(Math.max(...rows.map((s) => s.promptIds.length + s.responseIds.length)));
+      const zeros = responseIds.map(() => 0);
+      return { promptIds, responseIds, oldLogprobs: zeros, refLogprobs: zeros, advantage: 0 };
+    });
     // packGrpoBatch owns the prompt/response alignment; its response mask is exactly SFT's loss mask.
-    const batches = this.core.chunks(rows).map((chunk) => {
-      const packed = packGrpoBatch(chunk, {
-        padId: config.padTokenId ?? 0,
-        lengthBucket: t,
-        rows: this.core.optim.microBatchSize,
-      });
-      return {
-        input_ids: packed.input_ids!,
-        attention_mask: packed.attention_mask!,
-        loss_mask: packed.response_mask!,
-      };
+    const batches = await this.core.pack(rows, grpoLength, (chunk, options) => {
+      const packed = packGrpoBatch(chunk, options);
+      return { input_ids: packed.input_ids!, attention_mask: packed.attention_mask!, loss_mask: packed.response_mask! };
     });
     return await this.core.step(batches, rows.length, lr);
   }
 }
+/** A GRPO row's packed length: prompt and response. */
+function grpoLength(sample: GrpoSample): number {
+  return sample.promptIds.length + sample.responseIds.length;
+}
+
 registerActor(PolicyLearner, {
   methods: {
     update: { args: z.tuple([SAMPLES]).or(z.tuple([SAMPLES, z.number().positive()])) },
@@ -258,43 +270,28 @@ export class RewardLearner extends Learner {
 
   /** One pairwise update: mean(−log σ(s+ − s−)) over the given (positive, negative) RM input texts. */
   async updatePairs(pairs: { positive: string; negative: string }[], lr?: number): Promise<UpdateReport> {
-    const { config, tokenizer } = await this.core.ready();
-    const encoded = pairs.map((p) => ({
-      positive: this.#encode(tokenizer, p.positive, config),
-      negative: this.#encode(tokenizer, p.negative, config),
-    }));
-    const t = bucketLength(Math.max(...encoded.flatMap((p) => [p.positive.length, p.negative.length])));
-    const batches = this.core.chunks(encoded).map((chunk) =>
-      packPairBatch(chunk, { padId: config.padTokenId ?? 0, lengthBucket: t, rows: this.core.optim.microBatchSize })
+    const encode = await this.#encoder();
+    const encoded = pairs.map((p) => ({ positive: encode(p.positive), negative: encode(p.negative) }));
+    const batches = await this.core.pack(
+      encoded,
+      (p) => Math.max(p.positive.length, p.negative.length),
+      packPairBatch,
     );
     return await this.core.step(batches, pairs.length, lr);
   }
 
   /** One BCE step on (RM input text, label in [0, 1]) items. */
   async updateLabelled(items: { input: string; label: number }[], lr?: number): Promise<UpdateReport> {
-    const { config, tokenizer } = await this.core.ready();
-    const encoded = items.map((it) => ({ ids: this.#encode(tokenizer, it.input, config), label: it.label }));
-    const t = bucketLength(Math.max(...encoded.map((it) => it.ids.length)));
-    const batches = this.core.chunks(encoded).map((chunk) =>
-      packLabelledBatch(chunk, {
-        padId: config.padTokenId ?? 0,
-        lengthBucket: t,
-        rows: this.core.optim.microBatchSize,
-      })
-    );
+    const encode = await this.#encoder();
+    const encoded = items.map((it) => ({ ids: encode(it.input), label: it.label }));
+    const batches = await this.core.pack(encoded, (it) => it.ids.length, packLabelledBatch);
     return await this.core.step(batches, items.length, lr);
   }
 
-  #encode(tokenizer: TextTokenizer, text: string, config: DecoderConfig): number[] {
-    const ids = tokenizer.encode(text, { addBos: true });
-    const max = config.maxPositionEmbeddings;
-    // Same truncation as the reward actor: keep the end, where the completion's final answer is.
-    return ids.length > max ? [ids[0]!, ...ids.slice(ids.length - max + 1)] : ids;
+  /** RM input texts to ids, truncated as the reward actor truncates them. */
+  async #encoder(): Promise<(text: string) => number[]> {
+    const { config, tokenizer } = await this.core.ready();
+    return (text) => encodeRmInput(tokenizer, text, config.maxPositionEmbeddings);
   }
 }
 registerActor(RewardLearner, { methods: { publish: { idempotent: true }, save: { idempotent: true } } });
-
-/** The HF config a learner would save (for drivers that write `config.json` beside their own files). */
-export function hfConfigOf(spec: ModelSpec): Record<string, unknown> {
-  return toHfConfig(configOf(spec));
-}

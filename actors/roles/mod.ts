@@ -6,12 +6,14 @@
 export {
   actorBlobs,
   configOf,
+  encodeRmInput,
   encodeWeights,
   fetchWeights,
   loadTokenizer,
   publishWeights,
   RoleError,
   tinyHfConfig,
+  VersionedModel,
 } from "./model_spec.ts";
 export type { ModelSpec, WeightSource } from "./model_spec.ts";
 export { RolloutActor } from "./rollout.ts";
@@ -20,7 +22,7 @@ export { RewardActor } from "./reward.ts";
 export type { ScoreItem, ScoreRequest, ScoreResult } from "./reward.ts";
 export { ReferenceActor } from "./reference.ts";
 export type { TokenPair } from "./reference.ts";
-export { hfConfigOf, PolicyLearner, RewardLearner } from "./learners.ts";
+export { Learner, PolicyLearner, RewardLearner } from "./learners.ts";
 export type { OptimSpec, PolicyLearnerSpec, RewardLearnerSpec, SftExample, UpdateReport } from "./learners.ts";
 export { NegativeSynthesizer } from "./negatives.ts";
 export type { AssistantRewriter, NegativeSynthesizerOptions } from "./negatives.ts";

@@ -7,7 +7,7 @@
 import { dirname } from "node:path";
 import { parseDecoderConfig, parseSafetensors, serializeSafetensors } from "../../engine/io/mod.ts";
 import type { DecoderConfig } from "../../engine/io/mod.ts";
-import { checkWeights, initWeights, loadWeights, type Weights } from "../../engine/models/mod.ts";
+import { checkWeights, initWeights, loadWeights, ModelRuntime, type Weights } from "../../engine/models/mod.ts";
 import { CharTokenizer, loadHfTokenizer, type TextTokenizer } from "../../engine/tokenizers/mod.ts";
 import { CoopError } from "../../shared/errors.ts";
 import type { Tensor } from "../../shared/tensor.ts";
@@ -30,7 +30,7 @@ export interface ModelSpec {
   weights: WeightSource;
 }
 
-/** Raised when a role actor is used before `init`, or given work that does not fit its model. */
+/** Raised when a role actor is handed weights or state that do not fit its model (wrong version, bad checkpoint). */
 export class RoleError extends CoopError {
   override name = "RoleError";
 }
@@ -129,4 +129,49 @@ export function actorThreads(): number {
 /** Plain record of tensors, as the Trainer takes them. */
 export function toRecord(weights: ReadonlyMap<string, Tensor>): Record<string, Tensor> {
   return Object.fromEntries(weights);
+}
+
+/**
+ * A model whose weights follow the versioned blobs `<prefix>.v<N>`: the runtime and tokenizer are built on first
+ * use, and the weights are fetched again only when a call asks for another version.
+ */
+export class VersionedModel {
+  readonly #spec: ModelSpec;
+  readonly #name: string;
+  #runtime: ModelRuntime | undefined;
+  #tokenizer: TextTokenizer | undefined;
+  #version = -1;
+
+  constructor(spec: ModelSpec, name: string) {
+    this.#spec = spec;
+    this.#name = name;
+  }
+
+  /** The version loaded (-1 before the first call). */
+  get version(): number {
+    return this.#version;
+  }
+
+  /** The runtime holding version `version` of `blobPrefix`, and the tokenizer. */
+  async at(blobPrefix: string, version: number): Promise<{ runtime: ModelRuntime; tokenizer: TextTokenizer }> {
+    if (this.#runtime === undefined) {
+      this.#tokenizer = await loadTokenizer(this.#spec.tokenizer);
+      this.#runtime = new ModelRuntime(configOf(this.#spec), {
+        name: this.#name,
+        session: { intraOpThreads: actorThreads() },
+      });
+    }
+    if (this.#version !== version) {
+      const name = `${blobPrefix}.v${version}`;
+      this.#runtime.setWeights(await fetchWeights(await actorBlobs(), name, this.#runtime.config, version));
+      this.#version = version;
+    }
+    return { runtime: this.#runtime, tokenizer: this.#tokenizer! };
+  }
+}
+
+/** Token ids of an RM input text; past `maxLen` the start is cut (bos kept), so the final answer stays in. */
+export function encodeRmInput(tokenizer: TextTokenizer, text: string, maxLen: number): number[] {
+  const ids = tokenizer.encode(text, { addBos: true });
+  return ids.length > maxLen ? [ids[0]!, ...ids.slice(ids.length - maxLen + 1)] : ids;
 }

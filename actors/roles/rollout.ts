@@ -7,11 +7,9 @@
 import { z } from "zod";
 import { formatPrompt } from "../../rl/mod.ts";
 import { Generator } from "../../engine/generate/mod.ts";
-import { ModelRuntime } from "../../engine/models/mod.ts";
-import type { TextTokenizer } from "../../engine/tokenizers/mod.ts";
 import { registerActor } from "../registry.ts";
 import { actorContext } from "../context.ts";
-import { actorBlobs, actorThreads, configOf, fetchWeights, loadTokenizer, type ModelSpec } from "./model_spec.ts";
+import { type ModelSpec, VersionedModel } from "./model_spec.ts";
 
 /** One prompt to sample for. */
 export interface RolloutPrompt {
@@ -61,23 +59,21 @@ const REQUEST = z.tuple([z.object({
 
 /** Samples responses with a versioned policy. */
 export class RolloutActor {
-  readonly #spec: ModelSpec;
-  #runtime: ModelRuntime | undefined;
+  readonly #model: VersionedModel;
   #generator: Generator | undefined;
-  #tokenizer: TextTokenizer | undefined;
-  #version = -1;
   #tokens = 0;
 
   constructor(spec: ModelSpec) {
-    this.#spec = spec;
+    this.#model = new VersionedModel(spec, "rollout");
   }
 
   /** Samples `samples` responses for each prompt with policy `version`. */
   async rollout(request: RolloutRequest): Promise<RolloutSample[]> {
-    const tokenizer = await this.#load(request);
+    const { runtime, tokenizer } = await this.#model.at(request.blobPrefix, request.version);
+    this.#generator ??= new Generator(runtime);
     const prompts = request.prompts.map((p) => tokenizer.encode(formatPrompt(p.question), { addBos: true }));
     const rows = prompts.flatMap((ids) => Array.from({ length: request.samples }, () => ids));
-    const generation = await this.#generator!.generate(rows, {
+    const generation = await this.#generator.generate(rows, {
       maxNewTokens: request.maxNewTokens,
       temperature: request.temperature,
       seed: request.seed,
@@ -104,24 +100,7 @@ export class RolloutActor {
 
   /** Loaded version, tokens generated so far and where this actor runs. */
   info(): { version: number; tokens: number; pid: number; restarts: number } {
-    return { version: this.#version, tokens: this.#tokens, pid: Deno.pid, restarts: actorContext().restarts };
-  }
-
-  async #load(request: RolloutRequest): Promise<TextTokenizer> {
-    if (this.#runtime === undefined) {
-      this.#tokenizer = await loadTokenizer(this.#spec.tokenizer);
-      this.#runtime = new ModelRuntime(configOf(this.#spec), {
-        name: "rollout",
-        session: { intraOpThreads: actorThreads() },
-      });
-      this.#generator = new Generator(this.#runtime);
-    }
-    if (this.#version !== request.version) {
-      const name = `${request.blobPrefix}.v${request.version}`;
-      this.#runtime.setWeights(await fetchWeights(await actorBlobs(), name, this.#runtime.config, request.version));
-      this.#version = request.version;
-    }
-    return this.#tokenizer!;
+    return { version: this.#model.version, tokens: this.#tokens, pid: Deno.pid, restarts: actorContext().restarts };
   }
 }
 registerActor(RolloutActor, { methods: { rollout: { idempotent: true, args: REQUEST }, info: { idempotent: true } } });
