@@ -31,7 +31,7 @@ export async function saveCheckpoint(
   roles: Pick<RunRoles, "policyLearner" | "rewardLearner">,
   state: DriverState,
 ): Promise<void> {
-  const absolute = await Deno.realPath(".").then((cwd) => (dir.startsWith("/") ? dir : `${cwd}/${dir}`));
+  const absolute = await absolutePath(dir);
   await Deno.mkdir(absolute, { recursive: true });
   await Promise.all([
     roles.policyLearner.save(`${absolute}/policy`),
@@ -39,6 +39,11 @@ export async function saveCheckpoint(
   ]);
   // Written last: a directory with driver.json is a complete checkpoint.
   await Deno.writeTextFile(`${absolute}/driver.json`, JSON.stringify({ format: FORMAT, ...state }, replacer));
+}
+
+/** `path` made absolute against the working directory: learners may run in other processes with other cwds. */
+export async function absolutePath(path: string): Promise<string> {
+  return path.startsWith("/") ? path : `${await Deno.realPath(".")}/${path}`;
 }
 
 /** Reads `driver.json` of a checkpoint dir. */

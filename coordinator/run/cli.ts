@@ -73,10 +73,7 @@ export async function follow(client: ApiClient, run: RunStatus, progress?: Progr
   for await (const event of client.events(`/v1/runs/${run.id}/metrics`)) {
     if (event.event === "metric") {
       const point = JSON.parse(event.data) as MetricPoint;
-      const metrics = Object.fromEntries(
-        SHOWN.filter((k) => typeof point[k] === "number").map((k) => [k, Number(point[k]!.toFixed(3))]),
-      );
-      bar.tick(point.step - shown, { metrics });
+      bar.tick(point.step - shown, { metrics: shownMetrics(point, SHOWN) });
       shown = point.step;
     } else if (event.event === "status") {
       last = JSON.parse(event.data) as RunStatus;
@@ -86,6 +83,13 @@ export async function follow(client: ApiClient, run: RunStatus, progress?: Progr
   bar.done();
   if (last.state === "running") last = (await client.get<{ run: RunStatus }>(`/v1/runs/${run.id}`)).run;
   return last;
+}
+
+/** The finite metrics of `point` named in `keys`, rounded for a progress bar. */
+export function shownMetrics(point: MetricPoint, keys: readonly string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const key of keys) if (Number.isFinite(point[key])) out[key] = Number(point[key]!.toFixed(3));
+  return out;
 }
 
 /** A small client of the control API (bearer token from COOP_API_TOKEN). */

@@ -15,12 +15,15 @@ import { writeLineChart } from "../../shared/plot.ts";
 import { createProgress } from "../../shared/progress.ts";
 import { startLocalCluster } from "../local_cluster.ts";
 import { formatTable } from "../status_table.ts";
-import type { MetricPoint, RunStatus } from "./job.ts";
+import { shownMetrics } from "./cli.ts";
+import { EXAMPLE_NOTE, type MetricPoint, type RunStatus } from "./job.ts";
 import { RunManager } from "./manager.ts";
 import { parse as parseYaml } from "yaml";
 
 const CONFIGS = fileURLToPath(new URL("../../rl/configs/", import.meta.url));
 const MODES: readonly RewardMode[] = ["rule", "static-rm", "cooper"];
+/** Shown beside the progress bars. */
+const SHOWN = ["loss", "reward_mean", "eval_accuracy", "rm_pair_accuracy"];
 
 /** One mode's outcome. */
 export interface ModeResult {
@@ -61,11 +64,10 @@ export async function runRlDemo(args: string[]): Promise<number> {
     }
     const sftAcc = sft.metrics.at(-1)?.eval_accuracy ?? Number.NaN;
     const rmAcc = rm.metrics.at(-1)?.rm_pair_accuracy ?? Number.NaN;
+    const labelled = configs.rm.kind === "rm-pretrain" ? configs.rm.labelledSize : "?";
     console.log(
-      `  SFT: held-out accuracy ${pct(sftAcc)}; RM (${
-        configs.rm.kind === "rm-pretrain" ? configs.rm.labelledSize : "?"
-      }` +
-        ` labelled examples): held-out pairwise accuracy ${pct(rmAcc)}`,
+      `  SFT: held-out accuracy ${pct(sftAcc)}; RM (${labelled} labelled examples): ` +
+        `held-out pairwise accuracy ${pct(rmAcc)}`,
     );
     const results: ModeResult[] = [];
     for (const mode of MODES) {
@@ -109,13 +111,8 @@ async function track(manager: RunManager, config: JobConfig): Promise<{ status: 
   let shown = 0;
   manager.subscribe(status.id, (event) => {
     if (event.type !== "metric") return;
-    const p = event.point;
-    const metrics: Record<string, number> = {};
-    for (const key of ["loss", "reward_mean", "eval_accuracy", "rm_pair_accuracy"]) {
-      if (typeof p[key] === "number" && Number.isFinite(p[key])) metrics[key] = Number(p[key]!.toFixed(3));
-    }
-    progress.tick(p.step - shown, { metrics });
-    shown = p.step;
+    progress.tick(event.point.step - shown, { metrics: shownMetrics(event.point, SHOWN) });
+    shown = event.point.step;
   });
   const final = await manager.wait(status.id);
   progress.done();
@@ -232,8 +229,7 @@ async function writeResults(
 }
 
 function examplesOf(status: RunStatus): string[] {
-  const prefix = "held-out example ";
-  return status.notes.filter((n) => n.startsWith(prefix)).map((n) => n.slice(prefix.length));
+  return status.notes.filter((n) => n.startsWith(EXAMPLE_NOTE)).map((n) => n.slice(EXAMPLE_NOTE.length));
 }
 
 /** Trailing moving average over `window` points (the per-step reward of 32 samples is noisy). */

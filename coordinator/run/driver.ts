@@ -23,7 +23,7 @@ import {
 } from "../../rl/mod.ts";
 import { type DriverState, loadDriverState, saveCheckpoint } from "./checkpoint.ts";
 import { loadRunData, type RunData, tasksForStep, type VerificationPair, verificationPairs } from "./data.ts";
-import { isDue, type JobContext } from "./job.ts";
+import { EXAMPLE_NOTE, isDue, type JobContext } from "./job.ts";
 import { type RunRoles, spawnRoles } from "./roles.ts";
 import { evaluate, meanRmReward, produceBatch, type ProduceOptions, type ScoredBatch } from "./rollouts.ts";
 
@@ -120,7 +120,7 @@ class RlRun {
     if (options.examples) {
       for (const e of result.examples) {
         this.ctx.status.notes.push(
-          `held-out example (policy v${this.policyVersion}, RM v${this.rmVersion}): ${JSON.stringify(e.question)} ` +
+          `${EXAMPLE_NOTE}(policy v${this.policyVersion}, RM v${this.rmVersion}): ${JSON.stringify(e.question)} ` +
             `(reference ${e.reference}) -> ${JSON.stringify(e.response)}: ${e.verdict}, σ(RM) ${e.rmReward.toFixed(3)}`,
         );
       }

@@ -60,6 +60,9 @@ export function emptyAccounting(): AccountingSnapshot {
   return { generated: 0, scored: 0, trained: 0, droppedStale: 0, awaitingScore: 0, awaitingTraining: 0 };
 }
 
+/** How a run note holding one of the last step's held-out answers begins (the demo collects them). */
+export const EXAMPLE_NOTE = "held-out example ";
+
 /** True when `done` steps of `total` end an `interval` (0 = never), or end the job: when to evaluate or checkpoint. */
 export function isDue(interval: number, done: number, total: number): boolean {
   return (interval > 0 && done % interval === 0) || done === total;

@@ -22,6 +22,7 @@ import {
   type SftConfig,
   verify,
 } from "../../rl/mod.ts";
+import { absolutePath } from "./checkpoint.ts";
 import { loadRunData, tasksForStep, verificationPairs } from "./data.ts";
 import { isDue, type JobContext } from "./job.ts";
 import { LEARNER_FAULT_TOLERANCE, modelSpec, ROLE_FAULT_TOLERANCE } from "./roles.ts";
@@ -166,7 +167,7 @@ async function trainSteps(
 
 /** Saves the warm-up's model where the RL configs pick it up, and ends the job. */
 async function saveModel(ctx: JobContext, learner: ActorHandle<{ save(dir: string): void }>, dir: string) {
-  await learner.save(await absolute(dir));
+  await learner.save(await absolutePath(dir));
   ctx.status.checkpoint = dir;
   ctx.status.state = ctx.signal.aborted ? "stopped" : "finished";
 }
@@ -188,8 +189,4 @@ function optimOf(config: { lr: number; gradClip: number; weightDecay: number; ba
     weightDecay: config.weightDecay,
     microBatchSize: config.batchSize,
   };
-}
-
-async function absolute(path: string): Promise<string> {
-  return path.startsWith("/") ? path : `${await Deno.realPath(".")}/${path}`;
 }
