@@ -1,13 +1,13 @@
 /**
  * Run bookkeeping: exact sample accounting (every generated sample is scored, then trained or dropped as stale,
- * each exactly once), running means, and held-out accuracy helpers.
+ * each exactly once), and accuracy helpers for verdicts and RM scores.
  *
  * The ledger tracks sample ids rather than bare counters so a retried call (a dead actor's work re-queued) that
  * reports the same sample twice is caught at the moment it happens, with the id, instead of surfacing later as
  * an off-by-n total.
  */
 
-import { type Verdict, verify } from "./verifier.ts";
+import type { Verdict } from "./verifier.ts";
 
 /** Raised when accounting breaks: a sample counted twice, out of order, or totals that do not add up. */
 export class AccountingError extends Error {
@@ -150,61 +150,6 @@ function describe(s: AccountingSnapshot): string {
   return `generated ${s.generated}, scored ${s.scored}, trained ${s.trained} + dropped-stale ${s.droppedStale}`;
 }
 
-/** A running (optionally weighted) mean. */
-export class RunningMean {
-  #sum = 0;
-  #weight = 0;
-
-  /** Adds a value; non-finite values are rejected so one NaN reward cannot poison a whole curve. */
-  add(value: number, weight = 1): void {
-    if (!Number.isFinite(value) || !Number.isFinite(weight) || weight < 0) {
-      throw new RangeError(`Cannot add ${value} (weight ${weight}) to a running mean: expected finite numbers`);
-    }
-    this.#sum += value * weight;
-    this.#weight += weight;
-  }
-
-  /** The mean so far; NaN when empty. */
-  get mean(): number {
-    return this.#weight === 0 ? Number.NaN : this.#sum / this.#weight;
-  }
-
-  /** Total weight (the count, for unit weights). */
-  get count(): number {
-    return this.#weight;
-  }
-
-  /** Clears it, e.g. at each logging interval. */
-  reset(): void {
-    this.#sum = 0;
-    this.#weight = 0;
-  }
-}
-
-/** Exponential moving average with bias correction (so early values are not pulled toward 0). */
-export class Ema {
-  readonly #decay: number;
-  #value = 0;
-  #steps = 0;
-
-  constructor(decay = 0.9) {
-    if (!(decay >= 0 && decay < 1)) throw new RangeError(`Invalid EMA decay ${decay}: expected 0 <= decay < 1`);
-    this.#decay = decay;
-  }
-
-  /** Adds a value and returns the new average. */
-  add(value: number): number {
-    this.#value = this.#decay * this.#value + (1 - this.#decay) * value;
-    this.#steps++;
-    return this.value;
-  }
-
-  /** The bias-corrected average; NaN before any value. */
-  get value(): number {
-    return this.#steps === 0 ? Number.NaN : this.#value / (1 - this.#decay ** this.#steps);
-  }
-}
-
 /** Held-out accuracy from verifier verdicts; unparseable answers count as wrong. */
 export interface AccuracySummary {
   accuracy: number;
@@ -222,14 +167,6 @@ export function accuracyOf(verdicts: readonly Verdict[]): AccuracySummary {
   return { accuracy: total === 0 ? 0 : counts.correct / total, ...counts, total };
 }
 
-/** Verifies held-out responses against their references (`responses[i]` answers `references[i]`). */
-export function evaluateResponses(responses: readonly string[], references: readonly string[]): AccuracySummary {
-  if (responses.length !== references.length) {
-    throw new RangeError(`Cannot evaluate ${responses.length} responses against ${references.length} references`);
-  }
-  return accuracyOf(responses.map((r, i) => verify(r, references[i]!).verdict));
-}
-
 /** Fraction of pairs the RM orders correctly (s_pos > s_neg); ties count half. */
 export function pairwiseAccuracy(positiveScores: readonly number[], negativeScores: readonly number[]): number {
   if (positiveScores.length !== negativeScores.length) {
@@ -244,28 +181,6 @@ export function pairwiseAccuracy(positiveScores: readonly number[], negativeScor
     wins += sp > sn ? 1 : sp === sn ? 0.5 : 0;
   });
   return wins / positiveScores.length;
-}
-
-/** Mean/min/max of rewards, with non-finite values counted and left out rather than averaged in. */
-export interface RewardSummary {
-  mean: number;
-  min: number;
-  max: number;
-  count: number;
-  nonFinite: number;
-}
-
-/** Summarises a batch of rewards. */
-export function summarizeRewards(rewards: readonly number[]): RewardSummary {
-  const finite = rewards.filter(Number.isFinite);
-  const mean = finite.length === 0 ? Number.NaN : finite.reduce((a, b) => a + b, 0) / finite.length;
-  return {
-    mean,
-    min: finite.length === 0 ? Number.NaN : finite.reduce((a, b) => Math.min(a, b)),
-    max: finite.length === 0 ? Number.NaN : finite.reduce((a, b) => Math.max(a, b)),
-    count: finite.length,
-    nonFinite: rewards.length - finite.length,
-  };
 }
 
 /** How well RM scores agree with verifier verdicts on one batch of samples. */

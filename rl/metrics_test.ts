@@ -1,15 +1,5 @@
 import { deepStrictEqual as assertEquals, ok, throws } from "node:assert";
-import {
-  AccountingError,
-  accuracyOf,
-  Ema,
-  evaluateResponses,
-  pairwiseAccuracy,
-  rmAgreement,
-  RunningMean,
-  SampleLedger,
-  summarizeRewards,
-} from "./metrics.ts";
+import { AccountingError, accuracyOf, pairwiseAccuracy, rmAgreement, SampleLedger } from "./metrics.ts";
 
 const ids = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
 
@@ -69,24 +59,7 @@ Deno.test("SampleLedger - round-trips through its checkpoint state", () => {
   throws(() => SampleLedger.fromState({ samples: [["a", "generated"], ["a", "scored"]] }), /appears twice/);
 });
 
-Deno.test("RunningMean and Ema", () => {
-  const mean = new RunningMean();
-  ok(Number.isNaN(mean.mean));
-  mean.add(1);
-  mean.add(3);
-  mean.add(10, 0.5);
-  assertEquals(mean.mean, (1 + 3 + 5) / 2.5);
-  assertEquals(mean.count, 2.5);
-  throws(() => mean.add(Number.NaN), /expected finite numbers/);
-  mean.reset();
-  ok(Number.isNaN(mean.mean));
-  const ema = new Ema(0.5);
-  assertEquals(ema.add(4), 4); // bias-corrected: the first value is the average
-  assertEquals(ema.add(0), (0.5 * 2 + 0) / (1 - 0.25));
-  throws(() => new Ema(1), /Invalid EMA decay/);
-});
-
-Deno.test("accuracyOf, pairwiseAccuracy, summarizeRewards", () => {
+Deno.test("accuracyOf, pairwiseAccuracy", () => {
   assertEquals(accuracyOf(["correct", "incorrect", "unparseable", "correct"]), {
     accuracy: 0.5,
     correct: 2,
@@ -97,24 +70,6 @@ Deno.test("accuracyOf, pairwiseAccuracy, summarizeRewards", () => {
   assertEquals(accuracyOf([]).accuracy, 0);
   assertEquals(pairwiseAccuracy([1, 2, 0], [0, 2, 1]), 0.5);
   throws(() => pairwiseAccuracy([1], []), RangeError);
-  assertEquals(summarizeRewards([0.5, Number.NaN, 1, Infinity]), {
-    mean: 0.75,
-    min: 0.5,
-    max: 1,
-    count: 2,
-    nonFinite: 2,
-  });
-});
-
-Deno.test("evaluateResponses - verifier accuracy over a held-out set", () => {
-  assertEquals(evaluateResponses(["#### 7", "3+4=8. #### 8", "no idea"], ["7", "7", "1"]), {
-    accuracy: 1 / 3,
-    correct: 1,
-    incorrect: 1,
-    unparseable: 1,
-    total: 3,
-  });
-  throws(() => evaluateResponses(["1"], []), /1 responses against 0 references/);
 });
 
 Deno.test("rmAgreement - threshold accuracy and within-prompt ranking against verdicts", () => {

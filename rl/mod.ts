@@ -84,25 +84,8 @@ export type {
   RunConfig,
   SftConfig,
 } from "./config.ts";
-export {
-  AccountingError,
-  accuracyOf,
-  Ema,
-  evaluateResponses,
-  pairwiseAccuracy,
-  rmAgreement,
-  RunningMean,
-  SampleLedger,
-  summarizeRewards,
-} from "./metrics.ts";
-export type {
-  AccountingSnapshot,
-  AccuracySummary,
-  LedgerState,
-  RewardSummary,
-  RmAgreement,
-  SampleState,
-} from "./metrics.ts";
+export { AccountingError, accuracyOf, pairwiseAccuracy, rmAgreement, SampleLedger } from "./metrics.ts";
+export type { AccountingSnapshot, AccuracySummary, LedgerState, RmAgreement, SampleState } from "./metrics.ts";
 export {
   bceLossGraph,
   grpoLossGraph,
@@ -118,7 +101,5 @@ export { computeRewards } from "./rewards.ts";
 export type { RewardBatch, ScoredSample } from "./rewards.ts";
 export { packGrpoBatch, packLabelledBatch, packPairBatch } from "./batches.ts";
 export type { GrpoSample, PackOptions } from "./batches.ts";
-export { buildLabelledSet, buildVerificationPairs, formatPrompt, RmDataError } from "./rm_data.ts";
-export type { LabelledCompletion, LabelledSetOptions } from "./rm_data.ts";
-export { isStale, partitionByStaleness } from "./staleness.ts";
-export type { Versioned } from "./staleness.ts";
+export { buildVerificationPairs, formatPrompt } from "./rm_data.ts";
+export { isStale } from "./staleness.ts";
