@@ -150,32 +150,34 @@ export const RunConfigSchema = z.strictObject({
   rewardUpdate: RewardUpdate,
 });
 
+/** What both warm-ups share: one learner, taking one micro-batch of `batchSize` per step. */
+const warmup = {
+  learner: role(1, 1),
+  batchSize: posInt().default(16),
+  ...Optim,
+  lr: posNumber().default(1e-3),
+};
+
 /** Policy SFT warm-up on reference solutions. */
 export const SftConfigSchema = z.strictObject({
   kind: z.literal("sft"),
   ...common,
-  learner: role(1, 1),
+  ...warmup,
   policy: Model(128),
   steps: posInt().default(300),
-  batchSize: posInt().default(16),
-  ...Optim,
-  lr: posNumber().default(1e-3),
 });
 
 /** VerifyRM-style RM pretraining: BCE on (question, reference, completion, label) triples. */
 export const RmPretrainConfigSchema = z.strictObject({
   kind: z.literal("rm-pretrain"),
   ...common,
-  learner: role(1, 1),
+  ...warmup,
   rewardModel: Model(256),
   /** Size of the labelled set; kept deliberately small, as real RMs see limited verified data. */
   labelledSize: posInt().default(256),
   /** Fraction of labelled completions that are correct (the rest are verifier-labelled rewrites). */
   positiveFraction: z.number().min(0).max(1, { error: "expected a fraction in [0, 1]" }).default(0.5),
   steps: posInt().default(200),
-  batchSize: posInt().default(16),
-  ...Optim,
-  lr: posNumber().default(1e-3),
 });
 
 /** A validated GRPO run config. */

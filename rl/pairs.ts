@@ -178,7 +178,10 @@ export function pairwiseLoss(
  */
 export function bceLoss(logits: readonly number[], labels: readonly number[], mask?: readonly boolean[]): number {
   if (logits.length !== labels.length || (mask && mask.length !== logits.length)) {
-    throw new RangeError(`Cannot compute bceLoss: ${logits.length} logits but ${labels.length} labels`);
+    throw new RangeError(
+      `Cannot compute bceLoss: ${logits.length} logits, ${labels.length} labels` +
+        (mask ? `, ${mask.length} mask entries` : ""),
+    );
   }
   let sum = 0;
   let n = 0;
