@@ -104,6 +104,8 @@ class LearnerCore {
   ): Promise<Record<string, Tensor>[]> {
     const { config } = await this.ready();
     const size = this.optim.microBatchSize;
+    // The packers round each chunk's length up to a multiple of `lengthBucket`; the whole update's bucket (which no
+    // chunk exceeds) as that multiple pads every chunk to exactly that length.
     const options = {
       padId: config.padTokenId ?? 0,
       lengthBucket: bucketLength(Math.max(...rows.map(length))),
