@@ -60,6 +60,8 @@ async function up(args: string[]): Promise<number> {
       "api-port": { type: "string" },
       "api-host": { type: "string" },
       "node-timeout-ms": { type: "string" },
+      "no-standby": { type: "boolean" },
+      "lease-renew-ms": { type: "string" },
       "local-nats": { type: "boolean" },
       "nats-port": { type: "string" },
     },
@@ -81,6 +83,8 @@ async function up(args: string[]): Promise<number> {
       apiPort: number("api-port", values["api-port"]),
       apiHost: values["api-host"],
       nodeTimeoutMs: number("node-timeout-ms", values["node-timeout-ms"]),
+      standby: !values["no-standby"],
+      leaseRenewMs: number("lease-renew-ms", values["lease-renew-ms"]),
     });
   } finally {
     await stopNats();

@@ -36,14 +36,17 @@ import type { Transport, TransportSubscription } from "../shared/transport.ts";
 import { type PlaceResult, Scheduler } from "./scheduler.ts";
 import { placeOptions, toNodeRecord, toSchedulerNode, toSchedulerRequest, toSchedulerResources } from "./requests.ts";
 import { StateStore } from "./state_store.ts";
+import type { ActorLogStore } from "./log_store.ts";
 
 /** Options for {@link Coordinator}. */
 export interface CoordinatorOptions {
   cluster?: string;
   /** A node is declared dead after this long without a heartbeat (ms). Default 5000. */
   nodeTimeoutMs?: number;
-  /** Recent log lines kept per actor. Default 500. */
+  /** Recent log lines kept per actor in memory when there is no `logStore`. Default 500. */
   logLines?: number;
+  /** Durable actor logs (JetStream); without one, logs live in this process's memory only. */
+  logStore?: ActorLogStore;
 }
 
 // Constructor arguments are kept in KV for restarts; KV values are bounded by the server's max_payload.
@@ -75,6 +78,7 @@ export class Coordinator {
   readonly #store: StateStore;
   readonly #nodeTimeoutMs: number;
   readonly #logLines: number;
+  readonly #logStore: ActorLogStore | undefined;
   #scheduler = new Scheduler();
   readonly #actors = new Map<string, ActorRecord>();
   readonly #args = new Map<string, Uint8Array>();
@@ -97,6 +101,7 @@ export class Coordinator {
     this.subjects = subjects(options.cluster ?? "default");
     this.#nodeTimeoutMs = options.nodeTimeoutMs ?? 5000;
     this.#logLines = options.logLines ?? 500;
+    this.#logStore = options.logStore;
   }
 
   /** Loads state from KV, then starts serving. */
@@ -128,7 +133,9 @@ export class Coordinator {
     this.#serve(this.subjects.coordinator, (data) => this.#handle(data));
     this.#serve(this.subjects.heartbeat, (data) => this.#heartbeat(parseMessage(heartbeatSchema, data, "heartbeat")));
     this.#listen(this.subjects.lifecycleAll, (data) => this.#lifecycle(decode(data) as LifecycleEvent));
-    this.#listen(this.subjects.logsAll, (data) => this.#collectLogs(decode(data) as LogBatch));
+    if (this.#logStore === undefined) {
+      this.#listen(this.subjects.logsAll, (data) => this.#collectLogs(decode(data) as LogBatch));
+    }
     this.#timer = setInterval(
       () => void this.#serial(() => this.#checkNodes()),
       Math.min(1000, this.#nodeTimeoutMs / 3),
@@ -172,10 +179,17 @@ export class Coordinator {
     };
   }
 
-  /** One actor's record and recent logs. */
-  actor(nameOrId: string): { actor: ActorRecord; logs: LogLine[] } | undefined {
+  /** One actor's record, by name or id. */
+  actor(nameOrId: string): { actor: ActorRecord } | undefined {
     const actor = this.#actors.get(this.#names.get(nameOrId) ?? nameOrId);
-    return actor === undefined ? undefined : { actor, logs: this.#logs.get(actor.id) ?? [] };
+    return actor === undefined ? undefined : { actor };
+  }
+
+  /** An actor's last `limit` log lines (default all kept), oldest first; [] for an unknown actor. */
+  async logs(actorId: string, limit = this.#logLines): Promise<LogLine[]> {
+    if (this.#logStore !== undefined) return await this.#logStore.read(actorId, limit);
+    const lines = this.#logs.get(actorId) ?? [];
+    return lines.slice(Math.max(0, lines.length - limit));
   }
 
   /** The scheduler's view of node capacity and use. */
@@ -219,7 +233,7 @@ export class Coordinator {
       case "nodes":
         return [...this.#nodes.values()];
       case "logs":
-        return this.#logs.get(request.actor) ?? [];
+        return this.logs(request.actor);
       case "register":
         return this.#serial(() => this.#register(request.node));
       case "deregister":
@@ -338,6 +352,9 @@ export class Coordinator {
     for (const record of dead.slice(0, dead.length - MAX_DEAD)) {
       this.#actors.delete(record.id);
       this.#logs.delete(record.id);
+      await this.#logStore?.forget(record.id).catch((error) =>
+        console.error(`Coordinator: cannot drop the logs of actor "${record.id}": ${(error as Error).message}`)
+      );
       if (record.name && this.#names.get(record.name) === record.id) this.#names.delete(record.name);
       await this.#store.deleteActor(record.id).catch(() => {});
     }

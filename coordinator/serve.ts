@@ -6,13 +6,16 @@
 import { type AgentOptions, startAgent } from "../actors/agent.ts";
 import { Cluster } from "../actors/cluster.ts";
 import { natsOptionsFromEnv } from "../shared/nats_options.ts";
-import { connectNats } from "../shared/nats_transport.ts";
+import { connectNats, type NatsTransport } from "../shared/nats_transport.ts";
+import { Kvm } from "@nats-io/kv";
 import { subjects } from "../shared/subjects.ts";
 import type { Transport } from "../shared/transport.ts";
 import { apiTokenFromEnv, createApp } from "./api.ts";
 import type { RunManager } from "./run/manager.ts";
 import { Coordinator } from "./coordinator.ts";
 import { StateStore } from "./state_store.ts";
+import { acquireLease, type Lease } from "./lease.ts";
+import { openLogStream } from "./log_store.ts";
 import { apiDeps } from "./views.ts";
 
 /** Options for {@link runCoordinator}. */
@@ -23,6 +26,10 @@ export interface RunCoordinatorOptions {
   apiPort?: number;
   apiHost?: string;
   nodeTimeoutMs?: number;
+  /** Wait as a standby while another coordinator leads the cluster (default), or throw `LeaseHeldError`. */
+  standby?: boolean;
+  /** Leadership lease renewal interval (ms); it expires after 3 × this. Default 1000. */
+  leaseRenewMs?: number;
   /** Called once the coordinator serves (with the API's port). */
   onReady?: (info: { apiPort: number | null }) => void;
 }
@@ -33,7 +40,7 @@ export interface RunAgentOptions extends Omit<AgentOptions, "hostEnv"> {
 }
 
 /** Connects with env settings; `url` (from a flag) overrides COOP_NATS_URL. */
-export async function connectFromEnv(url: string | undefined, name: string): Promise<Transport> {
+export async function connectFromEnv(url: string | undefined, name: string): Promise<NatsTransport> {
   const env = Deno.env.toObject();
   if (url !== undefined) env.COOP_NATS_URL = url;
   return await connectNats({ ...natsOptionsFromEnv(env), name, waitOnFirstConnect: true });
@@ -64,9 +71,41 @@ export async function runCoordinator(options: RunCoordinatorOptions = {}): Promi
   const transport = await connectFromEnv(options.nats, "coop-coordinator");
   reportConnection(transport, "coordinator");
   const names = subjects(options.cluster ?? "default");
-  const coordinator = new Coordinator(transport, new StateStore(await transport.kv(names.stateBucket)), {
+  const state = await transport.kv(names.stateBucket);
+  // One coordinator per cluster: take the lease before reading state, so a standby never acts on stale state.
+  const standingBy = new AbortController();
+  // Signals may come while standing by (no coordinator yet) or while leading.
+  const running: { coordinator?: Coordinator } = {};
+  onSignals(() => {
+    standingBy.abort();
+    void running.coordinator?.stop();
+  });
+  let lease: Lease;
+  try {
+    lease = await acquireLease(await new Kvm(transport.raw).open(names.stateBucket), names.cluster, {
+      standby: options.standby,
+      renewMs: options.leaseRenewMs,
+      signal: standingBy.signal,
+      onStandby: (holder) =>
+        console.error(
+          `coordinator: standing by, cluster "${names.cluster}" is led by pid ${holder.pid} on host "${holder.host}"`,
+        ),
+    });
+  } catch (error) {
+    await transport.close().catch(() => {});
+    if (standingBy.signal.aborted) return 0;
+    throw error;
+  }
+  const coordinator = running.coordinator = new Coordinator(transport, new StateStore(state), {
     cluster: names.cluster,
     nodeTimeoutMs: options.nodeTimeoutMs,
+    logStore: await openLogStream(transport.raw, names),
+  });
+  let lostLease: string | undefined;
+  void lease.lost.then((reason) => {
+    lostLease = reason;
+    console.error(`coordinator: lost the lease of cluster "${names.cluster}" (${reason}), stopping`);
+    void coordinator.stop();
   });
   await coordinator.start();
   let server: Deno.HttpServer | undefined;
@@ -89,14 +128,14 @@ export async function runCoordinator(options: RunCoordinatorOptions = {}): Promi
   }
   console.error(`coordinator: cluster "${names.cluster}" ready${apiPort === null ? "" : `, API on port ${apiPort}`}`);
   options.onReady?.({ apiPort });
-  onSignals(() => void coordinator.stop());
   await coordinator.exited;
+  if (lostLease === undefined) await lease.release();
   // Runs cannot finish without the coordinator: ask them to stop, do not wait for them.
   void runs?.close().catch(() => {});
   await server?.shutdown();
   await transport.close().catch(() => {});
   console.error("coordinator: stopped");
-  return 0;
+  return lostLease === undefined ? 0 : 1;
 }
 
 /** Runs a node agent until SIGTERM/SIGINT or the coordinator tells it to exit; returns the exit code. */

@@ -21,9 +21,10 @@ export function apiDeps(coordinator: Coordinator, options: ApiDepsOptions = {}):
       const found = coordinator.actor(id);
       return found === undefined ? undefined : actorView(found.actor);
     },
-    actorLogs(id, { limit }) {
-      const lines = coordinator.actor(id)?.logs ?? [];
-      return lines.slice(Math.max(0, lines.length - limit)).map((l): LogLine => ({
+    async actorLogs(id, { limit }) {
+      const found = coordinator.actor(id);
+      const lines = found === undefined ? [] : await coordinator.logs(found.actor.id, limit);
+      return lines.map((l): LogLine => ({
         ts: l.time,
         stream: l.stream,
         line: l.line,

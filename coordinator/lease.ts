@@ -1,0 +1,149 @@
+/**
+ * Leadership lease: one coordinator per cluster. The lease is a key in the cluster's state bucket, taken with a
+ * create-if-absent and renewed with update-at-expected-revision (CAS), so two coordinators can never both hold it.
+ * A waiting coordinator judges expiry by its own clock (how long the key's revision has not moved), not by the
+ * holder's timestamps, so clock skew between hosts does not matter.
+ */
+import type { KV, KvEntry } from "@nats-io/kv";
+import { decode, encode } from "../shared/codec.ts";
+import { CoopError } from "../shared/errors.ts";
+
+/** KV key of the lease in the cluster's state bucket. */
+export const LEASE_KEY = "leader";
+
+/** Who holds (or held) the lease. */
+export interface LeaseHolder {
+  host: string;
+  pid: number;
+  /** Unique per coordinator process start. */
+  id: string;
+  since: number;
+  /** Set when the holder stopped cleanly: the next coordinator may take over at once. */
+  released?: boolean;
+}
+
+/** Another coordinator holds the cluster's lease (raised when not standing by). */
+export class LeaseHeldError extends CoopError {
+  override name = "LeaseHeldError";
+  readonly holder: LeaseHolder;
+
+  constructor(cluster: string, holder: LeaseHolder) {
+    super(
+      `Cannot lead cluster "${cluster}": coordinator pid ${holder.pid} on host "${holder.host}" holds the lease ` +
+        `(since ${new Date(holder.since).toISOString()})`,
+    );
+    this.holder = holder;
+  }
+}
+
+/** Options for {@link acquireLease}. */
+export interface LeaseOptions {
+  /** The lease renews this often (ms). Default 1000. */
+  renewMs?: number;
+  /** A lease not renewed for this long (ms) may be taken over. Default 3 × renewMs. */
+  ttlMs?: number;
+  /** Wait until the lease is free (standby) instead of throwing {@link LeaseHeldError}. Default true. */
+  standby?: boolean;
+  /** Called once when this process starts waiting for another holder. */
+  onStandby?: (holder: LeaseHolder) => void;
+  /** Stop waiting (standby) when aborted. */
+  signal?: AbortSignal;
+}
+
+/** A held lease; renewal runs in the background until `release()` or until the lease is lost. */
+export class Lease {
+  readonly holder: LeaseHolder;
+  readonly #kv: KV;
+  #revision: number;
+  #timer: ReturnType<typeof setInterval>;
+  #busy = false;
+  #released = false;
+  #resolveLost = (_reason: string) => {};
+  /** Resolves (with why) when another coordinator took the lease: this one must stop serving. */
+  readonly lost = new Promise<string>((resolve) => this.#resolveLost = resolve);
+
+  constructor(kv: KV, holder: LeaseHolder, revision: number, renewMs: number) {
+    this.#kv = kv;
+    this.holder = holder;
+    this.#revision = revision;
+    this.#timer = setInterval(() => void this.#renew(), renewMs);
+  }
+
+  async #renew(): Promise<void> {
+    if (this.#busy || this.#released) return;
+    this.#busy = true;
+    try {
+      this.#revision = await this.#kv.update(LEASE_KEY, encode(this.holder), this.#revision);
+    } catch (error) {
+      // A failed CAS means someone else wrote the key; a lost connection is retried on the next tick.
+      const entry = await this.#kv.get(LEASE_KEY).catch(() => undefined);
+      if (entry === undefined) return;
+      const current = entry === null ? undefined : readHolder(entry);
+      if (current?.id !== this.holder.id) {
+        clearInterval(this.#timer);
+        this.#resolveLost(
+          current === undefined
+            ? `the lease key was removed (${(error as Error).message})`
+            : `coordinator pid ${current.pid} on host "${current.host}" took the lease`,
+        );
+      } else {
+        this.#revision = entry!.revision;
+      }
+    } finally {
+      this.#busy = false;
+    }
+  }
+
+  /** Stops renewing and marks the lease released so a successor need not wait for it to expire. */
+  async release(): Promise<void> {
+    if (this.#released) return;
+    this.#released = true;
+    clearInterval(this.#timer);
+    while (this.#busy) await new Promise((resolve) => setTimeout(resolve, 10));
+    await this.#kv.update(LEASE_KEY, encode({ ...this.holder, released: true }), this.#revision).catch(() => {});
+  }
+}
+
+function readHolder(entry: KvEntry): LeaseHolder | undefined {
+  if (entry.operation !== "PUT") return undefined;
+  try {
+    const value = decode(entry.value) as LeaseHolder;
+    return typeof value?.id === "string" ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Takes the cluster's coordinator lease: at once when free, released or expired; else waits or throws. */
+export async function acquireLease(kv: KV, cluster: string, options: LeaseOptions = {}): Promise<Lease> {
+  const renewMs = options.renewMs ?? 1000;
+  const ttlMs = options.ttlMs ?? 3 * renewMs;
+  const holder: LeaseHolder = { host: Deno.hostname(), pid: Deno.pid, id: crypto.randomUUID(), since: Date.now() };
+  let seen: { revision: number; at: number } | undefined;
+  let announced = false;
+  while (true) {
+    options.signal?.throwIfAborted();
+    const entry = await kv.get(LEASE_KEY);
+    const current = entry === null ? undefined : readHolder(entry);
+    try {
+      if (entry === null) {
+        return new Lease(kv, { ...holder, since: Date.now() }, await kv.create(LEASE_KEY, encode(holder)), renewMs);
+      }
+      if (seen?.revision !== entry.revision) seen = { revision: entry.revision, at: Date.now() };
+      const expired = Date.now() - seen.at >= ttlMs;
+      if (current === undefined || current.released || expired) {
+        const fresh = { ...holder, since: Date.now() };
+        return new Lease(kv, fresh, await kv.update(LEASE_KEY, encode(fresh), entry.revision), renewMs);
+      }
+    } catch {
+      // Another coordinator won the race for this revision: look again.
+      continue;
+    }
+    if (options.standby === false) throw new LeaseHeldError(cluster, current);
+    if (!announced) {
+      announced = true;
+      options.onStandby?.(current);
+    }
+    await new Promise((resolve) => setTimeout(resolve, Math.max(50, renewMs / 2)));
+  }
+}
