@@ -42,7 +42,10 @@ export interface LeaseOptions {
   renewMs?: number;
   /** A lease not renewed for this long (ms) may be taken over. Default 3 × renewMs. */
   ttlMs?: number;
-  /** Wait until the lease is free (standby) instead of throwing {@link LeaseHeldError}. Default true. */
+  /**
+   * Wait until the lease is free (standby), or throw {@link LeaseHeldError} as soon as the holder is seen renewing
+   * (a holder that does not renew within the TTL is taken over either way). Default true.
+   */
   standby?: boolean;
   /** Called once when this process starts waiting for another holder. */
   onStandby?: (holder: LeaseHolder) => void;
@@ -120,30 +123,45 @@ export async function acquireLease(kv: KV, cluster: string, options: LeaseOption
   const ttlMs = options.ttlMs ?? 3 * renewMs;
   const holder: LeaseHolder = { host: Deno.hostname(), pid: Deno.pid, id: crypto.randomUUID(), since: Date.now() };
   let seen: { revision: number; at: number } | undefined;
+  let firstRevision: number | undefined;
   let announced = false;
+  const pause = () => new Promise((resolve) => setTimeout(resolve, Math.max(50, renewMs / 2)));
   while (true) {
     options.signal?.throwIfAborted();
-    const entry = await kv.get(LEASE_KEY);
+    let entry: KvEntry | null;
+    try {
+      entry = await kv.get(LEASE_KEY);
+    } catch (error) {
+      // NATS unreachable: nobody can take the lease meanwhile, keep trying.
+      console.error(`Cannot read the lease of cluster "${cluster}": ${(error as Error).message}`);
+      await pause();
+      continue;
+    }
     const current = entry === null ? undefined : readHolder(entry);
     try {
       if (entry === null) {
-        return new Lease(kv, { ...holder, since: Date.now() }, await kv.create(LEASE_KEY, encode(holder)), renewMs);
+        holder.since = Date.now();
+        return new Lease(kv, holder, await kv.create(LEASE_KEY, encode(holder)), renewMs);
       }
+      firstRevision ??= entry.revision;
       if (seen?.revision !== entry.revision) seen = { revision: entry.revision, at: Date.now() };
       const expired = Date.now() - seen.at >= ttlMs;
       if (current === undefined || current.released || expired) {
-        const fresh = { ...holder, since: Date.now() };
-        return new Lease(kv, fresh, await kv.update(LEASE_KEY, encode(fresh), entry.revision), renewMs);
+        holder.since = Date.now();
+        return new Lease(kv, holder, await kv.update(LEASE_KEY, encode(holder), entry.revision), renewMs);
       }
     } catch {
-      // Another coordinator won the race for this revision: look again.
+      // Another coordinator won the race for this revision (or the write failed): look again.
+      await pause();
       continue;
     }
-    if (options.standby === false) throw new LeaseHeldError(cluster, current);
-    if (!announced) {
+    // Refusing needs proof of life: a renewal seen while watching. A holder that stopped renewing (killed) is
+    // taken over once its lease expires, as a standby would.
+    if (options.standby === false && firstRevision !== entry.revision) throw new LeaseHeldError(cluster, current);
+    if (!announced && options.standby !== false) {
       announced = true;
       options.onStandby?.(current);
     }
-    await new Promise((resolve) => setTimeout(resolve, Math.max(50, renewMs / 2)));
+    await pause();
   }
 }

@@ -3,6 +3,11 @@ import { Counter } from "../../actors/demo_actors.ts";
 import { ManagedProcess } from "../../coordinator/local_cluster.ts";
 import { Thrower } from "./fixtures/test_actors.ts";
 import { CLUSTER_TEST, eventually, startTestCluster } from "./cluster_fixture.ts";
+import { Kvm } from "@nats-io/kv";
+import { acquireLease, type Lease, LEASE_KEY, LeaseHeldError } from "../../coordinator/lease.ts";
+import { encode } from "../../shared/codec.ts";
+import { connectNats } from "../../shared/nats_transport.ts";
+import { startNats } from "../harness.ts";
 
 const CLI = new URL("../../coordinator/cli.ts", import.meta.url).pathname;
 
@@ -93,9 +98,54 @@ Deno.test({
         );
         assertEquals(await counter.incr(1), 13);
       });
+
+      await t.step("--no-standby after a kill -9: the dead holder does not renew, so it is taken over", async () => {
+        const dead = extra.at(-1)!;
+        dead.signal("SIGKILL");
+        await dead.status;
+        const next = coordinator(["--no-standby"]);
+        extra.push(next);
+        await eventually(
+          "the coordinator to take over",
+          () => Promise.resolve(next.output.some((l) => l.includes("ready")) ? true : undefined),
+        );
+        assert(!next.output.some((l) => l.includes("holds the lease")), next.output.join("\n"));
+        assertEquals(await counter.incr(1), 14);
+      });
     } finally {
       await Promise.all(extra.map((p) => p.stop()));
       await local.stop();
     }
   },
+});
+
+Deno.test("lease - CAS: racing acquirers get one lease; an overwritten lease is reported lost", async () => {
+  const server = await startNats();
+  const transport = await connectNats({ servers: server.url });
+  const leases: Lease[] = [];
+  try {
+    await transport.kv("coop_lease_state");
+    const kv = await new Kvm(transport.raw).open("coop_lease_state");
+    const results = await Promise.allSettled(
+      [1, 2, 3].map(() => acquireLease(kv, "race", { standby: false, renewMs: 100 })),
+    );
+    const won = results.filter((r) => r.status === "fulfilled").map((r) => r.value);
+    leases.push(...won);
+    assertEquals(won.length, 1);
+    const lost = results.filter((r) => r.status === "rejected").map((r) => r.reason);
+    assertEquals(lost.length, 2);
+    for (const error of lost) {
+      assert(error instanceof LeaseHeldError, String(error));
+      assertEquals(error.holder.id, won[0]!.holder.id);
+      assert(error.message.includes(`cluster "race"`), error.message);
+    }
+    // Someone wrote the key behind the holder's back (a partitioned holder whose lease expired elsewhere).
+    await kv.put(LEASE_KEY, encode({ host: "elsewhere", pid: 1, id: "other", since: Date.now() }));
+    const reason = await won[0]!.lost;
+    assert(reason.includes(`host "elsewhere"`), reason);
+  } finally {
+    for (const lease of leases) await lease.release();
+    await transport.close();
+    await server.stop();
+  }
 });
