@@ -19,6 +19,8 @@ export interface TestClusterOptions {
   maxPayload?: number;
   /** Fast failure detection for fault tests. */
   fast?: boolean;
+  /** Cluster name (default "default"). */
+  cluster?: string;
 }
 
 /** Starts nats-server, a coordinator and the agents. */
@@ -29,6 +31,7 @@ export async function startTestCluster(options: TestClusterOptions): Promise<Tes
       natsUrl: server.url,
       agents: options.agents,
       registry: [TEST_REGISTRY],
+      cluster: options.cluster,
       ...(options.fast ? { heartbeatMs: 200, nodeTimeoutMs: 1500 } : {}),
     });
     const stop = local.stop;

@@ -15,7 +15,12 @@ Deno.test({
   name: "lease - one coordinator per cluster: a second one is refused or stands by, takes over after kill -9",
   ...CLUSTER_TEST,
   async fn(t) {
-    const local = await startTestCluster({ agents: [{ nodeId: "n1", cpus: 4 }], fast: true });
+    const local = await startTestCluster({
+      agents: [{ nodeId: "n1", cpus: 4 }],
+      fast: true,
+      // Its own cluster name: a stray "default"/"n1" process of another run can never talk to this one.
+      cluster: "leased",
+    });
     const cluster = local.client;
     const coordinator = (extra: string[]) =>
       new ManagedProcess("coordinator 2", Deno.execPath(), [
@@ -26,6 +31,8 @@ Deno.test({
         "up",
         "--nats",
         local.natsUrl,
+        "--cluster",
+        "leased",
         "--api-port=-1",
         "--node-timeout-ms",
         "1500",
@@ -49,7 +56,7 @@ Deno.test({
         const text = refused.output.join("\n");
         assert(text.includes("LeaseHeldError") || text.includes("holds the lease"), text);
         assert(text.includes(`pid ${local.coordinator.pid}`), `names the holder's pid: ${text}`);
-        assert(text.includes(`cluster "default"`), `names the cluster: ${text}`);
+        assert(text.includes(`cluster "leased"`), `names the cluster: ${text}`);
         assertEquals(await counter.incr(1), 11);
       });
 
