@@ -47,6 +47,8 @@ export interface SpawnOptions extends Partial<Omit<ActorOptions, "placementGroup
   wait?: boolean;
   /** How long `spawn` waits for the actor to be alive (ms). Default 120000. */
   readyTimeoutMs?: number;
+  /** Gives up waiting (`CancelledError`), e.g. when the run that asked for the actor is stopped. */
+  signal?: AbortSignal;
 }
 
 /** A placement group: bundles of resources reserved together. Spawn into it with `{ placementGroup, bundleIndex }`. */
@@ -88,7 +90,7 @@ export class Cluster implements HandleHost {
     const className = registration?.name ?? cls.name;
     const idempotent = Object.entries(registration?.methods ?? {})
       .filter(([, spec]) => spec?.idempotent === true).map(([method]) => method);
-    const { name, placementGroup, wait, readyTimeoutMs, ...rest } = options;
+    const { name, placementGroup, wait, readyTimeoutMs, signal, ...rest } = options;
     const parsed = actorOptionsSchema.safeParse({
       ...rest,
       ...(placementGroup === undefined ? {} : {
@@ -112,8 +114,14 @@ export class Cluster implements HandleHost {
     if (wait !== false) {
       const what = `Cannot spawn "${name ?? className}"`;
       try {
-        await waitAlive(this, entry, Date.now() + (readyTimeoutMs ?? 120_000), what);
+        await waitAlive(this, entry, Date.now() + (readyTimeoutMs ?? 120_000), what, signal);
       } catch (error) {
+        if (entry.record.state !== "dead") {
+          // Gave up (aborted or not ready in time): nobody holds a handle to this actor, so kill it, or a
+          // still-pending request would be placed later and run unowned.
+          await this.kill(record.id, { graceful: false, timeoutMs: 5000 }).catch(() => {});
+          throw error;
+        }
         // A constructor that threw: surface its own error (class name, remote stack) rather than "actor is dead".
         const reason = entry.record.deathReason;
         if (entry.record.restarts === 0 && reason) {

@@ -7,6 +7,7 @@ import {
   ActorDiedError,
   BackpressureError,
   CallTimeoutError,
+  CancelledError,
   ConfigError,
   NoRespondersError,
 } from "../shared/errors.ts";
@@ -112,21 +113,37 @@ export interface HandleHost {
   refresh(actorId: string): Promise<ActorRecord>;
 }
 
-/** Waits until the actor is alive, or throws `ActorDiedError` / `CallTimeoutError`. */
-export async function waitAlive(host: HandleHost, entry: ActorEntry, deadline: number, what: string): Promise<void> {
+/** Waits until the actor is alive, or throws `ActorDiedError` / `CallTimeoutError` / `CancelledError` (on `signal`). */
+export async function waitAlive(
+  host: HandleHost,
+  entry: ActorEntry,
+  deadline: number,
+  what: string,
+  signal?: AbortSignal,
+): Promise<void> {
   let lastPoll = Date.now();
-  while (entry.record.state !== "alive") {
-    if (entry.record.state === "dead") throw diedError(entry.record, what);
-    const left = deadline - Date.now();
-    if (left <= 0) {
-      const reason = entry.record.pendingReason ? `: ${entry.record.pendingReason}` : "";
-      throw new CallTimeoutError(`${what}: actor is still ${entry.record.state}${reason}`);
+  // An abort wakes the wait at once instead of at the next poll.
+  const wakeOnAbort = () => entry.update(entry.record);
+  signal?.addEventListener("abort", wakeOnAbort, { once: true });
+  try {
+    while (entry.record.state !== "alive") {
+      if (signal?.aborted) {
+        throw new CancelledError(`${what}: cancelled while the actor was ${entry.record.state}`);
+      }
+      if (entry.record.state === "dead") throw diedError(entry.record, what);
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        const reason = entry.record.pendingReason ? `: ${entry.record.pendingReason}` : "";
+        throw new CallTimeoutError(`${what}: actor is still ${entry.record.state}${reason}`);
+      }
+      await entry.changed(Math.min(left, POLL_MS));
+      if (Date.now() - lastPoll >= POLL_MS && (entry.record.state as string) !== "alive") {
+        lastPoll = Date.now();
+        entry.update(await host.refresh(entry.record.id).catch(() => entry.record));
+      }
     }
-    await entry.changed(Math.min(left, POLL_MS));
-    if (Date.now() - lastPoll >= POLL_MS && (entry.record.state as string) !== "alive") {
-      lastPoll = Date.now();
-      entry.update(await host.refresh(entry.record.id).catch(() => entry.record));
-    }
+  } finally {
+    signal?.removeEventListener("abort", wakeOnAbort);
   }
 }
 

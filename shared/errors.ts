@@ -102,6 +102,11 @@ export class BlobIntegrityError extends CoopError {
   override name = "BlobIntegrityError";
 }
 
+/** The caller gave up on the operation (its AbortSignal fired), e.g. a spawn still waiting for placement. */
+export class CancelledError extends CoopError {
+  override name = "CancelledError";
+}
+
 /** A named thing (actor, blob, key, node) does not exist. */
 export class NotFoundError extends CoopError {
   override name = "NotFoundError";
@@ -125,6 +130,7 @@ const KNOWN: Record<string, ErrorClass> = {
   ConfigError,
   BlobIntegrityError,
   NotFoundError,
+  CancelledError,
 };
 
 // Guards against cyclic or absurdly deep cause chains (a cause can point back at its error).

@@ -6,6 +6,7 @@ import {
   BadArgumentsError,
   BlobIntegrityError,
   CallTimeoutError,
+  CancelledError,
   ConfigError,
   CoopError,
   DecodeError,
@@ -26,6 +27,7 @@ function assertInstanceOf<T>(value: unknown, cls: abstract new (...args: never[]
 
 const CLASSES = [
   ActorDiedError,
+  CancelledError,
   CallTimeoutError,
   BackpressureError,
   UnknownActorClassError,

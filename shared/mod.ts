@@ -22,6 +22,7 @@ export {
   BadArgumentsError,
   BlobIntegrityError,
   CallTimeoutError,
+  CancelledError,
   ConfigError,
   CoopError,
   DecodeError,

@@ -31,7 +31,7 @@ import { evaluate, meanRmReward, produceBatch, type ProduceOptions, type ScoredB
 export async function runRl(ctx: JobContext, config: RunConfig): Promise<void> {
   const data = await loadRunData(config.data, config.eval, config.seed);
   ctx.status.notes.push(...data.notes);
-  const roles = await spawnRoles(ctx.cluster, config, ctx.id);
+  const roles = await spawnRoles(ctx.cluster, config, ctx.id, { signal: ctx.signal });
   const run = new RlRun(ctx, config, data, roles);
   try {
     await run.run();

@@ -5,7 +5,7 @@
  */
 import type { Cluster } from "../../actors/cluster.ts";
 import type { JobConfig } from "../../rl/mod.ts";
-import { NotFoundError } from "../../shared/errors.ts";
+import { CancelledError, NotFoundError } from "../../shared/errors.ts";
 import { runRl } from "./driver.ts";
 import { emptyAccounting, type JobContext, type MetricPoint, type RunStatus } from "./job.ts";
 import { runRmPretrain, runSft } from "./warmup.ts";
@@ -92,6 +92,13 @@ export class RunManager {
         else await runRmPretrain(ctx, config);
         if (status.state === "running") status.state = "finished";
       } catch (error) {
+        // A stop that arrives while actors are still being placed cancels their spawns: that is a stop, not a failure.
+        if (error instanceof CancelledError && run.abort.signal.aborted) {
+          status.state = "stopped";
+          status.finishedAt = new Date().toISOString();
+          emit({ type: "status", status });
+          return status;
+        }
         status.state = "failed";
         status.error = { name: (error as Error).name ?? "Error", message: (error as Error).message ?? String(error) };
       }

@@ -63,12 +63,18 @@ export interface RunRoles {
 }
 
 /** Spawns the role actors of an RL run (in parallel; they load their models lazily). */
-export async function spawnRoles(cluster: Cluster, config: RunConfig, runId: string): Promise<RunRoles> {
+export async function spawnRoles(
+  cluster: Cluster,
+  config: RunConfig,
+  runId: string,
+  options: { signal?: AbortSignal } = {},
+): Promise<RunRoles> {
   const policy = await modelSpec(config.policy, { classifier: false, seed: config.seed });
   const rm = await modelSpec(config.rewardModel, { classifier: true, seed: config.seed + 1 });
   const opts = (role: string, resources: Record<string, number>, index = 0) => ({
     name: `${runId}-${role}${index === 0 ? "" : `-${index}`}`,
     resources,
+    signal: options.signal,
     ...(role.endsWith("learner") ? LEARNER_FAULT_TOLERANCE : ROLE_FAULT_TOLERANCE),
   });
   const spawned: ActorHandle<unknown>[] = [];

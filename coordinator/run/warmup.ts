@@ -178,7 +178,7 @@ function killAll(ctx: JobContext, handles: readonly ActorHandle<unknown>[]): Pro
 
 /** Spawn options for a warm-up's actors: named after the job, stateless-role fault tolerance. */
 function roleOptions(ctx: JobContext, resources: Record<string, number> | undefined) {
-  return (role: string) => ({ name: `${ctx.id}-${role}`, resources, ...ROLE_FAULT_TOLERANCE });
+  return (role: string) => ({ name: `${ctx.id}-${role}`, resources, signal: ctx.signal, ...ROLE_FAULT_TOLERANCE });
 }
 
 /** A warm-up config's optimizer settings as a learner takes them (one micro-batch per step). */

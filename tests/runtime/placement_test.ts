@@ -1,4 +1,5 @@
-import { assert, assertEquals } from "./assert.ts";
+import { assert, assertEquals, assertRejects } from "./assert.ts";
+import { CallTimeoutError, CancelledError } from "../../shared/errors.ts";
 import { Sleeper } from "./fixtures/test_actors.ts";
 import { CLUSTER_TEST, eventually, startTestCluster } from "./cluster_fixture.ts";
 
@@ -81,6 +82,31 @@ Deno.test({
           assertEquals(new Set(ready.nodes).size, 4);
         },
       );
+
+      await t.step("a spawn that gives up (aborted, or not ready in time) kills its pending actor", async () => {
+        const abort = new AbortController();
+        const cancelled = cluster.spawn(Sleeper, {
+          resources: { npu: 1 },
+          name: "npu-cancelled",
+          signal: abort.signal,
+        });
+        await eventually("the pending record", async () => {
+          const found = (await cluster.actors()).find((r) => r.name === "npu-cancelled");
+          return found?.state === "pending" ? found : undefined;
+        });
+        abort.abort();
+        await assertRejects(() => cancelled, CancelledError, "npu-cancelled");
+        await assertRejects(
+          () => cluster.spawn(Sleeper, { resources: { npu: 1 }, name: "npu-late", readyTimeoutMs: 300 }),
+          CallTimeoutError,
+          "npu",
+        );
+        // Neither may be placed later behind the caller's back: both are dead, none is pending.
+        const records = (await cluster.actors()).filter((r) => r.name?.startsWith("npu-"));
+        assertEquals(records.map((r) => r.state).sort(), ["dead", "dead"]);
+        await local.addAgent({ nodeId: "npu-node", cpus: 1, resources: { npu: 2 } });
+        assertEquals((await cluster.actors()).filter((r) => r.nodeId === "npu-node").length, 0);
+      });
     } finally {
       await local.stop();
     }
