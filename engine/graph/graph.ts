@@ -3,6 +3,7 @@
  * ONNX ops, and a `Graph` that owns them. Nodes are appended in creation order, which is therefore a topological
  * order; the backward walker and the serializer both rely on that.
  */
+import { CoopError } from "../../shared/errors.ts";
 import { type DType, shapeSize, Tensor } from "../../shared/tensor.ts";
 
 /** A static shape: every dim is a known non-negative integer (dynamic lengths are handled by shape buckets). */
@@ -33,12 +34,12 @@ export interface Node {
 export type SymKind = "input" | "constant" | "node";
 
 /** Raised when an op gets operands of incompatible shapes or dtypes; the message names the op and the shapes. */
-export class GraphShapeError extends Error {
+export class GraphShapeError extends CoopError {
   override name = "GraphShapeError";
 }
 
 /** Raised for unsupported ops, bad attributes, mixing graphs or invalid names. */
-export class GraphBuildError extends Error {
+export class GraphBuildError extends CoopError {
   override name = "GraphBuildError";
 }
 

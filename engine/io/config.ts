@@ -3,6 +3,7 @@
  * Accepts transformers 4 configs (`rope_theta` at the top level, as Qwen2.5 ships) and transformers 5 configs
  * (`rope_parameters: {rope_theta, rope_type}`).
  */
+import { CoopError } from "../../shared/errors.ts";
 
 /** The architecture families the decoder implements. */
 export type ModelFamily = "llama" | "qwen2";
@@ -48,7 +49,7 @@ export type RopeScaling =
   };
 
 /** Raised when a config.json is malformed or describes something the decoder does not implement. */
-export class ModelConfigError extends Error {
+export class ModelConfigError extends CoopError {
   override name = "ModelConfigError";
 }
 

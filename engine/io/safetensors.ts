@@ -2,10 +2,11 @@
  * The safetensors format (huggingface/safetensors): an 8-byte little-endian header length, a JSON header mapping
  * each name to `{dtype, shape, data_offsets}` relative to the data section, then the raw little-endian bytes.
  */
+import { CoopError } from "../../shared/errors.ts";
 import { type DType, DTYPE_BYTES, shapeSize, Tensor, viewAs } from "../../shared/tensor.ts";
 
 /** Raised when a safetensors file is malformed or holds a dtype Coop does not carry. */
-export class SafetensorsError extends Error {
+export class SafetensorsError extends CoopError {
   override name = "SafetensorsError";
 }
 

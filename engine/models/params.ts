@@ -3,6 +3,7 @@
  * transformers checkpoint loads unchanged: checking a checkpoint against the config, random initialisation and
  * saving back to `model.safetensors` + `config.json`.
  */
+import { CoopError } from "../../shared/errors.ts";
 import { Tensor } from "../../shared/tensor.ts";
 import { type DecoderConfig, toHfConfig } from "../io/config.ts";
 import { readSafetensors, toFloat32, writeSafetensors } from "../io/safetensors.ts";
@@ -20,7 +21,7 @@ export interface ParamSpec {
 export type Weights = Map<string, Tensor<"float32">>;
 
 /** Raised when a checkpoint does not fit the config: names every missing, extra and mis-shaped tensor. */
-export class CheckpointError extends Error {
+export class CheckpointError extends CoopError {
   override name = "CheckpointError";
 }
 

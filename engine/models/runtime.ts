@@ -3,6 +3,7 @@
  * once, fed to every run without conversion) and one compiled session per static input shape.
  */
 import type * as ort from "onnxruntime-node";
+import { CoopError } from "../../shared/errors.ts";
 import type { Tensor } from "../../shared/tensor.ts";
 import { type Graph, toOnnx } from "../graph/mod.ts";
 import type { DecoderConfig } from "../io/config.ts";
@@ -18,7 +19,7 @@ export interface ModelRuntimeOptions {
 }
 
 /** Raised when a model is used before it has weights, or with inputs that do not fit it. */
-export class ModelInputError extends Error {
+export class ModelInputError extends CoopError {
   override name = "ModelInputError";
 }
 

@@ -2,6 +2,7 @@
  * Reader for reference-fixture folders (the layout of `shared/fixtures/hf`): config.json, model.safetensors,
  * inputs.json, expected.safetensors and optionally grads.safetensors.
  */
+import { CoopError } from "../../shared/errors.ts";
 import type { Tensor } from "../../shared/tensor.ts";
 import { type DecoderConfig, readDecoderConfig } from "../io/config.ts";
 import { readSafetensors } from "../io/safetensors.ts";
@@ -26,7 +27,7 @@ export interface Fixture {
 }
 
 /** Raised when a fixture folder is incomplete or inconsistent. */
-export class FixtureError extends Error {
+export class FixtureError extends CoopError {
   override name = "FixtureError";
 }
 

@@ -3,6 +3,7 @@
  * and `ort.Tensor` (both are a typed array plus a shape, so each wraps the other's buffer).
  */
 import * as ort from "onnxruntime-node";
+import { CoopError } from "../../shared/errors.ts";
 import { type DType, Tensor } from "../../shared/tensor.ts";
 
 /** Where a session runs. `cuda` needs the onnxruntime-node CUDA build. */
@@ -30,7 +31,7 @@ export interface SessionOptions {
 }
 
 /** Raised when a session cannot be created or run; the message names the session and what failed. */
-export class SessionError extends Error {
+export class SessionError extends CoopError {
   override name = "SessionError";
 }
 

@@ -1,4 +1,5 @@
 /** The tokenizer contract shared by the built-in character tokenizer and Hugging Face tokenizers. */
+import { CoopError } from "../../shared/errors.ts";
 
 /** Options for {@link TextTokenizer.encode}. */
 export interface EncodeOptions {
@@ -29,6 +30,6 @@ export interface TextTokenizer {
 }
 
 /** Raised when text or ids cannot be converted. */
-export class TokenizerError extends Error {
+export class TokenizerError extends CoopError {
   override name = "TokenizerError";
 }

@@ -15,6 +15,7 @@
  * moment tensors.
  */
 import type * as ort from "onnxruntime-node";
+import { CoopError } from "../../shared/errors.ts";
 import { type DType, Tensor } from "../../shared/tensor.ts";
 import { gradients } from "../autodiff/backward.ts";
 import { Graph, GraphBuildError, type Shape, Sym } from "../graph/graph.ts";
@@ -69,7 +70,7 @@ export interface StepReport {
 }
 
 /** Raised for bad batches, parameters or state handed to a trainer. */
-export class TrainerError extends Error {
+export class TrainerError extends CoopError {
   override name = "TrainerError";
 }
 
