@@ -5,6 +5,7 @@
  */
 import { parseArgs } from "node:util";
 import { loadConfig } from "../../rl/mod.ts";
+import { ConfigError, CoopError, NotFoundError } from "../../shared/errors.ts";
 import { createProgress, type Progress } from "../../shared/progress.ts";
 import { freePort, type LocalCluster, startLocalCluster } from "../local_cluster.ts";
 import type { MetricPoint, RunStatus } from "./job.ts";
@@ -38,7 +39,7 @@ export async function runCommand(args: string[]): Promise<number> {
     console.error("coop run: no --api given; starting a local cluster (nats-server, coordinator, one agent) ...");
     local = await startLocalCluster({
       apiPort,
-      agents: [{ nodeId: "local", cpus: Number(values.cpus ?? 8) }],
+      agents: [{ nodeId: "local", cpus: parseCpus(values.cpus) }],
     });
     base = `http://127.0.0.1:${apiPort}`;
   }
@@ -104,7 +105,7 @@ export class ApiClient {
 
   /** GET a JSON body; throws with the API's error message on failure. */
   async get<T>(path: string): Promise<T> {
-    return await this.#read<T>(await fetch(`${this.base}${path}`, { headers: this.#headers }));
+    return await this.#read<T>(path, await fetch(`${this.base}${path}`, { headers: this.#headers }));
   }
 
   /** POST JSON; throws with the API's error message on failure. */
@@ -114,7 +115,7 @@ export class ApiClient {
       headers: { ...this.#headers, "content-type": "application/json" },
       body: JSON.stringify(body),
     });
-    return await this.#read<T>(response);
+    return await this.#read<T>(path, response);
   }
 
   /** Server-sent events of `path`. */
@@ -122,9 +123,10 @@ export class ApiClient {
     const response = await fetch(`${this.base}${path}`, {
       headers: { ...this.#headers, accept: "text/event-stream" },
     });
-    if (!response.ok || response.body === null) await this.#read(response);
+    if (!response.ok) await this.#read(path, response);
+    if (response.body === null) throw new CoopError(`API stream ${path} returned no body`);
     let buffer = "";
-    for await (const chunk of response.body!.pipeThrough(new TextDecoderStream())) {
+    for await (const chunk of response.body.pipeThrough(new TextDecoderStream())) {
       buffer += chunk;
       for (let end = buffer.indexOf("\n\n"); end >= 0; end = buffer.indexOf("\n\n")) {
         const block = buffer.slice(0, end);
@@ -140,12 +142,27 @@ export class ApiClient {
     }
   }
 
-  async #read<T>(response: Response): Promise<T> {
+  async #read<T>(path: string, response: Response): Promise<T> {
     const body = await response.json().catch(() => ({}));
     if (!response.ok) {
-      const message = body?.error?.message ?? `HTTP ${response.status}`;
-      throw new Error(`${response.status} ${body?.error?.name ?? ""}: ${message}`.replace(/ :/, ":"));
+      const name = typeof body?.error?.name === "string" ? `${body.error.name}: ` : "";
+      const message = `API request ${path} failed with ${response.status}: ${name}${
+        body?.error?.message ?? `HTTP ${response.status}`
+      }`;
+      // The API maps NotFoundError to 404 and ConfigError (and malformed bodies) to 400; keep that class here.
+      if (response.status === 404) throw new NotFoundError(message);
+      if (response.status === 400) throw new ConfigError(message);
+      throw new CoopError(message);
     }
     return body as T;
   }
+}
+
+function parseCpus(value: string | undefined): number {
+  if (value === undefined) return 8;
+  const cpus = Number(value);
+  if (!Number.isFinite(cpus) || cpus <= 0) {
+    throw new ConfigError(`Invalid --cpus "${value}": expected a positive number`);
+  }
+  return cpus;
 }

@@ -11,6 +11,7 @@
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import { type JobConfig, parseJobConfig, type RewardMode } from "../../rl/mod.ts";
+import { CoopError } from "../../shared/errors.ts";
 import { writeLineChart } from "../../shared/plot.ts";
 import { createProgress } from "../../shared/progress.ts";
 import { startLocalCluster } from "../local_cluster.ts";
@@ -60,7 +61,9 @@ export async function runRlDemo(args: string[]): Promise<number> {
       track(manager, configs.rm),
     ]);
     for (const run of [sft, rm]) {
-      if (run.status.state !== "finished") throw new Error(`Warm-up "${run.status.name}" ${describe(run.status)}`);
+      if (run.status.state !== "finished") {
+        throw new CoopError(`Demo warm-up "${run.status.name}" ${describe(run.status)}`);
+      }
     }
     const sftAcc = sft.metrics.at(-1)?.eval_accuracy ?? Number.NaN;
     const rmAcc = rm.metrics.at(-1)?.rm_pair_accuracy ?? Number.NaN;
@@ -74,7 +77,7 @@ export async function runRlDemo(args: string[]): Promise<number> {
       const config = parseJobConfig({ ...configs.rlRaw, mode, name: `${configs.rlRaw.name ?? "demo"}-${mode}` });
       const t0 = performance.now();
       const run = await track(manager, config);
-      if (run.status.state !== "finished") throw new Error(`Run "${mode}" ${describe(run.status)}`);
+      if (run.status.state !== "finished") throw new CoopError(`Demo run "${mode}" ${describe(run.status)}`);
       results.push(summarize(mode, run.metrics, run.status, (performance.now() - t0) / 1000));
     }
     const table = resultsTable(results);

@@ -124,11 +124,6 @@ export class RunManager {
     return this.#run(id).metrics.filter((p) => p.step > since);
   }
 
-  /** The run's config, as validated. */
-  config(id: string): JobConfig {
-    return this.#run(id).config;
-  }
-
   /** Calls `listener` on every new event of the run; returns the unsubscribe function. */
   subscribe(id: string, listener: (event: RunEvent) => void): () => void {
     const run = this.#run(id);
