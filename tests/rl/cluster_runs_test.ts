@@ -12,8 +12,7 @@ import { NegativeSynthesizer } from "../../actors/roles/mod.ts";
 import { FakeAssistant } from "./fixtures/rewriter.ts";
 import { parseJobConfig, parseRunConfig, type RunConfig } from "../../rl/mod.ts";
 import { type NatsServer, startNats } from "../harness.ts";
-
-const CLUSTER_TEST = { sanitizeOps: false, sanitizeResources: false, sanitizeExit: false };
+import { CLUSTER_TEST } from "../runtime/cluster_fixture.ts";
 
 function rlConfig(dir: string, overrides: Record<string, unknown> = {}): RunConfig {
   return parseRunConfig({

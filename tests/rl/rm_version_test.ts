@@ -8,8 +8,7 @@ import { notDeepStrictEqual, ok, strictEqual } from "node:assert";
 import { type LocalCluster, startLocalCluster } from "../../coordinator/local_cluster.ts";
 import { modelSpec } from "../../coordinator/run/roles.ts";
 import { RewardActor, RewardLearner } from "../../actors/roles/mod.ts";
-
-const CLUSTER_TEST = { sanitizeOps: false, sanitizeResources: false, sanitizeExit: false };
+import { CLUSTER_TEST } from "../runtime/cluster_fixture.ts";
 
 Deno.test({ name: "RewardActor scores with the RM version it is asked for", ...CLUSTER_TEST }, async () => {
   let local: LocalCluster | undefined;
