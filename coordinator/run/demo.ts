@@ -8,8 +8,9 @@
  * pairs, wall time), SVG plots of training reward and held-out accuracy per mode, and `results.json`/`results.md`,
  * under `docs/results/` (`docs/results/quick/` with --quick). `--runtime` runs the actor-runtime smoke demo instead.
  */
-import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { parse as parseYaml } from "yaml";
 import { type JobConfig, parseJobConfig, type RewardMode } from "../../rl/mod.ts";
 import { CoopError } from "../../shared/errors.ts";
 import { writeLineChart } from "../../shared/plot.ts";
@@ -19,7 +20,6 @@ import { formatTable } from "../status_table.ts";
 import { shownMetrics } from "./cli.ts";
 import { EXAMPLE_NOTE, type MetricPoint, type RunStatus } from "./job.ts";
 import { RunManager } from "./manager.ts";
-import { parse as parseYaml } from "yaml";
 
 const CONFIGS = fileURLToPath(new URL("../../rl/configs/", import.meta.url));
 const MODES: readonly RewardMode[] = ["rule", "static-rm", "cooper"];

@@ -22,12 +22,12 @@ import {
   type SftConfig,
   verify,
 } from "../../rl/mod.ts";
+import { ConfigError } from "../../shared/errors.ts";
 import { absolutePath } from "./checkpoint.ts";
 import { loadRunData, tasksForStep, verificationPairs } from "./data.ts";
 import { isDue, type JobContext } from "./job.ts";
 import { LEARNER_FAULT_TOLERANCE, modelSpec, ROLE_FAULT_TOLERANCE } from "./roles.ts";
 import { verificationAccuracy } from "./rollouts.ts";
-import { ConfigError } from "../../shared/errors.ts";
 
 /** Policy warm-up: next-token loss on the responses (worked solutions) of the training tasks. */
 export async function runSft(ctx: JobContext, config: SftConfig): Promise<void> {
