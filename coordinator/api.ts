@@ -11,7 +11,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { z } from "zod";
-import { ConfigError, CoopError, NotFoundError } from "../shared/errors.ts";
+import { ConfigError, NotFoundError } from "../shared/errors.ts";
 import type { PendingView, PlacementGroupView, ResourceRequest } from "./scheduler_types.ts";
 
 export type { PendingView, PlacementGroupView };
@@ -250,7 +250,8 @@ export function errorResponse(error: unknown, c: Context): Response {
   else if (error instanceof ConfigError) status = 400;
   const name = error instanceof Error ? error.name : "Error";
   const message = error instanceof Error ? error.message : String(error);
-  if (status === 500 && !(error instanceof CoopError)) console.error("API handler failed:", error);
+  // Any 500 is the server's fault, typed or not: keep a trace of it beside the JSON the client gets.
+  if (status === 500) console.error("API handler failed:", error);
   return c.json(errorBody(name, message), status);
 }
 
