@@ -66,6 +66,46 @@ const Model = (maxSeqLen: number) =>
   }).refine((m) => m.dModel % m.nHeads === 0, { error: "dModel must be divisible by nHeads", path: ["nHeads"] })
     .prefault({});
 
+/** The assistant model of `negatives.rewriter: "assistant"`: a causal LM checkpoint prompted to rewrite. */
+const Assistant = z.strictObject({
+  checkpoint: text(),
+  /** `char` for the engine's char tokenizer, or a path to a HF `tokenizer.json` (or its checkpoint dir). */
+  tokenizer: text().default("char"),
+  resources: Resources.default({ cpu: 1 }),
+  /** Candidates sampled per correct response (the verifier filter keeps the first wrong one). */
+  samples: posInt().default(4),
+  maxNewTokens: posInt().default(256),
+  temperature: nonNegNumber().default(0.7),
+  /** Template with `{question}`, `{response}` and `{reference}`; default: the actor's built-in rewrite prompt. */
+  prompt: text().optional(),
+});
+
+/** Who rewrites correct responses into negatives: the rule rewriter (built-in tasks) or an assistant model. */
+const Negatives = z.strictObject({
+  count: posInt().default(1),
+  resources: Resources.default({ cpu: 0.25 }),
+  rewriter: z.enum(["rule", "assistant"], { error: `expected "rule" or "assistant"` }).default("rule"),
+  assistant: Assistant.optional(),
+}).check((ctx) => {
+  const { rewriter, assistant } = ctx.value;
+  if (rewriter === "assistant" && assistant === undefined) {
+    ctx.issues.push({
+      code: "custom",
+      input: ctx.value,
+      path: ["assistant"],
+      message: `is required when rewriter is "assistant" (give at least its checkpoint)`,
+    });
+  }
+  if (rewriter === "rule" && assistant !== undefined) {
+    ctx.issues.push({
+      code: "custom",
+      input: ctx.value,
+      path: ["rewriter"],
+      message: `expected "assistant" when an assistant is configured (it would be unused with "rule")`,
+    });
+  }
+}).prefault({});
+
 const level = () => posInt().max(MAX_LEVEL, { error: `expected a level from 1 to ${MAX_LEVEL}` });
 
 /** Where tasks come from: the built-in generator or a GSM8K/MATH-style JSONL file. */
@@ -143,7 +183,7 @@ export const RunConfigSchema = z.strictObject({
   reference: role(1, 0.5),
   policyLearner: role(1, 1),
   rewardLearner: role(1, 1),
-  negatives: role(1, 0.25),
+  negatives: Negatives,
   policy: Model(128),
   rewardModel: Model(256),
   grpo: Grpo,

@@ -9,7 +9,14 @@
 import type { Rng } from "./rng.ts";
 
 /** How a negative was made. */
-export type NegativeStrategy = "final-slip" | "intermediate-slip" | "wrong-operation" | "drop-step" | "answer-swap";
+export type NegativeStrategy =
+  | "final-slip"
+  | "intermediate-slip"
+  | "wrong-operation"
+  | "drop-step"
+  | "answer-swap"
+  // Proposed by an assistant model actor (real data).
+  | "assistant";
 
 /** What a synthesizer rewrites. */
 export interface NegativeInput {

@@ -1,6 +1,6 @@
 /**
  * The Cooper role actors: rollout (sampling with a versioned policy), reward (RM scores + verifier verdicts),
- * reference (frozen log-probs), the policy and reward learners, and the negative synthesizer. Importing this module
+ * reference (frozen log-probs), the policy and reward learners, the negative synthesizer and its assistant rewriter. Importing this module
  * registers them with the actor registry (`actors/known_actors.ts` does, so every actor host knows them).
  */
 export {
@@ -25,4 +25,6 @@ export type { TokenPair } from "./reference.ts";
 export { Learner, PolicyLearner, RewardLearner } from "./learners.ts";
 export type { OptimSpec, PolicyLearnerSpec, RewardLearnerSpec, SftExample, UpdateReport } from "./learners.ts";
 export { NegativeSynthesizer } from "./negatives.ts";
-export type { AssistantRewriter, NegativeSynthesizerOptions } from "./negatives.ts";
+export type { NegativeSynthesizerOptions, RewriterActor } from "./negatives.ts";
+export { AssistantRewriter, DEFAULT_REWRITE_PROMPT, rewritePrompt } from "./assistant.ts";
+export type { AssistantSpec } from "./assistant.ts";

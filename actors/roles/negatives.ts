@@ -5,8 +5,9 @@
  * rewriter.
  *
  * Real data: the paper prompts an assistant LLM with the problem and the correct response. That plugs in here as
- * an {@link AssistantRewriter}: any actor with a `rewrite(input)` method, named in `assistant`. Coop ships no
- * assistant model, so the rule rewriter is the only built-in one.
+ * a {@link RewriterActor}: any actor with a `rewrite(input, seed)` method, named in `assistant` — Coop's own is
+ * the `AssistantRewriter` (`assistant.ts`, run config `negatives.rewriter: "assistant"`). There is no silent
+ * fallback to the rule rewriter: rejected candidates and failed calls are counted in the pair counts.
  */
 import { z } from "zod";
 import {
@@ -23,14 +24,14 @@ import type { ActorHandle } from "../handle.ts";
 import { registerActor } from "../registry.ts";
 
 /** The extension point for real data: an in-cluster assistant model that rewrites a correct response. */
-export interface AssistantRewriter {
-  /** Plausible wrong rewrites of `input.response`, best first (the verifier filter runs afterwards). */
-  rewrite(input: NegativeInput): NegativeCandidate[] | Promise<NegativeCandidate[]>;
+export interface RewriterActor {
+  /** Plausible wrong rewrites of `input.response`, best first, sampled with `seed` (the verifier filter runs afterwards). */
+  rewrite(input: NegativeInput, seed: number): NegativeCandidate[] | Promise<NegativeCandidate[]>;
 }
 
 /** Options of the {@link NegativeSynthesizer} actor. */
 export interface NegativeSynthesizerOptions {
-  /** Name of an actor implementing {@link AssistantRewriter}; default: the rule rewriter. */
+  /** Name of an actor implementing {@link RewriterActor}; default: the rule rewriter. */
   assistant?: string;
 }
 
@@ -58,8 +59,9 @@ export class NegativeSynthesizer {
   async #synthesizer(): Promise<Rewriter> {
     if (this.#rewriter !== undefined) return this.#rewriter;
     if (this.#assistant === undefined) return this.#rewriter = new RuleNegativeSynthesizer();
-    const handle: ActorHandle<AssistantRewriter> = await actorContext().cluster.getActor(this.#assistant);
-    return this.#rewriter = { candidates: (input) => handle.rewrite(input) };
+    const handle: ActorHandle<RewriterActor> = await actorContext().cluster.getActor(this.#assistant);
+    // The seed comes from the pair builder's seeded rng, so a retried step asks for the same rewrites.
+    return this.#rewriter = { candidates: (input, rng) => handle.rewrite(input, rng.int(0, 2 ** 31 - 1)) };
   }
 }
 registerActor(NegativeSynthesizer, {

@@ -244,6 +244,10 @@ class RlRun {
     const out: Record<string, number> = {
       rm_pairs: pairs.pairs.length,
       rm_groups_masked: pairs.counts.groups - pairs.counts.valid,
+      // Rewrites the verifier filter threw out (still correct or unparseable) and failed rewriter calls: with an
+      // assistant model these say how often it produced no usable negative.
+      rm_negatives_rejected: pairs.counts.rejectedNegatives,
+      rm_rewriter_errors: pairs.counts.synthesizerErrors,
     };
     if (pairs.pairs.length === 0) return out;
     const inputs = pairs.pairs.map((p) => ({ positive: p.positiveInput, negative: p.negativeInput }));

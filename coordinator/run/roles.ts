@@ -7,6 +7,8 @@ import { resolve } from "node:path";
 import type { ActorHandle } from "../../actors/handle.ts";
 import type { Cluster } from "../../actors/cluster.ts";
 import {
+  AssistantRewriter,
+  type AssistantSpec,
   type ModelSpec,
   NegativeSynthesizer,
   PolicyLearner,
@@ -40,14 +42,36 @@ export async function modelSpec(
       weights: { kind: "random", seed: options.seed },
     };
   }
-  const dir = resolve(model.checkpoint);
+  return await checkpointSpec(model.checkpoint, tokenizer);
+}
+
+/** The spec of a checkpoint folder (its config.json decides the architecture). */
+export async function checkpointSpec(checkpoint: string, tokenizer: string): Promise<ModelSpec> {
+  const dir = resolve(checkpoint);
   let hfConfig: Record<string, unknown>;
   try {
     hfConfig = JSON.parse(await Deno.readTextFile(`${dir}/config.json`));
   } catch (error) {
-    throw new ConfigError(`Cannot read the model checkpoint "${model.checkpoint}": ${(error as Error).message}`);
+    throw new ConfigError(`Cannot read the model checkpoint "${checkpoint}": ${(error as Error).message}`);
   }
-  return { hfConfig, tokenizer, weights: { kind: "checkpoint", dir } };
+  return {
+    hfConfig,
+    tokenizer: tokenizer === "char" ? "char" : resolve(tokenizer),
+    weights: { kind: "checkpoint", dir },
+  };
+}
+
+/** The assistant rewriter of `negatives.rewriter: "assistant"`, as the actor is spawned with. */
+export async function assistantSpec(
+  assistant: NonNullable<RunConfig["negatives"]["assistant"]>,
+): Promise<AssistantSpec> {
+  return {
+    model: await checkpointSpec(assistant.checkpoint, assistant.tokenizer),
+    samples: assistant.samples,
+    maxNewTokens: assistant.maxNewTokens,
+    temperature: assistant.temperature,
+    ...(assistant.prompt === undefined ? {} : { prompt: assistant.prompt }),
+  };
 }
 
 /** Handles on every role actor of an RL run. */
@@ -58,6 +82,8 @@ export interface RunRoles {
   policyLearner: ActorHandle<PolicyLearner>;
   rewardLearner: ActorHandle<RewardLearner>;
   negatives: ActorHandle<NegativeSynthesizer>;
+  /** The assistant model the negative synthesizer rewrites with (`negatives.rewriter: "assistant"`). */
+  assistant?: ActorHandle<AssistantRewriter>;
   /** Kills them all. */
   stop(): Promise<void>;
 }
@@ -71,6 +97,9 @@ export async function spawnRoles(
 ): Promise<RunRoles> {
   const policy = await modelSpec(config.policy, { classifier: false, seed: config.seed });
   const rm = await modelSpec(config.rewardModel, { classifier: true, seed: config.seed + 1 });
+  const assistant = config.negatives.rewriter === "assistant" && config.negatives.assistant !== undefined
+    ? { spec: await assistantSpec(config.negatives.assistant), resources: config.negatives.assistant.resources }
+    : undefined;
   const opts = (role: string, resources: Record<string, number>, index = 0) => ({
     name: `${runId}-${role}${index === 0 ? "" : `-${index}`}`,
     resources,
@@ -87,7 +116,9 @@ export async function spawnRoles(
     await Promise.all(spawned.map((h) => cluster.kill(h, { graceful: false }).catch(() => {})));
   };
   try {
-    const [rollouts, reward, reference, policyLearner, rewardLearner, negatives] = await Promise.all([
+    // The synthesizer looks the assistant up by name on first use, so both can be spawned together.
+    const assistantName = opts("assistant", {}).name;
+    const [rollouts, reward, reference, policyLearner, rewardLearner, negatives, assistantHandle] = await Promise.all([
       Promise.all(
         Array.from(
           { length: config.rollout.count },
@@ -117,9 +148,25 @@ export async function spawnRoles(
           microBatchSize: config.grpo.microBatchSize,
         },
       })),
-      track(cluster.spawn(NegativeSynthesizer, opts("negatives", config.negatives.resources))),
+      track(cluster.spawn(
+        NegativeSynthesizer,
+        opts("negatives", config.negatives.resources),
+        assistant === undefined ? {} : { assistant: assistantName },
+      )),
+      assistant === undefined
+        ? Promise.resolve(undefined)
+        : track(cluster.spawn(AssistantRewriter, opts("assistant", assistant.resources), assistant.spec)),
     ]);
-    return { rollouts, reward, reference, policyLearner, rewardLearner, negatives, stop };
+    return {
+      rollouts,
+      reward,
+      reference,
+      policyLearner,
+      rewardLearner,
+      negatives,
+      ...(assistantHandle === undefined ? {} : { assistant: assistantHandle }),
+      stop,
+    };
   } catch (error) {
     await stop();
     throw error;
