@@ -1,4 +1,5 @@
 import { deepStrictEqual as assertEquals, throws } from "node:assert";
+import { hfFixturesDir } from "../parity/fixture.ts";
 import { parseDecoderConfig, toHfConfig } from "./config.ts";
 
 const base = {
@@ -25,8 +26,8 @@ Deno.test("config - transformers 5 rope_parameters and transformers 4 rope_theta
 });
 
 Deno.test("config - fixture configs parse with their GQA, bias and tying", async () => {
-  const dir = new URL("../../../shared/fixtures/hf/", import.meta.url);
-  const llama = parseDecoderConfig(JSON.parse(await Deno.readTextFile(new URL("llama-tiny/config.json", dir))));
+  const dir = `${hfFixturesDir()}/`;
+  const llama = parseDecoderConfig(JSON.parse(await Deno.readTextFile(`${dir}llama-tiny/config.json`)));
   assertEquals([llama.family, llama.numHeads, llama.numKvHeads, llama.headDim, llama.tieWordEmbeddings], [
     "llama",
     6,
@@ -36,7 +37,7 @@ Deno.test("config - fixture configs parse with their GQA, bias and tying", async
   ]);
   assertEquals(llama.qkvBias, false);
   assertEquals(llama.eosTokenIds, [2]);
-  const rm = parseDecoderConfig(JSON.parse(await Deno.readTextFile(new URL("qwen2-rm-tiny/config.json", dir))));
+  const rm = parseDecoderConfig(JSON.parse(await Deno.readTextFile(`${dir}qwen2-rm-tiny/config.json`)));
   assertEquals(rm.numLabels, 1);
   assertEquals(rm.padTokenId, 0);
 });

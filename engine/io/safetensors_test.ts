@@ -1,5 +1,6 @@
 import { deepStrictEqual as assertEquals, throws } from "node:assert";
 import { Tensor, tensor } from "../../shared/tensor.ts";
+import { hfFixturesDir } from "../parity/fixture.ts";
 import { parseSafetensors, serializeSafetensors, toFloat32 } from "./safetensors.ts";
 
 Deno.test("safetensors - round trip keeps names, dtypes, shapes, values and metadata", () => {
@@ -21,9 +22,7 @@ Deno.test("safetensors - round trip keeps names, dtypes, shapes, values and meta
 });
 
 Deno.test("safetensors - reads the HF fixture weights", async () => {
-  const bytes = await Deno.readFile(
-    new URL("../../../shared/fixtures/hf/qwen2-tiny/model.safetensors", import.meta.url),
-  );
+  const bytes = await Deno.readFile(`${hfFixturesDir()}/qwen2-tiny/model.safetensors`);
   const file = parseSafetensors(bytes);
   assertEquals(file.tensors.get("lm_head.weight")!.shape, [300, 64]);
   assertEquals(file.tensors.get("model.layers.0.self_attn.k_proj.bias")!.shape, [32]);

@@ -8,6 +8,14 @@ import { type DecoderConfig, readDecoderConfig } from "../io/config.ts";
 import { readSafetensors } from "../io/safetensors.ts";
 import { loadWeights, type Weights } from "../models/params.ts";
 
+/**
+ * Where the Hugging Face reference fixtures live: `COOP_HF_FIXTURES`, else `../shared/fixtures/hf` beside the project
+ * root (where developers and CI have them).
+ */
+export function hfFixturesDir(): string {
+  return Deno.env.get("COOP_HF_FIXTURES") ?? new URL("../../../shared/fixtures/hf", import.meta.url).pathname;
+}
+
 /** A loaded fixture folder. */
 export interface Fixture {
   dir: string;

@@ -8,5 +8,5 @@ export {
   relativeError,
   TOLERANCES,
 } from "./check.ts";
-export { type Fixture, FixtureError, readFixture } from "./fixture.ts";
+export { type Fixture, FixtureError, hfFixturesDir, readFixture } from "./fixture.ts";
 export { parityMain } from "./cli.ts";

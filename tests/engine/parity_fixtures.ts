@@ -1,6 +1,7 @@
+import { hfFixturesDir } from "../../engine/parity/fixture.ts";
+
 /** Where the Hugging Face reference fixtures live (`COOP_HF_FIXTURES` overrides; default ../shared/fixtures/hf). */
-export const HF_FIXTURES: string = Deno.env.get("COOP_HF_FIXTURES") ??
-  new URL("../../../shared/fixtures/hf", import.meta.url).pathname;
+export const HF_FIXTURES: string = hfFixturesDir();
 
 /** A fixture folder by name (qwen2-tiny, llama-tiny, qwen2-rm-tiny). */
 export function fixtureDir(name: string): string {
