@@ -1,5 +1,5 @@
 /**
- * Reader for reference-fixture folders (the layout of `shared/fixtures/hf`): config.json, model.safetensors,
+ * Reader for reference-fixture folders (the layout of `tests/fixtures/hf`): config.json, model.safetensors,
  * inputs.json, expected.safetensors and optionally grads.safetensors.
  */
 import { CoopError } from "../../shared/errors.ts";
@@ -9,11 +9,11 @@ import { readSafetensors } from "../io/safetensors.ts";
 import { loadWeights, type Weights } from "../models/params.ts";
 
 /**
- * Where the Hugging Face reference fixtures live: `COOP_HF_FIXTURES`, else `../shared/fixtures/hf` beside the project
- * root (where developers and CI have them).
+ * Where the Hugging Face reference fixtures live: `COOP_HF_FIXTURES`, else `tests/fixtures/hf` in the repository
+ * (committed, so a plain clone tests itself).
  */
 export function hfFixturesDir(): string {
-  return Deno.env.get("COOP_HF_FIXTURES") ?? new URL("../../../shared/fixtures/hf", import.meta.url).pathname;
+  return Deno.env.get("COOP_HF_FIXTURES") ?? new URL("../../tests/fixtures/hf", import.meta.url).pathname;
 }
 
 /** A loaded fixture folder. */

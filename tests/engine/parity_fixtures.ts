@@ -1,6 +1,6 @@
 import { hfFixturesDir } from "../../engine/parity/fixture.ts";
 
-/** Where the Hugging Face reference fixtures live (`COOP_HF_FIXTURES` overrides; default ../shared/fixtures/hf). */
+/** Where the Hugging Face reference fixtures live (`COOP_HF_FIXTURES` overrides; default tests/fixtures/hf). */
 export const HF_FIXTURES: string = hfFixturesDir();
 
 /** A fixture folder by name (qwen2-tiny, llama-tiny, qwen2-rm-tiny). */
