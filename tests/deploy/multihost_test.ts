@@ -100,8 +100,14 @@ async function runScenario(lan: Lan, procs: NetProcess[], storeDir: string): Pro
     ...["--env-file", `${storeDir}/install-b.env`],
   ], { env: bare, check: false });
   assertEquals(install.code, 0, `join.sh install failed: ${install.stderr}`);
-  await Deno.stat(`${installDir}/.tools/node_modules/.bin/deno`);
-  step("join.sh copied Coop and installed Deno (from npm) and its dependencies into a fresh directory");
+  // A machine with Deno in /usr/bin (e.g. `npm i -g deno`) is not bare: join.sh then uses that Deno, as it should.
+  const systemDeno = await run("sh", ["-c", "command -v deno"], { env: bare, check: false });
+  if (systemDeno.code === 0) {
+    step(`join.sh copied Coop and cached its dependencies with the system Deno (${systemDeno.stdout.trim()})`);
+  } else {
+    await Deno.stat(`${installDir}/.tools/node_modules/.bin/deno`);
+    step("join.sh copied Coop and installed Deno (from npm) and its dependencies into a fresh directory");
+  }
   procs.push(lan.spawn(b, `${installDir}/deploy/join.sh`, [
     ...joinArgs("--user", secrets.natsUser, "--password", secrets.natsPassword),
     ...["--node-id", "host-b", "--cpus", "2", "--label", "host=b", "--env-file", `${storeDir}/agent-b.env`],
