@@ -45,11 +45,13 @@ export function cleanAnswer(raw: string): CleanAnswer {
   );
   s = s.replace(/\{,\}/g, ",").replace(/\\%/g, "%");
   // Digit groups joined by thin spaces: 15\,000 -> 15000 (a plain space stays: it may separate list items).
-  s = s.replace(/(\d)(?:\\[,;: ]|~)(?=\d{3}(?!\d))/g, "$1");
-  s = s.replace(/\\(?:[,;: ]|quad|qquad)|~/g, " ");
+  s = s.replace(/(\d)(?:(?<!\\)\\[,;: ]|~)(?=\d{3}(?!\d))/g, "$1");
+  s = s.replace(/(?<!\\)\\(?:[,;: ]|quad|qquad)|~/g, " ");
   s = s.replace(/\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|\\circ|°|\\degree/g, "");
   s = unwrapText(s);
-  s = s.replace(/\*\*/g, "").replace(/\s+/g, " ").trim().replace(/[.;,:!?]+$/, "").trim();
+  // x**2 is a power; other ** are markdown bold.
+  s = s.replace(/(\w)\s*\*\*\s*(?=[\w(])/g, "$1^").replace(/\*\*/g, "");
+  s = s.replace(/\s+/g, " ").trim().replace(/[.;,:?]+$/, "").trim();
   let percent = false;
   const pct = /\s*(?:%|\bpercent)$/i.exec(s);
   if (pct) {

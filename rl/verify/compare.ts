@@ -7,7 +7,7 @@
 import { type Budget, checkBudget } from "./budget.ts";
 import { expressionsEqual, proportional, type Tolerance } from "./equiv.ts";
 import type { MathJson } from "./evaluate.ts";
-import { type Answer, type Interval, pairInterval, type RelOp, type Scalar } from "./parse.ts";
+import { type Answer, type Interval, pairInterval, parseScalar, type RelOp, type Scalar } from "./parse.ts";
 
 /** Settings of one comparison. */
 export interface CompareContext extends Tolerance {
@@ -23,6 +23,9 @@ export function answersEqual(a: Answer, b: Answer, ctx: CompareContext): boolean
   if (a.kind === "assign" && b.kind === "assign") {
     return a.name === b.name && answersEqual(a.value, b.value, ctx);
   }
+  // z = x + y + 2 against x + y - z + 2 = 0: an assignment is also an equation.
+  if (a.kind === "assign" && b.kind === "relation") return relationsEqual(asEquation(a), b, ctx);
+  if (b.kind === "assign" && a.kind === "relation") return relationsEqual(a, asEquation(b), ctx);
   if (a.kind === "assign") return answersEqual(a.value, b, ctx);
   if (b.kind === "assign") return answersEqual(a, b.value, ctx);
   // A one-element collection is its element: {5} = 5.
@@ -50,6 +53,12 @@ export function answersEqual(a: Answer, b: Answer, ctx: CompareContext): boolean
     case "tuple":
       return collectionEqual(a, b, ctx);
   }
+}
+
+function asEquation(a: { name: string; value: Answer }): { ops: RelOp[]; sides: Scalar[] } {
+  const name = parseScalar(a.name, false);
+  if (name === undefined || a.value.kind !== "expr") return { ops: [], sides: [] };
+  return { ops: ["="], sides: [name, a.value] };
 }
 
 function scalarsEqual(a: Scalar, b: Scalar, ctx: CompareContext): boolean {
@@ -133,6 +142,8 @@ function collectionEqual(a: Answer & { items: Answer[] }, b: Answer, ctx: Compar
   if (b.kind === "interval") return a.kind === "tuple" && intervalEqual(b, a, ctx);
   if (b.kind !== "set" && b.kind !== "list" && b.kind !== "tuple") return false;
   if (a.items.length !== b.items.length) return false;
+  // A set is never a tuple; a bare list `1, 2` may be either, taking the other side's order rule.
+  if ((a.kind === "set" && b.kind === "tuple") || (a.kind === "tuple" && b.kind === "set")) return false;
   if (a.kind === "tuple" || b.kind === "tuple") return sequenceEqual(a.items, b.items, ctx);
   return matchAll(a.items, b.items, (x, y) => answersEqual(x, y, ctx), ctx);
 }

@@ -78,7 +78,9 @@ function finalLine(text: string): string | undefined {
 
 // Prose: a word of three or more letters that is not a LaTeX command.
 function isProse(line: string): boolean {
-  const math = line.replace(/\\(?:begin|end)\{[A-Za-z*]+\}/g, "").replace(/\\[A-Za-z]+/g, "");
+  // Words inside \text{} belong to the answer (`\text{Monday}`, `5\text{ cm}`), not to prose around it.
+  const math = line.replace(/\\(?:text|textbf|mathrm|mbox)\s*\{[^{}]*\}/g, "")
+    .replace(/\\(?:begin|end)\{[A-Za-z*]+\}/g, "").replace(/\\[A-Za-z]+/g, "");
   return /(?<![\\A-Za-z])[A-Za-z]{3,}/.test(math);
 }
 
@@ -87,7 +89,7 @@ function isProse(line: string): boolean {
 function lastMathRun(line: string): string | undefined {
   const runs = line.split(/(?<![\\A-Za-z])[A-Za-z]{2,}(?![A-Za-z])/);
   for (let i = runs.length - 1; i >= 0; i--) {
-    const run = runs[i]!.trim().replace(/^[.,;:]+|[.,;:!?]+$/g, "").trim();
+    const run = runs[i]!.trim().replace(/^[.,;:=]+|[.,;:?]+$/g, "").trim();
     if (/\d/.test(run)) return run;
   }
   return undefined;

@@ -150,9 +150,8 @@ function parseBracketed(text: string, depth: number): Answer | undefined {
   if (w.open === "\\{") return { kind: "set", items: w.inner.trim() === "" ? [] : items };
   if (items.length < 2 && w.inner.trim() !== "") return undefined; // (x+1): just grouping, a scalar
   const infinite = items.some((i) => i.kind === "expr" && isInfinity(i.json));
-  if (
-    items.length === 2 && items.every((i) => i.kind === "expr") && (w.open !== w.close || infinite || w.open === "[")
-  ) {
+  const round = w.open === "(" && w.close === ")";
+  if (items.length === 2 && items.every((i) => i.kind === "expr") && (!round || infinite)) {
     const [lo, hi] = items as Scalar[];
     return { kind: "interval", parts: [{ lo: lo!, hi: hi!, loOpen: w.open === "(", hiOpen: w.close === ")" }] };
   }
