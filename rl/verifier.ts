@@ -7,9 +7,9 @@
  */
 
 import { formatRational } from "./rational.ts";
-import { budgetOf, VerifyTimeout } from "./verify/budget.ts";
+import { budgetOf, VerifyTimeout, withBudget } from "./verify/budget.ts";
 import { cleanAnswer } from "./verify/clean.ts";
-import { answersEqual } from "./verify/compare.ts";
+import { answersEqual, type CompareContext } from "./verify/compare.ts";
 import { literalRational } from "./verify/evaluate.ts";
 import { warmEngine } from "./verify/latex.ts";
 import { type AnswerSource, extractAnswer, type ExtractedAnswer } from "./verify/extract.ts";
@@ -42,8 +42,12 @@ export interface VerifyOptions {
   timeoutMs?: number;
 }
 
-/** Defaults: Math-Verify's rounding of decimals to 6 places; 1e-9 relative for floating-point evaluation. */
-export const VERIFY_DEFAULTS: Required<VerifyOptions> = { relativeTolerance: 1e-9, floatRounding: 6, timeoutMs: 100 };
+/**
+ * Defaults: Math-Verify's rounding of decimals to 6 places; 1e-9 relative for floating-point evaluation (Math-Verify's
+ * 1e-15 assumes sympy's 15-digit arithmetic, float64 sampling cannot promise it); a 500 ms deadline (unloaded, the
+ * slowest fuzzed verification takes ~50 ms; the margin is for a loaded machine).
+ */
+export const VERIFY_DEFAULTS: Required<VerifyOptions> = { relativeTolerance: 1e-9, floatRounding: 6, timeoutMs: 500 };
 
 /** A parsed final answer and its canonical text. */
 export interface NormalizedAnswer {
@@ -60,32 +64,36 @@ export function verify(response: string, reference: string, options: VerifyOptio
   warmEngine();
   const budget = budgetOf(settings.timeoutMs);
   try {
-    const ref = extractAnswer(reference);
-    if (ref === undefined) return { verdict: "unparseable", reason: "reference answer is empty" };
-    const refText = canonicalText(ref.text);
-    // Identical strings are always equal, whether or not they parse (12:00, a proof name, ...).
-    if (response.trim() === reference.trim()) return { verdict: "correct", predicted: refText, reference: refText };
-    const found = extractAnswer(response);
-    if (found === undefined) return { verdict: "unparseable", reference: refText, reason: "no answer found" };
-    const predText = canonicalText(found.text);
-    if (predText !== "" && predText === refText) return { verdict: "correct", predicted: predText, reference: refText };
-    const refAnswer = normalizeAnswer(ref.text);
-    if (refAnswer === undefined) {
-      return { verdict: "unparseable", predicted: predText, reference: refText, reason: "reference is not readable" };
-    }
-    const predicted = normalizeAnswer(found.text);
-    if (predicted === undefined) {
-      const reason = `answer after ${found.source} is empty or not readable`;
-      return { verdict: "unparseable", predicted: predText, reference: refAnswer.canonical, reason };
-    }
-    const equal = answersEqual(predicted.answer, refAnswer.answer, { ...settings, budget });
-    return { verdict: equal ? "correct" : "incorrect", predicted: predicted.canonical, reference: refAnswer.canonical };
+    return withBudget(budget, () => verifyWithin(response, reference, { ...settings, budget }));
   } catch (error) {
     if (error instanceof VerifyTimeout) {
       return { verdict: "unparseable", reason: error.message, timedOut: true };
     }
     return { verdict: "unparseable", reason: `verifier error: ${error instanceof Error ? error.message : error}` };
   }
+}
+
+function verifyWithin(response: string, reference: string, ctx: CompareContext): VerifyResult {
+  const ref = extractAnswer(reference);
+  if (ref === undefined) return { verdict: "unparseable", reason: "reference answer is empty" };
+  const refText = canonicalText(ref.text);
+  // Identical strings are always equal, whether or not they parse (12:00, a proof name, ...).
+  if (response.trim() === reference.trim()) return { verdict: "correct", predicted: refText, reference: refText };
+  const found = extractAnswer(response);
+  if (found === undefined) return { verdict: "unparseable", reference: refText, reason: "no answer found" };
+  const predText = canonicalText(found.text);
+  if (predText !== "" && predText === refText) return { verdict: "correct", predicted: predText, reference: refText };
+  const refAnswer = normalizeAnswer(ref.text);
+  if (refAnswer === undefined) {
+    return { verdict: "unparseable", predicted: predText, reference: refText, reason: "reference is not readable" };
+  }
+  const predicted = normalizeAnswer(found.text);
+  if (predicted === undefined) {
+    const reason = `answer after ${found.source} is empty or not readable`;
+    return { verdict: "unparseable", predicted: predText, reference: refAnswer.canonical, reason };
+  }
+  const equal = answersEqual(predicted.answer, refAnswer.answer, ctx);
+  return { verdict: equal ? "correct" : "incorrect", predicted: predicted.canonical, reference: refAnswer.canonical };
 }
 
 /** Parses a final-answer string into a typed answer with its canonical text; `undefined` if empty or unreadable. */

@@ -19,6 +19,24 @@ export class VerifyTimeout extends CoopError {
   }
 }
 
+let active: Budget | undefined;
+
+/** Runs `fn` with `budget` as the deadline that {@link checkActiveBudget} checks (verification is synchronous). */
+export function withBudget<T>(budget: Budget, fn: () => T): T {
+  const previous = active;
+  active = budget;
+  try {
+    return fn();
+  } finally {
+    active = previous;
+  }
+}
+
+/** Checks the deadline of the verification in progress, if any (used before each engine parse). */
+export function checkActiveBudget(): void {
+  if (active !== undefined) checkBudget(active);
+}
+
 /** A budget that ends `ms` milliseconds from now. */
 export function budgetOf(ms: number): Budget & { ms: number } {
   return { deadline: performance.now() + ms, ms };

@@ -65,8 +65,8 @@ const TOKENS = [
   " ",
   "\n",
 ];
-const TIMEOUT_MS = 100;
-const SLACK_MS = 150; // one engine parse of a maximal input, on a loaded 2-core machine
+const TIMEOUT_MS = 500;
+const SLACK_MS = 500; // one engine parse of a maximal input, on a loaded 2-core machine
 
 function randomLatex(rng: Rng): string {
   let s = "";

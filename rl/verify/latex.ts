@@ -6,6 +6,7 @@
  */
 
 import { ComputeEngine } from "@cortex-js/compute-engine";
+import { checkActiveBudget } from "./budget.ts";
 import { type MathJson, nodeCount } from "./evaluate.ts";
 
 /** Longest LaTeX the engine is asked to parse (final answers are short; longer ones are refused as unparseable). */
@@ -56,6 +57,7 @@ export function parseLatex(latex: string): MathJson | ParseError {
 function parseUncached(latex: string): MathJson | ParseError {
   if (latex.length > MAX_LATEX_CHARS) return { error: `longer than ${MAX_LATEX_CHARS} characters` };
   if (nesting(latex) > MAX_DEPTH) return { error: `nested deeper than ${MAX_DEPTH}` };
+  checkActiveBudget();
   let json: MathJson;
   try {
     json = warmEngine().parse(latex).json as MathJson;
