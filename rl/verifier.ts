@@ -92,6 +92,10 @@ function verifyWithin(response: string, reference: string, ctx: CompareContext):
     const reason = `answer after ${found.source} is empty or not readable`;
     return { verdict: "unparseable", predicted: predText, reference: refAnswer.canonical, reason };
   }
+  // A final line of prose without math ("I don't know") holds no answer unless the reference is text too.
+  if (found.source === "final-line" && predicted.answer.kind === "text" && refAnswer.answer.kind !== "text") {
+    return { verdict: "unparseable", reference: refAnswer.canonical, reason: "no answer found" };
+  }
   const equal = answersEqual(predicted.answer, refAnswer.answer, ctx);
   return { verdict: equal ? "correct" : "incorrect", predicted: predicted.canonical, reference: refAnswer.canonical };
 }
