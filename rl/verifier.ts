@@ -92,12 +92,23 @@ function verifyWithin(response: string, reference: string, ctx: CompareContext):
     const reason = `answer after ${found.source} is empty or not readable`;
     return { verdict: "unparseable", predicted: predText, reference: refAnswer.canonical, reason };
   }
-  // A final line of prose without math ("I don't know") holds no answer unless the reference is text too.
-  if (found.source === "final-line" && predicted.answer.kind === "text" && refAnswer.answer.kind !== "text") {
-    return { verdict: "unparseable", reference: refAnswer.canonical, reason: "no answer found" };
-  }
+  const unmarked = unmarkedRefusal(found, predicted.answer, refAnswer.answer);
+  if (unmarked !== undefined) return { verdict: "unparseable", reference: refAnswer.canonical, reason: unmarked };
   const equal = answersEqual(predicted.answer, refAnswer.answer, ctx);
   return { verdict: equal ? "correct" : "incorrect", predicted: predicted.canonical, reference: refAnswer.canonical };
+}
+
+// An unmarked final line is held to a stricter standard than a marked answer: prose without math ("I don't know")
+// holds no answer unless the reference is text too, and an unevaluated computation (`6+18`, a solution cut off
+// before its result) is not an answer even when it evaluates to the reference.
+function unmarkedRefusal(found: ExtractedAnswer, predicted: Answer, reference: Answer): string | undefined {
+  if (found.source !== "final-line") return undefined;
+  if (predicted.kind === "text" && reference.kind !== "text") return "no answer found";
+  const text = found.text.trim();
+  if (/^[\d\s.]*\d\s*[-+*/×]\s*[\d(][\d\s.+\-*/×()]*$/.test(text) && !/^\d+\s*\/\s*\d+$/.test(text)) {
+    return "the final line is an unevaluated computation";
+  }
+  return undefined;
 }
 
 /** Parses a final-answer string into a typed answer with its canonical text; `undefined` if empty or unreadable. */

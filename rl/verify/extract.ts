@@ -64,13 +64,16 @@ function lastInlineMath(line: string): string | undefined {
 }
 
 function finalLine(text: string): string | undefined {
-  const lines = text.split("\n").map((l) => l.trim()).filter((l) => l !== "");
+  // A dangling answer marker (`... 7+2=9. ###`, a response cut short) is not part of the last statement.
+  const lines = text.replace(/[#\s]+$/, "").split("\n").map((l) => l.trim()).filter((l) => l !== "");
   const line = lines.at(-1)?.replace(/^\*+|\*+$/g, "").trim();
   if (line === undefined || line === "") return undefined;
   const maths = [...line.matchAll(/\$\$?([^$]+)\$\$?|\\\((.+?)\\\)|\\\[(.+?)\\\]/g)];
   const lastMath = maths.at(-1);
   if (lastMath) return (lastMath[1] ?? lastMath[2] ?? lastMath[3])!.trim();
-  if (!isProse(line)) return line;
+  // The last statement of the line: "3+4=7. 7+2=9." ends with 7+2=9 (a decimal point has no space after it).
+  const statement = line.split(/\.\s+/).filter((s) => s.trim() !== "").at(-1)!.trim();
+  if (!isProse(line)) return statement;
   const run = lastMathRun(line);
   // Prose with no math ("Monday", "no solution"): the line itself, which only a text answer can equal.
   return run ?? line;
