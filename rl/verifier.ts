@@ -135,5 +135,6 @@ export function cleanLatex(raw: string): string {
 }
 
 function canonicalText(raw: string): string {
-  return cleanLatex(raw).replace(/\s+/g, "");
+  // Spaces go, except between digits: "2 3" is not 23.
+  return cleanLatex(raw).replace(/(\d)\s+(?=\d)/g, "$1 ").replace(/(?<!\d)\s+|\s+(?!\d)/g, "");
 }

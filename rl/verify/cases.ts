@@ -97,6 +97,7 @@ export const CASES: Record<string, Case[]> = {
     ["#### 1\u2009000", "1000", C, "Unicode thin space"],
     ["#### 1\u202f000\u202f000", "1000000", C, "narrow no-break spaces"],
     ["#### 1,5", "15", I, "malformed group is a list"],
+    ["#### 2 3", "23", U, "a plain space is not a thousands separator (the engine would read 23)"],
     ["#### 1,00", "100", I, "two-digit group is not thousands"],
     ["\\boxed{1,234.5}", "1234.5", C, "thousands with decimals"],
   ],

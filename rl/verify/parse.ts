@@ -40,6 +40,8 @@ export type Answer =
   | { kind: "text"; text: string };
 
 const MAX_ITEMS = 64;
+const CACHE_SIZE = 4096;
+const cache = new Map<string, Answer | undefined>();
 const MAX_DEPTH = 6;
 const RELATION = /\\(?:leqslant|geqslant|leq|geq|neq|le|ge|ne|lt|gt)(?![A-Za-z])|<=|>=|!=|=|<|>/g;
 const REL_OPS: Record<string, RelOp> = {
@@ -64,8 +66,13 @@ const TEXT_WORDS = /^(?:yes|no|true|false|none|odd|even|neither|both)$/i;
 
 /** Parses raw answer text (it is cleaned first); `undefined` when it is empty or not readable math. */
 export function parseAnswer(raw: string): Answer | undefined {
+  if (cache.has(raw)) return cache.get(raw);
   const { text, percent } = cleanAnswer(raw);
-  return text === "" ? undefined : parseClean(text, percent, 0);
+  const answer = text === "" ? undefined : parseClean(text, percent, 0);
+  // Answers are never mutated, so a GRPO group's shared reference is parsed once.
+  if (cache.size >= CACHE_SIZE) cache.delete(cache.keys().next().value!);
+  cache.set(raw, answer);
+  return answer;
 }
 
 function parseClean(text: string, percent: boolean, depth: number): Answer | undefined {
@@ -230,6 +237,8 @@ export function parseScalar(text: string, percent: boolean): Scalar | undefined 
   const plain = /^[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?$/.test(text);
   if (plain) return { kind: "expr", json: { num: text.replace(/^\+/, "") }, percent };
   const mixed = /^(-?)(\d+)\s+(\d+)\s*\/\s*(\d+)$/.exec(text); // 3 1/2
+  // LaTeX ignores spaces, so the engine reads "2 3" as 23; a reader would not (thin-space groups are joined already).
+  if (!mixed && /(?<![_^\d])\d+\s+\d/.test(text)) return undefined;
   const latex = mixed ? `${mixed[1]}(${mixed[2]}+\\frac{${mixed[3]}}{${mixed[4]}})` : plainToLatex(text);
   const json = parseLatex(latex);
   if (isParseError(json)) return undefined;
