@@ -16,6 +16,14 @@ import { type AnswerSource, extractAnswer, type ExtractedAnswer } from "./verify
 import { type Answer, parseAnswer } from "./verify/parse.ts";
 
 export { extractAnswer };
+
+/**
+ * Loads and warms the LaTeX engine now (1-2 s, otherwise paid by the first verification that needs it, outside its
+ * deadline). A reward actor may call this at start-up.
+ */
+export function warmVerifier(): void {
+  warmEngine();
+}
 export type { Answer, AnswerSource, ExtractedAnswer };
 
 /** The verifier's judgement of one response. */
@@ -61,7 +69,6 @@ export function verify(response: string, reference: string, options: VerifyOptio
     return { verdict: "unparseable", reason: "response and reference must be strings" };
   }
   const settings = { ...VERIFY_DEFAULTS, ...options };
-  warmEngine();
   const budget = budgetOf(settings.timeoutMs);
   try {
     return withBudget(budget, () => verifyWithin(response, reference, { ...settings, budget }));

@@ -8,7 +8,7 @@ import { CoopError } from "../../shared/errors.ts";
 
 /** The deadline of one verification, as a `performance.now()` time. */
 export interface Budget {
-  readonly deadline: number;
+  deadline: number;
 }
 
 /** Thrown when a verification runs past its deadline; `verify` turns it into an "unparseable" verdict. */
@@ -35,6 +35,11 @@ export function withBudget<T>(budget: Budget, fn: () => T): T {
 /** Checks the deadline of the verification in progress, if any (used before each engine parse). */
 export function checkActiveBudget(): void {
   if (active !== undefined) checkBudget(active);
+}
+
+/** Moves the current verification's deadline `ms` later (for one-time costs that are not the comparison's). */
+export function extendActiveBudget(ms: number): void {
+  if (active !== undefined) active.deadline += ms;
 }
 
 /** A budget that ends `ms` milliseconds from now. */

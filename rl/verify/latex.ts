@@ -5,8 +5,9 @@
  * results larger than {@link MAX_NODES} are refused, and parses are cached (a GRPO group shares one reference).
  */
 
-import { ComputeEngine } from "@cortex-js/compute-engine";
-import { checkActiveBudget } from "./budget.ts";
+import { createRequire } from "node:module";
+import type { ComputeEngine } from "@cortex-js/compute-engine";
+import { checkActiveBudget, extendActiveBudget } from "./budget.ts";
 import { type MathJson, nodeCount } from "./evaluate.ts";
 
 /** Longest LaTeX the engine is asked to parse (final answers are short; longer ones are refused as unparseable). */
@@ -31,15 +32,22 @@ export function isParseError(value: MathJson | ParseError): value is ParseError 
 }
 
 /**
- * Creates the engine and warms it up (its first parses are slow while V8 compiles it), so that cost is not charged
- * to the deadline of the first verification.
+ * Loads the engine and warms it up (its first parses are slow while V8 compiles it). Loading takes 1-2 s, so it is
+ * done on first use, not at import: most processes import rl/ without ever verifying, and plain numbers (GSM8K)
+ * never need the engine. The time is not charged to the deadline of the verification that triggers it.
  */
 export function warmEngine(): ComputeEngine {
   if (engine === undefined) {
-    engine = new ComputeEngine();
+    const start = performance.now();
+    // A synchronous require (the package's CommonJS build) because verify() is synchronous.
+    const { ComputeEngine: Engine } = createRequire(import.meta.url)("@cortex-js/compute-engine") as {
+      ComputeEngine: new () => ComputeEngine;
+    };
+    engine = new Engine();
     for (const latex of ["\\frac{1+\\sqrt{5}}{2}", "(x-2)(x+2)=x^2-4", "[0,1)", "\\sin^2 x+\\pi r^2"]) {
       engine.parse(latex);
     }
+    extendActiveBudget(performance.now() - start);
   }
   return engine;
 }
