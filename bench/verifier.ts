@@ -86,16 +86,23 @@ export async function runVerifierBench(args: string[]): Promise<Record<string, u
   if (typeof old === "string") console.log(`baseline skipped: ${old}`);
   else fns.push(["old", old]);
   const rows: Record<string, unknown>[] = [];
-  const results: Record<string, ReturnType<typeof measure> & ReturnType<typeof tableScore>> = {};
+  type Result = ReturnType<typeof measure> & ReturnType<typeof tableScore> & { gsm8kPerS: number; mathPerS: number };
+  const results: Record<string, Result> = {};
   for (const [name, fn] of fns) {
     if (name === "new") warmVerifier(); // one-time engine start-up (1-2 s), outside the timing
     measure(fn, mix.slice(0, 500));
-    results[name] = { ...measure(fn, mix), ...tableScore(fn) };
+    // The whole mix first (new answers are parsed once, as in training); then each half again, parses cached.
+    const all = measure(fn, mix);
+    const gsm8k = measure(fn, mix.filter((_, i) => i % 2 === 0)).perS;
+    const math = measure(fn, mix.filter((_, i) => i % 2 === 1)).perS;
+    results[name] = { ...all, gsm8kPerS: gsm8k, mathPerS: math, ...tableScore(fn) };
     rows.push({ verifier: name, ...results[name] });
   }
   printTable(`Verifier: ${count} verifications (half GSM8K-style, half MATH-style)`, rows, [
     "verifier",
     { key: "perS", header: "verifs/s" },
+    { key: "gsm8kPerS", header: "GSM8K/s (warm)" },
+    { key: "mathPerS", header: "MATH/s (warm)" },
     { key: "p50Us", header: "p50 (µs)" },
     { key: "p99Us", header: "p99 (µs)" },
     { key: "maxUs", header: "max (µs)" },

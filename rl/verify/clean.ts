@@ -33,8 +33,20 @@ const UNIT_WORDS = "cm|mm|km|kg|mg|ml|mL|ms|hr|hrs|min|mins|sec|secs|mph|kph|ft|
 const NOISE_WORDS =
   /(?<![\\A-Za-z])(?:dollars?|usd|euros?|cents?|units?|degrees?|square|sq|cubic|per|each|only|about|approximately|exactly)(?![A-Za-z])/gi;
 
-/** Cleans one final answer; the result may be empty. */
+const CACHE_SIZE = 4096;
+const cache = new Map<string, CleanAnswer>();
+
+/** Cleans one final answer; the result may be empty. Cached: answers repeat across a group and a batch. */
 export function cleanAnswer(raw: string): CleanAnswer {
+  const hit = cache.get(raw);
+  if (hit !== undefined) return hit;
+  const result = cleanUncached(raw);
+  if (cache.size >= CACHE_SIZE) cache.delete(cache.keys().next().value!);
+  cache.set(raw, result);
+  return result;
+}
+
+function cleanUncached(raw: string): CleanAnswer {
   let s = raw;
   for (const [re, to] of UNICODE) s = s.replace(re, to);
   s = s.replace(/\\\$|\\euro|€|£|¥|\bRs\.?/g, " ").replace(/\\[()[\]]/g, " ").replace(/\$/g, " ");
