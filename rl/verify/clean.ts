@@ -34,6 +34,7 @@ const NOISE_WORDS =
   /(?<![\\A-Za-z])(?:dollars?|usd|euros?|cents?|units?|degrees?|square|sq|cubic|per|each|only|about|approximately|exactly)(?![A-Za-z])/gi;
 
 const CACHE_SIZE = 4096;
+const MAX_CACHED_CHARS = 512;
 const cache = new Map<string, CleanAnswer>();
 
 /** Cleans one final answer; the result may be empty. Cached: answers repeat across a group and a batch. */
@@ -41,6 +42,7 @@ export function cleanAnswer(raw: string): CleanAnswer {
   const hit = cache.get(raw);
   if (hit !== undefined) return hit;
   const result = cleanUncached(raw);
+  if (raw.length > MAX_CACHED_CHARS) return result;
   if (cache.size >= CACHE_SIZE) cache.delete(cache.keys().next().value!);
   cache.set(raw, result);
   return result;

@@ -41,6 +41,8 @@ export type Answer =
 
 const MAX_ITEMS = 64;
 const CACHE_SIZE = 4096;
+/** Longest final answer parsed. */
+export const MAX_ANSWER_CHARS = 1000;
 const cache = new Map<string, Answer | undefined>();
 const MAX_DEPTH = 6;
 const RELATION = /\\(?:leqslant|geqslant|leq|geq|neq|le|ge|ne|lt|gt)(?![A-Za-z])|<=|>=|!=|=|<|>/g;
@@ -66,6 +68,8 @@ const TEXT_WORDS = /^(?:yes|no|true|false|none|odd|even|neither|both)$/i;
 
 /** Parses raw answer text (it is cleaned first); `undefined` when it is empty or not readable math. */
 export function parseAnswer(raw: string): Answer | undefined {
+  // Longer than any final answer, and more than the engine could parse anyway (see latex.ts).
+  if (raw.length > MAX_ANSWER_CHARS) return undefined;
   if (cache.has(raw)) return cache.get(raw);
   const { text, percent } = cleanAnswer(raw);
   const answer = text === "" ? undefined : parseClean(text, percent, 0);
