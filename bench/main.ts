@@ -17,6 +17,10 @@ export const SUITES: Record<string, { summary: string; run: (args: string[]) => 
     summary: "Cooper pipeline samples/s sync vs async (maxStaleness 0 vs 2), rollout tok/s with 1, 2, 4 actors",
     run: async (args) => (await import("./rl.ts")).runRlBench(args),
   },
+  verifier: {
+    summary: "rule verifier verifs/s, p99 latency, timeout share on GSM8K+MATH-style responses vs the old verifier",
+    run: async (args) => (await import("./verifier.ts")).runVerifierBench(args),
+  },
 };
 
 if (import.meta.main) {

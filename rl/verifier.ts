@@ -1,216 +1,147 @@
 /**
- * The rule verifier: pulls the final answer out of a response and compares it with the reference answer.
- *
- * Extraction order follows what math datasets and models write: GSM8K's `#### 42`, then the last `\boxed{...}`
- * (MATH), then "the answer is ...", then the last number anywhere as a fallback. Numbers are compared as exact
- * rationals, so `0.75`, `3/4`, `\dfrac{3}{4}` and `75%` (against 0.75) all agree; answers with no single number
- * (expressions, tuples) fall back to whitespace-insensitive text equality.
+ * The rule verifier: finds the final answer of a response and of the reference the same way (rl/verify/extract.ts),
+ * parses both into typed answers (numbers, expressions, equations and inequalities, intervals, sets, tuples,
+ * lists, matrices, text and choices; rl/verify/parse.ts) and compares them symbolically (rl/verify/compare.ts).
+ * It is built for no false positives: an answer that cannot be read as math, or is of another kind than the
+ * reference, is never matched by a number picked out of it. Every comparison runs under a deadline.
  */
 
-import { divide, equals, formatRational, parseDecimal, type Rational } from "./rational.ts";
+import { formatRational } from "./rational.ts";
+import { budgetOf, VerifyTimeout, withBudget } from "./verify/budget.ts";
+import { cleanAnswer } from "./verify/clean.ts";
+import { answersEqual, type CompareContext } from "./verify/compare.ts";
+import { literalRational } from "./verify/evaluate.ts";
+import { warmEngine } from "./verify/latex.ts";
+import { type AnswerSource, extractAnswer, type ExtractedAnswer } from "./verify/extract.ts";
+import { type Answer, parseAnswer } from "./verify/parse.ts";
+
+export { extractAnswer };
+
+/**
+ * Loads and warms the LaTeX engine now (1-2 s, otherwise paid by the first verification that needs it, outside its
+ * deadline). A reward actor may call this at start-up.
+ */
+export function warmVerifier(): void {
+  warmEngine();
+}
+export type { Answer, AnswerSource, ExtractedAnswer };
 
 /** The verifier's judgement of one response. */
 export type Verdict = "correct" | "incorrect" | "unparseable";
 
-/** Where in the response the final answer was found. */
-export type AnswerSource = "hashes" | "boxed" | "answer-is" | "last-number";
-
-/** The verifier's result; `predicted`/`reference` are canonical forms (e.g. `3/4`, `1000`, `0.5`). */
+/** The verifier's result; `predicted`/`reference` are canonical forms (e.g. `3/4`, `1000`, `(-\infty,3]`). */
 export interface VerifyResult {
   verdict: Verdict;
   predicted?: string;
   reference?: string;
   /** Why the verdict is "unparseable". */
   reason?: string;
+  /** The comparison ran past `timeoutMs` (the verdict is then "unparseable"). */
+  timedOut?: boolean;
 }
 
-/** The raw final-answer text found in a response. */
-export interface ExtractedAnswer {
-  text: string;
-  source: AnswerSource;
+/** Comparison settings; see {@link VERIFY_DEFAULTS}. */
+export interface VerifyOptions {
+  /** Relative tolerance for values that are not exact rationals (radicals, π, logs evaluated in floating point). */
+  relativeTolerance?: number;
+  /** Decimal places both sides are rounded to when one is a written decimal (Math-Verify's `float_rounding`). */
+  floatRounding?: number;
+  /** Deadline of one verification in milliseconds; past it the verdict is "unparseable". */
+  timeoutMs?: number;
 }
 
-/** A final answer after normalisation: an exact number, or normalised text when it holds no single number. */
-export type NormalizedAnswer =
-  | { kind: "number"; value: Rational; percent: boolean; canonical: string }
-  | { kind: "text"; canonical: string };
+/**
+ * Defaults: Math-Verify's rounding of decimals to 6 places; 1e-9 relative for floating-point evaluation (Math-Verify's
+ * 1e-15 assumes sympy's 15-digit arithmetic, float64 sampling cannot promise it); a 500 ms deadline (unloaded, the
+ * slowest fuzzed verification takes ~50 ms; the margin is for a loaded machine).
+ */
+export const VERIFY_DEFAULTS: Required<VerifyOptions> = { relativeTolerance: 1e-9, floatRounding: 6, timeoutMs: 500 };
 
-// A number token: optional sign (not glued to a preceding word or digit, so `5-3` yields 5 and 3), integer or
-// decimal, optionally `/ denominator`. Thousands separators are removed before tokenising.
-const NUMBER = /(?<![\w.])([-+]?(?:\d+(?:\.\d+)?|\.\d+))(?:\s*\/\s*([-+]?(?:\d+(?:\.\d+)?|\.\d+)))?/g;
-
-interface NumberToken {
-  value: Rational;
-  percent: boolean;
-  start: number;
-  end: number;
-}
-
-/** Finds the final-answer text of a response, or `undefined` when there is none. */
-export function extractAnswer(response: string): ExtractedAnswer | undefined {
-  const hashes = response.lastIndexOf("####");
-  if (hashes >= 0) {
-    const text = response.slice(hashes + 4).split("\n", 1)[0]!.trim();
-    if (text !== "") return { text, source: "hashes" };
-  }
-  const boxed = lastBoxed(response);
-  if (boxed !== undefined && boxed.trim() !== "") return { text: boxed.trim(), source: "boxed" };
-  const answerIs = lastAnswerIs(response);
-  if (answerIs !== undefined) return { text: answerIs, source: "answer-is" };
-  const tokens = numberTokens(cleanLatex(response));
-  const last = tokens.at(-1);
-  if (last !== undefined) return { text: formatToken(last), source: "last-number" };
-  return undefined;
-}
-
-/** Normalises a final-answer string (units, `$`, `%`, thousands separators, LaTeX fractions); `undefined` if empty. */
-export function normalizeAnswer(raw: string, options: { firstNumber?: boolean } = {}): NormalizedAnswer | undefined {
-  let text = cleanLatex(raw);
-  // "x = 5" or "total = 3 + 4 = 7": the answer is what the last equals sign gives.
-  const eq = text.lastIndexOf("=");
-  if (eq >= 0 && text.slice(eq + 1).trim() !== "") text = text.slice(eq + 1);
-  text = text.trim().replace(/[.,;:!?]+$/, "").trim();
-  // A squared/cubed unit after a number ("20 cm^2") would otherwise read as a second number.
-  text = text.replace(/^([-+]?[\d.\/]+\s*[A-Za-z]+)\s*\^\s*\{?\d\}?$/, "$1");
-  if (text === "") return undefined;
-  const tokens = numberTokens(text);
-  const leftover = removeTokens(text, tokens);
-  const token = tokens.length === 1 || (options.firstNumber && tokens.length > 1) ? tokens[0] : undefined;
-  // Only words, units and punctuation may surround the number; anything else (`\sqrt`, `^`, `x+`) makes it an
-  // expression, compared as text.
-  if (token !== undefined && (options.firstNumber || /^[\sA-Za-z%'"(){}\[\].,:;!?]*$/.test(leftover))) {
-    return { kind: "number", value: token.value, percent: token.percent, canonical: formatRational(token.value) };
-  }
-  const canonical = text.toLowerCase().replace(/\\left|\\right/g, "").replace(/\s+/g, "");
-  return canonical === "" ? undefined : { kind: "text", canonical };
-}
-
-/** True when two normalised answers denote the same value (a percent on one side also matches value/100). */
-export function answersMatch(a: NormalizedAnswer, b: NormalizedAnswer): boolean {
-  if (a.kind === "text" || b.kind === "text") return a.kind === b.kind && a.canonical === b.canonical;
-  if (equals(a.value, b.value)) return true;
-  if (a.percent === b.percent) return false;
-  const [pct, plain] = a.percent ? [a.value, b.value] : [b.value, a.value];
-  const scaled = divide(pct, { num: 100n, den: 1n });
-  return scaled !== undefined && equals(scaled, plain);
+/** A parsed final answer and its canonical text. */
+export interface NormalizedAnswer {
+  answer: Answer;
+  canonical: string;
 }
 
 /** Verifies a response against a reference answer. Never throws: odd input yields "unparseable" with a reason. */
-export function verify(response: string, reference: string): VerifyResult {
+export function verify(response: string, reference: string, options: VerifyOptions = {}): VerifyResult {
+  if (typeof response !== "string" || typeof reference !== "string") {
+    return { verdict: "unparseable", reason: "response and reference must be strings" };
+  }
+  const settings = { ...VERIFY_DEFAULTS, ...options };
+  const budget = budgetOf(settings.timeoutMs);
   try {
-    if (typeof response !== "string" || typeof reference !== "string") {
-      return { verdict: "unparseable", reason: "response and reference must be strings" };
-    }
-    // A reference may be a bare answer or a whole GSM8K/MATH solution; take its marked answer if it has one.
-    const marked = /####|\\boxed|\\fbox/.test(reference) ? extractAnswer(reference) : undefined;
-    const ref = normalizeAnswer(marked?.text ?? reference);
-    if (ref === undefined) return { verdict: "unparseable", reason: "reference answer is empty" };
-    const found = extractAnswer(response);
-    if (found === undefined) return { verdict: "unparseable", reference: ref.canonical, reason: "no answer found" };
-    const predicted = normalizeAnswer(found.text, { firstNumber: found.source === "answer-is" });
-    if (predicted === undefined) {
-      return { verdict: "unparseable", reference: ref.canonical, reason: `empty answer after ${found.source}` };
-    }
-    const verdict = answersMatch(predicted, ref) ? "correct" : "incorrect";
-    return { verdict, predicted: predicted.canonical, reference: ref.canonical };
+    return withBudget(budget, () => verifyWithin(response, reference, { ...settings, budget }));
   } catch (error) {
+    if (error instanceof VerifyTimeout) {
+      return { verdict: "unparseable", reason: error.message, timedOut: true };
+    }
     return { verdict: "unparseable", reason: `verifier error: ${error instanceof Error ? error.message : error}` };
   }
 }
 
-/** Rewrites LaTeX and formatting noise into plain text: fractions to `a/b`, no `$`, `\text{}`, separators. */
-export function cleanLatex(input: string): string {
-  let s = input.replace(/[\u2212\u2012\u2013\u2014]/g, "-").replace(/\*\*/g, "");
-  s = s.replace(/\\[dt]frac/g, "\\frac").replace(/\\left|\\right/g, "");
-  s = s.replace(/\\(?:text|textbf|mathrm|mathbf|mbox|textrm)\s*\{([^{}]*)\}/g, " $1 ");
-  s = s.replace(/(\d)\s*(?:\{,\}|\\,)\s*(?=\d{3})/g, "$1,");
-  s = s.replace(/\^\s*\{?\\circ\}?|\\circ|°/g, "").replace(/\\%/g, "%").replace(/\\\$/g, "$");
-  s = s.replace(/\\[()[\]]/g, " ").replace(/\$/g, "").replace(/\\[!,;: ]/g, " ");
-  // Innermost fractions first, so `\frac{\frac{1}{2}}{3}` unwinds from the inside out.
-  for (let guard = 0; guard < 20; guard++) {
-    const next = s
-      .replace(/\\frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}/g, (_, a: string, b: string) => fractionText(a, b))
-      .replace(/\\frac\s*(\d)\s*(\d)/g, "$1/$2");
-    if (next === s) break;
-    s = next;
+function verifyWithin(response: string, reference: string, ctx: CompareContext): VerifyResult {
+  const ref = extractAnswer(reference);
+  if (ref === undefined) return { verdict: "unparseable", reason: "reference answer is empty" };
+  const refText = canonicalText(ref.text);
+  // Identical strings are always equal, whether or not they parse (12:00, a proof name, ...).
+  if (response.trim() === reference.trim()) return { verdict: "correct", predicted: refText, reference: refText };
+  const found = extractAnswer(response);
+  if (found === undefined) return { verdict: "unparseable", reference: refText, reason: "no answer found" };
+  const predText = canonicalText(found.text);
+  if (predText !== "" && predText === refText) return { verdict: "correct", predicted: predText, reference: refText };
+  const refAnswer = normalizeAnswer(ref.text);
+  if (refAnswer === undefined) {
+    return { verdict: "unparseable", predicted: predText, reference: refText, reason: "reference is not readable" };
   }
-  // Thousands separators: only well-formed groups of three, so "3,4" (a list) stays two numbers.
-  s = s.replace(/\d{1,3}(?:,\d{3})+(?![\d])/g, (m) => m.replace(/,/g, ""));
-  return s;
-}
-
-function fractionText(a: string, b: string): string {
-  const top = simpleFraction(a);
-  const bottom = simpleFraction(b);
-  const value = top && bottom ? divide(top, bottom) : undefined;
-  return value ? formatRational(value) : `(${a})/(${b})`;
-}
-
-// `3`, `-1.5` or `1/2` (an already unwound inner fraction); anything else is an expression.
-function simpleFraction(text: string): Rational | undefined {
-  const [top, bottom, extra] = text.trim().split("/");
-  if (extra !== undefined || top === undefined) return undefined;
-  const numerator = parseDecimal(top.trim());
-  if (bottom === undefined || numerator === undefined) return numerator;
-  const denominator = parseDecimal(bottom.trim());
-  return denominator && divide(numerator, denominator);
-}
-
-function numberTokens(text: string): NumberToken[] {
-  const tokens: NumberToken[] = [];
-  for (const match of text.matchAll(NUMBER)) {
-    const numerator = parseDecimal(match[1]!);
-    if (numerator === undefined) continue;
-    let value: Rational | undefined = numerator;
-    if (match[2] !== undefined) {
-      const denominator = parseDecimal(match[2]);
-      value = denominator === undefined ? undefined : divide(numerator, denominator);
-    }
-    if (value === undefined) continue;
-    const end = match.index + match[0].length;
-    const percent = /^\s*(?:%|percent\b)/i.test(text.slice(end));
-    tokens.push({ value, percent, start: match.index, end });
+  const predicted = normalizeAnswer(found.text);
+  if (predicted === undefined) {
+    const reason = `answer after ${found.source} is empty or not readable`;
+    return { verdict: "unparseable", predicted: predText, reference: refAnswer.canonical, reason };
   }
-  return tokens;
+  const unmarked = unmarkedRefusal(found, predicted.answer, refAnswer.answer);
+  if (unmarked !== undefined) return { verdict: "unparseable", reference: refAnswer.canonical, reason: unmarked };
+  const equal = answersEqual(predicted.answer, refAnswer.answer, ctx);
+  return { verdict: equal ? "correct" : "incorrect", predicted: predicted.canonical, reference: refAnswer.canonical };
 }
 
-function removeTokens(text: string, tokens: NumberToken[]): string {
-  let out = "";
-  let at = 0;
-  for (const token of tokens) {
-    out += text.slice(at, token.start);
-    at = token.end;
+// An unmarked final line is held to a stricter standard than a marked answer: prose without math ("I don't know")
+// holds no answer unless the reference is text too, and an unevaluated computation (`6+18`, a solution cut off
+// before its result) is not an answer even when it evaluates to the reference.
+function unmarkedRefusal(found: ExtractedAnswer, predicted: Answer, reference: Answer): string | undefined {
+  if (found.source !== "final-line") return undefined;
+  if (predicted.kind === "text" && reference.kind !== "text") return "no answer found";
+  const text = found.text.trim();
+  if (/^[\d\s.]*\d\s*[-+*/×]\s*[\d(][\d\s.+\-*/×()]*$/.test(text) && !/^\d+\s*\/\s*\d+$/.test(text)) {
+    return "the final line is an unevaluated computation";
   }
-  return out + text.slice(at);
+  return undefined;
 }
 
-function formatToken(token: NumberToken): string {
-  return formatRational(token.value) + (token.percent ? "%" : "");
+/** Parses a final-answer string into a typed answer with its canonical text; `undefined` if empty or unreadable. */
+export function normalizeAnswer(raw: string): NormalizedAnswer | undefined {
+  const answer = parseAnswer(raw);
+  if (answer === undefined) return undefined;
+  const value = answer.kind === "expr" ? literalRational(answer.json) : undefined;
+  const canonical = value
+    ? formatRational(value) + (answer.kind === "expr" && answer.percent ? "%" : "")
+    : canonicalText(raw);
+  return { answer, canonical };
 }
 
-function lastBoxed(text: string): string | undefined {
-  const re = /\\(?:boxed|fbox)\s*/g;
-  let last: RegExpExecArray | undefined;
-  for (let m = re.exec(text); m !== null; m = re.exec(text)) last = m;
-  if (last === undefined) return undefined;
-  let i = last.index + last[0].length;
-  if (text[i] !== "{") return /^[^\s$]+/.exec(text.slice(i))?.[0];
-  let depth = 0;
-  const start = i + 1;
-  for (; i < text.length; i++) {
-    if (text[i] === "{") depth++;
-    else if (text[i] === "}" && --depth === 0) return text.slice(start, i);
-  }
-  return undefined; // unbalanced braces: no trustworthy boxed answer
+/** Whether two normalised answers are equal under the default settings. */
+export function answersMatch(a: NormalizedAnswer, b: NormalizedAnswer, options: VerifyOptions = {}): boolean {
+  const settings = { ...VERIFY_DEFAULTS, ...options };
+  return answersEqual(a.answer, b.answer, { ...settings, budget: budgetOf(settings.timeoutMs) });
 }
 
-function lastAnswerIs(text: string): string | undefined {
-  const re = /\banswer\s*(?:is|:|=)\s*:?/gi;
-  let last: RegExpExecArray | undefined;
-  for (let m = re.exec(text); m !== null; m = re.exec(text)) last = m;
-  if (last === undefined) return undefined;
-  const rest = text.slice(last.index + last[0].length).split("\n", 1)[0]!;
-  // End at a sentence break ("7. Then...") but not inside a decimal ("3.5").
-  const sentence = rest.split(/\.(?=\s|$)/, 1)[0]!.trim();
-  return sentence === "" ? undefined : sentence;
+/** The cleaned LaTeX of an answer (delimiters, `\text{}`, separators, units removed), `%` kept. */
+export function cleanLatex(raw: string): string {
+  const { text, percent } = cleanAnswer(raw);
+  return percent ? `${text}%` : text;
+}
+
+function canonicalText(raw: string): string {
+  // Spaces go, except between digits: "2 3" is not 23.
+  return cleanLatex(raw).replace(/(\d)\s+(?=\d)/g, "$1 ").replace(/(?<!\d)\s+|\s+(?!\d)/g, "");
 }
