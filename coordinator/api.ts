@@ -12,6 +12,8 @@ import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { z } from "zod";
 import { ConfigError, NotFoundError } from "../shared/errors.ts";
+import { bodyLimits } from "./body_limit.ts";
+import { ConflictError } from "./errors.ts";
 import type { PendingView, PlacementGroupView, ResourceRequest } from "./scheduler_types.ts";
 
 export type { PendingView, PlacementGroupView };
@@ -108,6 +110,8 @@ export interface ApiOptions {
   token?: string;
   /** Extra routers mounted under the given paths, e.g. `{ "/v1/runs": runsRouter }`. */
   routers?: Record<string, Hono>;
+  /** Largest accepted request body (bytes); larger ones get a 413. Default 1 MiB. */
+  maxBodyBytes?: number;
 }
 
 /** JSON error body of every failed request. */
@@ -139,6 +143,7 @@ export function createApp(deps: ApiDeps, options: ApiOptions = {}): Hono {
   });
   app.get("/healthz", (c) => c.json({ ok: true }));
   if (options.token !== undefined) app.use("/v1/*", bearerAuth({ token: options.token }));
+  app.use("/v1/*", bodyLimits({ maxBytes: options.maxBodyBytes }));
 
   app.get("/v1/cluster", async (c) => {
     const snapshot = await deps.snapshot();
@@ -235,6 +240,7 @@ const STATUS_NAMES: Record<number, string> = {
   403: "ForbiddenError",
   404: "NotFoundError",
   409: "ConflictError",
+  413: "PayloadTooLargeError",
   422: "UnprocessableEntityError",
   503: "UnavailableError",
 };
@@ -247,6 +253,7 @@ export function errorResponse(error: unknown, c: Context): Response {
   }
   let status: ContentfulStatusCode = 500;
   if (error instanceof NotFoundError) status = 404;
+  else if (error instanceof ConflictError) status = 409;
   else if (error instanceof ConfigError) status = 400;
   const name = error instanceof Error ? error.name : "Error";
   const message = error instanceof Error ? error.message : String(error);

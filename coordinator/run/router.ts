@@ -5,7 +5,9 @@
  * - `GET /v1/runs` → `{runs}`; `GET /v1/runs/:id` → `{run}` (status, step, versions, staleness, accounting)
  * - `GET /v1/runs/:id/metrics?since=N` → `{metrics}`; with `Accept: text/event-stream` (or `?stream=1`) a
  *   server-sent-events stream of `metric` and `status` events that ends with the run
- * - `POST /v1/runs/:id/stop` → 202 `{run}`
+ * - `POST /v1/runs/:id/stop` → 202 `{run}` (409 when the run already ended)
+ * - `POST /v1/runs/:id/resume` → 202 `{run}`: an interrupted, stopped or failed run continues from its last
+ *   checkpoint under the same id (409 for a running or finished run)
  */
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
@@ -13,6 +15,7 @@ import { streamSSE } from "hono/streaming";
 import { z } from "zod";
 import { type JobConfig, parseConfigText, parseJobConfig } from "../../rl/mod.ts";
 import { parseQuery } from "../api.ts";
+import { readJsonBody } from "../body_limit.ts";
 import type { RunEvent, RunManager } from "./manager.ts";
 
 const METRICS_QUERY = z.strictObject({
@@ -29,12 +32,7 @@ const BODY = z.object({
 export function runsRouter(manager: RunManager): Hono {
   const app = new Hono();
   app.post("/", async (c) => {
-    let body: unknown;
-    try {
-      body = await c.req.json();
-    } catch {
-      throw new HTTPException(400, { message: "Invalid request body: expected JSON {config, resume?}" });
-    }
+    const body = await readJsonBody(c, "{config, resume?}");
     const parsed = BODY.safeParse(body);
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
@@ -55,6 +53,7 @@ export function runsRouter(manager: RunManager): Hono {
   app.get("/", (c) => c.json({ runs: manager.list() }));
   app.get("/:id", (c) => c.json({ run: manager.get(c.req.param("id")) }));
   app.post("/:id/stop", (c) => c.json({ run: manager.stop(c.req.param("id")) }, 202));
+  app.post("/:id/resume", async (c) => c.json({ run: await manager.resume(c.req.param("id")) }, 202));
   app.get("/:id/metrics", (c) => {
     const id = c.req.param("id");
     const query = parseQuery(METRICS_QUERY, c);
