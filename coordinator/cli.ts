@@ -24,6 +24,10 @@ export const COMMANDS: Record<string, { summary: string; run: Command }> = {
     summary: "train: run CONFIG [--api URL] [--resume DIR] [--detach] (a local cluster when no --api)",
     run: async (args) => (await import("./run/cli.ts")).runCommand(args),
   },
+  runs: {
+    summary: "runs of a cluster: runs list|status ID|stop ID|logs ID [-f]|resume ID [--api URL] [--json] [--help]",
+    run: async (args) => (await import("./run/runs_cli.ts")).runsCommand(args),
+  },
   parity: {
     summary: "check the model in DIR against reference outputs: parity DIR [--no-grads] [--threads N]",
     run: async (args) => (await import("../engine/parity/cli.ts")).parityMain(args),

@@ -27,12 +27,12 @@ export class ApiClient {
 
   /** GET a JSON body; throws with the API's error message on failure. */
   async get<T>(path: string): Promise<T> {
-    return await this.#read<T>(path, await fetch(`${this.base}${path}`, { headers: this.#headers }));
+    return await this.#read<T>(path, await this.#fetch(path, { headers: this.#headers }));
   }
 
   /** POST JSON; throws with the API's error message on failure. */
   async post<T>(path: string, body: unknown): Promise<T> {
-    const response = await fetch(`${this.base}${path}`, {
+    const response = await this.#fetch(path, {
       method: "POST",
       headers: { ...this.#headers, "content-type": "application/json" },
       body: JSON.stringify(body),
@@ -78,7 +78,7 @@ export class ApiClient {
 
   /** Server-sent events of `path`, until the server ends the stream or `signal` aborts. */
   async *events(path: string, signal?: AbortSignal): AsyncGenerator<ServerEvent> {
-    const response = await fetch(`${this.base}${path}`, {
+    const response = await this.#fetch(path, {
       headers: { ...this.#headers, accept: "text/event-stream" },
       signal,
     });
@@ -86,6 +86,17 @@ export class ApiClient {
     if (response.body === null) throw new CoopError(`API stream ${path} returned no body`);
     const stream = response.body.pipeThrough(new TextDecoderStream()).pipeThrough(new EventSourceParserStream());
     for await (const message of stream) yield { event: message.event ?? "message", data: message.data };
+  }
+
+  async #fetch(path: string, init: RequestInit): Promise<Response> {
+    try {
+      return await fetch(`${this.base}${path}`, init);
+    } catch (error) {
+      if (init.signal?.aborted) throw error;
+      throw new CoopError(`Cannot reach the control API at ${this.base}: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
   }
 
   async #read<T>(path: string, response: Response): Promise<T> {

@@ -113,7 +113,14 @@ Deno.test(
       const conflict = await fetch(`http://127.0.0.1:${port2}/v1/runs/${run.id}/stop`, { method: "POST" });
       strictEqual(conflict.status, 409);
       ok((await conflict.json()).error.message.includes(run.id));
-      const { run: resumed } = await second.post<{ run: RunStatus }>(`/v1/runs/${run.id}/resume`, {});
+      // The exact command the run was marked with, through the CLI.
+      const cli = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", CLI, ...listed.resumeCommand!.split(" ").slice(1), "--api", second.base, "--json"],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      strictEqual(cli.code, 0, new TextDecoder().decode(cli.stderr));
+      const resumed = JSON.parse(new TextDecoder().decode(cli.stdout)) as RunStatus;
       strictEqual(resumed.state, "running");
       const resumedFrom = resumed.step;
       await eventually("the resumed run to advance", async () => {
