@@ -121,9 +121,12 @@ export async function runCoordinator(options: RunCoordinatorOptions = {}): Promi
     for (const run of await runs.recover()) {
       console.error(`coordinator: run "${run.id}" was interrupted at step ${run.step}; ${run.resumeCommand}`);
     }
-    const app = createApp(apiDeps(coordinator, { natsUrl: options.nats }), {
+    const { dashboardRouter } = await import("./dashboard/router.ts");
+    const { eventsRouter } = await import("./dashboard/events.ts");
+    const deps = apiDeps(coordinator, { natsUrl: options.nats });
+    const app = createApp(deps, {
       token: apiTokenFromEnv(),
-      routers: { "/v1/runs": runsRouter(runs) },
+      routers: { "/v1/runs": runsRouter(runs), "/v1/events": eventsRouter(deps, runs), "/": dashboardRouter() },
     });
     server = Deno.serve({
       port: options.apiPort ?? 8470,

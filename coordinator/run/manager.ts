@@ -13,6 +13,7 @@ import { createLogger } from "../../shared/log.ts";
 import { ConflictError } from "../errors.ts";
 import { loadDriverState } from "./checkpoint.ts";
 import { runRl } from "./driver.ts";
+import { withHackingSignal } from "./hacking.ts";
 import { emptyAccounting, type JobContext, type MetricPoint, type RunState, type RunStatus } from "./job.ts";
 import type { RunStore } from "./store.ts";
 import { runRmPretrain, runSft } from "./warmup.ts";
@@ -136,7 +137,8 @@ export class RunManager {
       resume,
       status,
       metric: (point) => {
-        const full = { ...point, time: offset + (performance.now() - started) / 1000 } as MetricPoint;
+        const timed = { ...point, time: offset + (performance.now() - started) / 1000 } as MetricPoint;
+        const full = withHackingSignal(timed, run.metrics);
         run.metrics.push(full);
         this.#store?.appendMetric(status.id, full).catch((e) => log.warn(`Cannot store a metric point: ${e.message}`));
         for (const sink of this.#sinks) this.#toSink(() => sink.point(status, config, full));

@@ -10,28 +10,9 @@ import { ApiClient } from "../../coordinator/run/api_client.ts";
 import type { MetricPoint, RunStatus } from "../../coordinator/run/job.ts";
 import { type NatsServer, startNats } from "../harness.ts";
 import { CLUSTER_TEST, eventually } from "../runtime/cluster_fixture.ts";
+import { tinyRunConfig } from "./fixtures/tiny_run.ts";
 
 const CLI = new URL("../../coordinator/cli.ts", import.meta.url).pathname;
-
-/** A tiny rule-mode run: random-init models, a checkpoint every 2 steps, long enough to be killed mid-way. */
-export function tinyRunConfig(dir: string, overrides: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    kind: "rl",
-    name: "tiny",
-    mode: "rule",
-    seed: 3,
-    steps: 400,
-    maxStaleness: 1,
-    data: { source: "builtin", levels: [1], size: 100 },
-    eval: { interval: 0, size: 4 },
-    checkpoint: { dir: `${dir}/runs`, interval: 2 },
-    rollout: { count: 1, resources: { cpu: 0.5 } },
-    policy: { dModel: 16, nLayers: 1, nHeads: 2, dFF: 32 },
-    rewardModel: { dModel: 16, nLayers: 1, nHeads: 2, dFF: 32 },
-    grpo: { samplesPerPrompt: 2, promptsPerStep: 2, maxNewTokens: 6, microBatchSize: 8 },
-    ...overrides,
-  };
-}
 
 const live = (a: { state: string }) => a.state !== "dead";
 
