@@ -110,6 +110,8 @@ export interface ApiOptions {
   token?: string;
   /** Extra routers mounted under the given paths, e.g. `{ "/v1/runs": runsRouter }`. */
   routers?: Record<string, Hono>;
+  /** Middleware run first on every request (e.g. request counting for /metrics). */
+  middleware?: MiddlewareHandler[];
   /** Largest accepted request body (bytes); larger ones get a 413. Default 1 MiB. */
   maxBodyBytes?: number;
 }
@@ -138,6 +140,7 @@ const ACTOR_QUERY = z.strictObject({
 export function createApp(deps: ApiDeps, options: ApiOptions = {}): Hono {
   const app = new Hono();
   app.onError(errorResponse);
+  for (const middleware of options.middleware ?? []) app.use("*", middleware);
   app.notFound((c) => {
     return c.json(errorBody("NotFoundError", `No route for ${c.req.method} ${c.req.path}`), 404);
   });

@@ -123,10 +123,19 @@ export async function runCoordinator(options: RunCoordinatorOptions = {}): Promi
     }
     const { dashboardRouter } = await import("./dashboard/router.ts");
     const { eventsRouter } = await import("./dashboard/events.ts");
+    const { MetricsExporter } = await import("./metrics.ts");
     const deps = apiDeps(coordinator, { natsUrl: options.nats });
+    const token = apiTokenFromEnv();
+    const exporter = new MetricsExporter({ deps, runs });
     const app = createApp(deps, {
-      token: apiTokenFromEnv(),
-      routers: { "/v1/runs": runsRouter(runs), "/v1/events": eventsRouter(deps, runs), "/": dashboardRouter() },
+      token,
+      middleware: [exporter.middleware()],
+      routers: {
+        "/v1/runs": runsRouter(runs),
+        "/v1/events": eventsRouter(deps, runs),
+        "/metrics": exporter.router({ token }),
+        "/": dashboardRouter(),
+      },
     });
     server = Deno.serve({
       port: options.apiPort ?? 8470,

@@ -5,6 +5,7 @@
  * With COOP_UPDATE_SCREENSHOT=1 the last screenshot is saved as docs/dashboard.png. Skips, saying why, when chromium is not installed.
  */
 import { ok, strictEqual } from "node:assert";
+import parsePrometheusTextFormat from "parse-prometheus-text-format";
 import { chromium } from "playwright-core";
 import { freePort, startLocalCluster } from "../../coordinator/local_cluster.ts";
 import { ApiClient } from "../../coordinator/run/api_client.ts";
@@ -113,6 +114,19 @@ Deno.test({
     }
     // A metric this (rule-mode) run never reports draws a placeholder, not an error.
     strictEqual(await page.textContent(`${card} figure[data-chart="rm-loss"] svg`), "no data yet");
+
+    // The same run on /metrics, scraped with the same token.
+    const scrape = await fetch(`http://127.0.0.1:${port}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    strictEqual(scrape.status, 200);
+    const families = parsePrometheusTextFormat(await scrape.text()) as {
+      name: string;
+      metrics: { value?: string; labels?: Record<string, string> }[];
+    }[];
+    const sample = (name: string) =>
+      Number(families.find((f) => f.name === name)?.metrics.find((m) => m.labels?.run === run.id)?.value);
+    ok(sample("coop_run_step") >= 1, "coop_run_step");
+    ok(sample("coop_weight_publish_bytes_total") > 1000, "coop_weight_publish_bytes_total");
+    ok(sample("coop_run_samples_per_second") > 0, "coop_run_samples_per_second");
 
     await page.click(`${card} button.stop`);
     await page.waitForSelector(`${card}[data-state="stopped"]`, { timeout: 120_000 });
