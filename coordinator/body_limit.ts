@@ -1,12 +1,11 @@
 /**
  * Request-body checks of the control API as a small middleware factory (mergeable with other hardening
  * middleware): bodies over `maxBytes` get a 413 that names the limit (Hono's maintained `bodyLimit` does the
- * counting, streamed bodies included), and {@link readJsonBody} turns a malformed JSON body into a 400 that names
- * the parser's complaint.
+ * counting, streamed bodies included). Malformed JSON is the routes' validator's 400 ("Malformed JSON in request
+ * body"), and a body of the wrong shape a 400 naming the field (`validationHook` in api.ts).
  */
-import type { Context, MiddlewareHandler } from "hono";
+import type { MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { HTTPException } from "hono/http-exception";
 
 /** Default cap on a request body: a run config is a few KB; 1 MiB leaves room for inline YAML with comments. */
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
@@ -33,17 +32,4 @@ export function bodyLimits(options: BodyLimitOptions = {}): MiddlewareHandler {
       }, 413);
     },
   });
-}
-
-/** Parses the request body as JSON; a 400 naming the problem when it is empty or malformed. */
-export async function readJsonBody(c: Context, expected: string): Promise<unknown> {
-  const text = await c.req.text();
-  if (text.trim() === "") throw new HTTPException(400, { message: `Empty request body: expected JSON ${expected}` });
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    throw new HTTPException(400, {
-      message: `Malformed JSON body (${(error as Error).message}): expected ${expected}`,
-    });
-  }
 }

@@ -4,9 +4,10 @@
  * coalesced to at most one per run every 250 ms (a run changes status many times per step), and a `cluster`
  * snapshot every `clusterMs`. It lives under /v1 so it has the API's bearer auth.
  */
-import { Hono } from "hono";
+import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { streamSSE } from "hono/streaming";
-import type { ApiDeps } from "../api.ts";
+import { type ApiDeps, openApiRouter } from "../api.ts";
+import { errors } from "../api_schemas.ts";
 import type { RunEvent, RunManager } from "../run/manager.ts";
 import type { RunStatus } from "../run/job.ts";
 
@@ -21,10 +22,24 @@ export interface EventsOptions {
 const STATUS_MS = 250;
 
 /** Builds the `/v1/events` router. */
-export function eventsRouter(deps: ApiDeps, runs: RunManager, options: EventsOptions = {}): Hono {
-  const app = new Hono();
+export function eventsRouter(deps: ApiDeps, runs: RunManager, options: EventsOptions = {}): OpenAPIHono {
+  const app = openApiRouter();
   const historyPoints = options.historyPoints ?? 2000;
-  app.get("/", (c) =>
+  const route = createRoute({
+    method: "get",
+    path: "/",
+    summary: "The dashboard's live stream: cluster snapshots, run statuses, metric history and new points",
+    security: [{ bearer: [] }],
+    responses: {
+      200: {
+        description:
+          "Server-sent events `cluster`, `run`, `history` ({id, metrics}), `metric` ({id, point}), `problem`",
+        content: { "text/event-stream": { schema: z.string() } },
+      },
+      ...errors(401),
+    },
+  });
+  app.openapi(route, (c) =>
     streamSSE(c, async (stream) => {
       const queue: { event: string; data: unknown }[] = [];
       const dirty = new Map<string, RunStatus>();

@@ -142,9 +142,16 @@ Deno.test({
       );
       return rows.every(([name, state]) => !name!.startsWith(`${run.id}-`) || state === "dead") ? true : undefined;
     }, 30_000);
+    const screenshot = await page.screenshot({ fullPage: true });
+    // The interactive API reference renders every route from /openapi.json (Swagger UI, served locally).
+    const docs = await context.newPage();
+    await docs.goto(`http://127.0.0.1:${port}/docs`);
+    await docs.waitForSelector(".opblock", { timeout: 30_000 });
+    ok((await docs.$$(".opblock")).length >= 11, "every route is listed");
+    strictEqual(pageErrors.length, 0, pageErrors.join("\n"));
     // COOP_UPDATE_SCREENSHOT=1 refreshes the committed docs image (so plain test runs leave the tree clean).
     if (Deno.env.get("COOP_UPDATE_SCREENSHOT") === "1") {
-      await Deno.writeFile(SCREENSHOT, await page.screenshot({ fullPage: true }));
+      await Deno.writeFile(SCREENSHOT, screenshot);
     }
   } finally {
     await closeBrowser().catch(() => {});

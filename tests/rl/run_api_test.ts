@@ -51,10 +51,10 @@ Deno.test("runs API - invalid configs are rejected with a 400 naming the field",
   }
   const malformed = await post("{not json");
   strictEqual(malformed.status, 400);
-  ok(malformed.message.includes("Malformed JSON body"), malformed.message);
+  ok(malformed.message.includes("Malformed JSON"), malformed.message);
   const empty = await post("");
   strictEqual(empty.status, 400);
-  ok(empty.message.includes("Empty request body"), empty.message);
+  ok(empty.message.includes("Malformed JSON"), empty.message);
 });
 
 Deno.test("runs API - an oversized body is a 413 naming the limit, declared or streamed", async () => {
