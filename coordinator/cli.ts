@@ -28,6 +28,10 @@ export const COMMANDS: Record<string, { summary: string; run: Command }> = {
     summary: "runs of a cluster: runs list|status ID|stop ID|logs ID [-f]|resume ID [--api URL] [--json] [--help]",
     run: async (args) => (await import("./run/runs_cli.ts")).runsCommand(args),
   },
+  plot: {
+    summary: "draw a run's curves as SVG: plot RUN_ID|metrics.jsonl [--metrics a,b] [--out FILE.svg] [--api URL]",
+    run: async (args) => (await import("./run/plot_cli.ts")).plotCommand(args),
+  },
   parity: {
     summary: "check the model in DIR against reference outputs: parity DIR [--no-grads] [--threads N]",
     run: async (args) => (await import("../engine/parity/cli.ts")).parityMain(args),

@@ -11,6 +11,7 @@ import type { JobConfig } from "../../rl/mod.ts";
 import { CancelledError, NotFoundError } from "../../shared/errors.ts";
 import { createLogger } from "../../shared/log.ts";
 import { ConflictError } from "../errors.ts";
+import { TrackingSink } from "../tracking/sink.ts";
 import { loadDriverState } from "./checkpoint.ts";
 import { runRl } from "./driver.ts";
 import { withHackingSignal } from "./hacking.ts";
@@ -40,7 +41,7 @@ export interface StartOptions {
 export interface RunManagerOptions {
   /** Persists runs (KV record + stream of points); without it runs live in memory only. */
   store?: RunStore;
-  /** Metric sinks every run reports to. */
+  /** Metric sinks every run reports to. Default: the {@link TrackingSink} (the config's `logging`). */
   sinks?: MetricSink[];
 }
 
@@ -67,7 +68,7 @@ export class RunManager {
   constructor(cluster: Cluster, options: RunManagerOptions = {}) {
     this.#cluster = cluster;
     this.#store = options.store;
-    this.#sinks = options.sinks ?? [];
+    this.#sinks = options.sinks ?? [new TrackingSink()];
   }
 
   /** Starts a run in the background; returns its initial status. */

@@ -112,6 +112,21 @@ Deno.test({
     ok(conflict.stderr.includes("409") && conflict.stderr.includes('"done-1" is already finished'), conflict.stderr);
     const noId = await coop(["runs", "stop"]);
     strictEqual(noId.code, 2);
+    // coop plot: from the API, and from the JSON lines a run writes.
+    const dir = await Deno.makeTempDir({ prefix: "coop-plot-" });
+    const plotted = await coop(["plot", "done-1", ...api, "--out", `${dir}/done.svg`, "--json"]);
+    strictEqual(plotted.code, 0, plotted.stderr);
+    deepStrictEqual(JSON.parse(plotted.stdout), { out: `${dir}/done.svg`, metrics: ["reward_mean"], points: 3 });
+    const svg = await Deno.readTextFile(`${dir}/done.svg`);
+    ok(svg.startsWith("<svg") && svg.includes("reward_mean"), svg.slice(0, 200));
+    await Deno.writeTextFile(`${dir}/metrics.jsonl`, points.map((p) => JSON.stringify(p)).join("\n") + "\n");
+    const fromFile = await coop(["plot", `${dir}/metrics.jsonl`, "--metrics", "reward_mean", "--out", `${dir}/f.svg`]);
+    strictEqual(fromFile.code, 0, fromFile.stderr);
+    const unknown = await coop(["plot", "done-1", ...api, "--metrics", "nope", "--out", `${dir}/n.svg`]);
+    strictEqual(unknown.code, 1);
+    ok(unknown.stderr.includes('no metric "nope"') && unknown.stderr.includes("reward_mean"), unknown.stderr);
+    await Deno.remove(dir, { recursive: true });
+
     for (const sub of ["list", "status", "stop", "logs", "resume"]) {
       const help = await coop(["runs", sub, "--help"]);
       strictEqual(help.code, 0, help.stderr);
