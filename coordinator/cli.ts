@@ -151,11 +151,19 @@ async function status(args: string[]): Promise<number> {
     console.error(`coop status: ${response.status}: ${body?.error?.message ?? JSON.stringify(body)}`);
     return 1;
   }
+  // Runs, when the coordinator drives any (a coordinator without the runs API answers 404: no section).
+  const runs = await fetch(`${base.replace(/\/$/, "")}/v1/runs`, {
+    headers: token ? { authorization: `Bearer ${token}` } : {},
+  }).then((r) => (r.ok ? r.json() : { runs: [] }), () => ({ runs: [] }));
   if (values.json) {
-    console.log(JSON.stringify(body, null, 2));
+    console.log(JSON.stringify({ ...body, runs: runs.runs }, null, 2));
   } else {
     const { formatClusterTable } = await import("./status_table.ts");
     console.log(formatClusterTable(body));
+    if (runs.runs.length > 0) {
+      const { runsTable } = await import("./run/runs_cli.ts");
+      console.log(`\nRuns\n${runsTable(runs.runs)}`);
+    }
   }
   return 0;
 }

@@ -112,6 +112,11 @@ Deno.test({
     ok(conflict.stderr.includes("409") && conflict.stderr.includes('"done-1" is already finished'), conflict.stderr);
     const noId = await coop(["runs", "stop"]);
     strictEqual(noId.code, 2);
+    // coop status lists the runs under the cluster table.
+    const clusterStatus = await coop(["status", ...api]);
+    strictEqual(clusterStatus.code, 0, clusterStatus.stderr);
+    ok(/\nRuns\nID .*\n-+.*\ndone-1 /.test(clusterStatus.stdout), clusterStatus.stdout);
+
     // coop plot: from the API, and from the JSON lines a run writes.
     const dir = await Deno.makeTempDir({ prefix: "coop-plot-" });
     const plotted = await coop(["plot", "done-1", ...api, "--out", `${dir}/done.svg`, "--json"]);
