@@ -2,16 +2,45 @@
  * `coop plot RUN [--metrics a,b] [--out FILE.svg] [--api URL]`: a run's curves as a standalone SVG (shared/plot.ts).
  * RUN is a run id (its history comes from the control API) or a `metrics.jsonl` file the run's `logging.jsonl`
  * wrote (no cluster needed). Metrics default to reward, verifier accuracy and RM agreement; a metric the run never
- * reported is named in the error, not drawn empty.
+ * reported is named in the error, not drawn empty. `--out x.png` rasterizes the SVG in headless Chromium (Debian's
+ * `chromium`, or COOP_CHROMIUM), the one PNG encoder already on a machine that runs the dashboard test.
  */
 import { parseArgs } from "node:util";
 import { ConfigError } from "../../shared/errors.ts";
-import { type Series, writeLineChart } from "../../shared/plot.ts";
+import { lineChartSvg, type Series, writeLineChart } from "../../shared/plot.ts";
 import { ApiClient } from "./api_client.ts";
 import type { MetricPoint } from "./job.ts";
 
 const DEFAULT_METRICS = ["reward_mean", "train_accuracy", "eval_accuracy", "rm_sample_accuracy"];
-const USAGE = "usage: coop plot RUN_ID|metrics.jsonl [--metrics a,b] [--out FILE.svg] [--api URL] [--json]";
+const USAGE = "usage: coop plot RUN_ID|metrics.jsonl [--metrics a,b] [--out FILE.svg|FILE.png] [--api URL] [--json]";
+const CHROMIUM_FLAGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--no-first-run",
+  "--disable-background-networking",
+];
+
+/** The SVG as a PNG, screenshot by headless Chromium. */
+export async function svgToPng(svg: string): Promise<Uint8Array> {
+  const executablePath = Deno.env.get("COOP_CHROMIUM") ?? "/usr/bin/chromium";
+  try {
+    await Deno.stat(executablePath);
+  } catch {
+    throw new ConfigError(
+      `A PNG needs Chromium at ${executablePath} (apt-get install -y chromium); use --out FILE.svg`,
+    );
+  }
+  const { chromium } = await import("playwright-core");
+  const browser = await chromium.launch({ executablePath, headless: true, args: CHROMIUM_FLAGS });
+  try {
+    const page = await browser.newPage();
+    await page.setContent(`<!doctype html><body style="margin:0">${svg}</body>`);
+    return await page.locator("svg").first().screenshot({ type: "png" });
+  } finally {
+    await browser.close();
+  }
+}
 
 /** Runs `coop plot`; returns the exit code. */
 export async function plotCommand(args: string[]): Promise<number> {
@@ -42,7 +71,9 @@ export async function plotCommand(args: string[]): Promise<number> {
   const series = curves(points, wanted ?? DEFAULT_METRICS, wanted !== undefined);
   const name = run.endsWith(".jsonl") ? run.slice(0, -".jsonl".length) : run;
   const out = values.out ?? `${name.split("/").pop()}.svg`;
-  await writeLineChart(out, { title: `run ${name.split("/").pop()}`, xLabel: "step", yLabel: "value", series });
+  const spec = { title: `run ${name.split("/").pop()}`, xLabel: "step", yLabel: "value", series };
+  if (out.endsWith(".png")) await Deno.writeFile(out, await svgToPng(lineChartSvg(spec)));
+  else await writeLineChart(out, spec);
   const summary = { out, metrics: series.map((s) => s.name), points: points.length };
   console.log(
     values.json ? JSON.stringify(summary) : `wrote ${out} (${summary.metrics.join(", ")}; ${points.length} steps)`,

@@ -127,6 +127,11 @@ Deno.test({
     await Deno.writeTextFile(`${dir}/metrics.jsonl`, points.map((p) => JSON.stringify(p)).join("\n") + "\n");
     const fromFile = await coop(["plot", `${dir}/metrics.jsonl`, "--metrics", "reward_mean", "--out", `${dir}/f.svg`]);
     strictEqual(fromFile.code, 0, fromFile.stderr);
+    if (await Deno.stat("/usr/bin/chromium").then(() => true, () => false)) {
+      const png = await coop(["plot", "done-1", ...api, "--out", `${dir}/done.png`]);
+      strictEqual(png.code, 0, png.stderr);
+      deepStrictEqual([...(await Deno.readFile(`${dir}/done.png`)).subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47]);
+    } else console.log("coop plot PNG check skipped: /usr/bin/chromium not found");
     const unknown = await coop(["plot", "done-1", ...api, "--metrics", "nope", "--out", `${dir}/n.svg`]);
     strictEqual(unknown.code, 1);
     ok(unknown.stderr.includes('no metric "nope"') && unknown.stderr.includes("reward_mean"), unknown.stderr);
