@@ -1,8 +1,10 @@
 /**
  * The coordinator's control API (Hono): health, cluster/node/actor views, and actor logs, as JSON. The app is built
- * from an {@link ApiDeps} the coordinator implements, so tests call `app.request()` with no network. Later issues
- * mount more routers (e.g. runs) through `options.routers` or `app.route(path, router)` before the first request
- * (Hono builds its matcher then); the error handler, the 404 handler and bearer auth cover them too.
+ * from an {@link ApiDeps} the coordinator implements, so tests call `app.request()` with no network. Routes are
+ * @hono/zod-openapi routes: the zod schemas in api_schemas.ts validate requests (a bad one gets a 400 naming the
+ * field) and generate `/openapi.json`; `/docs` is the interactive reference. More routers (runs, events, metrics,
+ * the dashboard) are mounted through `options.routers` before the first request (Hono builds its matcher then); the
+ * error handler, the 404 handler, bearer auth and the body-size limit cover them too.
  */
 
 import { createHash, timingSafeEqual } from "node:crypto";
