@@ -6,6 +6,7 @@
  */
 import type { NatsConnection } from "@nats-io/transport-node";
 import {
+  DeliverPolicy,
   jetstream,
   type JetStreamClient,
   type JetStreamManager,
@@ -17,6 +18,7 @@ import { ConfigError } from "./errors.ts";
 import type { MessageStream, StreamMessage, StreamSpec } from "./transport.ts";
 
 const NAME = /^[A-Za-z0-9_-]{1,200}$/;
+const READ_BATCH = 1000;
 
 /** Creates the stream or updates its subjects and retention; returns it. */
 export async function openNatsStream(nc: NatsConnection, spec: StreamSpec): Promise<MessageStream> {
@@ -53,15 +55,39 @@ class NatsMessageStream implements MessageStream {
   }
 
   async *read(subject: string, options: { fromSeq?: number } = {}): AsyncIterable<StreamMessage> {
-    let seq = options.fromSeq ?? 1;
-    while (true) {
-      // The server's MSG.GET takes next_by_subj; nats.js types it for direct get only, the request is passed through.
-      const query = { seq, next_by_subj: subject } as unknown as MsgRequest;
-      const message = await this.#jsm.streams.getMessage(this.name, query);
-      if (message === null) return;
-      seq = message.seq + 1;
-      yield { subject: message.subject, seq: message.seq, data: message.data };
+    // The first stored message by a direct lookup: an empty subject costs no consumer.
+    const first = await this.#next(subject, options.fromSeq ?? 1);
+    if (first === null) return;
+    yield first;
+    // The rest through an ordered consumer in batches. Its creation reports how many are pending, and each
+    // message how many are still pending after it, so the read never waits on an empty fetch.
+    const consumer = await this.#js.consumers.get(this.name, {
+      // A string becomes `filter_subject`, which nats-server 2.9 understands (`filter_subjects` needs 2.10).
+      filter_subjects: subject,
+      deliver_policy: DeliverPolicy.StartSequence,
+      opt_start_seq: first.seq + 1,
+      // Ephemeral: gone soon after the read, not after nats.js's default of five minutes.
+      inactive_threshold: 10_000,
+    });
+    let pending = (await consumer.info(true)).num_pending;
+    while (pending > 0) {
+      const batch = await consumer.fetch({ max_messages: READ_BATCH, expires: 2000 });
+      let got = 0;
+      for await (const message of batch) {
+        got++;
+        pending = message.info.pending;
+        yield { subject: message.subject, seq: message.seq, data: message.data };
+        if (pending === 0) break;
+      }
+      if (got === 0) return;
     }
+  }
+
+  async #next(subject: string, seq: number): Promise<StreamMessage | null> {
+    // The server's MSG.GET takes next_by_subj; nats.js types it for direct get only, the request is passed through.
+    const query = { seq, next_by_subj: subject } as unknown as MsgRequest;
+    const message = await this.#jsm.streams.getMessage(this.name, query);
+    return message === null ? null : { subject: message.subject, seq: message.seq, data: message.data };
   }
 
   async purge(subject: string): Promise<void> {

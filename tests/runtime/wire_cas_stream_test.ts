@@ -55,6 +55,18 @@ Deno.test("transport - KV compare-and-swap and message streams", async (t) => {
       assertEquals(await read("cas.test.a"), []);
       assertEquals(await read("cas.test.b"), ["b0", "b1"]);
       assertEquals(await read("cas.test.none"), []);
+      // More than one read batch (1000) comes back whole and in order.
+      const many = await transport.stream({ name: "CAS_MANY", subjects: ["cas.many.*"] });
+      await Promise.all(Array.from({ length: 2500 }, (_, i) => many.append("cas.many.x", bytes(String(i)))));
+      await many.append("cas.many.y", bytes("other"));
+      const seen: number[] = [];
+      let last = 0;
+      for await (const m of many.read("cas.many.x")) {
+        assert(m.seq > last, "ascending sequence numbers");
+        last = m.seq;
+        seen.push(Number(text(m.data)));
+      }
+      assertEquals(seen.sort((a, b) => a - b), Array.from({ length: 2500 }, (_, i) => i));
       // Reopening updates retention and keeps the data.
       const again = await transport.stream({ name: "CAS_TEST", subjects: ["cas.test.*"], maxMsgsPerSubject: 10 });
       assertEquals(again.name, "CAS_TEST");
