@@ -1,97 +1,25 @@
 /**
  * The coordinator's control API (Hono): health, cluster/node/actor views, and actor logs, as JSON. The app is built
- * from an {@link ApiDeps} the coordinator implements, so tests call `app.request()` with no network. Later issues
- * mount more routers (e.g. runs) through `options.routers` or `app.route(path, router)` before the first request
- * (Hono builds its matcher then); the error handler, the 404 handler and bearer auth cover them too.
+ * from an {@link ApiDeps} the coordinator implements, so tests call `app.request()` with no network. Routes are
+ * @hono/zod-openapi routes: the zod schemas in api_schemas.ts validate requests (a bad one gets a 400 naming the
+ * field) and generate `/openapi.json`; `/docs` is the interactive reference. More routers (runs, events, metrics,
+ * the dashboard) are mounted through `options.routers` before the first request (Hono builds its matcher then); the
+ * error handler, the 404 handler, bearer auth and the body-size limit cover them too.
  */
 
 import { createHash, timingSafeEqual } from "node:crypto";
-import { Hono } from "hono";
-import type { Context, MiddlewareHandler } from "hono";
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import type { Context, Hono, MiddlewareHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { z } from "zod";
 import { ConfigError, NotFoundError } from "../shared/errors.ts";
-import type { PendingView, PlacementGroupView, ResourceRequest } from "./scheduler_types.ts";
+import { ActorSchema, ClusterSchema, errors, IdParam, json, LogLineSchema, NodeSchema } from "./api_schemas.ts";
+import { ACTOR_STATES, type ActorState, type ActorView, type ClusterSnapshot, type LogLine } from "./api_types.ts";
+import { bodyLimits } from "./body_limit.ts";
+import { ConflictError } from "./errors.ts";
+import { referenceRouter } from "./openapi_page.ts";
 
-export type { PendingView, PlacementGroupView };
-
-/** Capacity numbers of a node, in user units. */
-export interface NodeResources {
-  cpu: number;
-  memoryMb: number;
-  /** GPU device ids (for `free`: whole devices not in use). */
-  gpus: number[];
-  resources: Record<string, number>;
-}
-
-/** A node as the API and the status table show it. */
-export interface NodeView {
-  id: string;
-  /** Host name or address the agent reported. */
-  address?: string;
-  alive: boolean;
-  labels: Record<string, string>;
-  total: NodeResources;
-  free: NodeResources;
-  /** Ids of actors placed on the node. */
-  actors: string[];
-  /** Unix ms of the last heartbeat, when known. */
-  lastHeartbeatMs?: number;
-}
-
-/** Lifecycle states of an actor. */
-export const ACTOR_STATES = ["pending", "starting", "alive", "restarting", "dead"] as const;
-
-/** One of {@link ACTOR_STATES}. */
-export type ActorState = typeof ACTOR_STATES[number];
-
-/** An actor as the API and the status table show it. */
-export interface ActorView {
-  id: string;
-  /** Name given at spawn, for `getActor`. */
-  name?: string;
-  /** Registered actor class name. */
-  className: string;
-  /** Node it runs on; null while pending. */
-  nodeId: string | null;
-  state: ActorState;
-  restarts: number;
-  maxRestarts?: number;
-  /** Why it is pending (scheduler's reason). */
-  pendingReason?: string;
-  resources?: ResourceRequest;
-  gpuIds?: number[];
-  placementGroup?: string;
-  /** Last error (e.g. why it died). */
-  error?: string;
-}
-
-/** Who serves the API. */
-export interface CoordinatorInfo {
-  id: string;
-  version?: string;
-  /** ISO time the coordinator started. */
-  startedAt: string;
-  natsUrl?: string;
-}
-
-/** Everything `GET /v1/cluster` returns (plus a computed summary). */
-export interface ClusterSnapshot {
-  coordinator: CoordinatorInfo;
-  nodes: NodeView[];
-  actors: ActorView[];
-  pending: PendingView[];
-  placementGroups: PlacementGroupView[];
-}
-
-/** One line an actor process wrote. */
-export interface LogLine {
-  /** Unix ms. */
-  ts: number;
-  stream: "stdout" | "stderr";
-  line: string;
-}
+export * from "./api_types.ts";
 
 /** What the coordinator provides to the API. Methods may be sync or async. */
 export interface ApiDeps {
@@ -107,7 +35,12 @@ export interface ApiOptions {
   /** Bearer token required on /v1/* routes; unset = no auth. See {@link apiTokenFromEnv}. */
   token?: string;
   /** Extra routers mounted under the given paths, e.g. `{ "/v1/runs": runsRouter }`. */
-  routers?: Record<string, Hono>;
+  // deno-lint-ignore no-explicit-any
+  routers?: Record<string, Hono<any, any, any>>;
+  /** Middleware run first on every request (e.g. request counting for /metrics). */
+  middleware?: MiddlewareHandler[];
+  /** Largest accepted request body (bytes); larger ones get a 413. Default 1 MiB. */
+  maxBodyBytes?: number;
 }
 
 /** JSON error body of every failed request. */
@@ -130,47 +63,131 @@ const ACTOR_QUERY = z.strictObject({
   logs: z.coerce.number().int().min(0).max(MAX_LOG_LINES).optional(),
 });
 
+/** Turns a failed request validation into a 400 naming the field (query parameter or body path). */
+export function validationHook(
+  result: { success: boolean; target: string; error?: { issues: z.core.$ZodIssue[] } },
+): void {
+  if (result.success) return;
+  const issue = result.error!.issues[0]!;
+  const field = issue.path.length > 0 ? issue.path.join(".") : (issue as { keys?: string[] }).keys?.join(", ");
+  if (result.target === "query") {
+    throw new HTTPException(400, { message: `Invalid query parameter "${field ?? "?"}": ${issue.message}` });
+  }
+  throw new HTTPException(400, { message: `Invalid request ${result.target}: ${field || "body"}: ${issue.message}` });
+}
+
+/** A new router whose request validation fails with {@link validationHook}'s 400s. */
+export function openApiRouter(): OpenAPIHono {
+  return new OpenAPIHono({ defaultHook: validationHook });
+}
+
+const SECURITY = [{ bearer: [] }];
+
 /** Builds the control API app. */
-export function createApp(deps: ApiDeps, options: ApiOptions = {}): Hono {
-  const app = new Hono();
+export function createApp(deps: ApiDeps, options: ApiOptions = {}): OpenAPIHono {
+  const app = openApiRouter();
   app.onError(errorResponse);
+  for (const middleware of options.middleware ?? []) app.use("*", middleware);
   app.notFound((c) => {
     return c.json(errorBody("NotFoundError", `No route for ${c.req.method} ${c.req.path}`), 404);
   });
   app.get("/healthz", (c) => c.json({ ok: true }));
   if (options.token !== undefined) app.use("/v1/*", bearerAuth({ token: options.token }));
+  app.use("/v1/*", bodyLimits({ maxBytes: options.maxBodyBytes }));
 
-  app.get("/v1/cluster", async (c) => {
-    const snapshot = await deps.snapshot();
-    return c.json({ ...snapshot, summary: summarize(snapshot) });
-  });
-  app.get("/v1/nodes", async (c) => c.json({ nodes: (await deps.snapshot()).nodes }));
-  app.get("/v1/nodes/:id", async (c) => {
-    const id = c.req.param("id");
-    const node = (await deps.snapshot()).nodes.find((n) => n.id === id);
-    if (node === undefined) throw new NotFoundError(`Node "${id}" is not registered`);
-    return c.json({ node });
-  });
-  app.get("/v1/actors", async (c) => {
-    const query = parseQuery(ACTORS_QUERY, c);
-    const actors = (await deps.snapshot()).actors.filter((a) =>
-      (query.state === undefined || a.state === query.state) &&
-      (query.node === undefined || a.nodeId === query.node) &&
-      (query.class === undefined || a.className === query.class) &&
-      (query.name === undefined || a.name === query.name)
-    );
-    return c.json({ actors });
-  });
-  app.get("/v1/actors/:id", async (c) => {
-    const id = c.req.param("id");
-    const query = parseQuery(ACTOR_QUERY, c);
-    const actor = await deps.actor(id);
-    if (actor === undefined) throw new NotFoundError(`Actor "${id}" does not exist`);
-    const logs = await deps.actorLogs(id, { limit: query.logs ?? DEFAULT_LOG_LINES });
-    return c.json({ actor, logs });
-  });
+  const route = <R extends Parameters<typeof createRoute>[0]>(config: R) =>
+    createRoute({ ...config, security: SECURITY });
+  app.openapi(
+    route({
+      method: "get",
+      path: "/v1/cluster",
+      summary: "The whole cluster: nodes, actors, pending placements, placement groups, and a summary",
+      responses: { 200: json(ClusterSchema, "The cluster snapshot"), ...errors(401) },
+    }),
+    async (c) => {
+      const snapshot = await deps.snapshot();
+      return c.json({ ...snapshot, summary: summarize(snapshot) } as never, 200);
+    },
+  );
+  app.openapi(
+    route({
+      method: "get",
+      path: "/v1/nodes",
+      summary: "Registered nodes with total and free resources",
+      responses: { 200: json(z.object({ nodes: z.array(NodeSchema) }), "The nodes"), ...errors(401) },
+    }),
+    async (c) => c.json({ nodes: (await deps.snapshot()).nodes } as never, 200),
+  );
+  app.openapi(
+    route({
+      method: "get",
+      path: "/v1/nodes/{id}",
+      summary: "One node",
+      request: { params: IdParam },
+      responses: { 200: json(z.object({ node: NodeSchema }), "The node"), ...errors(401, 404) },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      const node = (await deps.snapshot()).nodes.find((n) => n.id === id);
+      if (node === undefined) throw new NotFoundError(`Node "${id}" is not registered`);
+      return c.json({ node } as never, 200);
+    },
+  );
+  app.openapi(
+    route({
+      method: "get",
+      path: "/v1/actors",
+      summary: "Actors, filtered by state, node, class or name",
+      request: { query: ACTORS_QUERY },
+      responses: { 200: json(z.object({ actors: z.array(ActorSchema) }), "The actors"), ...errors(400, 401) },
+    }),
+    async (c) => {
+      const query = c.req.valid("query");
+      const actors = (await deps.snapshot()).actors.filter((a) =>
+        (query.state === undefined || a.state === query.state) &&
+        (query.node === undefined || a.nodeId === query.node) &&
+        (query.class === undefined || a.className === query.class) &&
+        (query.name === undefined || a.name === query.name)
+      );
+      return c.json({ actors } as never, 200);
+    },
+  );
+  app.openapi(
+    route({
+      method: "get",
+      path: "/v1/actors/{id}",
+      summary: "One actor with its most recent log lines",
+      request: { params: IdParam, query: ACTOR_QUERY },
+      responses: {
+        200: json(z.object({ actor: ActorSchema, logs: z.array(LogLineSchema) }), "The actor and its logs"),
+        ...errors(400, 401, 404),
+      },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      const query = c.req.valid("query");
+      const actor = await deps.actor(id);
+      if (actor === undefined) throw new NotFoundError(`Actor "${id}" does not exist`);
+      const logs = await deps.actorLogs(id, { limit: query.logs ?? DEFAULT_LOG_LINES });
+      return c.json({ actor, logs } as never, 200);
+    },
+  );
 
   for (const [path, router] of Object.entries(options.routers ?? {})) app.route(path, router);
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
+    type: "http",
+    scheme: "bearer",
+    description: "The COOP_API_TOKEN the coordinator was started with (when it was)",
+  });
+  app.doc31("/openapi.json", {
+    openapi: "3.1.0",
+    info: {
+      title: "Coop control API",
+      version: "1",
+      description: "Cluster views, actor logs, training runs, live events. Errors are `{error: {name, message}}`.",
+    },
+  });
+  app.route("/docs", referenceRouter());
   return app;
 }
 
@@ -235,6 +252,7 @@ const STATUS_NAMES: Record<number, string> = {
   403: "ForbiddenError",
   404: "NotFoundError",
   409: "ConflictError",
+  413: "PayloadTooLargeError",
   422: "UnprocessableEntityError",
   503: "UnavailableError",
 };
@@ -247,6 +265,7 @@ export function errorResponse(error: unknown, c: Context): Response {
   }
   let status: ContentfulStatusCode = 500;
   if (error instanceof NotFoundError) status = 404;
+  else if (error instanceof ConflictError) status = 409;
   else if (error instanceof ConfigError) status = 400;
   const name = error instanceof Error ? error.name : "Error";
   const message = error instanceof Error ? error.message : String(error);

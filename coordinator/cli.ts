@@ -24,6 +24,14 @@ export const COMMANDS: Record<string, { summary: string; run: Command }> = {
     summary: "train: run CONFIG [--api URL] [--resume DIR] [--detach] (a local cluster when no --api)",
     run: async (args) => (await import("./run/cli.ts")).runCommand(args),
   },
+  runs: {
+    summary: "runs of a cluster: runs list|status ID|stop ID|logs ID [-f]|resume ID [--api URL] [--json] [--help]",
+    run: async (args) => (await import("./run/runs_cli.ts")).runsCommand(args),
+  },
+  plot: {
+    summary: "draw a run's curves as SVG: plot RUN_ID|metrics.jsonl [--metrics a,b] [--out FILE.svg] [--api URL]",
+    run: async (args) => (await import("./run/plot_cli.ts")).plotCommand(args),
+  },
   parity: {
     summary: "check the model in DIR against reference outputs: parity DIR [--no-grads] [--threads N]",
     run: async (args) => (await import("../engine/parity/cli.ts")).parityMain(args),
@@ -143,11 +151,19 @@ async function status(args: string[]): Promise<number> {
     console.error(`coop status: ${response.status}: ${body?.error?.message ?? JSON.stringify(body)}`);
     return 1;
   }
+  // Runs, when the coordinator drives any (a coordinator without the runs API answers 404: no section).
+  const runs = await fetch(`${base.replace(/\/$/, "")}/v1/runs`, {
+    headers: token ? { authorization: `Bearer ${token}` } : {},
+  }).then((r) => (r.ok ? r.json() : { runs: [] }), () => ({ runs: [] }));
   if (values.json) {
-    console.log(JSON.stringify(body, null, 2));
+    console.log(JSON.stringify({ ...body, runs: runs.runs }, null, 2));
   } else {
     const { formatClusterTable } = await import("./status_table.ts");
     console.log(formatClusterTable(body));
+    if (runs.runs.length > 0) {
+      const { runsTable } = await import("./run/runs_cli.ts");
+      console.log(`\nRuns\n${runsTable(runs.runs)}`);
+    }
   }
   return 0;
 }

@@ -4,9 +4,9 @@
  * A waiting coordinator judges expiry by its own clock (how long the key's revision has not moved), not by the
  * holder's timestamps, so clock skew between hosts does not matter.
  */
-import type { KV, KvEntry } from "@nats-io/kv";
 import { decode, encode } from "../shared/codec.ts";
 import { CoopError } from "../shared/errors.ts";
+import type { KvEntry, KvStore } from "../shared/transport.ts";
 
 /** KV key of the lease in the cluster's state bucket. */
 export const LEASE_KEY = "leader";
@@ -56,7 +56,7 @@ export interface LeaseOptions {
 /** A held lease; renewal runs in the background until `release()` or until the lease is lost. */
 export class Lease {
   readonly holder: LeaseHolder;
-  readonly #kv: KV;
+  readonly #kv: KvStore;
   #revision: number;
   #timer: ReturnType<typeof setInterval>;
   #busy = false;
@@ -65,7 +65,7 @@ export class Lease {
   /** Resolves (with why) when another coordinator took the lease: this one must stop serving. */
   readonly lost = new Promise<string>((resolve) => this.#resolveLost = resolve);
 
-  constructor(kv: KV, holder: LeaseHolder, revision: number, renewMs: number) {
+  constructor(kv: KvStore, holder: LeaseHolder, revision: number, renewMs: number) {
     this.#kv = kv;
     this.holder = holder;
     this.#revision = revision;
@@ -79,7 +79,7 @@ export class Lease {
       this.#revision = await this.#kv.update(LEASE_KEY, encode(this.holder), this.#revision);
     } catch (error) {
       // A failed CAS means someone else wrote the key; a lost connection is retried on the next tick.
-      const entry = await this.#kv.get(LEASE_KEY).catch(() => undefined);
+      const entry = await this.#kv.entry(LEASE_KEY).catch(() => undefined);
       if (entry === undefined) return;
       const current = entry === null ? undefined : readHolder(entry);
       if (current?.id !== this.holder.id) {
@@ -108,7 +108,6 @@ export class Lease {
 }
 
 function readHolder(entry: KvEntry): LeaseHolder | undefined {
-  if (entry.operation !== "PUT") return undefined;
   try {
     const value = decode(entry.value) as LeaseHolder;
     return typeof value?.id === "string" ? value : undefined;
@@ -118,7 +117,7 @@ function readHolder(entry: KvEntry): LeaseHolder | undefined {
 }
 
 /** Takes the cluster's coordinator lease: at once when free, released or expired; else waits or throws. */
-export async function acquireLease(kv: KV, cluster: string, options: LeaseOptions = {}): Promise<Lease> {
+export async function acquireLease(kv: KvStore, cluster: string, options: LeaseOptions = {}): Promise<Lease> {
   const renewMs = options.renewMs ?? 1000;
   const ttlMs = options.ttlMs ?? 3 * renewMs;
   const holder: LeaseHolder = { host: Deno.hostname(), pid: Deno.pid, id: crypto.randomUUID(), since: Date.now() };
@@ -130,7 +129,7 @@ export async function acquireLease(kv: KV, cluster: string, options: LeaseOption
     options.signal?.throwIfAborted();
     let entry: KvEntry | null;
     try {
-      entry = await kv.get(LEASE_KEY);
+      entry = await kv.entry(LEASE_KEY);
     } catch (error) {
       // NATS unreachable: nobody can take the lease meanwhile, keep trying.
       console.error(`Cannot read the lease of cluster "${cluster}": ${(error as Error).message}`);

@@ -3,11 +3,10 @@
  * (per-subject limit) with an age and size cap, so logs outlive the coordinator that collected them. Agents keep
  * publishing plain core-NATS messages; the stream captures them without any change on their side.
  */
-import type { NatsConnection } from "@nats-io/transport-node";
-import { type JetStreamManager, jetstreamManager, type MsgRequest, type StreamConfig } from "@nats-io/jetstream";
 import { decode } from "../shared/codec.ts";
 import type { LogBatch, LogLine } from "../shared/protocol.ts";
 import type { Subjects } from "../shared/subjects.ts";
+import type { MessageStream, Transport } from "../shared/transport.ts";
 
 /** Where the coordinator reads actor logs from. */
 export interface ActorLogStore {
@@ -35,28 +34,19 @@ export function logStreamName(cluster: string): string {
 
 /** {@link ActorLogStore} over the cluster's log stream. */
 export class JetStreamLogStore implements ActorLogStore {
-  readonly #jsm: JetStreamManager;
-  readonly #stream: string;
+  readonly #stream: MessageStream;
   readonly #subjects: Subjects;
 
-  constructor(jsm: JetStreamManager, stream: string, names: Subjects) {
-    this.#jsm = jsm;
+  constructor(stream: MessageStream, names: Subjects) {
     this.#stream = stream;
     this.#subjects = names;
   }
 
   async read(actorId: string, limit: number): Promise<LogLine[]> {
     if (limit <= 0) return [];
-    const subject = this.#subjects.logs(actorId);
-    // Server 2.9 has no batched or backwards get: walk the subject's messages forward (bounded per subject).
+    // Bounded per subject by the stream's retention; walked forward, keeping the newest `limit` lines.
     const lines: LogLine[] = [];
-    let seq = 1;
-    while (true) {
-      // The server's MSG.GET takes next_by_subj; nats.js types it for direct get only, the request is passed through.
-      const query = { seq, next_by_subj: subject } as unknown as MsgRequest;
-      const message = await this.#jsm.streams.getMessage(this.#stream, query);
-      if (message === null) break;
-      seq = message.seq + 1;
+    for await (const message of this.#stream.read(this.#subjects.logs(actorId))) {
       try {
         const batch = decode(message.data) as LogBatch;
         if (Array.isArray(batch?.lines)) lines.push(...batch.lines);
@@ -69,26 +59,22 @@ export class JetStreamLogStore implements ActorLogStore {
   }
 
   async forget(actorId: string): Promise<void> {
-    await this.#jsm.streams.purge(this.#stream, { filter: this.#subjects.logs(actorId) });
+    await this.#stream.purge(this.#subjects.logs(actorId));
   }
 }
 
 /** Creates (or updates) the cluster's log stream and returns a store reading from it. */
 export async function openLogStream(
-  nc: NatsConnection,
+  transport: Transport,
   names: Subjects,
   options: LogStreamOptions = {},
 ): Promise<JetStreamLogStore> {
-  const jsm = await jetstreamManager(nc);
-  const name = logStreamName(names.cluster);
-  const config: Partial<StreamConfig> = {
+  const stream = await transport.stream({
+    name: logStreamName(names.cluster),
     subjects: [names.logsAll],
-    max_msgs_per_subject: options.batchesPerActor ?? 500,
-    max_age: (options.maxAgeMs ?? 7 * 24 * 3600_000) * 1_000_000,
-    max_bytes: options.maxBytes ?? 256 * 1024 * 1024,
-  };
-  const existing = await jsm.streams.info(name).catch(() => null);
-  if (existing === null) await jsm.streams.add({ name, ...config });
-  else await jsm.streams.update(name, { ...existing.config, ...config });
-  return new JetStreamLogStore(jsm, name, names);
+    maxMsgsPerSubject: options.batchesPerActor ?? 500,
+    maxAgeMs: options.maxAgeMs ?? 7 * 24 * 3600_000,
+    maxBytes: options.maxBytes ?? 256 * 1024 * 1024,
+  });
+  return new JetStreamLogStore(stream, names);
 }

@@ -7,7 +7,6 @@ import { type AgentOptions, startAgent } from "../actors/agent.ts";
 import { Cluster } from "../actors/cluster.ts";
 import { natsOptionsFromEnv } from "../shared/nats_options.ts";
 import { connectNats, type NatsTransport } from "../shared/nats_transport.ts";
-import { Kvm } from "@nats-io/kv";
 import { subjects } from "../shared/subjects.ts";
 import type { Transport } from "../shared/transport.ts";
 import { apiTokenFromEnv, createApp } from "./api.ts";
@@ -82,7 +81,7 @@ export async function runCoordinator(options: RunCoordinatorOptions = {}): Promi
   });
   let lease: Lease;
   try {
-    lease = await acquireLease(await new Kvm(transport.raw).open(names.stateBucket), names.cluster, {
+    lease = await acquireLease(state, names.cluster, {
       standby: options.standby,
       renewMs: options.leaseRenewMs,
       signal: standingBy.signal,
@@ -99,7 +98,7 @@ export async function runCoordinator(options: RunCoordinatorOptions = {}): Promi
   const coordinator = running.coordinator = new Coordinator(transport, new StateStore(state), {
     cluster: names.cluster,
     nodeTimeoutMs: options.nodeTimeoutMs,
-    logStore: await openLogStream(transport.raw, names),
+    logStore: await openLogStream(transport, names),
   });
   let lostLease: string | undefined;
   void lease.lost.then((reason) => {
@@ -114,10 +113,29 @@ export async function runCoordinator(options: RunCoordinatorOptions = {}): Promi
   if ((options.apiPort ?? 8470) >= 0) {
     // Runs (`/v1/runs`) are driven from this process; loaded lazily so `coop up` without runs stays light.
     const { RunManager, runsRouter } = await import("./run/mod.ts");
-    runs = new RunManager(new Cluster(transport, { cluster: names.cluster }));
-    const app = createApp(apiDeps(coordinator, { natsUrl: options.nats }), {
-      token: apiTokenFromEnv(),
-      routers: { "/v1/runs": runsRouter(runs) },
+    const { RunStore } = await import("./run/store.ts");
+    runs = new RunManager(new Cluster(transport, { cluster: names.cluster }), {
+      store: await RunStore.open(transport, names.cluster, names.stateBucket),
+    });
+    // Runs the previous leader was driving: listed with their history, marked interrupted, their actors reclaimed.
+    for (const run of await runs.recover()) {
+      console.error(`coordinator: run "${run.id}" was interrupted at step ${run.step}; ${run.resumeCommand}`);
+    }
+    const { dashboardRouter } = await import("./dashboard/router.ts");
+    const { eventsRouter } = await import("./dashboard/events.ts");
+    const { MetricsExporter } = await import("./metrics.ts");
+    const deps = apiDeps(coordinator, { natsUrl: options.nats });
+    const token = apiTokenFromEnv();
+    const exporter = new MetricsExporter({ deps, runs });
+    const app = createApp(deps, {
+      token,
+      middleware: [exporter.middleware()],
+      routers: {
+        "/v1/runs": runsRouter(runs),
+        "/v1/events": eventsRouter(deps, runs),
+        "/metrics": exporter.router({ token }),
+        "/": dashboardRouter(),
+      },
     });
     server = Deno.serve({
       port: options.apiPort ?? 8470,

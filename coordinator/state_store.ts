@@ -28,6 +28,8 @@ export class StateStore {
   async load(): Promise<LoadedState> {
     const state: LoadedState = { actors: [], args: new Map(), nodes: [], groups: [], scheduler: null };
     for (const key of await this.#kv.keys()) {
+      // Run records share the bucket; the run manager reads them (coordinator/run/store.ts).
+      if (key.startsWith("run.") || key === "leader") continue;
       const value = await this.#kv.get(key);
       if (value === null) continue;
       let decoded: unknown;

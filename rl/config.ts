@@ -160,12 +160,19 @@ const Grpo = z.strictObject({
 const RewardUpdate = z.strictObject({ ...Optim, lr: posNumber().default(1e-5), epochs: posInt().default(1) })
   .prefault({});
 
+/** Experiment tracking: metric points as JSON lines and/or TensorBoard event files, under `<dir>/<run id>/`. */
+const Logging = z.strictObject({
+  jsonl: z.strictObject({ dir: text() }).optional(),
+  tensorboard: z.strictObject({ dir: text() }).optional(),
+}).prefault({});
+
 const common = {
   name: text().default("run"),
   seed: int().default(0),
   data: Data,
   eval: Eval,
   checkpoint: Checkpoint,
+  logging: Logging,
 };
 
 /** The GRPO run config. */

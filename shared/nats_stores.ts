@@ -3,9 +3,10 @@
  * tag in the object's metadata and are checked against their SHA-256 digest on every read.
  */
 import type { KV } from "@nats-io/kv";
+import { JetStreamApiCodes } from "@nats-io/jetstream";
 import type { ObjectInfo, ObjectStore } from "@nats-io/obj";
 import { BlobIntegrityError, MessageTooLargeError, NotFoundError } from "./errors.ts";
-import type { BlobInfo, BlobStore, KvStore } from "./transport.ts";
+import { type BlobInfo, type BlobStore, KvConflictError, type KvEntry, type KvStore } from "./transport.ts";
 
 // Room left in max_payload for the subject and headers JetStream adds to a KV put.
 const KV_HEADER_ROOM = 4096;
@@ -31,6 +32,11 @@ export class NatsKvStore implements KvStore {
   }
 
   async put(key: string, value: Uint8Array): Promise<void> {
+    this.#checkSize(key, value);
+    await this.#kv.put(key, value);
+  }
+
+  #checkSize(key: string, value: Uint8Array): void {
     // A KV value is one JetStream message (not chunked); say so instead of surfacing MAX_PAYLOAD_EXCEEDED.
     if (value.byteLength > this.#maxPayload() - KV_HEADER_ROOM) {
       throw new MessageTooLargeError(
@@ -38,11 +44,39 @@ export class NatsKvStore implements KvStore {
           `max_payload (${this.#maxPayload()}); store large values as blobs`,
       );
     }
-    await this.#kv.put(key, value);
   }
 
   async delete(key: string): Promise<void> {
     await this.#kv.delete(key);
+  }
+
+  async entry(key: string): Promise<KvEntry | null> {
+    const entry = await this.#kv.get(key);
+    return entry === null || entry.operation !== "PUT" ? null : { value: entry.value, revision: entry.revision };
+  }
+
+  async create(key: string, value: Uint8Array): Promise<number> {
+    this.#checkSize(key, value);
+    return await this.#kv.create(key, value).catch((error) => Promise.reject(this.#conflict(key, error)));
+  }
+
+  async update(key: string, value: Uint8Array, revision: number): Promise<number> {
+    this.#checkSize(key, value);
+    return await this.#kv.update(key, value, revision).catch((error) => Promise.reject(this.#conflict(key, error)));
+  }
+
+  /** A wrong-last-sequence answer means another writer got there first: a {@link KvConflictError}. */
+  #conflict(key: string, error: unknown): unknown {
+    // Duck-typed: @nats-io/kv may carry its own copy of the jetstream error classes.
+    const code = (error as { code?: unknown } | null)?.code;
+    if (
+      code !== JetStreamApiCodes.StreamWrongLastSequence && code !== JetStreamApiCodes.StreamWrongLastSequenceUnknown
+    ) {
+      return error;
+    }
+    return new KvConflictError(`Key "${key}" in KV bucket "${this.#bucket}" was changed by another writer`, {
+      cause: error,
+    });
   }
 
   async keys(prefix = ""): Promise<string[]> {

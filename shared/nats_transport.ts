@@ -18,11 +18,14 @@ import { CallTimeoutError, CoopError, MessageTooLargeError, NoRespondersError } 
 import { createLogger } from "./log.ts";
 import { type NatsConnectOptions, toNatsJsOptions } from "./nats_options.ts";
 import { NatsBlobStore, NatsKvStore } from "./nats_stores.ts";
+import { openNatsStream } from "./nats_streams.ts";
 import type {
   BlobStore,
   ConnectionEvent,
   KvStore,
+  MessageStream,
   RequestOptions,
+  StreamSpec,
   SubscribeOptions,
   Transport,
   TransportMessage,
@@ -253,6 +256,10 @@ class NatsTransportImpl implements NatsTransport {
     this.#objm ??= new Objm(this.raw);
     const store = await this.#objm.create(bucket);
     return new NatsBlobStore(store, bucket, () => this.maxPayload);
+  }
+
+  stream(spec: StreamSpec): Promise<MessageStream> {
+    return openNatsStream(this.raw, spec);
   }
 
   async *status(): AsyncIterable<ConnectionEvent> {

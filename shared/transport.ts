@@ -4,6 +4,7 @@
  * opaque bytes here: messages larger than the server's max_payload are chunked and reassembled by the adapter,
  * so callers never see a size limit below `maxMessageBytes`.
  */
+import { CoopError } from "./errors.ts";
 
 /** One received message. `respond` is present when the sender asked for a reply (request/reply). */
 export interface TransportMessage {
@@ -38,12 +39,61 @@ export interface SubscribeOptions {
   onMessage?: (msg: TransportMessage) => void;
 }
 
+/** A value with the revision it was written at (for compare-and-swap). */
+export interface KvEntry {
+  value: Uint8Array;
+  revision: number;
+}
+
+/** A compare-and-swap write lost: the key was created or changed by someone else. */
+export class KvConflictError extends CoopError {
+  override name = "KvConflictError";
+}
+
 /** A key-value bucket (JetStream KV). Values are bytes; `null` means absent. */
 export interface KvStore {
   get(key: string): Promise<Uint8Array | null>;
   put(key: string, value: Uint8Array): Promise<void>;
   delete(key: string): Promise<void>;
   keys(prefix?: string): Promise<string[]>;
+  /** The value and its revision; null when absent or deleted. */
+  entry(key: string): Promise<KvEntry | null>;
+  /** Writes `key` only if it is absent; returns the new revision, or throws {@link KvConflictError}. */
+  create(key: string, value: Uint8Array): Promise<number>;
+  /** Writes `key` only if its revision is still `revision`; returns the new one, or throws {@link KvConflictError}. */
+  update(key: string, value: Uint8Array, revision: number): Promise<number>;
+}
+
+/** Retention of a {@link MessageStream}. */
+export interface StreamSpec {
+  /** Stream name ([A-Za-z0-9_-]). */
+  name: string;
+  /** Subjects it captures (wildcards allowed); plain publishes on them are stored too. */
+  subjects: string[];
+  /** Messages kept per subject (oldest dropped first). Default unlimited. */
+  maxMsgsPerSubject?: number;
+  /** Messages older than this are dropped (ms). Default unlimited. */
+  maxAgeMs?: number;
+  /** Total size cap (bytes). Default unlimited. */
+  maxBytes?: number;
+}
+
+/** One stored stream message. */
+export interface StreamMessage {
+  subject: string;
+  seq: number;
+  data: Uint8Array;
+}
+
+/** An append-only, persisted message stream (JetStream stream) with per-subject reads. */
+export interface MessageStream {
+  readonly name: string;
+  /** Stores `data` on `subject` and resolves once the server has it (acknowledged publish); returns its seq. */
+  append(subject: string, data: Uint8Array): Promise<number>;
+  /** The stored messages of `subject` (no wildcards), oldest first, from `fromSeq` (default 1). */
+  read(subject: string, options?: { fromSeq?: number }): AsyncIterable<StreamMessage>;
+  /** Drops every stored message of `subject`. */
+  purge(subject: string): Promise<void>;
 }
 
 /** Metadata of a stored blob. */
@@ -81,6 +131,8 @@ export interface Transport {
   subscribe(subject: string, options?: SubscribeOptions): TransportSubscription;
   kv(bucket: string): Promise<KvStore>;
   blobs(bucket: string): Promise<BlobStore>;
+  /** Creates the stream (or updates its retention) and returns it. */
+  stream(spec: StreamSpec): Promise<MessageStream>;
   /** Connection state events (disconnect/reconnect) as an async iterable. */
   status(): AsyncIterable<ConnectionEvent>;
   /** Flush pending writes to the server. */

@@ -5,10 +5,13 @@
  */
 import { parseArgs } from "node:util";
 import { loadConfig } from "../../rl/mod.ts";
-import { ConfigError, CoopError, NotFoundError } from "../../shared/errors.ts";
+import { ConfigError } from "../../shared/errors.ts";
 import { createProgress, type Progress } from "../../shared/progress.ts";
 import { freePort, type LocalCluster, startLocalCluster } from "../local_cluster.ts";
+import { ApiClient } from "./api_client.ts";
 import type { MetricPoint, RunStatus } from "./job.ts";
+
+export { ApiClient };
 
 /** Shown beside the bar, when present in a metric point. */
 const SHOWN = ["loss", "reward_mean", "train_accuracy", "eval_accuracy", "rm_pair_accuracy", "staleness"];
@@ -91,71 +94,6 @@ export function shownMetrics(point: MetricPoint, keys: readonly string[]): Recor
   const out: Record<string, number> = {};
   for (const key of keys) if (Number.isFinite(point[key])) out[key] = Number(point[key]!.toFixed(3));
   return out;
-}
-
-/** A small client of the control API (bearer token from COOP_API_TOKEN). */
-export class ApiClient {
-  readonly base: string;
-  readonly #headers: Record<string, string>;
-
-  constructor(base: string, token = Deno.env.get("COOP_API_TOKEN")) {
-    this.base = base;
-    this.#headers = token ? { authorization: `Bearer ${token}` } : {};
-  }
-
-  /** GET a JSON body; throws with the API's error message on failure. */
-  async get<T>(path: string): Promise<T> {
-    return await this.#read<T>(path, await fetch(`${this.base}${path}`, { headers: this.#headers }));
-  }
-
-  /** POST JSON; throws with the API's error message on failure. */
-  async post<T>(path: string, body: unknown): Promise<T> {
-    const response = await fetch(`${this.base}${path}`, {
-      method: "POST",
-      headers: { ...this.#headers, "content-type": "application/json" },
-      body: JSON.stringify(body),
-    });
-    return await this.#read<T>(path, response);
-  }
-
-  /** Server-sent events of `path`. */
-  async *events(path: string): AsyncGenerator<{ event: string; data: string }> {
-    const response = await fetch(`${this.base}${path}`, {
-      headers: { ...this.#headers, accept: "text/event-stream" },
-    });
-    if (!response.ok) await this.#read(path, response);
-    if (response.body === null) throw new CoopError(`API stream ${path} returned no body`);
-    let buffer = "";
-    for await (const chunk of response.body.pipeThrough(new TextDecoderStream())) {
-      buffer += chunk;
-      for (let end = buffer.indexOf("\n\n"); end >= 0; end = buffer.indexOf("\n\n")) {
-        const block = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        let event = "message";
-        const data: string[] = [];
-        for (const line of block.split("\n")) {
-          if (line.startsWith("event:")) event = line.slice(6).trim();
-          else if (line.startsWith("data:")) data.push(line.slice(5).trimStart());
-        }
-        if (data.length > 0) yield { event, data: data.join("\n") };
-      }
-    }
-  }
-
-  async #read<T>(path: string, response: Response): Promise<T> {
-    const body = await response.json().catch(() => ({}));
-    if (!response.ok) {
-      const name = typeof body?.error?.name === "string" ? `${body.error.name}: ` : "";
-      const message = `API request ${path} failed with ${response.status}: ${name}${
-        body?.error?.message ?? `HTTP ${response.status}`
-      }`;
-      // The API maps NotFoundError to 404 and ConfigError (and malformed bodies) to 400; keep that class here.
-      if (response.status === 404) throw new NotFoundError(message);
-      if (response.status === 400) throw new ConfigError(message);
-      throw new CoopError(message);
-    }
-    return body as T;
-  }
 }
 
 function parseCpus(value: string | undefined): number {

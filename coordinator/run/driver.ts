@@ -160,7 +160,7 @@ class RlRun {
     const t3 = performance.now();
     // 4. Publish the new policy version for the rollout actors.
     this.policyVersion++;
-    await this.publishPolicy();
+    const publishBytes = await this.publishPolicy();
     this.ledger.trained(ids);
     this.#trainedSamples += ids.length;
     const tokens = batch.samples.reduce((n, s) => n + s.responseIds.length, 0);
@@ -192,6 +192,7 @@ class RlRun {
       rm_update_ms: t2 - t1,
       policy_update_ms: t3 - t2,
       publish_ms: performance.now() - t3,
+      publish_bytes: publishBytes,
       rollout_ms: batch.ms,
       tokens_per_s: this.#tokens / elapsed,
       ...rm,
@@ -260,9 +261,14 @@ class RlRun {
     return out;
   }
 
-  async publishPolicy(): Promise<void> {
-    await this.roles.policyLearner.publish(`${this.names.policy}.v${this.policyVersion}`, this.policyVersion);
+  /** Publishes the current policy version; returns its size in bytes. */
+  async publishPolicy(): Promise<number> {
+    const bytes = await this.roles.policyLearner.publish(
+      `${this.names.policy}.v${this.policyVersion}`,
+      this.policyVersion,
+    );
     await this.forget(this.names.policy, this.policyVersion);
+    return bytes;
   }
 
   async publishRm(): Promise<void> {

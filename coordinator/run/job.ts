@@ -6,8 +6,11 @@
 import type { Cluster } from "../../actors/cluster.ts";
 import type { AccountingSnapshot } from "../../rl/mod.ts";
 
-/** Life of a run. */
-export type RunState = "running" | "finished" | "stopped" | "failed";
+/** Life of a run: `interrupted` means the coordinator driving it died; `coop runs resume ID` continues it. */
+export type RunState = "running" | "finished" | "stopped" | "failed" | "interrupted";
+
+/** Every {@link RunState}. */
+export const RUN_STATES: readonly RunState[] = ["running", "finished", "stopped", "failed", "interrupted"];
 
 /** One metric record: the step it belongs to plus named numbers (NaN/absent = not measured this step). */
 export interface MetricPoint {
@@ -33,6 +36,8 @@ export interface RunStatus {
   accounting: AccountingSnapshot;
   /** Directory of the latest checkpoint, if any. */
   checkpoint?: string;
+  /** Set on an interrupted run: the command that continues it (from `checkpoint` when there is one). */
+  resumeCommand?: string;
   error?: { name: string; message: string };
   startedAt: string;
   finishedAt?: string;

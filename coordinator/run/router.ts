@@ -1,91 +1,145 @@
 /**
- * The runs router of the control API, mounted at `/v1/runs` through `createApp(deps, { routers })`:
+ * The runs router of the control API, mounted at `/v1/runs` through `createApp(deps, { routers })`; its routes
+ * are OpenAPI routes, so they appear in `/openapi.json` with the schemas that validate them:
  *
  * - `POST /v1/runs` `{config, resume?}` (config as an object, or YAML/JSON text) → 201 `{run}`
  * - `GET /v1/runs` → `{runs}`; `GET /v1/runs/:id` → `{run}` (status, step, versions, staleness, accounting)
  * - `GET /v1/runs/:id/metrics?since=N` → `{metrics}`; with `Accept: text/event-stream` (or `?stream=1`) a
  *   server-sent-events stream of `metric` and `status` events that ends with the run
- * - `POST /v1/runs/:id/stop` → 202 `{run}`
+ * - `POST /v1/runs/:id/stop` → 202 `{run}` (409 when the run already ended)
+ * - `POST /v1/runs/:id/resume` → 202 `{run}`: an interrupted, stopped or failed run continues from its last
+ *   checkpoint under the same id (409 for a running or finished run)
  */
-import { Hono } from "hono";
+import { createRoute, type OpenAPIHono, type RouteConfig, z } from "@hono/zod-openapi";
 import { HTTPException } from "hono/http-exception";
 import { streamSSE } from "hono/streaming";
-import { z } from "zod";
 import { type JobConfig, parseConfigText, parseJobConfig } from "../../rl/mod.ts";
-import { parseQuery } from "../api.ts";
+import { openApiRouter } from "../api.ts";
+import { errors, json, MetricPointSchema, RunIdParam, RunSchema, StartRunBody } from "../api_schemas.ts";
 import type { RunEvent, RunManager } from "./manager.ts";
 
 const METRICS_QUERY = z.strictObject({
-  since: z.coerce.number().int().min(0).optional(),
-  stream: z.enum(["0", "1", "true", "false"]).optional(),
+  since: z.coerce.number().int().min(0).optional().openapi({ description: "Only points after this step" }),
+  stream: z.enum(["0", "1", "true", "false"]).optional().openapi({ description: "Server-sent events (as Accept)" }),
 });
 
-const BODY = z.object({
-  config: z.union([z.string(), z.record(z.string(), z.unknown())]),
-  resume: z.string().optional(),
-});
+const RunBody = z.object({ run: RunSchema });
+const route = <R extends RouteConfig>(config: R) => createRoute({ ...config, security: [{ bearer: [] }] });
 
 /** Builds the `/v1/runs` router over a run manager. */
-export function runsRouter(manager: RunManager): Hono {
-  const app = new Hono();
-  app.post("/", async (c) => {
-    let body: unknown;
-    try {
-      body = await c.req.json();
-    } catch {
-      throw new HTTPException(400, { message: "Invalid request body: expected JSON {config, resume?}" });
-    }
-    const parsed = BODY.safeParse(body);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
-      throw new HTTPException(400, {
-        message: `Invalid request body: ${issue.path.join(".") || "body"}: ${issue.message}`,
-      });
-    }
-    let config: JobConfig;
-    try {
-      const raw = parsed.data.config;
-      config = typeof raw === "string" ? parseConfigText(raw) : parseJobConfig(raw);
-    } catch (error) {
-      throw new HTTPException(400, { message: (error as Error).message });
-    }
-    const run = manager.start(config, { resume: parsed.data.resume });
-    return c.json({ run }, 201);
-  });
-  app.get("/", (c) => c.json({ runs: manager.list() }));
-  app.get("/:id", (c) => c.json({ run: manager.get(c.req.param("id")) }));
-  app.post("/:id/stop", (c) => c.json({ run: manager.stop(c.req.param("id")) }, 202));
-  app.get("/:id/metrics", (c) => {
-    const id = c.req.param("id");
-    const query = parseQuery(METRICS_QUERY, c);
-    const status = manager.get(id);
-    const wantsStream = query.stream === "1" || query.stream === "true" ||
-      (c.req.header("accept") ?? "").includes("text/event-stream");
-    if (!wantsStream) return c.json({ run: status, metrics: manager.metrics(id, query.since) });
-    return streamSSE(c, async (stream) => {
-      const queue: RunEvent[] = manager.metrics(id, query.since).map((point) => ({ type: "metric", point }));
-      let wake = () => {};
-      const unsubscribe = manager.subscribe(id, (event) => {
-        queue.push(event);
-        wake();
-      });
-      stream.onAbort(() => wake());
+export function runsRouter(manager: RunManager): OpenAPIHono {
+  const app = openApiRouter();
+  app.openapi(
+    route({
+      method: "post",
+      path: "/",
+      summary: "Start a run",
+      request: { body: { content: { "application/json": { schema: StartRunBody } }, required: true } },
+      responses: { 201: json(RunBody, "The run, started"), ...errors(400, 401, 413) },
+    }),
+    (c) => {
+      const body = c.req.valid("json");
+      let config: JobConfig;
       try {
-        queue.push({ type: "status", status: manager.get(id) });
-        for (;;) {
-          while (queue.length > 0) {
-            const event = queue.shift()!;
-            const data = event.type === "metric" ? event.point : event.status;
-            await stream.writeSSE({ event: event.type, data: JSON.stringify(data) });
-            if (event.type === "status" && event.status.state !== "running") return;
-          }
-          if (stream.aborted) return;
-          await new Promise<void>((resolve) => wake = resolve);
-        }
-      } finally {
-        unsubscribe();
+        config = typeof body.config === "string" ? parseConfigText(body.config) : parseJobConfig(body.config);
+      } catch (error) {
+        throw new HTTPException(400, { message: (error as Error).message });
       }
-    });
-  });
+      return c.json({ run: manager.start(config, { resume: body.resume }) } as never, 201);
+    },
+  );
+  app.openapi(
+    route({
+      method: "get",
+      path: "/",
+      summary: "Every run, newest first (kept across coordinator failovers)",
+      responses: { 200: json(z.object({ runs: z.array(RunSchema) }), "The runs"), ...errors(401) },
+    }),
+    (c) => c.json({ runs: manager.list() } as never, 200),
+  );
+  app.openapi(
+    route({
+      method: "get",
+      path: "/{id}",
+      summary: "One run's status",
+      request: { params: RunIdParam },
+      responses: { 200: json(RunBody, "The run"), ...errors(401, 404) },
+    }),
+    (c) => c.json({ run: manager.get(c.req.valid("param").id) } as never, 200),
+  );
+  app.openapi(
+    route({
+      method: "post",
+      path: "/{id}/stop",
+      summary: "Ask a running run to stop after its current step (it checkpoints first)",
+      request: { params: RunIdParam },
+      responses: { 202: json(RunBody, "Stopping"), ...errors(401, 404, 409) },
+    }),
+    (c) => c.json({ run: manager.stop(c.req.valid("param").id) } as never, 202),
+  );
+  app.openapi(
+    route({
+      method: "post",
+      path: "/{id}/resume",
+      summary: "Continue an interrupted, stopped or failed run from its last checkpoint, under the same id",
+      request: { params: RunIdParam },
+      responses: { 202: json(RunBody, "Resumed"), ...errors(401, 404, 409) },
+    }),
+    async (c) => c.json({ run: await manager.resume(c.req.valid("param").id) } as never, 202),
+  );
+  app.openapi(
+    route({
+      method: "get",
+      path: "/{id}/metrics",
+      summary: "A run's metric history; as server-sent events (`metric`, `status`) until the run ends",
+      request: { params: RunIdParam, query: METRICS_QUERY },
+      responses: {
+        200: {
+          description: "The history as JSON, or an event stream (Accept: text/event-stream or ?stream=1)",
+          content: {
+            "application/json": { schema: z.object({ run: RunSchema, metrics: z.array(MetricPointSchema) }) },
+            "text/event-stream": { schema: z.string() },
+          },
+        },
+        ...errors(400, 401, 404),
+      },
+    }),
+    (c) => {
+      const { id } = c.req.valid("param");
+      const query = c.req.valid("query");
+      const status = manager.get(id);
+      const wantsStream = query.stream === "1" || query.stream === "true" ||
+        (c.req.header("accept") ?? "").includes("text/event-stream");
+      if (!wantsStream) return c.json({ run: status, metrics: manager.metrics(id, query.since) } as never, 200);
+      return streamMetrics(c, manager, id, query.since) as never;
+    },
+  );
   return app;
+}
+
+function streamMetrics(c: Parameters<typeof streamSSE>[0], manager: RunManager, id: string, since?: number) {
+  return streamSSE(c, async (stream) => {
+    const queue: RunEvent[] = manager.metrics(id, since).map((point) => ({ type: "metric", point }));
+    let wake = () => {};
+    const unsubscribe = manager.subscribe(id, (event) => {
+      queue.push(event);
+      wake();
+    });
+    stream.onAbort(() => wake());
+    try {
+      queue.push({ type: "status", status: manager.get(id) });
+      for (;;) {
+        while (queue.length > 0) {
+          const event = queue.shift()!;
+          const data = event.type === "metric" ? event.point : event.status;
+          await stream.writeSSE({ event: event.type, data: JSON.stringify(data) });
+          if (event.type === "status" && event.status.state !== "running") return;
+        }
+        if (stream.aborted) return;
+        await new Promise<void>((resolve) => wake = resolve);
+      }
+    } finally {
+      unsubscribe();
+    }
+  });
 }

@@ -49,12 +49,44 @@ Deno.test("runs API - invalid configs are rejected with a 400 naming the field",
     strictEqual(status, 400, JSON.stringify(body));
     ok(message.includes(field), `${JSON.stringify(body)} -> ${message}`);
   }
-  strictEqual((await post("{not json")).status, 400);
+  const malformed = await post("{not json");
+  strictEqual(malformed.status, 400);
+  ok(malformed.message.includes("Malformed JSON"), malformed.message);
+  const empty = await post("");
+  strictEqual(empty.status, 400);
+  ok(empty.message.includes("Malformed JSON"), empty.message);
+});
+
+Deno.test("runs API - an oversized body is a 413 naming the limit, declared or streamed", async () => {
+  const big = JSON.stringify({ config: "x".repeat(2 * 1024 * 1024) });
+  const declared = await post(big);
+  strictEqual(declared.status, 413);
+  ok(declared.message.includes("1048576 bytes"), declared.message);
+  // Without a content-length (chunked), the body is counted as it streams.
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(new TextEncoder().encode(big));
+      controller.close();
+    },
+  });
+  const response = await app.request("/v1/runs", {
+    method: "POST",
+    headers: { "content-type": "application/json", "transfer-encoding": "chunked" },
+    body,
+    duplex: "half",
+  } as RequestInit);
+  strictEqual(response.status, 413);
+  strictEqual((await response.json()).error.name, "PayloadTooLargeError");
 });
 
 Deno.test("runs API - unknown runs are 404s", async () => {
   for (
-    const [method, path] of [["GET", "/v1/runs/nope"], ["GET", "/v1/runs/nope/metrics"], ["POST", "/v1/runs/nope/stop"]]
+    const [method, path] of [
+      ["GET", "/v1/runs/nope"],
+      ["GET", "/v1/runs/nope/metrics"],
+      ["POST", "/v1/runs/nope/stop"],
+      ["POST", "/v1/runs/nope/resume"],
+    ]
   ) {
     const response = await app.request(path!, { method });
     strictEqual(response.status, 404);

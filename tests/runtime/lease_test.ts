@@ -3,7 +3,6 @@ import { Counter } from "../../actors/demo_actors.ts";
 import { ManagedProcess } from "../../coordinator/local_cluster.ts";
 import { Thrower } from "./fixtures/test_actors.ts";
 import { CLUSTER_TEST, eventually, startTestCluster } from "./cluster_fixture.ts";
-import { Kvm } from "@nats-io/kv";
 import { acquireLease, type Lease, LEASE_KEY, LeaseHeldError } from "../../coordinator/lease.ts";
 import { encode } from "../../shared/codec.ts";
 import { connectNats } from "../../shared/nats_transport.ts";
@@ -131,8 +130,7 @@ Deno.test("lease - CAS: racing acquirers get one lease; an overwritten lease is 
   const transport = await connectNats({ servers: server.url });
   const leases: Lease[] = [];
   try {
-    await transport.kv("coop_lease_state");
-    const kv = await new Kvm(transport.raw).open("coop_lease_state");
+    const kv = await transport.kv("coop_lease_state");
     const results = await Promise.allSettled(
       [1, 2, 3].map(() => acquireLease(kv, "race", { standby: false, renewMs: 100 })),
     );
