@@ -101,5 +101,5 @@ export { computeRewards } from "./rewards.ts";
 export type { RewardBatch, ScoredSample } from "./rewards.ts";
 export { packGrpoBatch, packLabelledBatch, packPairBatch } from "./batches.ts";
 export type { GrpoSample, PackOptions } from "./batches.ts";
-export { buildVerificationPairs, formatPrompt } from "./rm_data.ts";
+export { buildVerificationPairs, formatPrompt, promptMessages } from "./rm_data.ts";
 export { isStale } from "./staleness.ts";
