@@ -75,7 +75,10 @@ export class AssistantRewriter {
       seed,
       stopTokens: codec.stopTokens,
     });
-    return generation.tokens.map((tokens) => ({ text: cleanup(codec.tokenizer.decode(tokens)), strategy: "assistant" }));
+    return generation.tokens.map((tokens) => ({
+      text: cleanup(codec.tokenizer.decode(tokens)),
+      strategy: "assistant",
+    }));
   }
 
   /** Calls served and where this actor runs. */

@@ -9,10 +9,10 @@ import type { Cluster } from "../../actors/cluster.ts";
 import {
   AssistantRewriter,
   type AssistantSpec,
+  loadTokenizer,
   type ModelSpec,
   NegativeSynthesizer,
   PolicyLearner,
-  loadTokenizer,
   ReferenceActor,
   RewardActor,
   RewardLearner,
@@ -74,7 +74,11 @@ export async function checkpointSpec(checkpoint: string, tokenizer?: string): Pr
     throw new ConfigError(`Cannot read the model checkpoint "${checkpoint}": ${(error as Error).message}`);
   }
   const own = await Deno.stat(`${dir}/tokenizer.json`).then(() => true, () => false);
-  return { hfConfig, tokenizer: tokenizerPath(tokenizer ?? (own ? dir : "char")), weights: { kind: "checkpoint", dir } };
+  return {
+    hfConfig,
+    tokenizer: tokenizerPath(tokenizer ?? (own ? dir : "char")),
+    weights: { kind: "checkpoint", dir },
+  };
 }
 
 /** The assistant rewriter of `negatives.rewriter: "assistant"`, as the actor is spawned with. */

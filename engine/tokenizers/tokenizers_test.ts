@@ -133,7 +133,10 @@ Deno.test("hf tokenizer - chat_template.jinja wins over tokenizer_config.json; a
       "{% for m in messages %}[{{ m.role }}] {{ m.content }}{% endfor %}{% if add_generation_prompt %}>{% endif %}",
     );
     const tok = await loadHfTokenizer(dir);
-    assertEquals(tok.chatTemplate!.render([{ role: "user", content: "ab" }], { addGenerationPrompt: true }), "[user] ab>");
+    assertEquals(
+      tok.chatTemplate!.render([{ role: "user", content: "ab" }], { addGenerationPrompt: true }),
+      "[user] ab>",
+    );
     throws(() => new HfTokenizer(tinyBpe(), { chat_template: "{% for %}" }), { name: "TokenizerError" });
     const raising = new HfTokenizer(tinyBpe(), { chat_template: "{{ raise_exception('no system role') }}" });
     throws(() => raising.chatTemplate!.render([]), { name: "TokenizerError", message: /no system role/ });
