@@ -144,3 +144,13 @@ Deno.test("hf tokenizer - chat_template.jinja wins over tokenizer_config.json; a
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("hf tokenizer - chat renderings and ids match transformers' apply_chat_template (expected_chat.json)", async () => {
+  const tok = await loadHfTokenizer(QWEN3_TOKENIZER_DIR);
+  const expected = JSON.parse(await Deno.readTextFile(`${QWEN3_TOKENIZER_DIR}/expected_chat.json`));
+  for (const c of expected.cases) {
+    const text = tok.chatTemplate!.render(c.messages, { addGenerationPrompt: c.add_generation_prompt });
+    assertEquals(text, c.text);
+    assertEquals(tok.encode(text), c.ids);
+  }
+});
