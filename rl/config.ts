@@ -117,7 +117,7 @@ const Negatives = z.strictObject({
 
 const level = () => posInt().max(MAX_LEVEL, { error: `expected a level from 1 to ${MAX_LEVEL}` });
 
-/** Where tasks come from: the built-in generator or a GSM8K/MATH-style JSONL file. */
+/** Where tasks come from: the built-in generator, a GSM8K/MATH-style JSONL file or a verl parquet file. */
 const Data = z.discriminatedUnion("source", [
   z.strictObject({
     source: z.literal("builtin"),
@@ -127,7 +127,9 @@ const Data = z.discriminatedUnion("source", [
   }),
   z.strictObject({ source: z.literal("gsm8k"), path: text() }),
   z.strictObject({ source: z.literal("math"), path: text() }),
-], { error: `expected "builtin", "gsm8k" or "math"` }).prefault({ source: "builtin" });
+  // verl's RL parquet: `prompt` chat messages, `reward_model.ground_truth`, `data_source`.
+  z.strictObject({ source: z.literal("verl"), path: text() }),
+], { error: `expected "builtin", "gsm8k", "math" or "verl"` }).prefault({ source: "builtin" });
 
 /** Held-out evaluation with the rule verifier (greedy decoding). */
 const Eval = z.strictObject({

@@ -16,6 +16,8 @@ export {
   generateTask,
   generateTasks,
   loadJsonlTasks,
+  loadTaskFile,
+  loadVerlParquet,
   MAX_LEVEL,
   parseJsonlTasks,
   TASK_ALPHABET,
@@ -30,6 +32,7 @@ export type {
   ParseJsonlOptions,
   SkippedLine,
   SolutionStep,
+  TaskFileFormat,
 } from "./tasks/mod.ts";
 export {
   groupAdvantages,
