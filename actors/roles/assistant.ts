@@ -9,7 +9,7 @@ import { Generator } from "../../engine/generate/mod.ts";
 import { ModelRuntime } from "../../engine/models/mod.ts";
 import type { NegativeCandidate, NegativeInput } from "../../rl/mod.ts";
 import { registerActor } from "../registry.ts";
-import { actorThreads, configOf, initialWeights, loadPromptCodec, type ModelSpec, RoleError } from "./model_spec.ts";
+import { actorSession, configOf, initialWeights, loadPromptCodec, type ModelSpec, RoleError } from "./model_spec.ts";
 import { keepEnd, type PromptCodec } from "./prompts.ts";
 
 /**
@@ -90,7 +90,7 @@ export class AssistantRewriter {
     this.#loaded ??= (async () => {
       const config = configOf(this.#spec.model);
       const codec = await loadPromptCodec(this.#spec.model, config);
-      const runtime = new ModelRuntime(config, { name: "assistant", session: { intraOpThreads: actorThreads() } });
+      const runtime = new ModelRuntime(config, { name: "assistant", session: actorSession() });
       runtime.setWeights(await initialWeights(this.#spec.model, config));
       return { generator: new Generator(runtime), codec, maxSeqLen: config.maxPositionEmbeddings };
     })();

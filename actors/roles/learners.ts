@@ -27,7 +27,7 @@ import { Tensor } from "../../shared/tensor.ts";
 import { registerActor } from "../registry.ts";
 import {
   actorBlobs,
-  actorThreads,
+  actorSession,
   configOf,
   initialWeights,
   loadPromptCodec,
@@ -82,7 +82,7 @@ class LearnerCore {
         params: toRecord(weights),
         loss: this.#loss(config),
         adamw: { weightDecay: this.optim.weightDecay, maxGradNorm: this.optim.gradClip },
-        session: { intraOpThreads: actorThreads() },
+        session: actorSession(),
       });
     }
     return { trainer: this.#trainer, config: this.#config!, tokenizer: this.#codec!.tokenizer, codec: this.#codec! };

@@ -5,6 +5,7 @@
  */
 export {
   actorBlobs,
+  actorSession,
   configOf,
   encodeRmInput,
   encodeWeights,

@@ -24,6 +24,7 @@ import {
 } from "../../engine/models/mod.ts";
 import { CharTokenizer, loadHfTokenizer, type TextTokenizer } from "../../engine/tokenizers/mod.ts";
 import { CoopError } from "../../shared/errors.ts";
+import type { SessionOptions } from "../../engine/session/mod.ts";
 import type { Tensor } from "../../shared/tensor.ts";
 import type { BlobStore } from "../../shared/transport.ts";
 import { TASK_ALPHABET } from "../../rl/tasks/mod.ts";
@@ -186,6 +187,17 @@ export function actorThreads(): number {
   return Number.isInteger(threads) && threads > 0 ? threads : 1;
 }
 
+/**
+ * Session options for this actor: its CPU thread budget, and the `cuda` provider when its agent gave it GPUs
+ * (`CUDA_VISIBLE_DEVICES`, device 0 is then its first GPU). `COOP_EXECUTION_PROVIDER=cpu` keeps a GPU actor on CPU.
+ */
+export function actorSession(): SessionOptions {
+  const gpus = (Deno.env.get("CUDA_VISIBLE_DEVICES") ?? "").trim();
+  const forced = Deno.env.get("COOP_EXECUTION_PROVIDER");
+  const provider = forced === "cpu" || forced === "cuda" ? forced : gpus !== "" && gpus !== "-1" ? "cuda" : "cpu";
+  return { intraOpThreads: actorThreads(), executionProvider: provider };
+}
+
 /** Plain record of tensors, as the Trainer takes them. */
 export function toRecord(weights: ReadonlyMap<string, Tensor>): Record<string, Tensor> {
   return Object.fromEntries(weights);
@@ -221,7 +233,7 @@ export class VersionedModel {
       this.#codec = await loadPromptCodec(this.#spec);
       this.#runtime = new ModelRuntime(configOf(this.#spec), {
         name: this.#name,
-        session: { intraOpThreads: actorThreads() },
+        session: actorSession(),
       });
     }
     if (this.#version !== version) {
