@@ -13,7 +13,6 @@ import type { DecoderConfig } from "../../engine/io/mod.ts";
 import { loadWeights } from "../../engine/models/mod.ts";
 import { lmTrainingLoss } from "../../engine/score/mod.ts";
 import type { TextTokenizer } from "../../engine/tokenizers/mod.ts";
-import type { PromptCodec } from "./prompts.ts";
 import { bucketLength, type LossFn, type StepReport, Trainer } from "../../engine/train/mod.ts";
 import {
   type GrpoSample,
@@ -37,6 +36,7 @@ import {
   saveSpecModel,
   toRecord,
 } from "./model_spec.ts";
+import type { PromptCodec } from "./prompts.ts";
 
 /** Optimizer settings shared by both learners. */
 export interface OptimSpec {
