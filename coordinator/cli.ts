@@ -21,7 +21,7 @@ export const COMMANDS: Record<string, { summary: string; run: Command }> = {
   agent: { summary: "run a node agent: --nats URL --cpus N --gpus 0,1 --resource k=v --label k=v", run: agent },
   status: { summary: "print the cluster status table (--api URL)", run: status },
   run: {
-    summary: "train: run CONFIG [--api URL] [--resume DIR] [--detach] (a local cluster when no --api)",
+    summary: "train: run CONFIG [--local | --api URL] [--set a.b=c] [--dry-run] [--resume DIR] [--detach] (--help)",
     run: async (args) => (await import("./run/cli.ts")).runCommand(args),
   },
   runs: {

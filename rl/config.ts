@@ -56,8 +56,15 @@ const role = (count: number, cpu: number) =>
 const Model = (maxSeqLen: number) =>
   z.strictObject({
     checkpoint: text().optional(),
-    /** `char` for the engine's char tokenizer, or a path to a HF `tokenizer.json`. */
-    tokenizer: text().default("char"),
+    /**
+     * `char` for the engine's char tokenizer, or a HF tokenizer folder (or its `tokenizer.json`). Default: the
+     * checkpoint's own tokenizer when it has a `tokenizer.json`, else `char`.
+     */
+    tokenizer: text().optional(),
+    /** Build prompts with the checkpoint's chat template when it has one (RM: its input as one user turn). */
+    chatTemplate: z.boolean({ error: "expected true or false" }).default(true),
+    /** A system message before each question (chat-templated policy prompts only). */
+    systemPrompt: text().optional(),
     dModel: posInt().default(64),
     nLayers: posInt().default(2),
     nHeads: posInt().default(4),
@@ -69,8 +76,10 @@ const Model = (maxSeqLen: number) =>
 /** The assistant model of `negatives.rewriter: "assistant"`: a causal LM checkpoint prompted to rewrite. */
 const Assistant = z.strictObject({
   checkpoint: text(),
-  /** `char` for the engine's char tokenizer, or a path to a HF `tokenizer.json` (or its checkpoint dir). */
-  tokenizer: text().default("char"),
+  /** `char`, or a HF tokenizer folder (or its `tokenizer.json`); default: the checkpoint's, as for the policy. */
+  tokenizer: text().optional(),
+  /** Send the rewrite prompt as a user turn of the checkpoint's chat template when it has one. */
+  chatTemplate: z.boolean({ error: "expected true or false" }).default(true),
   resources: Resources.default({ cpu: 1 }),
   /** Candidates sampled per correct response (the verifier filter keeps the first wrong one). */
   samples: posInt().default(4),
@@ -108,7 +117,7 @@ const Negatives = z.strictObject({
 
 const level = () => posInt().max(MAX_LEVEL, { error: `expected a level from 1 to ${MAX_LEVEL}` });
 
-/** Where tasks come from: the built-in generator or a GSM8K/MATH-style JSONL file. */
+/** Where tasks come from: the built-in generator, a GSM8K/MATH-style JSONL file or a verl parquet file. */
 const Data = z.discriminatedUnion("source", [
   z.strictObject({
     source: z.literal("builtin"),
@@ -118,7 +127,9 @@ const Data = z.discriminatedUnion("source", [
   }),
   z.strictObject({ source: z.literal("gsm8k"), path: text() }),
   z.strictObject({ source: z.literal("math"), path: text() }),
-], { error: `expected "builtin", "gsm8k" or "math"` }).prefault({ source: "builtin" });
+  // verl's RL parquet: `prompt` chat messages, `reward_model.ground_truth`, `data_source`.
+  z.strictObject({ source: z.literal("verl"), path: text() }),
+], { error: `expected "builtin", "gsm8k", "math" or "verl"` }).prefault({ source: "builtin" });
 
 /** Held-out evaluation with the rule verifier (greedy decoding). */
 const Eval = z.strictObject({
@@ -135,6 +146,9 @@ const Checkpoint = z.strictObject({
   dir: text().default("runs"),
   /** Every N steps; 0 = only at the end. */
   interval: nonNegInt().default(0),
+  /** The dtype saved model weights are stored in (the optimizer state stays float32). */
+  dtype: z.enum(["float32", "bfloat16", "float16"], { error: `expected "float32", "bfloat16" or "float16"` })
+    .default("float32"),
 }).prefault({});
 
 const Optim = { lr: posNumber(), gradClip: posNumber().default(1.0), weightDecay: nonNegNumber().default(0.01) };

@@ -36,7 +36,7 @@ Deno.test("parseRunConfig - an empty config gets the tiny-demo defaults and the 
     1e-6,
   ]);
   assertEquals([config.rewardUpdate.lr, config.rewardUpdate.gradClip], [1e-5, 1.0]);
-  assertEquals(config.policy.tokenizer, "char");
+  assertEquals([config.policy.tokenizer, config.policy.chatTemplate], [undefined, true]);
 });
 
 Deno.test("parseRunConfig - errors name the field path and the bad value", () => {

@@ -16,6 +16,8 @@ export {
   generateTask,
   generateTasks,
   loadJsonlTasks,
+  loadTaskFile,
+  loadVerlParquet,
   MAX_LEVEL,
   parseJsonlTasks,
   TASK_ALPHABET,
@@ -30,6 +32,7 @@ export type {
   ParseJsonlOptions,
   SkippedLine,
   SolutionStep,
+  TaskFileFormat,
 } from "./tasks/mod.ts";
 export {
   groupAdvantages,
@@ -101,5 +104,5 @@ export { computeRewards } from "./rewards.ts";
 export type { RewardBatch, ScoredSample } from "./rewards.ts";
 export { packGrpoBatch, packLabelledBatch, packPairBatch } from "./batches.ts";
 export type { GrpoSample, PackOptions } from "./batches.ts";
-export { buildVerificationPairs, formatPrompt } from "./rm_data.ts";
+export { buildVerificationPairs, formatPrompt, promptMessages } from "./rm_data.ts";
 export { isStale } from "./staleness.ts";

@@ -5,13 +5,23 @@
  * Also the prompt format every role shares (SFT, rollout, evaluation), so they cannot drift apart.
  */
 
+import type { ChatMessage } from "../engine/tokenizers/mod.ts";
 import type { NegativeSynthesizer } from "./negatives.ts";
 import { buildPairs, type CooperPair } from "./pairs.ts";
 import type { MathTask } from "./tasks/task.ts";
 
-/** The policy's prompt for a question: the question, then a newline after which the solution is written. */
+/**
+ * The policy's prompt for a question without a chat template (the tiny char-level models): the question, then a
+ * newline after which the solution is written.
+ */
 export function formatPrompt(question: string): string {
   return `${question}\n`;
+}
+
+/** The policy's prompt for a question as chat messages (for a checkpoint's chat template): system, then user. */
+export function promptMessages(question: string, options: { systemPrompt?: string } = {}): ChatMessage[] {
+  const system = options.systemPrompt === undefined ? [] : [{ role: "system", content: options.systemPrompt }];
+  return [...system, { role: "user", content: question }];
 }
 
 /** Held-out verified (reference solution, rewrite) pairs for RM pairwise accuracy; `group` counts tasks with a solution. */

@@ -43,6 +43,13 @@ export interface NatsConnectOptions {
   waitOnFirstConnect?: boolean;
   /** Pause between reconnect attempts. Default 500 ms. */
   reconnectTimeWaitMs?: number;
+  /**
+   * With `waitOnFirstConnect`: called while the server is still unreachable, first after `waitingReportMs` and
+   * then every `waitingReportMs` until connected (default: a line on stderr naming the URL and the time waited).
+   */
+  onWaiting?: (info: { servers: string[]; waitedMs: number }) => void;
+  /** Interval of {@link onWaiting} reports. Default 2000 ms. */
+  waitingReportMs?: number;
   /** Called for background errors (a dropped chunked message, a server error); default logs them. */
   onError?: (error: Error) => void;
 }

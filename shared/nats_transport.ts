@@ -73,6 +73,7 @@ export async function connectNats(options: NatsConnectOptions): Promise<NatsTran
   const natsOptions = await toNatsJsOptions(options);
   installSocketResetGuard();
   let nc: NatsConnection;
+  const waiting = options.waitOnFirstConnect ? reportWaiting(options, [natsOptions.servers ?? []].flat()) : undefined;
   try {
     nc = await connect(natsOptions);
   } catch (error) {
@@ -81,8 +82,24 @@ export async function connectNats(options: NatsConnectOptions): Promise<NatsTran
       ? "authorization refused (check the NATS user/password, token, NKey or creds)"
       : (error as Error).message;
     throw new NatsConnectError(`Cannot connect to NATS at ${servers}: ${reason}`, { cause: error });
+  } finally {
+    if (waiting !== undefined) clearInterval(waiting);
   }
   return new NatsTransportImpl(nc, options);
+}
+
+// nats.js retries a first connection silently when told to wait for the server; a coordinator or agent that
+// cannot reach NATS (wrong URL, server not up, network) must say so, with the URL, for as long as it retries.
+function reportWaiting(options: NatsConnectOptions, servers: string[]): ReturnType<typeof setInterval> {
+  const started = Date.now();
+  const every = options.waitingReportMs ?? 2000;
+  const report = options.onWaiting ?? (({ servers, waitedMs }) => {
+    const who = options.name === undefined ? "" : `${options.name}: `;
+    console.error(
+      `${who}cannot reach NATS at ${servers.join(", ")} yet (${Math.round(waitedMs / 1000)} s); still retrying`,
+    );
+  });
+  return setInterval(() => report({ servers, waitedMs: Date.now() - started }), every);
 }
 
 function findCause<T>(error: unknown, cls: new (...args: never[]) => T): T | undefined {

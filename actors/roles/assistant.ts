@@ -7,10 +7,10 @@
 import { z } from "zod";
 import { Generator } from "../../engine/generate/mod.ts";
 import { ModelRuntime } from "../../engine/models/mod.ts";
-import type { TextTokenizer } from "../../engine/tokenizers/mod.ts";
 import type { NegativeCandidate, NegativeInput } from "../../rl/mod.ts";
 import { registerActor } from "../registry.ts";
-import { actorThreads, configOf, initialWeights, loadTokenizer, type ModelSpec, RoleError } from "./model_spec.ts";
+import { actorSession, configOf, initialWeights, loadPromptCodec, type ModelSpec, RoleError } from "./model_spec.ts";
+import { keepEnd, type PromptCodec } from "./prompts.ts";
 
 /**
  * The default rewrite prompt (`{question}`, `{response}` and `{reference}` are filled in). It only uses lowercase
@@ -47,7 +47,7 @@ export function rewritePrompt(template: string, input: NegativeInput): string {
 /** Rewrites a correct response into wrong-answer candidates with an assistant causal LM. */
 export class AssistantRewriter {
   readonly #spec: AssistantSpec;
-  #loaded: Promise<{ generator: Generator; tokenizer: TextTokenizer; maxSeqLen: number }> | undefined;
+  #loaded: Promise<{ generator: Generator; codec: PromptCodec; maxSeqLen: number }> | undefined;
   #calls = 0;
 
   constructor(spec: AssistantSpec) {
@@ -57,9 +57,9 @@ export class AssistantRewriter {
   /** `samples` rewrites of `input.response`, sampled with `seed` (unfiltered). */
   async rewrite(input: NegativeInput, seed = 0): Promise<NegativeCandidate[]> {
     this.#calls++;
-    const { generator, tokenizer, maxSeqLen } = await this.#load();
+    const { generator, codec, maxSeqLen } = await this.#load();
     const spec = this.#spec;
-    let ids = tokenizer.encode(rewritePrompt(spec.prompt ?? DEFAULT_REWRITE_PROMPT, input), { addBos: true });
+    let ids = codec.instruction(rewritePrompt(spec.prompt ?? DEFAULT_REWRITE_PROMPT, input));
     const room = maxSeqLen - spec.maxNewTokens;
     if (room < 2) {
       throw new RoleError(
@@ -67,14 +67,18 @@ export class AssistantRewriter {
           `its ${maxSeqLen} positions`,
       );
     }
-    // Past the context the start is cut (bos kept): the correct solution and the instruction sit at the end.
-    if (ids.length > room) ids = [ids[0]!, ...ids.slice(ids.length - room + 1)];
+    // Past the context the start is cut (a BOS kept): the correct solution and the instruction sit at the end.
+    ids = keepEnd(ids, room, codec.tokenizer.bosId !== null && ids[0] === codec.tokenizer.bosId ? 1 : 0);
     const generation = await generator.generate(Array.from({ length: spec.samples }, () => ids), {
       maxNewTokens: spec.maxNewTokens,
       temperature: spec.temperature,
       seed,
+      stopTokens: codec.stopTokens,
     });
-    return generation.tokens.map((tokens) => ({ text: cleanup(tokenizer.decode(tokens)), strategy: "assistant" }));
+    return generation.tokens.map((tokens) => ({
+      text: cleanup(codec.tokenizer.decode(tokens)),
+      strategy: "assistant",
+    }));
   }
 
   /** Calls served and where this actor runs. */
@@ -85,10 +89,10 @@ export class AssistantRewriter {
   #load() {
     this.#loaded ??= (async () => {
       const config = configOf(this.#spec.model);
-      const tokenizer = await loadTokenizer(this.#spec.model.tokenizer);
-      const runtime = new ModelRuntime(config, { name: "assistant", session: { intraOpThreads: actorThreads() } });
+      const codec = await loadPromptCodec(this.#spec.model, config);
+      const runtime = new ModelRuntime(config, { name: "assistant", session: actorSession() });
       runtime.setWeights(await initialWeights(this.#spec.model, config));
-      return { generator: new Generator(runtime), tokenizer, maxSeqLen: config.maxPositionEmbeddings };
+      return { generator: new Generator(runtime), codec, maxSeqLen: config.maxPositionEmbeddings };
     })();
     // A failed load is retried on the next call rather than cached.
     this.#loaded.catch(() => this.#loaded = undefined);

@@ -10,7 +10,7 @@
 import { z } from "zod";
 import { readSafetensors, writeSafetensors } from "../../engine/io/mod.ts";
 import type { DecoderConfig } from "../../engine/io/mod.ts";
-import { loadWeights, saveModel } from "../../engine/models/mod.ts";
+import { loadWeights } from "../../engine/models/mod.ts";
 import { lmTrainingLoss } from "../../engine/score/mod.ts";
 import type { TextTokenizer } from "../../engine/tokenizers/mod.ts";
 import { bucketLength, type LossFn, type StepReport, Trainer } from "../../engine/train/mod.ts";
@@ -26,16 +26,17 @@ import { Tensor } from "../../shared/tensor.ts";
 import { registerActor } from "../registry.ts";
 import {
   actorBlobs,
-  actorThreads,
+  actorSession,
   configOf,
-  encodeRmInput,
   initialWeights,
-  loadTokenizer,
+  loadPromptCodec,
   type ModelSpec,
   publishWeights,
   RoleError,
+  saveSpecModel,
   toRecord,
 } from "./model_spec.ts";
+import type { PromptCodec } from "./prompts.ts";
 
 /** Optimizer settings shared by both learners. */
 export interface OptimSpec {
@@ -62,7 +63,7 @@ class LearnerCore {
   readonly #loss: (config: DecoderConfig) => LossFn;
   #trainer: Trainer | undefined;
   #config: DecoderConfig | undefined;
-  #tokenizer: TextTokenizer | undefined;
+  #codec: PromptCodec | undefined;
 
   constructor(spec: ModelSpec, optim: OptimSpec, loss: (config: DecoderConfig) => LossFn) {
     this.spec = spec;
@@ -70,21 +71,21 @@ class LearnerCore {
     this.#loss = loss;
   }
 
-  async ready(): Promise<{ trainer: Trainer; config: DecoderConfig; tokenizer: TextTokenizer }> {
+  async ready(): Promise<{ trainer: Trainer; config: DecoderConfig; tokenizer: TextTokenizer; codec: PromptCodec }> {
     if (this.#trainer === undefined) {
       const config = configOf(this.spec);
       const weights = await initialWeights(this.spec, config);
-      this.#tokenizer = await loadTokenizer(this.spec.tokenizer);
+      this.#codec = await loadPromptCodec(this.spec, config);
       this.#config = config;
       this.#trainer = new Trainer({
         name: "learner",
         params: toRecord(weights),
         loss: this.#loss(config),
         adamw: { weightDecay: this.optim.weightDecay, maxGradNorm: this.optim.gradClip },
-        session: { intraOpThreads: actorThreads() },
+        session: actorSession(),
       });
     }
-    return { trainer: this.#trainer, config: this.#config!, tokenizer: this.#tokenizer! };
+    return { trainer: this.#trainer, config: this.#config!, tokenizer: this.#codec!.tokenizer, codec: this.#codec! };
   }
 
   async step(batches: Record<string, Tensor>[], rows: number, lr?: number): Promise<UpdateReport> {
@@ -123,7 +124,7 @@ class LearnerCore {
 
   async save(dir: string): Promise<void> {
     const { trainer, config } = await this.ready();
-    await saveModel(dir, config, new Map(Object.entries(trainer.params())));
+    await saveSpecModel(dir, this.spec, config, new Map(Object.entries(trainer.params())));
     const state = trainer.state();
     const tensors = new Map<string, Tensor>();
     for (const [name, t] of Object.entries(state.m)) tensors.set(`m.${name}`, t);
@@ -154,9 +155,9 @@ export interface PolicyLearnerSpec {
   grpo?: { clipRatio: number; clipRatioC: number; klCoef: number };
 }
 
-/** One SFT example: the response tokens are the ones trained on. */
+/** One SFT example: the question is prompted as rollouts prompt it; the response tokens are the ones trained on. */
 export interface SftExample {
-  prompt: string;
+  question: string;
   response: string;
 }
 
@@ -223,9 +224,9 @@ export class PolicyLearner extends Learner {
 
   /** One SFT step: next-token loss on the responses of `examples`. */
   async sftStep(examples: SftExample[], lr?: number): Promise<UpdateReport> {
-    const { tokenizer } = await this.core.ready();
+    const { tokenizer, codec } = await this.core.ready();
     const rows = examples.map((e): GrpoSample => {
-      const promptIds = tokenizer.encode(e.prompt, { addBos: true });
+      const promptIds = codec.policyPrompt(e.question);
       const responseIds = tokenizer.encode(e.response, { addEos: true });
       const zeros = responseIds.map(() => 0);
       return { promptIds, responseIds, oldLogprobs: zeros, refLogprobs: zeros, advantage: 0 };
@@ -292,8 +293,8 @@ export class RewardLearner extends Learner {
 
   /** RM input texts to ids, truncated as the reward actor truncates them. */
   async #encoder(): Promise<(text: string) => number[]> {
-    const { config, tokenizer } = await this.core.ready();
-    return (text) => encodeRmInput(tokenizer, text, config.maxPositionEmbeddings);
+    const { config, codec } = await this.core.ready();
+    return (text) => codec.rmInput(text, config.maxPositionEmbeddings);
   }
 }
 registerActor(RewardLearner, { methods: { publish: { idempotent: true }, save: { idempotent: true } } });

@@ -5,17 +5,22 @@
  */
 export {
   actorBlobs,
+  actorSession,
   configOf,
   encodeRmInput,
   encodeWeights,
   fetchWeights,
+  loadPromptCodec,
   loadTokenizer,
   publishWeights,
+  readGenerationConfig,
   RoleError,
   tinyHfConfig,
   VersionedModel,
 } from "./model_spec.ts";
 export type { ModelSpec, WeightSource } from "./model_spec.ts";
+export { keepEnd, PromptCodec, stopTokensOf } from "./prompts.ts";
+export type { PromptOptions } from "./prompts.ts";
 export { RolloutActor } from "./rollout.ts";
 export type { RolloutPrompt, RolloutRequest, RolloutSample } from "./rollout.ts";
 export { RewardActor } from "./reward.ts";

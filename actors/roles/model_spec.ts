@@ -5,15 +5,31 @@
  * version 12 can check it got exactly that.
  */
 import { dirname } from "node:path";
-import { parseDecoderConfig, parseSafetensors, serializeSafetensors } from "../../engine/io/mod.ts";
+import {
+  castWeights,
+  completeCheckpoint,
+  parseDecoderConfig,
+  parseSafetensors,
+  type SaveDtype,
+  serializeSafetensors,
+} from "../../engine/io/mod.ts";
 import type { DecoderConfig } from "../../engine/io/mod.ts";
-import { checkWeights, initWeights, loadWeights, ModelRuntime, type Weights } from "../../engine/models/mod.ts";
+import {
+  checkWeights,
+  initWeights,
+  loadWeights,
+  ModelRuntime,
+  saveModel,
+  type Weights,
+} from "../../engine/models/mod.ts";
 import { CharTokenizer, loadHfTokenizer, type TextTokenizer } from "../../engine/tokenizers/mod.ts";
 import { CoopError } from "../../shared/errors.ts";
+import type { SessionOptions } from "../../engine/session/mod.ts";
 import type { Tensor } from "../../shared/tensor.ts";
 import type { BlobStore } from "../../shared/transport.ts";
 import { TASK_ALPHABET } from "../../rl/tasks/mod.ts";
 import { actorContext } from "../context.ts";
+import { keepEnd, PromptCodec, type PromptOptions, stopTokensOf } from "./prompts.ts";
 
 /** Where a model's first weights come from. */
 export type WeightSource =
@@ -25,9 +41,13 @@ export type WeightSource =
 export interface ModelSpec {
   /** HF `config.json` content. */
   hfConfig: Record<string, unknown>;
-  /** `char` (the task alphabet) or a path to a HF `tokenizer.json`. */
+  /** `char` (the task alphabet) or a HF tokenizer folder (or the path of its `tokenizer.json`). */
   tokenizer: string;
   weights: WeightSource;
+  /** How prompts are built (chat template, system prompt); default: the checkpoint's template when it has one. */
+  prompt?: PromptOptions;
+  /** The dtype saved checkpoints store weights in. Default float32. */
+  saveDtype?: SaveDtype;
 }
 
 /** Raised when a role actor is handed weights or state that do not fit its model (wrong version, bad checkpoint). */
@@ -38,8 +58,49 @@ export class RoleError extends CoopError {
 /** Loads the tokenizer a spec names. */
 export async function loadTokenizer(name: string): Promise<TextTokenizer> {
   if (name === "char") return new CharTokenizer(TASK_ALPHABET);
+  return await loadHfTokenizer(tokenizerDir(name));
+}
+
+/** A checkpoint folder's `generation_config.json`, or `{}` when it has none. */
+export async function readGenerationConfig(dir: string): Promise<Record<string, unknown>> {
+  try {
+    return JSON.parse(await Deno.readTextFile(`${dir}/generation_config.json`));
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return {};
+    throw new RoleError(`Cannot read ${dir}/generation_config.json: ${(error as Error).message}`);
+  }
+}
+
+/** The tokenizer, prompt format and stop tokens of a spec. */
+export async function loadPromptCodec(spec: ModelSpec, config: DecoderConfig = configOf(spec)): Promise<PromptCodec> {
+  const tokenizer = await loadTokenizer(spec.tokenizer);
+  const generation = spec.weights.kind === "checkpoint" ? await readGenerationConfig(spec.weights.dir) : {};
+  return new PromptCodec(tokenizer, { prompt: spec.prompt, stopTokens: stopTokensOf(config, tokenizer, generation) });
+}
+
+/**
+ * Saves a model of `spec` as a folder transformers loads unchanged: weights (in `spec.saveDtype`), config.json,
+ * the tokenizer files, and generation_config.json (the source checkpoint's, for causal LMs).
+ */
+export async function saveSpecModel(
+  dir: string,
+  spec: ModelSpec,
+  config: DecoderConfig,
+  weights: ReadonlyMap<string, Tensor>,
+): Promise<void> {
+  const dtype = spec.saveDtype ?? "float32";
+  await saveModel(dir, config, castWeights(weights, dtype));
+  const source = spec.weights.kind === "checkpoint" ? spec.weights.dir : null;
+  await completeCheckpoint(dir, config, {
+    tokenizerDir: spec.tokenizer === "char" ? null : tokenizerDir(spec.tokenizer),
+    generationConfig: source === null || source === dir ? {} : await readGenerationConfig(source),
+    dtype,
+  });
+}
+
+function tokenizerDir(name: string): string {
   // Configs may name the tokenizer.json itself or the checkpoint dir holding it.
-  return await loadHfTokenizer(name.endsWith(".json") ? dirname(name) : name);
+  return name.endsWith(".json") ? dirname(name) : name;
 }
 
 /** The decoder config of a spec. */
@@ -126,6 +187,17 @@ export function actorThreads(): number {
   return Number.isInteger(threads) && threads > 0 ? threads : 1;
 }
 
+/**
+ * Session options for this actor: its CPU thread budget, and the `cuda` provider when its agent gave it GPUs
+ * (`CUDA_VISIBLE_DEVICES`, device 0 is then its first GPU). `COOP_EXECUTION_PROVIDER=cpu` keeps a GPU actor on CPU.
+ */
+export function actorSession(): SessionOptions {
+  const gpus = (Deno.env.get("CUDA_VISIBLE_DEVICES") ?? "").trim();
+  const forced = Deno.env.get("COOP_EXECUTION_PROVIDER");
+  const provider = forced === "cpu" || forced === "cuda" ? forced : gpus !== "" && gpus !== "-1" ? "cuda" : "cpu";
+  return { intraOpThreads: actorThreads(), executionProvider: provider };
+}
+
 /** Plain record of tensors, as the Trainer takes them. */
 export function toRecord(weights: ReadonlyMap<string, Tensor>): Record<string, Tensor> {
   return Object.fromEntries(weights);
@@ -139,7 +211,7 @@ export class VersionedModel {
   readonly #spec: ModelSpec;
   readonly #name: string;
   #runtime: ModelRuntime | undefined;
-  #tokenizer: TextTokenizer | undefined;
+  #codec: PromptCodec | undefined;
   #version = -1;
 
   constructor(spec: ModelSpec, name: string) {
@@ -152,13 +224,16 @@ export class VersionedModel {
     return this.#version;
   }
 
-  /** The runtime holding version `version` of `blobPrefix`, and the tokenizer. */
-  async at(blobPrefix: string, version: number): Promise<{ runtime: ModelRuntime; tokenizer: TextTokenizer }> {
+  /** The runtime holding version `version` of `blobPrefix`, the tokenizer and its prompt codec. */
+  async at(
+    blobPrefix: string,
+    version: number,
+  ): Promise<{ runtime: ModelRuntime; tokenizer: TextTokenizer; codec: PromptCodec }> {
     if (this.#runtime === undefined) {
-      this.#tokenizer = await loadTokenizer(this.#spec.tokenizer);
+      this.#codec = await loadPromptCodec(this.#spec);
       this.#runtime = new ModelRuntime(configOf(this.#spec), {
         name: this.#name,
-        session: { intraOpThreads: actorThreads() },
+        session: actorSession(),
       });
     }
     if (this.#version !== version) {
@@ -166,12 +241,12 @@ export class VersionedModel {
       this.#runtime.setWeights(await fetchWeights(await actorBlobs(), name, this.#runtime.config, version));
       this.#version = version;
     }
-    return { runtime: this.#runtime, tokenizer: this.#tokenizer! };
+    return { runtime: this.#runtime, tokenizer: this.#codec!.tokenizer, codec: this.#codec! };
   }
 }
 
-/** Token ids of an RM input text; past `maxLen` the start is cut (bos kept), so the final answer stays in. */
+/** Token ids of an RM input text without a chat template; past `maxLen` the start is cut (a BOS kept). */
 export function encodeRmInput(tokenizer: TextTokenizer, text: string, maxLen: number): number[] {
   const ids = tokenizer.encode(text, { addBos: true });
-  return ids.length > maxLen ? [ids[0]!, ...ids.slice(ids.length - maxLen + 1)] : ids;
+  return keepEnd(ids, maxLen, tokenizer.bosId !== null && ids[0] === tokenizer.bosId ? 1 : 0);
 }

@@ -6,7 +6,7 @@ import { z } from "zod";
 import { ModelRuntime } from "../../engine/models/mod.ts";
 import { Scorer } from "../../engine/score/mod.ts";
 import { registerActor } from "../registry.ts";
-import { actorThreads, configOf, initialWeights, type ModelSpec } from "./model_spec.ts";
+import { actorSession, configOf, initialWeights, type ModelSpec } from "./model_spec.ts";
 
 /** A prompt and its response, as token ids. */
 export interface TokenPair {
@@ -32,7 +32,7 @@ export class ReferenceActor {
     this.#scorer ??= (async () => {
       const runtime = new ModelRuntime(configOf(this.#spec), {
         name: "reference",
-        session: { intraOpThreads: actorThreads() },
+        session: actorSession(),
       });
       runtime.setWeights(await initialWeights(this.#spec, runtime.config));
       return new Scorer(runtime);

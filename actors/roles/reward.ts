@@ -8,7 +8,7 @@ import { Scorer } from "../../engine/score/mod.ts";
 import { formatRmInput } from "../../rl/pairs.ts";
 import { type Verdict, verify } from "../../rl/verifier.ts";
 import { registerActor } from "../registry.ts";
-import { encodeRmInput, type ModelSpec, VersionedModel } from "./model_spec.ts";
+import { type ModelSpec, VersionedModel } from "./model_spec.ts";
 
 /** One response to score. */
 export interface ScoreItem {
@@ -47,13 +47,9 @@ export class RewardActor {
   async score(request: ScoreRequest): Promise<ScoreResult> {
     const verdicts = request.items.map((item) => verify(item.response, item.reference).verdict);
     if (request.rm === undefined) return { verdicts, scores: [] };
-    const { runtime, tokenizer } = await this.#model.at(request.rm.blobPrefix, request.rm.version);
+    const { runtime, codec } = await this.#model.at(request.rm.blobPrefix, request.rm.version);
     const seqs = request.items.map((item) =>
-      encodeRmInput(
-        tokenizer,
-        formatRmInput(item.question, item.reference, item.response),
-        runtime.config.maxPositionEmbeddings,
-      )
+      codec.rmInput(formatRmInput(item.question, item.reference, item.response), runtime.config.maxPositionEmbeddings)
     );
     return { verdicts, scores: await new Scorer(runtime).rewards(seqs) };
   }

@@ -5,7 +5,6 @@
  * a retried request (the actor died mid-call) produces the same samples again and nothing is counted twice.
  */
 import { z } from "zod";
-import { formatPrompt } from "../../rl/mod.ts";
 import { Generator } from "../../engine/generate/mod.ts";
 import { registerActor } from "../registry.ts";
 import { actorContext } from "../context.ts";
@@ -69,14 +68,15 @@ export class RolloutActor {
 
   /** Samples `samples` responses for each prompt with policy `version`. */
   async rollout(request: RolloutRequest): Promise<RolloutSample[]> {
-    const { runtime, tokenizer } = await this.#model.at(request.blobPrefix, request.version);
+    const { runtime, tokenizer, codec } = await this.#model.at(request.blobPrefix, request.version);
     this.#generator ??= new Generator(runtime);
-    const prompts = request.prompts.map((p) => tokenizer.encode(formatPrompt(p.question), { addBos: true }));
+    const prompts = request.prompts.map((p) => codec.policyPrompt(p.question));
     const rows = prompts.flatMap((ids) => Array.from({ length: request.samples }, () => ids));
     const generation = await this.#generator.generate(rows, {
       maxNewTokens: request.maxNewTokens,
       temperature: request.temperature,
       seed: request.seed,
+      stopTokens: codec.stopTokens,
     });
     const out: RolloutSample[] = [];
     rows.forEach((promptIds, r) => {

@@ -1,20 +1,39 @@
 /**
- * `coop run CONFIG`: validates the config locally (errors name the field), submits it to a cluster's control API
- * (`--api URL` or `COOP_API_URL`; without one, a local cluster is started for the run), then follows the run's
- * server-sent metrics with a progress bar. Ctrl-C asks the run to stop (it checkpoints first).
+ * `coop run CONFIG`: validates the config locally with `--set` overrides applied (errors name the field), submits it
+ * to a cluster's control API (`--api URL` or `COOP_API_URL`; with `--local` or without either, an embedded cluster is
+ * started for the run and stopped after), then follows the run's server-sent metrics with a progress bar. Ctrl-C
+ * asks the run to stop (it checkpoints first).
  */
 import { parseArgs } from "node:util";
-import { loadConfig } from "../../rl/mod.ts";
+import { parseJobConfig } from "../../rl/mod.ts";
 import { ConfigError } from "../../shared/errors.ts";
 import { createProgress, type Progress } from "../../shared/progress.ts";
 import { freePort, type LocalCluster, startLocalCluster } from "../local_cluster.ts";
 import { ApiClient } from "./api_client.ts";
 import type { MetricPoint, RunStatus } from "./job.ts";
+import { applyOverrides, parseOverride, readConfigObject } from "./overrides.ts";
 
 export { ApiClient };
 
 /** Shown beside the bar, when present in a metric point. */
 const SHOWN = ["loss", "reward_mean", "train_accuracy", "eval_accuracy", "rm_pair_accuracy", "staleness"];
+
+const USAGE = `usage: coop run CONFIG [options]
+
+Validates CONFIG (YAML or JSON; errors name the field), submits it and follows the run with a progress bar.
+Ctrl-C asks the run to stop (it checkpoints first).
+
+options:
+  --local             start an embedded cluster for the run (nats-server, coordinator, one agent), stopped after;
+                      the default when neither --api nor COOP_API_URL is given
+  --api URL           submit to this cluster's control API (or COOP_API_URL)
+  --set a.b=c         override a config field (repeatable); the value is JSON when it parses, e.g.
+                      --set steps=2 --set grpo.lr=1e-6 --set policy.checkpoint=models/qwen
+  --dry-run           print the resolved config (defaults filled in, overrides applied) and exit
+  --resume DIR        continue from a checkpoint step directory
+  --detach            print the run id and return instead of following it
+  --cpus N            logical CPUs of the local agent (default 8)
+  -h, --help          this text`;
 
 /** Runs `coop run`; returns the exit code. */
 export async function runCommand(args: string[]): Promise<number> {
@@ -23,23 +42,38 @@ export async function runCommand(args: string[]): Promise<number> {
     allowPositionals: true,
     options: {
       api: { type: "string" },
+      local: { type: "boolean" },
+      set: { type: "string", multiple: true },
+      "dry-run": { type: "boolean" },
       resume: { type: "string" },
       detach: { type: "boolean" },
       cpus: { type: "string" },
+      help: { type: "boolean", short: "h" },
     },
   });
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
   const path = positionals[0];
-  if (path === undefined) {
-    console.error("usage: coop run CONFIG [--api URL] [--resume CHECKPOINT_DIR] [--detach] [--cpus N]");
+  if (path === undefined || positionals.length > 1) {
+    console.error(USAGE);
     return 2;
   }
-  const config = await loadConfig(path);
-  const text = await Deno.readTextFile(path);
+  if (values.local && values.api !== undefined) {
+    throw new ConfigError("Invalid options: --local starts its own cluster, so it cannot be combined with --api");
+  }
+  const raw = applyOverrides(await readConfigObject(path), (values.set ?? []).map(parseOverride));
+  const config = parseJobConfig(raw);
+  if (values["dry-run"]) {
+    console.log(JSON.stringify(config, null, 2));
+    return 0;
+  }
   let local: LocalCluster | undefined;
-  let base = values.api ?? Deno.env.get("COOP_API_URL");
+  let base = values.local ? undefined : values.api ?? Deno.env.get("COOP_API_URL");
   if (base === undefined) {
     const apiPort = freePort();
-    console.error("coop run: no --api given; starting a local cluster (nats-server, coordinator, one agent) ...");
+    console.error("coop run: starting a local cluster (nats-server, coordinator, one agent) ...");
     local = await startLocalCluster({
       apiPort,
       agents: [{ nodeId: "local", cpus: parseCpus(values.cpus) }],
@@ -48,7 +82,7 @@ export async function runCommand(args: string[]): Promise<number> {
   }
   try {
     const client = new ApiClient(base.replace(/\/$/, ""));
-    const { run } = await client.post<{ run: RunStatus }>("/v1/runs", { config: text, resume: values.resume });
+    const { run } = await client.post<{ run: RunStatus }>("/v1/runs", { config: raw, resume: values.resume });
     console.error(`coop run: started run "${run.id}" (${config.kind}${run.mode ? `, ${run.mode}` : ""})`);
     if (values.detach) {
       console.log(run.id);

@@ -8,7 +8,7 @@ import {
   type DataConfig,
   describeLoad,
   generateTasks,
-  loadJsonlTasks,
+  loadTaskFile,
   type MathTask,
   mixSeed,
   Rng,
@@ -41,11 +41,11 @@ export async function loadRunData(
       exclude: new Set(train.map((t) => t.question)),
     });
   } else {
-    const loaded = await loadJsonlTasks(data.path, data.source);
+    const loaded = await loadTaskFile(data.path, data.source);
     notes.push(describeLoad(loaded));
     train = loaded.tasks;
     if (evalConfig.path !== undefined) {
-      const evalLoaded = await loadJsonlTasks(evalConfig.path, data.source);
+      const evalLoaded = await loadTaskFile(evalConfig.path, data.source);
       notes.push(describeLoad(evalLoaded));
       held = evalLoaded.tasks.slice(0, evalConfig.size);
     } else {

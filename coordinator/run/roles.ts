@@ -9,6 +9,7 @@ import type { Cluster } from "../../actors/cluster.ts";
 import {
   AssistantRewriter,
   type AssistantSpec,
+  loadTokenizer,
   type ModelSpec,
   NegativeSynthesizer,
   PolicyLearner,
@@ -18,6 +19,7 @@ import {
   RolloutActor,
   tinyHfConfig,
 } from "../../actors/roles/mod.ts";
+import type { SaveDtype } from "../../engine/io/mod.ts";
 import type { ModelConfig, RunConfig } from "../../rl/mod.ts";
 import { ConfigError } from "../../shared/errors.ts";
 
@@ -29,24 +31,41 @@ export const ROLE_FAULT_TOLERANCE = { maxRestarts: 3, maxTaskRetries: 3 } as con
 // not restart, so their death fails the run, which resumes from its last checkpoint (`--resume`).
 export const LEARNER_FAULT_TOLERANCE = { maxRestarts: 0, maxTaskRetries: 0 } as const;
 
-/** The spec of a model from config: its checkpoint's config.json, or a fresh tiny Llama. */
+/**
+ * The spec of a model from config: its checkpoint's config.json, or a fresh tiny Llama sized for its tokenizer
+ * (`char` unless a HF tokenizer is named).
+ */
 export async function modelSpec(
-  model: ModelConfig,
-  options: { classifier: boolean; seed: number },
+  model: Omit<ModelConfig, "chatTemplate"> & { chatTemplate?: boolean },
+  options: { classifier: boolean; seed: number; saveDtype?: SaveDtype },
 ): Promise<ModelSpec> {
-  const tokenizer = model.tokenizer === "char" ? "char" : resolve(model.tokenizer);
+  const prompt = {
+    chatTemplate: model.chatTemplate ?? true,
+    ...(model.systemPrompt === undefined ? {} : { systemPrompt: model.systemPrompt }),
+  };
+  const saveDtype = options.saveDtype ?? "float32";
   if (model.checkpoint === undefined) {
+    const tokenizer = tokenizerPath(model.tokenizer ?? "char");
     return {
-      hfConfig: tinyHfConfig(model, { classifier: options.classifier }),
+      hfConfig: tinyHfConfig(model, { classifier: options.classifier, tokenizer: await loadTokenizer(tokenizer) }),
       tokenizer,
       weights: { kind: "random", seed: options.seed },
+      prompt,
+      saveDtype,
     };
   }
-  return await checkpointSpec(model.checkpoint, tokenizer);
+  return { ...await checkpointSpec(model.checkpoint, model.tokenizer), prompt, saveDtype };
 }
 
-/** The spec of a checkpoint folder (its config.json decides the architecture). */
-export async function checkpointSpec(checkpoint: string, tokenizer: string): Promise<ModelSpec> {
+function tokenizerPath(name: string): string {
+  return name === "char" ? "char" : resolve(name);
+}
+
+/**
+ * The spec of a checkpoint folder (its config.json decides the architecture). Without a `tokenizer`, the
+ * checkpoint's own is used when it has a `tokenizer.json` (an HF folder), else `char` (the demo's tiny models).
+ */
+export async function checkpointSpec(checkpoint: string, tokenizer?: string): Promise<ModelSpec> {
   const dir = resolve(checkpoint);
   let hfConfig: Record<string, unknown>;
   try {
@@ -54,9 +73,10 @@ export async function checkpointSpec(checkpoint: string, tokenizer: string): Pro
   } catch (error) {
     throw new ConfigError(`Cannot read the model checkpoint "${checkpoint}": ${(error as Error).message}`);
   }
+  const own = await Deno.stat(`${dir}/tokenizer.json`).then(() => true, () => false);
   return {
     hfConfig,
-    tokenizer: tokenizer === "char" ? "char" : resolve(tokenizer),
+    tokenizer: tokenizerPath(tokenizer ?? (own ? dir : "char")),
     weights: { kind: "checkpoint", dir },
   };
 }
@@ -66,7 +86,10 @@ export async function assistantSpec(
   assistant: NonNullable<RunConfig["negatives"]["assistant"]>,
 ): Promise<AssistantSpec> {
   return {
-    model: await checkpointSpec(assistant.checkpoint, assistant.tokenizer),
+    model: {
+      ...await checkpointSpec(assistant.checkpoint, assistant.tokenizer),
+      prompt: { chatTemplate: assistant.chatTemplate },
+    },
     samples: assistant.samples,
     maxNewTokens: assistant.maxNewTokens,
     temperature: assistant.temperature,
@@ -95,8 +118,9 @@ export async function spawnRoles(
   runId: string,
   options: { signal?: AbortSignal } = {},
 ): Promise<RunRoles> {
-  const policy = await modelSpec(config.policy, { classifier: false, seed: config.seed });
-  const rm = await modelSpec(config.rewardModel, { classifier: true, seed: config.seed + 1 });
+  const saveDtype = config.checkpoint.dtype;
+  const policy = await modelSpec(config.policy, { classifier: false, seed: config.seed, saveDtype });
+  const rm = await modelSpec(config.rewardModel, { classifier: true, seed: config.seed + 1, saveDtype });
   const assistant = config.negatives.rewriter === "assistant" && config.negatives.assistant !== undefined
     ? { spec: await assistantSpec(config.negatives.assistant), resources: config.negatives.assistant.resources }
     : undefined;

@@ -12,7 +12,6 @@ import { type ActorHandle } from "../../actors/handle.ts";
 import { PolicyLearner, RewardActor, RewardLearner, RolloutActor } from "../../actors/roles/mod.ts";
 import {
   accuracyOf,
-  formatPrompt,
   formatRmInput,
   generateTasks,
   mixSeed,
@@ -35,7 +34,11 @@ export async function runSft(ctx: JobContext, config: SftConfig): Promise<void> 
   ctx.status.notes.push(...data.notes);
   const train = data.train.filter((t) => t.solution !== undefined);
   if (train.length === 0) throw new ConfigError("Cannot run SFT: no training task has a worked solution");
-  const policy = await modelSpec(config.policy, { classifier: false, seed: config.seed });
+  const policy = await modelSpec(config.policy, {
+    classifier: false,
+    seed: config.seed,
+    saveDtype: config.checkpoint.dtype,
+  });
   const opts = roleOptions(ctx, config.learner.resources);
   const learner = await ctx.cluster.spawn(PolicyLearner, { ...opts("learner"), ...LEARNER_FAULT_TOLERANCE }, {
     policy,
@@ -63,7 +66,7 @@ export async function runSft(ctx: JobContext, config: SftConfig): Promise<void> 
       step: async (step) => {
         const report = await learner.sftStep(
           tasksForStep(train, step, config.batchSize).map((t) => ({
-            prompt: formatPrompt(t.question),
+            question: t.question,
             response: t.solution!,
           })),
         );
@@ -114,7 +117,11 @@ export async function runRmPretrain(ctx: JobContext, config: RmPretrainConfig): 
   ctx.status.notes.push(...data.notes);
   const items = labelledSet(config, data.train);
   const pairs = await verificationPairs(data.eval, config.seed);
-  const rm = await modelSpec(config.rewardModel, { classifier: true, seed: config.seed });
+  const rm = await modelSpec(config.rewardModel, {
+    classifier: true,
+    seed: config.seed,
+    saveDtype: config.checkpoint.dtype,
+  });
   const opts = roleOptions(ctx, config.learner.resources);
   const learner = await ctx.cluster.spawn(RewardLearner, { ...opts("learner"), ...LEARNER_FAULT_TOLERANCE }, {
     rewardModel: rm,

@@ -10,3 +10,12 @@ export {
 } from "./safetensors.ts";
 export type { DecoderConfig, ModelFamily, RopeScaling } from "./config.ts";
 export { ModelConfigError, parseDecoderConfig, readDecoderConfig, toHfConfig } from "./config.ts";
+export type { CompleteCheckpointOptions, SaveDtype } from "./checkpoint.ts";
+export {
+  castWeights,
+  CheckpointWriteError,
+  completeCheckpoint,
+  fromFloat32,
+  generationConfigOf,
+  TOKENIZER_FILE_NAMES,
+} from "./checkpoint.ts";

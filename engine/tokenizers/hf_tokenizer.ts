@@ -1,8 +1,10 @@
 /**
- * Hugging Face `tokenizer.json` (+ `tokenizer_config.json`) through `@huggingface/tokenizers`, the pure-JS port
- * of the Rust crate, so real checkpoints (Qwen2.5, Llama) tokenize exactly as in transformers.
+ * Hugging Face `tokenizer.json` (+ `tokenizer_config.json`, `chat_template.jinja`) through
+ * `@huggingface/tokenizers`, the pure-JS port of the Rust crate, so real checkpoints (Qwen2.5, Qwen3, Llama)
+ * tokenize exactly as in transformers.
  */
 import { Tokenizer } from "@huggingface/tokenizers";
+import { ChatTemplate, chatTemplateSource } from "./chat_template.ts";
 import { type DecodeOptions, type EncodeOptions, type TextTokenizer, TokenizerError } from "./types.ts";
 
 type Json = Record<string, unknown>;
@@ -21,9 +23,13 @@ export class HfTokenizer implements TextTokenizer {
   readonly padId: number;
   readonly bosId: number | null;
   readonly eosId: number | null;
+  /** Whether `encode(text, {addBos: true})` prepends BOS: the tokenizer has one and its convention adds it. */
+  readonly addsBos: boolean;
+  readonly chatTemplate: ChatTemplate | null;
   readonly #tokenizer: Tokenizer;
 
-  constructor(tokenizerJson: unknown, tokenizerConfig: unknown = {}) {
+  /** `chatTemplate`: the text of a `chat_template.jinja`, which wins over `tokenizer_config.json`'s. */
+  constructor(tokenizerJson: unknown, tokenizerConfig: unknown = {}, options: { chatTemplate?: string } = {}) {
     try {
       this.#tokenizer = new Tokenizer(tokenizerJson as object, (tokenizerConfig ?? {}) as object);
     } catch (error) {
@@ -42,18 +48,26 @@ export class HfTokenizer implements TextTokenizer {
     this.bosId = idOf("bos_token");
     this.eosId = idOf("eos_token");
     this.padId = idOf("pad_token") ?? this.eosId ?? 0;
+    // transformers: `add_bos_token` when the config says; otherwise whatever the post-processor does (Llama 3
+    // adds <|begin_of_text|> there; Qwen has neither).
+    const bosByPostProcessor = this.bosId !== null &&
+      this.#tokenizer.encode("", { add_special_tokens: true }).ids[0] === this.bosId;
+    this.addsBos = this.bosId !== null &&
+      (typeof config.add_bos_token === "boolean" ? config.add_bos_token : bosByPostProcessor);
+    const source = chatTemplateSource(config, options.chatTemplate ?? null);
+    const specials = Object.fromEntries(
+      ["bos_token", "eos_token", "pad_token", "unk_token"].map((key) => [key, tokenContent(config[key])]),
+    );
+    this.chatTemplate = source === null ? null : new ChatTemplate(source, specials);
     let maxId = -1;
     for (const id of this.#tokenizer.get_vocab(true).values()) maxId = Math.max(maxId, id);
     this.vocabSize = maxId + 1;
   }
 
-  /** Ids of `text` without the tokenizer's own template; bos/eos only when asked. */
+  /** Ids of `text` without the tokenizer's own template; BOS when asked and the tokenizer adds one, EOS when asked. */
   encode(text: string, options: EncodeOptions = {}): number[] {
     const ids = this.#tokenizer.encode(text, { add_special_tokens: false }).ids;
-    if (options.addBos) {
-      if (this.bosId === null) throw new TokenizerError("Cannot add BOS: this tokenizer has no bos_token");
-      ids.unshift(this.bosId);
-    }
+    if (options.addBos && this.addsBos) ids.unshift(this.bosId!);
     if (options.addEos) {
       if (this.eosId === null) throw new TokenizerError("Cannot add EOS: this tokenizer has no eos_token");
       ids.push(this.eosId);
@@ -78,15 +92,28 @@ export class HfTokenizer implements TextTokenizer {
   }
 }
 
-/** Loads `<dir>/tokenizer.json` and, when present, `<dir>/tokenizer_config.json`. */
+/** Loads `<dir>/tokenizer.json` and, when present, `<dir>/tokenizer_config.json` and `<dir>/chat_template.jinja`. */
 export async function loadHfTokenizer(dir: string): Promise<HfTokenizer> {
-  const read = async (name: string, required: boolean): Promise<unknown> => {
+  const read = async (name: string, required: boolean): Promise<string | null> => {
     try {
-      return JSON.parse(await Deno.readTextFile(`${dir}/${name}`));
+      return await Deno.readTextFile(`${dir}/${name}`);
     } catch (error) {
-      if (!required && error instanceof Deno.errors.NotFound) return {};
+      if (!required && error instanceof Deno.errors.NotFound) return null;
       throw new TokenizerError(`Cannot load tokenizer from ${dir}: ${name}: ${(error as Error).message}`);
     }
   };
-  return new HfTokenizer(await read("tokenizer.json", true), await read("tokenizer_config.json", false));
+  const json = async (name: string, required: boolean): Promise<unknown> => {
+    const text = await read(name, required);
+    try {
+      return text === null ? {} : JSON.parse(text);
+    } catch (error) {
+      throw new TokenizerError(`Cannot load tokenizer from ${dir}: ${name}: ${(error as Error).message}`);
+    }
+  };
+  const chatTemplate = await read("chat_template.jinja", false);
+  return new HfTokenizer(
+    await json("tokenizer.json", true),
+    await json("tokenizer_config.json", false),
+    chatTemplate === null ? {} : { chatTemplate },
+  );
 }

@@ -1,9 +1,13 @@
 /** The tokenizer contract shared by the built-in character tokenizer and Hugging Face tokenizers. */
 import { CoopError } from "../../shared/errors.ts";
+import type { ChatTemplate } from "./chat_template.ts";
 
 /** Options for {@link TextTokenizer.encode}. */
 export interface EncodeOptions {
-  /** Prepend the BOS token when the tokenizer has one. Default false. */
+  /**
+   * Prepend the BOS token when this tokenizer's convention adds one (it has a `bos_token` and `add_bos_token` or
+   * its post-processor adds it); a BOS-less tokenizer (Qwen2.5, Qwen3) ignores it. Default false.
+   */
   addBos?: boolean;
   /** Append the EOS token. Default false. */
   addEos?: boolean;
@@ -25,6 +29,8 @@ export interface TextTokenizer {
   readonly bosId: number | null;
   /** End-of-sequence id, or null; generation stops on it. */
   readonly eosId: number | null;
+  /** The checkpoint's chat template, when it has one (Hugging Face tokenizers only). */
+  readonly chatTemplate?: ChatTemplate | null;
   encode(text: string, options?: EncodeOptions): number[];
   decode(ids: readonly number[], options?: DecodeOptions): string;
 }

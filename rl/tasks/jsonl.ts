@@ -4,6 +4,7 @@
  * with its 1-based line number and reason, so a run can say "loaded 7469, skipped 3 (lines 12, 40, 977)".
  */
 
+import { CoopError } from "../../shared/errors.ts";
 import { extractAnswer } from "../verifier.ts";
 import type { MathTask } from "./task.ts";
 
@@ -19,7 +20,10 @@ export interface SkippedLine {
 /** The result of a load: the good tasks and every skipped line. */
 export interface LoadedDataset {
   tasks: MathTask[];
+  /** `line` is a 1-based line number (JSONL) or a 0-based row number (parquet, see `unit`). */
   skipped: SkippedLine[];
+  /** What `skipped[].line` counts. Default "line". */
+  unit?: "line" | "row";
 }
 
 /** Options for {@link parseJsonlTasks}. */
@@ -29,7 +33,7 @@ export interface ParseJsonlOptions {
 }
 
 /** Raised when a dataset file cannot be read at all (missing, unreadable). */
-export class DatasetError extends Error {
+export class DatasetError extends CoopError {
   override name = "DatasetError";
 }
 
@@ -83,7 +87,10 @@ export function describeLoad(dataset: LoadedDataset): string {
   if (skipped.length === 0) return `loaded ${tasks.length} tasks`;
   const lines = skipped.slice(0, 10).map((s) => s.line).join(", ");
   const more = skipped.length > 10 ? `, … ${skipped.length - 10} more` : "";
-  return `loaded ${tasks.length} tasks, skipped ${skipped.length} malformed lines (${lines}${more})`;
+  const unit = dataset.unit ?? "line";
+  const first = skipped[0]!;
+  return `loaded ${tasks.length} tasks, skipped ${skipped.length} malformed ${unit}s (${lines}${more}; ` +
+    `${unit} ${first.line}: ${first.reason})`;
 }
 
 type Parsed = Omit<MathTask, "id"> | string;

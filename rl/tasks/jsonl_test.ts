@@ -30,7 +30,7 @@ Deno.test("parseJsonlTasks - gsm8k rows, malformed lines skipped with line numbe
   assertEquals(skipped[2]!.reason, "expected a JSON object");
   assertEquals(
     describeLoad({ tasks, skipped }),
-    "loaded 2 tasks, skipped 5 malformed lines (3, 4, 5, 6, 8)",
+    `loaded 2 tasks, skipped 5 malformed lines (3, 4, 5, 6, 8; line 3: "answer" has no "#### <answer>" line)`,
   );
 });
 

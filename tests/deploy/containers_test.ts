@@ -100,6 +100,7 @@ Deno.test({
           "-c",
           "/etc/nats/nats.conf",
         ]);
+        const natsHost = await hostEntry(names.nats, network, "nats");
         await podman([
           "run",
           "-d",
@@ -107,6 +108,7 @@ Deno.test({
           names.coordinator,
           "--network",
           network,
+          natsHost,
           ...RUN_FLAGS,
           "-p",
           `127.0.0.1:${apiPort}:8470`,
@@ -121,6 +123,7 @@ Deno.test({
           names.agent,
           "--network",
           network,
+          natsHost,
           ...RUN_FLAGS,
           ...env({
             ...coopEnv,
@@ -219,6 +222,19 @@ Deno.test({
     }
   },
 });
+
+/**
+ * `--add-host NAME:IP` for a container on `network`. Podman 4 with CNI and no dnsname plugin (Debian's podman here)
+ * creates networks with dns_enabled false, so `--network-alias` names do not resolve: containers addressing NATS as
+ * `nats` (as compose.yaml does) waited for it forever, silently — the cause of this test's failures. The address is
+ * read from the running container instead, which holds with or without container DNS.
+ */
+async function hostEntry(container: string, network: string, name: string): Promise<string> {
+  const format = `{{(index .NetworkSettings.Networks "${network}").IPAddress}}`;
+  const ip = (await podman(["inspect", "--format", format, container])).stdout.trim();
+  assert(/^\d+\.\d+\.\d+\.\d+$/.test(ip), `no IPv4 address of ${container} on ${network}: "${ip}"`);
+  return `--add-host=${name}:${ip}`;
+}
 
 async function getJson(url: string, token: string) {
   const response = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
