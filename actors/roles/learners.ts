@@ -63,6 +63,8 @@ class LearnerCore {
   #trainer: Trainer | undefined;
   #config: DecoderConfig | undefined;
   #tokenizer: TextTokenizer | undefined;
+  // Kept versions for a roll-back (the hacking monitor's `rollback` response): weights and AdamW state.
+  readonly #snapshots = new Map<number, { params: Record<string, Tensor>; state: ReturnType<Trainer["state"]> }>();
 
   constructor(spec: ModelSpec, optim: OptimSpec, loss: (config: DecoderConfig) => LossFn) {
     this.spec = spec;
@@ -114,6 +116,23 @@ class LearnerCore {
     const out: Record<string, Tensor>[] = [];
     for (let i = 0; i < rows.length; i += size) out.push(pack(rows.slice(i, i + size), options));
     return out;
+  }
+
+  /** Keeps the current weights and optimizer state as `version` (the newest `keep` versions are kept). */
+  async snapshot(version: number, keep: number): Promise<void> {
+    const { trainer } = await this.ready();
+    this.#snapshots.set(version, { params: trainer.params(), state: trainer.state() });
+    for (const v of [...this.#snapshots.keys()].sort((a, b) => a - b).slice(0, -keep)) this.#snapshots.delete(v);
+  }
+
+  /** Restores the weights and optimizer state kept as `version`; false when it is no longer kept. */
+  async rollback(version: number): Promise<boolean> {
+    const { trainer } = await this.ready();
+    const kept = this.#snapshots.get(version);
+    if (kept === undefined) return false;
+    trainer.setParams(kept.params);
+    trainer.loadState(kept.state);
+    return true;
   }
 
   async publish(name: string, version: number): Promise<number> {
@@ -288,6 +307,16 @@ export class RewardLearner extends Learner {
     const encoded = items.map((it) => ({ ids: encode(it.input), label: it.label }));
     const batches = await this.core.pack(encoded, (it) => it.ids.length, packLabelledBatch);
     return await this.core.step(batches, items.length, lr);
+  }
+
+  /** Keeps the current RM as `version` for a later {@link rollback} (the newest `keep` versions are kept). */
+  async snapshot(version: number, keep: number): Promise<void> {
+    await this.core.snapshot(version, keep);
+  }
+
+  /** Restores the RM kept as `version` (weights and optimizer state); false when it is no longer kept. */
+  async rollback(version: number): Promise<boolean> {
+    return await this.core.rollback(version);
   }
 
   /** RM input texts to ids, truncated as the reward actor truncates them. */

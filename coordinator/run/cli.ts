@@ -11,7 +11,15 @@ import { freePort, type LocalCluster, startLocalCluster } from "../local_cluster
 import type { MetricPoint, RunStatus } from "./job.ts";
 
 /** Shown beside the bar, when present in a metric point. */
-const SHOWN = ["loss", "reward_mean", "train_accuracy", "eval_accuracy", "rm_pair_accuracy", "staleness"];
+const SHOWN = [
+  "loss",
+  "reward_mean",
+  "train_accuracy",
+  "eval_accuracy",
+  "rm_pair_accuracy",
+  "staleness",
+  "hacking_alarm",
+];
 
 /** Runs `coop run`; returns the exit code. */
 export async function runCommand(args: string[]): Promise<number> {
