@@ -179,11 +179,14 @@ export interface SftExample {
   response: string;
 }
 
+// Log-probs may be NaN: a diverged policy samples with non-finite logits, and the update must then reach the
+// Trainer, which skips it (reported as `update_skipped`), instead of failing validation with a less clear error.
+const logprob = () => z.number().or(z.nan());
 const SAMPLES = z.array(z.object({
   promptIds: z.array(z.number().int()).min(1),
   responseIds: z.array(z.number().int()),
-  oldLogprobs: z.array(z.number()),
-  refLogprobs: z.array(z.number()),
+  oldLogprobs: z.array(logprob()),
+  refLogprobs: z.array(logprob()),
   advantage: z.number(),
 })).min(1);
 

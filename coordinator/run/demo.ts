@@ -65,10 +65,7 @@ export async function runRlDemo(args: string[]): Promise<number> {
     },
   });
   const quick = values.quick ?? false;
-  const seed = Number(values.seed);
-  if (!Number.isInteger(seed)) {
-    throw new ConfigError(`Invalid --seed ${JSON.stringify(values.seed)}: expected an integer`);
-  }
+  const seed = parseSeed(values.seed);
   const out = values.out ?? (quick ? "docs/results/quick" : "docs/results");
   const started = performance.now();
   const configs = await demoConfigs(quick, seed);
@@ -81,26 +78,7 @@ export async function runRlDemo(args: string[]): Promise<number> {
   });
   const manager = new RunManager(local.client);
   try {
-    // The RM is pretrained on the SFT policy's own answers, so the warm-ups run one after the other.
-    console.log("Warm-up: policy SFT, then VerifyRM-style RM pretraining on its answers ...");
-    const sft = await track(manager, configs.sft);
-    const rm = sft.status.state === "finished" ? await track(manager, configs.rm) : sft;
-    for (const run of [sft, rm]) {
-      if (run.status.state !== "finished") {
-        throw new CoopError(`Demo warm-up "${run.status.name}" ${describe(run.status)}`);
-      }
-    }
-    const lastRm = rm.metrics.at(-1) ?? { step: 0, time: 0 };
-    const warmup: WarmupResult = {
-      sftAccuracy: sft.metrics.at(-1)?.eval_accuracy ?? Number.NaN,
-      rmPairAccuracy: lastRm.rm_sample_pair_accuracy ?? Number.NaN,
-      rmAccuracy: lastRm.rm_accuracy ?? Number.NaN,
-      rmReferencePairAccuracy: lastRm.rm_pair_accuracy ?? Number.NaN,
-    };
-    console.log(
-      `  SFT: held-out accuracy ${pct(warmup.sftAccuracy)}; RM on held-out SFT answers: pairwise ` +
-        `${pct(warmup.rmPairAccuracy)}, classification ${pct(warmup.rmAccuracy)}`,
-    );
+    const warmup = await runWarmups(manager, configs);
     const results: ModeResult[] = [];
     for (const mode of MODES) {
       const config = parseJobConfig({ ...configs.rlRaw, mode, name: `${configs.rlRaw.name ?? "demo"}-${mode}` });
@@ -119,6 +97,64 @@ export async function runRlDemo(args: string[]): Promise<number> {
     await manager.close();
     await local.stop();
   }
+}
+
+/**
+ * `coop warmup [--seed N] [--quick]`: only the demo's warm-ups, writing `runs/demo/seed-N/{sft,rm}` (what the RL
+ * runs start from). Every job is seeded, so on one machine a rebuild gives the same checkpoints bit for bit.
+ */
+export async function runWarmup(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: { quick: { type: "boolean" }, seed: { type: "string", default: "1" }, verbose: { type: "boolean" } },
+  });
+  const seed = parseSeed(values.seed);
+  const configs = await demoConfigs(values.quick ?? false, seed);
+  const local = await startLocalCluster({ echo: values.verbose, agents: [{ nodeId: "node-a", cpus: 4 }] });
+  const manager = new RunManager(local.client);
+  try {
+    await runWarmups(manager, configs);
+    const sft = configs.sft.kind === "sft" ? configs.sft.checkpoint.dir : "?";
+    const rm = configs.rm.kind === "rm-pretrain" ? configs.rm.checkpoint.dir : "?";
+    console.log(`Warm-up checkpoints: ${sft}/policy and ${rm}/reward_model`);
+    return 0;
+  } finally {
+    await manager.close();
+    await local.stop();
+  }
+}
+
+/** SFT, then RM pretraining on the SFT policy's answers (so one after the other); their held-out numbers. */
+async function runWarmups(
+  manager: RunManager,
+  configs: { sft: JobConfig; rm: JobConfig },
+): Promise<WarmupResult> {
+  console.log("Warm-up: policy SFT, then VerifyRM-style RM pretraining on its answers ...");
+  const sft = await track(manager, configs.sft);
+  const rm = sft.status.state === "finished" ? await track(manager, configs.rm) : sft;
+  for (const run of [sft, rm]) {
+    if (run.status.state !== "finished") {
+      throw new CoopError(`Demo warm-up "${run.status.name}" ${describe(run.status)}`);
+    }
+  }
+  const lastRm = rm.metrics.at(-1) ?? { step: 0, time: 0 };
+  const warmup: WarmupResult = {
+    sftAccuracy: sft.metrics.at(-1)?.eval_accuracy ?? Number.NaN,
+    rmPairAccuracy: lastRm.rm_sample_pair_accuracy ?? Number.NaN,
+    rmAccuracy: lastRm.rm_accuracy ?? Number.NaN,
+    rmReferencePairAccuracy: lastRm.rm_pair_accuracy ?? Number.NaN,
+  };
+  console.log(
+    `  SFT: held-out accuracy ${pct(warmup.sftAccuracy)}; RM on held-out SFT answers: pairwise ` +
+      `${pct(warmup.rmPairAccuracy)}, classification ${pct(warmup.rmAccuracy)}`,
+  );
+  return warmup;
+}
+
+function parseSeed(value: string | undefined): number {
+  const seed = Number(value);
+  if (!Number.isInteger(seed)) throw new ConfigError(`Invalid --seed ${JSON.stringify(value)}: expected an integer`);
+  return seed;
 }
 
 /**
