@@ -23,6 +23,11 @@ import { RunManager } from "./manager.ts";
 
 const CONFIGS = fileURLToPath(new URL("../../rl/configs/", import.meta.url));
 const MODES: readonly RewardMode[] = ["rule", "static-rm", "cooper"];
+/**
+ * The demo's agents all run on this one machine, which may be busy: a node is lost only after a minute without a
+ * heartbeat (the coordinator's 5 s default lost an agent of a demo starved by a load average of 40 on 2 cores).
+ */
+const DEMO_NODE_TIMEOUT_MS = 60_000;
 /** Shown beside the progress bars. */
 const SHOWN = ["loss", "reward_mean", "eval_accuracy", "rm_pair_accuracy", "rm_sample_pair_accuracy", "hacking_alarm"];
 
@@ -75,6 +80,7 @@ export async function runRlDemo(args: string[]): Promise<number> {
   const local = await startLocalCluster({
     echo: values.verbose,
     agents: [{ nodeId: "node-a", cpus: 4 }, { nodeId: "node-b", cpus: 4 }],
+    nodeTimeoutMs: DEMO_NODE_TIMEOUT_MS,
   });
   const manager = new RunManager(local.client);
   try {
@@ -110,7 +116,11 @@ export async function runWarmup(args: string[]): Promise<number> {
   });
   const seed = parseSeed(values.seed);
   const configs = await demoConfigs(values.quick ?? false, seed);
-  const local = await startLocalCluster({ echo: values.verbose, agents: [{ nodeId: "node-a", cpus: 4 }] });
+  const local = await startLocalCluster({
+    echo: values.verbose,
+    agents: [{ nodeId: "node-a", cpus: 4 }],
+    nodeTimeoutMs: DEMO_NODE_TIMEOUT_MS,
+  });
   const manager = new RunManager(local.client);
   try {
     await runWarmups(manager, configs);
