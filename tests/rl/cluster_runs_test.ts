@@ -27,7 +27,7 @@ function rlConfig(dir: string, overrides: Record<string, unknown> = {}): RunConf
     rollout: { count: 2, resources: { cpu: 0.5 } },
     policy: { checkpoint: `${dir}/sft/policy`, dModel: 32, nLayers: 1, nHeads: 2, dFF: 64 },
     rewardModel: { dModel: 32, nLayers: 1, nHeads: 2, dFF: 64 },
-    grpo: { samplesPerPrompt: 4, promptsPerStep: 4, maxNewTokens: 12, microBatchSize: 16 },
+    grpo: { samplesPerPrompt: 4, promptsPerStep: 4, maxNewTokens: 16, microBatchSize: 16 }, // "a+b=c. #### c" is 13-15 characters; a cut-off "#### " is no answer
     rewardUpdate: { lr: 1e-3 },
     ...overrides,
   });
@@ -75,7 +75,7 @@ Deno.test({ name: "cooper - runs on a local cluster", ...CLUSTER_TEST }, async (
         checkpoint: { dir: `${dir}/sft` },
         learner: { resources: { cpu: 1 } },
         policy: { dModel: 32, nLayers: 1, nHeads: 2, dFF: 64 },
-        steps: 150,
+        steps: 400, // the verifier wants a complete "#### n" answer; 150 steps gave none
         batchSize: 16,
         lr: 3e-3,
       });
@@ -93,8 +93,9 @@ Deno.test({ name: "cooper - runs on a local cluster", ...CLUSTER_TEST }, async (
       assertExact(final, 4 * 4 * 4);
       strictEqual(final.accounting.trained, 64);
       strictEqual(final.policyVersion, 4);
-      ok(final.rmVersion > 0, "the RM was updated on verified pairs");
       const { metrics } = await api.get<{ metrics: MetricPoint[] }>(`/v1/runs/${run.id}/metrics`);
+      const pairs = metrics.map((p) => [p.train_accuracy, p.rm_pairs, p.rm_groups_masked, p.rm_negatives_rejected]);
+      ok(final.rmVersion > 0, `the RM was updated on verified pairs: [accuracy, pairs, masked, rejected] ${pairs}`);
       // Step 0 is the held-out evaluation of the starting point.
       deepStrictEqual(metrics.map((p) => p.step), [0, 1, 2, 3, 4]);
       const steps = metrics.slice(1);
@@ -213,7 +214,7 @@ Deno.test({ name: "cooper - runs on a local cluster", ...CLUSTER_TEST }, async (
           checkpoint: { dir: `${dir}/${name}` },
           rewardModel: { dModel: 32, nLayers: 1, nHeads: 2, dFF: 64 },
           labelledTasks: 24,
-          policy: { checkpoint: `${dir}/sft/policy`, temperatures: [0.7, 1.3], samples: 2, maxNewTokens: 12 },
+          policy: { checkpoint: `${dir}/sft/policy`, temperatures: [0.7, 1.3], samples: 2, maxNewTokens: 16 },
           evalSamples: 4,
           steps: 6,
           batchSize: 8,
@@ -249,7 +250,7 @@ Deno.test({ name: "cooper - runs on a local cluster", ...CLUSTER_TEST }, async (
         steps: 8,
         maxStaleness: 0,
         maxConsecutiveSkips: 2,
-        grpo: { samplesPerPrompt: 4, promptsPerStep: 4, maxNewTokens: 12, microBatchSize: 16, lr: 1e30 },
+        grpo: { samplesPerPrompt: 4, promptsPerStep: 4, maxNewTokens: 16, microBatchSize: 16, lr: 1e30 },
       });
       const status = manager!.start(config);
       const final = await manager!.wait(status.id);
