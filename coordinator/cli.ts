@@ -17,6 +17,10 @@ export const COMMANDS: Record<string, { summary: string; run: Command }> = {
         ? (await import("./demo.ts")).runDemo(args.filter((a) => a !== "--runtime"))
         : (await import("./run/demo.ts")).runRlDemo(args),
   },
+  warmup: {
+    summary: "rebuild the demo's warm-up checkpoints (SFT policy, pretrained RM): warmup [--seed N] [--quick]",
+    run: async (args) => (await import("./run/demo.ts")).runWarmup(args),
+  },
   up: { summary: "run a coordinator (--local-nats also starts nats-server)", run: up },
   agent: { summary: "run a node agent: --nats URL --cpus N --gpus 0,1 --resource k=v --label k=v", run: agent },
   status: { summary: "print the cluster status table (--api URL)", run: status },

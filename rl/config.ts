@@ -170,9 +170,45 @@ const Grpo = z.strictObject({
   temperature: posNumber().default(1.0),
 }).prefault({});
 
-/** The RM's pairwise update in `cooper` mode (AdamW lr 1e-5, grad clip 1.0 as the paper). */
-const RewardUpdate = z.strictObject({ ...Optim, lr: posNumber().default(1e-5), epochs: posInt().default(1) })
-  .prefault({});
+/**
+ * The RM's pairwise update in `cooper` mode. Defaults are the paper's: AdamW lr 1e-5, grad clip 1.0, one pair per
+ * prompt group with a correct response, one negative per positive, no replay, one RM step per RL step, the RM
+ * updated before the policy. Each knob is here because the demo measured it (docs/rl.md).
+ */
+const RewardUpdate = z.strictObject({
+  ...Optim,
+  lr: posNumber().default(1e-5),
+  /** RM steps per RL step (k), each over the same pairs. */
+  epochs: posInt().default(1),
+  /** Correct responses per group used as positives (1 = the paper's one pair per group). */
+  positivesPerGroup: posInt().default(1),
+  /** Verified-wrong rewrites paired with each positive. */
+  negativesPerPositive: posInt().default(1),
+  /** Steps of recent verified pairs replayed with the current step's (0 = only the current step's). */
+  replaySteps: nonNegInt().default(0),
+  /**
+   * `rm-first`: update the RM, then the policy (the paper's order; this step's policy rewards still come from the
+   * RM that scored the batch). `rm-first-rescore`: the same, but the batch is scored again by the updated RM before
+   * the policy rewards are computed. `policy-first`: the policy update, then the RM's.
+   */
+  order: z.enum(["rm-first", "rm-first-rescore", "policy-first"], {
+    error: `expected "rm-first", "rm-first-rescore" or "policy-first"`,
+  }).default("rm-first"),
+}).prefault({});
+
+/**
+ * The reward-hacking monitor (every mode): RM–verifier agreement on each step's fresh rollouts, and the trends of
+ * RM reward and verifier accuracy over `window` steps; `hacking_alarm` when the first rises and the second falls by
+ * `threshold` or more. `response` (cooper mode only): `none`, `freeze` (no RM updates while the alarm is on) or
+ * `rollback` (on an alarm, restore the last RM version whose agreement was at least `agreement`).
+ */
+const Monitor = z.strictObject({
+  window: posInt().min(2, { error: "expected a window of at least 2 steps" }).default(10),
+  threshold: nonNegNumber().default(0.05),
+  agreement: z.number().min(0).max(1, { error: "expected a fraction in [0, 1]" }).default(0.8),
+  response: z.enum(["none", "freeze", "rollback"], { error: `expected "none", "freeze" or "rollback"` })
+    .default("none"),
+}).prefault({});
 
 /** Experiment tracking: metric points as JSON lines and/or TensorBoard event files, under `<dir>/<run id>/`. */
 const Logging = z.strictObject({
@@ -209,6 +245,9 @@ export const RunConfigSchema = z.strictObject({
   rewardModel: Model(256),
   grpo: Grpo,
   rewardUpdate: RewardUpdate,
+  monitor: Monitor,
+  /** Consecutive skipped (non-finite) updates of the policy or the RM after which the run fails. */
+  maxConsecutiveSkips: posInt().default(3),
 });
 
 /** What both warm-ups share: one learner, taking one micro-batch of `batchSize` per step. */
@@ -234,10 +273,26 @@ export const RmPretrainConfigSchema = z.strictObject({
   ...common,
   ...warmup,
   rewardModel: Model(256),
-  /** Size of the labelled set; kept deliberately small, as real RMs see limited verified data. */
-  labelledSize: posInt().default(256),
-  /** Fraction of labelled completions that are correct (the rest are verifier-labelled rewrites). */
-  positiveFraction: z.number().min(0).max(1, { error: "expected a fraction in [0, 1]" }).default(0.5),
+  /** Training tasks the labelled set is built from (each gives several verifier-labelled completions). */
+  labelledTasks: posInt().default(256),
+  /**
+   * The policy whose own answers are labelled (normally the SFT warm-up's): without it the set holds only reference
+   * solutions, their verified-wrong rewrites and bare answers.
+   */
+  policy: z.strictObject({
+    checkpoint: text(),
+    tokenizer: text().default("char"),
+    /** Sampling temperatures; each samples `samples` answers per task. */
+    temperatures: z.array(posNumber()).min(1, { error: "expected at least one temperature" }).default([1]),
+    samples: posInt().default(2),
+    maxNewTokens: posInt().default(24),
+  }).optional(),
+  /** Verified-wrong rule rewrites proposed per correct completion (hard negatives). */
+  rewritesPerPositive: nonNegInt().default(2),
+  /** Batches take half positives, half negatives (so σ(RM) > ½ means "correct" whatever the base rate). */
+  balanced: z.boolean().default(true),
+  /** Held-out policy samples per eval task for the RM's sample-level accuracy (needs `policy`). */
+  evalSamples: posInt().default(8),
   steps: posInt().default(200),
 });
 

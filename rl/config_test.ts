@@ -82,8 +82,8 @@ Deno.test("parseRunConfig - errors name the field path and the bad value", () =>
 
 Deno.test("parseJobConfig - dispatches on kind", () => {
   assertEquals(parseJobConfig({ kind: "sft" }).kind, "sft");
-  const rm = parseJobConfig({ kind: "rm-pretrain", labelledSize: 64 }) as RmPretrainConfig;
-  assertEquals([rm.labelledSize, rm.positiveFraction], [64, 0.5]);
+  const rm = parseJobConfig({ kind: "rm-pretrain", labelledTasks: 64 }) as RmPretrainConfig;
+  assertEquals([rm.labelledTasks, rm.balanced, rm.policy], [64, true, undefined]);
   assertEquals(
     message(() => parseJobConfig({ kind: "ppo" })),
     `Invalid run config: kind: expected "rl", "sft" or "rm-pretrain", got "ppo"`,

@@ -15,16 +15,22 @@ export class AccountingError extends Error {
 }
 
 /** Where a sample is in its life. */
-export type SampleState = "generated" | "scored" | "trained" | "dropped-stale";
+/** `skipped`: in a policy update the Trainer skipped as non-finite, so not trained on. */
+export type SampleState = "generated" | "scored" | "trained" | "dropped-stale" | "skipped";
 
-const STATES: readonly SampleState[] = ["generated", "scored", "trained", "dropped-stale"];
+const STATES: readonly SampleState[] = ["generated", "scored", "trained", "dropped-stale", "skipped"];
 
-/** Counts at one moment. Invariant: generated = scored + awaitingScore; scored = trained + droppedStale + awaitingTraining. */
+/**
+ * Counts at one moment. Invariants: generated = scored + awaitingScore;
+ * scored = trained + droppedStale + skipped + awaitingTraining.
+ */
 export interface AccountingSnapshot {
   generated: number;
   scored: number;
   trained: number;
   droppedStale: number;
+  /** In an update the Trainer skipped (non-finite): scored, never trained on. */
+  skipped: number;
   awaitingScore: number;
   awaitingTraining: number;
 }
@@ -40,6 +46,7 @@ export class SampleLedger {
   #scored = 0;
   #trained = 0;
   #dropped = 0;
+  #skipped = 0;
 
   /** Records newly generated samples; an id seen before is an error. */
   generated(ids: Iterable<string>): void {
@@ -75,6 +82,14 @@ export class SampleLedger {
     }
   }
 
+  /** Records samples of a policy update the Trainer skipped (non-finite loss or gradients). */
+  skipped(ids: Iterable<string>): void {
+    for (const id of ids) {
+      this.#move(id, "scored", "skipped");
+      this.#skipped++;
+    }
+  }
+
   /** The state of one sample, or `undefined` if never generated. */
   state(id: string): SampleState | undefined {
     return this.#states.get(id);
@@ -88,8 +103,9 @@ export class SampleLedger {
       scored: this.#scored,
       trained: this.#trained,
       droppedStale: this.#dropped,
+      skipped: this.#skipped,
       awaitingScore: generated - this.#scored,
-      awaitingTraining: this.#scored - this.#trained - this.#dropped,
+      awaitingTraining: this.#scored - this.#trained - this.#dropped - this.#skipped,
     };
   }
 
@@ -99,10 +115,10 @@ export class SampleLedger {
    */
   assertBalanced(options: { settled?: boolean } = {}): void {
     const s = this.snapshot();
-    const counted = { generated: 0, scored: 0, trained: 0, "dropped-stale": 0 };
+    const counted = { generated: 0, scored: 0, trained: 0, "dropped-stale": 0, skipped: 0 };
     for (const state of this.#states.values()) counted[state]++;
     const consistent = counted.trained === s.trained && counted["dropped-stale"] === s.droppedStale &&
-      counted.scored + s.trained + s.droppedStale === s.scored;
+      counted.skipped === s.skipped && counted.scored + s.trained + s.droppedStale + s.skipped === s.scored;
     if (!consistent) {
       throw new AccountingError(`Sample accounting is corrupt: ${describe(s)}; states ${JSON.stringify(counted)}`);
     }
@@ -132,6 +148,7 @@ export class SampleLedger {
       if (st !== "generated") ledger.#scored++;
       if (st === "trained") ledger.#trained++;
       if (st === "dropped-stale") ledger.#dropped++;
+      if (st === "skipped") ledger.#skipped++;
     }
     return ledger;
   }
@@ -147,7 +164,8 @@ export class SampleLedger {
 }
 
 function describe(s: AccountingSnapshot): string {
-  return `generated ${s.generated}, scored ${s.scored}, trained ${s.trained} + dropped-stale ${s.droppedStale}`;
+  const skipped = s.skipped > 0 ? ` + skipped ${s.skipped}` : "";
+  return `generated ${s.generated}, scored ${s.scored}, trained ${s.trained} + dropped-stale ${s.droppedStale}${skipped}`;
 }
 
 /** Held-out accuracy from verifier verdicts; unparseable answers count as wrong. */

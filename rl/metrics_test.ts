@@ -15,6 +15,7 @@ Deno.test("SampleLedger - generated = scored = trained + dropped-stale once ever
     scored: 8,
     trained: 6,
     droppedStale: 2,
+    skipped: 0,
     awaitingScore: 0,
     awaitingTraining: 0,
   });
@@ -84,4 +85,18 @@ Deno.test("rmAgreement - threshold accuracy and within-prompt ranking against ve
   assertEquals(out.rankAccuracy, 2 / 3);
   ok(Number.isNaN(rmAgreement([1, 2], ["correct", "correct"], ["a", "a"]).rankAccuracy));
   throws(() => rmAgreement([1], ["correct", "incorrect"], ["a", "a"]), RangeError);
+});
+
+Deno.test("SampleLedger - skipped samples are scored, never trained, and settle the ledger", () => {
+  const ledger = new SampleLedger();
+  ledger.generated(["a", "b", "c"]);
+  ledger.scored(["a", "b", "c"]);
+  ledger.trained(["a"]);
+  ledger.skipped(["b", "c"]);
+  const s = ledger.snapshot();
+  assertEquals([s.trained, s.skipped, s.awaitingTraining], [1, 2, 0]);
+  ledger.assertBalanced({ settled: true });
+  assertEquals(ledger.state("b"), "skipped");
+  throws(() => ledger.trained(["b"]), AccountingError);
+  assertEquals(SampleLedger.fromState(ledger.toState()).snapshot(), s);
 });

@@ -64,8 +64,8 @@ export type {
   ParsedStep,
   RuleNegativeOptions,
 } from "./negatives.ts";
-export { bceLoss, buildPairs, formatRmInput, pairwiseLoss, sigmoid, softplus } from "./pairs.ts";
-export type { BuildPairsOptions, CooperPair, PairBatch, PairCounts, PromptGroup } from "./pairs.ts";
+export { bceLoss, buildPairs, DEFAULT_RM_LAYOUT, formatRmInput, pairwiseLoss, sigmoid, softplus } from "./pairs.ts";
+export type { BuildPairsOptions, CooperPair, PairBatch, PairCounts, PromptGroup, RmLayout } from "./pairs.ts";
 export {
   ConfigError,
   loadConfig,
@@ -104,5 +104,9 @@ export { computeRewards } from "./rewards.ts";
 export type { RewardBatch, ScoredSample } from "./rewards.ts";
 export { packGrpoBatch, packLabelledBatch, packPairBatch } from "./batches.ts";
 export type { GrpoSample, PackOptions } from "./batches.ts";
-export { buildVerificationPairs, formatPrompt, promptMessages } from "./rm_data.ts";
+export { BalancedSampler, buildLabelledSet, buildVerificationPairs, formatPrompt, promptMessages } from "./rm_data.ts";
+export type { LabelledCompletion, LabelledSetOptions, SampledTask } from "./rm_data.ts";
 export { isStale } from "./staleness.ts";
+export { HackingMonitor, MonitorError, slope } from "./monitor.ts";
+export type { MonitorInput, MonitorOptions, MonitorReading } from "./monitor.ts";
+export { DivergedError, SkipGuard } from "./skips.ts";

@@ -11,9 +11,29 @@ import type { NegativeStrategy, NegativeSynthesizer } from "./negatives.ts";
 import { mixSeed, Rng } from "./rng.ts";
 import { type Verdict, verify } from "./verifier.ts";
 
+/**
+ * How the RM's input text is laid out. `tags` is the paper's VerifyRM prompt shape (reference before the
+ * completion). `ref-last` puts the reference after the completion, in the `#### n` form the completion's own final
+ * answer takes, so the two answers sit a few characters apart right before the token the score is read at: a tiny
+ * causal transformer then compares them with short relative-position attention instead of carrying the reference
+ * across the whole completion (measured in docs/rl.md, "The RM sweep").
+ */
+export type RmLayout = "tags" | "ref-last";
+
+/** The layout every role uses unless told otherwise (chosen by the RM sweep). */
+export const DEFAULT_RM_LAYOUT: RmLayout = "ref-last";
+
 /** The reward model's input text for one (question, reference answer, completion). */
-export function formatRmInput(question: string, reference: string, completion: string): string {
-  return `<question>${question}</question>\n<reference_answer>${reference}</reference_answer>\n<completion>${completion}</completion>`;
+export function formatRmInput(
+  question: string,
+  reference: string,
+  completion: string,
+  layout: RmLayout = DEFAULT_RM_LAYOUT,
+): string {
+  if (layout === "tags") {
+    return `<question>${question}</question>\n<reference_answer>${reference}</reference_answer>\n<completion>${completion}</completion>`;
+  }
+  return `${question}\n${completion}\n<ref> #### ${reference}`;
 }
 
 /** One prompt's sampled responses (and their verdicts if the reward actor already computed them). */
@@ -61,6 +81,10 @@ export interface BuildPairsOptions {
   synthesizer: NegativeSynthesizer;
   /** Seeds the choice of positive and the rewrites; mix in the step for a different draw each step. */
   seed?: number;
+  /** Correct responses per group used as positives (default 1, the paper's one pair per group). */
+  positivesPerGroup?: number;
+  /** Verified-wrong rewrites paired with each positive (default 1). */
+  negativesPerPositive?: number;
 }
 
 /** Builds Cooper pairs for a batch of prompt groups; never throws on a failing synthesizer (counted instead). */
@@ -85,31 +109,37 @@ export async function buildPairs(groups: readonly PromptGroup[], options: BuildP
       mask.push(false);
       continue;
     }
-    const pair = await firstValidPair(group, g, positives, options.synthesizer, rng, counts);
-    mask.push(pair !== undefined);
-    if (pair === undefined) counts.noValidNegative++;
+    const found = await validPairs(group, g, positives, options, rng, counts);
+    mask.push(found.length > 0);
+    if (found.length === 0) counts.noValidNegative++;
     else {
-      pairs.push(pair);
+      pairs.push(...found);
       counts.valid++;
     }
   }
   return { pairs, mask, counts };
 }
 
-// Tries positives in (seeded) random order, so one positive that resists rewriting does not mask the group.
-async function firstValidPair(
+// Tries positives in (seeded) random order, so one positive that resists rewriting does not mask the group; stops
+// at `positivesPerGroup` positives that got a negative, each with up to `negativesPerPositive` negatives.
+async function validPairs(
   group: PromptGroup,
   g: number,
   positives: number[],
-  synthesizer: NegativeSynthesizer,
+  options: BuildPairsOptions,
   rng: Rng,
   counts: PairCounts,
-): Promise<CooperPair | undefined> {
+): Promise<CooperPair[]> {
+  const perPositive = options.negativesPerPositive ?? 1;
+  const wanted = options.positivesPerGroup ?? 1;
+  const out: CooperPair[] = [];
+  let used = 0;
   for (const positiveIndex of positives) {
+    if (used >= wanted) break;
     const positive = group.responses[positiveIndex]!;
     let candidates;
     try {
-      candidates = await synthesizer.candidates(
+      candidates = await options.synthesizer.candidates(
         { question: group.question, reference: group.reference, response: positive },
         rng.fork(),
       );
@@ -117,13 +147,16 @@ async function firstValidPair(
       counts.synthesizerErrors++;
       continue;
     }
+    let kept = 0;
     for (const candidate of candidates) {
+      if (kept >= perPositive) break;
       // The verifier filter: keep a negative only when its final answer is parsed and differs from the reference.
       if (verify(candidate.text, group.reference).verdict !== "incorrect") {
         counts.rejectedNegatives++;
         continue;
       }
-      return {
+      kept++;
+      out.push({
         group: g,
         positiveIndex,
         positive,
@@ -131,10 +164,11 @@ async function firstValidPair(
         strategy: candidate.strategy,
         positiveInput: formatRmInput(group.question, group.reference, positive),
         negativeInput: formatRmInput(group.question, group.reference, candidate.text),
-      };
+      });
     }
+    if (kept > 0) used++;
   }
-  return undefined;
+  return out;
 }
 
 /** log(1 + e^x), stable for large |x|. */

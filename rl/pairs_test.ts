@@ -2,14 +2,16 @@ import { deepStrictEqual as assertEquals, ok, throws } from "node:assert";
 import type { NegativeSynthesizer } from "./negatives.ts";
 import { RuleNegativeSynthesizer } from "./negatives.ts";
 import { bceLoss, buildPairs, formatRmInput, pairwiseLoss, sigmoid, softplus } from "./pairs.ts";
+import { verify } from "./verifier.ts";
 
 function close(actual: number, expected: number, tol = 1e-12): void {
   ok(Math.abs(actual - expected) <= tol, `expected ${expected}, got ${actual}`);
 }
 
-Deno.test("formatRmInput - the Cooper RM template", () => {
+Deno.test("formatRmInput - reference last by default, next to the completion's final answer; the tags layout", () => {
+  assertEquals(formatRmInput("q?", "7", "3+4=7. #### 7"), "q?\n3+4=7. #### 7\n<ref> #### 7");
   assertEquals(
-    formatRmInput("q?", "7", "3+4=7. #### 7"),
+    formatRmInput("q?", "7", "3+4=7. #### 7", "tags"),
     "<question>q?</question>\n<reference_answer>7</reference_answer>\n<completion>3+4=7. #### 7</completion>",
   );
 });
@@ -31,7 +33,10 @@ Deno.test("buildPairs - positives from verified samples, negatives filtered by t
   ]);
   for (const pair of batch.pairs) {
     ok(pair.negative !== pair.positive);
-    ok(pair.negativeInput.endsWith(`<completion>${pair.negative}</completion>`));
+    assertEquals(
+      pair.negativeInput,
+      formatRmInput(groups[pair.group]!.question, groups[pair.group]!.reference, pair.negative),
+    );
   }
   assertEquals(batch, await buildPairs(groups, { synthesizer: new RuleNegativeSynthesizer(), seed: 3 }));
 });
@@ -77,4 +82,20 @@ Deno.test("bceLoss - VerifyRM binary cross-entropy on logits, by hand", () => {
   close(bceLoss([-800], [0]), 0);
   close(softplus(-800), 0);
   close(sigmoid(-800), 0);
+});
+
+Deno.test("buildPairs - several positives per group and several negatives per positive", async () => {
+  const groups = [{ question: "a", reference: "9", responses: ["4+5=9. #### 9", "5+4=9. #### 9", "#### 8"] }];
+  const one = await buildPairs(groups, { synthesizer: new RuleNegativeSynthesizer(), seed: 1 });
+  assertEquals(one.pairs.length, 1);
+  const many = await buildPairs(groups, {
+    synthesizer: new RuleNegativeSynthesizer(),
+    seed: 1,
+    positivesPerGroup: 2,
+    negativesPerPositive: 2,
+  });
+  assertEquals(many.pairs.length, 4);
+  assertEquals(new Set(many.pairs.map((p) => p.positiveIndex)), new Set([0, 1]));
+  for (const p of many.pairs) assertEquals(verify(p.negative, "9").verdict, "incorrect");
+  assertEquals(many.counts.valid, 1);
 });

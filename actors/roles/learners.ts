@@ -64,6 +64,8 @@ class LearnerCore {
   #trainer: Trainer | undefined;
   #config: DecoderConfig | undefined;
   #codec: PromptCodec | undefined;
+  // Kept versions for a roll-back (the hacking monitor's `rollback` response): weights and AdamW state.
+  readonly #snapshots = new Map<number, { params: Record<string, Tensor>; state: ReturnType<Trainer["state"]> }>();
 
   constructor(spec: ModelSpec, optim: OptimSpec, loss: (config: DecoderConfig) => LossFn) {
     this.spec = spec;
@@ -117,6 +119,23 @@ class LearnerCore {
     return out;
   }
 
+  /** Keeps the current weights and optimizer state as `version` (the newest `keep` versions are kept). */
+  async snapshot(version: number, keep: number): Promise<void> {
+    const { trainer } = await this.ready();
+    this.#snapshots.set(version, { params: trainer.params(), state: trainer.state() });
+    for (const v of [...this.#snapshots.keys()].sort((a, b) => a - b).slice(0, -keep)) this.#snapshots.delete(v);
+  }
+
+  /** Restores the weights and optimizer state kept as `version`; false when it is no longer kept. */
+  async rollback(version: number): Promise<boolean> {
+    const { trainer } = await this.ready();
+    const kept = this.#snapshots.get(version);
+    if (kept === undefined) return false;
+    trainer.setParams(kept.params);
+    trainer.loadState(kept.state);
+    return true;
+  }
+
   async publish(name: string, version: number): Promise<number> {
     const { trainer } = await this.ready();
     return await publishWeights(await actorBlobs(), name, new Map(Object.entries(trainer.params())), version);
@@ -161,11 +180,14 @@ export interface SftExample {
   response: string;
 }
 
+// Log-probs may be NaN: a diverged policy samples with non-finite logits, and the update must then reach the
+// Trainer, which skips it (reported as `update_skipped`), instead of failing validation with a less clear error.
+const logprob = () => z.number().or(z.nan());
 const SAMPLES = z.array(z.object({
   promptIds: z.array(z.number().int()).min(1),
   responseIds: z.array(z.number().int()),
-  oldLogprobs: z.array(z.number()),
-  refLogprobs: z.array(z.number()),
+  oldLogprobs: z.array(logprob()),
+  refLogprobs: z.array(logprob()),
   advantage: z.number(),
 })).min(1);
 
@@ -289,6 +311,16 @@ export class RewardLearner extends Learner {
     const encoded = items.map((it) => ({ ids: encode(it.input), label: it.label }));
     const batches = await this.core.pack(encoded, (it) => it.ids.length, packLabelledBatch);
     return await this.core.step(batches, items.length, lr);
+  }
+
+  /** Keeps the current RM as `version` for a later {@link rollback} (the newest `keep` versions are kept). */
+  async snapshot(version: number, keep: number): Promise<void> {
+    await this.core.snapshot(version, keep);
+  }
+
+  /** Restores the RM kept as `version` (weights and optimizer state); false when it is no longer kept. */
+  async rollback(version: number): Promise<boolean> {
+    return await this.core.rollback(version);
   }
 
   /** RM input texts to ids, truncated as the reward actor truncates them. */

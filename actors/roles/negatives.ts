@@ -42,6 +42,17 @@ const GROUPS = z.array(z.object({
   verdicts: z.array(z.enum(["correct", "incorrect", "unparseable"])).optional(),
 }));
 
+/** How many pairs a group gives (see `BuildPairsOptions`). */
+export interface PairOptions {
+  positivesPerGroup?: number;
+  negativesPerPositive?: number;
+}
+
+const PAIR_OPTIONS = z.object({
+  positivesPerGroup: z.number().int().positive().optional(),
+  negativesPerPositive: z.number().int().positive().optional(),
+});
+
 /** Builds verified Cooper pairs with the rule rewriter or an assistant actor. */
 export class NegativeSynthesizer {
   readonly #assistant: string | undefined;
@@ -52,8 +63,8 @@ export class NegativeSynthesizer {
   }
 
   /** Pairs for the groups (masked groups and failing rewriters are counted, never an error). */
-  async pairs(groups: PromptGroup[], seed: number): Promise<PairBatch> {
-    return await buildPairs(groups, { synthesizer: await this.#synthesizer(), seed });
+  async pairs(groups: PromptGroup[], seed: number, options: PairOptions = {}): Promise<PairBatch> {
+    return await buildPairs(groups, { ...options, synthesizer: await this.#synthesizer(), seed });
   }
 
   async #synthesizer(): Promise<Rewriter> {
@@ -65,5 +76,10 @@ export class NegativeSynthesizer {
   }
 }
 registerActor(NegativeSynthesizer, {
-  methods: { pairs: { idempotent: true, args: z.tuple([GROUPS, z.number().int()]) } },
+  methods: {
+    pairs: {
+      idempotent: true,
+      args: z.tuple([GROUPS, z.number().int()]).or(z.tuple([GROUPS, z.number().int(), PAIR_OPTIONS])),
+    },
+  },
 });

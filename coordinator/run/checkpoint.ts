@@ -5,7 +5,7 @@
  * asynchronous run resume with the same next-step metrics: those samples were drawn from an older policy version
  * that a resumed run could not reproduce.
  */
-import type { LedgerState } from "../../rl/mod.ts";
+import type { LedgerState, MonitorInput } from "../../rl/mod.ts";
 import { ConfigError } from "../../shared/errors.ts";
 import type { RunRoles } from "./roles.ts";
 import type { ScoredBatch } from "./rollouts.ts";
@@ -21,6 +21,10 @@ export interface DriverState {
   pending: ScoredBatch[];
   trainedSamples: number;
   tokens: number;
+  /** The hacking monitor's window (older checkpoints have none: the window starts empty). */
+  monitor?: { history: MonitorInput[]; alarms: number; lastAgreeing?: number };
+  /** Cooper's replayed pairs of the last steps (`rewardUpdate.replaySteps`). */
+  replay?: { positive: string; negative: string }[][];
 }
 
 const FORMAT = 1;

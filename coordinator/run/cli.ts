@@ -16,7 +16,15 @@ import { applyOverrides, parseOverride, readConfigObject } from "./overrides.ts"
 export { ApiClient };
 
 /** Shown beside the bar, when present in a metric point. */
-const SHOWN = ["loss", "reward_mean", "train_accuracy", "eval_accuracy", "rm_pair_accuracy", "staleness"];
+const SHOWN = [
+  "loss",
+  "reward_mean",
+  "train_accuracy",
+  "eval_accuracy",
+  "rm_pair_accuracy",
+  "staleness",
+  "hacking_alarm",
+];
 
 const USAGE = `usage: coop run CONFIG [options]
 

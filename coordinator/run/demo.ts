@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { parse as parseYaml } from "yaml";
 import { type JobConfig, parseJobConfig, type RewardMode } from "../../rl/mod.ts";
-import { CoopError } from "../../shared/errors.ts";
+import { ConfigError, CoopError } from "../../shared/errors.ts";
 import { writeLineChart } from "../../shared/plot.ts";
 import { createProgress } from "../../shared/progress.ts";
 import { startLocalCluster } from "../local_cluster.ts";
@@ -23,8 +23,13 @@ import { RunManager } from "./manager.ts";
 
 const CONFIGS = fileURLToPath(new URL("../../rl/configs/", import.meta.url));
 const MODES: readonly RewardMode[] = ["rule", "static-rm", "cooper"];
+/**
+ * The demo's agents all run on this one machine, which may be busy: a node is lost only after a minute without a
+ * heartbeat (the coordinator's 5 s default lost an agent of a demo starved by a load average of 40 on 2 cores).
+ */
+const DEMO_NODE_TIMEOUT_MS = 60_000;
 /** Shown beside the progress bars. */
-const SHOWN = ["loss", "reward_mean", "eval_accuracy", "rm_pair_accuracy"];
+const SHOWN = ["loss", "reward_mean", "eval_accuracy", "rm_pair_accuracy", "rm_sample_pair_accuracy", "hacking_alarm"];
 
 /** One mode's outcome. */
 export interface ModeResult {
@@ -33,45 +38,53 @@ export interface ModeResult {
   /** Mean σ(RM) of the training samples over the last quarter of the steps. */
   meanRmReward: number;
   rmPairAccuracy: number;
+  /** Mean within-prompt RM–verifier ranking accuracy on the fresh rollouts over the last quarter. */
+  rmRankAccuracy: number;
+  /** Steps that raised `hacking_alarm`. */
+  alarms: number;
   wallSeconds: number;
   metrics: MetricPoint[];
   status: RunStatus;
+}
+
+/** The warm-ups' held-out numbers. */
+export interface WarmupResult {
+  sftAccuracy: number;
+  /** (correct, wrong) SFT-policy answers of one held-out prompt ordered right. */
+  rmPairAccuracy: number;
+  /** σ(RM) > ½ against the verdict on held-out SFT-policy answers. */
+  rmAccuracy: number;
+  /** (worked solution, verified wrong rewrite) held-out pairs. */
+  rmReferencePairAccuracy: number;
 }
 
 /** Runs the demo; returns the exit code. */
 export async function runRlDemo(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
-    options: { quick: { type: "boolean" }, out: { type: "string" }, verbose: { type: "boolean" } },
+    options: {
+      quick: { type: "boolean" },
+      out: { type: "string" },
+      seed: { type: "string", default: "1" },
+      verbose: { type: "boolean" },
+    },
   });
   const quick = values.quick ?? false;
+  const seed = parseSeed(values.seed);
   const out = values.out ?? (quick ? "docs/results/quick" : "docs/results");
   const started = performance.now();
-  const configs = await demoConfigs(quick);
-  console.log(`Cooper demo${quick ? " (quick)" : ""}: starting nats-server, a coordinator and two agents ...`);
+  const configs = await demoConfigs(quick, seed);
+  console.log(
+    `Cooper demo${quick ? " (quick)" : ""}, seed ${seed}: starting nats-server, a coordinator and two agents ...`,
+  );
   const local = await startLocalCluster({
     echo: values.verbose,
     agents: [{ nodeId: "node-a", cpus: 4 }, { nodeId: "node-b", cpus: 4 }],
+    nodeTimeoutMs: DEMO_NODE_TIMEOUT_MS,
   });
   const manager = new RunManager(local.client);
   try {
-    console.log("Warm-up: policy SFT and VerifyRM-style RM pretraining (in parallel) ...");
-    const [sft, rm] = await Promise.all([
-      track(manager, configs.sft),
-      track(manager, configs.rm),
-    ]);
-    for (const run of [sft, rm]) {
-      if (run.status.state !== "finished") {
-        throw new CoopError(`Demo warm-up "${run.status.name}" ${describe(run.status)}`);
-      }
-    }
-    const sftAcc = sft.metrics.at(-1)?.eval_accuracy ?? Number.NaN;
-    const rmAcc = rm.metrics.at(-1)?.rm_pair_accuracy ?? Number.NaN;
-    const labelled = configs.rm.kind === "rm-pretrain" ? configs.rm.labelledSize : "?";
-    console.log(
-      `  SFT: held-out accuracy ${pct(sftAcc)}; RM (${labelled} labelled examples): ` +
-        `held-out pairwise accuracy ${pct(rmAcc)}`,
-    );
+    const warmup = await runWarmups(manager, configs);
     const results: ModeResult[] = [];
     for (const mode of MODES) {
       const config = parseJobConfig({ ...configs.rlRaw, mode, name: `${configs.rlRaw.name ?? "demo"}-${mode}` });
@@ -82,10 +95,9 @@ export async function runRlDemo(args: string[]): Promise<number> {
     }
     const table = resultsTable(results);
     console.log(`\n${table}\n`);
-    await writeResults(out, results, { table, quick, sftAcc, rmAcc, seconds: (performance.now() - started) / 1000 });
-    console.log(
-      `Results, plots and metrics written to ${out}/ (total ${((performance.now() - started) / 1000).toFixed(0)} s)`,
-    );
+    const seconds = (performance.now() - started) / 1000;
+    await writeResults(out, results, { table, quick, seed, warmup, seconds });
+    console.log(`Results, plots and metrics written to ${out}/ (total ${seconds.toFixed(0)} s)`);
     return 0;
   } finally {
     await manager.close();
@@ -93,17 +105,98 @@ export async function runRlDemo(args: string[]): Promise<number> {
   }
 }
 
-async function demoConfigs(quick: boolean) {
+/**
+ * `coop warmup [--seed N] [--quick]`: only the demo's warm-ups, writing `runs/demo/seed-N/{sft,rm}` (what the RL
+ * runs start from). Every job is seeded, so on one machine a rebuild gives the same checkpoints bit for bit.
+ */
+export async function runWarmup(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: { quick: { type: "boolean" }, seed: { type: "string", default: "1" }, verbose: { type: "boolean" } },
+  });
+  const seed = parseSeed(values.seed);
+  const configs = await demoConfigs(values.quick ?? false, seed);
+  const local = await startLocalCluster({
+    echo: values.verbose,
+    agents: [{ nodeId: "node-a", cpus: 4 }],
+    nodeTimeoutMs: DEMO_NODE_TIMEOUT_MS,
+  });
+  const manager = new RunManager(local.client);
+  try {
+    await runWarmups(manager, configs);
+    const sft = configs.sft.kind === "sft" ? configs.sft.checkpoint.dir : "?";
+    const rm = configs.rm.kind === "rm-pretrain" ? configs.rm.checkpoint.dir : "?";
+    console.log(`Warm-up checkpoints: ${sft}/policy and ${rm}/reward_model`);
+    return 0;
+  } finally {
+    await manager.close();
+    await local.stop();
+  }
+}
+
+/** SFT, then RM pretraining on the SFT policy's answers (so one after the other); their held-out numbers. */
+async function runWarmups(
+  manager: RunManager,
+  configs: { sft: JobConfig; rm: JobConfig },
+): Promise<WarmupResult> {
+  console.log("Warm-up: policy SFT, then VerifyRM-style RM pretraining on its answers ...");
+  const sft = await track(manager, configs.sft);
+  const rm = sft.status.state === "finished" ? await track(manager, configs.rm) : sft;
+  for (const run of [sft, rm]) {
+    if (run.status.state !== "finished") {
+      throw new CoopError(`Demo warm-up "${run.status.name}" ${describe(run.status)}`);
+    }
+  }
+  const lastRm = rm.metrics.at(-1) ?? { step: 0, time: 0 };
+  const warmup: WarmupResult = {
+    sftAccuracy: sft.metrics.at(-1)?.eval_accuracy ?? Number.NaN,
+    rmPairAccuracy: lastRm.rm_sample_pair_accuracy ?? Number.NaN,
+    rmAccuracy: lastRm.rm_accuracy ?? Number.NaN,
+    rmReferencePairAccuracy: lastRm.rm_pair_accuracy ?? Number.NaN,
+  };
+  console.log(
+    `  SFT: held-out accuracy ${pct(warmup.sftAccuracy)}; RM on held-out SFT answers: pairwise ` +
+      `${pct(warmup.rmPairAccuracy)}, classification ${pct(warmup.rmAccuracy)}`,
+  );
+  return warmup;
+}
+
+function parseSeed(value: string | undefined): number {
+  const seed = Number(value);
+  if (!Number.isInteger(seed)) throw new ConfigError(`Invalid --seed ${JSON.stringify(value)}: expected an integer`);
+  return seed;
+}
+
+/**
+ * The demo's configs for one seed: the seed goes into every job (sft: seed, RM: seed + 1, RL: seed, as the
+ * shipped files' 1 / 2 / 1), and each seed keeps its checkpoints apart (`runs/demo/seed-N/`), so seeds can run side
+ * by side. The task sets stay the same for every seed: only initialisation and sampling change.
+ */
+export async function demoConfigs(quick: boolean, seed: number) {
   const read = async (name: string) =>
     parseYaml(await Deno.readTextFile(`${CONFIGS}${name}`)) as Record<string, unknown>;
   const rlRaw = await read(quick ? "quick.yaml" : "demo.yaml");
   const sftRaw = await read("sft.yaml");
   const rmRaw = await read("rm_pretrain.yaml");
+  const root = `runs/${quick ? "quick" : "demo"}/seed-${seed}`;
+  const sub = (raw: Record<string, unknown>, key: string) => (raw[key] ?? {}) as Record<string, unknown>;
+  Object.assign(sftRaw, { seed, checkpoint: { ...sub(sftRaw, "checkpoint"), dir: `${root}/sft` } });
+  Object.assign(rmRaw, {
+    seed: seed + 1,
+    checkpoint: { ...sub(rmRaw, "checkpoint"), dir: `${root}/rm` },
+    policy: { ...sub(rmRaw, "policy"), checkpoint: `${root}/sft/policy` },
+  });
   if (quick) {
-    // The quick demo shrinks the warm-ups too and keeps its files apart from the full demo's.
-    Object.assign(sftRaw, { steps: 1000, eval: { interval: 0, size: 32 }, checkpoint: { dir: "runs/quick/sft" } });
-    Object.assign(rmRaw, { steps: 300, eval: { size: 64 }, checkpoint: { dir: "runs/quick/rm" } });
+    // The quick demo shrinks the warm-ups too.
+    Object.assign(sftRaw, { steps: 1000, eval: { interval: 0, size: 32 } });
+    Object.assign(rmRaw, { steps: 300, labelledTasks: 400, eval: { size: 32, interval: 0 } });
   }
+  Object.assign(rlRaw, {
+    seed,
+    checkpoint: { ...sub(rlRaw, "checkpoint"), dir: root },
+    policy: { ...sub(rlRaw, "policy"), checkpoint: `${root}/sft/policy` },
+    rewardModel: { ...sub(rlRaw, "rewardModel"), checkpoint: `${root}/rm/reward_model` },
+  });
   return { rlRaw, sft: parseJobConfig(sftRaw), rm: parseJobConfig(rmRaw) };
 }
 
@@ -130,13 +223,18 @@ export function summarize(
   wallSeconds: number,
 ): ModeResult {
   const evals = metrics.filter((p) => Number.isFinite(p.eval_accuracy));
-  const tail = metrics.slice(-Math.max(1, Math.ceil(metrics.length / 4)));
-  const rm = tail.map((p) => p.rm_reward_mean).filter((v): v is number => Number.isFinite(v));
+  const tail = metrics.filter((p) => p.step > 0).slice(-Math.max(1, Math.ceil(metrics.length / 4)));
+  const tailMean = (key: string) => {
+    const values = tail.map((p) => p[key]).filter((v): v is number => Number.isFinite(v));
+    return values.length === 0 ? Number.NaN : values.reduce((a, b) => a + b, 0) / values.length;
+  };
   return {
     mode,
     finalAccuracy: evals.at(-1)?.eval_accuracy ?? Number.NaN,
-    meanRmReward: rm.length === 0 ? Number.NaN : rm.reduce((a, b) => a + b, 0) / rm.length,
+    meanRmReward: tailMean("rm_reward_mean"),
     rmPairAccuracy: evals.at(-1)?.rm_pair_accuracy ?? Number.NaN,
+    rmRankAccuracy: tailMean("rm_sample_rank_accuracy"),
+    alarms: metrics.filter((p) => p.hacking_alarm === 1).length,
     wallSeconds,
     metrics,
     status,
@@ -146,22 +244,32 @@ export function summarize(
 /** The results table as text. */
 export function resultsTable(results: readonly ModeResult[]): string {
   return formatTable(
-    ["mode", "held-out accuracy", "mean RM reward", "RM pairwise acc (held-out)", "wall time"],
+    [
+      "mode",
+      "held-out accuracy",
+      "mean RM reward",
+      "RM pairwise acc (held-out)",
+      "RM rank acc (rollouts)",
+      "hacking alarms",
+      "wall time",
+    ],
     results.map((r) => [
       r.mode,
       pct(r.finalAccuracy),
       r.meanRmReward.toFixed(3),
       pct(r.rmPairAccuracy),
+      pct(r.rmRankAccuracy),
+      String(r.alarms),
       `${r.wallSeconds.toFixed(0)} s`,
     ]),
-    { align: ["left", "right", "right", "right", "right"] },
+    { align: ["left", "right", "right", "right", "right", "right", "right"] },
   );
 }
 
 async function writeResults(
   dir: string,
   results: readonly ModeResult[],
-  info: { table: string; quick: boolean; sftAcc: number; rmAcc: number; seconds: number },
+  info: { table: string; quick: boolean; seed: number; warmup: WarmupResult; seconds: number },
 ): Promise<void> {
   await Deno.mkdir(dir, { recursive: true });
   const series = (key: string) =>
@@ -196,23 +304,39 @@ async function writeResults(
     yDomain: [0, 1],
   });
   const json = {
+    seed: info.seed,
     quick: info.quick,
     date: new Date().toISOString(),
+    machine: machine(),
     totalSeconds: info.seconds,
-    warmup: { sftHeldOutAccuracy: info.sftAcc, rmHeldOutPairAccuracy: info.rmAcc },
-    modes: results.map(({ metrics, status, ...rest }) => ({
-      ...rest,
-      accounting: status.accounting,
-      examples: examplesOf(status),
-      metrics,
-    })),
+    warmup: {
+      sft_accuracy: info.warmup.sftAccuracy,
+      rm_pair_accuracy: info.warmup.rmPairAccuracy,
+      rm_accuracy: info.warmup.rmAccuracy,
+      rm_reference_pair_accuracy: info.warmup.rmReferencePairAccuracy,
+    },
+    modes: Object.fromEntries(results.map((r) => [r.mode, {
+      heldout_accuracy: r.finalAccuracy,
+      mean_rm_reward: r.meanRmReward,
+      rm_pair_accuracy: r.rmPairAccuracy,
+      rm_rank_accuracy: r.rmRankAccuracy,
+      hacking_alarms: r.alarms,
+      wall_seconds: r.wallSeconds,
+      accounting: r.status.accounting,
+      monitor: r.status.monitor,
+      examples: examplesOf(r.status),
+      curve: r.metrics,
+    }])),
   };
   await Deno.writeTextFile(`${dir}/results.json`, JSON.stringify(json, null, 1) + "\n");
   const md = [
     `# Cooper demo results${info.quick ? " (--quick)" : ""}`,
     "",
-    `Generated by \`./coop demo${info.quick ? " --quick" : ""}\` on ${json.date} in ${info.seconds.toFixed(0)} s.`,
-    `Warm-up: SFT held-out accuracy ${pct(info.sftAcc)}; pretrained RM held-out pairwise accuracy ${pct(info.rmAcc)}.`,
+    `Generated by \`./coop demo${info.quick ? " --quick" : ""} --seed ${info.seed}\` on ${json.date} in ` +
+    `${info.seconds.toFixed(0)} s (${json.machine}).`,
+    `Warm-up: SFT held-out accuracy ${pct(info.warmup.sftAccuracy)}; pretrained RM on held-out SFT answers: ` +
+    `pairwise ${pct(info.warmup.rmPairAccuracy)}, classification ${pct(info.warmup.rmAccuracy)}; on ` +
+    `(solution, rewrite) pairs ${pct(info.warmup.rmReferencePairAccuracy)}.`,
     "",
     "```",
     info.table,
@@ -241,6 +365,15 @@ export function movingAverage(points: readonly [number, number][], window: numbe
     const slice = points.slice(Math.max(0, i - window + 1), i + 1);
     return [x, slice.reduce((a, [, y]) => a + y, 0) / slice.length];
   });
+}
+
+/** The machine the numbers come from (CPU model and count), for the results files. */
+function machine(): string {
+  let model = "unknown CPU";
+  try {
+    model = Deno.readTextFileSync("/proc/cpuinfo").match(/model name\s*:\s*(.+)/)?.[1]?.trim() ?? model;
+  } catch { /* not Linux */ }
+  return `${navigator.hardwareConcurrency} × ${model}`;
 }
 
 function pct(value: number): string {

@@ -14,12 +14,14 @@ import type { RolloutActor } from "../../actors/roles/mod.ts";
 import {
   computeRewards,
   groupAdvantages,
+  HackingMonitor,
   isStale,
   mixSeed,
   type PromptGroup,
   rmAgreement,
   type RunConfig,
   SampleLedger,
+  SkipGuard,
 } from "../../rl/mod.ts";
 import { type DriverState, loadDriverState, saveCheckpoint } from "./checkpoint.ts";
 import { loadRunData, type RunData, tasksForStep, type VerificationPair, verificationPairs } from "./data.ts";
@@ -56,6 +58,14 @@ class RlRun {
   #started = performance.now();
   #trainedSamples = 0;
   #tokens = 0;
+  readonly monitor: HackingMonitor;
+  readonly skips: { policy: SkipGuard; rm: SkipGuard };
+  /** Verified pairs of the most recent steps (`rewardUpdate.replaySteps`), oldest first. */
+  readonly replay: { positive: string; negative: string }[][] = [];
+  /** The monitor's alarm at the last step (the `freeze` response skips RM updates while it is on). */
+  #alarm = false;
+  #rollbacks = 0;
+  #frozenSteps = 0;
 
   constructor(ctx: JobContext, config: RunConfig, data: RunData, roles: RunRoles) {
     this.ctx = ctx;
@@ -75,6 +85,11 @@ class RlRun {
       seed: config.seed,
       chunks: config.rollout.count,
     };
+    this.monitor = new HackingMonitor(config.monitor);
+    this.skips = {
+      policy: new SkipGuard("policy", config.maxConsecutiveSkips),
+      rm: new SkipGuard("reward model", config.maxConsecutiveSkips),
+    };
   }
 
   async run(): Promise<void> {
@@ -85,6 +100,7 @@ class RlRun {
     if (this.ctx.resume !== undefined) first = await this.restore(this.ctx.resume);
     await this.publishPolicy();
     await this.publishRm();
+    await this.roles.rewardLearner.snapshot(this.rmVersion, this.snapshotsKept);
     // The starting point, so curves begin where every mode begins.
     if (first === 0 && config.eval.interval > 0) this.ctx.metric({ step: 0, ...(await this.evaluate(verifyPairs)) });
     for (let step = first; step < config.steps; step++) {
@@ -130,61 +146,64 @@ class RlRun {
 
   /** One step of the algorithm; returns its metrics. */
   async rlStep(step: number): Promise<Record<string, number>> {
-    const { config, roles } = this;
+    const { config } = this;
     const t0 = performance.now();
-    const batch = await this.scoredBatch(step);
+    let batch = await this.scoredBatch(step);
     const t1 = performance.now();
     const ids = batch.samples.map((s) => s.id);
-    // 1. Policy rewards: the rule verdict (rule) or σ(RM) with no rule term (static-rm, cooper).
+    const cooper = config.mode === "cooper";
+    const order = config.rewardUpdate.order;
+    // 1. Cooper: verified (correct response, wrong rewrite) pairs update the RM (before the policy, unless
+    //    `policy-first`); `rm-first-rescore` then scores the batch again with the updated RM.
+    const rm: Record<string, number> = {};
+    if (cooper && order !== "policy-first") {
+      Object.assign(rm, await this.updateRewardModel(step, batch));
+      if (order === "rm-first-rescore" && batch.rmVersion !== this.rmVersion) batch = await this.rescore(batch);
+    }
+    const t2 = performance.now();
+    // 2. Policy rewards: the rule verdict (rule) or σ(RM) with no rule term (static-rm, cooper).
     const { rewards, invalid } = computeRewards(
       config.mode,
       batch.verdicts.map((verdict, i) => ({ verdict, rmScore: batch.rmScores[i] })),
     );
-    // 2. Cooper: verified (correct response, wrong rewrite) pairs update the RM before the policy update.
-    const rm: Record<string, number> = {};
-    if (config.mode === "cooper") Object.assign(rm, await this.updateRewardModel(step, batch));
-    const t2 = performance.now();
     // 3. GRPO: group-normalised advantages, PPO dual-clip + k3 KL to the reference, one update per epoch.
-    const advantages = groupAdvantages(rewards, batch.samples.map((s) => s.promptId), {
-      epsilon: config.grpo.epsilon,
-    });
-    const samples = batch.samples.map((s, i) => ({
-      promptIds: s.promptIds,
-      responseIds: s.responseIds,
-      oldLogprobs: s.logprobs,
-      refLogprobs: batch.refLogprobs[i]!,
-      advantage: advantages[i]!,
-    }));
-    let report;
-    for (let epoch = 0; epoch < config.grpo.ppoEpochs; epoch++) report = await roles.policyLearner.update(samples);
+    const report = await this.updatePolicy(step, batch, rewards);
     const t3 = performance.now();
-    // 4. Publish the new policy version for the rollout actors.
-    this.policyVersion++;
-    const publishBytes = await this.publishPolicy();
-    this.ledger.trained(ids);
-    this.#trainedSamples += ids.length;
+    if (cooper && order === "policy-first") Object.assign(rm, await this.updateRewardModel(step, batch));
+    // 4. Publish the new policy version for the rollout actors (not when every epoch was skipped: nothing changed).
+    let publishBytes = 0;
+    if (report.trained) {
+      this.policyVersion++;
+      publishBytes = await this.publishPolicy();
+      this.ledger.trained(ids);
+      this.#trainedSamples += ids.length;
+    } else this.ledger.skipped(ids);
     const tokens = batch.samples.reduce((n, s) => n + s.responseIds.length, 0);
     this.#tokens += tokens;
-    this.syncStatus();
     const elapsed = (performance.now() - this.#started) / 1000;
     // Does the RM that scored these samples agree with the verifier on them? (Every mode: under `rule` it is the
     // untouched pretrained RM, under `static-rm` the same RM on the policy it is being exploited by.)
     const agreement = rmAgreement(batch.rmScores, batch.verdicts, batch.samples.map((s) => s.promptId));
+    const trainAccuracy = mean(batch.verdicts.map((v) => (v === "correct" ? 1 : 0)));
+    const rmReward = meanRmReward(batch.rmScores);
+    const watch = await this.watch(step, batch.rmVersion, { rmReward, trainAccuracy, agreement: agreement.accuracy });
+    this.syncStatus();
     return {
       policy_version: this.policyVersion,
       rm_version: this.rmVersion,
       staleness: this.ctx.status.staleness.last,
       reward_mean: mean(rewards),
-      rm_reward_mean: meanRmReward(batch.rmScores),
-      train_accuracy: mean(batch.verdicts.map((v) => (v === "correct" ? 1 : 0))),
+      rm_reward_mean: rmReward,
+      train_accuracy: trainAccuracy,
       rm_sample_accuracy: agreement.accuracy,
       rm_sample_rank_accuracy: agreement.rankAccuracy,
       rm_sample_rank_pairs: agreement.rankPairs,
       invalid_rewards: invalid.length,
-      policy_loss: report!.loss,
-      grad_norm: report!.gradNorm,
-      kl: report!.metrics.kl ?? Number.NaN,
-      clip_fraction: report!.metrics.clip_fraction ?? Number.NaN,
+      policy_loss: report.loss,
+      grad_norm: report.gradNorm,
+      update_skipped: report.skipped,
+      kl: report.metrics.kl ?? Number.NaN,
+      clip_fraction: report.metrics.clip_fraction ?? Number.NaN,
       response_tokens: tokens / ids.length,
       samples_per_s: this.#trainedSamples / elapsed,
       // Where the step's time went (ms): waiting for scored rollouts, the RM update, the policy update, publishing.
@@ -195,8 +214,90 @@ class RlRun {
       publish_bytes: publishBytes,
       rollout_ms: batch.ms,
       tokens_per_s: this.#tokens / elapsed,
+      ...watch,
       ...rm,
     };
+  }
+
+  /**
+   * The GRPO update (`ppoEpochs` Trainer steps). A step the Trainer skips (non-finite loss or gradients) changed
+   * nothing; `trained` is false when every epoch was skipped, and `maxConsecutiveSkips` such steps fail the run.
+   */
+  async updatePolicy(step: number, batch: ScoredBatch, rewards: number[]) {
+    const advantages = groupAdvantages(rewards, batch.samples.map((s) => s.promptId), {
+      epsilon: this.config.grpo.epsilon,
+    });
+    const samples = batch.samples.map((s, i) => ({
+      promptIds: s.promptIds,
+      responseIds: s.responseIds,
+      oldLogprobs: s.logprobs,
+      refLogprobs: batch.refLogprobs[i]!,
+      advantage: advantages[i]!,
+    }));
+    let skipped = 0;
+    let report;
+    for (let epoch = 0; epoch < this.config.grpo.ppoEpochs; epoch++) {
+      report = await this.roles.policyLearner.update(samples);
+      if (report.skipped) skipped++;
+    }
+    const trained = skipped < this.config.grpo.ppoEpochs;
+    this.skips.policy.record(!trained, step + 1, report!);
+    return { ...report!, trained, skipped };
+  }
+
+  /**
+   * The reward-hacking monitor's reading for this step, and (cooper, behind `monitor.response`) its response:
+   * `freeze` keeps the RM as it is while the alarm is on; `rollback`, on an alarm, restores the last RM version that
+   * agreed with the verifier on its own batch (published as a new version, so every cache reloads it).
+   */
+  async watch(
+    step: number,
+    scoredBy: number,
+    seen: { rmReward: number; trainAccuracy: number; agreement: number },
+  ): Promise<Record<string, number>> {
+    const reading = this.monitor.observe({
+      step: step + 1,
+      rmVersion: scoredBy,
+      rmReward: seen.rmReward,
+      verifierAccuracy: seen.trainAccuracy,
+      agreement: seen.agreement,
+    });
+    this.#alarm = reading.hacking_alarm === 1;
+    const back = this.monitor.lastAgreeingRmVersion;
+    const respond = this.config.mode === "cooper" && this.#alarm;
+    if (respond && this.config.monitor.response === "rollback" && back !== undefined && back < this.rmVersion) {
+      if (await this.roles.rewardLearner.rollback(back)) {
+        this.#rollbacks++;
+        this.rmVersion++;
+        await this.roles.rewardLearner.snapshot(this.rmVersion, this.snapshotsKept);
+        await this.publishRm();
+      }
+    }
+    this.ctx.status.monitor = {
+      alarm: this.#alarm,
+      alarms: this.monitor.alarms,
+      agreement: seen.agreement,
+      rmRewardTrend: reading.rm_reward_trend,
+      verifierAccuracyTrend: reading.verifier_accuracy_trend,
+      lastAgreeingRmVersion: back,
+      rollbacks: this.#rollbacks,
+      frozenSteps: this.#frozenSteps,
+    };
+    return { ...reading, rm_rollbacks: this.#rollbacks, rm_frozen_steps: this.#frozenSteps };
+  }
+
+  /** RM versions a roll-back can reach: the monitor's window plus the versions in flight. */
+  get snapshotsKept(): number {
+    return this.config.monitor.window + this.window;
+  }
+
+  /** The batch's RM scores again, with the current RM version (`rm-first-rescore`). */
+  async rescore(batch: ScoredBatch): Promise<ScoredBatch> {
+    const scored = await this.roles.reward.score({
+      items: batch.samples.map((s) => ({ question: s.question, reference: s.answer, response: s.text })),
+      rm: { blobPrefix: this.names.rm, version: this.rmVersion },
+    });
+    return { ...batch, rmScores: scored.scores, rmVersion: this.rmVersion };
   }
 
   /** The step's batch: launched ahead (async) or now (sync); regenerated if it is staler than the bound. */
@@ -241,7 +342,11 @@ class RlRun {
       group.verdicts.push(batch.verdicts[i]!);
       groups.set(s.promptId, group);
     });
-    const pairs = await this.roles.negatives.pairs([...groups.values()], mixSeed(this.config.seed, step, 7));
+    const update = this.config.rewardUpdate;
+    const pairs = await this.roles.negatives.pairs([...groups.values()], mixSeed(this.config.seed, step, 7), {
+      positivesPerGroup: update.positivesPerGroup,
+      negativesPerPositive: update.negativesPerPositive,
+    });
     const out: Record<string, number> = {
       rm_pairs: pairs.pairs.length,
       rm_groups_masked: pairs.counts.groups - pairs.counts.valid,
@@ -250,15 +355,37 @@ class RlRun {
       rm_negatives_rejected: pairs.counts.rejectedNegatives,
       rm_rewriter_errors: pairs.counts.synthesizerErrors,
     };
-    if (pairs.pairs.length === 0) return out;
-    const inputs = pairs.pairs.map((p) => ({ positive: p.positiveInput, negative: p.negativeInput }));
-    for (let epoch = 0; epoch < this.config.rewardUpdate.epochs; epoch++) {
-      const report = await this.roles.rewardLearner.updatePairs(inputs);
-      Object.assign(out, { rm_loss: report.loss, rm_train_pair_accuracy: report.metrics.accuracy ?? Number.NaN });
+    const fresh = pairs.pairs.map((p) => ({ positive: p.positiveInput, negative: p.negativeInput }));
+    const inputs = [...this.replay.flat(), ...fresh];
+    if (update.replaySteps > 0) {
+      this.replay.push(fresh);
+      if (this.replay.length > update.replaySteps) this.replay.shift();
     }
+    if (this.#alarm && this.config.monitor.response === "freeze") {
+      this.#frozenSteps++;
+      return { ...out, rm_frozen: 1 };
+    }
+    if (inputs.length === 0) return out;
+    let trained = false;
+    let skipped = 0;
+    let report;
+    for (let epoch = 0; epoch < update.epochs; epoch++) {
+      report = await this.roles.rewardLearner.updatePairs(inputs);
+      trained ||= !report.skipped;
+      if (report.skipped) skipped++;
+    }
+    Object.assign(out, {
+      rm_loss: report!.loss,
+      rm_train_pair_accuracy: report!.metrics.accuracy ?? Number.NaN,
+      rm_update_skipped: skipped,
+    });
+    this.skips.rm.record(!trained, step + 1, report!);
+    // A fully skipped update left the RM as it was: same version.
+    if (!trained) return out;
     this.rmVersion++;
+    await this.roles.rewardLearner.snapshot(this.rmVersion, this.snapshotsKept);
     await this.publishRm();
-    return out;
+    return { ...out, rm_pairs_trained: inputs.length };
   }
 
   /** Publishes the current policy version; returns its size in bytes. */
@@ -323,6 +450,8 @@ class RlRun {
       pending,
       trainedSamples: this.#trainedSamples,
       tokens: this.#tokens,
+      monitor: this.monitor.toState(),
+      replay: this.replay,
     };
     const dir = `${this.config.checkpoint.dir}/${this.ctx.id}/step-${nextStep}`;
     await saveCheckpoint(dir, this.roles, state);
@@ -342,6 +471,8 @@ class RlRun {
     this.rmVersion = state.rmVersion;
     this.#trainedSamples = state.trainedSamples;
     this.#tokens = state.tokens;
+    if (state.monitor !== undefined) this.monitor.restore(state.monitor);
+    this.replay.splice(0, this.replay.length, ...(state.replay ?? []));
     for (const batch of state.pending) this.pending.set(batch.step, Promise.resolve(batch));
     this.syncStatus();
     return state.nextStep;

@@ -43,6 +43,24 @@ export interface RunStatus {
   finishedAt?: string;
   /** Notes such as skipped dataset lines. */
   notes: string[];
+  /** RL runs: the reward-hacking monitor at the last step (see rl/monitor.ts). */
+  monitor?: MonitorStatus;
+}
+
+/** The reward-hacking monitor's state in a run's status. */
+export interface MonitorStatus {
+  /** Whether the last step raised `hacking_alarm`. */
+  alarm: boolean;
+  /** Steps that raised it so far. */
+  alarms: number;
+  /** RM–verifier agreement on the last step's fresh rollouts. */
+  agreement: number;
+  rmRewardTrend: number;
+  verifierAccuracyTrend: number;
+  lastAgreeingRmVersion?: number;
+  /** Cooper's responses so far (`monitor.response`). */
+  rollbacks: number;
+  frozenSteps: number;
 }
 
 /** What a job function gets. */
@@ -62,7 +80,7 @@ export interface JobContext {
 
 /** An empty accounting snapshot. */
 export function emptyAccounting(): AccountingSnapshot {
-  return { generated: 0, scored: 0, trained: 0, droppedStale: 0, awaitingScore: 0, awaitingTraining: 0 };
+  return { generated: 0, scored: 0, trained: 0, droppedStale: 0, skipped: 0, awaitingScore: 0, awaitingTraining: 0 };
 }
 
 /** How a run note holding one of the last step's held-out answers begins (the demo collects them). */

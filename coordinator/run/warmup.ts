@@ -4,20 +4,28 @@
  * held-out check), trains, and saves the model as `<checkpoint.dir>/policy` or `<checkpoint.dir>/reward_model`,
  * which is where the RL configs pick them up.
  *
- * The RM's labelled set is deliberately small and narrow: worked solutions, verified wrong rewrites of them, and
- * bare `#### n` answers, labelled by the rule verifier ("hybrid annotation" in the paper adds an LLM judge; Coop has
- * none). Anything a policy writes outside that distribution is where a static RM can be exploited.
+ * The RM's labelled set is the warmed-up policy's own answers plus worked solutions, verified-wrong rewrites of
+ * every correct completion and bare `#### n` answers, all labelled by the rule verifier ("hybrid annotation" in the
+ * paper adds an LLM judge; Coop has none). It covers what the SFT policy writes; what a policy writes after drifting
+ * away from that is where a static RM can be exploited.
  */
 import { type ActorHandle } from "../../actors/handle.ts";
 import { PolicyLearner, RewardActor, RewardLearner, RolloutActor } from "../../actors/roles/mod.ts";
+import { configOf, publishWeights } from "../../actors/roles/model_spec.ts";
+import { loadWeights } from "../../engine/models/mod.ts";
 import {
   accuracyOf,
+  BalancedSampler,
+  buildLabelledSet,
   formatRmInput,
-  generateTasks,
+  type LabelledCompletion,
+  type MathTask,
   mixSeed,
+  rmAgreement,
   type RmPretrainConfig,
   Rng,
   RuleNegativeSynthesizer,
+  type SampledTask,
   type SftConfig,
   verify,
 } from "../../rl/mod.ts";
@@ -25,7 +33,7 @@ import { ConfigError } from "../../shared/errors.ts";
 import { absolutePath } from "./checkpoint.ts";
 import { loadRunData, tasksForStep, verificationPairs } from "./data.ts";
 import { isDue, type JobContext } from "./job.ts";
-import { LEARNER_FAULT_TOLERANCE, modelSpec, ROLE_FAULT_TOLERANCE } from "./roles.ts";
+import { checkpointSpec, LEARNER_FAULT_TOLERANCE, modelSpec, ROLE_FAULT_TOLERANCE } from "./roles.ts";
 import { verificationAccuracy } from "./rollouts.ts";
 
 /** Policy warm-up: next-token loss on the responses (worked solutions) of the training tasks. */
@@ -80,42 +88,16 @@ export async function runSft(ctx: JobContext, config: SftConfig): Promise<void> 
   }
 }
 
-/** One labelled RM example. */
-interface Labelled {
-  input: string;
-  label: number;
-}
-
-/** The small verifier-labelled set: solutions, verified wrong rewrites, and bare right/wrong answers. */
-export function labelledSet(config: RmPretrainConfig, tasks: ReturnType<typeof generateTasks>): Labelled[] {
-  const rng = new Rng(mixSeed(config.seed, 3));
-  const rewriter = new RuleNegativeSynthesizer();
-  const out: Labelled[] = [];
-  for (const task of tasks) {
-    if (out.length >= config.labelledSize) break;
-    const solution = task.solution ?? `#### ${task.answer}`;
-    const wantCorrect = rng.next() < config.positiveFraction;
-    const bare = rng.next() < 0.25;
-    let completion: string | undefined;
-    if (wantCorrect) completion = bare ? `#### ${task.answer}` : solution;
-    else if (bare) completion = `#### ${Number(task.answer) + rng.pick([-2, -1, 1, 2])}`;
-    else {completion = rewriter.candidates(
-        { question: task.question, reference: task.answer, response: solution },
-        rng,
-      )[0]?.text;}
-    if (completion === undefined) continue;
-    // The label is the verifier's verdict, whatever we meant to make.
-    const label = verify(completion, task.answer).verdict === "correct" ? 1 : 0;
-    out.push({ input: formatRmInput(task.question, task.answer, completion), label });
-  }
-  return out;
-}
-
-/** VerifyRM-style pretraining: BCE on the labelled set; reports held-out pairwise accuracy. */
+/**
+ * VerifyRM-style pretraining: BCE on a verifier-labelled set built from the policy's own answers (several
+ * temperatures), reference solutions, verified-wrong rewrites of every correct completion and bare answers
+ * (`buildLabelledSet`), in class-balanced batches. Reports held-out accuracy on the policy's answers to the eval
+ * tasks (`rm_sample_pair_accuracy`: (correct, wrong) answers of one prompt ordered right; `rm_accuracy`: σ > ½
+ * against the verdict) and on (solution, rewrite) verification pairs (`rm_pair_accuracy`).
+ */
 export async function runRmPretrain(ctx: JobContext, config: RmPretrainConfig): Promise<void> {
   const data = await loadRunData(config.data, config.eval, config.seed);
   ctx.status.notes.push(...data.notes);
-  const items = labelledSet(config, data.train);
   const pairs = await verificationPairs(data.eval, config.seed);
   const rm = await modelSpec(config.rewardModel, {
     classifier: true,
@@ -123,32 +105,128 @@ export async function runRmPretrain(ctx: JobContext, config: RmPretrainConfig): 
     saveDtype: config.checkpoint.dtype,
   });
   const opts = roleOptions(ctx, config.learner.resources);
-  const learner = await ctx.cluster.spawn(RewardLearner, { ...opts("learner"), ...LEARNER_FAULT_TOLERANCE }, {
-    rewardModel: rm,
-    objective: "bce",
-    optim: optimOf(config),
-  });
-  const handles: ActorHandle<unknown>[] = [learner as ActorHandle<unknown>];
+  const handles: ActorHandle<unknown>[] = [];
   try {
+    const sampled = await samplePolicy(ctx, config, data.train.slice(0, config.labelledTasks), data.eval, handles);
+    const items = await buildLabelledSet(sampled.train, {
+      synthesizer: new RuleNegativeSynthesizer(),
+      seed: mixSeed(config.seed, 3),
+      rewritesPerPositive: config.rewritesPerPositive,
+    });
+    const positives = items.filter((i) => i.label === 1).length;
+    ctx.status.notes.push(`labelled set: ${items.length} completions, ${positives} verified correct`);
+    const learner = await ctx.cluster.spawn(RewardLearner, { ...opts("learner"), ...LEARNER_FAULT_TOLERANCE }, {
+      rewardModel: rm,
+      objective: "bce",
+      optim: optimOf(config),
+    });
+    handles.push(learner as ActorHandle<unknown>);
     const scorer = await ctx.cluster.spawn(RewardActor, { ...opts("eval"), resources: { cpu: 0.5 } }, rm);
     handles.push(scorer as ActorHandle<unknown>);
     const evaluate = async (version: number) => {
       await learner.publish(`${ctx.id}.rm.v${version}`, version);
-      return await verificationAccuracy(scorer, pairs, { blobPrefix: `${ctx.id}.rm`, version });
+      const at = { blobPrefix: `${ctx.id}.rm`, version };
+      const held = sampled.eval.length === 0 ? {} : await sampleAccuracy(scorer, sampled.eval, at);
+      return { rm_pair_accuracy: await verificationAccuracy(scorer, pairs, at), ...held };
     };
-    let order: Labelled[] = [];
+    const next = batchSource(items, config);
     await trainSteps(ctx, config, {
       step: async (step) => {
-        if (order.length < config.batchSize) order = [...order, ...new Rng(mixSeed(config.seed, step)).shuffle(items)];
-        const report = await learner.updateLabelled(order.splice(0, config.batchSize));
+        const batch = next(step).map((it) => ({
+          input: formatRmInput(it.question, it.reference, it.completion),
+          label: it.label,
+        }));
+        const report = await learner.updateLabelled(batch);
         return { loss: report.loss, accuracy: report.metrics.accuracy ?? Number.NaN };
       },
-      evaluate: async (version) => ({ rm_pair_accuracy: await evaluate(version) }),
+      evaluate,
     });
     await saveModel(ctx, learner, `${config.checkpoint.dir}/reward_model`);
   } finally {
     await killAll(ctx, handles);
   }
+}
+
+/** Batches of the labelled set: class-balanced, or plain seeded reshuffles. */
+function batchSource(items: LabelledCompletion[], config: RmPretrainConfig): (step: number) => LabelledCompletion[] {
+  if (config.balanced) {
+    const sampler = new BalancedSampler(items, mixSeed(config.seed, 5));
+    return () => sampler.next(config.batchSize);
+  }
+  let order: LabelledCompletion[] = [];
+  return (step) => {
+    if (order.length < config.batchSize) order = [...order, ...new Rng(mixSeed(config.seed, step)).shuffle(items)];
+    return order.splice(0, config.batchSize);
+  };
+}
+
+/**
+ * The configured policy's answers: `samples` per training task at each temperature, and `evalSamples` per held-out
+ * task at temperature 1 (as GRPO samples them). Without a policy: no answers (the set is references and rewrites).
+ */
+async function samplePolicy(
+  ctx: JobContext,
+  config: RmPretrainConfig,
+  train: readonly MathTask[],
+  held: readonly MathTask[],
+  handles: ActorHandle<unknown>[],
+): Promise<{ train: SampledTask[]; eval: SampledTask[] }> {
+  const source = config.policy;
+  if (source === undefined) return { train: train.map((task) => ({ task, samples: [] })), eval: [] };
+  const spec = await checkpointSpec(source.checkpoint, source.tokenizer);
+  const blobs = await ctx.cluster.transport.blobs(ctx.cluster.subjects.blobBucket);
+  const weights = await loadWeights(spec.weights.kind === "checkpoint" ? spec.weights.dir : "", configOf(spec));
+  await publishWeights(blobs, `${ctx.id}.sampler.v0`, weights, 0);
+  const rollout = await ctx.cluster.spawn(
+    RolloutActor,
+    { ...roleOptions(ctx, undefined)("sampler"), resources: { cpu: 1 } },
+    spec,
+  );
+  handles.push(rollout as ActorHandle<unknown>);
+  const sample = async (tasks: readonly MathTask[], n: number, temperature: number, seed: number) => {
+    const out: string[][] = [];
+    for (let i = 0; i < tasks.length; i += 128) {
+      const chunk = tasks.slice(i, i + 128);
+      const samples = await rollout.rollout({
+        version: 0,
+        blobPrefix: `${ctx.id}.sampler`,
+        prompts: chunk.map((t, j) => ({ id: `s${i + j}`, question: t.question, answer: t.answer })),
+        samples: n,
+        maxNewTokens: source.maxNewTokens,
+        temperature,
+        seed: mixSeed(seed, i),
+      });
+      for (let j = 0; j < chunk.length; j++) out.push(samples.slice(j * n, (j + 1) * n).map((s) => s.text));
+    }
+    return out;
+  };
+  const trainSampled = train.map((task) => ({ task, samples: [] as string[] }));
+  for (const [k, temperature] of source.temperatures.entries()) {
+    const texts = await sample(train, source.samples, temperature, mixSeed(config.seed, 11, k));
+    texts.forEach((t, i) => trainSampled[i]!.samples.push(...t));
+  }
+  const evalTexts = await sample(held, config.evalSamples, 1, mixSeed(config.seed, 13));
+  await blobs.delete(`${ctx.id}.sampler.v0`).catch(() => {});
+  return { train: trainSampled, eval: held.map((task, i) => ({ task, samples: evalTexts[i]! })) };
+}
+
+/** The RM against the verifier on held-out policy answers: within-prompt pairwise and σ > ½ accuracy. */
+async function sampleAccuracy(
+  scorer: ActorHandle<RewardActor>,
+  held: readonly SampledTask[],
+  rm: { blobPrefix: string; version: number },
+): Promise<Record<string, number>> {
+  const items = held.flatMap(({ task, samples }) =>
+    samples.map((response) => ({ question: task.question, reference: task.answer, response }))
+  );
+  const groups = held.flatMap(({ samples }, g) => samples.map(() => String(g)));
+  const scored = await scorer.score({ items, rm });
+  const agreement = rmAgreement(scored.scores, scored.verdicts, groups);
+  return {
+    rm_sample_pair_accuracy: agreement.rankAccuracy,
+    rm_accuracy: agreement.accuracy,
+    rm_sample_pairs: agreement.rankPairs,
+  };
 }
 
 /**

@@ -10,7 +10,7 @@ import type { MetricPoint, RunStatus } from "../../coordinator/run/job.ts";
 import { RunManager } from "../../coordinator/run/manager.ts";
 import { NegativeSynthesizer } from "../../actors/roles/mod.ts";
 import { FakeAssistant } from "./fixtures/rewriter.ts";
-import { parseJobConfig, parseRunConfig, type RunConfig } from "../../rl/mod.ts";
+import { type JobConfig, parseJobConfig, parseRunConfig, type RunConfig } from "../../rl/mod.ts";
 import { type NatsServer, startNats } from "../harness.ts";
 import { CLUSTER_TEST } from "../runtime/cluster_fixture.ts";
 
@@ -27,13 +27,13 @@ function rlConfig(dir: string, overrides: Record<string, unknown> = {}): RunConf
     rollout: { count: 2, resources: { cpu: 0.5 } },
     policy: { checkpoint: `${dir}/sft/policy`, dModel: 32, nLayers: 1, nHeads: 2, dFF: 64 },
     rewardModel: { dModel: 32, nLayers: 1, nHeads: 2, dFF: 64 },
-    grpo: { samplesPerPrompt: 4, promptsPerStep: 4, maxNewTokens: 12, microBatchSize: 16 },
+    grpo: { samplesPerPrompt: 4, promptsPerStep: 4, maxNewTokens: 16, microBatchSize: 16 }, // "a+b=c. #### c" is 13-15 characters; a cut-off "#### " is no answer
     rewardUpdate: { lr: 1e-3 },
     ...overrides,
   });
 }
 
-async function runToEnd(manager: RunManager, config: RunConfig, resume?: string) {
+async function runToEnd(manager: RunManager, config: JobConfig, resume?: string) {
   const status = manager.start(config, { resume });
   const final = await manager.wait(status.id);
   if (final.state !== "finished") throw new Error(`run ${final.state}: ${final.error?.message}`);
@@ -75,7 +75,7 @@ Deno.test({ name: "cooper - runs on a local cluster", ...CLUSTER_TEST }, async (
         checkpoint: { dir: `${dir}/sft` },
         learner: { resources: { cpu: 1 } },
         policy: { dModel: 32, nLayers: 1, nHeads: 2, dFF: 64 },
-        steps: 150,
+        steps: 400, // the verifier wants a complete "#### n" answer; 150 steps gave none
         batchSize: 16,
         lr: 3e-3,
       });
@@ -93,8 +93,9 @@ Deno.test({ name: "cooper - runs on a local cluster", ...CLUSTER_TEST }, async (
       assertExact(final, 4 * 4 * 4);
       strictEqual(final.accounting.trained, 64);
       strictEqual(final.policyVersion, 4);
-      ok(final.rmVersion > 0, "the RM was updated on verified pairs");
       const { metrics } = await api.get<{ metrics: MetricPoint[] }>(`/v1/runs/${run.id}/metrics`);
+      const pairs = metrics.map((p) => [p.train_accuracy, p.rm_pairs, p.rm_groups_masked, p.rm_negatives_rejected]);
+      ok(final.rmVersion > 0, `the RM was updated on verified pairs: [accuracy, pairs, masked, rejected] ${pairs}`);
       // Step 0 is the held-out evaluation of the starting point.
       deepStrictEqual(metrics.map((p) => p.step), [0, 1, 2, 3, 4]);
       const steps = metrics.slice(1);
@@ -200,6 +201,68 @@ Deno.test({ name: "cooper - runs on a local cluster", ...CLUSTER_TEST }, async (
       deepStrictEqual(batch.mask, [true, false]);
       strictEqual(batch.counts.rejectedNegatives, 1);
       strictEqual(batch.counts.noPositive, 1);
+    });
+
+    await t.step("a seed fully determines a run: RM pretraining on policy answers, then cooper, twice", async () => {
+      const rm = (name: string) =>
+        parseJobConfig({
+          kind: "rm-pretrain",
+          name,
+          seed: 5,
+          data: { source: "builtin", levels: [1], size: 200 },
+          eval: { interval: 0, size: 8 },
+          checkpoint: { dir: `${dir}/${name}` },
+          rewardModel: { dModel: 32, nLayers: 1, nHeads: 2, dFF: 64 },
+          labelledTasks: 24,
+          policy: { checkpoint: `${dir}/sft/policy`, temperatures: [0.7, 1.3], samples: 2, maxNewTokens: 16 },
+          evalSamples: 4,
+          steps: 6,
+          batchSize: 8,
+        });
+      const runs = [];
+      for (const name of ["det-a", "det-b"]) {
+        const warm = await runToEnd(manager!, rm(`${name}-rm`));
+        ok(warm.status.notes.some((n) => /labelled set: \d+ completions, \d+ verified correct/.test(n)));
+        const config = rlConfig(dir, {
+          name,
+          steps: 3,
+          eval: { interval: 3, size: 8 },
+          rewardModel: { checkpoint: `${dir}/${name}-rm/reward_model` },
+          monitor: { window: 2 },
+        });
+        runs.push({ warm: warm.metrics, rl: (await runToEnd(manager!, config)).metrics });
+      }
+      const timing = /^(time|.*_ms|.*_per_s)$/;
+      const numbers = (points: MetricPoint[]) =>
+        points.map((p) => Object.fromEntries(Object.entries(p).filter(([k]) => !timing.test(k))));
+      ok(Number.isFinite(runs[0]!.warm.at(-1)!.rm_accuracy), "held-out RM accuracy on policy answers");
+      ok(runs[0]!.rl.slice(1).every((p) => p.hacking_alarm === 0 || p.hacking_alarm === 1));
+      deepStrictEqual(numbers(runs[1]!.warm), numbers(runs[0]!.warm));
+      deepStrictEqual(numbers(runs[1]!.rl), numbers(runs[0]!.rl));
+    });
+
+    await t.step("a non-finite policy update is skipped: not trained, version kept, K in a row fail", async () => {
+      // lr 1e30 blows the weights up at the first update; from then on the loss is not finite and every update
+      // is skipped by the Trainer.
+      const config = rlConfig(dir, {
+        name: "diverge",
+        mode: "rule",
+        steps: 8,
+        maxStaleness: 0,
+        maxConsecutiveSkips: 2,
+        grpo: { samplesPerPrompt: 4, promptsPerStep: 4, maxNewTokens: 16, microBatchSize: 16, lr: 1e30 },
+      });
+      const status = manager!.start(config);
+      const final = await manager!.wait(status.id);
+      const metrics = manager!.metrics(status.id);
+      strictEqual(final.state, "failed");
+      strictEqual(final.error?.name, "DivergedError", final.error?.message);
+      ok(/policy update was skipped 2 steps in a row/.test(final.error!.message), final.error!.message);
+      const skipped = metrics.filter((p) => p.update_skipped === 1);
+      strictEqual(skipped.length, 1, "the first skipped step is reported, the second fails the run");
+      strictEqual(skipped[0]!.policy_version, metrics.find((p) => p.step === skipped[0]!.step - 1)!.policy_version);
+      strictEqual(final.accounting.skipped, 16);
+      strictEqual(final.accounting.trained, 16 * (skipped[0]!.step - 1));
     });
 
     await t.step("resume from a checkpoint continues with the same next-step metrics", async () => {
