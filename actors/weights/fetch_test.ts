@@ -1,0 +1,145 @@
+import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
+import { join } from "node:path";
+import { Tensor } from "../../shared/tensor.ts";
+import { digestBytes } from "./digest.ts";
+import { WeightDigestError, WeightPlaneError } from "./errors.ts";
+import { downloadSegment } from "./fetch.ts";
+import { mapOrRead } from "./local.ts";
+import { completeSegment, layoutSegment, segmentFile, type SegmentInfo, writeSegment } from "./segment.ts";
+import { startWeightServer } from "./server.ts";
+
+const KEY = { cluster: "t", name: "run.policy.v1", dtype: "float32" as const };
+const TOKEN = "a-test-token-0123456789";
+const CHUNK = 64 * 1024;
+
+/** Publishes a ~1 MB segment into `dir` (owned by this process); returns its sidecar and file name. */
+async function publishInto(dir: string): Promise<{ info: SegmentInfo; file: string; data: Uint8Array }> {
+  const values = Float32Array.from({ length: 250_000 }, (_, i) => Math.cos(i));
+  const tensors = new Map([["w", new Tensor("float32", [values.length], values)]]);
+  const layout = layoutSegment(tensors, { version: "1" });
+  const file = segmentFile(KEY, Deno.pid);
+  const path = await writeSegment(dir, file, tensors, layout);
+  const data = mapOrRead(path, layout.bytes).data;
+  const info = {
+    ...(await digestBytes(data, { chunkBytes: CHUNK })),
+    name: KEY.name,
+    dtype: KEY.dtype,
+    version: 1,
+    pid: Deno.pid,
+  };
+  await completeSegment(path, info);
+  return { info, file, data };
+}
+
+async function withDirs(fn: (a: string, b: string) => Promise<void>): Promise<void> {
+  const a = await Deno.makeTempDir();
+  const b = await Deno.makeTempDir();
+  try {
+    await fn(a, b);
+  } finally {
+    await Deno.remove(a, { recursive: true });
+    await Deno.remove(b, { recursive: true });
+  }
+}
+
+Deno.test("fetch - parallel ranged download; consumers on one host share it; the result is the published bytes", async () => {
+  await withDirs(async (pub, host) => {
+    const { info, file, data } = await publishInto(pub);
+    const server = startWeightServer({ dir: pub, token: TOKEN });
+    try {
+      const source = { url: server.url, token: TOKEN, file };
+      const [p1, p2] = await Promise.all([
+        downloadSegment({ dir: host, key: KEY, info, source, streams: 4 }),
+        downloadSegment({ dir: host, key: KEY, info, source, streams: 4 }),
+      ]);
+      strictEqual(p1, p2); // one download, one file
+      deepStrictEqual(mapOrRead(p1, info.bytes).data, data);
+      deepStrictEqual([...Deno.readDirSync(host)].map((e) => e.name).sort(), [file, `${file}.json`]);
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
+Deno.test("fetch - the server refuses a wrong token, non-segment paths and a digest it does not hold", async () => {
+  await withDirs(async (pub, host) => {
+    const { info, file } = await publishInto(pub);
+    await Deno.writeTextFile(join(pub, "secret.txt"), "no");
+    const server = startWeightServer({ dir: pub, token: TOKEN });
+    try {
+      const get = async (path: string, token = TOKEN) => {
+        const r = await fetch(`${server.url}${path}`, { headers: { authorization: `Bearer ${token}` } });
+        await r.body?.cancel();
+        return r.status;
+      };
+      strictEqual(await get(`/v1/weights/${file}`, "wrong-token-0123456789"), 401);
+      strictEqual(await get(`/v1/weights/secret.txt`), 404);
+      strictEqual(await get(`/v1/weights/..%2Fsecret.txt`), 404);
+      strictEqual(await get(`/v1/weights/${file}.json`), 404);
+      strictEqual(await get(`/v1/weights/${file}?digest=${"0".repeat(64)}`), 404);
+      strictEqual(await get(`/v1/weights/${file}?digest=${info.digest}`), 200);
+      await rejects(
+        downloadSegment({ dir: host, key: KEY, info, source: { url: server.url, token: "nope-nope-nope-nope", file } }),
+        (e: Error) => e instanceof WeightPlaneError && /HTTP 401/.test(e.message),
+      );
+      // Nothing half-done stays behind: no lock, no complete segment.
+      ok([...Deno.readDirSync(host)].every((e) => e.name.endsWith(".part")));
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
+Deno.test("fetch - a corrupted chunk fails the download with WeightDigestError and leaves no segment", async () => {
+  await withDirs(async (pub, host) => {
+    const { info, file } = await publishInto(pub);
+    // Flip a byte in chunk 3 of the served file (its sidecar still has the true digest).
+    using f = await Deno.open(join(pub, file), { read: true, write: true });
+    await f.seek(3 * CHUNK + 10, Deno.SeekMode.Start);
+    await f.write(new Uint8Array([0xab]));
+    const server = startWeightServer({ dir: pub, token: TOKEN });
+    try {
+      await rejects(
+        downloadSegment({ dir: host, key: KEY, info, source: { url: server.url, token: TOKEN, file }, attempts: 2 }),
+        (e: Error) => e instanceof WeightDigestError && /chunk 3/.test(e.message),
+      );
+      deepStrictEqual([...Deno.readDirSync(host)], []);
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
+Deno.test("fetch - resumes a dead downloader's part file, fetching only the chunks that do not match", async () => {
+  await withDirs(async (pub, host) => {
+    const { info, file, data } = await publishInto(pub);
+    const child = new Deno.Command("true").spawn();
+    await child.status;
+    // A dead downloader got the first half right and left garbage after it, plus its lock.
+    const part = join(host, `${segmentFile(KEY, child.pid)}.part`);
+    const partial = new Uint8Array(data.byteLength);
+    partial.set(data.subarray(0, 8 * CHUNK));
+    await Deno.writeFile(part, partial);
+    await Deno.writeTextFile(join(host, `t@${KEY.name}@float32.lock`), String(child.pid));
+    let requests = 0;
+    const server = startWeightServer({ dir: pub, token: TOKEN });
+    const counting = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (req) => {
+      requests++;
+      const url = new URL(req.url);
+      return fetch(`${server.url}${url.pathname}${url.search}`, { headers: req.headers });
+    });
+    try {
+      const source = { url: `http://127.0.0.1:${(counting.addr as Deno.NetAddr).port}`, token: TOKEN, file };
+      const path = await downloadSegment({ dir: host, key: KEY, info, source });
+      deepStrictEqual(mapOrRead(path, info.bytes).data, data);
+      strictEqual(requests, info.chunks.length - 8);
+      deepStrictEqual([...Deno.readDirSync(host)].map((e) => e.name).sort(), [
+        segmentFile(KEY, Deno.pid),
+        `${segmentFile(KEY, Deno.pid)}.json`,
+      ]);
+    } finally {
+      await counting.shutdown();
+      await server.stop();
+    }
+  });
+});
