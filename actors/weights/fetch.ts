@@ -46,15 +46,18 @@ export interface DownloadOptions {
   waitMs?: number;
 }
 
-/** Downloads (or waits for this host's shared download of) a segment; returns the local path of the complete file. */
-export async function downloadSegment(options: DownloadOptions): Promise<string> {
+/**
+ * Downloads (or waits for this host's shared download of) a segment; returns the local path of the complete file
+ * and whether this call fetched it (false: another consumer here did).
+ */
+export async function downloadSegment(options: DownloadOptions): Promise<{ path: string; fetched: boolean }> {
   const { dir, key, info } = options;
   await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
   const lock = join(dir, `${key.cluster}@${key.name}@${key.dtype}.lock`);
   const deadline = Date.now() + (options.waitMs ?? 120_000);
   while (true) {
     const found = findSegment(dir, key, info.digest);
-    if (found !== undefined) return found.path;
+    if (found !== undefined) return { path: found.path, fetched: false };
     if (takeLock(lock)) break;
     if (Date.now() > deadline) {
       throw new WeightPlaneError(`Timed out waiting for this host's download of "${key.name}" (${lock})`);
@@ -64,8 +67,8 @@ export async function downloadSegment(options: DownloadOptions): Promise<string>
   try {
     // The holder before us may have finished between our look and our lock.
     const found = findSegment(dir, key, info.digest);
-    if (found !== undefined) return found.path;
-    return await fetchInto(options);
+    if (found !== undefined) return { path: found.path, fetched: false };
+    return { path: await fetchInto(options), fetched: true };
   } finally {
     await Deno.remove(lock).catch(() => {});
   }

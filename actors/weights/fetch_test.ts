@@ -48,12 +48,13 @@ Deno.test("fetch - parallel ranged download; consumers on one host share it; the
     const server = startWeightServer({ dir: pub, token: TOKEN });
     try {
       const source = { url: server.url, token: TOKEN, file };
-      const [p1, p2] = await Promise.all([
+      const [d1, d2] = await Promise.all([
         downloadSegment({ dir: host, key: KEY, info, source, streams: 4 }),
         downloadSegment({ dir: host, key: KEY, info, source, streams: 4 }),
       ]);
-      strictEqual(p1, p2); // one download, one file
-      deepStrictEqual(mapOrRead(p1, info.bytes).data, data);
+      strictEqual(d1.path, d2.path); // one download, one file
+      deepStrictEqual([d1.fetched, d2.fetched].sort(), [false, true]);
+      deepStrictEqual(mapOrRead(d1.path, info.bytes).data, data);
       deepStrictEqual([...Deno.readDirSync(host)].map((e) => e.name).sort(), [file, `${file}.json`]);
     } finally {
       await server.stop();
@@ -130,7 +131,7 @@ Deno.test("fetch - resumes a dead downloader's part file, fetching only the chun
     });
     try {
       const source = { url: `http://127.0.0.1:${(counting.addr as Deno.NetAddr).port}`, token: TOKEN, file };
-      const path = await downloadSegment({ dir: host, key: KEY, info, source });
+      const { path } = await downloadSegment({ dir: host, key: KEY, info, source });
       deepStrictEqual(mapOrRead(path, info.bytes).data, data);
       strictEqual(requests, info.chunks.length - 8);
       deepStrictEqual([...Deno.readDirSync(host)].map((e) => e.name).sort(), [

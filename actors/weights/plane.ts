@@ -75,6 +75,12 @@ export interface WeightPlaneOptions {
   blobBucket?: string;
   /** Parallel streams per download (default 4). */
   streams?: number;
+  /**
+   * The Object Store copy: `await` (default; publish returns once it is stored, so a stopped or killed learner
+   * leaves no half-written object), `background` (publish returns once the segment and record are out; the copy
+   * follows, one at a time — env COOP_WEIGHTS_DURABLE=background), or `none` (benchmarks: data plane only).
+   */
+  durable?: "await" | "background" | "none";
 }
 
 /** What publishing one variant gave. */
@@ -133,12 +139,11 @@ export class WeightPlane {
   listenForRetired(): void {
     this.#retired ??= this.#options.transport.subscribe(retireSubject(this.cluster), {
       onMessage: (msg) => {
-        const name = decode(msg.data);
-        if (typeof name === "string") {
-          try {
-            removeSegments(this.dir, this.cluster, name);
-          } catch { /* not a valid name: nothing of ours */ }
-        }
+        const retired = decode(msg.data) as { name?: unknown; digests?: unknown };
+        if (typeof retired?.name !== "string" || !Array.isArray(retired.digests)) return;
+        try {
+          removeSegments(this.dir, this.cluster, retired.name, retired.digests.filter((d) => typeof d === "string"));
+        } catch { /* not a valid name: nothing of ours */ }
       },
     });
   }
@@ -190,11 +195,16 @@ export class WeightPlane {
       sources: path !== undefined && server !== undefined ? [{ ...server, file }] : [],
     };
     await (await this.#kvStore()).put(`${name}.${dtype}`, encode(manifest));
-    // Consumers can load from the segment now; the durable copy follows, one upload at a time.
-    const upload = this.#durable.then(async () => {
-      await (await this.#blobStore()).put(blob, data, { version: String(version) });
-    });
-    this.#durable = upload.catch((error) => this.#log.warn(`Cannot store "${blob}": ${(error as Error).message}`));
+    // Consumers can load from the segment from here on; the durable copy follows, one upload at a time.
+    const mode = this.#options.durable ??
+      (Deno.env.get("COOP_WEIGHTS_DURABLE") === "background" ? "background" : "await");
+    if (mode !== "none") {
+      const upload = this.#durable.then(async () => {
+        await (await this.#blobStore()).put(blob, data, { version: String(version) });
+      });
+      this.#durable = upload.catch((error) => this.#log.warn(`Cannot store "${blob}": ${(error as Error).message}`));
+      if (mode === "await") await upload;
+    }
     return { dtype, digest: digest.digest, bytes: data.byteLength, segment: path !== undefined };
   }
 
@@ -234,11 +244,18 @@ export class WeightPlane {
       ? undefined
       : await attempt("shm", () => Promise.resolve(mapOrRead(local.path, manifest.bytes).data));
     for (const source of manifest.sources) {
-      loaded ??= await attempt("http", async () => {
-        const info = { ...manifest, name, dtype };
-        const path = await downloadSegment({ dir: this.dir, key, info, source, streams: this.#options.streams });
-        return mapOrRead(path, manifest.bytes).data;
+      if (loaded !== undefined) break;
+      const info = { ...manifest, name, dtype };
+      let via: LoadedVia = "http";
+      loaded = await attempt("http", async () => {
+        const got = await downloadSegment({ dir: this.dir, key, info, source, streams: this.#options.streams });
+        // Another consumer on this host fetched it: for this one it is a shared-memory load, checked as such.
+        if (!got.fetched) via = "shm";
+        const data = mapOrRead(got.path, manifest.bytes).data;
+        if (!got.fetched) await verifyBytes(data, manifest, `shm "${name}"`);
+        return data;
       });
+      if (loaded !== undefined) loaded.via = via;
     }
     loaded ??= await attempt("object-store", async () => (await this.#waitForBlob(manifest.blob)).data);
     if (loaded === undefined) {
@@ -274,9 +291,13 @@ export class WeightPlane {
 export async function retireWeights(transport: Transport, cluster: string, name: string): Promise<void> {
   const kv = await transport.kv(manifestBucket(cluster));
   const blobs = await transport.blobs(`coop_${cluster}_blobs`);
+  const digests: string[] = [];
   for (const dtype of ["float32", "float16", "bfloat16"] as const) {
+    const raw = await kv.get(`${name}.${dtype}`).catch(() => null);
+    if (raw !== null) digests.push((decode(raw) as WeightManifest).digest);
     await kv.delete(`${name}.${dtype}`).catch(() => {});
     await blobs.delete(variantBlob(name, dtype)).catch(() => {});
   }
-  await transport.publish(retireSubject(cluster), encode(name));
+  // Planes delete only segments holding these digests: another cluster's files under the same name stay.
+  if (digests.length > 0) await transport.publish(retireSubject(cluster), encode({ name, digests }));
 }

@@ -269,17 +269,22 @@ function ownerOf(dir: string, file: string, base: string): number | undefined {
   }
 }
 
-/** Deletes every segment of version `name` in `dir` (all dtypes and owners): the version was retired. */
-export function removeSegments(dir: string, cluster: string, name: string): number {
+/** Deletes the complete segments of version `name` in `dir` holding one of `digests` (any dtype or owner). */
+export function removeSegments(dir: string, cluster: string, name: string, digests: readonly string[]): number {
   checkKey({ cluster, name, dtype: "float32" });
   let n = 0;
   for (const entry of safeReadDir(dir)) {
-    const parsed = parseSegmentFile(entry.name.replace(/(\.json)?(\.part)?$/, ""));
+    const parsed = parseSegmentFile(entry.name);
     if (parsed === undefined || parsed.cluster !== cluster || parsed.name !== name) continue;
-    try {
-      Deno.removeSync(join(dir, entry.name));
-      n++;
-    } catch { /* already gone */ }
+    const path = join(dir, entry.name);
+    if (!digests.includes(readSidecar(path)?.digest ?? "")) continue;
+    // Sidecar first: from that moment nobody starts using the segment.
+    for (const file of [`${path}.json`, path]) {
+      try {
+        Deno.removeSync(file);
+        n++;
+      } catch { /* already gone */ }
+    }
   }
   return n;
 }

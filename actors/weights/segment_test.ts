@@ -100,13 +100,15 @@ Deno.test("segment - the sweeper removes files of dead owners only; retiring rem
     const dead = await deadPid();
     const mine = segmentFile(KEY, Deno.pid);
     const theirs = segmentFile(KEY, dead);
-    for (const f of [mine, `${mine}.json`, `${theirs}.part`, `${theirs}`, `${theirs}.json`, "unrelated.txt"]) {
+    for (const f of [mine, `${theirs}.part`, `${theirs}`, `${theirs}.json`, "unrelated.txt"]) {
       await Deno.writeTextFile(join(dir, f), "x");
     }
+    await Deno.writeTextFile(join(dir, `${mine}.json`), JSON.stringify({ digest: "d1" }));
     await Deno.writeTextFile(join(dir, `t@${KEY.name}@float32.lock`), String(dead));
     const removed = sweepSegments(dir).sort();
     deepStrictEqual(removed, [`${theirs}`, `${theirs}.json`, `${theirs}.part`, `t@${KEY.name}@float32.lock`].sort());
-    strictEqual(removeSegments(dir, "t", KEY.name), 2);
+    strictEqual(removeSegments(dir, "t", KEY.name, ["other"]), 0);
+    strictEqual(removeSegments(dir, "t", KEY.name, ["d1"]), 2);
     deepStrictEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["unrelated.txt"]);
   } finally {
     await Deno.remove(dir, { recursive: true });

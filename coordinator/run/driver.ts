@@ -11,6 +11,7 @@
  */
 import type { ActorPool } from "../../actors/pool.ts";
 import type { RolloutActor } from "../../actors/roles/mod.ts";
+import { retireWeights } from "../../actors/weights/mod.ts";
 import {
   computeRewards,
   groupAdvantages,
@@ -285,8 +286,12 @@ class RlRun {
   async forget(prefix: string, version: number): Promise<void> {
     const old = version - this.window;
     if (old < 0) return;
-    const blobs = await this.ctx.cluster.transport.blobs(this.ctx.cluster.subjects.blobBucket);
-    await blobs.delete(`${prefix}.v${old}`).catch(() => {});
+    await this.retire(`${prefix}.v${old}`);
+  }
+
+  /** Drops a weight version everywhere: Object Store copy, data-plane record, shared-memory segments. */
+  async retire(name: string): Promise<void> {
+    await retireWeights(this.ctx.cluster.transport, this.ctx.cluster.subjects.cluster, name).catch(() => {});
   }
 
   syncStatus(): void {
@@ -300,12 +305,11 @@ class RlRun {
 
   /** Deletes the weight versions this run left in the Object Store (checkpoints keep what a resume needs). */
   async cleanup(): Promise<void> {
-    const blobs = await this.ctx.cluster.transport.blobs(this.ctx.cluster.subjects.blobBucket);
     for (
       const [prefix, version] of [[this.names.policy, this.policyVersion], [this.names.rm, this.rmVersion]] as const
     ) {
       for (let v = Math.max(0, version - this.window); v <= version; v++) {
-        await blobs.delete(`${prefix}.v${v}`).catch(() => {});
+        await this.retire(`${prefix}.v${v}`);
       }
     }
   }
