@@ -15,16 +15,21 @@ export class AccountingError extends Error {
 }
 
 /** Where a sample is in its life. */
-export type SampleState = "generated" | "scored" | "trained" | "dropped-stale";
+export type SampleState = "generated" | "scored" | "trained" | "dropped-stale" | "refused";
 
-const STATES: readonly SampleState[] = ["generated", "scored", "trained", "dropped-stale"];
+const STATES: readonly SampleState[] = ["generated", "scored", "trained", "dropped-stale", "refused"];
 
-/** Counts at one moment. Invariant: generated = scored + awaitingScore; scored = trained + droppedStale + awaitingTraining. */
+/**
+ * Counts at one moment. Invariant: generated = scored + awaitingScore;
+ * scored = trained + droppedStale + refused + awaitingTraining.
+ */
 export interface AccountingSnapshot {
   generated: number;
   scored: number;
   trained: number;
   droppedStale: number;
+  /** Not trained on: the weights digest a sample reported is not its claimed version's (rl/attestation.ts). */
+  refused?: number;
   awaitingScore: number;
   awaitingTraining: number;
 }
@@ -40,6 +45,7 @@ export class SampleLedger {
   #scored = 0;
   #trained = 0;
   #dropped = 0;
+  #refused = 0;
 
   /** Records newly generated samples; an id seen before is an error. */
   generated(ids: Iterable<string>): void {
@@ -75,6 +81,14 @@ export class SampleLedger {
     }
   }
 
+  /** Records samples refused for training: their weights digest does not match the version they claim. */
+  refused(ids: Iterable<string>): void {
+    for (const id of ids) {
+      this.#move(id, "scored", "refused");
+      this.#refused++;
+    }
+  }
+
   /** The state of one sample, or `undefined` if never generated. */
   state(id: string): SampleState | undefined {
     return this.#states.get(id);
@@ -88,8 +102,10 @@ export class SampleLedger {
       scored: this.#scored,
       trained: this.#trained,
       droppedStale: this.#dropped,
+      // Present once a sample was refused, so snapshots of runs without refusals read as before.
+      ...(this.#refused > 0 ? { refused: this.#refused } : {}),
       awaitingScore: generated - this.#scored,
-      awaitingTraining: this.#scored - this.#trained - this.#dropped,
+      awaitingTraining: this.#scored - this.#trained - this.#dropped - this.#refused,
     };
   }
 
@@ -99,10 +115,10 @@ export class SampleLedger {
    */
   assertBalanced(options: { settled?: boolean } = {}): void {
     const s = this.snapshot();
-    const counted = { generated: 0, scored: 0, trained: 0, "dropped-stale": 0 };
+    const counted = { generated: 0, scored: 0, trained: 0, "dropped-stale": 0, refused: 0 };
     for (const state of this.#states.values()) counted[state]++;
     const consistent = counted.trained === s.trained && counted["dropped-stale"] === s.droppedStale &&
-      counted.scored + s.trained + s.droppedStale === s.scored;
+      counted.refused === this.#refused && counted.scored + s.trained + s.droppedStale + this.#refused === s.scored;
     if (!consistent) {
       throw new AccountingError(`Sample accounting is corrupt: ${describe(s)}; states ${JSON.stringify(counted)}`);
     }
@@ -132,6 +148,7 @@ export class SampleLedger {
       if (st !== "generated") ledger.#scored++;
       if (st === "trained") ledger.#trained++;
       if (st === "dropped-stale") ledger.#dropped++;
+      if (st === "refused") ledger.#refused++;
     }
     return ledger;
   }
@@ -147,7 +164,8 @@ export class SampleLedger {
 }
 
 function describe(s: AccountingSnapshot): string {
-  return `generated ${s.generated}, scored ${s.scored}, trained ${s.trained} + dropped-stale ${s.droppedStale}`;
+  return `generated ${s.generated}, scored ${s.scored}, trained ${s.trained} + dropped-stale ${s.droppedStale}` +
+    (s.refused ? ` + refused ${s.refused}` : "");
 }
 
 /** Held-out accuracy from verifier verdicts; unparseable answers count as wrong. */

@@ -7,6 +7,7 @@ export {
   type LoadedVia,
   type LoadedWeights,
   manifestBucket,
+  publishedDigests,
   type PublishedVariant,
   retireWeights,
   type WeightManifest,

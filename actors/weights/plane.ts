@@ -284,6 +284,17 @@ export class WeightPlane {
   }
 }
 
+/** The digests version `name` was published with (one per precision; empty when it was not, or is retired). */
+export async function publishedDigests(transport: Transport, cluster: string, name: string): Promise<string[]> {
+  const kv = await transport.kv(manifestBucket(cluster));
+  const out: string[] = [];
+  for (const dtype of ["float32", "float16", "bfloat16"] as const) {
+    const raw = await kv.get(`${name}.${dtype}`);
+    if (raw !== null) out.push((decode(raw) as WeightManifest).digest);
+  }
+  return out;
+}
+
 /**
  * Retires version `name` cluster-wide: drops its control records and Object Store copies, and tells every plane
  * to delete its segments (a consumer that mapped one keeps its pages until it lets go of them).

@@ -11,8 +11,9 @@
  */
 import type { ActorPool } from "../../actors/pool.ts";
 import type { RolloutActor } from "../../actors/roles/mod.ts";
-import { retireWeights } from "../../actors/weights/mod.ts";
+import { publishedDigests, retireWeights } from "../../actors/weights/mod.ts";
 import {
+  AttestationError,
   computeRewards,
   groupAdvantages,
   isStale,
@@ -21,6 +22,7 @@ import {
   rmAgreement,
   type RunConfig,
   SampleLedger,
+  WeightAttestations,
 } from "../../rl/mod.ts";
 import { type DriverState, loadDriverState, saveCheckpoint } from "./checkpoint.ts";
 import { loadRunData, type RunData, tasksForStep, type VerificationPair, verificationPairs } from "./data.ts";
@@ -50,6 +52,7 @@ class RlRun {
   readonly produce: ProduceOptions;
   readonly names: { policy: string; rm: string };
   ledger = new SampleLedger();
+  readonly attestations = new WeightAttestations();
   policyVersion = 0;
   rmVersion = 0;
   /** Launched batches by step (async pipeline). */
@@ -133,7 +136,7 @@ class RlRun {
   async rlStep(step: number): Promise<Record<string, number>> {
     const { config, roles } = this;
     const t0 = performance.now();
-    const batch = await this.scoredBatch(step);
+    const batch = await this.attestedBatch(step);
     const t1 = performance.now();
     const ids = batch.samples.map((s) => s.id);
     // 1. Policy rewards: the rule verdict (rule) or σ(RM) with no rule term (static-rm, cooper).
@@ -268,13 +271,53 @@ class RlRun {
       `${this.names.policy}.v${this.policyVersion}`,
       this.policyVersion,
     );
+    await this.recordDigests("policy", this.names.policy, this.policyVersion);
     await this.forget(this.names.policy, this.policyVersion);
     return bytes;
   }
 
   async publishRm(): Promise<void> {
     await this.roles.rewardLearner.publish(`${this.names.rm}.v${this.rmVersion}`, this.rmVersion);
+    await this.recordDigests("rm", this.names.rm, this.rmVersion);
     await this.forget(this.names.rm, this.rmVersion);
+  }
+
+  /** Remembers the digests a version was published with, so samples can be checked against them. */
+  async recordDigests(role: "policy" | "rm", prefix: string, version: number): Promise<void> {
+    const cluster = this.ctx.cluster;
+    this.attestations.published(
+      role,
+      version,
+      await publishedDigests(cluster.transport, cluster.subjects.cluster, `${prefix}.v${version}`),
+    );
+    this.attestations.forget(role, version - this.window);
+  }
+
+  /**
+   * The step's batch minus the samples whose weight digests are not the published ones of the versions they claim:
+   * those are refused in the ledger, never trained on. A batch with nothing left is produced again (twice at most).
+   */
+  async attestedBatch(step: number): Promise<ScoredBatch> {
+    for (let attempt = 1;; attempt++) {
+      const batch = await this.scoredBatch(step);
+      const claims = batch.samples.map((s) => ({
+        id: s.id,
+        policyVersion: s.version,
+        policyDigest: s.policyDigest,
+        rmVersion: batch.rmVersion,
+        rmDigest: batch.rmDigest,
+      }));
+      const refused = new Set(this.attestations.refuse(claims).map((r) => r.id));
+      this.ctx.status.attestation = this.attestations.snapshot();
+      if (refused.size === 0) return batch;
+      this.ledger.refused(refused);
+      const keep = batch.samples.map((s) => !refused.has(s.id));
+      if (keep.some(Boolean)) return keepSamples(batch, keep);
+      if (attempt === 3) {
+        throw new AttestationError(`Step ${step}: every sample of 3 batches was refused (${claims.length} each)`);
+      }
+      this.launch(step, `s${step}a${attempt}`);
+    }
   }
 
   /** How many versions behind the newest a launched batch may still fetch: the staleness bound plus a margin. */
@@ -350,6 +393,18 @@ class RlRun {
     this.syncStatus();
     return state.nextStep;
   }
+}
+
+/** The batch with only the samples where `keep` is true (the per-sample arrays stay aligned). */
+function keepSamples(batch: ScoredBatch, keep: readonly boolean[]): ScoredBatch {
+  const pick = <T>(items: readonly T[]) => items.filter((_, i) => keep[i]);
+  return {
+    ...batch,
+    samples: pick(batch.samples),
+    verdicts: pick(batch.verdicts),
+    rmScores: pick(batch.rmScores),
+    refLogprobs: pick(batch.refLogprobs),
+  };
 }
 
 function mean(values: readonly number[]): number {
