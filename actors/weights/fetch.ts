@@ -1,6 +1,6 @@
 /**
- * The data plane's client: downloads a segment from a peer's server into this host's segment directory, in
- * chunk-sized byte ranges over several parallel streams, checking each chunk's SHA-256 as it arrives (a corrupted
+ * The data plane's client: downloads a segment from a peer's server (`server.ts`, over `wire.ts`) into this host's
+ * segment directory, in chunk-sized byte ranges over several parallel TCP streams, checking each chunk's SHA-256 as it arrives (a corrupted
  * chunk is fetched again; one that stays wrong fails the download). Consumers on one host share one download: the
  * first takes the version's lock file, the others wait for the complete segment it leaves behind and map that. A
  * downloader that dies leaves its `.part` file and a lock naming a dead pid; the next consumer takes both over and
@@ -19,6 +19,7 @@ import {
   type SegmentKey,
   writeAll,
 } from "./segment.ts";
+import { type RangeReply, type RangeRequest, sendLine, WireReader } from "./wire.ts";
 
 /** Where a segment can be downloaded from. */
 export interface SegmentSource {
@@ -44,6 +45,10 @@ export interface DownloadOptions {
   attempts?: number;
   /** Give up waiting for another consumer's download after this long (default 120 s). */
   waitMs?: number;
+  /** A stream that makes no progress for this long is reconnected (default 30 s). */
+  idleMs?: number;
+  /** Called with each chunk index once it is fetched, checked and written. */
+  onChunk?: (index: number) => void;
 }
 
 /**
@@ -145,57 +150,108 @@ async function chunkMatches(part: string, info: WeightDigest, index: number): Pr
   return await sha256Hex(buffer) === info.chunks[index];
 }
 
-/** Fetches `todo` chunks over parallel streams, each with its own file handle (one seek position each). */
+/** Fetches `todo` chunks over parallel streams, each its own connection and file handle (one seek position each). */
 async function fetchChunks(part: string, todo: number[], options: DownloadOptions): Promise<void> {
   const { info, source } = options;
-  const url = `${source.url}/v1/weights/${encodeURIComponent(source.file)}?digest=${info.digest}`;
-  const headers = { authorization: `Bearer ${source.token}` };
+  const url = new URL(source.url);
+  if (url.protocol !== "tcp:") throw new WeightPlaneError(`Unsupported weight source ${source.url}: expected tcp://`);
+  const address = { hostname: url.hostname, port: Number(url.port) };
   let next = 0;
   const stream = async () => {
     using file = await Deno.open(part, { write: true });
-    for (let t = next++; t < todo.length; t = next++) {
-      const index = todo[t]!;
-      const [start, end] = chunkRange(index, info.chunkBytes, info.bytes);
-      const bytes = await fetchChunk(url, headers, index, [start, end], info, options.attempts ?? 3);
-      await file.seek(start, Deno.SeekMode.Start);
-      await writeAll(file, bytes);
+    const buffer = new Uint8Array(info.chunkBytes);
+    const link = new Link(address, options.idleMs ?? 30_000);
+    try {
+      for (let t = next++; t < todo.length; t = next++) {
+        const index = todo[t]!;
+        const [start, end] = chunkRange(index, info.chunkBytes, info.bytes);
+        const bytes = buffer.subarray(0, end - start);
+        await fetchChunk(link, { token: source.token, file: source.file, digest: info.digest, start, end }, bytes, {
+          index,
+          expected: info.chunks[index]!,
+          attempts: options.attempts ?? 3,
+        });
+        await file.seek(start, Deno.SeekMode.Start);
+        await writeAll(file, bytes);
+        options.onChunk?.(index);
+      }
+    } finally {
+      link.close();
     }
   };
   await Promise.all(Array.from({ length: Math.min(options.streams ?? 4, Math.max(1, todo.length)) }, stream));
 }
 
+/** A refusal from the server: retrying cannot help. */
+class Refused extends WeightPlaneError {
+  override name = "WeightPlaneError";
+}
+
 async function fetchChunk(
-  url: string,
-  headers: Record<string, string>,
-  index: number,
-  [start, end]: [number, number],
-  info: WeightDigest,
-  attempts: number,
-): Promise<Uint8Array> {
+  link: Link,
+  request: RangeRequest,
+  into: Uint8Array,
+  chunk: { index: number; expected: string; attempts: number },
+): Promise<void> {
   let last = "";
-  for (let attempt = 1; attempt <= attempts; attempt++) {
-    let response: Response;
+  for (let attempt = 1; attempt <= chunk.attempts; attempt++) {
     try {
-      response = await fetch(url, { headers: { ...headers, range: `bytes=${start}-${end - 1}` } });
+      const reply = await link.request(request, into);
+      if (!reply.ok) throw new Refused(`Weight server refused chunk ${chunk.index}: ${reply.status} ${reply.error}`);
+      if (await sha256Hex(into) === chunk.expected) return;
+      last = `chunk ${chunk.index} does not match its digest`;
+      if (attempt === chunk.attempts) {
+        throw new WeightDigestError(`Cannot download ${request.file}: ${last} after ${chunk.attempts} tries`);
+      }
     } catch (error) {
+      if (error instanceof Refused || error instanceof WeightDigestError) throw error;
+      link.close(); // a broken or stalled connection: reconnect for the next try
       last = (error as Error).message;
-      continue;
     }
-    if (response.status !== 206) {
-      await response.body?.cancel();
-      // Refusals do not get better with retries.
-      throw new WeightPlaneError(`Weight server refused chunk ${index} of ${url}: HTTP ${response.status}`);
-    }
-    let bytes: Uint8Array;
-    try {
-      bytes = new Uint8Array(await response.arrayBuffer());
-    } catch (error) {
-      last = (error as Error).message;
-      continue;
-    }
-    if (bytes.byteLength === end - start && await sha256Hex(bytes) === info.chunks[index]) return bytes;
-    last = `chunk ${index} (${bytes.byteLength} bytes) does not match its digest`;
-    if (attempt === attempts) throw new WeightDigestError(`Cannot download ${url}: ${last} after ${attempts} tries`);
   }
-  throw new WeightPlaneError(`Cannot download chunk ${index} of ${url} after ${attempts} tries: ${last}`);
+  throw new WeightPlaneError(
+    `Cannot download chunk ${chunk.index} of ${request.file} after ${chunk.attempts} tries: ${last}`,
+  );
+}
+
+/** One stream's connection, opened on first use and again after a failure; a stall past `idleMs` closes it. */
+class Link {
+  readonly #address: { hostname: string; port: number };
+  readonly #idleMs: number;
+  #conn: Deno.Conn | undefined;
+  #reader: WireReader | undefined;
+
+  constructor(address: { hostname: string; port: number }, idleMs: number) {
+    this.#address = address;
+    this.#idleMs = idleMs;
+  }
+
+  async request(request: RangeRequest, into: Uint8Array): Promise<RangeReply> {
+    if (this.#conn === undefined) {
+      this.#conn = await Deno.connect(this.#address);
+      this.#reader = new WireReader(this.#conn);
+    }
+    const conn = this.#conn;
+    const watchdog = setTimeout(() => this.close(), this.#idleMs);
+    try {
+      await sendLine(conn, request);
+      const reply = await this.#reader!.line() as RangeReply | null;
+      if (reply === null) throw new WeightPlaneError("Weight server closed the connection");
+      if (reply.ok && reply.bytes !== into.byteLength) {
+        throw new WeightPlaneError(`Weight server sent ${reply.bytes} bytes for a ${into.byteLength}-byte chunk`);
+      }
+      if (reply.ok) await this.#reader!.fill(into);
+      return reply;
+    } finally {
+      clearTimeout(watchdog);
+    }
+  }
+
+  close(): void {
+    try {
+      this.#conn?.close();
+    } catch { /* closed */ }
+    this.#conn = undefined;
+    this.#reader = undefined;
+  }
 }

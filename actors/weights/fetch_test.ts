@@ -7,6 +7,7 @@ import { downloadSegment } from "./fetch.ts";
 import { mapOrRead } from "./local.ts";
 import { completeSegment, layoutSegment, segmentFile, type SegmentInfo, writeSegment } from "./segment.ts";
 import { startWeightServer } from "./server.ts";
+import { sendLine, WireReader } from "./wire.ts";
 
 const KEY = { cluster: "t", name: "run.policy.v1", dtype: "float32" as const };
 const TOKEN = "a-test-token-0123456789";
@@ -62,26 +63,28 @@ Deno.test("fetch - parallel ranged download; consumers on one host share it; the
   });
 });
 
-Deno.test("fetch - the server refuses a wrong token, non-segment paths and a digest it does not hold", async () => {
+Deno.test("fetch - the server refuses a wrong token, non-segment paths, a digest it does not hold, bad ranges", async () => {
   await withDirs(async (pub, host) => {
     const { info, file } = await publishInto(pub);
     await Deno.writeTextFile(join(pub, "secret.txt"), "no");
     const server = startWeightServer({ dir: pub, token: TOKEN });
+    const url = new URL(server.url);
     try {
-      const get = async (path: string, token = TOKEN) => {
-        const r = await fetch(`${server.url}${path}`, { headers: { authorization: `Bearer ${token}` } });
-        await r.body?.cancel();
-        return r.status;
+      const ask = async (request: Record<string, unknown>) => {
+        using conn = await Deno.connect({ hostname: url.hostname, port: Number(url.port) });
+        await sendLine(conn, { token: TOKEN, file, digest: info.digest, start: 0, end: 10, ...request });
+        return (await new WireReader(conn).line() as { ok: boolean; status?: number }).status ?? 200;
       };
-      strictEqual(await get(`/v1/weights/${file}`, "wrong-token-0123456789"), 401);
-      strictEqual(await get(`/v1/weights/secret.txt`), 404);
-      strictEqual(await get(`/v1/weights/..%2Fsecret.txt`), 404);
-      strictEqual(await get(`/v1/weights/${file}.json`), 404);
-      strictEqual(await get(`/v1/weights/${file}?digest=${"0".repeat(64)}`), 404);
-      strictEqual(await get(`/v1/weights/${file}?digest=${info.digest}`), 200);
+      strictEqual(await ask({ token: "wrong-token-0123456789" }), 401);
+      strictEqual(await ask({ file: "secret.txt" }), 404);
+      strictEqual(await ask({ file: "../a/secret.txt" }), 404);
+      strictEqual(await ask({ file: `${file}.json` }), 404);
+      strictEqual(await ask({ digest: "0".repeat(64) }), 404);
+      strictEqual(await ask({ start: 5, end: info.bytes + 1 }), 416);
+      strictEqual(await ask({}), 200);
       await rejects(
         downloadSegment({ dir: host, key: KEY, info, source: { url: server.url, token: "nope-nope-nope-nope", file } }),
-        (e: Error) => e instanceof WeightPlaneError && /HTTP 401/.test(e.message),
+        (e: Error) => e instanceof WeightPlaneError && /refused chunk \d+: 401/.test(e.message),
       );
       // Nothing half-done stays behind: no lock, no complete segment.
       ok([...Deno.readDirSync(host)].every((e) => e.name.endsWith(".part")));
@@ -122,25 +125,44 @@ Deno.test("fetch - resumes a dead downloader's part file, fetching only the chun
     partial.set(data.subarray(0, 8 * CHUNK));
     await Deno.writeFile(part, partial);
     await Deno.writeTextFile(join(host, `t@${KEY.name}@float32.lock`), String(child.pid));
-    let requests = 0;
+    const fetched: number[] = [];
     const server = startWeightServer({ dir: pub, token: TOKEN });
-    const counting = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (req) => {
-      requests++;
-      const url = new URL(req.url);
-      return fetch(`${server.url}${url.pathname}${url.search}`, { headers: req.headers });
-    });
     try {
-      const source = { url: `http://127.0.0.1:${(counting.addr as Deno.NetAddr).port}`, token: TOKEN, file };
-      const { path } = await downloadSegment({ dir: host, key: KEY, info, source });
+      const source = { url: server.url, token: TOKEN, file };
+      const onChunk = (index: number) => fetched.push(index);
+      const { path } = await downloadSegment({ dir: host, key: KEY, info, source, onChunk });
       deepStrictEqual(mapOrRead(path, info.bytes).data, data);
-      strictEqual(requests, info.chunks.length - 8);
+      deepStrictEqual(fetched.sort((x, y) => x - y), Array.from({ length: info.chunks.length - 8 }, (_, i) => i + 8));
       deepStrictEqual([...Deno.readDirSync(host)].map((e) => e.name).sort(), [
         segmentFile(KEY, Deno.pid),
         `${segmentFile(KEY, Deno.pid)}.json`,
       ]);
     } finally {
-      await counting.shutdown();
       await server.stop();
+    }
+  });
+});
+
+Deno.test("fetch - a peer that stops answering is dropped after idleMs and the download fails typed", async () => {
+  await withDirs(async (pub, host) => {
+    const { info, file } = await publishInto(pub);
+    const silent = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const held: Deno.Conn[] = [];
+    const accepting = (async () => {
+      for await (const conn of silent) held.push(conn); // accepts, reads nothing, answers nothing
+    })().catch(() => {});
+    try {
+      const url = `tcp://127.0.0.1:${(silent.addr as Deno.NetAddr).port}`;
+      const started = Date.now();
+      await rejects(
+        downloadSegment({ dir: host, key: KEY, info, source: { url, token: TOKEN, file }, idleMs: 200, attempts: 2 }),
+        (e: Error) => e instanceof WeightPlaneError && /after 2 tries/.test(e.message),
+      );
+      ok(Date.now() - started < 10_000);
+    } finally {
+      silent.close();
+      for (const conn of held) conn.close();
+      await accepting;
     }
   });
 });

@@ -1,15 +1,16 @@
 /**
- * The data plane's server: serves the complete weight segments of one directory over HTTP, by file name and
- * digest, in byte ranges, to holders of the plane's bearer token. Nothing else is reachable: the name must be a
- * segment file name (no separators, no `..`), the segment must be complete (its sidecar exists) and, when the
- * request names a digest, hold exactly that digest. The token travels only in the version's control record in the
- * cluster's NATS KV, so reading weights off the data plane takes the same NATS rights as reading the record.
+ * The data plane's server: serves the complete weight segments of one directory over TCP (`wire.ts`), by file
+ * name and digest, in byte ranges, to holders of the plane's token. Nothing else is reachable: the name must be a
+ * segment file name (no separators, no `..`), the segment must be complete (its sidecar exists) and hold exactly
+ * the digest asked for. The token travels only in the version's control record in the cluster's NATS KV, so reading
+ * weights off the data plane takes the same NATS rights as reading the record.
  */
 import { timingSafeEqual } from "node:crypto";
 import { join } from "node:path";
 import { WeightPlaneError } from "./errors.ts";
 import { mapOrRead } from "./local.ts";
 import { parseSegmentFile, readSidecar } from "./segment.ts";
+import { type RangeReply, type RangeRequest, sendLine, WireReader, writeFully } from "./wire.ts";
 
 /** Options for {@link startWeightServer}. */
 export interface WeightServerOptions {
@@ -25,61 +26,88 @@ export interface WeightServerOptions {
 
 /** A running server. */
 export interface WeightServer {
-  /** Base URL, e.g. `http://10.0.0.2:41234`. */
+  /** Where consumers connect, e.g. `tcp://10.0.0.2:41234`. */
   readonly url: string;
   stop(): Promise<void>;
 }
 
-const ROUTE = /^\/v1\/weights\/([^/]+)$/;
-
 /** Starts serving `dir`. */
 export function startWeightServer(options: WeightServerOptions): WeightServer {
   if (options.token.length < 16) throw new WeightPlaneError("The weight server needs a token of 16+ characters");
-  const expected = new TextEncoder().encode(`Bearer ${options.token}`);
+  const listener = Deno.listen({ hostname: options.hostname ?? "127.0.0.1", port: options.port ?? 0 });
+  const conns = new Set<Deno.Conn>();
   const maps = new Map<string, { data: Uint8Array; mtime: number }>();
-  const authorized = (header: string | null) => {
-    const given = new TextEncoder().encode(header ?? "");
-    return given.byteLength === expected.byteLength && timingSafeEqual(given, expected);
-  };
-  const handler = (request: Request): Response => {
-    const route = ROUTE.exec(new URL(request.url).pathname);
-    if (request.method !== "GET" || route === null) return new Response("not found\n", { status: 404 });
-    if (!authorized(request.headers.get("authorization"))) return new Response("unauthorized\n", { status: 401 });
-    const file = decodeURIComponent(route[1]!);
-    if (parseSegmentFile(file) === undefined) return new Response("not a weight segment\n", { status: 404 });
-    const path = join(options.dir, file);
-    const info = readSidecar(path);
-    const digest = new URL(request.url).searchParams.get("digest");
-    if (info === undefined || (digest !== null && digest !== info.digest)) {
-      maps.delete(path);
-      return new Response("no such segment\n", { status: 404 });
+  const serving = (async () => {
+    for await (const conn of listener) {
+      conns.add(conn);
+      serveConn(conn, options, maps).catch(() => {}).finally(() => {
+        conns.delete(conn);
+        try {
+          conn.close();
+        } catch { /* closed */ }
+      });
     }
-    const data = segmentData(maps, path, info.bytes);
-    const range = parseRange(request.headers.get("range"), data.byteLength);
-    if (range === "bad") return new Response("bad range\n", { status: 416 });
-    const [start, end] = range ?? [0, data.byteLength];
-    return new Response(data.subarray(start, end) as Uint8Array<ArrayBuffer>, {
-      status: range === undefined ? 200 : 206,
-      headers: {
-        "content-type": "application/octet-stream",
-        ...(range === undefined ? {} : { "content-range": `bytes ${start}-${end - 1}/${data.byteLength}` }),
-      },
-    });
-  };
-  const server = Deno.serve({
-    hostname: options.hostname ?? "127.0.0.1",
-    port: options.port ?? 0,
-    onListen: () => {},
-    onError: (error) => new Response(`error: ${(error as Error).message}\n`, { status: 500 }),
-  }, handler);
-  const address = server.addr as Deno.NetAddr;
+  })().catch(() => {});
+  const address = listener.addr as Deno.NetAddr;
   return {
-    url: `http://${options.advertise ?? address.hostname}:${address.port}`,
+    url: `tcp://${options.advertise ?? address.hostname}:${address.port}`,
     async stop() {
+      listener.close();
+      for (const conn of conns) {
+        try {
+          conn.close();
+        } catch { /* closed */ }
+      }
+      await serving;
       maps.clear();
-      await server.shutdown();
     },
   };
+}
+
+async function serveConn(
+  conn: Deno.Conn,
+  options: WeightServerOptions,
+  maps: Map<string, { data: Uint8Array; mtime: number }>,
+): Promise<void> {
+  const reader = new WireReader(conn);
+  const expected = new TextEncoder().encode(options.token);
+  while (true) {
+    const request = await reader.line() as Partial<RangeRequest> | null;
+    if (request === null) return;
+    const reply = check(request, expected, options.dir);
+    if (!reply.ok) {
+      await sendLine(conn, reply);
+      // A refused token ends the connection: no second guess on the same socket.
+      if (reply.status === 401) return;
+      continue;
+    }
+    const data = segmentData(maps, reply.path, reply.bytes);
+    const [start, end] = [request.start!, Math.min(request.end!, data.byteLength)];
+    await sendLine(conn, { ok: true, bytes: end - start } satisfies RangeReply);
+    await writeFully(conn, data.subarray(start, end));
+  }
+}
+
+function check(
+  request: Partial<RangeRequest>,
+  token: Uint8Array,
+  dir: string,
+): (RangeReply & { ok: false }) | { ok: true; path: string; bytes: number } {
+  const given = new TextEncoder().encode(typeof request.token === "string" ? request.token : "");
+  if (given.byteLength !== token.byteLength || !timingSafeEqual(given, token)) {
+    return { ok: false, status: 401, error: "unauthorized" };
+  }
+  if (typeof request.file !== "string" || parseSegmentFile(request.file) === undefined) {
+    return { ok: false, status: 404, error: "not a weight segment" };
+  }
+  const path = join(dir, request.file);
+  const info = readSidecar(path);
+  if (info === undefined || info.digest !== request.digest) return { ok: false, status: 404, error: "no such segment" };
+  const { start, end } = request;
+  if (!Number.isInteger(start) || !Number.isInteger(end) || start! < 0 || end! <= start! || end! > info.bytes) {
+    return { ok: false, status: 416, error: `bad range ${start}-${end} of ${info.bytes} bytes` };
+  }
+  return { ok: true, path, bytes: info.bytes };
 }
 
 /** The segment's bytes, mapped once per file version (a retired or replaced file is mapped afresh or refused). */
@@ -87,17 +115,17 @@ function segmentData(maps: Map<string, { data: Uint8Array; mtime: number }>, pat
   const mtime = Deno.statSync(path).mtime?.getTime() ?? 0;
   const cached = maps.get(path);
   if (cached !== undefined && cached.mtime === mtime) return cached.data;
+  for (const key of maps.keys()) if (!exists(key)) maps.delete(key);
   const data = mapOrRead(path, bytes).data;
   maps.set(path, { data, mtime });
   return data;
 }
 
-/** `bytes=a-b` (one range) to `[a, b + 1)`; `undefined` without a header. */
-function parseRange(header: string | null, size: number): [number, number] | undefined | "bad" {
-  if (header === null) return undefined;
-  const m = /^bytes=(\d+)-(\d*)$/.exec(header.trim());
-  if (m === null) return "bad";
-  const start = Number(m[1]);
-  const end = m[2] === "" ? size : Math.min(size, Number(m[2]) + 1);
-  return start < end ? [start, end] : "bad";
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
 }
