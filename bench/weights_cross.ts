@@ -58,7 +58,7 @@ export async function crossHostRounds(
           dir,
           key: { cluster: "bench", name: manifest.name, dtype: manifest.dtype },
           info,
-          source: { url: `http://${pub.ip}:${DATA_PORT}`, token, file: options.segmentFile },
+          source: { url: `tcp://${pub.ip}:${DATA_PORT}`, token, file: options.segmentFile },
           streams: 4,
         }),
       );
