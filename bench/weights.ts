@@ -17,7 +17,7 @@ import { startLocalNats } from "../coordinator/local_cluster.ts";
 import { connectNats, type NatsTransport } from "../shared/nats_transport.ts";
 import type { Tensor } from "../shared/tensor.ts";
 import { defaultWeightsDir, digestBytes, type WeightDtype, WeightPlane } from "../actors/weights/mod.ts";
-import { mapOrRead } from "../actors/weights/local.ts";
+import { mapOrRead, readInto } from "../actors/weights/local.ts";
 import { findSegment, removeSegments, segmentFile } from "../actors/weights/segment.ts";
 import { crossHostRounds, crossHostUnavailable } from "./weights_cross.ts";
 import { memcpyGbS, Peer, rounds, syntheticWeights } from "./weights_rounds.ts";
@@ -48,6 +48,8 @@ export interface WeightsVariantResult {
 /** `bench/out/weights.json`: fp32 at the top level, bf16 beside it. */
 export interface WeightsBenchResult extends WeightsVariantResult {
   bf16: WeightsVariantResult;
+  /** Reading a 256 MiB segment on this host in-process: Deno.readFile, readSync into a preallocated buffer, mmap. */
+  read_methods_gb_s: Record<string, number>;
   cross_host_skipped?: string;
 }
 
@@ -176,6 +178,35 @@ function printVariant(title: string, r: WeightsVariantResult, counts: number[]):
   );
 }
 
+/** GB/s of the ways a consumer can get a file on /dev/shm into memory (each touches every page once). */
+function readMethods(dir: string): Record<string, number> {
+  const path = join(dir, "read-methods.bin");
+  const bytes = 256 * MIB;
+  Deno.writeFileSync(path, new Uint8Array(bytes).fill(7));
+  const touch = (data: Uint8Array) => {
+    let sum = 0;
+    for (let i = 0; i < data.byteLength; i += 4096) sum += data[i]!;
+    return sum;
+  };
+  const time = (read: () => Uint8Array) => {
+    let best = Infinity;
+    for (let r = 0; r < 3; r++) {
+      const t0 = performance.now();
+      touch(read());
+      best = Math.min(best, performance.now() - t0);
+    }
+    return bytes / (best / 1000) / 1e9;
+  };
+  const out = new Uint8Array(bytes);
+  const result = {
+    readFile: time(() => Deno.readFileSync(path)),
+    read_prealloc: time(() => readInto(path, out)),
+    mmap: time(() => mapOrRead(path, bytes).data),
+  };
+  Deno.removeSync(path);
+  return result;
+}
+
 /** Runs the suite; prints the tables and writes bench/out/weights.json (full size only). */
 export async function runWeightsBench(args: string[] = []): Promise<WeightsBenchResult> {
   const opts = parseArgs(args);
@@ -197,6 +228,8 @@ export async function runWeightsBench(args: string[] = []): Promise<WeightsBench
     crossSkipped,
   };
   try {
+    Deno.mkdirSync(pubDir, { recursive: true });
+    const reads = readMethods(pubDir);
     const fp32 = await runVariant(ctx, "float32", syntheticWeights(opts.sizeMib * MIB));
     // The bf16 version is cast from the fp32 segment's views: no second float32 copy in memory.
     const bf16 = await runVariant(ctx, "bfloat16", parseSafetensors(fp32.data).tensors);
@@ -204,6 +237,7 @@ export async function runWeightsBench(args: string[] = []): Promise<WeightsBench
     const result: WeightsBenchResult = {
       ...fp32.result,
       bf16: bf16.result,
+      read_methods_gb_s: reads,
       ...(crossSkipped === undefined ? {} : { cross_host_skipped: crossSkipped }),
     };
     console.log(
@@ -211,6 +245,11 @@ export async function runWeightsBench(args: string[] = []): Promise<WeightsBench
     );
     printVariant("fp32", fp32.result, opts.counts);
     printVariant("\nbf16", bf16.result, opts.counts);
+    printTable("\nReading a 256 MiB file on this host into a consumer (in-process, every page touched)", [reads], [
+      { key: "readFile", header: "Deno.readFile GB/s" },
+      { key: "read_prealloc", header: "readSync into preallocated GB/s" },
+      { key: "mmap", header: "mmap (FFI) GB/s" },
+    ]);
     if (opts.sizeMib === 2048 && opts.counts.join() === "1,2,4" && !args.includes("--no-write")) {
       console.log(`wrote ${await writeBenchJson("weights", result)}`);
     } else {
