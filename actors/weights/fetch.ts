@@ -14,6 +14,7 @@ import {
   completeSegment,
   findSegment,
   parseSegmentFile,
+  readSidecar,
   segmentFile,
   type SegmentInfo,
   type SegmentKey,
@@ -110,7 +111,7 @@ async function fetchInto(options: DownloadOptions): Promise<string> {
     for (let i = 0; i < info.chunks.length; i++) {
       if (!resumed || !(await chunkMatches(part, info, i))) todo.push(i);
     }
-    await fetchChunks(part, todo, options);
+    await fetchChunks(part, await reuseLocalChunks(options, part, todo), options);
     await Deno.rename(part, path);
     await completeSegment(path, { ...info, pid: Deno.pid });
     return path;
@@ -139,15 +140,60 @@ function adoptPart(dir: string, key: SegmentKey, part: string): boolean {
 
 async function chunkMatches(part: string, info: WeightDigest, index: number): Promise<boolean> {
   const [start, end] = chunkRange(index, info.chunkBytes, info.bytes);
-  using file = await Deno.open(part, { read: true });
+  const buffer = await readRange(part, start, end);
+  return buffer !== undefined && await sha256Hex(buffer) === info.chunks[index];
+}
+
+async function readRange(path: string, start: number, end: number): Promise<Uint8Array | undefined> {
+  using file = await Deno.open(path, { read: true });
   await file.seek(start, Deno.SeekMode.Start);
   const buffer = new Uint8Array(end - start);
   for (let done = 0; done < buffer.byteLength;) {
     const n = await file.read(buffer.subarray(done));
-    if (n === null) return false;
+    if (n === null) return undefined;
     done += n;
   }
-  return await sha256Hex(buffer) === info.chunks[index];
+  return buffer;
+}
+
+/**
+ * The delta against versions this host already holds: a chunk whose digest a complete local segment (same cluster,
+ * dtype and chunking) also has is copied from that file, not fetched. Consecutive versions share the layout, so
+ * whatever did not change since the last version (frozen layers, embeddings) stays off the wire. Returns the
+ * chunks still to fetch.
+ */
+async function reuseLocalChunks(options: DownloadOptions, part: string, todo: number[]): Promise<number[]> {
+  const { dir, key, info } = options;
+  const known = new Map<string, { path: string; start: number; end: number }>();
+  for (const entry of Deno.readDirSync(dir)) {
+    const parsed = parseSegmentFile(entry.name);
+    if (parsed === undefined || parsed.cluster !== key.cluster || parsed.dtype !== key.dtype) continue;
+    const path = join(dir, entry.name);
+    const side = readSidecar(path);
+    if (side === undefined || side.chunkBytes !== info.chunkBytes) continue;
+    side.chunks.forEach((digest, i) => {
+      const [start, end] = chunkRange(i, side.chunkBytes, side.bytes);
+      if (!known.has(digest)) known.set(digest, { path, start, end });
+    });
+  }
+  if (known.size === 0) return todo;
+  const remaining: number[] = [];
+  using out = await Deno.open(part, { write: true });
+  for (const index of todo) {
+    const [start, end] = chunkRange(index, info.chunkBytes, info.bytes);
+    const from = known.get(info.chunks[index]!);
+    const bytes = from !== undefined && from.end - from.start === end - start
+      ? await readRange(from.path, from.start, from.end).catch(() => undefined)
+      : undefined;
+    // Checked like a downloaded chunk: a local file is no more trusted than the network.
+    if (bytes === undefined || await sha256Hex(bytes) !== info.chunks[index]) {
+      remaining.push(index);
+      continue;
+    }
+    await out.seek(start, Deno.SeekMode.Start);
+    await writeAll(out, bytes);
+  }
+  return remaining;
 }
 
 /** Fetches `todo` chunks over parallel streams, each its own connection and file handle (one seek position each). */

@@ -14,20 +14,23 @@ const TOKEN = "a-test-token-0123456789";
 const CHUNK = 64 * 1024;
 
 /** Publishes a ~1 MB segment into `dir` (owned by this process); returns its sidecar and file name. */
-async function publishInto(dir: string): Promise<{ info: SegmentInfo; file: string; data: Uint8Array }> {
+async function publishInto(
+  dir: string,
+  key = KEY,
+  change = 0,
+): Promise<{ info: SegmentInfo; file: string; data: Uint8Array }> {
   const values = Float32Array.from({ length: 250_000 }, (_, i) => Math.cos(i));
-  const tensors = new Map([["w", new Tensor("float32", [values.length], values)]]);
+  const other = Float32Array.from({ length: 50_000 }, (_, i) => i + change);
+  const tensors = new Map([
+    ["w", new Tensor("float32", [values.length], values)],
+    ["changing", new Tensor("float32", [other.length], other)],
+  ]);
   const layout = layoutSegment(tensors, { version: "1" });
-  const file = segmentFile(KEY, Deno.pid);
+  const file = segmentFile(key, Deno.pid);
   const path = await writeSegment(dir, file, tensors, layout);
   const data = mapOrRead(path, layout.bytes).data;
-  const info = {
-    ...(await digestBytes(data, { chunkBytes: CHUNK })),
-    name: KEY.name,
-    dtype: KEY.dtype,
-    version: 1,
-    pid: Deno.pid,
-  };
+  const digest = await digestBytes(data, { chunkBytes: CHUNK });
+  const info = { ...digest, name: key.name, dtype: key.dtype, version: 1, pid: Deno.pid };
   await completeSegment(path, info);
   return { info, file, data };
 }
@@ -163,6 +166,29 @@ Deno.test("fetch - a peer that stops answering is dropped after idleMs and the d
       silent.close();
       for (const conn of held) conn.close();
       await accepting;
+    }
+  });
+});
+
+Deno.test("fetch - the delta: chunks a version shares with one already on this host are copied, not fetched", async () => {
+  await withDirs(async (pub, host) => {
+    const v1 = await publishInto(pub);
+    const key2 = { ...KEY, name: "run.policy.v2" };
+    const v2 = await publishInto(pub, key2, 1);
+    const server = startWeightServer({ dir: pub, token: TOKEN });
+    try {
+      const first = { url: server.url, token: TOKEN, file: v1.file };
+      await downloadSegment({ dir: host, key: KEY, info: v1.info, source: first });
+      const changed = v2.info.chunks.map((d, i) => (d === v1.info.chunks[i] ? -1 : i)).filter((i) => i >= 0);
+      ok(changed.length > 0 && changed.length < v2.info.chunks.length / 2, `${changed.length} chunks changed`);
+      const fetched: number[] = [];
+      const source = { url: server.url, token: TOKEN, file: v2.file };
+      const onChunk = (i: number) => fetched.push(i);
+      const { path } = await downloadSegment({ dir: host, key: key2, info: v2.info, source, onChunk });
+      deepStrictEqual(fetched.sort((a, b) => a - b), changed);
+      deepStrictEqual(mapOrRead(path, v2.info.bytes).data, v2.data);
+    } finally {
+      await server.stop();
     }
   });
 });
