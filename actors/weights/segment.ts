@@ -9,7 +9,8 @@
  * that no longer exist, so a publisher or downloader killed mid-write leaks nothing past the next sweep.
  */
 import { join } from "node:path";
-import type { DType, Tensor } from "../../shared/tensor.ts";
+import { FROM_DTYPE } from "../../engine/io/safetensors.ts";
+import type { Tensor } from "../../shared/tensor.ts";
 import { type WeightDigest } from "./digest.ts";
 import { SegmentSpaceError, WeightPlaneError } from "./errors.ts";
 
@@ -60,18 +61,6 @@ export function parseSegmentFile(file: string): (SegmentKey & { pid: number }) |
   if (m === null || m[2]!.includes("..")) return undefined;
   return { cluster: m[1]!, name: m[2]!, dtype: m[3] as WeightDtype, pid: Number(m[4]) };
 }
-
-const FROM_DTYPE: Readonly<Record<DType, string>> = {
-  float64: "F64",
-  float32: "F32",
-  float16: "F16",
-  bfloat16: "BF16",
-  int64: "I64",
-  int32: "I32",
-  int8: "I8",
-  uint8: "U8",
-  bool: "BOOL",
-};
 
 /** Header bytes and tensor offsets of a segment. */
 export interface SegmentLayout {

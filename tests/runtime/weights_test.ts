@@ -54,6 +54,14 @@ function spawnPeer(args: string[]): Deno.ChildProcess {
     .spawn();
 }
 
+/** SIGKILLs `child` as soon as a half-written file shows up in `dir`: mid-publish, or mid-download. */
+async function killWhenPartAppears(child: Deno.ChildProcess, dir: string): Promise<void> {
+  const part = () => Promise.resolve(files(dir).some((f) => f.endsWith(".part")) ? true : undefined);
+  await eventually(`a half-written file in ${dir}`, part, 30_000);
+  child.kill("SIGKILL");
+  await child.output();
+}
+
 Deno.test({
   name: "weights - same host maps the segment, another host downloads once for its consumers, bf16 halves the bytes",
   sanitizeResources: false,
@@ -195,14 +203,7 @@ Deno.test({
   sanitizeOps: false,
   async fn() {
     await withWorld(async ({ url, transport, hostA }) => {
-      const child = spawnPeer(["publish", url, hostA, "r.policy.v5", "256"]);
-      await eventually(
-        "a half-written segment",
-        () => Promise.resolve(files(hostA).some((f) => f.endsWith(".part")) ? true : undefined),
-        30_000,
-      );
-      child.kill("SIGKILL");
-      await child.output();
+      await killWhenPartAppears(spawnPeer(["publish", url, hostA, "r.policy.v5", "256"]), hostA);
       const plane = new WeightPlane({ cluster: CLUSTER, transport, dir: hostA }); // sweeps on start
       deepStrictEqual(files(hostA), []);
       await rejects(
@@ -229,14 +230,7 @@ Deno.test({
       });
       try {
         const [v] = await publisher.publish("r.policy.v6", 6, weights(32_000_000));
-        const child = spawnPeer(["load", url, hostB, "r.policy.v6"]);
-        await eventually(
-          "a download in progress",
-          () => Promise.resolve(files(hostB).some((f) => f.endsWith(".part")) ? true : undefined),
-          30_000,
-        );
-        child.kill("SIGKILL");
-        await child.output();
+        await killWhenPartAppears(spawnPeer(["load", url, hostB, "r.policy.v6"]), hostB);
         ok(files(hostB).some((f) => f.endsWith(".lock")), "the dead consumer's lock is still there");
         const loaded = await new WeightPlane({ cluster: CLUSTER, transport, dir: hostB }).load("r.policy.v6");
         strictEqual(loaded.via, "http");
