@@ -86,6 +86,8 @@ interface Ctx {
 /** Publishes `tensors` in `dtype` and runs every path at every consumer count. */
 async function runVariant(ctx: Ctx, dtype: WeightDtype, tensors: ReadonlyMap<string, Tensor>) {
   const { opts, plane } = ctx;
+  const step = (what: string) => console.error(`[bench weights] ${dtype}: ${what}`);
+  step("publishing");
   const t0 = performance.now();
   await plane.publish(NAME, 1, tensors, { dtypes: [dtype] });
   const publishS = (performance.now() - t0) / 1000;
@@ -108,6 +110,7 @@ async function runVariant(ctx: Ctx, dtype: WeightDtype, tensors: ReadonlyMap<str
   };
   const common = { repeats: opts.repeats, bytes: manifest.bytes, work: ctx.work };
   for (const n of opts.counts) {
+    step(`same host, ${n} consumers`);
     out.memcpy_gb_s[n] = memcpyGbS(data, n);
     const same = await rounds(
       (go) =>
@@ -120,6 +123,7 @@ async function runVariant(ctx: Ctx, dtype: WeightDtype, tensors: ReadonlyMap<str
     out.same_host_gb_s[n] = same.gbS;
     out.seconds_per_version[n] = publishS + same.seconds;
   }
+  step("Object Store");
   const blobs = await ctx.transport.blobs(BUCKET);
   await blobs.put(manifest.blob, data.subarray(0, out.object_store_bytes));
   for (const n of opts.counts) {
@@ -133,6 +137,7 @@ async function runVariant(ctx: Ctx, dtype: WeightDtype, tensors: ReadonlyMap<str
   }
   await blobs.delete(manifest.blob);
   if (ctx.crossSkipped === undefined) {
+    step("across hosts");
     const cross = await crossHostRounds({
       counts: opts.counts,
       repeats: opts.repeats,
@@ -210,6 +215,13 @@ function readMethods(dir: string): Record<string, number> {
 /** Runs the suite; prints the tables and writes bench/out/weights.json (full size only). */
 export async function runWeightsBench(args: string[] = []): Promise<WeightsBenchResult> {
   const opts = parseArgs(args);
+  // nats.js can reject a publish ack it no longer waits for when the machine is overloaded; a benchmark run should
+  // report that, not die of it.
+  const onRejection = (event: PromiseRejectionEvent) => {
+    event.preventDefault();
+    console.error(`(ignored an unhandled rejection: ${(event.reason as Error)?.message ?? event.reason})`);
+  };
+  globalThis.addEventListener("unhandledrejection", onRejection);
   const crossSkipped = opts.cross ? await crossHostUnavailable() : "--no-cross given";
   if (crossSkipped !== undefined) console.log(`cross-host rounds skipped: ${crossSkipped}`);
   const nats = await startLocalNats({ maxPayload: 8 * MIB });
@@ -257,6 +269,7 @@ export async function runWeightsBench(args: string[] = []): Promise<WeightsBench
     }
     return result;
   } finally {
+    globalThis.removeEventListener("unhandledrejection", onRejection);
     plane.close();
     await transport.close().catch(() => {});
     await nats.stop();

@@ -119,6 +119,11 @@ const MODES: Record<string, (args: string[]) => Promise<void> | void> = {
 };
 
 if (import.meta.main) {
+  // The driver holds our stdin: when it dies (even by SIGKILL) we see EOF and go too, leaving nothing running.
+  void (async () => {
+    for await (const _ of Deno.stdin.readable) { /* nothing is sent */ }
+    Deno.exit(0);
+  })();
   const [mode, ...rest] = Deno.args;
   await MODES[mode!]!(rest);
 }

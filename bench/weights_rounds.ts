@@ -20,7 +20,7 @@ export class Peer {
   constructor(args: string[], ns?: string) {
     const deno = [Deno.execPath(), "run", "-A", "--v8-flags=--expose-gc", PEER, ...args];
     const [cmd, ...rest] = ns === undefined ? deno : ["ip", "netns", "exec", ns, ...deno];
-    this.#child = new Deno.Command(cmd!, { args: rest, stdout: "piped", stderr: "piped", stdin: "null" }).spawn();
+    this.#child = new Deno.Command(cmd!, { args: rest, stdout: "piped", stderr: "piped", stdin: "piped" }).spawn();
     const read = async (stream: ReadableStream<Uint8Array>, sink: (line: string) => void) => {
       let rest = "";
       for await (const text of stream.pipeThrough(new TextDecoderStream())) {
