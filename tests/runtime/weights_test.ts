@@ -54,6 +54,19 @@ function spawnPeer(args: string[]): Deno.ChildProcess {
     .spawn();
 }
 
+/** A publisher whose directory is served to other hosts, as a node agent serves it. */
+function servedPublisher(transport: NatsTransport, dir: string, options: { durable?: "none" } = {}) {
+  const server = startWeightServer({ dir, token: TOKEN });
+  const publisher = new WeightPlane({
+    cluster: CLUSTER,
+    transport,
+    dir,
+    server: { url: server.url, token: TOKEN },
+    ...options,
+  });
+  return { server, publisher };
+}
+
 /** SIGKILLs `child` as soon as a half-written file shows up in `dir`: mid-publish, or mid-download. */
 async function killWhenPartAppears(child: Deno.ChildProcess, dir: string): Promise<void> {
   const part = () => Promise.resolve(files(dir).some((f) => f.endsWith(".part")) ? true : undefined);
@@ -68,13 +81,7 @@ Deno.test({
   sanitizeOps: false,
   async fn() {
     await withWorld(async ({ transport, hostA, hostB }) => {
-      const server = startWeightServer({ dir: hostA, token: TOKEN });
-      const publisher = new WeightPlane({
-        cluster: CLUSTER,
-        transport,
-        dir: hostA,
-        server: { url: server.url, token: TOKEN },
-      });
+      const { server, publisher } = servedPublisher(transport, hostA);
       try {
         const [fp32, bf16] = await publisher.publish("r.policy.v1", 1, weights(), { dtypes: ["float32", "bfloat16"] });
         ok(fp32!.segment && bf16!.segment);
@@ -220,14 +227,7 @@ Deno.test({
   sanitizeOps: false,
   async fn() {
     await withWorld(async ({ url, transport, hostA, hostB }) => {
-      const server = startWeightServer({ dir: hostA, token: TOKEN });
-      const publisher = new WeightPlane({
-        cluster: CLUSTER,
-        transport,
-        dir: hostA,
-        server: { url: server.url, token: TOKEN },
-        durable: "none",
-      });
+      const { server, publisher } = servedPublisher(transport, hostA, { durable: "none" });
       try {
         const [v] = await publisher.publish("r.policy.v6", 6, weights(32_000_000));
         await killWhenPartAppears(spawnPeer(["load", url, hostB, "r.policy.v6"]), hostB);
