@@ -21,6 +21,7 @@ import { serveRequests } from "../shared/serving.ts";
 import { checkToken, subjects } from "../shared/subjects.ts";
 import type { Transport } from "../shared/transport.ts";
 import type { HostSpec } from "./host.ts";
+import { startWeightService, type WeightServiceOptions } from "./weights/mod.ts";
 
 /** Options for {@link startAgent}. */
 export interface AgentOptions {
@@ -40,6 +41,8 @@ export interface AgentOptions {
   echoLogs?: boolean;
   /** How long a graceful stop waits before SIGKILL (ms). Default 5000. */
   stopGraceMs?: number;
+  /** This host's weight data plane (segment dir, cap, serving other hosts); env COOP_WEIGHTS_LISTEN also serves. */
+  weights?: WeightServiceOptions;
 }
 
 /** A running agent. */
@@ -70,6 +73,8 @@ export function startAgent(transport: Transport, options: AgentOptions = {}): Ag
   let stopped = false;
   let resolveExited = () => {};
   const exited = new Promise<void>((resolve) => resolveExited = resolve);
+  // One per host: actors publish into and map from its directory, other hosts download from its server.
+  const weights = startWeightService(names.cluster, transport, options.weights);
 
   const info = (): NodeInfo => ({
     id: nodeId,
@@ -115,6 +120,7 @@ export function startAgent(transport: Transport, options: AgentOptions = {}): Ag
     }
     const threads = Math.max(1, Math.ceil(record.options.resources.cpu ?? 1));
     const env: Record<string, string> = {
+      ...weights.env,
       ...options.hostEnv,
       COOP_ACTOR_ID: record.id,
       COOP_THREADS: String(threads),
@@ -220,6 +226,7 @@ export function startAgent(transport: Transport, options: AgentOptions = {}): Ag
       .catch(() => {});
     await Promise.all([...processes.values()].map((p) => stopActor(p.record.id, p.record.incarnation, true)));
     control.unsubscribe();
+    await weights.stop();
     resolveExited();
   };
 

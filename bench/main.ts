@@ -13,6 +13,11 @@ export const SUITES: Record<string, { summary: string; run: (args: string[]) => 
     summary: "training step tok/s and MFU (tiny, small; 1 and 2 threads), generation with KV cache vs recompute",
     run: async (args) => (await import("./engine.ts")).runEngineBench(args),
   },
+  weights: {
+    summary: "weight versions (2 GiB fp32, 1 GiB bf16) to 1, 2, 4 consumers: shared memory vs memcpy, " +
+      "peer-to-peer across netns hosts vs raw TCP, Object Store beside them (--size MiB for a quick run)",
+    run: async (args) => (await import("./weights.ts")).runWeightsBench(args),
+  },
   rl: {
     summary: "Cooper pipeline samples/s sync vs async (maxStaleness 0 vs 2), rollout tok/s with 1, 2, 4 actors",
     run: async (args) => (await import("./rl.ts")).runRlBench(args),

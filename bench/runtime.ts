@@ -26,6 +26,8 @@ export interface RuntimeBenchResult {
   call_overhead_ratio: number;
   calls_per_s_seq: number;
   calls_per_s_64: number;
+  /** Raw NATS request/reply with 64 in flight, the baseline for calls_per_s_64. */
+  nats_calls_per_s_64: number;
   tensor_mb_s: Record<string, number>;
   nats_mb_s: Record<string, number>;
   spawn_ms: number;
@@ -172,6 +174,7 @@ export async function runRuntimeBench(args: string[] = []): Promise<RuntimeBench
       call_overhead_ratio: percentile(callSeq.us, 50) / percentile(natsSeq.us, 50),
       calls_per_s_seq: callSeq.perS,
       calls_per_s_64: calls64,
+      nats_calls_per_s_64: nats64,
       tensor_mb_s: tensorMbS,
       nats_mb_s: natsMbS,
       spawn_ms: percentile(spawnMs, 50),
@@ -193,6 +196,7 @@ export async function runRuntimeBench(args: string[] = []): Promise<RuntimeBench
       { key: "c64", header: "calls/s 64 in flight (best round)" },
     ]);
     console.log(`call overhead ratio (p50 actor / p50 NATS): ${result.call_overhead_ratio.toFixed(2)}`);
+    console.log(`calls/s ratio, 64 in flight (actor / NATS): ${(calls64 / nats64).toFixed(2)}`);
     printTable(
       "\nTensor transfer (float32, one way, best of repeats)",
       Object.keys(tensorMbS).map((key) => ({

@@ -79,6 +79,7 @@ const Accounting = z.object({
   scored: z.number().int(),
   trained: z.number().int(),
   droppedStale: z.number().int(),
+  refused: z.number().int().optional(),
   awaitingScore: z.number().int(),
   awaitingTraining: z.number().int(),
 }).openapi("SampleAccounting");
@@ -95,6 +96,12 @@ export const RunSchema = z.object({
   rmVersion: z.number().int(),
   staleness: z.object({ max: z.number(), last: z.number(), highest: z.number() }),
   accounting: Accounting,
+  attestation: z.object({
+    checked: z.number().int(),
+    rejected: z.number().int(),
+    unverified: z.number().int(),
+    lastRejection: z.string().optional(),
+  }).optional(),
   checkpoint: z.string().optional(),
   resumeCommand: z.string().optional().openapi({ example: "coop runs resume cooper-1a2b3c" }),
   error: z.object({ name: z.string(), message: z.string() }).optional(),

@@ -40,6 +40,7 @@ const ACCOUNTING: [keyof RunStatus["accounting"], string][] = [
   ["scored", "scored"],
   ["trained", "trained"],
   ["droppedStale", "dropped_stale"],
+  ["refused", "refused"],
   ["awaitingScore", "awaiting_score"],
   ["awaitingTraining", "awaiting_training"],
 ];
@@ -179,7 +180,7 @@ function runGauges(runs: NonNullable<MetricsSource["runs"]>, registers: Registry
       staleness.set({ run: run.id, kind: "last" }, run.staleness.last);
       staleness.set({ run: run.id, kind: "highest" }, run.staleness.highest);
       staleness.set({ run: run.id, kind: "max" }, run.staleness.max);
-      for (const [key, label] of ACCOUNTING) samples.set({ run: run.id, state: label }, run.accounting[key]);
+      for (const [key, label] of ACCOUNTING) samples.set({ run: run.id, state: label }, run.accounting[key] ?? 0);
       const last = latest(runs.metrics(run.id));
       for (const [key, gauge] of gauges) {
         const value = last[key];

@@ -15,14 +15,15 @@ export class AccountingError extends Error {
 }
 
 /** Where a sample is in its life. */
-/** `skipped`: in a policy update the Trainer skipped as non-finite, so not trained on. */
-export type SampleState = "generated" | "scored" | "trained" | "dropped-stale" | "skipped";
+/** `skipped`: in a policy update the Trainer skipped as non-finite, so not trained on. `refused`: its weights digest
+ * is not its claimed version's (rl/attestation.ts), so not trained on. */
+export type SampleState = "generated" | "scored" | "trained" | "dropped-stale" | "skipped" | "refused";
 
-const STATES: readonly SampleState[] = ["generated", "scored", "trained", "dropped-stale", "skipped"];
+const STATES: readonly SampleState[] = ["generated", "scored", "trained", "dropped-stale", "skipped", "refused"];
 
 /**
  * Counts at one moment. Invariants: generated = scored + awaitingScore;
- * scored = trained + droppedStale + skipped + awaitingTraining.
+ * scored = trained + droppedStale + skipped + refused + awaitingTraining.
  */
 export interface AccountingSnapshot {
   generated: number;
@@ -31,6 +32,8 @@ export interface AccountingSnapshot {
   droppedStale: number;
   /** In an update the Trainer skipped (non-finite): scored, never trained on. */
   skipped: number;
+  /** Not trained on: the weights digest a sample reported is not its claimed version's (rl/attestation.ts). */
+  refused?: number;
   awaitingScore: number;
   awaitingTraining: number;
 }
@@ -47,6 +50,7 @@ export class SampleLedger {
   #trained = 0;
   #dropped = 0;
   #skipped = 0;
+  #refused = 0;
 
   /** Records newly generated samples; an id seen before is an error. */
   generated(ids: Iterable<string>): void {
@@ -90,6 +94,14 @@ export class SampleLedger {
     }
   }
 
+  /** Records samples refused for training: their weights digest does not match the version they claim. */
+  refused(ids: Iterable<string>): void {
+    for (const id of ids) {
+      this.#move(id, "scored", "refused");
+      this.#refused++;
+    }
+  }
+
   /** The state of one sample, or `undefined` if never generated. */
   state(id: string): SampleState | undefined {
     return this.#states.get(id);
@@ -104,8 +116,10 @@ export class SampleLedger {
       trained: this.#trained,
       droppedStale: this.#dropped,
       skipped: this.#skipped,
+      // Present once a sample was refused, so snapshots of runs without refusals read as before.
+      ...(this.#refused > 0 ? { refused: this.#refused } : {}),
       awaitingScore: generated - this.#scored,
-      awaitingTraining: this.#scored - this.#trained - this.#dropped - this.#skipped,
+      awaitingTraining: this.#scored - this.#trained - this.#dropped - this.#skipped - this.#refused,
     };
   }
 
@@ -115,10 +129,11 @@ export class SampleLedger {
    */
   assertBalanced(options: { settled?: boolean } = {}): void {
     const s = this.snapshot();
-    const counted = { generated: 0, scored: 0, trained: 0, "dropped-stale": 0, skipped: 0 };
+    const counted = { generated: 0, scored: 0, trained: 0, "dropped-stale": 0, skipped: 0, refused: 0 };
     for (const state of this.#states.values()) counted[state]++;
     const consistent = counted.trained === s.trained && counted["dropped-stale"] === s.droppedStale &&
-      counted.skipped === s.skipped && counted.scored + s.trained + s.droppedStale + s.skipped === s.scored;
+      counted.skipped === s.skipped && counted.refused === this.#refused &&
+      counted.scored + s.trained + s.droppedStale + s.skipped + this.#refused === s.scored;
     if (!consistent) {
       throw new AccountingError(`Sample accounting is corrupt: ${describe(s)}; states ${JSON.stringify(counted)}`);
     }
@@ -149,6 +164,7 @@ export class SampleLedger {
       if (st === "trained") ledger.#trained++;
       if (st === "dropped-stale") ledger.#dropped++;
       if (st === "skipped") ledger.#skipped++;
+      if (st === "refused") ledger.#refused++;
     }
     return ledger;
   }
@@ -165,7 +181,9 @@ export class SampleLedger {
 
 function describe(s: AccountingSnapshot): string {
   const skipped = s.skipped > 0 ? ` + skipped ${s.skipped}` : "";
-  return `generated ${s.generated}, scored ${s.scored}, trained ${s.trained} + dropped-stale ${s.droppedStale}${skipped}`;
+  const refused = s.refused ? ` + refused ${s.refused}` : "";
+  return `generated ${s.generated}, scored ${s.scored}, trained ${s.trained} + dropped-stale ${s.droppedStale}` +
+    skipped + refused;
 }
 
 /** Held-out accuracy from verifier verdicts; unparseable answers count as wrong. */

@@ -87,6 +87,7 @@ export type {
   RunConfig,
   SftConfig,
 } from "./config.ts";
+export { AttestationError, type AttestationSnapshot, type SampleClaim, WeightAttestations } from "./attestation.ts";
 export { AccountingError, accuracyOf, pairwiseAccuracy, rmAgreement, SampleLedger } from "./metrics.ts";
 export type { AccountingSnapshot, AccuracySummary, LedgerState, RmAgreement, SampleState } from "./metrics.ts";
 export {

@@ -25,13 +25,12 @@ import { bceTrainingLoss, grpoTrainingLoss, pairwiseTrainingLoss } from "../../r
 import { Tensor } from "../../shared/tensor.ts";
 import { registerActor } from "../registry.ts";
 import {
-  actorBlobs,
   actorSession,
   configOf,
   initialWeights,
   loadPromptCodec,
   type ModelSpec,
-  publishWeights,
+  publishVersion,
   RoleError,
   saveSpecModel,
   toRecord,
@@ -138,7 +137,7 @@ class LearnerCore {
 
   async publish(name: string, version: number): Promise<number> {
     const { trainer } = await this.ready();
-    return await publishWeights(await actorBlobs(), name, new Map(Object.entries(trainer.params())), version);
+    return await publishVersion(name, version, new Map(Object.entries(trainer.params())), this.spec);
   }
 
   async save(dir: string): Promise<void> {

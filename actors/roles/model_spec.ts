@@ -30,6 +30,7 @@ import type { BlobStore } from "../../shared/transport.ts";
 import { TASK_ALPHABET } from "../../rl/tasks/mod.ts";
 import { actorContext } from "../context.ts";
 import { keepEnd, PromptCodec, type PromptOptions, stopTokensOf } from "./prompts.ts";
+import { digestBytes, type LoadedVia, planeFromEnv, type WeightDtype, type WeightPlane } from "../weights/mod.ts";
 
 /** Where a model's first weights come from. */
 export type WeightSource =
@@ -48,6 +49,8 @@ export interface ModelSpec {
   prompt?: PromptOptions;
   /** The dtype saved checkpoints store weights in. Default float32. */
   saveDtype?: SaveDtype;
+  /** Precision weight versions travel in (default float32; bf16/fp16 halve the bytes, widened again on load). */
+  transferDtype?: WeightDtype;
 }
 
 /** Raised when a role actor is handed weights or state that do not fit its model (wrong version, bad checkpoint). */
@@ -173,6 +176,67 @@ export async function fetchWeights(
   });
 }
 
+let plane: WeightPlane | undefined;
+
+/** This actor process's weight data plane (configured by its agent through the environment). */
+export function actorPlane(): WeightPlane {
+  const cluster = actorContext().cluster;
+  plane ??= planeFromEnv(cluster.subjects.cluster, cluster.transport, cluster.subjects.blobBucket);
+  return plane;
+}
+
+/** Publishes weights as version `version` under `name` through the data plane; returns the bytes published. */
+export async function publishVersion(
+  name: string,
+  version: number,
+  weights: ReadonlyMap<string, Tensor>,
+  spec: ModelSpec,
+): Promise<number> {
+  const variants = await actorPlane().publish(name, version, weights, { dtypes: [spec.transferDtype ?? "float32"] });
+  return variants.reduce((n, v) => n + v.bytes, 0);
+}
+
+/** Weights of one version, the digest of the bytes they were loaded from, and how they came. */
+export interface LoadedVersion {
+  weights: Weights;
+  digest: string;
+  via: LoadedVia | "blob";
+}
+
+/**
+ * Loads version `version` published under `name`: through the data plane when it was published there (digest
+ * checked against its control record), else straight from the Object Store (digest computed and reported).
+ */
+export async function loadVersion(
+  name: string,
+  config: DecoderConfig,
+  version: number,
+  dtype: WeightDtype = "float32",
+): Promise<LoadedVersion> {
+  const plane = actorPlane();
+  // A consumer asking for bf16 of a version published only in float32 still gets it, in float32.
+  const manifest = (await plane.manifest(name, dtype)) ??
+    (dtype === "float32" ? null : await plane.manifest(name, "float32"));
+  if (manifest !== null) {
+    const loaded = await plane.load(name, manifest.dtype);
+    const file = parseSafetensors(loaded.data, { source: `weight version "${name}"` });
+    if (file.metadata.version !== String(version)) {
+      throw new RoleError(
+        `Weight version "${name}" holds version ${file.metadata.version ?? "none"}, expected ${version}`,
+      );
+    }
+    const weights = checkWeights(config, file.tensors, { source: `weight version "${name}"` });
+    return { weights, digest: loaded.digest, via: loaded.via };
+  }
+  const { data } = await (await actorBlobs()).get(name);
+  const file = parseSafetensors(data, { source: `blob "${name}"` });
+  if (file.metadata.version !== undefined && file.metadata.version !== String(version)) {
+    throw new RoleError(`Blob "${name}" holds version ${file.metadata.version}, expected ${version}`);
+  }
+  const weights = checkWeights(config, file.tensors, { source: `blob "${name}"` });
+  return { weights, digest: (await digestBytes(data)).digest, via: "blob" };
+}
+
 /** The first weights of a spec (fresh init, a checkpoint dir, or a blob). */
 export async function initialWeights(spec: ModelSpec, config: DecoderConfig): Promise<Weights> {
   const source = spec.weights;
@@ -213,6 +277,7 @@ export class VersionedModel {
   #runtime: ModelRuntime | undefined;
   #codec: PromptCodec | undefined;
   #version = -1;
+  #digest = "";
 
   constructor(spec: ModelSpec, name: string) {
     this.#spec = spec;
@@ -222,6 +287,11 @@ export class VersionedModel {
   /** The version loaded (-1 before the first call). */
   get version(): number {
     return this.#version;
+  }
+
+  /** SHA-256 digest (hash list) of the loaded version's bytes, checked on load ("" before the first call). */
+  get digest(): string {
+    return this.#digest;
   }
 
   /** The runtime holding version `version` of `blobPrefix`, the tokenizer and its prompt codec. */
@@ -238,8 +308,10 @@ export class VersionedModel {
     }
     if (this.#version !== version) {
       const name = `${blobPrefix}.v${version}`;
-      this.#runtime.setWeights(await fetchWeights(await actorBlobs(), name, this.#runtime.config, version));
+      const loaded = await loadVersion(name, this.#runtime.config, version, this.#spec.transferDtype);
+      this.#runtime.setWeights(loaded.weights);
       this.#version = version;
+      this.#digest = loaded.digest;
     }
     return { runtime: this.#runtime, tokenizer: this.#codec!.tokenizer, codec: this.#codec! };
   }

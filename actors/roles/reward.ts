@@ -28,6 +28,8 @@ export interface ScoreResult {
   verdicts: Verdict[];
   /** RM logits, empty without `rm`. */
   scores: number[];
+  /** Digest of the RM weights that scored them (checked on load), with `rm`. */
+  rmDigest?: string;
 }
 
 const REQUEST = z.tuple([z.object({
@@ -51,7 +53,7 @@ export class RewardActor {
     const seqs = request.items.map((item) =>
       codec.rmInput(formatRmInput(item.question, item.reference, item.response), runtime.config.maxPositionEmbeddings)
     );
-    return { verdicts, scores: await new Scorer(runtime).rewards(seqs) };
+    return { verdicts, scores: await new Scorer(runtime).rewards(seqs), rmDigest: this.#model.digest };
   }
 }
 registerActor(RewardActor, { methods: { score: { idempotent: true, args: REQUEST } } });

@@ -44,6 +44,8 @@ export interface RolloutSample {
   text: string;
   /** Policy version that produced it. */
   version: number;
+  /** Digest of the policy weights this actor loaded for that version (checked on load). */
+  policyDigest: string;
 }
 
 const REQUEST = z.tuple([z.object({
@@ -93,6 +95,7 @@ export class RolloutActor {
         logprobs: generation.logprobs[r]!,
         text: tokenizer.decode(responseIds),
         version: request.version,
+        policyDigest: this.#model.digest,
       });
     });
     return out;

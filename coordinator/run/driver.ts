@@ -11,7 +11,9 @@
  */
 import type { ActorPool } from "../../actors/pool.ts";
 import type { RolloutActor } from "../../actors/roles/mod.ts";
+import { publishedDigests, retireWeights } from "../../actors/weights/mod.ts";
 import {
+  AttestationError,
   computeRewards,
   groupAdvantages,
   HackingMonitor,
@@ -22,6 +24,7 @@ import {
   type RunConfig,
   SampleLedger,
   SkipGuard,
+  WeightAttestations,
 } from "../../rl/mod.ts";
 import { type DriverState, loadDriverState, saveCheckpoint } from "./checkpoint.ts";
 import { loadRunData, type RunData, tasksForStep, type VerificationPair, verificationPairs } from "./data.ts";
@@ -51,6 +54,7 @@ class RlRun {
   readonly produce: ProduceOptions;
   readonly names: { policy: string; rm: string };
   ledger = new SampleLedger();
+  readonly attestations = new WeightAttestations();
   policyVersion = 0;
   rmVersion = 0;
   /** Launched batches by step (async pipeline). */
@@ -148,7 +152,7 @@ class RlRun {
   async rlStep(step: number): Promise<Record<string, number>> {
     const { config } = this;
     const t0 = performance.now();
-    let batch = await this.scoredBatch(step);
+    let batch = await this.attestedBatch(step);
     const t1 = performance.now();
     const ids = batch.samples.map((s) => s.id);
     const cooper = config.mode === "cooper";
@@ -297,7 +301,7 @@ class RlRun {
       items: batch.samples.map((s) => ({ question: s.question, reference: s.answer, response: s.text })),
       rm: { blobPrefix: this.names.rm, version: this.rmVersion },
     });
-    return { ...batch, rmScores: scored.scores, rmVersion: this.rmVersion };
+    return { ...batch, rmScores: scored.scores, rmVersion: this.rmVersion, rmDigest: scored.rmDigest };
   }
 
   /** The step's batch: launched ahead (async) or now (sync); regenerated if it is staler than the bound. */
@@ -394,13 +398,53 @@ class RlRun {
       `${this.names.policy}.v${this.policyVersion}`,
       this.policyVersion,
     );
+    await this.recordDigests("policy", this.names.policy, this.policyVersion);
     await this.forget(this.names.policy, this.policyVersion);
     return bytes;
   }
 
   async publishRm(): Promise<void> {
     await this.roles.rewardLearner.publish(`${this.names.rm}.v${this.rmVersion}`, this.rmVersion);
+    await this.recordDigests("rm", this.names.rm, this.rmVersion);
     await this.forget(this.names.rm, this.rmVersion);
+  }
+
+  /** Remembers the digests a version was published with, so samples can be checked against them. */
+  async recordDigests(role: "policy" | "rm", prefix: string, version: number): Promise<void> {
+    const cluster = this.ctx.cluster;
+    this.attestations.published(
+      role,
+      version,
+      await publishedDigests(cluster.transport, cluster.subjects.cluster, `${prefix}.v${version}`),
+    );
+    this.attestations.forget(role, version - this.window);
+  }
+
+  /**
+   * The step's batch minus the samples whose weight digests are not the published ones of the versions they claim:
+   * those are refused in the ledger, never trained on. A batch with nothing left is produced again (twice at most).
+   */
+  async attestedBatch(step: number): Promise<ScoredBatch> {
+    for (let attempt = 1;; attempt++) {
+      const batch = await this.scoredBatch(step);
+      const claims = batch.samples.map((s) => ({
+        id: s.id,
+        policyVersion: s.version,
+        policyDigest: s.policyDigest,
+        rmVersion: batch.rmVersion,
+        rmDigest: batch.rmDigest,
+      }));
+      const refused = new Set(this.attestations.refuse(claims).map((r) => r.id));
+      this.ctx.status.attestation = this.attestations.snapshot();
+      if (refused.size === 0) return batch;
+      this.ledger.refused(refused);
+      const keep = batch.samples.map((s) => !refused.has(s.id));
+      if (keep.some(Boolean)) return keepSamples(batch, keep);
+      if (attempt === 3) {
+        throw new AttestationError(`Step ${step}: every sample of 3 batches was refused (${claims.length} each)`);
+      }
+      this.launch(step, `s${step}a${attempt}`);
+    }
   }
 
   /** How many versions behind the newest a launched batch may still fetch: the staleness bound plus a margin. */
@@ -412,8 +456,12 @@ class RlRun {
   async forget(prefix: string, version: number): Promise<void> {
     const old = version - this.window;
     if (old < 0) return;
-    const blobs = await this.ctx.cluster.transport.blobs(this.ctx.cluster.subjects.blobBucket);
-    await blobs.delete(`${prefix}.v${old}`).catch(() => {});
+    await this.retire(`${prefix}.v${old}`);
+  }
+
+  /** Drops a weight version everywhere: Object Store copy, data-plane record, shared-memory segments. */
+  async retire(name: string): Promise<void> {
+    await retireWeights(this.ctx.cluster.transport, this.ctx.cluster.subjects.cluster, name).catch(() => {});
   }
 
   syncStatus(): void {
@@ -427,12 +475,11 @@ class RlRun {
 
   /** Deletes the weight versions this run left in the Object Store (checkpoints keep what a resume needs). */
   async cleanup(): Promise<void> {
-    const blobs = await this.ctx.cluster.transport.blobs(this.ctx.cluster.subjects.blobBucket);
     for (
       const [prefix, version] of [[this.names.policy, this.policyVersion], [this.names.rm, this.rmVersion]] as const
     ) {
       for (let v = Math.max(0, version - this.window); v <= version; v++) {
-        await blobs.delete(`${prefix}.v${v}`).catch(() => {});
+        await this.retire(`${prefix}.v${v}`);
       }
     }
   }
@@ -477,6 +524,18 @@ class RlRun {
     this.syncStatus();
     return state.nextStep;
   }
+}
+
+/** The batch with only the samples where `keep` is true (the per-sample arrays stay aligned). */
+function keepSamples(batch: ScoredBatch, keep: readonly boolean[]): ScoredBatch {
+  const pick = <T>(items: readonly T[]) => items.filter((_, i) => keep[i]);
+  return {
+    ...batch,
+    samples: pick(batch.samples),
+    verdicts: pick(batch.verdicts),
+    rmScores: pick(batch.rmScores),
+    refLogprobs: pick(batch.refLogprobs),
+  };
 }
 
 function mean(values: readonly number[]): number {

@@ -4,7 +4,7 @@
  * and the control API read these; the jobs themselves never know about HTTP.
  */
 import type { Cluster } from "../../actors/cluster.ts";
-import type { AccountingSnapshot } from "../../rl/mod.ts";
+import type { AccountingSnapshot, AttestationSnapshot } from "../../rl/mod.ts";
 
 /** Life of a run: `interrupted` means the coordinator driving it died; `coop runs resume ID` continues it. */
 export type RunState = "running" | "finished" | "stopped" | "failed" | "interrupted";
@@ -34,6 +34,8 @@ export interface RunStatus {
   rmVersion: number;
   staleness: { max: number; last: number; highest: number };
   accounting: AccountingSnapshot;
+  /** Samples checked against the weight digests the run published (rl/attestation.ts). */
+  attestation?: AttestationSnapshot;
   /** Directory of the latest checkpoint, if any. */
   checkpoint?: string;
   /** Set on an interrupted run: the command that continues it (from `checkpoint` when there is one). */

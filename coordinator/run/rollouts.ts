@@ -16,6 +16,8 @@ export interface ScoredBatch {
   /** Policy version the samples were generated with. */
   version: number;
   rmVersion: number;
+  /** Digest of the RM weights that scored the samples (each sample carries its policy digest). */
+  rmDigest?: string;
   samples: RolloutSample[];
   verdicts: Verdict[];
   /** RM logits, one per sample. */
@@ -87,6 +89,7 @@ export async function produceBatch(
     step,
     version: versions.policy,
     rmVersion: versions.rm,
+    rmDigest: scored.rmDigest,
     samples,
     verdicts: scored.verdicts,
     rmScores: scored.scores,

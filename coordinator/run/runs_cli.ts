@@ -147,6 +147,14 @@ export function statusText(run: RunStatus): string {
     `, awaiting score ${a.awaitingScore}, awaiting training ${a.awaitingTraining}`,
     `started    ${run.startedAt}${run.finishedAt ? `   finished ${run.finishedAt}` : ""}`,
   ];
+  const w = run.attestation;
+  if (w !== undefined) {
+    // Samples checked against the weight digests the run published; refused ones were never trained on.
+    lines.push(
+      `weights    ${w.checked} samples checked, ${w.rejected} refused (digest mismatch), ${w.unverified} unverified` +
+        (w.lastRejection ? `; last: ${w.lastRejection}` : ""),
+    );
+  }
   if (run.checkpoint) lines.push(`checkpoint ${run.checkpoint}`);
   if (run.resumeCommand) lines.push(`resume     ${run.resumeCommand}`);
   for (const note of run.notes) lines.push(`note       ${note}`);

@@ -22,7 +22,8 @@ const TO_DTYPE: Readonly<Record<string, DType>> = {
   BOOL: "bool",
 };
 
-const FROM_DTYPE: Readonly<Record<DType, string>> = {
+/** The safetensors dtype name of each Coop dtype. */
+export const FROM_DTYPE: Readonly<Record<DType, string>> = {
   float64: "F64",
   float32: "F32",
   float16: "F16",

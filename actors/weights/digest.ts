@@ -1,0 +1,63 @@
+/**
+ * Weight digests: a version's bytes are cut into fixed-size chunks, each chunk gets its SHA-256, and the version's
+ * digest is the SHA-256 of the chunk digests in order (a hash list). Any change to any byte changes the digest, as
+ * with one SHA-256 over the whole file; on top of that a chunk can be checked the moment it arrives (so a corrupted
+ * chunk is fetched again, not the whole file) and chunks hash in parallel.
+ */
+import { createHash } from "node:crypto";
+import { native } from "./native.ts";
+
+/** Chunk size of digests and of data-plane ranges: small enough to retry cheaply, big enough for few requests. */
+export const DIGEST_CHUNK_BYTES = 16 * 1024 * 1024;
+
+/** A version's digest and the chunk digests it is made of. */
+export interface WeightDigest {
+  /** hex SHA-256 over the chunk digests. */
+  digest: string;
+  /** hex SHA-256 of each chunk. */
+  chunks: string[];
+  chunkBytes: number;
+  bytes: number;
+}
+
+function hex(bytes: Uint8Array): string {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** hex SHA-256 of one chunk (native when available). */
+export async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  const lib = native();
+  if (lib !== undefined) return hex(await lib.sha256(bytes));
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+/** The version digest of the chunk digests. */
+export function listDigest(chunks: readonly string[]): string {
+  const hash = createHash("sha256");
+  for (const chunk of chunks) hash.update(chunk, "hex");
+  return hash.digest("hex");
+}
+
+/** Digests `bytes` in `chunkBytes` chunks, `parallel` chunks at a time (native hashing runs off the main thread). */
+export async function digestBytes(
+  bytes: Uint8Array,
+  options: { chunkBytes?: number; parallel?: number } = {},
+): Promise<WeightDigest> {
+  const chunkBytes = options.chunkBytes ?? DIGEST_CHUNK_BYTES;
+  const count = Math.ceil(bytes.byteLength / chunkBytes);
+  const chunks = new Array<string>(count);
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < count; i = next++) {
+      chunks[i] = await sha256Hex(bytes.subarray(i * chunkBytes, Math.min(bytes.byteLength, (i + 1) * chunkBytes)));
+    }
+  };
+  const parallel = options.parallel ?? Math.max(1, navigator.hardwareConcurrency);
+  await Promise.all(Array.from({ length: Math.min(parallel, Math.max(1, count)) }, worker));
+  return { digest: listDigest(chunks), chunks, chunkBytes, bytes: bytes.byteLength };
+}
+
+/** The byte range `[start, end)` of chunk `index`. */
+export function chunkRange(index: number, chunkBytes: number, bytes: number): [number, number] {
+  return [index * chunkBytes, Math.min(bytes, (index + 1) * chunkBytes)];
+}

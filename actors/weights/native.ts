@@ -1,0 +1,71 @@
+/**
+ * The two native calls the weight data plane wants and Deno does not offer: `mmap` (libc), so same-host consumers
+ * read a published segment in place instead of copying it, and OpenSSL's SHA-256 (libcrypto, SHA-NI), measured
+ * at ~2.5x node:crypto's in Deno 2.9 on this machine. Both go through Deno FFI and are optional: without FFI
+ * permission or the libraries, {@link native} is `undefined` and callers use plain reads and node:crypto.
+ */
+
+const MAP_PROT_READ_WRITE = 1 | 2;
+// Private, so a stray write into a tensor view copies the page instead of faulting or touching the shared file.
+const MAP_PRIVATE = 2;
+const O_RDONLY = 0;
+
+/** The loaded native helpers. */
+export interface Native {
+  /** Maps `length` bytes of `path` copy-on-write; unmapped when the returned array is garbage collected. */
+  map(path: string, length: number): Uint8Array;
+  /** SHA-256 of `bytes` on a worker thread. */
+  sha256(bytes: Uint8Array): Promise<Uint8Array>;
+}
+
+let loaded: Native | null | undefined;
+
+/** The native helpers, or `undefined` when FFI or a library is unavailable (then nothing native is used). */
+export function native(): Native | undefined {
+  if (loaded === undefined) loaded = tryLoad();
+  return loaded ?? undefined;
+}
+
+function tryLoad(): Native | null {
+  if (Deno.env.get("COOP_WEIGHTS_NATIVE") === "0") return null;
+  try {
+    if (Deno.build.os !== "linux" || Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return null;
+    const libc = Deno.dlopen("libc.so.6", {
+      open: { parameters: ["buffer", "i32", "i32"], result: "i32" },
+      close: { parameters: ["i32"], result: "i32" },
+      mmap: { parameters: ["pointer", "usize", "i32", "i32", "i32", "i64"], result: "pointer" },
+      munmap: { parameters: ["pointer", "usize"], result: "i32" },
+    });
+    const crypto = Deno.dlopen("libcrypto.so.3", {
+      SHA256: { parameters: ["buffer", "usize", "buffer"], result: "pointer", nonblocking: true },
+    });
+    // The mapping lives exactly as long as some view of it: tensors built on it keep it alive, and once the last
+    // one is collected the pages go back (the file may be long deleted by then; the mapping held its inode).
+    const unmap = new FinalizationRegistry<{ pointer: Deno.PointerValue; length: number }>((held) => {
+      libc.symbols.munmap(held.pointer, BigInt(held.length));
+    });
+    return {
+      map(path, length) {
+        if (length === 0) return new Uint8Array(0);
+        const fd = libc.symbols.open(new TextEncoder().encode(`${path}\0`), O_RDONLY, 0);
+        if (fd < 0) throw new Error(`open(${path}) failed`);
+        const pointer = libc.symbols.mmap(null, BigInt(length), MAP_PROT_READ_WRITE, MAP_PRIVATE, fd, 0n);
+        libc.symbols.close(fd);
+        // MAP_FAILED is (void*)-1.
+        if (pointer === null || Deno.UnsafePointer.value(pointer) === 0xffffffffffffffffn) {
+          throw new Error(`mmap(${path}, ${length}) failed`);
+        }
+        const buffer = Deno.UnsafePointerView.getArrayBuffer(pointer, length);
+        unmap.register(buffer, { pointer, length });
+        return new Uint8Array(buffer);
+      },
+      async sha256(bytes) {
+        const out = new Uint8Array(32);
+        await crypto.symbols.SHA256(bytes, BigInt(bytes.byteLength), out);
+        return out;
+      },
+    };
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,131 @@
+/**
+ * The data plane's server: serves the complete weight segments of one directory over TCP (`wire.ts`), by file
+ * name and digest, in byte ranges, to holders of the plane's token. Nothing else is reachable: the name must be a
+ * segment file name (no separators, no `..`), the segment must be complete (its sidecar exists) and hold exactly
+ * the digest asked for. The token travels only in the version's control record in the cluster's NATS KV, so reading
+ * weights off the data plane takes the same NATS rights as reading the record.
+ */
+import { timingSafeEqual } from "node:crypto";
+import { join } from "node:path";
+import { WeightPlaneError } from "./errors.ts";
+import { mapOrRead } from "./local.ts";
+import { parseSegmentFile, readSidecar } from "./segment.ts";
+import { type RangeReply, type RangeRequest, sendLine, WireReader, writeFully } from "./wire.ts";
+
+/** Options for {@link startWeightServer}. */
+export interface WeightServerOptions {
+  dir: string;
+  token: string;
+  /** Address to bind (default 127.0.0.1: other hosts need an explicit address, like the control API). */
+  hostname?: string;
+  /** Port (default 0: any free one). */
+  port?: number;
+  /** Host name or address consumers should use in the advertised URL (default: the bound hostname). */
+  advertise?: string;
+}
+
+/** A running server. */
+export interface WeightServer {
+  /** Where consumers connect, e.g. `tcp://10.0.0.2:41234`. */
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+/** Starts serving `dir`. */
+export function startWeightServer(options: WeightServerOptions): WeightServer {
+  if (options.token.length < 16) throw new WeightPlaneError("The weight server needs a token of 16+ characters");
+  const listener = Deno.listen({ hostname: options.hostname ?? "127.0.0.1", port: options.port ?? 0 });
+  const conns = new Set<Deno.Conn>();
+  const maps = new Map<string, { data: Uint8Array; mtime: number }>();
+  const serving = (async () => {
+    for await (const conn of listener) {
+      conns.add(conn);
+      serveConn(conn, options, maps).catch(() => {}).finally(() => {
+        conns.delete(conn);
+        try {
+          conn.close();
+        } catch { /* closed */ }
+      });
+    }
+  })().catch(() => {});
+  const address = listener.addr as Deno.NetAddr;
+  return {
+    url: `tcp://${options.advertise ?? address.hostname}:${address.port}`,
+    async stop() {
+      listener.close();
+      for (const conn of conns) {
+        try {
+          conn.close();
+        } catch { /* closed */ }
+      }
+      await serving;
+      maps.clear();
+    },
+  };
+}
+
+async function serveConn(
+  conn: Deno.Conn,
+  options: WeightServerOptions,
+  maps: Map<string, { data: Uint8Array; mtime: number }>,
+): Promise<void> {
+  const reader = new WireReader(conn);
+  const expected = new TextEncoder().encode(options.token);
+  while (true) {
+    const request = await reader.line() as Partial<RangeRequest> | null;
+    if (request === null) return;
+    const reply = check(request, expected, options.dir);
+    if (!reply.ok) {
+      await sendLine(conn, reply);
+      // A refused token ends the connection: no second guess on the same socket.
+      if (reply.status === 401) return;
+      continue;
+    }
+    const data = segmentData(maps, reply.path, reply.bytes);
+    const [start, end] = [request.start!, Math.min(request.end!, data.byteLength)];
+    await sendLine(conn, { ok: true, bytes: end - start } satisfies RangeReply);
+    await writeFully(conn, data.subarray(start, end));
+  }
+}
+
+function check(
+  request: Partial<RangeRequest>,
+  token: Uint8Array,
+  dir: string,
+): (RangeReply & { ok: false }) | { ok: true; path: string; bytes: number } {
+  const given = new TextEncoder().encode(typeof request.token === "string" ? request.token : "");
+  if (given.byteLength !== token.byteLength || !timingSafeEqual(given, token)) {
+    return { ok: false, status: 401, error: "unauthorized" };
+  }
+  if (typeof request.file !== "string" || parseSegmentFile(request.file) === undefined) {
+    return { ok: false, status: 404, error: "not a weight segment" };
+  }
+  const path = join(dir, request.file);
+  const info = readSidecar(path);
+  if (info === undefined || info.digest !== request.digest) return { ok: false, status: 404, error: "no such segment" };
+  const { start, end } = request;
+  if (!Number.isInteger(start) || !Number.isInteger(end) || start! < 0 || end! <= start! || end! > info.bytes) {
+    return { ok: false, status: 416, error: `bad range ${start}-${end} of ${info.bytes} bytes` };
+  }
+  return { ok: true, path, bytes: info.bytes };
+}
+
+/** The segment's bytes, mapped once per file version (a retired or replaced file is mapped afresh or refused). */
+function segmentData(maps: Map<string, { data: Uint8Array; mtime: number }>, path: string, bytes: number): Uint8Array {
+  const mtime = Deno.statSync(path).mtime?.getTime() ?? 0;
+  const cached = maps.get(path);
+  if (cached !== undefined && cached.mtime === mtime) return cached.data;
+  for (const key of maps.keys()) if (!exists(key)) maps.delete(key);
+  const data = mapOrRead(path, bytes).data;
+  maps.set(path, { data, mtime });
+  return data;
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}

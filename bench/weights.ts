@@ -1,0 +1,278 @@
+/**
+ * `./coop bench weights`: one weight version (2 GiB of float32 by default, then the same parameters in bf16) sent
+ * to 1, 2 and 4 consumers, every path in one run so the ratios share the machine's load:
+ * - same host: consumers (separate processes) load the learner's shared-memory segment through the data plane
+ *   (control record from NATS KV, mapped, every chunk's SHA-256 checked, parsed), next to an in-process memcpy of
+ *   the same bytes;
+ * - Object Store: the same consumers stream the version out of JetStream (nats.js checks its digest) and drop it —
+ *   that path's best case, since it never even allocates the copy;
+ * - across hosts (root with `ip netns`): consumers in two network-namespace hosts download from the publisher's
+ *   namespace (HTTP ranges, 4 streams, chunk digests, one download per host shared by its consumers), next to raw
+ *   TCP streams over the same veths (one stream per consumer, nothing checked).
+ * GB/s counts bytes delivered to consumers (n × version size) over the wall time from "go" to the last one done.
+ */
+import { join } from "node:path";
+import { parseSafetensors } from "../engine/io/mod.ts";
+import { startLocalNats } from "../coordinator/local_cluster.ts";
+import { connectNats, type NatsTransport } from "../shared/nats_transport.ts";
+import type { Tensor } from "../shared/tensor.ts";
+import { defaultWeightsDir, digestBytes, type WeightDtype, WeightPlane } from "../actors/weights/mod.ts";
+import { mapOrRead, readInto } from "../actors/weights/local.ts";
+import { findSegment, removeSegments, segmentFile } from "../actors/weights/segment.ts";
+import { crossHostRounds, crossHostUnavailable } from "./weights_cross.ts";
+import { memcpyGbS, Peer, rounds, syntheticWeights } from "./weights_rounds.ts";
+import { printTable, writeBenchJson } from "./report.ts";
+
+const MIB = 1024 * 1024;
+const CLUSTER = "bench";
+const NAME = "model.v1";
+const BUCKET = `coop_${CLUSTER}_blobs`;
+
+/** Results for one precision, each keyed by consumer count. */
+export interface WeightsVariantResult {
+  bytes: number;
+  publish_s: number;
+  /** Publish plus the slowest same-host consumer's load, at each consumer count. */
+  seconds_per_version: Record<string, number>;
+  same_host_gb_s: Record<string, number>;
+  memcpy_gb_s: Record<string, number>;
+  object_store_gb_s: Record<string, number>;
+  /** Bytes sent through the Object Store per consumer (the version, or its first --object-store-mib MiB). */
+  object_store_bytes: number;
+  cross_host_gb_s: Record<string, number>;
+  raw_tcp_gb_s: Record<string, number>;
+  /** SHA-256 (chunk list, 2 threads) over the version in-process: the verification ceiling. */
+  sha256_gb_s: number;
+}
+
+/** `bench/out/weights.json`: fp32 at the top level, bf16 beside it. */
+export interface WeightsBenchResult extends WeightsVariantResult {
+  bf16: WeightsVariantResult;
+  /** Reading a 256 MiB segment on this host in-process: Deno.readFile, readSync into a preallocated buffer, mmap. */
+  read_methods_gb_s: Record<string, number>;
+  cross_host_skipped?: string;
+}
+
+function parseArgs(
+  args: string[],
+): { sizeMib: number; repeats: number; counts: number[]; cross: boolean; objectStoreMib: number } {
+  const value = (flag: string) => {
+    const i = args.indexOf(flag);
+    return i < 0 ? undefined : args[i + 1];
+  };
+  const sizeMib = Number(value("--size") ?? 2048);
+  if (!Number.isFinite(sizeMib) || sizeMib < 16) throw new Error(`--size takes MiB of float32 (>= 16), got ${sizeMib}`);
+  return {
+    sizeMib,
+    repeats: Number(value("--repeats") ?? 2),
+    counts: (value("--consumers") ?? "1,2,4").split(",").map(Number),
+    cross: !args.includes("--no-cross"),
+    // The Object Store path runs at ~10 MB/s on a loaded 2-core machine: a cap keeps a full run under an hour.
+    objectStoreMib: Number(value("--object-store-mib") ?? sizeMib),
+  };
+}
+
+interface Ctx {
+  opts: ReturnType<typeof parseArgs>;
+  transport: NatsTransport;
+  natsUrl: string;
+  plane: WeightPlane;
+  work: string;
+  pubDir: string;
+  token: string;
+  crossSkipped?: string;
+}
+
+/** Publishes `tensors` in `dtype` and runs every path at every consumer count. */
+async function runVariant(ctx: Ctx, dtype: WeightDtype, tensors: ReadonlyMap<string, Tensor>) {
+  const { opts, plane } = ctx;
+  const step = (what: string) => console.error(`[bench weights] ${dtype}: ${what}`);
+  step("publishing");
+  const t0 = performance.now();
+  await plane.publish(NAME, 1, tensors, { dtypes: [dtype] });
+  const publishS = (performance.now() - t0) / 1000;
+  const manifest = (await plane.manifest(NAME, dtype))!;
+  const segment = findSegment(ctx.pubDir, { cluster: CLUSTER, name: NAME, dtype }, manifest.digest)!;
+  const data = mapOrRead(segment.path, manifest.bytes).data;
+  const h0 = performance.now();
+  await digestBytes(data);
+  const out: WeightsVariantResult = {
+    bytes: manifest.bytes,
+    publish_s: publishS,
+    seconds_per_version: {},
+    same_host_gb_s: {},
+    memcpy_gb_s: {},
+    object_store_gb_s: {},
+    object_store_bytes: Math.min(manifest.bytes, opts.objectStoreMib * MIB),
+    cross_host_gb_s: {},
+    raw_tcp_gb_s: {},
+    sha256_gb_s: manifest.bytes / ((performance.now() - h0) / 1000) / 1e9,
+  };
+  const common = { repeats: opts.repeats, bytes: manifest.bytes, work: ctx.work };
+  for (const n of opts.counts) {
+    step(`same host, ${n} consumers`);
+    out.memcpy_gb_s[n] = memcpyGbS(data, n);
+    const same = await rounds(
+      (go) =>
+        Array.from(
+          { length: n },
+          () => new Peer(["plane-load", ctx.natsUrl, ctx.pubDir, NAME, dtype, go, String(opts.repeats)]),
+        ),
+      common,
+    );
+    out.same_host_gb_s[n] = same.gbS;
+    out.seconds_per_version[n] = publishS + same.seconds;
+  }
+  step("Object Store");
+  const blobs = await ctx.transport.blobs(BUCKET);
+  await blobs.put(manifest.blob, data.subarray(0, out.object_store_bytes));
+  for (const n of opts.counts) {
+    out.object_store_gb_s[n] = (await rounds((go) =>
+      Array.from({ length: n }, () =>
+        new Peer(["blob-load", ctx.natsUrl, BUCKET, manifest.blob, go, "1"])), {
+      ...common,
+      bytes: out.object_store_bytes,
+      repeats: 1,
+    })).gbS;
+  }
+  await blobs.delete(manifest.blob);
+  if (ctx.crossSkipped === undefined) {
+    step("across hosts");
+    const cross = await crossHostRounds({
+      counts: opts.counts,
+      repeats: opts.repeats,
+      work: ctx.work,
+      pubDir: ctx.pubDir,
+      segmentFile: segmentFile({ cluster: CLUSTER, name: NAME, dtype }, Deno.pid),
+      manifest,
+      token: ctx.token,
+    });
+    out.cross_host_gb_s = cross.plane;
+    out.raw_tcp_gb_s = cross.tcp;
+  }
+  return { result: out, digest: manifest.digest, data };
+}
+
+function printVariant(title: string, r: WeightsVariantResult, counts: number[]): void {
+  const ratio = (a: number | undefined, b: number | undefined) => (a === undefined || !b ? undefined : a / b);
+  printTable(
+    `${title}: ${(r.bytes / 2 ** 30).toFixed(2)} GiB (Object Store: first ${(r.object_store_bytes / MIB).toFixed(0)} ` +
+      `MiB), publish ${r.publish_s.toFixed(2)} s, in-process SHA-256 ${r.sha256_gb_s.toFixed(2)} GB/s`,
+    counts.map((n) => ({
+      n,
+      same: r.same_host_gb_s[n],
+      memcpy: r.memcpy_gb_s[n],
+      sameRatio: ratio(r.same_host_gb_s[n], r.memcpy_gb_s[n]),
+      spv: r.seconds_per_version[n],
+      store: r.object_store_gb_s[n],
+      cross: r.cross_host_gb_s[n],
+      tcp: r.raw_tcp_gb_s[n],
+      crossRatio: ratio(r.cross_host_gb_s[n], r.raw_tcp_gb_s[n]),
+    })),
+    [
+      { key: "n", header: "consumers" },
+      { key: "same", header: "same host GB/s" },
+      { key: "memcpy", header: "memcpy GB/s" },
+      { key: "sameRatio", header: "same/memcpy" },
+      { key: "spv", header: "s/version" },
+      { key: "store", header: "Object Store GB/s" },
+      { key: "cross", header: "cross host GB/s" },
+      { key: "tcp", header: "raw TCP GB/s" },
+      { key: "crossRatio", header: "cross/TCP" },
+    ],
+  );
+}
+
+/** GB/s of the ways a consumer can get a file on /dev/shm into memory (each touches every page once). */
+function readMethods(dir: string): Record<string, number> {
+  const path = join(dir, "read-methods.bin");
+  const bytes = 256 * MIB;
+  Deno.writeFileSync(path, new Uint8Array(bytes).fill(7));
+  const touch = (data: Uint8Array) => {
+    let sum = 0;
+    for (let i = 0; i < data.byteLength; i += 4096) sum += data[i]!;
+    return sum;
+  };
+  const time = (read: () => Uint8Array) => {
+    let best = Infinity;
+    for (let r = 0; r < 3; r++) {
+      const t0 = performance.now();
+      touch(read());
+      best = Math.min(best, performance.now() - t0);
+    }
+    return bytes / (best / 1000) / 1e9;
+  };
+  const out = new Uint8Array(bytes);
+  const result = {
+    readFile: time(() => Deno.readFileSync(path)),
+    read_prealloc: time(() => readInto(path, out)),
+    mmap: time(() => mapOrRead(path, bytes).data),
+  };
+  Deno.removeSync(path);
+  return result;
+}
+
+/** Runs the suite; prints the tables and writes bench/out/weights.json (full size only). */
+export async function runWeightsBench(args: string[] = []): Promise<WeightsBenchResult> {
+  const opts = parseArgs(args);
+  // nats.js can reject a publish ack it no longer waits for when the machine is overloaded; a benchmark run should
+  // report that, not die of it.
+  const onRejection = (event: PromiseRejectionEvent) => {
+    event.preventDefault();
+    console.error(`(ignored an unhandled rejection: ${(event.reason as Error)?.message ?? event.reason})`);
+  };
+  globalThis.addEventListener("unhandledrejection", onRejection);
+  const crossSkipped = opts.cross ? await crossHostUnavailable() : "--no-cross given";
+  if (crossSkipped !== undefined) console.log(`cross-host rounds skipped: ${crossSkipped}`);
+  const nats = await startLocalNats({ maxPayload: 8 * MIB });
+  const transport = await connectNats({ servers: nats.url, name: "coop-bench-weights" });
+  const work = Deno.makeTempDirSync({ dir: join(defaultWeightsDir(), ".."), prefix: "coop-bench-weights-" });
+  const pubDir = join(work, "pub");
+  const plane = new WeightPlane({ cluster: CLUSTER, transport, dir: pubDir, durable: "none" });
+  const ctx: Ctx = {
+    opts,
+    transport,
+    natsUrl: nats.url,
+    plane,
+    work,
+    pubDir,
+    token: `bench-${crypto.randomUUID()}`,
+    crossSkipped,
+  };
+  try {
+    Deno.mkdirSync(pubDir, { recursive: true });
+    const reads = readMethods(pubDir);
+    const fp32 = await runVariant(ctx, "float32", syntheticWeights(opts.sizeMib * MIB));
+    // The bf16 version is cast from the fp32 segment's views: no second float32 copy in memory.
+    const bf16 = await runVariant(ctx, "bfloat16", parseSafetensors(fp32.data).tensors);
+    removeSegments(pubDir, CLUSTER, NAME, [fp32.digest, bf16.digest]);
+    const result: WeightsBenchResult = {
+      ...fp32.result,
+      bf16: bf16.result,
+      read_methods_gb_s: reads,
+      ...(crossSkipped === undefined ? {} : { cross_host_skipped: crossSkipped }),
+    };
+    console.log(
+      `machine: ${navigator.hardwareConcurrency} cores, load ${Deno.loadavg().map((l) => l.toFixed(1)).join(" ")}`,
+    );
+    printVariant("fp32", fp32.result, opts.counts);
+    printVariant("\nbf16", bf16.result, opts.counts);
+    printTable("\nReading a 256 MiB file on this host into a consumer (in-process, every page touched)", [reads], [
+      { key: "readFile", header: "Deno.readFile GB/s" },
+      { key: "read_prealloc", header: "readSync into preallocated GB/s" },
+      { key: "mmap", header: "mmap (FFI) GB/s" },
+    ]);
+    if (opts.sizeMib === 2048 && opts.counts.join() === "1,2,4" && !args.includes("--no-write")) {
+      console.log(`wrote ${await writeBenchJson("weights", result)}`);
+    } else {
+      console.log("(not the full run: bench/out/weights.json left as it was)");
+    }
+    return result;
+  } finally {
+    globalThis.removeEventListener("unhandledrejection", onRejection);
+    plane.close();
+    await transport.close().catch(() => {});
+    await nats.stop();
+    await Deno.remove(work, { recursive: true }).catch(() => {});
+  }
+}
