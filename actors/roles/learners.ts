@@ -121,7 +121,14 @@ class LearnerCore {
   /** Keeps the current weights and optimizer state as `version` (the newest `keep` versions are kept). */
   async snapshot(version: number, keep: number): Promise<void> {
     const { trainer } = await this.ready();
-    this.#snapshots.set(version, { params: trainer.params(), state: trainer.state() });
+    // Copies: the trainer's tensors may be views of buffers the next step overwrites in place.
+    const copy = (r: Record<string, Tensor>) =>
+      Object.fromEntries(Object.entries(r).map(([k, t]) => [k, new Tensor(t.dtype, t.shape, t.data.slice())]));
+    const state = trainer.state();
+    this.#snapshots.set(version, {
+      params: copy(trainer.params()),
+      state: { step: state.step, m: copy(state.m), v: copy(state.v) },
+    });
     for (const v of [...this.#snapshots.keys()].sort((a, b) => a - b).slice(0, -keep)) this.#snapshots.delete(v);
   }
 
