@@ -14,7 +14,7 @@ import { ConflictError } from "../errors.ts";
 import { TrackingSink } from "../tracking/sink.ts";
 import { loadDriverState } from "./checkpoint.ts";
 import { runRl } from "./driver.ts";
-import { withHackingSignal } from "./hacking.ts";
+import { withHackingGap } from "./hacking.ts";
 import { emptyAccounting, type JobContext, type MetricPoint, type RunState, type RunStatus } from "./job.ts";
 import type { RunStore } from "./store.ts";
 import { runRmPretrain, runSft } from "./warmup.ts";
@@ -139,7 +139,7 @@ export class RunManager {
       status,
       metric: (point) => {
         const timed = { ...point, time: offset + (performance.now() - started) / 1000 } as MetricPoint;
-        const full = withHackingSignal(timed, run.metrics);
+        const full = withHackingGap(timed);
         run.metrics.push(full);
         this.#store?.appendMetric(status.id, full).catch((e) => log.warn(`Cannot store a metric point: ${e.message}`));
         for (const sink of this.#sinks) this.#toSink(() => sink.point(status, config, full));

@@ -8,13 +8,22 @@ const TOKEN_KEY = "coop.apiToken";
 const CHARTS = [
   { id: "reward", title: "reward", keys: ["reward_mean", "rm_reward_mean"] },
   { id: "accuracy", title: "verifier accuracy", keys: ["train_accuracy", "eval_accuracy"], range: [0, 1] },
-  { id: "agreement", title: "RM agreement", keys: ["rm_sample_accuracy", "rm_pair_accuracy"], range: [0, 1] },
-  { id: "hacking", title: "hacking alarm: σ(RM) − accuracy", keys: ["hacking_gap"], alarm: "hacking_alarm" },
+  {
+    id: "agreement",
+    title: "RM agreement",
+    keys: ["rm_verifier_agreement", "rm_sample_accuracy", "rm_pair_accuracy"],
+    range: [0, 1],
+  },
+  {
+    id: "hacking",
+    title: "hacking: σ(RM) − accuracy (red while the monitor's alarm fires)",
+    keys: ["hacking_gap"],
+    alarm: "hacking_alarm",
+  },
   { id: "throughput", title: "throughput (samples/s)", keys: ["samples_per_s"] },
   { id: "loss", title: "policy loss", keys: ["loss", "policy_loss"] },
   { id: "rm-loss", title: "RM loss (cooper)", keys: ["rm_loss"] },
 ];
-const HACKING_THRESHOLD = 0.3;
 
 const state = { cluster: null, runs: new Map(), actorLogs: null };
 let scheduled = false;
@@ -189,10 +198,7 @@ function renderRun(run) {
       points: run.metrics.map((p) => [p.step, num(p[key]) ?? NaN]),
     }))
       .filter((s) => s.points.some(([, y]) => Number.isFinite(y)));
-    drawLines(figure.querySelector("svg"), series, {
-      range: chart.range,
-      threshold: chart.alarm ? HACKING_THRESHOLD : undefined,
-    });
+    drawLines(figure.querySelector("svg"), series, { range: chart.range });
     const last = run.metrics.at(-1);
     figure.classList.toggle("alarm", chart.alarm !== undefined && num(last?.[chart.alarm]) === 1);
     const legend = figure.querySelector(".legend");
