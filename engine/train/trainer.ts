@@ -41,8 +41,13 @@ export type UpdateMode = "inPlace" | "graph";
 export interface TrainerOptions {
   /** The loss graph. */
   loss: LossFn;
-  /** Initial float32 parameters by name (copied: the trainer owns its buffers). */
+  /** Initial float32 parameters by name (copied: the trainer owns its buffers, unless `adoptParams`). */
   params: Record<string, Tensor>;
+  /**
+   * Use the given parameter buffers as the trainer's own state instead of copying them (they are then updated in
+   * place by every step): saves one copy of the model while the trainer is built.
+   */
+  adoptParams?: boolean;
   /** Names of the parameters to train (default: all); the others are inputs only. */
   trainable?: readonly string[];
   /** AdamW hyper-parameters (learning rate is passed to each step). */
@@ -99,9 +104,9 @@ function f32(value: number): ort.Tensor {
 class Slot {
   tensor: Tensor<"float32">;
   ort: ort.Tensor;
-  constructor(shape: Shape, data?: ArrayLike<number>) {
-    const buffer = new Float32Array(shape.reduce((p, q) => p * q, 1));
-    if (data !== undefined) buffer.set(data);
+  constructor(shape: Shape, data?: Float32Array, adopt = false) {
+    const buffer = adopt && data !== undefined ? data : new Float32Array(shape.reduce((p, q) => p * q, 1));
+    if (data !== undefined && buffer !== data) buffer.set(data);
     this.tensor = new Tensor("float32", shape, buffer);
     this.ort = toOrt(this.tensor);
   }
@@ -145,7 +150,7 @@ export class Trainer {
       }
       if (RESERVED.test(name)) throw new TrainerError(`Cannot train parameter "${name}": the name is reserved`);
       this.#shapes.set(name, { dtype: t.dtype, shape: t.shape });
-      this.#params.set(name, new Slot(t.shape, t.data as Float32Array));
+      this.#params.set(name, new Slot(t.shape, t.data as Float32Array, options.adoptParams));
     }
     this.#trainable = [...(options.trainable ?? Object.keys(options.params))];
     // The decay predicate sees the parameter as a graph input (its rank and shape), as in the graph path.
