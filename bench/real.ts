@@ -76,6 +76,7 @@ export async function runRealBench(args: readonly string[] = []): Promise<Json> 
   const torchGen = await torch({ generate: { batch, prompt, new_tokens: newTokens } });
   const reference = await role("reference", size, steps);
   const torchFwd = await torch({ forward: { batch, seq, runs: 2 } });
+  const reference16 = await role("reference16", size, steps);
 
   const tokens = batch * seq;
   const learnerStep = min(learner.stepS);
@@ -92,6 +93,8 @@ export async function runRealBench(args: readonly string[] = []): Promise<Json> 
     { quantity: "rollout peak RSS, GiB", coop: rollout.peak, torch: torchGen?.peak_gib_generate },
     { quantity: `reference forward ${batch}x${seq}, s`, coop: reference.forwardS, torch: torchFwdS },
     { quantity: "reference peak RSS, GiB", coop: reference.peak, torch: torchFwd?.peak_gib_forward },
+    { quantity: `reference fp16 weights forward, s`, coop: reference16.forwardS, torch: torchFwdS },
+    { quantity: "reference fp16 weights peak RSS, GiB", coop: reference16.peak, torch: torchFwd?.peak_gib_forward },
   ].map((r) => {
     const t = r.torch as number | undefined;
     const c = r.coop as number;
@@ -107,7 +110,7 @@ export async function runRealBench(args: readonly string[] = []): Promise<Json> 
     params,
     steps,
     torch_skipped: skip,
-    coop: { learner, rollout, reference },
+    coop: { learner, rollout, reference, reference16 },
     torch: { train: torchTrain, generate: torchGen, forward: torchFwd },
     learner_tok_s: tokens / learnerStep,
     torch_learner_tok_s: tokens / torchStep,

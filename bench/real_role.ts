@@ -5,7 +5,8 @@
  * - learner: random init (the load time), the compiled training step (in-place AdamW, batch 2x128) and a weight
  *   publish (the safetensors bytes every rollout actor fetches).
  * - rollout: weights loaded into an inference runtime, greedy generation of 2 x 32 new tokens after 64-token prompts.
- * - reference: one log-prob forward over a 2x128 batch (what the reference model and the reward model run per step).
+ * - reference: one log-prob forward over a 2x128 batch (what the reference model and the reward model run per step);
+ *   reference16 is the same with float16 weights (cast to float32 inside the graph).
  */
 import * as ort from "onnxruntime-node";
 import { encodeWeights } from "../actors/roles/model_spec.ts";
@@ -68,10 +69,11 @@ async function learner(size: RealSize, steps: number) {
   return { loadS, compileS, stepS, losses, peakStep, publishS, publishBytes: bytes, peak: peakRssGib() };
 }
 
-async function inference(role: "rollout" | "reference", size: RealSize) {
+async function inference(role: "rollout" | "reference" | "reference16", size: RealSize) {
   const config = realConfig(size);
   let start = performance.now();
-  const runtime = new ModelRuntime(config, { session: SESSION, name: role });
+  const weightDtype = role === "reference16" ? "float16" : "float32";
+  const runtime = new ModelRuntime(config, { session: SESSION, name: role, weightDtype });
   runtime.setWeights(initWeights(config, { seed: 1 }));
   const loadS = seconds(start);
   try {
@@ -108,6 +110,6 @@ if (import.meta.main) {
   const [role, size = "small", steps = "2"] = Deno.args;
   const result = role === "learner"
     ? await learner(size as RealSize, Number(steps))
-    : await inference(role as "rollout" | "reference", size as RealSize);
+    : await inference(role as "rollout" | "reference" | "reference16", size as RealSize);
   console.log(JSON.stringify({ role, size, ...result }));
 }
