@@ -49,7 +49,13 @@ export function torchJob(job: Json): Promise<Json> {
   return runJson("python3", [TORCH_SCRIPT, JSON.stringify(job)]);
 }
 
-function role(name: string, size: RealSize, steps: number): Promise<Json> {
+/** Prints a finished job's raw result at once, so a later failure does not lose it. */
+function report(what: string, result: Json): Json {
+  console.log(`bench real: ${what} ${JSON.stringify(result)}`);
+  return result;
+}
+
+function runRole(name: string, size: RealSize, steps: number): Promise<Json> {
   return runJson(Deno.execPath(), ["run", "-A", ROLE_SCRIPT, name, size, String(steps)]);
 }
 
@@ -68,15 +74,27 @@ export async function runRealBench(args: readonly string[] = []): Promise<Json> 
   if (skip) console.log(`bench real: PyTorch column skipped: ${skip}`);
   const config = REAL_SHAPES[size];
   const { batch, seq, prompt, newTokens } = REAL_BATCH;
-  const torch = (job: Json) => skip ? Promise.resolve(null) : torchJob({ config, threads: 2, ...job });
+  const torchErrors: string[] = [];
+  // A PyTorch job that fails (e.g. killed for memory on a shared machine) leaves its column empty, with the reason.
+  const torch = async (job: Json): Promise<Json | null> => {
+    if (skip) return null;
+    try {
+      return report("torch", await torchJob({ config, threads: 2, ...job }));
+    } catch (e) {
+      torchErrors.push((e as Error).message.slice(0, 300));
+      console.log(`bench real: PyTorch job failed: ${(e as Error).message.slice(0, 300)}`);
+      return null;
+    }
+  };
+  const role = async (name: string) => report(name, await runRole(name, size, steps));
   // One process at a time: the 0.5B learner alone needs ~8-9 GiB.
-  const learner = await role("learner", size, steps);
+  const learner = await role("learner");
   const torchTrain = await torch({ train: { batch, seq, steps, lr: 1e-4, weight_decay: 0.01, max_grad_norm: 1 } });
-  const rollout = await role("rollout", size, steps);
+  const rollout = await role("rollout");
   const torchGen = await torch({ generate: { batch, prompt, new_tokens: newTokens } });
-  const reference = await role("reference", size, steps);
+  const reference = await role("reference");
   const torchFwd = await torch({ forward: { batch, seq, runs: 2 } });
-  const reference16 = await role("reference16", size, steps);
+  const reference16 = await role("reference16");
 
   const tokens = batch * seq;
   const learnerStep = min(learner.stepS);
@@ -110,11 +128,12 @@ export async function runRealBench(args: readonly string[] = []): Promise<Json> 
     params,
     steps,
     torch_skipped: skip,
+    torch_errors: torchErrors,
     coop: { learner, rollout, reference, reference16 },
     torch: { train: torchTrain, generate: torchGen, forward: torchFwd },
     learner_tok_s: tokens / learnerStep,
     torch_learner_tok_s: tokens / torchStep,
-    learner_peak_ratio: torchTrain ? learner.peakStep as number / (torchTrain.peak_gib_train as number) : null,
+    learner_peak_ratio: torchTrain ? (learner.peakStep as number) / (torchTrain.peak_gib_train as number) : null,
     learner_step_ratio: torchTrain ? learnerStep / torchStep : null,
   };
   await writeBenchJson("real", result);
