@@ -7,7 +7,7 @@
 import * as ort from "onnxruntime-node";
 import { Generator } from "../engine/generate/generator.ts";
 import { Rng } from "../engine/generate/rng.ts";
-import { type DecoderConfig, parseDecoderConfig } from "../engine/io/mod.ts";
+import { type DecoderConfig, parseDecoderConfig, toHfConfig } from "../engine/io/mod.ts";
 import { initWeights } from "../engine/models/params.ts";
 import { ModelRuntime } from "../engine/models/runtime.ts";
 import { lmTrainingLoss } from "../engine/score/mod.ts";
@@ -16,6 +16,7 @@ import { Graph, op, toOnnx } from "../engine/graph/mod.ts";
 import { createSession, type Session } from "../engine/session/mod.ts";
 import { type Tensor, tensor } from "../shared/tensor.ts";
 import { BENCH_OUT_DIR, printTable } from "./report.ts";
+import { torchJob, torchUnavailable } from "./real.ts";
 
 /** A benchmark model: the decoder config plus its training batch shape. */
 interface BenchModel {
@@ -139,6 +140,16 @@ async function trainStepSeconds(
   }
 }
 
+/** Seconds per PyTorch eager training step (fastest of `steps`; the first pays for warm-up). */
+async function torchStepSeconds(model: BenchModel, threads: number, steps: number): Promise<number> {
+  const out = await torchJob({
+    config: toHfConfig(model.config),
+    threads,
+    train: { batch: model.batch, seq: model.seq, steps, lr: 1e-3, weight_decay: 0.01, max_grad_norm: 1 },
+  });
+  return Math.min(...(out.train_step_s as number[]));
+}
+
 /** New tokens per second generating `newTokens` greedily for a batch, with the KV cache and with recompute. */
 async function generationTokS(
   model: BenchModel,
@@ -174,7 +185,10 @@ async function generationTokS(
 /** The engine benchmark's JSON (exactly the issue's keys). */
 export interface EngineBenchResult {
   matmul_gflops: number;
-  train: Record<"tiny" | "small", { tok_s_1t: number; tok_s_2t: number; mfu_2t: number }>;
+  train: Record<
+    "tiny" | "small",
+    { tok_s_1t: number; tok_s_2t: number; mfu_2t: number; torch_tok_s_1t?: number; torch_tok_s_2t?: number }
+  >;
   gen_kv_tok_s: number;
   gen_recompute_tok_s: number;
   gen_kv_speedup: number;
@@ -186,13 +200,20 @@ export async function runEngineBench(args: readonly string[] = []): Promise<Engi
   ort.env.logLevel = "error";
   const probe = new MatmulProbe();
   const train = {} as EngineBenchResult["train"];
-  const timings: Record<string, { s1: number; s2: number }> = {};
+  const timings: Record<string, { s1: number; s2: number; t1?: number; t2?: number }> = {};
+  const noTorch = args.includes("--no-torch") ? "--no-torch given" : await torchUnavailable();
+  if (noTorch) console.log(`bench engine: PyTorch columns skipped: ${noTorch}`);
   try {
     for (const name of ["tiny", "small"] as const) {
       const steps = quick ? 3 : name === "tiny" ? 20 : 8;
       const s1 = await trainStepSeconds(BENCH_MODELS[name], 1, { steps, probe });
       const s2 = await trainStepSeconds(BENCH_MODELS[name], 2, { steps, probe });
       timings[name] = { s1, s2 };
+      if (!noTorch) {
+        // The same model shape, batch, loss and optimizer in PyTorch eager, right after Coop's (same machine load).
+        timings[name]!.t1 = await torchStepSeconds(BENCH_MODELS[name], 1, steps + 2);
+        timings[name]!.t2 = await torchStepSeconds(BENCH_MODELS[name], 2, steps + 2);
+      }
     }
   } finally {
     await probe.release();
@@ -202,15 +223,23 @@ export async function runEngineBench(args: readonly string[] = []): Promise<Engi
   for (const name of ["tiny", "small"] as const) {
     const model = BENCH_MODELS[name];
     const tokens = model.batch * model.seq;
-    const { s1, s2 } = timings[name]!;
+    const { s1, s2, t1, t2 } = timings[name]!;
     const flops = trainStepFlops(model);
     train[name] = { tok_s_1t: tokens / s1, tok_s_2t: tokens / s2, mfu_2t: flops / s2 / (matmul * 1e9) };
+    if (t1 !== undefined && t2 !== undefined) {
+      train[name].torch_tok_s_1t = tokens / t1;
+      train[name].torch_tok_s_2t = tokens / t2;
+    }
     rows.push({
       model: name,
       batch: `${model.batch}x${model.seq}`,
       "step GFLOP": flops / 1e9,
       "tok/s 1t": tokens / s1,
       "tok/s 2t": tokens / s2,
+      "torch 1t": t1 === undefined ? "-" : tokens / t1,
+      "torch 2t": t2 === undefined ? "-" : tokens / t2,
+      "coop/torch 1t": t1 === undefined ? "-" : t1 / s1,
+      "coop/torch 2t": t2 === undefined ? "-" : t2 / s2,
       "GFLOP/s 2t": flops / s2 / 1e9,
       "MFU 2t": train[name].mfu_2t,
     });

@@ -18,6 +18,11 @@ export const SUITES: Record<string, { summary: string; run: (args: string[]) => 
       "peer-to-peer across netns hosts vs raw TCP, Object Store beside them (--size MiB for a quick run)",
     run: async (args) => (await import("./weights.ts")).runWeightsBench(args),
   },
+  real: {
+    summary:
+      "Qwen2.5-0.5B shape: per-role peak RSS, load, learner/rollout tok/s, publish, vs PyTorch (--size mid|small)",
+    run: async (args) => (await import("./real.ts")).runRealBench(args),
+  },
   rl: {
     summary: "Cooper pipeline samples/s sync vs async (maxStaleness 0 vs 2), rollout tok/s with 1, 2, 4 actors",
     run: async (args) => (await import("./rl.ts")).runRlBench(args),

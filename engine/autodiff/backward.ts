@@ -37,6 +37,32 @@ export function sumToShape(grad: Sym, target: Sym, what: string): Sym {
   return op.expand(out, want);
 }
 
+/** True for `Expand(0)`: the zeros a scatter rule starts from. */
+function isZeros(x: Sym): boolean {
+  const node = x.producer;
+  if (node?.op !== "Expand") return false;
+  const value = node.inputs[0]!.value;
+  return value !== undefined && value.size === 1 && Number(value.data[0]) === 0;
+}
+
+/**
+ * prev + c, except that a scatter-add into zeros (Gather's rule: the embedding gradient) scatters into the other
+ * cotangent instead: for a tied embedding that saves a zero-filled [V, D] buffer and an Add over it.
+ */
+function addCotangents(prev: Sym, c: Sym): Sym {
+  for (const [scatter, dense] of [[c, prev], [prev, c]] as const) {
+    const node = scatter.producer;
+    const reduction = (node?.attrs.reduction as { string: string } | undefined)?.string;
+    if (
+      node?.op === "ScatterND" && reduction === "add" && isZeros(node.inputs[0]!) &&
+      fmtShape(dense.shape) === fmtShape(scatter.shape)
+    ) {
+      return op.scatterND(dense, node.inputs[1]!, node.inputs[2]!, "add");
+    }
+  }
+  return op.add(prev, c);
+}
+
 /** Options of `gradients`. */
 export interface GradientsOptions {
   /** The cotangent of `loss` (default: 1, which requires a scalar-sized loss). */
@@ -92,7 +118,7 @@ export function gradients(loss: Sym, wrt: readonly Sym[], options: GradientsOpti
       if (!wants[k] || c === null || c === undefined) return;
       const shaped = sumToShape(c, input, node.op);
       const prev = grads.get(input);
-      grads.set(input, prev ? op.add(prev, shaped) : shaped);
+      grads.set(input, prev ? addCotangents(prev, shaped) : shaped);
     });
   }
   return wrt.map((w) => grads.get(w) ?? op.expand(graph.scalar(0, w.dtype), w.shape));

@@ -91,10 +91,17 @@ export const RULES: Readonly<Record<string, GradRule>> = {
     const n = b!.shape[b!.rank - 1]!;
     // A 2-D weight under a batched activation: one [K, B*M] x [B*M, N] GEMM instead of a batched product that the
     // walker would then have to sum over the batch.
+    // A weight used as Wᵀ (nn.linear): dW = (Aᵀ G)ᵀ = Gᵀ A, written as a transpose of Gᵀ A that the Transpose
+    // rule's own transpose cancels, so no weight-sized Transpose runs (onnxruntime folds Gᵀ into the MatMul).
+    const transposedWeight = b!.rank === 2 && a!.rank >= 2 && b!.producer?.op === "Transpose";
+    const a2 = a!.rank > 2 ? op.reshape(a!, [-1, k]) : a!;
+    const g2 = a!.rank > 2 ? op.reshape(g, [-1, n]) : g;
     const db = !wants[1]
       ? null
+      : transposedWeight
+      ? op.transpose(op.matmul(op.transpose(g2), a2))
       : b!.rank === 2 && a!.rank > 2
-      ? op.matmul(op.transpose(op.reshape(a!, [-1, k])), op.reshape(g, [-1, n]))
+      ? op.matmul(op.transpose(a2), g2)
       : op.matmul(mT(a!), g);
     return [wants[0] ? op.matmul(g, mT(b!)) : null, db];
   },

@@ -3,7 +3,7 @@
  * AttributeProto, TensorProto, ValueInfoProto). Field numbers follow onnx/onnx.proto. Large payloads (weights) are
  * kept as references to their bytes until `finish`, which copies each of them exactly once into the model buffer.
  */
-import type { Tensor } from "../../shared/tensor.ts";
+import type { DType, Tensor } from "../../shared/tensor.ts";
 import { type Attr, Graph, GraphBuildError, type Node, type Sym } from "./graph.ts";
 import { ONNX_DTYPE } from "./ops.ts";
 
@@ -132,7 +132,7 @@ function attrProto(name: string, attr: Attr): Writer {
   return w;
 }
 
-function valueInfo(name: string, sym: Sym): Writer {
+function valueInfo(name: string, sym: Sym, dtype: DType = sym.dtype): Writer {
   const shape = new Writer();
   for (const d of sym.shape) {
     const dim = new Writer();
@@ -140,7 +140,7 @@ function valueInfo(name: string, sym: Sym): Writer {
     shape.message(1, dim);
   }
   const tensorType = new Writer();
-  tensorType.int(1, ONNX_DTYPE[sym.dtype]);
+  tensorType.int(1, ONNX_DTYPE[dtype]);
   tensorType.message(2, shape);
   const type = new Writer();
   type.message(1, tensorType);
@@ -156,6 +156,12 @@ export interface ToOnnxOptions {
   outputs?: readonly string[];
   /** Opset imports of other domains, e.g. `{ "com.microsoft": 1 }`. */
   extraOpsets?: Record<string, number>;
+  /**
+   * Graph inputs fed in another dtype than the graph computes in (e.g. float16 weights of a float32 graph): each is
+   * declared with this dtype and cast back right before its first use, so with onnxruntime's arena off only the
+   * weights in use exist in float32 at any moment.
+   */
+  inputDtypes?: Record<string, DType>;
 }
 
 /** The nodes needed to compute `roots`, in topological order. */
@@ -195,7 +201,23 @@ export function toOnnx(graph: Graph, options: ToOnnxOptions = {}): Uint8Array {
   const nameOf = (s: Sym) => rename.get(s) ?? s.name;
 
   const g = new Writer();
+  const casts = new Map<Sym, DType>();
+  for (const input of graph.inputs) {
+    const dtype = options.inputDtypes?.[input.name];
+    if (dtype !== undefined && dtype !== input.dtype) casts.set(input, dtype);
+  }
   for (const node of nodes) {
+    for (const input of node.inputs) {
+      if (!casts.has(input) || rename.has(input)) continue;
+      const c = new Writer();
+      rename.set(input, `${input.name}::${input.dtype}`);
+      c.string(1, input.name);
+      c.string(2, nameOf(input));
+      c.string(3, `cast_${input.name}`);
+      c.string(4, "Cast");
+      c.message(5, attrProto("to", { int: ONNX_DTYPE[input.dtype] }));
+      g.message(1, c);
+    }
     const n = new Writer();
     for (const input of node.inputs) n.string(1, nameOf(input));
     for (const output of node.outputs) n.string(2, nameOf(output));
@@ -218,7 +240,7 @@ export function toOnnx(graph: Graph, options: ToOnnxOptions = {}): Uint8Array {
   for (const node of nodes) for (const input of node.inputs) used.add(input.name);
   for (const [sym] of identities) used.add(sym.name);
   for (const [name, value] of graph.constants) if (used.has(name)) g.message(5, tensorProto(name, value));
-  for (const input of graph.inputs) g.message(11, valueInfo(input.name, input));
+  for (const input of graph.inputs) g.message(11, valueInfo(input.name, input, casts.get(input)));
   for (const [name, sym] of outs) g.message(12, valueInfo(name, sym));
 
   const m = new Writer();

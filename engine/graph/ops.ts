@@ -294,6 +294,12 @@ export function transpose(x: Sym, perm?: readonly number[]): Sym {
   const p = perm ? perm.map((a) => normAxis("Transpose", x, a)) : x.shape.map((_, i) => x.rank - 1 - i);
   if (p.length !== x.rank || new Set(p).size !== x.rank) fail("Transpose", [x], `bad permutation [${perm}]`);
   if (p.every((a, i) => a === i)) return x;
+  // Transpose of a transpose is one transpose of the original (none when the perms cancel).
+  const inner = x.producer;
+  if (inner?.op === "Transpose") {
+    const first = (inner.attrs.perm as { ints: readonly number[] }).ints;
+    return transpose(inner.inputs[0]!, p.map((a) => first[a]!));
+  }
   return x.graph.node("Transpose", [x], { perm: { ints: p } }, [{
     dtype: x.dtype,
     shape: p.map((a) => x.shape[a]!),

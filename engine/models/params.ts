@@ -7,7 +7,7 @@ import { CoopError } from "../../shared/errors.ts";
 import { Tensor } from "../../shared/tensor.ts";
 import { type DecoderConfig, toHfConfig } from "../io/config.ts";
 import { readSafetensors, toFloat32, writeSafetensors } from "../io/safetensors.ts";
-import { Rng } from "../generate/rng.ts";
+import { fillNormal } from "./init.ts";
 
 /** One parameter's HF name and shape. */
 export interface ParamSpec {
@@ -101,15 +101,18 @@ export function checkWeights(
 
 /** Fresh weights: normal(0, std) matrices, unit norm gains, zero biases; deterministic for a seed. */
 export function initWeights(config: DecoderConfig, options: { seed?: number; std?: number } = {}): Weights {
-  const rng = new Rng(options.seed ?? 0);
+  const seed = options.seed ?? 0;
   const std = options.std ?? 0.02;
   const weights: Weights = new Map();
-  for (const spec of parameterSpecs(config)) {
+  parameterSpecs(config).forEach((spec, index) => {
     const data = new Float32Array(spec.shape.reduce((a, b) => a * b, 1));
     if (spec.init === "ones") data.fill(1);
-    else if (spec.init === "normal") { for (let i = 0; i < data.length; i++) data[i] = rng.normal() * std; }
+    // One stream per tensor (seed, index): a tensor's values do not depend on the shapes before it.
+    else if (spec.init === "normal") {
+      fillNormal(data, Math.imul(seed + 1, 0x9e3779b1) ^ Math.imul(index + 1, 0x85ebca6b), std);
+    }
     weights.set(spec.name, new Tensor("float32", spec.shape, data));
-  }
+  });
   return weights;
 }
 

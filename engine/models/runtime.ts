@@ -2,13 +2,13 @@
  * Inference-side plumbing shared by generation and scoring: the current weights held as onnxruntime tensors (set
  * once, fed to every run without conversion) and one compiled session per static input shape.
  */
-import type * as ort from "onnxruntime-node";
+import * as ort from "onnxruntime-node";
 import { CoopError } from "../../shared/errors.ts";
 import type { Tensor } from "../../shared/tensor.ts";
 import { type Graph, toOnnx } from "../graph/mod.ts";
 import type { DecoderConfig } from "../io/config.ts";
 import { createSession, type Feed, type Session, type SessionOptions, toOrt } from "../session/mod.ts";
-import { checkWeights } from "./params.ts";
+import { checkWeights, parameterSpecs } from "./params.ts";
 
 /** Options of {@link ModelRuntime}. */
 export interface ModelRuntimeOptions {
@@ -16,6 +16,11 @@ export interface ModelRuntimeOptions {
   session?: SessionOptions;
   /** Name used in session error messages. */
   name?: string;
+  /**
+   * Dtype the weights are held in (default float32). "float16" halves their memory (a frozen reference or reward
+   * model): every session casts each weight to float32 right before its first use, so compute stays float32.
+   */
+  weightDtype?: "float32" | "float16";
 }
 
 /** Raised when a model is used before it has weights, or with inputs that do not fit it. */
@@ -28,6 +33,7 @@ export class ModelRuntime {
   readonly config: DecoderConfig;
   readonly name: string;
   readonly #sessionOptions: SessionOptions;
+  readonly #weightDtype: "float32" | "float16";
   readonly #sessions = new Map<string, Promise<Session>>();
   #weights: Record<string, ort.Tensor> | null = null;
 
@@ -35,12 +41,16 @@ export class ModelRuntime {
     this.config = config;
     this.name = options.name ?? "model";
     this.#sessionOptions = options.session ?? {};
+    this.#weightDtype = options.weightDtype ?? "float32";
   }
 
   /** Replaces the weights (checked against the config; names must be HF parameter names). */
   setWeights(weights: ReadonlyMap<string, Tensor>): void {
     const checked = checkWeights(this.config, weights, { source: `given to "${this.name}"` });
-    this.#weights = Object.fromEntries([...checked].map(([name, t]) => [name, toOrt(t)]));
+    const half = this.#weightDtype === "float16";
+    this.#weights = Object.fromEntries(
+      [...checked].map(([name, t]) => [name, half ? float16Tensor(t.data as Float32Array, t.shape) : toOrt(t)]),
+    );
   }
 
   /** True once weights were set. */
@@ -52,7 +62,13 @@ export class ModelRuntime {
   session(key: string, build: () => Graph): Promise<Session> {
     let session = this.#sessions.get(key);
     if (session === undefined) {
-      session = createSession(toOnnx(build()), { ...this.#sessionOptions, name: `${this.name}:${key}` });
+      const inputDtypes = this.#weightDtype === "float32"
+        ? undefined
+        : Object.fromEntries(parameterSpecs(this.config).map((spec) => [spec.name, this.#weightDtype]));
+      session = createSession(toOnnx(build(), { inputDtypes }), {
+        ...this.#sessionOptions,
+        name: `${this.name}:${key}`,
+      });
       this.#sessions.set(key, session);
       session.catch(() => this.#sessions.delete(key));
     }
@@ -146,4 +162,16 @@ export function padRows(
     ids: rows.map((row) => join(fill(row, options.pad), [...row])),
     masks: rows.map((row) => join(fill(row, 0), row.map(() => 1))),
   };
+}
+
+/**
+ * A float16 ort.Tensor over raw 16-bit words. onnxruntime-common rewraps float16 data as a Float16Array wherever
+ * the runtime has one (Deno does), and onnxruntime-node's native binding cannot read a Float16Array (it sees 0
+ * bytes), so the words are put back as the tensor's Uint16Array data.
+ */
+function float16Tensor(data: Float32Array, shape: readonly number[]): ort.Tensor {
+  const words = new Uint16Array(new Float16Array(data).buffer);
+  const t = new ort.Tensor("float16", words, [...shape]);
+  (t as unknown as { cpuData: Uint16Array }).cpuData = words;
+  return t;
 }

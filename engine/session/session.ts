@@ -26,6 +26,13 @@ export interface SessionOptions {
    * on a machine shared with other work.
    */
   spinWait?: boolean;
+  /**
+   * onnxruntime's CPU memory arena (default true). Off, intermediates are malloc'd and freed per run, so the process
+   * does not keep the arena's high-water mark between runs.
+   */
+  memArena?: boolean;
+  /** Plan intermediates into one pre-sized block per input shape (onnxruntime's memory pattern, default true). */
+  memPattern?: boolean;
   /** Write an onnxruntime profile (Chrome trace JSON) with this file prefix; for finding slow ops. */
   profilePrefix?: string;
 }
@@ -87,22 +94,33 @@ export class Session {
     return this.inner.outputNames;
   }
 
-  /** Runs the model and returns ort tensors (feed them back to keep state in onnxruntime's buffers). */
-  async run(feeds: Record<string, Feed>, fetches?: readonly string[]): Promise<Record<string, ort.Tensor>> {
+  /**
+   * Runs the model and returns ort tensors. `fetches` names the outputs to compute, as a list or as a record whose
+   * tensors are pre-allocated outputs onnxruntime writes into (null: let it allocate), even when such a buffer is
+   * also fed as an input (the in-place gradient accumulation relies on this).
+   */
+  async run(
+    feeds: Record<string, Feed>,
+    fetches?: readonly string[] | Record<string, ort.Tensor | null>,
+  ): Promise<Record<string, ort.Tensor>> {
     const ortFeeds: Record<string, ort.Tensor> = {};
     for (const [name, value] of Object.entries(feeds)) ortFeeds[name] = value instanceof Tensor ? toOrt(value) : value;
     for (const name of this.inner.inputNames) {
       if (!(name in ortFeeds)) throw new SessionError(`Cannot run session "${this.name}": input "${name}" is missing`);
     }
     try {
-      return fetches ? await this.inner.run(ortFeeds, [...fetches]) : await this.inner.run(ortFeeds);
+      if (fetches === undefined) return await this.inner.run(ortFeeds);
+      return await this.inner.run(ortFeeds, Array.isArray(fetches) ? [...fetches] : fetches as never);
     } catch (cause) {
       throw new SessionError(`Cannot run session "${this.name}": ${(cause as Error).message}`, { cause });
     }
   }
 
   /** Runs the model and returns Coop tensors (views of onnxruntime's output buffers). */
-  async runTensors(feeds: Record<string, Feed>, fetches?: readonly string[]): Promise<Record<string, Tensor>> {
+  async runTensors(
+    feeds: Record<string, Feed>,
+    fetches?: readonly string[] | Record<string, ort.Tensor | null>,
+  ): Promise<Record<string, Tensor>> {
     const out = await this.run(feeds, fetches);
     return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, fromOrt(v)]));
   }
@@ -129,6 +147,8 @@ export async function createSession(
     interOpNumThreads: options.interOpThreads ?? 1,
     executionMode: "sequential",
   };
+  if (options.memArena !== undefined) sessionOptions.enableCpuMemArena = options.memArena;
+  if (options.memPattern !== undefined) sessionOptions.enableMemPattern = options.memPattern;
   if (options.intraOpThreads !== undefined) sessionOptions.intraOpNumThreads = options.intraOpThreads;
   if (options.spinWait === false) {
     sessionOptions.extra = { "session.intra_op.allow_spinning": "0", "session.inter_op.allow_spinning": "0" };

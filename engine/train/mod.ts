@@ -1,4 +1,4 @@
-/** Compiled training steps: loss, gradients and AdamW in one onnxruntime graph per batch shape. */
+/** Compiled training steps: loss and gradients in one onnxruntime graph per batch shape, AdamW in place. */
 export {
   bucketLength,
   type LossFn,
@@ -9,4 +9,5 @@ export {
   Trainer,
   TrainerError,
   type TrainerOptions,
+  type UpdateMode,
 } from "./trainer.ts";

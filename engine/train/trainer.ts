@@ -1,44 +1,53 @@
 /**
- * One compiled training step: the user's loss, its gradients and the AdamW update in one ONNX graph, so one
- * `session.run` is one optimizer step. Parameters and optimizer state live in onnxruntime tensors: each step's
- * outputs are fed back as the next step's inputs. Shapes are static; one session is compiled per batch shape (a
- * bucket) and cached. With several micro-batches, all but the last run an "accumulate" graph (gradients summed into
- * buffers that are also fed back) and the last runs the step graph, which adds the accumulated sums before clipping.
+ * One training step per call: the user's loss and its gradients compiled into an ONNX graph per batch shape, then
+ * clipping and AdamW. By default (`update: "inPlace"`) the graph writes the gradients into buffers allocated once
+ * (pre-allocated fetches) and AdamW updates parameters and moments in place in JS, so parameters, gradients and
+ * both moments each exist exactly once, as in PyTorch; `update: "graph"` compiles the update into the graph and
+ * swaps in the new state tensors it returns (state held twice during a step; the reference path of the tests).
+ * Shapes are static; one session is compiled per batch shape (a bucket) and cached. With several micro-batches the
+ * gradient buffers accumulate: every micro-batch after the first runs a graph that writes `acc + grad` back into the
+ * same buffers.
  *
  * Why static buckets rather than dynamic dims: creating a session for the small benchmark model took 0.2-0.35 s
  * against 0.25-0.6 s per step, so a bucket pays for itself within one step, while dynamic dims would turn every
  * reshape target and broadcast reduction into run-time shape arithmetic to save at most 15 padded tokens per row
  * (lengths padded to multiples of 16 with `bucketLength`).
  *
- * Skipping a non-finite step needs no selects in the graph: onnxruntime writes outputs to fresh buffers and never
- * touches inputs, so when the graph reports `ok = false` the trainer simply keeps feeding the previous parameter and
- * moment tensors.
+ * A non-finite loss or gradient norm skips the step: the in-place path checks before it touches any state, the graph
+ * path keeps feeding the previous tensors.
  */
 import type * as ort from "onnxruntime-node";
 import { CoopError } from "../../shared/errors.ts";
 import { type DType, Tensor } from "../../shared/tensor.ts";
-import { gradients } from "../autodiff/backward.ts";
-import { Graph, GraphBuildError, type Shape, Sym } from "../graph/graph.ts";
-import * as op from "../graph/ops.ts";
-import { toOnnx } from "../graph/onnx.ts";
-import { type AdamWOptions, adamwTerms, adamwUpdate, globalNorm, isFinite } from "../optim/adamw.ts";
-import { createSession, fromOrt, type Session, type SessionOptions, toOrt } from "../session/session.ts";
+import { Graph, type Shape } from "../graph/graph.ts";
+import type { AdamWOptions } from "../optim/adamw.ts";
+import { adamwInPlace, clipCoefficient } from "../optim/adamw_inplace.ts";
+import { createSession, type Session, type SessionOptions, toOrt } from "../session/session.ts";
+import {
+  buildFusedStepGraph,
+  buildGradGraph,
+  type GradGraphKind,
+  type LossFn,
+  type StepGraphKind,
+  type StepGraphSpec,
+} from "./step_graph.ts";
 
-/** What a loss function returns: a scalar loss and optional scalar metrics reported with each step. */
-export interface LossOutputs {
-  loss: Sym;
-  metrics?: Record<string, Sym>;
-}
+export type { LossFn, LossOutputs, StepGraphKind } from "./step_graph.ts";
 
-/** Builds the loss from parameter and batch inputs (called once per batch shape). */
-export type LossFn = (g: Graph, params: Record<string, Sym>, batch: Record<string, Sym>) => Sym | LossOutputs;
+/** Where AdamW runs: in place over the trainer's buffers (default) or inside the step graph (copies state). */
+export type UpdateMode = "inPlace" | "graph";
 
 /** Options of `Trainer`. */
 export interface TrainerOptions {
   /** The loss graph. */
   loss: LossFn;
-  /** Initial float32 parameters by name. */
+  /** Initial float32 parameters by name (copied: the trainer owns its buffers, unless `adoptParams`). */
   params: Record<string, Tensor>;
+  /**
+   * Use the given parameter buffers as the trainer's own state instead of copying them (they are then updated in
+   * place by every step): saves one copy of the model while the trainer is built.
+   */
+  adoptParams?: boolean;
   /** Names of the parameters to train (default: all); the others are inputs only. */
   trainable?: readonly string[];
   /** AdamW hyper-parameters (learning rate is passed to each step). */
@@ -47,6 +56,8 @@ export interface TrainerOptions {
   session?: SessionOptions;
   /** Name used in errors and session names (default "trainer"). */
   name?: string;
+  /** Where the update runs (default "inPlace"). */
+  update?: UpdateMode;
 }
 
 /** Options of one `step`. */
@@ -79,10 +90,7 @@ export function bucketLength(length: number, multiple = 16): number {
   return Math.max(multiple, Math.ceil(length / multiple) * multiple);
 }
 
-/** Which graph: a plain step, the last micro-batch's step (adds accumulated gradients), or an accumulation. */
-export type StepGraphKind = "step" | "step_acc" | "accumulate";
-type Kind = StepGraphKind;
-const RESERVED = /^(lr|step|inv_micro_batches|acc_loss|loss|grad_norm|ok)$|^(acc|adamw|next|metric)\./;
+const RESERVED = /^(lr|step|inv_micro_batches|acc_loss|loss|grad_norm|ok|sumsq)$|^(acc|adamw|next|metric|grad)\./;
 
 function scalar(t: ort.Tensor): number {
   return Number((t.data as ArrayLike<number | bigint>)[0]);
@@ -92,24 +100,47 @@ function f32(value: number): ort.Tensor {
   return toOrt(new Tensor("float32", [], Float32Array.of(value)));
 }
 
+/** A float32 tensor with its own buffer, and the ort.Tensor over that buffer fed to sessions. */
+class Slot {
+  tensor: Tensor<"float32">;
+  ort: ort.Tensor;
+  constructor(shape: Shape, data?: Float32Array, adopt = false) {
+    const buffer = adopt && data !== undefined ? data : new Float32Array(shape.reduce((p, q) => p * q, 1));
+    if (data !== undefined && buffer !== data) buffer.set(data);
+    this.tensor = new Tensor("float32", shape, buffer);
+    this.ort = toOrt(this.tensor);
+  }
+  get data(): Float32Array {
+    return this.tensor.data as Float32Array;
+  }
+  /** Adopts a new tensor as the state (the graph path's outputs). */
+  replace(t: ort.Tensor): void {
+    this.ort = t;
+    this.tensor = new Tensor("float32", t.dims, t.data as Float32Array);
+  }
+}
+
 /** A model's training loop state with a compiled step per batch shape. */
 export class Trainer {
   readonly name: string;
+  readonly update: UpdateMode;
   #loss: LossFn;
   #adamw: AdamWOptions;
   #sessionOptions: SessionOptions;
   #shapes = new Map<string, { dtype: DType; shape: Shape }>();
   #trainable: string[];
-  #params: Record<string, ort.Tensor> = {};
-  #m: Record<string, ort.Tensor> = {};
-  #v: Record<string, ort.Tensor> = {};
-  #zeros: Record<string, ort.Tensor> = {};
+  #decays = new Map<string, boolean>();
+  #params = new Map<string, Slot>();
+  #m = new Map<string, Slot>();
+  #v = new Map<string, Slot>();
+  #grads: Map<string, Slot> | null = null;
   #step = 0;
   #sessions = new Map<string, Promise<Session>>();
   #queue: Promise<unknown> = Promise.resolve();
 
   constructor(options: TrainerOptions) {
     this.name = options.name ?? "trainer";
+    this.update = options.update ?? "inPlace";
     this.#loss = options.loss;
     this.#adamw = options.adamw ?? {};
     this.#sessionOptions = options.session ?? {};
@@ -119,16 +150,18 @@ export class Trainer {
       }
       if (RESERVED.test(name)) throw new TrainerError(`Cannot train parameter "${name}": the name is reserved`);
       this.#shapes.set(name, { dtype: t.dtype, shape: t.shape });
-      this.#params[name] = toOrt(t);
+      this.#params.set(name, new Slot(t.shape, t.data as Float32Array, options.adoptParams));
     }
     this.#trainable = [...(options.trainable ?? Object.keys(options.params))];
+    // The decay predicate sees the parameter as a graph input (its rank and shape), as in the graph path.
+    const probe = new Graph("decays");
+    const decays = this.#adamw.decays ?? ((_: string, p: { rank: number }) => p.rank >= 2);
     for (const name of this.#trainable) {
       const spec = this.#shapes.get(name);
       if (spec === undefined) throw new TrainerError(`Cannot train "${name}": it is not among the parameters`);
-      const zeros = () => toOrt(new Tensor("float32", spec.shape, new Float32Array(shapeSizeOf(spec.shape))));
-      this.#m[name] = zeros();
-      this.#v[name] = zeros();
-      this.#zeros[name] = zeros();
+      this.#m.set(name, new Slot(spec.shape));
+      this.#v.set(name, new Slot(spec.shape));
+      this.#decays.set(name, decays(name, probe.input(name, "float32", spec.shape)));
     }
   }
 
@@ -137,17 +170,20 @@ export class Trainer {
     return this.#step;
   }
 
-  /** Current parameters as Coop tensors (views of onnxruntime's buffers; do not mutate). */
+  /**
+   * Current parameters as Coop tensors: views of the trainer's live buffers, which the next step overwrites in
+   * place (copy them to keep a snapshot; do not mutate).
+   */
   params(): Record<string, Tensor> {
-    return Object.fromEntries(Object.entries(this.#params).map(([k, v]) => [k, fromOrt(v)]));
+    return Object.fromEntries([...this.#params].map(([k, s]) => [k, s.tensor]));
   }
 
   /** Current parameters as ort tensors, to feed other sessions (scoring, generation) without copies. */
   paramFeeds(): Record<string, ort.Tensor> {
-    return { ...this.#params };
+    return Object.fromEntries([...this.#params].map(([k, s]) => [k, s.ort]));
   }
 
-  /** Replaces parameter values (same names and shapes); optimizer state is kept. */
+  /** Replaces parameter values (same names and shapes; copied into the trainer's buffers); optimizer state is kept. */
   setParams(values: Record<string, Tensor>): void {
     for (const [name, t] of Object.entries(values)) {
       const spec = this.#shapes.get(name);
@@ -158,17 +194,16 @@ export class Trainer {
         );
       }
     }
-    for (const [name, t] of Object.entries(values)) this.#params[name] = toOrt(t);
+    for (const [name, t] of Object.entries(values)) this.#params.get(name)!.data.set(t.data as Float32Array);
   }
 
-  /** Optimizer state (moments and step count) for checkpoints. */
+  /** Optimizer state (moments and step count) for checkpoints; the moments are live views like `params()`. */
   state(): { step: number; m: Record<string, Tensor>; v: Record<string, Tensor> } {
-    const conv = (r: Record<string, ort.Tensor>) =>
-      Object.fromEntries(Object.entries(r).map(([k, v]) => [k, fromOrt(v)]));
+    const conv = (r: Map<string, Slot>) => Object.fromEntries([...r].map(([k, s]) => [k, s.tensor]));
     return { step: this.#step, m: conv(this.#m), v: conv(this.#v) };
   }
 
-  /** Restores optimizer state saved by `state()`. */
+  /** Restores optimizer state saved by `state()` (copied into the trainer's buffers). */
   loadState(state: { step: number; m: Record<string, Tensor>; v: Record<string, Tensor> }): void {
     for (const name of this.#trainable) {
       const spec = this.#shapes.get(name)!;
@@ -180,8 +215,8 @@ export class Trainer {
       }
     }
     for (const name of this.#trainable) {
-      this.#m[name] = toOrt(state.m[name]!);
-      this.#v[name] = toOrt(state.v[name]!);
+      this.#m.get(name)!.data.set(state.m[name]!.data as Float32Array);
+      this.#v.get(name)!.data.set(state.v[name]!.data as Float32Array);
     }
     this.#step = state.step;
   }
@@ -197,43 +232,80 @@ export class Trainer {
       throw new TrainerError(`Cannot step "${this.name}": lr ${options.lr} is not finite`);
     }
     for (const b of micro) this.#batchFeeds(b);
-    // Steps read and replace the state tensors, so overlapping calls are queued rather than interleaved.
-    const run = this.#queue.then(() => this.#runStep(micro, options.lr));
+    // Steps read and replace the state, so overlapping calls are queued rather than interleaved.
+    const run = this.#queue.then(() =>
+      this.update === "graph" ? this.#runFusedStep(micro, options.lr) : this.#runInPlaceStep(micro, options.lr)
+    );
     this.#queue = run.catch(() => {});
     return await run;
   }
 
-  async #runStep(micro: readonly Record<string, Tensor>[], lr: number): Promise<StepReport> {
+  async #runInPlaceStep(micro: readonly Record<string, Tensor>[], lr: number): Promise<StepReport> {
     const k = micro.length;
-    const metricSums: Record<string, number> = {};
-    const addMetrics = (out: Record<string, ort.Tensor>) => {
-      for (const [key, t] of Object.entries(out)) {
-        if (key.startsWith("metric.")) metricSums[key.slice(7)] = (metricSums[key.slice(7)] ?? 0) + scalar(t);
+    const grads = this.#gradSlots();
+    const metrics = new MetricSums();
+    let lossSum = 0;
+    let sumsq = NaN;
+    for (let i = 0; i < k; i++) {
+      const session = await this.#gradSession({ accumulate: i > 0, norm: i === k - 1 }, micro[i]!);
+      const feeds: Record<string, ort.Tensor> = { ...this.paramFeeds(), ...this.#batchFeeds(micro[i]!) };
+      // Output `grad.<name>` goes into the trainer's gradient buffer; when accumulating it is also the input.
+      const fetches: Record<string, ort.Tensor | null> = {};
+      for (const out of session.outputNames) fetches[out] = null;
+      for (const [name, slot] of grads) {
+        fetches[`grad.${name}`] = slot.ort;
+        if (i > 0) feeds[`acc.${name}`] = slot.ort;
       }
-    };
+      const out = await session.run(feeds, fetches);
+      lossSum += scalar(out.loss!);
+      if (i === k - 1) sumsq = scalar(out.sumsq!);
+      metrics.add(out);
+    }
+    const loss = lossSum / k;
+    const gradNorm = Math.sqrt(sumsq) / k;
+    const ok = Number.isFinite(loss) && Number.isFinite(gradNorm);
+    if (ok) {
+      const gradScale = clipCoefficient(gradNorm, this.#adamw.maxGradNorm) / k;
+      const s = { lr, step: this.#step + 1, gradScale };
+      for (const [name, grad] of grads) {
+        const buffers = {
+          param: this.#params.get(name)!.data,
+          grad: grad.data,
+          m: this.#m.get(name)!.data,
+          v: this.#v.get(name)!.data,
+        };
+        adamwInPlace(buffers, s, { ...this.#adamw, decays: this.#decays.get(name)! });
+      }
+      this.#step++;
+    }
+    return { loss, gradNorm, skipped: !ok, step: this.#step, metrics: metrics.mean(k) };
+  }
+
+  async #runFusedStep(micro: readonly Record<string, Tensor>[], lr: number): Promise<StepReport> {
+    const k = micro.length;
+    const metrics = new MetricSums();
     let acc: Record<string, ort.Tensor> = {};
     let accLoss = f32(0);
+    const zeros = (name: string) => new Slot(this.#shapes.get(name)!.shape).ort;
     for (let i = 0; i < k - 1; i++) {
-      const session = await this.#session("accumulate", micro[i]!);
-      const feeds: Record<string, ort.Tensor> = { ...this.#params, ...this.#batchFeeds(micro[i]!), acc_loss: accLoss };
-      for (const name of this.#trainable) feeds[`acc.${name}`] = acc[`next.acc.${name}`] ?? this.#zeros[name]!;
-      const out = await session.run(feeds);
-      acc = out;
-      accLoss = out["next.acc_loss"]!;
-      addMetrics(out);
+      const session = await this.#fusedSession("accumulate", micro[i]!);
+      const feeds: Record<string, ort.Tensor> = { ...this.paramFeeds(), ...this.#batchFeeds(micro[i]!) };
+      feeds.acc_loss = accLoss;
+      for (const name of this.#trainable) feeds[`acc.${name}`] = acc[`next.acc.${name}`] ?? zeros(name);
+      acc = await session.run(feeds);
+      accLoss = acc["next.acc_loss"]!;
+      metrics.add(acc);
     }
-    const last = micro[k - 1]!;
-    const kind: Kind = k > 1 ? "step_acc" : "step";
-    const session = await this.#session(kind, last);
+    const session = await this.#fusedSession(k > 1 ? "step_acc" : "step", micro[k - 1]!);
     const feeds: Record<string, ort.Tensor> = {
-      ...this.#params,
-      ...this.#batchFeeds(last),
+      ...this.paramFeeds(),
+      ...this.#batchFeeds(micro[k - 1]!),
       lr: f32(lr),
       step: f32(this.#step + 1),
     };
     for (const name of this.#trainable) {
-      feeds[`adamw.m.${name}`] = this.#m[name]!;
-      feeds[`adamw.v.${name}`] = this.#v[name]!;
+      feeds[`adamw.m.${name}`] = this.#m.get(name)!.ort;
+      feeds[`adamw.v.${name}`] = this.#v.get(name)!.ort;
       if (k > 1) feeds[`acc.${name}`] = acc[`next.acc.${name}`]!;
     }
     if (k > 1) {
@@ -241,29 +313,40 @@ export class Trainer {
       feeds.inv_micro_batches = f32(1 / k);
     }
     const out = await session.run(feeds);
-    addMetrics(out);
+    metrics.add(out);
     const ok = scalar(out.ok!) !== 0;
     if (ok) {
       for (const name of this.#trainable) {
-        this.#params[name] = out[`next.${name}`]!;
-        this.#m[name] = out[`next.adamw.m.${name}`]!;
-        this.#v[name] = out[`next.adamw.v.${name}`]!;
+        this.#params.get(name)!.replace(out[`next.${name}`]!);
+        this.#m.get(name)!.replace(out[`next.adamw.m.${name}`]!);
+        this.#v.get(name)!.replace(out[`next.adamw.v.${name}`]!);
       }
       this.#step++;
     }
-    const metrics = Object.fromEntries(Object.entries(metricSums).map(([key, v]) => [key, v / k]));
-    return { loss: scalar(out.loss!), gradNorm: scalar(out.grad_norm!), skipped: !ok, step: this.#step, metrics };
+    return {
+      loss: scalar(out.loss!),
+      gradNorm: scalar(out.grad_norm!),
+      skipped: !ok,
+      step: this.#step,
+      metrics: metrics.mean(k),
+    };
   }
 
-  /** Compiles (and caches) the step graph for this batch shape ahead of time. */
+  /** Compiles (and caches) the step graphs for this batch shape ahead of time. */
   async compile(batch: Record<string, Tensor>, options: { microBatches?: number } = {}): Promise<void> {
-    await this.#session((options.microBatches ?? 1) > 1 ? "step_acc" : "step", batch);
-    if ((options.microBatches ?? 1) > 1) await this.#session("accumulate", batch);
+    const multi = (options.microBatches ?? 1) > 1;
+    if (this.update === "graph") {
+      await this.#fusedSession(multi ? "step_acc" : "step", batch);
+      if (multi) await this.#fusedSession("accumulate", batch);
+      return;
+    }
+    await this.#gradSession({ accumulate: false, norm: !multi }, batch);
+    if (multi) await this.#gradSession({ accumulate: true, norm: true }, batch);
   }
 
-  /** The ONNX model of a step graph for this batch shape (for inspection and benchmarks). */
-  model(batch: Record<string, Tensor>, kind: Kind = "step"): Uint8Array {
-    return this.#build(kind, specOf(batch));
+  /** The ONNX model of the fused step graph for this batch shape (for inspection and benchmarks). */
+  model(batch: Record<string, Tensor>, kind: StepGraphKind = "step"): Uint8Array {
+    return buildFusedStepGraph(this.#spec(batch), kind, this.#adamw);
   }
 
   /** Frees every cached session. */
@@ -271,6 +354,13 @@ export class Trainer {
     const sessions = [...this.#sessions.values()];
     this.#sessions.clear();
     for (const s of sessions) await s.then((session) => session.release(), () => {});
+  }
+
+  #gradSlots(): Map<string, Slot> {
+    // Allocated at the first step, not in the constructor: a trainer that never steps (a checkpoint loader) and
+    // the graph path need no gradient buffers.
+    this.#grads ??= new Map(this.#trainable.map((name) => [name, new Slot(this.#shapes.get(name)!.shape)]));
+    return this.#grads;
   }
 
   #batchFeeds(batch: Record<string, Tensor>): Record<string, ort.Tensor> {
@@ -286,90 +376,51 @@ export class Trainer {
     return feeds;
   }
 
-  #session(kind: Kind, batch: Record<string, Tensor>): Promise<Session> {
-    const spec = specOf(batch);
-    const key = `${kind}|${JSON.stringify(spec)}`;
+  #spec(batch: Record<string, Tensor>): StepGraphSpec {
+    const spec = Object.keys(batch).sort().map((
+      name,
+    ): [string, DType, Shape] => [name, batch[name]!.dtype, batch[name]!.shape]);
+    return { name: this.name, loss: this.#loss, shapes: this.#shapes, trainable: this.#trainable, batch: spec };
+  }
+
+  #gradSession(kind: GradGraphKind, batch: Record<string, Tensor>): Promise<Session> {
+    const spec = this.#spec(batch);
+    return this.#cached(
+      `grads|${kind.accumulate}|${kind.norm}|${JSON.stringify(spec.batch)}`,
+      "grads",
+      () => buildGradGraph(spec, kind),
+    );
+  }
+
+  #fusedSession(kind: StepGraphKind, batch: Record<string, Tensor>): Promise<Session> {
+    const spec = this.#spec(batch);
+    return this.#cached(
+      `${kind}|${JSON.stringify(spec.batch)}`,
+      kind,
+      () => buildFusedStepGraph(spec, kind, this.#adamw),
+    );
+  }
+
+  #cached(key: string, label: string, build: () => Uint8Array): Promise<Session> {
     let session = this.#sessions.get(key);
     if (session === undefined) {
-      session = createSession(this.#build(kind, spec), { ...this.#sessionOptions, name: `${this.name}/${kind}` });
+      session = createSession(build(), { ...this.#sessionOptions, name: `${this.name}/${label}` });
       this.#sessions.set(key, session);
       session.catch(() => this.#sessions.delete(key));
     }
     return session;
   }
+}
 
-  #build(kind: Kind, spec: [string, DType, Shape][]): Uint8Array {
-    const g = new Graph(`${this.name}_${kind}`);
-    const params: Record<string, Sym> = {};
-    for (const [name, s] of this.#shapes) params[name] = g.input(name, s.dtype, s.shape);
-    const batch: Record<string, Sym> = {};
-    for (const [name, dtype, shape] of spec) batch[name] = g.input(name, dtype, shape);
-    const built = this.#loss(g, params, batch);
-    const { loss, metrics = {} } = built instanceof Sym ? { loss: built } : built;
-    if (loss.size !== 1 || loss.dtype !== "float32") {
-      throw new GraphBuildError(`Cannot train on loss ${loss}: it must be a float32 scalar`);
+/** Sums of the `metric.*` outputs over micro-batches. */
+class MetricSums {
+  #sums: Record<string, number> = {};
+  add(out: Record<string, ort.Tensor>): void {
+    for (const [key, t] of Object.entries(out)) {
+      if (key.startsWith("metric.")) this.#sums[key.slice(7)] = (this.#sums[key.slice(7)] ?? 0) + scalar(t);
     }
-    const scalarLoss = op.reshape(loss, []);
-    const trainable = this.#trainable.map((n) => params[n]!);
-    const grads = gradients(scalarLoss, trainable);
-    for (const [key, sym] of Object.entries(metrics)) {
-      g.output(`metric.${key}`, op.reshape(op.cast(sym, "float32"), []));
-    }
-
-    if (kind === "accumulate") {
-      const accLoss = g.input("acc_loss", "float32", []);
-      g.output("next.acc_loss", op.add(accLoss, scalarLoss));
-      this.#trainable.forEach((name, i) => {
-        const acc = g.input(`acc.${name}`, "float32", params[name]!.shape);
-        g.output(`next.acc.${name}`, op.add(acc, grads[i]!));
-      });
-      return toOnnx(g);
-    }
-    const lr = g.input("lr", "float32", []);
-    const stepNo = g.input("step", "float32", []);
-    let total = grads;
-    let meanLoss = scalarLoss;
-    let invK = g.scalar(1);
-    if (kind === "step_acc") {
-      invK = g.input("inv_micro_batches", "float32", []);
-      const accLoss = g.input("acc_loss", "float32", []);
-      meanLoss = op.mul(op.add(accLoss, scalarLoss), invK);
-      total = this.#trainable.map((name, i) =>
-        op.add(g.input(`acc.${name}`, "float32", params[name]!.shape), grads[i]!)
-      );
-    }
-    // Squares are shared by the norm and the second-moment update.
-    const squares = total.map((t) => op.mul(t, t));
-    const norm = op.mul(globalNorm(squares), invK);
-    const ok = op.and(isFinite(meanLoss), isFinite(norm));
-    const maxNorm = this.#adamw.maxGradNorm;
-    // torch.nn.utils.clip_grad_norm_: coefficient max_norm / (norm + 1e-6), clamped to 1.
-    const clip = maxNorm === undefined ? g.scalar(1) : op.min(op.div(maxNorm, op.add(norm, 1e-6)), 1);
-    const terms = adamwTerms({ lr, step: stepNo, gradScale: op.mul(clip, invK) }, this.#adamw);
-    this.#trainable.forEach((name, i) => {
-      const m = g.input(`adamw.m.${name}`, "float32", params[name]!.shape);
-      const v = g.input(`adamw.v.${name}`, "float32", params[name]!.shape);
-      const next = adamwUpdate(
-        name,
-        { param: params[name]!, grad: total[i]!, gradSq: squares[i], m, v },
-        terms,
-        this.#adamw,
-      );
-      g.output(`next.${name}`, next.param);
-      g.output(`next.adamw.m.${name}`, next.m);
-      g.output(`next.adamw.v.${name}`, next.v);
-    });
-    g.output("loss", meanLoss);
-    g.output("grad_norm", norm);
-    g.output("ok", ok);
-    return toOnnx(g);
   }
-}
-
-function shapeSizeOf(shape: Shape): number {
-  return shape.reduce((p, q) => p * q, 1);
-}
-
-function specOf(batch: Record<string, Tensor>): [string, DType, Shape][] {
-  return Object.keys(batch).sort().map((name) => [name, batch[name]!.dtype, batch[name]!.shape]);
+  mean(k: number): Record<string, number> {
+    return Object.fromEntries(Object.entries(this.#sums).map(([key, v]) => [key, v / k]));
+  }
 }

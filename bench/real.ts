@@ -1,0 +1,143 @@
+/**
+ * `./coop bench real [--size 0.5b|mid|small] [--steps N] [--no-torch]`: a Qwen2.5-0.5B-shaped model (random weights,
+ * the real 151,669-token Qwen vocabulary) in each role of a Cooper step, each role in its own process so its peak
+ * RSS is its own: learner (training step 2x128: loss, backward, clipping, AdamW), rollout (2 x 32 new tokens after
+ * 64-token prompts) and reference / reward-model forward (2x128). Next to each, the same work in PyTorch eager CPU
+ * (transformers) measured in the same run by bench/torch_step.py, when torch is importable. Prints a table and
+ * writes bench/out/real.json.
+ */
+import { fileURLToPath } from "node:url";
+import { printTable, writeBenchJson } from "./report.ts";
+import { REAL_BATCH } from "./real_role.ts";
+import { REAL_SHAPES, type RealSize } from "./real_shapes.ts";
+import { parameterCount } from "../engine/models/params.ts";
+import { realConfig } from "./real_shapes.ts";
+
+const ROLE_SCRIPT = fileURLToPath(new URL("./real_role.ts", import.meta.url));
+const TORCH_SCRIPT = fileURLToPath(new URL("./torch_step.py", import.meta.url));
+
+type Json = Record<string, unknown>;
+
+async function runJson(cmd: string, args: string[]): Promise<Json> {
+  const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
+  const text = new TextDecoder().decode(out.stdout).trim();
+  const last = text.split("\n").at(-1) ?? "";
+  if (!out.success || !last.startsWith("{")) {
+    const err = new TextDecoder().decode(out.stderr).trim().split("\n").slice(-5).join("\n");
+    throw new Error(`${cmd} ${args.join(" ").slice(0, 80)} failed (exit ${out.code}): ${err}`);
+  }
+  return JSON.parse(last);
+}
+
+/** Why the torch column is skipped, or null when `import torch, transformers` works. */
+export async function torchUnavailable(): Promise<string | null> {
+  try {
+    const out = await new Deno.Command("python3", {
+      args: ["-c", "import torch, transformers"],
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    if (out.success) return null;
+    return new TextDecoder().decode(out.stderr).trim().split("\n").at(-1) ?? "import failed";
+  } catch (e) {
+    return `python3 not runnable: ${(e as Error).message}`;
+  }
+}
+
+/** Runs one PyTorch job (see bench/torch_step.py). */
+export function torchJob(job: Json): Promise<Json> {
+  return runJson("python3", [TORCH_SCRIPT, JSON.stringify(job)]);
+}
+
+/** Prints a finished job's raw result at once, so a later failure does not lose it. */
+function report(what: string, result: Json): Json {
+  console.log(`bench real: ${what} ${JSON.stringify(result)}`);
+  return result;
+}
+
+function runRole(name: string, size: RealSize, steps: number): Promise<Json> {
+  return runJson(Deno.execPath(), ["run", "-A", ROLE_SCRIPT, name, size, String(steps)]);
+}
+
+const min = (xs: unknown) => Math.min(...(xs as number[]));
+
+/** Runs the suite. */
+export async function runRealBench(args: readonly string[] = []): Promise<Json> {
+  const flag = (name: string) => {
+    const i = args.indexOf(name);
+    return i >= 0 ? args[i + 1] : undefined;
+  };
+  const size = (flag("--size") ?? "0.5b") as RealSize;
+  if (!(size in REAL_SHAPES)) throw new Error(`--size must be one of ${Object.keys(REAL_SHAPES).join(", ")}`);
+  const steps = Number(flag("--steps") ?? 2);
+  const skip = args.includes("--no-torch") ? "--no-torch given" : await torchUnavailable();
+  if (skip) console.log(`bench real: PyTorch column skipped: ${skip}`);
+  const config = REAL_SHAPES[size];
+  const { batch, seq, prompt, newTokens } = REAL_BATCH;
+  const torchErrors: string[] = [];
+  // A PyTorch job that fails (e.g. killed for memory on a shared machine) leaves its column empty, with the reason.
+  const torch = async (job: Json): Promise<Json | null> => {
+    if (skip) return null;
+    try {
+      return report("torch", await torchJob({ config, threads: 2, ...job }));
+    } catch (e) {
+      torchErrors.push((e as Error).message.slice(0, 300));
+      console.log(`bench real: PyTorch job failed: ${(e as Error).message.slice(0, 300)}`);
+      return null;
+    }
+  };
+  const role = async (name: string) => report(name, await runRole(name, size, steps));
+  // One process at a time: the 0.5B learner alone needs ~8-9 GiB.
+  const learner = await role("learner");
+  const torchTrain = await torch({ train: { batch, seq, steps, lr: 1e-4, weight_decay: 0.01, max_grad_norm: 1 } });
+  const rollout = await role("rollout");
+  const torchGen = await torch({ generate: { batch, prompt, new_tokens: newTokens } });
+  const reference = await role("reference");
+  const torchFwd = await torch({ forward: { batch, seq, runs: 2 } });
+  const reference16 = await role("reference16");
+
+  const tokens = batch * seq;
+  const learnerStep = min(learner.stepS);
+  const torchStep = torchTrain ? min(torchTrain.train_step_s) : NaN;
+  const torchFwdS = torchFwd ? min(torchFwd.forward_s) : NaN;
+  const rows = [
+    { quantity: "random init / load, s", coop: learner.loadS, torch: torchTrain?.init_s },
+    { quantity: `learner step ${batch}x${seq}, s`, coop: learnerStep, torch: torchStep },
+    { quantity: "learner tok/s", coop: tokens / learnerStep, torch: tokens / torchStep },
+    { quantity: "learner peak RSS, GiB", coop: learner.peakStep, torch: torchTrain?.peak_gib_train },
+    { quantity: "weight publish (encode), s", coop: learner.publishS },
+    { quantity: "learner peak with publish, GiB", coop: learner.peak },
+    { quantity: `rollout tok/s (${batch}x${newTokens} new)`, coop: rollout.tokS, torch: torchGen?.generate_tok_s },
+    { quantity: "rollout peak RSS, GiB", coop: rollout.peak, torch: torchGen?.peak_gib_generate },
+    { quantity: `reference forward ${batch}x${seq}, s`, coop: reference.forwardS, torch: torchFwdS },
+    { quantity: "reference peak RSS, GiB", coop: reference.peak, torch: torchFwd?.peak_gib_forward },
+    { quantity: `reference fp16 weights forward, s`, coop: reference16.forwardS, torch: torchFwdS },
+    { quantity: "reference fp16 weights peak RSS, GiB", coop: reference16.peak, torch: torchFwd?.peak_gib_forward },
+  ].map((r) => {
+    const t = r.torch as number | undefined;
+    const c = r.coop as number;
+    return { ...r, torch: t ?? "-", "coop/torch": t === undefined || !Number.isFinite(t) ? "-" : c / t };
+  });
+  const params = parameterCount(realConfig(size));
+  printTable(
+    `real: Qwen2-shaped ${size} (${(params / 1e6).toFixed(0)}M params, random weights), 2 threads, float32`,
+    rows,
+  );
+  const result = {
+    size,
+    params,
+    steps,
+    torch_skipped: skip,
+    torch_errors: torchErrors,
+    coop: { learner, rollout, reference, reference16 },
+    torch: { train: torchTrain, generate: torchGen, forward: torchFwd },
+    learner_tok_s: tokens / learnerStep,
+    torch_learner_tok_s: tokens / torchStep,
+    learner_peak_ratio: torchTrain ? (learner.peakStep as number) / (torchTrain.peak_gib_train as number) : null,
+    learner_step_ratio: torchTrain ? learnerStep / torchStep : null,
+  };
+  await writeBenchJson("real", result);
+  return result;
+}
+
+if (import.meta.main) await runRealBench(Deno.args);
