@@ -25,6 +25,12 @@ export const placementStrategySchema = z.enum(["PACK", "SPREAD", "STRICT_PACK", 
 /** Placement group strategy. */
 export type PlacementStrategy = z.infer<typeof placementStrategySchema>;
 
+/**
+ * Calls an actor queues (host side) and a client keeps in flight per actor (caller side) unless the spawn says
+ * otherwise; -1 lifts the bound. Bounded by default so a flood of calls costs a BackpressureError, not the host.
+ */
+export const DEFAULT_MAX_PENDING_CALLS = 1024;
+
 /** Options of an actor, as stored in its record. */
 export const actorOptionsSchema = z.object({
   resources: resourceRequestSchema.default({ cpu: 1 }),
@@ -32,7 +38,7 @@ export const actorOptionsSchema = z.object({
   labels: z.record(z.string(), z.string()).optional(),
   maxRestarts: z.number().int().min(-1).default(0),
   maxConcurrency: z.number().int().positive().default(1),
-  maxPendingCalls: z.number().int().min(-1).default(-1),
+  maxPendingCalls: z.number().int().min(-1).default(DEFAULT_MAX_PENDING_CALLS),
   maxTaskRetries: z.number().int().min(-1).default(0),
   placementGroup: id.optional(),
   bundleIndex: z.number().int().nonnegative().optional(),
