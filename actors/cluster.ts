@@ -11,14 +11,15 @@ import {
   type ActorRecord,
   type CoordinatorRequest,
   type LifecycleEvent,
+  lifecycleEventSchema,
   type LogLine,
   type NodeRecord,
+  parseMessage,
   type PlacementGroupRecord,
   type PlacementStrategy,
   readReply,
   type ResourceRequest,
 } from "../shared/protocol.ts";
-import { decode } from "../shared/codec.ts";
 import { type Subjects, subjects } from "../shared/subjects.ts";
 import type { BlobStore, Transport, TransportSubscription } from "../shared/transport.ts";
 import { ActorEntry, type ActorHandle, type CallOptions, type HandleHost, makeHandle, waitAlive } from "./handle.ts";
@@ -288,16 +289,16 @@ export class Cluster implements HandleHost {
       for await (const message of subscription) {
         let event: LifecycleEvent;
         try {
-          event = decode(message.data) as LifecycleEvent;
+          event = parseMessage(lifecycleEventSchema, message.data, "lifecycle event");
         } catch {
-          continue;
+          continue; // not a lifecycle record: nothing to act on
         }
-        if (event?.type === "state") {
-          this.#entries.get(event.actor?.id)?.update(event.actor);
-        } else if (event?.type === "exited") {
+        if (event.type === "state") {
+          this.#entries.get(event.actor.id)?.update(event.actor);
+        } else if (event.type === "exited") {
           const detail = `actor process exited (${event.signal ?? `code ${event.code}`}) during the call`;
           this.#entries.get(event.actorId)?.exited(event.incarnation, detail);
-        } else if (event?.type === "failed") {
+        } else if (event.type === "failed") {
           this.#entries.get(event.actorId)?.exited(event.incarnation, "actor failed to restart during the call");
         }
       }

@@ -6,7 +6,7 @@
  * All state changes run one at a time through `#serial`, because handlers await KV writes and agent requests
  * between reading and writing state.
  */
-import { decode, encode } from "../shared/codec.ts";
+import { encode } from "../shared/codec.ts";
 import {
   ActorDiedError,
   BadArgumentsError,
@@ -17,21 +17,26 @@ import {
 } from "../shared/errors.ts";
 import {
   type ActorRecord,
+  type ActorReport,
+  actorReportSchema,
+  checkSender,
   type CoordinatorRequest,
   coordinatorRequestSchema,
   type Heartbeat,
   heartbeatSchema,
   type LifecycleEvent,
   type LogBatch,
+  logBatchSchema,
   type LogLine,
   type NodeInfo,
   type NodeRecord,
+  nodeRequestSchema,
   parseMessage,
   type PlacementGroupRecord,
   readReply,
 } from "../shared/protocol.ts";
 import { listenTo, serveRequests } from "../shared/serving.ts";
-import { type Subjects, subjects } from "../shared/subjects.ts";
+import { type Subjects, subjects, subjectToken } from "../shared/subjects.ts";
 import type { Transport, TransportSubscription } from "../shared/transport.ts";
 import { type PlaceResult, Scheduler } from "./scheduler.ts";
 import { placeOptions, toNodeRecord, toSchedulerNode, toSchedulerRequest, toSchedulerResources } from "./requests.ts";
@@ -130,11 +135,29 @@ export class Coordinator {
       console.error(`Coordinator: recovered ${state.nodes.length} nodes and ${state.actors.length} actors from KV`);
     }
 
+    // Node-bound subjects carry the sender's node id as their last token; records naming another node are refused.
     this.#serve(this.subjects.coordinator, (data) => this.#handle(data));
-    this.#serve(this.subjects.heartbeat, (data) => this.#heartbeat(parseMessage(heartbeatSchema, data, "heartbeat")));
-    this.#listen(this.subjects.lifecycleAll, (data) => this.#lifecycle(decode(data) as LifecycleEvent));
+    this.#serve(this.subjects.nodeAll, (data, subject) => this.#nodeRequest(data, subjectToken(subject, -1)));
+    this.#serve(this.subjects.heartbeatAll, (data, subject) => {
+      const beat = parseMessage(heartbeatSchema, data, "heartbeat");
+      checkSender("a heartbeat", beat.nodeId, subjectToken(subject, -1));
+      return this.#heartbeat(beat);
+    });
+    this.#listen(this.subjects.reportAll, (data, subject) => {
+      const report = parseMessage(actorReportSchema, data, "actor report");
+      if (report.actorId !== subjectToken(subject, -2)) {
+        throw new BadArgumentsError(`Refused an actor report: it names "${report.actorId}" on ${subject}`);
+      }
+      return this.#lifecycle(report, subjectToken(subject, -1));
+    });
     if (this.#logStore === undefined) {
-      this.#listen(this.subjects.logsAll, (data) => this.#collectLogs(decode(data) as LogBatch));
+      this.#listen(this.subjects.logsAll, (data, subject) => {
+        const batch = parseMessage(logBatchSchema, data, "log batch");
+        if (batch.actorId !== subjectToken(subject, -1)) {
+          throw new BadArgumentsError(`Refused a log batch: it names "${batch.actorId}" on ${subject}`);
+        }
+        this.#collectLogs(batch);
+      });
     }
     this.#timer = setInterval(
       () => void this.#serial(() => this.#checkNodes()),
@@ -203,7 +226,7 @@ export class Coordinator {
     return run;
   }
 
-  #serve(subject: string, handler: (data: Uint8Array) => Promise<unknown> | unknown): void {
+  #serve(subject: string, handler: (data: Uint8Array, subject: string) => Promise<unknown> | unknown): void {
     this.#subscriptions.push(serveRequests(this.#transport, subject, handler, {
       // Unknown actors and groups are the caller's business, not the coordinator's.
       onError: (error) => {
@@ -212,7 +235,7 @@ export class Coordinator {
     }));
   }
 
-  #listen(subject: string, handler: (data: Uint8Array) => Promise<void> | void): void {
+  #listen(subject: string, handler: (data: Uint8Array, subject: string) => Promise<void> | void): void {
     this.#subscriptions.push(listenTo(this.#transport, subject, handler, "Coordinator"));
   }
 
@@ -234,10 +257,6 @@ export class Coordinator {
         return [...this.#nodes.values()];
       case "logs":
         return this.logs(request.actor);
-      case "register":
-        return this.#serial(() => this.#register(request.node));
-      case "deregister":
-        return this.#serial(() => this.#nodeLost(request.nodeId, "left the cluster"));
       case "createPlacementGroup":
         return this.#serial(() => this.#createGroup(request.bundles, request.strategy, request.name));
       case "getPlacementGroup":
@@ -247,6 +266,17 @@ export class Coordinator {
       case "shutdown":
         return this.#shutdown();
     }
+  }
+
+  /** Register and deregister, each about the node whose subject it came on. */
+  #nodeRequest(data: Uint8Array, subjectNode: string): Promise<unknown> {
+    const request = parseMessage(nodeRequestSchema, data, "node request");
+    if (request.op === "register") {
+      checkSender("a registration", request.node.id, subjectNode);
+      return this.#serial(() => this.#register(request.node));
+    }
+    checkSender("a deregistration", request.nodeId, subjectNode);
+    return this.#serial(() => this.#nodeLost(request.nodeId, "left the cluster"));
   }
 
   async #spawn(request: SpawnRequest): Promise<ActorRecord> {
@@ -416,11 +446,16 @@ export class Coordinator {
     return this.#scheduler.placement(actorId) !== undefined || this.#scheduler.pending().some((p) => p.id === actorId);
   }
 
-  #lifecycle(event: LifecycleEvent): Promise<void> | void {
-    if (event === null || typeof event !== "object" || event.type === "state") return;
+  /** A report from node `from` about one of its actors; reports about actors placed elsewhere are ignored. */
+  #lifecycle(event: ActorReport, from: string): Promise<void> {
+    if (event.type === "exited") checkSender("an exit report", event.nodeId, from);
     return this.#serial(async () => {
       const record = this.#actors.get(event.actorId);
       if (record === undefined || record.incarnation !== event.incarnation || record.state === "dead") return;
+      if (record.nodeId !== from) {
+        console.error(`Coordinator: ignored a "${event.type}" report on "${record.id}" from node "${from}"`);
+        return;
+      }
       if (event.type === "ready") {
         if (record.state !== "starting" && record.state !== "restarting") return;
         record.state = "alive";
@@ -594,7 +629,6 @@ export class Coordinator {
   }
 
   #collectLogs(batch: LogBatch): void {
-    if (typeof batch?.actorId !== "string" || !Array.isArray(batch.lines)) return;
     let lines = this.#logs.get(batch.actorId);
     if (lines === undefined) this.#logs.set(batch.actorId, lines = []);
     lines.push(...batch.lines);

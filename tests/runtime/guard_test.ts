@@ -2,9 +2,10 @@
  * Hostile input on the control plane of a real cluster: length-bomb frames to an actor, the coordinator and an
  * agent (decode errors, bounded memory, nobody crashes), and forged heartbeats and lifecycle events (rejected).
  */
-import { assert, assertEquals, assertThrows } from "./assert.ts";
+import { assert, assertEquals, assertRejects, assertThrows } from "./assert.ts";
 import { Counter } from "../../actors/demo_actors.ts";
-import { DecodeError } from "../../shared/errors.ts";
+import { encode } from "../../shared/codec.ts";
+import { BadArgumentsError, DecodeError } from "../../shared/errors.ts";
 import { readReply } from "../../shared/protocol.ts";
 import { nestedArrayBomb } from "./hostile_frames.ts";
 import { CLUSTER_TEST, startTestCluster } from "./cluster_fixture.ts";
@@ -35,7 +36,7 @@ Deno.test({
         const targets = [
           { what: "actor", subject: cluster.subjects.call(record.id, record.incarnation), pid: record.pid! },
           { what: "coordinator", subject: cluster.subjects.coordinator, pid: local.coordinator.pid },
-          { what: "heartbeat", subject: cluster.subjects.heartbeat, pid: local.coordinator.pid },
+          { what: "heartbeat", subject: cluster.subjects.heartbeat("n1"), pid: local.coordinator.pid },
           { what: "agent", subject: cluster.subjects.agent("n1"), pid: local.agents.get("n1")!.pid },
         ];
         for (const target of targets) {
@@ -49,6 +50,51 @@ Deno.test({
         }
         assertEquals(await counter.incr(2), 2);
         assertEquals((await cluster.nodes()).filter((n) => n.state === "alive").length, 2);
+      });
+
+      await t.step("forged heartbeats, registrations and exit reports are refused or ignored", async () => {
+        const home = record.nodeId!;
+        const other = home === "n1" ? "n2" : "n1";
+        const ask = async (subject: string, value: unknown) =>
+          readReply(await transport.request(subject, encode(value), { timeoutMs: 5000 }), subject);
+        // A heartbeat naming a node on another node's subject: with per-role credentials only `other` publishes there.
+        for (let i = 0; i < 3; i++) {
+          await assertRejects(
+            () => ask(cluster.subjects.heartbeat(other), { nodeId: home, actors: [] }),
+            BadArgumentsError,
+            `names node "${home}"`,
+          );
+        }
+        await assertRejects(
+          () => ask(cluster.subjects.node(other), { op: "deregister", nodeId: home }),
+          BadArgumentsError,
+          "Refused a deregistration",
+        );
+        await assertRejects(
+          () => ask(cluster.subjects.heartbeat(home), { nodeId: home, actors: [{ id: "x.y", incarnation: 0 }] }),
+          BadArgumentsError,
+          "actors.0.id",
+        );
+        const exited = (nodeId: string) => ({ type: "exited", actorId: record.id, incarnation: 0, code: 137, nodeId });
+        // From the wrong node (the actor is not placed there), naming a node not the subject's, on the coordinator's
+        // own state subject, and malformed: none may restart the actor.
+        await transport.publish(cluster.subjects.report(record.id, other), encode(exited(other)));
+        await transport.publish(cluster.subjects.report(record.id, other), encode(exited(home)));
+        await transport.publish(cluster.subjects.lifecycle(record.id), encode(exited(home)));
+        await transport.publish(cluster.subjects.report(record.id, home), encode({ ...exited(home), code: "x" }));
+        await transport.publish(cluster.subjects.report("a-other", home), encode(exited(home)));
+        await transport.flush();
+        await new Promise((resolve) => setTimeout(resolve, 1500));
+        const after = (await cluster.actors()).find((a) => a.id === record.id)!;
+        assertEquals([after.state, after.restarts, after.incarnation, after.nodeId], ["alive", 0, 0, home]);
+        assertEquals(await counter.incr(1), 3);
+        assertEquals((await cluster.nodes()).map((n) => n.state), ["alive", "alive"]);
+        const log = local.coordinator.output.join("\n");
+        assert(
+          log.includes(`ignored a "exited" report on "${record.id}" from node "${other}"`),
+          "wrong-node report logged",
+        );
+        assert(log.includes("Refused an exit report"), "mismatched report logged");
       });
     } finally {
       await local.stop();
