@@ -10,6 +10,7 @@ import { connectNats, type NatsTransport } from "../shared/nats_transport.ts";
 import { subjects } from "../shared/subjects.ts";
 import type { Transport } from "../shared/transport.ts";
 import { apiTokenFromEnv, createApp } from "./api.ts";
+import { apiBindHost } from "./api_guard.ts";
 import type { RunManager } from "./run/manager.ts";
 import { Coordinator } from "./coordinator.ts";
 import { StateStore } from "./state_store.ts";
@@ -139,7 +140,7 @@ export async function runCoordinator(options: RunCoordinatorOptions = {}): Promi
     });
     server = Deno.serve({
       port: options.apiPort ?? 8470,
-      hostname: options.apiHost ?? "0.0.0.0",
+      hostname: apiBindHost(options.apiHost, token),
       onListen: () => {},
     }, app.fetch);
     apiPort = (server.addr as Deno.NetAddr).port;
