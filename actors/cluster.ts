@@ -9,6 +9,7 @@ import {
   type ActorOptions,
   actorOptionsSchema,
   type ActorRecord,
+  type AdminRequest,
   type CoordinatorRequest,
   type LifecycleEvent,
   lifecycleEventSchema,
@@ -221,7 +222,7 @@ export class Cluster implements HandleHost {
 
   /** Stops every actor, every agent and the coordinator. */
   async shutdown(): Promise<void> {
-    await this.#request({ op: "shutdown" });
+    await this.#request({ op: "shutdown" }, this.subjects.admin);
   }
 
   /** Closes this client (and its connection when it owns it). The cluster keeps running. */
@@ -261,12 +262,12 @@ export class Cluster implements HandleHost {
     return entry;
   }
 
-  async #request(request: CoordinatorRequest): Promise<unknown> {
+  async #request(request: CoordinatorRequest | AdminRequest, subject = this.subjects.coordinator): Promise<unknown> {
     // The codec encodes `undefined` as nil, which the schemas' optional fields reject: drop absent fields.
     const compact = Object.fromEntries(Object.entries(request).filter(([, value]) => value !== undefined));
     let reply: Uint8Array;
     try {
-      reply = await this.transport.request(this.subjects.coordinator, encode(compact), {
+      reply = await this.transport.request(subject, encode(compact), {
         timeoutMs: this.#requestTimeoutMs,
       });
     } catch (error) {

@@ -19,6 +19,7 @@ import {
   type ActorRecord,
   type ActorReport,
   actorReportSchema,
+  adminRequestSchema,
   checkSender,
   type CoordinatorRequest,
   coordinatorRequestSchema,
@@ -137,6 +138,10 @@ export class Coordinator {
 
     // Node-bound subjects carry the sender's node id as their last token; records naming another node are refused.
     this.#serve(this.subjects.coordinator, (data) => this.#handle(data));
+    this.#serve(this.subjects.admin, (data) => {
+      parseMessage(adminRequestSchema, data, "admin request"); // shutdown is the only one
+      return this.#shutdown();
+    });
     this.#serve(this.subjects.nodeAll, (data, subject) => this.#nodeRequest(data, subjectToken(subject, -1)));
     this.#serve(this.subjects.heartbeatAll, (data, subject) => {
       const beat = parseMessage(heartbeatSchema, data, "heartbeat");
@@ -263,8 +268,6 @@ export class Coordinator {
         return this.#group(request.id);
       case "removePlacementGroup":
         return this.#serial(() => this.#removeGroup(request.id));
-      case "shutdown":
-        return this.#shutdown();
     }
   }
 

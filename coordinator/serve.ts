@@ -162,6 +162,9 @@ export async function runAgentProcess(options: RunAgentOptions = {}): Promise<nu
   const transport = await connectFromEnv(options.nats, `coop-agent-${options.nodeId ?? ""}`);
   const hostEnv: Record<string, string> = {};
   if (options.nats !== undefined) hostEnv.COOP_NATS_URL = options.nats;
+  // Per-role credentials (`coop creds`): actor hosts connect as host-<node>, not with the agent's own seed.
+  const hostSeed = Deno.env.get("COOP_HOST_NATS_NKEY_SEED_FILE");
+  if (hostSeed !== undefined) hostEnv.COOP_NATS_NKEY_SEED_FILE = hostSeed;
   const agent = startAgent(transport, { ...options, hostEnv });
   reportConnection(transport, `agent ${agent.nodeId}`);
   console.error(`agent: node "${agent.nodeId}" started`);

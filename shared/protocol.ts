@@ -42,10 +42,14 @@ export const coordinatorRequestSchema = z.discriminatedUnion("op", [
   }),
   z.object({ op: z.literal("removePlacementGroup"), id }),
   z.object({ op: z.literal("getPlacementGroup"), id }),
-  z.object({ op: z.literal("shutdown") }),
 ]);
 /** A request to the coordinator. */
 export type CoordinatorRequest = z.input<typeof coordinatorRequestSchema>;
+
+/** Requests only the admin role may make, on `admin` (per-role credentials keep clients and agents off it). */
+export const adminRequestSchema = z.discriminatedUnion("op", [z.object({ op: z.literal("shutdown") })]);
+/** An admin request. */
+export type AdminRequest = z.input<typeof adminRequestSchema>;
 
 /** A node's requests about itself, on `node(nodeId)`: the record must name the node of the subject. */
 export const nodeRequestSchema = z.discriminatedUnion("op", [

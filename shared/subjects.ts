@@ -18,8 +18,10 @@ export function checkToken(kind: string, value: string): string {
 /** All subjects and buckets of one cluster. */
 export interface Subjects {
   readonly cluster: string;
-  /** Requests to the coordinator (spawn, kill, lookups, node registration). */
+  /** Requests to the coordinator (spawn, kill, lookups, placement groups). */
   readonly coordinator: string;
+  /** Admin requests to the coordinator (shutdown): a subject of its own so credentials can grant it apart. */
+  readonly admin: string;
   /**
    * A node's own requests to the coordinator (register, deregister). Like heartbeats and reports, the node id is in
    * the subject, the coordinator refuses a record naming another node, and per-role credentials let an agent
@@ -61,6 +63,7 @@ export function subjects(cluster: string): Subjects {
   return {
     cluster,
     coordinator: `${root}.coord`,
+    admin: `${root}.admin`,
     node: (nodeId) => `${root}.node.${nodeId}`,
     nodeAll: `${root}.node.*`,
     heartbeat: (nodeId) => `${root}.hb.${nodeId}`,
