@@ -177,7 +177,19 @@ export function startAgent(transport: Transport, options: AgentOptions = {}): Ag
     await terminate(proc.child, graceMs, { signal: graceful ? "SIGTERM" : "SIGKILL", exited: proc.exited });
   };
 
+  // Fencing: the highest leader epoch seen (orders, heartbeat replies); orders from a lower one are a deposed
+  // leader's and are refused.
+  let epoch = 0;
+  const fence = (seen: number | undefined, what: string): void => {
+    if (seen === undefined) return;
+    if (seen < epoch) {
+      throw new CoopError(`Agent "${nodeId}" refused ${what}: leader epoch ${seen} is older than ${epoch}`);
+    }
+    epoch = seen;
+  };
+
   const handle = (request: ReturnType<typeof agentOrderSchema.parse>): unknown => {
+    fence(request.epoch, `a "${request.op}" order`);
     switch (request.op) {
       case "start":
         if (stopped) throw new CoopError(`Agent "${nodeId}" is stopping: not starting "${request.actor.id}"`);
@@ -210,6 +222,11 @@ export function startAgent(transport: Transport, options: AgentOptions = {}): Ag
         ),
         "heartbeat",
       ) as HeartbeatReply;
+      try {
+        fence(reply.epoch, "a heartbeat reply");
+      } catch (error) {
+        console.error((error as Error).message);
+      }
       if (!reply.known) await register();
     } catch { /* coordinator or server away; keep beating */ }
   };

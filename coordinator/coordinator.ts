@@ -20,10 +20,12 @@ import {
   type ActorReport,
   actorReportSchema,
   adminRequestSchema,
+  type AgentOrder,
   checkSender,
   type CoordinatorRequest,
   coordinatorRequestSchema,
   type Heartbeat,
+  type HeartbeatReply,
   heartbeatSchema,
   type LifecycleEvent,
   type LogBatch,
@@ -53,6 +55,8 @@ export interface CoordinatorOptions {
   logLines?: number;
   /** Durable actor logs (JetStream); without one, logs live in this process's memory only. */
   logStore?: ActorLogStore;
+  /** The leader's fencing epoch (`Lease.epoch`), sent with every order to agents. Default 0 (no lease). */
+  epoch?: number;
 }
 
 // Constructor arguments are kept in KV for restarts; KV values are bounded by the server's max_payload.
@@ -85,6 +89,7 @@ export class Coordinator {
   readonly #nodeTimeoutMs: number;
   readonly #logLines: number;
   readonly #logStore: ActorLogStore | undefined;
+  readonly #epoch: number;
   #scheduler = new Scheduler();
   readonly #actors = new Map<string, ActorRecord>();
   readonly #args = new Map<string, Uint8Array>();
@@ -93,6 +98,10 @@ export class Coordinator {
   readonly #groups = new Map<string, PlacementGroupRecord>();
   readonly #logs = new Map<string, LogLine[]>();
   readonly #missing = new Map<string, number>();
+  // Monotonic times (performance.now()) for every timeout: a wall clock stepped by NTP or an operator must neither
+  // declare live nodes dead nor keep dead ones alive. Records keep wall times for display only.
+  readonly #seen = new Map<string, number>();
+  readonly #changed = new Map<string, number>();
   readonly #subscriptions: TransportSubscription[] = [];
   #queue: Promise<unknown> = Promise.resolve();
   #timer: ReturnType<typeof setInterval> | undefined;
@@ -108,6 +117,14 @@ export class Coordinator {
     this.#nodeTimeoutMs = options.nodeTimeoutMs ?? 5000;
     this.#logLines = options.logLines ?? 500;
     this.#logStore = options.logStore;
+    this.#epoch = options.epoch ?? 0;
+  }
+
+  /** Sends an order to one agent, stamped with this leader's fencing epoch. */
+  #order(nodeId: string, order: AgentOrder, timeoutMs = 5000): Promise<Uint8Array> {
+    return this.#transport.request(this.subjects.agent(nodeId), encode({ ...order, epoch: this.#epoch }), {
+      timeoutMs,
+    });
   }
 
   /** Loads state from KV, then starts serving. */
@@ -124,9 +141,11 @@ export class Coordinator {
     for (const node of state.nodes) {
       // Every node gets a fresh grace period: heartbeats sent while no coordinator ran were lost.
       if (node.state === "alive") node.lastHeartbeat = now;
+      this.#seen.set(node.id, performance.now());
       this.#nodes.set(node.id, node);
     }
     for (const actor of state.actors) {
+      this.#changed.set(actor.id, performance.now());
       this.#actors.set(actor.id, actor);
       if (actor.name && actor.state !== "dead") this.#names.set(actor.name, actor.id);
     }
@@ -172,7 +191,10 @@ export class Coordinator {
       for await (const event of this.#transport.status()) {
         if (event.type === "reconnect") {
           // While we were cut off nobody's heartbeat could reach us: do not declare nodes dead for that.
-          for (const node of this.#nodes.values()) node.lastHeartbeat = Date.now();
+          for (const node of this.#nodes.values()) {
+            node.lastHeartbeat = Date.now();
+            this.#seen.set(node.id, performance.now());
+          }
         }
       }
     })().catch(() => {});
@@ -326,11 +348,7 @@ export class Coordinator {
     await this.#save(record);
     try {
       readReply(
-        await this.#transport.request(
-          this.subjects.agent(nodeId),
-          encode({ op: "start", actor: record, args: this.#args.get(record.id) ?? encode([]) }),
-          { timeoutMs: 5000 },
-        ),
+        await this.#order(nodeId, { op: "start", actor: record, args: this.#args.get(record.id) ?? encode([]) }),
         "start",
       );
     } catch (error) {
@@ -341,6 +359,7 @@ export class Coordinator {
 
   async #save(record: ActorRecord): Promise<void> {
     record.updatedAt = Math.max(Date.now(), record.updatedAt + 1);
+    this.#changed.set(record.id, performance.now());
     await this.#store.putActor(record);
     const event: LifecycleEvent = { type: "state", actor: record };
     await this.#transport.publish(this.subjects.lifecycle(record.id), encode(event));
@@ -356,11 +375,8 @@ export class Coordinator {
     }
     record.state = "stopping";
     await this.#save(record);
-    await this.#transport.request(
-      this.subjects.agent(record.nodeId),
-      encode({ op: "stop", actor: record.id, incarnation: record.incarnation, graceful }),
-      { timeoutMs: 5000 },
-    ).catch(() => this.#died(record, killedError(record)));
+    await this.#order(record.nodeId, { op: "stop", actor: record.id, incarnation: record.incarnation, graceful })
+      .catch(() => this.#died(record, killedError(record)));
     return record;
   }
 
@@ -384,6 +400,7 @@ export class Coordinator {
     dead.sort((a, b) => a.updatedAt - b.updatedAt);
     for (const record of dead.slice(0, dead.length - MAX_DEAD)) {
       this.#actors.delete(record.id);
+      this.#changed.delete(record.id);
       this.#logs.delete(record.id);
       await this.#logStore?.forget(record.id).catch((error) =>
         console.error(`Coordinator: cannot drop the logs of actor "${record.id}": ${(error as Error).message}`)
@@ -403,7 +420,7 @@ export class Coordinator {
     this.#scheduler.release(record.id);
     // An actor that dies right after starting (a restore that keeps failing, a crash on start) would otherwise
     // restart in a tight loop, a process per iteration: wait a little before the next attempt.
-    const quick = Date.now() - record.updatedAt < QUICK_CRASH_MS;
+    const quick = this.#sinceChange(record.id) < QUICK_CRASH_MS;
     record.restarts++;
     record.incarnation++;
     console.error(
@@ -480,6 +497,7 @@ export class Coordinator {
 
   async #register(info: NodeInfo): Promise<string[]> {
     const node = toNodeRecord(info, this.#nodes.get(info.id), Date.now());
+    this.#seen.set(node.id, performance.now());
     this.#nodes.set(node.id, node);
     const spec = toSchedulerNode(info);
     if (this.#scheduler.nodes().some((n) => n.id === info.id)) this.#scheduler.updateNode(info.id, spec);
@@ -498,19 +516,19 @@ export class Coordinator {
     return keep;
   }
 
-  #heartbeat(beat: Heartbeat): { known: boolean } {
+  #heartbeat(beat: Heartbeat): HeartbeatReply {
     const node = this.#nodes.get(beat.nodeId);
-    if (node === undefined || node.state !== "alive") return { known: false };
+    if (node === undefined || node.state !== "alive") return { known: false, epoch: this.#epoch };
     node.lastHeartbeat = Date.now();
+    this.#seen.set(node.id, performance.now());
     const running = new Map(beat.actors.map((a) => [a.id, a.incarnation]));
     void this.#serial(async () => {
-      const now = Date.now();
       for (const record of this.#actors.values()) {
         if (record.nodeId !== beat.nodeId) continue;
         // A start the agent never received (or a process whose exit event was lost) shows up as a missing process;
         // the agent lists a process from the moment it spawns it, so slow starts are not mistaken for lost ones.
         const starting = (record.state === "starting" || record.state === "restarting") &&
-          now - record.updatedAt > START_GRACE_MS;
+          this.#sinceChange(record.id) > START_GRACE_MS;
         if (record.state !== "alive" && !starting) continue;
         if (running.get(record.id) === record.incarnation) {
           this.#missing.delete(record.id);
@@ -527,19 +545,20 @@ export class Coordinator {
       for (const [id, incarnation] of running) {
         const record = this.#actors.get(id);
         if (record === undefined || record.nodeId !== beat.nodeId || record.incarnation !== incarnation) {
-          const stop = { op: "stop", actor: id, incarnation, graceful: false };
+          const stop = { op: "stop", actor: id, incarnation, graceful: false, epoch: this.#epoch };
           await this.#transport.publish(this.subjects.agent(beat.nodeId), encode(stop)).catch(() => {});
         }
       }
     });
-    return { known: true };
+    return { known: true, epoch: this.#epoch };
   }
 
   async #checkNodes(): Promise<void> {
-    const now = Date.now();
+    const now = performance.now();
     for (const node of this.#nodes.values()) {
-      if (node.state === "alive" && now - node.lastHeartbeat > this.#nodeTimeoutMs) {
-        await this.#nodeLost(node.id, `missed heartbeats for ${now - node.lastHeartbeat} ms`);
+      const silent = now - (this.#seen.get(node.id) ?? now);
+      if (node.state === "alive" && silent > this.#nodeTimeoutMs) {
+        await this.#nodeLost(node.id, `missed heartbeats for ${Math.round(silent)} ms`);
       }
     }
   }
@@ -638,6 +657,12 @@ export class Coordinator {
     if (lines.length > this.#logLines) lines.splice(0, lines.length - this.#logLines);
   }
 
+  /** Monotonic ms since the coordinator last changed an actor's record (Infinity when never, in this process). */
+  #sinceChange(actorId: string): number {
+    const at = this.#changed.get(actorId);
+    return at === undefined ? Infinity : performance.now() - at;
+  }
+
   #nodeAlive(nodeId: string): boolean {
     return this.#nodes.get(nodeId)?.state === "alive";
   }
@@ -648,14 +673,13 @@ export class Coordinator {
       for (const id of ids) await this.#kill(id, true);
       return ids;
     });
-    const deadline = Date.now() + 15_000;
-    while (Date.now() < deadline && live.some((id) => this.#actors.get(id)?.state !== "dead")) {
+    const deadline = performance.now() + 15_000;
+    while (performance.now() < deadline && live.some((id) => this.#actors.get(id)?.state !== "dead")) {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     for (const node of this.#nodes.values()) {
       if (node.state !== "alive") continue;
-      await this.#transport.request(this.subjects.agent(node.id), encode({ op: "exit" }), { timeoutMs: 2000 })
-        .catch(() => {});
+      await this.#order(node.id, { op: "exit" }, 2000).catch(() => {});
     }
     setTimeout(() => void this.stop(), 50);
     return null;

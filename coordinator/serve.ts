@@ -99,6 +99,7 @@ export async function runCoordinator(options: RunCoordinatorOptions = {}): Promi
   const coordinator = running.coordinator = new Coordinator(transport, new StateStore(state), {
     cluster: names.cluster,
     nodeTimeoutMs: options.nodeTimeoutMs,
+    epoch: lease.epoch,
     logStore: await openLogStream(transport, names),
   });
   let lostLease: string | undefined;

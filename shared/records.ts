@@ -156,6 +156,8 @@ export type Heartbeat = z.infer<typeof heartbeatSchema>;
 export interface HeartbeatReply {
   /** False when the coordinator does not know the node (it restarted, or declared the node dead): re-register. */
   known: boolean;
+  /** The leader's fencing epoch: the agent refuses orders from lower epochs from then on. */
+  epoch?: number;
 }
 
 /**
@@ -199,11 +201,14 @@ export const logBatchSchema = z.object({ actorId: idSchema, lines: z.array(logLi
 /** Forwarded log lines of one actor. */
 export type LogBatch = z.infer<typeof logBatchSchema>;
 
+/** The leader's fencing epoch an order carries (coordinator/lease.ts); 0 for a coordinator without a lease. */
+const epoch = count.default(0);
+
 /** Orders from the coordinator to one agent, on `agent(nodeId)`. */
 export const agentOrderSchema = z.discriminatedUnion("op", [
-  z.object({ op: z.literal("start"), actor: actorRecordSchema, args: bytes }),
-  z.object({ op: z.literal("stop"), actor: idSchema, incarnation: count, graceful: z.boolean() }),
-  z.object({ op: z.literal("exit") }),
+  z.object({ op: z.literal("start"), actor: actorRecordSchema, args: bytes, epoch }),
+  z.object({ op: z.literal("stop"), actor: idSchema, incarnation: count, graceful: z.boolean(), epoch }),
+  z.object({ op: z.literal("exit"), epoch }),
 ]);
 /** An order to an agent. */
 export type AgentOrder = z.input<typeof agentOrderSchema>;

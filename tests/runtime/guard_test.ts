@@ -8,7 +8,7 @@ import { encode } from "../../shared/codec.ts";
 import { BadArgumentsError, DecodeError } from "../../shared/errors.ts";
 import { readReply } from "../../shared/protocol.ts";
 import { nestedArrayBomb } from "./hostile_frames.ts";
-import { CLUSTER_TEST, startTestCluster } from "./cluster_fixture.ts";
+import { CLUSTER_TEST, eventually, startTestCluster } from "./cluster_fixture.ts";
 
 /** Peak resident set of a process in MiB (Linux `VmHWM`). */
 async function peakRssMb(pid: number): Promise<number> {
@@ -95,6 +95,24 @@ Deno.test({
           "wrong-node report logged",
         );
         assert(log.includes("Refused an exit report"), "mismatched report logged");
+      });
+
+      await t.step("orders from a deposed leader (an epoch below the current one) are refused", async () => {
+        const home = record.nodeId!;
+        const order = (epoch: number) => ({ op: "stop", actor: record.id, incarnation: 0, graceful: false, epoch });
+        // The agent learns the leader's epoch from its heartbeat replies within a beat.
+        await eventually("a refusal naming the epoch", async () => {
+          const reply = await transport.request(cluster.subjects.agent(home), encode(order(0)), { timeoutMs: 5000 });
+          try {
+            readReply(reply, "stale order");
+          } catch (error) {
+            return /leader epoch 0 is older than \d+/.test((error as Error).message) ? true : undefined;
+          }
+          throw new Error("a stop order of epoch 0 was accepted");
+        });
+        const after = (await cluster.actors()).find((a) => a.id === record.id)!;
+        assertEquals([after.state, after.incarnation], ["alive", 0]);
+        assertEquals(await counter.incr(1), 4);
       });
     } finally {
       await local.stop();
