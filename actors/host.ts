@@ -5,7 +5,14 @@
  */
 import { BackpressureError, BadArgumentsError, errorToWire } from "../shared/errors.ts";
 import { decode } from "../shared/codec.ts";
-import { type ActorRecord, type ActorReport, decodeCall, errorReply, okReply } from "../shared/protocol.ts";
+import {
+  type ActorRecord,
+  type ActorReport,
+  decodeCall,
+  errorReply,
+  okReply,
+  PING_METHOD,
+} from "../shared/protocol.ts";
 import { subjects } from "../shared/subjects.ts";
 import type { Transport, TransportMessage } from "../shared/transport.ts";
 import { encode } from "../shared/codec.ts";
@@ -113,6 +120,10 @@ export async function runActorHost(transport: Transport, spec: HostSpec): Promis
     let result: unknown;
     try {
       const { method, args } = decodeCall(message.data);
+      if (method === PING_METHOD) {
+        finish(message, okReply(Deno.pid));
+        return;
+      }
       let fn = methods.get(method);
       if (fn === undefined) {
         fn = resolveMethod(entry, instance, method);

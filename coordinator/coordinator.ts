@@ -24,6 +24,7 @@ import {
   checkSender,
   type CoordinatorRequest,
   coordinatorRequestSchema,
+  encodeCall,
   type Heartbeat,
   type HeartbeatReply,
   heartbeatSchema,
@@ -35,6 +36,7 @@ import {
   type NodeRecord,
   nodeRequestSchema,
   parseMessage,
+  PING_METHOD,
   type PlacementGroupRecord,
   readReply,
 } from "../shared/protocol.ts";
@@ -532,6 +534,9 @@ export class Coordinator {
         if (record.state !== "alive" && !starting) continue;
         if (running.get(record.id) === record.incarnation) {
           this.#missing.delete(record.id);
+          // Running but still not alive past the grace: its `ready` may have been lost (sent while no coordinator
+          // ran). Ask the host itself; any answer means it serves.
+          if (starting) void this.#probeReady(record);
           continue;
         }
         // Two beats in a row without the process: its exit event was lost (e.g. while NATS restarted).
@@ -551,6 +556,25 @@ export class Coordinator {
       }
     });
     return { known: true, epoch: this.#epoch };
+  }
+
+  /** Marks a starting actor alive when its host answers a ping (see `PING_METHOD`); outside `#serial` while asking. */
+  async #probeReady(record: ActorRecord): Promise<void> {
+    const incarnation = record.incarnation;
+    let pid: unknown;
+    try {
+      const subject = this.subjects.call(record.id, incarnation);
+      pid = readReply(await this.#transport.request(subject, encodeCall(PING_METHOD, []), { timeoutMs: 1000 }), "ping");
+    } catch {
+      return; // not serving yet (no responders) or busy: the next beat asks again
+    }
+    await this.#serial(async () => {
+      if (record.incarnation !== incarnation || (record.state !== "starting" && record.state !== "restarting")) return;
+      console.error(`Coordinator: actor "${label(record)}" answers but its ready report was lost; marking it alive`);
+      record.state = "alive";
+      if (typeof pid === "number") record.pid = pid;
+      await this.#save(record);
+    });
   }
 
   async #checkNodes(): Promise<void> {

@@ -113,6 +113,13 @@ export function readReply(data: Uint8Array, what: string): unknown {
   throw errorFromWire(frame[1] as WireError);
 }
 
+/**
+ * A call every actor host answers with its pid, before any class method: lets a coordinator that missed a `ready`
+ * report (it was down when the host came up) learn that the host serves. `$` cannot start a JS method name a
+ * registered class would declare by accident.
+ */
+export const PING_METHOD = "$ping";
+
 /** Encodes a call frame `[method, args]`. */
 export function encodeCall(method: string, args: readonly unknown[]): Uint8Array {
   return encode([method, args]);
