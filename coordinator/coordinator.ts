@@ -152,6 +152,7 @@ export class Coordinator {
       if (actor.name && actor.state !== "dead") this.#names.set(actor.name, actor.id);
     }
     for (const [id, args] of state.args) this.#args.set(id, args);
+    this.#reconcileScheduler();
     for (const group of state.groups) this.#groups.set(group.id, group);
     if (state.actors.length > 0 || state.nodes.length > 0) {
       console.error(`Coordinator: recovered ${state.nodes.length} nodes and ${state.actors.length} actors from KV`);
@@ -210,6 +211,28 @@ export class Coordinator {
       }
       await this.#placePending();
     });
+  }
+
+  /**
+   * After a restart the actor records are the truth: the scheduler's JSON is written after them and may lag (a
+   * crash between the two writes). Placements and queue entries of actors that are dead, unknown, or recorded on
+   * another node are released, so their resources are not lost for good.
+   */
+  #reconcileScheduler(): void {
+    const stale: string[] = [];
+    for (const placement of this.#scheduler.placements()) {
+      const record = this.#actors.get(placement.actorId);
+      if (record === undefined || !LIVE.has(record.state) || record.nodeId !== placement.nodeId) {
+        stale.push(placement.actorId);
+      }
+    }
+    for (const queued of this.#scheduler.pending()) {
+      if (queued.kind !== "actor") continue;
+      const record = this.#actors.get(queued.id);
+      if (record === undefined || record.state === "dead") stale.push(queued.id);
+    }
+    for (const id of stale) this.#scheduler.release(id);
+    if (stale.length > 0) console.error(`Coordinator: released ${stale.length} stale scheduler entries after restart`);
   }
 
   /** Stops serving (the cluster's actors and agents keep running; a new coordinator can take over). */
@@ -435,6 +458,8 @@ export class Coordinator {
       return;
     }
     await this.#save(record);
+    // The release above must reach KV too: a successor loading a scheduler that still holds it would leak it.
+    await this.#store.putScheduler(this.#scheduler.toJSON());
     const incarnation = record.incarnation;
     setTimeout(() => {
       void this.#serial(async () => {
