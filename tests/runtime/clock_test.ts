@@ -46,9 +46,9 @@ Deno.test({
       })();
       // Back an hour: a wall-clock timeout would see the silent node's last beat in the future, never time out.
       offset = -3600_000;
-      await eventually("the silent node declared dead", async () => {
+      await eventually("the silent node declared dead", () => {
         const state = coordinator.snapshot().nodes.find((n) => n.id === "silent")?.state;
-        return state === "dead" ? true : undefined;
+        return Promise.resolve(state === "dead" ? true : undefined);
       }, 10_000);
       // Forward an hour: a wall-clock timeout would see an hour of silence from the beating node.
       offset = 3600_000;
