@@ -17,6 +17,7 @@ import { parseArgs } from "node:util";
 import { nkeys } from "@nats-io/transport-node";
 import { ConfigError } from "../shared/errors.ts";
 import { checkToken, type Subjects, subjects } from "../shared/subjects.ts";
+import { manifestBucket, retireSubject } from "../actors/weights/plane.ts";
 import { logStreamName } from "./log_store.ts";
 
 /** Publish and subscribe rights of one user (nats-server `permissions`). */
@@ -52,8 +53,22 @@ function streamUse(stream: string): string[] {
   ];
 }
 
+/** Weights: the blob store, the data plane's control records (KV) and its retire announcements. */
 function blobRights(names: Subjects): string[] {
-  return ["$JS.API.INFO", `$O.${names.blobBucket}.>`, ...streamUse(`OBJ_${names.blobBucket}`)];
+  const manifests = manifestBucket(names.cluster);
+  return [
+    "$JS.API.INFO",
+    `$O.${names.blobBucket}.>`,
+    ...streamUse(`OBJ_${names.blobBucket}`),
+    `$KV.${manifests}.>`,
+    ...streamUse(`KV_${manifests}`),
+    retireSubject(names.cluster),
+  ];
+}
+
+/** What readers of weights subscribe to (KV watches and object reads deliver on these). */
+function blobSubscriptions(names: Subjects): string[] {
+  return [`$O.${names.blobBucket}.>`, `$KV.${manifestBucket(names.cluster)}.>`, retireSubject(names.cluster)];
 }
 
 /** The rights of `role` in cluster `names` (`node` for agent and host). */
@@ -73,21 +88,22 @@ export function rolePermissions(names: Subjects, role: Role, node?: string): Per
     }
     return {
       publish: { allow: publish, ...(role === "coordinator" ? { deny: [names.admin] } : {}) },
-      subscribe: { allow: [`${root}.>`, `$KV.${names.stateBucket}.>`, `$O.${names.blobBucket}.>`, INBOX] },
+      subscribe: { allow: [`${root}.>`, `$KV.${names.stateBucket}.>`, ...blobSubscriptions(names), INBOX] },
       allowResponses: true,
     };
   }
   const client: Permissions = {
     publish: { allow: [names.coordinator, `${root}.actor.>`, ...blobRights(names)] },
-    subscribe: { allow: [names.lifecycleAll, `$O.${names.blobBucket}.>`, INBOX] },
+    subscribe: { allow: [names.lifecycleAll, ...blobSubscriptions(names), INBOX] },
   };
   if (role === "client") return client;
   const id = checkToken("node id", node ?? "");
   const own = [names.node(id), names.heartbeat(id), names.report("*", id)];
   if (role === "agent") {
+    // The agent's weight service only listens for retired versions (to delete this host's segments).
     return {
       publish: { allow: [...own, names.logsAll] },
-      subscribe: { allow: [names.agent(id), INBOX] },
+      subscribe: { allow: [names.agent(id), retireSubject(names.cluster), INBOX] },
       allowResponses: true,
     };
   }

@@ -33,9 +33,13 @@ Deno.test("creds - an agent may publish only under its own node id and never on 
     "coop.alpha.logs.*",
     "coop.alpha.node.n1",
   ]);
-  deepStrictEqual(agent.subscribe.allow.sort(), ["_INBOX.>", "coop.alpha.agent.n1"]);
+  deepStrictEqual(agent.subscribe.allow.sort(), ["_INBOX.>", "coop.alpha.agent.n1", "coop.alpha.weights.retire"]);
   const client = rolePermissions(names, "client");
-  ok(!client.publish.allow.some((s) => s.includes(".admin") || s.includes(".agent.") || s.includes("$KV.")));
+  ok(
+    !client.publish.allow.some((s) =>
+      s.includes(".admin") || s.includes(".agent.") || s.includes(`$KV.${names.stateBucket}`)
+    ),
+  );
   ok(!rolePermissions(names, "host", "n1").publish.allow.some((s) => s.includes("STREAM.DELETE")));
   ok(rolePermissions(names, "admin").publish.allow.includes(`$JS.API.STREAM.DELETE.KV_${names.stateBucket}`));
   ok(rolePermissions(names, "coordinator").publish.deny?.includes(names.admin));
