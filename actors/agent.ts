@@ -8,7 +8,7 @@ import { encode } from "../shared/codec.ts";
 import { CoopError } from "../shared/errors.ts";
 import {
   type ActorRecord,
-  agentRequestSchema,
+  agentOrderSchema,
   type HeartbeatReply,
   type LifecycleEvent,
   type LogLine,
@@ -95,7 +95,7 @@ export function startAgent(transport: Transport, options: AgentOptions = {}): Ag
       try {
         const node = info();
         const keep = readReply(
-          await transport.request(names.coordinator, encode({ op: "register", node }), { timeoutMs: 5000 }),
+          await transport.request(names.node(nodeId), encode({ op: "register", node }), { timeoutMs: 5000 }),
           "register",
         ) as string[];
         // Processes the coordinator no longer assigns here (rescheduled while we were cut off) must go; actors
@@ -164,7 +164,7 @@ export function startAgent(transport: Transport, options: AgentOptions = {}): Ag
           signal: status.signal ?? undefined,
           nodeId,
         };
-        await publish(names.lifecycle(record.id), event);
+        await publish(names.report(record.id, nodeId), event);
       }),
     };
     processes.set(record.id, proc);
@@ -177,7 +177,19 @@ export function startAgent(transport: Transport, options: AgentOptions = {}): Ag
     await terminate(proc.child, graceMs, { signal: graceful ? "SIGTERM" : "SIGKILL", exited: proc.exited });
   };
 
-  const handle = (request: ReturnType<typeof agentRequestSchema.parse>): unknown => {
+  // Fencing: the highest leader epoch seen (orders, heartbeat replies); orders from a lower one are a deposed
+  // leader's and are refused.
+  let epoch = 0;
+  const fence = (seen: number | undefined, what: string): void => {
+    if (seen === undefined) return;
+    if (seen < epoch) {
+      throw new CoopError(`Agent "${nodeId}" refused ${what}: leader epoch ${seen} is older than ${epoch}`);
+    }
+    epoch = seen;
+  };
+
+  const handle = (request: ReturnType<typeof agentOrderSchema.parse>): unknown => {
+    fence(request.epoch, `a "${request.op}" order`);
     switch (request.op) {
       case "start":
         if (stopped) throw new CoopError(`Agent "${nodeId}" is stopping: not starting "${request.actor.id}"`);
@@ -195,7 +207,7 @@ export function startAgent(transport: Transport, options: AgentOptions = {}): Ag
   const control = serveRequests(
     transport,
     names.agent(nodeId),
-    (data) => handle(parseMessage(agentRequestSchema, data, "agent request")),
+    (data) => handle(parseMessage(agentOrderSchema, data, "agent order")),
     { onError: (error) => console.error(`Agent "${nodeId}" rejected a request: ${(error as Error).message}`) },
   );
 
@@ -204,12 +216,17 @@ export function startAgent(transport: Transport, options: AgentOptions = {}): Ag
     try {
       const reply = readReply(
         await transport.request(
-          names.heartbeat,
+          names.heartbeat(nodeId),
           encode({ nodeId, actors: info().actors }),
           { timeoutMs: Math.max(heartbeatMs, 2000) },
         ),
         "heartbeat",
       ) as HeartbeatReply;
+      try {
+        fence(reply.epoch, "a heartbeat reply");
+      } catch (error) {
+        console.error((error as Error).message);
+      }
       if (!reply.known) await register();
     } catch { /* coordinator or server away; keep beating */ }
   };
@@ -222,7 +239,7 @@ export function startAgent(transport: Transport, options: AgentOptions = {}): Ag
     clearInterval(heartbeat);
     // Leave first, so the coordinator reschedules elsewhere instead of reading our actors' exits as crashes and
     // placing them back here; then stop the processes, letting their in-flight calls finish.
-    await transport.request(names.coordinator, encode({ op: "deregister", nodeId }), { timeoutMs: 2000 })
+    await transport.request(names.node(nodeId), encode({ op: "deregister", nodeId }), { timeoutMs: 2000 })
       .catch(() => {});
     await Promise.all([...processes.values()].map((p) => stopActor(p.record.id, p.record.incarnation, true)));
     control.unsubscribe();
@@ -248,11 +265,11 @@ async function forwardLogs(child: Deno.ChildProcess, sink: (lines: LogLine[]) =>
     for await (const text of stream.pipeThrough(new TextDecoderStream())) {
       const parts = (rest + text).split("\n");
       rest = parts.pop() ?? "";
-      for (const line of parts) batch.push({ time: Date.now(), stream: name, line: line.slice(0, 4096) });
+      for (const line of parts) batch.push({ ts: Date.now(), stream: name, line: line.slice(0, 4096) });
       if (batch.length >= 100) flush();
       else timer ??= setTimeout(flush, 100);
     }
-    if (rest) batch.push({ time: Date.now(), stream: name, line: rest.slice(0, 4096) });
+    if (rest) batch.push({ ts: Date.now(), stream: name, line: rest.slice(0, 4096) });
   };
   await Promise.all([read(child.stdout, "stdout"), read(child.stderr, "stderr")]).catch(() => {});
   clearTimeout(timer);

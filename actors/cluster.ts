@@ -9,16 +9,18 @@ import {
   type ActorOptions,
   actorOptionsSchema,
   type ActorRecord,
+  type AdminRequest,
   type CoordinatorRequest,
   type LifecycleEvent,
+  lifecycleEventSchema,
   type LogLine,
   type NodeRecord,
+  parseMessage,
   type PlacementGroupRecord,
   type PlacementStrategy,
   readReply,
   type ResourceRequest,
 } from "../shared/protocol.ts";
-import { decode } from "../shared/codec.ts";
 import { type Subjects, subjects } from "../shared/subjects.ts";
 import type { BlobStore, Transport, TransportSubscription } from "../shared/transport.ts";
 import { ActorEntry, type ActorHandle, type CallOptions, type HandleHost, makeHandle, waitAlive } from "./handle.ts";
@@ -220,7 +222,7 @@ export class Cluster implements HandleHost {
 
   /** Stops every actor, every agent and the coordinator. */
   async shutdown(): Promise<void> {
-    await this.#request({ op: "shutdown" });
+    await this.#request({ op: "shutdown" }, this.subjects.admin);
   }
 
   /** Closes this client (and its connection when it owns it). The cluster keeps running. */
@@ -260,12 +262,12 @@ export class Cluster implements HandleHost {
     return entry;
   }
 
-  async #request(request: CoordinatorRequest): Promise<unknown> {
+  async #request(request: CoordinatorRequest | AdminRequest, subject = this.subjects.coordinator): Promise<unknown> {
     // The codec encodes `undefined` as nil, which the schemas' optional fields reject: drop absent fields.
     const compact = Object.fromEntries(Object.entries(request).filter(([, value]) => value !== undefined));
     let reply: Uint8Array;
     try {
-      reply = await this.transport.request(this.subjects.coordinator, encode(compact), {
+      reply = await this.transport.request(subject, encode(compact), {
         timeoutMs: this.#requestTimeoutMs,
       });
     } catch (error) {
@@ -288,16 +290,16 @@ export class Cluster implements HandleHost {
       for await (const message of subscription) {
         let event: LifecycleEvent;
         try {
-          event = decode(message.data) as LifecycleEvent;
+          event = parseMessage(lifecycleEventSchema, message.data, "lifecycle event");
         } catch {
-          continue;
+          continue; // not a lifecycle record: nothing to act on
         }
-        if (event?.type === "state") {
-          this.#entries.get(event.actor?.id)?.update(event.actor);
-        } else if (event?.type === "exited") {
+        if (event.type === "state") {
+          this.#entries.get(event.actor.id)?.update(event.actor);
+        } else if (event.type === "exited") {
           const detail = `actor process exited (${event.signal ?? `code ${event.code}`}) during the call`;
           this.#entries.get(event.actorId)?.exited(event.incarnation, detail);
-        } else if (event?.type === "failed") {
+        } else if (event.type === "failed") {
           this.#entries.get(event.actorId)?.exited(event.incarnation, "actor failed to restart during the call");
         }
       }

@@ -5,7 +5,14 @@
  */
 import { BackpressureError, BadArgumentsError, errorToWire } from "../shared/errors.ts";
 import { decode } from "../shared/codec.ts";
-import { type ActorRecord, decodeCall, errorReply, type LifecycleEvent, okReply } from "../shared/protocol.ts";
+import {
+  type ActorRecord,
+  type ActorReport,
+  decodeCall,
+  errorReply,
+  okReply,
+  PING_METHOD,
+} from "../shared/protocol.ts";
 import { subjects } from "../shared/subjects.ts";
 import type { Transport, TransportMessage } from "../shared/transport.ts";
 import { encode } from "../shared/codec.ts";
@@ -33,7 +40,7 @@ export interface RunningHost {
 export async function runActorHost(transport: Transport, spec: HostSpec): Promise<RunningHost> {
   const names = subjects(spec.cluster);
   const { actor } = spec;
-  const publish = (event: LifecycleEvent) => transport.publish(names.lifecycle(actor.id), encode(event));
+  const publish = (event: ActorReport) => transport.publish(names.report(actor.id, spec.nodeId), encode(event));
   let entry: RegisteredActor;
   let instance: object;
   try {
@@ -113,6 +120,10 @@ export async function runActorHost(transport: Transport, spec: HostSpec): Promis
     let result: unknown;
     try {
       const { method, args } = decodeCall(message.data);
+      if (method === PING_METHOD) {
+        finish(message, okReply(Deno.pid));
+        return;
+      }
       let fn = methods.get(method);
       if (fn === undefined) {
         fn = resolveMethod(entry, instance, method);

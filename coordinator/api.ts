@@ -15,6 +15,7 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { ConfigError, NotFoundError } from "../shared/errors.ts";
 import { ActorSchema, ClusterSchema, errors, IdParam, json, LogLineSchema, NodeSchema } from "./api_schemas.ts";
 import { ACTOR_STATES, type ActorState, type ActorView, type ClusterSnapshot, type LogLine } from "./api_types.ts";
+import { apiGuard } from "./api_guard.ts";
 import { bodyLimits } from "./body_limit.ts";
 import { ConflictError } from "./errors.ts";
 import { referenceRouter } from "./openapi_page.ts";
@@ -91,6 +92,7 @@ export function createApp(deps: ApiDeps, options: ApiOptions = {}): OpenAPIHono 
   app.notFound((c) => {
     return c.json(errorBody("NotFoundError", `No route for ${c.req.method} ${c.req.path}`), 404);
   });
+  app.use("*", apiGuard());
   app.get("/healthz", (c) => c.json({ ok: true }));
   if (options.token !== undefined) app.use("/v1/*", bearerAuth({ token: options.token }));
   app.use("/v1/*", bodyLimits({ maxBytes: options.maxBodyBytes }));
@@ -253,6 +255,7 @@ const STATUS_NAMES: Record<number, string> = {
   404: "NotFoundError",
   409: "ConflictError",
   413: "PayloadTooLargeError",
+  415: "UnsupportedMediaTypeError",
   422: "UnprocessableEntityError",
   503: "UnavailableError",
 };

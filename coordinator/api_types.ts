@@ -1,5 +1,6 @@
 /** The views the control API serves (and the status table prints): nodes, actors, the cluster snapshot, logs. */
-import type { PendingView, PlacementGroupView, ResourceRequest } from "./scheduler_types.ts";
+import type { ActorState as RecordState, LogLine } from "../shared/records.ts";
+import type { Demand, PendingView, PlacementGroupView } from "./scheduler_types.ts";
 
 /** Capacity numbers of a node, in user units. */
 export interface NodeResources {
@@ -26,7 +27,14 @@ export interface NodeView {
 }
 
 /** Lifecycle states of an actor. */
-export const ACTOR_STATES = ["pending", "starting", "alive", "restarting", "dead"] as const;
+// The record's states (shared/records.ts) without "stopping": the process still runs until its exit is seen.
+export const ACTOR_STATES = [
+  "pending",
+  "starting",
+  "alive",
+  "restarting",
+  "dead",
+] as const satisfies readonly RecordState[];
 
 /** One of {@link ACTOR_STATES}. */
 export type ActorState = typeof ACTOR_STATES[number];
@@ -45,7 +53,7 @@ export interface ActorView {
   maxRestarts?: number;
   /** Why it is pending (scheduler's reason). */
   pendingReason?: string;
-  resources?: ResourceRequest;
+  resources?: Demand;
   gpuIds?: number[];
   placementGroup?: string;
   /** Last error (e.g. why it died). */
@@ -70,10 +78,5 @@ export interface ClusterSnapshot {
   placementGroups: PlacementGroupView[];
 }
 
-/** One line an actor process wrote. */
-export interface LogLine {
-  /** Unix ms. */
-  ts: number;
-  stream: "stdout" | "stderr";
-  line: string;
-}
+/** One line an actor process wrote (the wire record, shared/records.ts). */
+export type { LogLine };

@@ -24,6 +24,10 @@ export const COMMANDS: Record<string, { summary: string; run: Command }> = {
   up: { summary: "run a coordinator (--local-nats also starts nats-server)", run: up },
   agent: { summary: "run a node agent: --nats URL --cpus N --gpus 0,1 --resource k=v --label k=v", run: agent },
   status: { summary: "print the cluster status table (--api URL)", run: status },
+  creds: {
+    summary: "per-role NATS NKeys + nats-server authorization: creds --out DIR --cluster NAME --node n1 --node n2",
+    run: async (args) => (await import("./creds.ts")).credsCommand(args),
+  },
   run: {
     summary: "train: run CONFIG [--local | --api URL] [--set a.b=c] [--dry-run] [--resume DIR] [--detach] (--help)",
     run: async (args) => (await import("./run/cli.ts")).runCommand(args),

@@ -6,7 +6,7 @@
  * All state changes run one at a time through `#serial`, because handlers await KV writes and agent requests
  * between reading and writing state.
  */
-import { decode, encode } from "../shared/codec.ts";
+import { encode } from "../shared/codec.ts";
 import {
   ActorDiedError,
   BadArgumentsError,
@@ -17,21 +17,31 @@ import {
 } from "../shared/errors.ts";
 import {
   type ActorRecord,
+  type ActorReport,
+  actorReportSchema,
+  adminRequestSchema,
+  type AgentOrder,
+  checkSender,
   type CoordinatorRequest,
   coordinatorRequestSchema,
+  encodeCall,
   type Heartbeat,
+  type HeartbeatReply,
   heartbeatSchema,
   type LifecycleEvent,
   type LogBatch,
+  logBatchSchema,
   type LogLine,
   type NodeInfo,
   type NodeRecord,
+  nodeRequestSchema,
   parseMessage,
+  PING_METHOD,
   type PlacementGroupRecord,
   readReply,
 } from "../shared/protocol.ts";
 import { listenTo, serveRequests } from "../shared/serving.ts";
-import { type Subjects, subjects } from "../shared/subjects.ts";
+import { type Subjects, subjects, subjectToken } from "../shared/subjects.ts";
 import type { Transport, TransportSubscription } from "../shared/transport.ts";
 import { type PlaceResult, Scheduler } from "./scheduler.ts";
 import { placeOptions, toNodeRecord, toSchedulerNode, toSchedulerRequest, toSchedulerResources } from "./requests.ts";
@@ -47,6 +57,8 @@ export interface CoordinatorOptions {
   logLines?: number;
   /** Durable actor logs (JetStream); without one, logs live in this process's memory only. */
   logStore?: ActorLogStore;
+  /** The leader's fencing epoch (`Lease.epoch`), sent with every order to agents. Default 0 (no lease). */
+  epoch?: number;
 }
 
 // Constructor arguments are kept in KV for restarts; KV values are bounded by the server's max_payload.
@@ -79,6 +91,7 @@ export class Coordinator {
   readonly #nodeTimeoutMs: number;
   readonly #logLines: number;
   readonly #logStore: ActorLogStore | undefined;
+  readonly #epoch: number;
   #scheduler = new Scheduler();
   readonly #actors = new Map<string, ActorRecord>();
   readonly #args = new Map<string, Uint8Array>();
@@ -87,6 +100,10 @@ export class Coordinator {
   readonly #groups = new Map<string, PlacementGroupRecord>();
   readonly #logs = new Map<string, LogLine[]>();
   readonly #missing = new Map<string, number>();
+  // Monotonic times (performance.now()) for every timeout: a wall clock stepped by NTP or an operator must neither
+  // declare live nodes dead nor keep dead ones alive. Records keep wall times for display only.
+  readonly #seen = new Map<string, number>();
+  readonly #changed = new Map<string, number>();
   readonly #subscriptions: TransportSubscription[] = [];
   #queue: Promise<unknown> = Promise.resolve();
   #timer: ReturnType<typeof setInterval> | undefined;
@@ -102,6 +119,14 @@ export class Coordinator {
     this.#nodeTimeoutMs = options.nodeTimeoutMs ?? 5000;
     this.#logLines = options.logLines ?? 500;
     this.#logStore = options.logStore;
+    this.#epoch = options.epoch ?? 0;
+  }
+
+  /** Sends an order to one agent, stamped with this leader's fencing epoch. */
+  #order(nodeId: string, order: AgentOrder, timeoutMs = 5000): Promise<Uint8Array> {
+    return this.#transport.request(this.subjects.agent(nodeId), encode({ ...order, epoch: this.#epoch }), {
+      timeoutMs,
+    });
   }
 
   /** Loads state from KV, then starts serving. */
@@ -118,23 +143,48 @@ export class Coordinator {
     for (const node of state.nodes) {
       // Every node gets a fresh grace period: heartbeats sent while no coordinator ran were lost.
       if (node.state === "alive") node.lastHeartbeat = now;
+      this.#seen.set(node.id, performance.now());
       this.#nodes.set(node.id, node);
     }
     for (const actor of state.actors) {
+      this.#changed.set(actor.id, performance.now());
       this.#actors.set(actor.id, actor);
       if (actor.name && actor.state !== "dead") this.#names.set(actor.name, actor.id);
     }
     for (const [id, args] of state.args) this.#args.set(id, args);
+    this.#reconcileScheduler();
     for (const group of state.groups) this.#groups.set(group.id, group);
     if (state.actors.length > 0 || state.nodes.length > 0) {
       console.error(`Coordinator: recovered ${state.nodes.length} nodes and ${state.actors.length} actors from KV`);
     }
 
+    // Node-bound subjects carry the sender's node id as their last token; records naming another node are refused.
     this.#serve(this.subjects.coordinator, (data) => this.#handle(data));
-    this.#serve(this.subjects.heartbeat, (data) => this.#heartbeat(parseMessage(heartbeatSchema, data, "heartbeat")));
-    this.#listen(this.subjects.lifecycleAll, (data) => this.#lifecycle(decode(data) as LifecycleEvent));
+    this.#serve(this.subjects.admin, (data) => {
+      parseMessage(adminRequestSchema, data, "admin request"); // shutdown is the only one
+      return this.#shutdown();
+    });
+    this.#serve(this.subjects.nodeAll, (data, subject) => this.#nodeRequest(data, subjectToken(subject, -1)));
+    this.#serve(this.subjects.heartbeatAll, (data, subject) => {
+      const beat = parseMessage(heartbeatSchema, data, "heartbeat");
+      checkSender("a heartbeat", beat.nodeId, subjectToken(subject, -1));
+      return this.#heartbeat(beat);
+    });
+    this.#listen(this.subjects.reportAll, (data, subject) => {
+      const report = parseMessage(actorReportSchema, data, "actor report");
+      if (report.actorId !== subjectToken(subject, -2)) {
+        throw new BadArgumentsError(`Refused an actor report: it names "${report.actorId}" on ${subject}`);
+      }
+      return this.#lifecycle(report, subjectToken(subject, -1));
+    });
     if (this.#logStore === undefined) {
-      this.#listen(this.subjects.logsAll, (data) => this.#collectLogs(decode(data) as LogBatch));
+      this.#listen(this.subjects.logsAll, (data, subject) => {
+        const batch = parseMessage(logBatchSchema, data, "log batch");
+        if (batch.actorId !== subjectToken(subject, -1)) {
+          throw new BadArgumentsError(`Refused a log batch: it names "${batch.actorId}" on ${subject}`);
+        }
+        this.#collectLogs(batch);
+      });
     }
     this.#timer = setInterval(
       () => void this.#serial(() => this.#checkNodes()),
@@ -144,7 +194,10 @@ export class Coordinator {
       for await (const event of this.#transport.status()) {
         if (event.type === "reconnect") {
           // While we were cut off nobody's heartbeat could reach us: do not declare nodes dead for that.
-          for (const node of this.#nodes.values()) node.lastHeartbeat = Date.now();
+          for (const node of this.#nodes.values()) {
+            node.lastHeartbeat = Date.now();
+            this.#seen.set(node.id, performance.now());
+          }
         }
       }
     })().catch(() => {});
@@ -158,6 +211,28 @@ export class Coordinator {
       }
       await this.#placePending();
     });
+  }
+
+  /**
+   * After a restart the actor records are the truth: the scheduler's JSON is written after them and may lag (a
+   * crash between the two writes). Placements and queue entries of actors that are dead, unknown, or recorded on
+   * another node are released, so their resources are not lost for good.
+   */
+  #reconcileScheduler(): void {
+    const stale: string[] = [];
+    for (const placement of this.#scheduler.placements()) {
+      const record = this.#actors.get(placement.actorId);
+      if (record === undefined || !LIVE.has(record.state) || record.nodeId !== placement.nodeId) {
+        stale.push(placement.actorId);
+      }
+    }
+    for (const queued of this.#scheduler.pending()) {
+      if (queued.kind !== "actor") continue;
+      const record = this.#actors.get(queued.id);
+      if (record === undefined || record.state === "dead") stale.push(queued.id);
+    }
+    for (const id of stale) this.#scheduler.release(id);
+    if (stale.length > 0) console.error(`Coordinator: released ${stale.length} stale scheduler entries after restart`);
   }
 
   /** Stops serving (the cluster's actors and agents keep running; a new coordinator can take over). */
@@ -203,7 +278,7 @@ export class Coordinator {
     return run;
   }
 
-  #serve(subject: string, handler: (data: Uint8Array) => Promise<unknown> | unknown): void {
+  #serve(subject: string, handler: (data: Uint8Array, subject: string) => Promise<unknown> | unknown): void {
     this.#subscriptions.push(serveRequests(this.#transport, subject, handler, {
       // Unknown actors and groups are the caller's business, not the coordinator's.
       onError: (error) => {
@@ -212,7 +287,7 @@ export class Coordinator {
     }));
   }
 
-  #listen(subject: string, handler: (data: Uint8Array) => Promise<void> | void): void {
+  #listen(subject: string, handler: (data: Uint8Array, subject: string) => Promise<void> | void): void {
     this.#subscriptions.push(listenTo(this.#transport, subject, handler, "Coordinator"));
   }
 
@@ -234,19 +309,24 @@ export class Coordinator {
         return [...this.#nodes.values()];
       case "logs":
         return this.logs(request.actor);
-      case "register":
-        return this.#serial(() => this.#register(request.node));
-      case "deregister":
-        return this.#serial(() => this.#nodeLost(request.nodeId, "left the cluster"));
       case "createPlacementGroup":
         return this.#serial(() => this.#createGroup(request.bundles, request.strategy, request.name));
       case "getPlacementGroup":
         return this.#group(request.id);
       case "removePlacementGroup":
         return this.#serial(() => this.#removeGroup(request.id));
-      case "shutdown":
-        return this.#shutdown();
     }
+  }
+
+  /** Register and deregister, each about the node whose subject it came on. */
+  #nodeRequest(data: Uint8Array, subjectNode: string): Promise<unknown> {
+    const request = parseMessage(nodeRequestSchema, data, "node request");
+    if (request.op === "register") {
+      checkSender("a registration", request.node.id, subjectNode);
+      return this.#serial(() => this.#register(request.node));
+    }
+    checkSender("a deregistration", request.nodeId, subjectNode);
+    return this.#serial(() => this.#nodeLost(request.nodeId, "left the cluster"));
   }
 
   async #spawn(request: SpawnRequest): Promise<ActorRecord> {
@@ -293,11 +373,7 @@ export class Coordinator {
     await this.#save(record);
     try {
       readReply(
-        await this.#transport.request(
-          this.subjects.agent(nodeId),
-          encode({ op: "start", actor: record, args: this.#args.get(record.id) ?? encode([]) }),
-          { timeoutMs: 5000 },
-        ),
+        await this.#order(nodeId, { op: "start", actor: record, args: this.#args.get(record.id) ?? encode([]) }),
         "start",
       );
     } catch (error) {
@@ -308,6 +384,7 @@ export class Coordinator {
 
   async #save(record: ActorRecord): Promise<void> {
     record.updatedAt = Math.max(Date.now(), record.updatedAt + 1);
+    this.#changed.set(record.id, performance.now());
     await this.#store.putActor(record);
     const event: LifecycleEvent = { type: "state", actor: record };
     await this.#transport.publish(this.subjects.lifecycle(record.id), encode(event));
@@ -323,11 +400,8 @@ export class Coordinator {
     }
     record.state = "stopping";
     await this.#save(record);
-    await this.#transport.request(
-      this.subjects.agent(record.nodeId),
-      encode({ op: "stop", actor: record.id, incarnation: record.incarnation, graceful }),
-      { timeoutMs: 5000 },
-    ).catch(() => this.#died(record, killedError(record)));
+    await this.#order(record.nodeId, { op: "stop", actor: record.id, incarnation: record.incarnation, graceful })
+      .catch(() => this.#died(record, killedError(record)));
     return record;
   }
 
@@ -351,6 +425,7 @@ export class Coordinator {
     dead.sort((a, b) => a.updatedAt - b.updatedAt);
     for (const record of dead.slice(0, dead.length - MAX_DEAD)) {
       this.#actors.delete(record.id);
+      this.#changed.delete(record.id);
       this.#logs.delete(record.id);
       await this.#logStore?.forget(record.id).catch((error) =>
         console.error(`Coordinator: cannot drop the logs of actor "${record.id}": ${(error as Error).message}`)
@@ -370,7 +445,7 @@ export class Coordinator {
     this.#scheduler.release(record.id);
     // An actor that dies right after starting (a restore that keeps failing, a crash on start) would otherwise
     // restart in a tight loop, a process per iteration: wait a little before the next attempt.
-    const quick = Date.now() - record.updatedAt < QUICK_CRASH_MS;
+    const quick = this.#sinceChange(record.id) < QUICK_CRASH_MS;
     record.restarts++;
     record.incarnation++;
     console.error(
@@ -383,6 +458,8 @@ export class Coordinator {
       return;
     }
     await this.#save(record);
+    // The release above must reach KV too: a successor loading a scheduler that still holds it would leak it.
+    await this.#store.putScheduler(this.#scheduler.toJSON());
     const incarnation = record.incarnation;
     setTimeout(() => {
       void this.#serial(async () => {
@@ -416,11 +493,16 @@ export class Coordinator {
     return this.#scheduler.placement(actorId) !== undefined || this.#scheduler.pending().some((p) => p.id === actorId);
   }
 
-  #lifecycle(event: LifecycleEvent): Promise<void> | void {
-    if (event === null || typeof event !== "object" || event.type === "state") return;
+  /** A report from node `from` about one of its actors; reports about actors placed elsewhere are ignored. */
+  #lifecycle(event: ActorReport, from: string): Promise<void> {
+    if (event.type === "exited") checkSender("an exit report", event.nodeId, from);
     return this.#serial(async () => {
       const record = this.#actors.get(event.actorId);
       if (record === undefined || record.incarnation !== event.incarnation || record.state === "dead") return;
+      if (record.nodeId !== from) {
+        console.error(`Coordinator: ignored a "${event.type}" report on "${record.id}" from node "${from}"`);
+        return;
+      }
       if (event.type === "ready") {
         if (record.state !== "starting" && record.state !== "restarting") return;
         record.state = "alive";
@@ -442,6 +524,7 @@ export class Coordinator {
 
   async #register(info: NodeInfo): Promise<string[]> {
     const node = toNodeRecord(info, this.#nodes.get(info.id), Date.now());
+    this.#seen.set(node.id, performance.now());
     this.#nodes.set(node.id, node);
     const spec = toSchedulerNode(info);
     if (this.#scheduler.nodes().some((n) => n.id === info.id)) this.#scheduler.updateNode(info.id, spec);
@@ -460,22 +543,25 @@ export class Coordinator {
     return keep;
   }
 
-  #heartbeat(beat: Heartbeat): { known: boolean } {
+  #heartbeat(beat: Heartbeat): HeartbeatReply {
     const node = this.#nodes.get(beat.nodeId);
-    if (node === undefined || node.state !== "alive") return { known: false };
+    if (node === undefined || node.state !== "alive") return { known: false, epoch: this.#epoch };
     node.lastHeartbeat = Date.now();
+    this.#seen.set(node.id, performance.now());
     const running = new Map(beat.actors.map((a) => [a.id, a.incarnation]));
     void this.#serial(async () => {
-      const now = Date.now();
       for (const record of this.#actors.values()) {
         if (record.nodeId !== beat.nodeId) continue;
         // A start the agent never received (or a process whose exit event was lost) shows up as a missing process;
         // the agent lists a process from the moment it spawns it, so slow starts are not mistaken for lost ones.
         const starting = (record.state === "starting" || record.state === "restarting") &&
-          now - record.updatedAt > START_GRACE_MS;
+          this.#sinceChange(record.id) > START_GRACE_MS;
         if (record.state !== "alive" && !starting) continue;
         if (running.get(record.id) === record.incarnation) {
           this.#missing.delete(record.id);
+          // Running but still not alive past the grace: its `ready` may have been lost (sent while no coordinator
+          // ran). Ask the host itself; any answer means it serves.
+          if (starting) void this.#probeReady(record);
           continue;
         }
         // Two beats in a row without the process: its exit event was lost (e.g. while NATS restarted).
@@ -489,19 +575,39 @@ export class Coordinator {
       for (const [id, incarnation] of running) {
         const record = this.#actors.get(id);
         if (record === undefined || record.nodeId !== beat.nodeId || record.incarnation !== incarnation) {
-          const stop = { op: "stop", actor: id, incarnation, graceful: false };
+          const stop = { op: "stop", actor: id, incarnation, graceful: false, epoch: this.#epoch };
           await this.#transport.publish(this.subjects.agent(beat.nodeId), encode(stop)).catch(() => {});
         }
       }
     });
-    return { known: true };
+    return { known: true, epoch: this.#epoch };
+  }
+
+  /** Marks a starting actor alive when its host answers a ping (see `PING_METHOD`); outside `#serial` while asking. */
+  async #probeReady(record: ActorRecord): Promise<void> {
+    const incarnation = record.incarnation;
+    let pid: unknown;
+    try {
+      const subject = this.subjects.call(record.id, incarnation);
+      pid = readReply(await this.#transport.request(subject, encodeCall(PING_METHOD, []), { timeoutMs: 1000 }), "ping");
+    } catch {
+      return; // not serving yet (no responders) or busy: the next beat asks again
+    }
+    await this.#serial(async () => {
+      if (record.incarnation !== incarnation || (record.state !== "starting" && record.state !== "restarting")) return;
+      console.error(`Coordinator: actor "${label(record)}" answers but its ready report was lost; marking it alive`);
+      record.state = "alive";
+      if (typeof pid === "number") record.pid = pid;
+      await this.#save(record);
+    });
   }
 
   async #checkNodes(): Promise<void> {
-    const now = Date.now();
+    const now = performance.now();
     for (const node of this.#nodes.values()) {
-      if (node.state === "alive" && now - node.lastHeartbeat > this.#nodeTimeoutMs) {
-        await this.#nodeLost(node.id, `missed heartbeats for ${now - node.lastHeartbeat} ms`);
+      const silent = now - (this.#seen.get(node.id) ?? now);
+      if (node.state === "alive" && silent > this.#nodeTimeoutMs) {
+        await this.#nodeLost(node.id, `missed heartbeats for ${Math.round(silent)} ms`);
       }
     }
   }
@@ -594,11 +700,16 @@ export class Coordinator {
   }
 
   #collectLogs(batch: LogBatch): void {
-    if (typeof batch?.actorId !== "string" || !Array.isArray(batch.lines)) return;
     let lines = this.#logs.get(batch.actorId);
     if (lines === undefined) this.#logs.set(batch.actorId, lines = []);
     lines.push(...batch.lines);
     if (lines.length > this.#logLines) lines.splice(0, lines.length - this.#logLines);
+  }
+
+  /** Monotonic ms since the coordinator last changed an actor's record (Infinity when never, in this process). */
+  #sinceChange(actorId: string): number {
+    const at = this.#changed.get(actorId);
+    return at === undefined ? Infinity : performance.now() - at;
   }
 
   #nodeAlive(nodeId: string): boolean {
@@ -611,14 +722,13 @@ export class Coordinator {
       for (const id of ids) await this.#kill(id, true);
       return ids;
     });
-    const deadline = Date.now() + 15_000;
-    while (Date.now() < deadline && live.some((id) => this.#actors.get(id)?.state !== "dead")) {
+    const deadline = performance.now() + 15_000;
+    while (performance.now() < deadline && live.some((id) => this.#actors.get(id)?.state !== "dead")) {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     for (const node of this.#nodes.values()) {
       if (node.state !== "alive") continue;
-      await this.#transport.request(this.subjects.agent(node.id), encode({ op: "exit" }), { timeoutMs: 2000 })
-        .catch(() => {});
+      await this.#order(node.id, { op: "exit" }, 2000).catch(() => {});
     }
     setTimeout(() => void this.stop(), 50);
     return null;

@@ -65,10 +65,18 @@ export class Lease {
   /** Resolves (with why) when another coordinator took the lease: this one must stop serving. */
   readonly lost = new Promise<string>((resolve) => this.#resolveLost = resolve);
 
+  /**
+   * Fencing epoch: the lease key's revision when this holder took it. Every takeover writes after the previous
+   * holder's last renewal, so a later leader always has a higher epoch; agents refuse orders below the highest
+   * epoch they have seen, so a deposed leader (paused past its lease, then waking) cannot act.
+   */
+  readonly epoch: number;
+
   constructor(kv: KvStore, holder: LeaseHolder, revision: number, renewMs: number) {
     this.#kv = kv;
     this.holder = holder;
     this.#revision = revision;
+    this.epoch = revision;
     this.#timer = setInterval(() => void this.#renew(), renewMs);
   }
 

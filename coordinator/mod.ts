@@ -18,6 +18,7 @@ export type { Command } from "./cli.ts";
 export { Scheduler } from "./scheduler.ts";
 export type {
   ActorPlacement,
+  Demand,
   NodeSpec,
   NodeUsage,
   PendingView,
@@ -26,7 +27,6 @@ export type {
   PlacementStrategy,
   PlaceOptions,
   PlaceResult,
-  ResourceRequest,
   RetryResult,
   SchedulerJson,
 } from "./scheduler.ts";

@@ -26,6 +26,7 @@ import {
 } from "./scheduler_fit.ts";
 import {
   type ActorPlacement,
+  type Demand,
   type NodeSpec,
   type NodeUsage,
   type PendingView,
@@ -34,15 +35,15 @@ import {
   type PlacementStrategy,
   type PlaceOptions,
   type PlaceResult,
-  type ResourceRequest,
   type RetryResult,
   SCHEDULER_JSON,
   type SchedulerJson,
 } from "./scheduler_types.ts";
-import { assignBundles, candidatesOf, explainGroup, type GroupRecord, type NodeRecord } from "./scheduler_groups.ts";
+import { assignBundles, candidatesOf, explainGroup, type GroupRecord, type NodeSlot } from "./scheduler_groups.ts";
 
 export type {
   ActorPlacement,
+  Demand,
   NodeSpec,
   NodeUsage,
   PendingView,
@@ -51,14 +52,13 @@ export type {
   PlacementStrategy,
   PlaceOptions,
   PlaceResult,
-  ResourceRequest,
   RetryResult,
   SchedulerJson,
 };
 
 interface ActorRecord {
   actorId: string;
-  request: ResourceRequest;
+  request: Demand;
   nodeId: string;
   allocation: Allocation;
   group?: { id: string; bundleIndex: number };
@@ -66,7 +66,7 @@ interface ActorRecord {
 
 interface PendingActor {
   actorId: string;
-  request: ResourceRequest;
+  request: Demand;
   options: PlaceOptions;
   seq: number;
   reason: string;
@@ -76,7 +76,7 @@ const STRATEGIES: readonly PlacementStrategy[] = ["PACK", "SPREAD", "STRICT_PACK
 
 /** Places actors and placement groups on nodes. See the module comment for semantics. */
 export class Scheduler {
-  #nodes = new Map<string, NodeRecord>();
+  #nodes = new Map<string, NodeSlot>();
   #actors = new Map<string, ActorRecord>();
   #groups = new Map<string, GroupRecord>();
   #pending = new Map<string, PendingActor>();
@@ -124,7 +124,7 @@ export class Scheduler {
   }
 
   /** Tries to place an actor now. On failure nothing changes; use {@link enqueue} to wait. */
-  place(actorId: string, request: ResourceRequest, options: PlaceOptions = {}): PlaceResult {
+  place(actorId: string, request: Demand, options: PlaceOptions = {}): PlaceResult {
     if (this.#actors.has(actorId)) {
       throw new PlacementError(`Cannot place actor "${actorId}": it is already placed; release it first`);
     }
@@ -136,7 +136,7 @@ export class Scheduler {
   }
 
   /** Queues an actor behind earlier waiting work; {@link retryPending} places it when it fits. */
-  enqueue(actorId: string, request: ResourceRequest, options: PlaceOptions = {}): void {
+  enqueue(actorId: string, request: Demand, options: PlaceOptions = {}): void {
     if (this.#actors.has(actorId) || this.#pending.has(actorId)) {
       throw new PlacementError(`Cannot enqueue actor "${actorId}": it is already placed or pending`);
     }
@@ -153,7 +153,7 @@ export class Scheduler {
   }
 
   /** Places the actor now when it fits, otherwise queues it (keeping its spot if queued); returns the attempt. */
-  placeOrEnqueue(actorId: string, request: ResourceRequest, options: PlaceOptions = {}): PlaceResult {
+  placeOrEnqueue(actorId: string, request: Demand, options: PlaceOptions = {}): PlaceResult {
     const result = this.place(actorId, request, options);
     if (result.ok) return result;
     const waiting = this.#pending.get(actorId);
@@ -239,7 +239,7 @@ export class Scheduler {
    */
   createPlacementGroup(
     id: string,
-    bundles: ResourceRequest[],
+    bundles: Demand[],
     strategy: PlacementStrategy,
   ): { ok: true; nodeIds: string[] } | { ok: false; reason: string } {
     if (this.#groups.has(id)) throw new PlacementError(`Cannot create placement group "${id}": it already exists`);
@@ -431,13 +431,13 @@ export class Scheduler {
     return s;
   }
 
-  #node(id: string): NodeRecord {
+  #node(id: string): NodeSlot {
     const node = this.#nodes.get(id);
     if (node === undefined) throw new NotFoundError(`Node "${id}" is not registered`);
     return node;
   }
 
-  #recomputeFree(node: NodeRecord): void {
+  #recomputeFree(node: NodeSlot): void {
     const free = clonePool(node.total);
     const take = (allocation: Allocation) => {
       for (const [name, units] of Object.entries(allocation.quantities)) {
@@ -483,7 +483,7 @@ export class Scheduler {
     }
   }
 
-  #tryPlace(actorId: string, request: ResourceRequest, need: NeedUnits, options: PlaceOptions): PlaceResult {
+  #tryPlace(actorId: string, request: Demand, need: NeedUnits, options: PlaceOptions): PlaceResult {
     this.#checkGroupOption(actorId, options);
     if (options.placementGroup !== undefined) return this.#placeInGroup(actorId, request, need, options);
     const fitting = this.#candidates().filter((c) => canTake(c, need));
@@ -496,7 +496,7 @@ export class Scheduler {
     return { ok: true, nodeId: best.id, gpuIds: allocation.gpus.map(([id]) => id) };
   }
 
-  #placeInGroup(actorId: string, request: ResourceRequest, need: NeedUnits, options: PlaceOptions): PlaceResult {
+  #placeInGroup(actorId: string, request: Demand, need: NeedUnits, options: PlaceOptions): PlaceResult {
     const group = this.#groups.get(options.placementGroup!)!;
     const indexes = options.bundleIndex === undefined ? group.bundles.map((_, i) => i) : [options.bundleIndex];
     for (const index of indexes) {

@@ -5,7 +5,7 @@
  */
 
 import { PlacementError } from "../shared/errors.ts";
-import type { NodeSpec, NodeUsage, ResourceRequest } from "./scheduler_types.ts";
+import type { Demand, NodeSpec, NodeUsage } from "./scheduler_types.ts";
 
 /**
  * Fixed-point scale for fractional resources: Ray keeps resources as integers in units of 1/10000 so that
@@ -384,7 +384,7 @@ export function nodePool(spec: Required<NodeSpec>): Pool {
 }
 
 /** Validates a resource request and converts it to units; throws PlacementError naming the field. */
-export function normalizeRequest(owner: string, request: ResourceRequest): NeedUnits {
+export function normalizeRequest(owner: string, request: Demand): NeedUnits {
   if (typeof request !== "object" || request === null) {
     throw new PlacementError(`${owner}: expected an object, got ${String(request)}`);
   }
@@ -395,7 +395,7 @@ export function normalizeRequest(owner: string, request: ResourceRequest): NeedU
 }
 
 /** Deep copy, so callers mutating their request object cannot change recorded state. */
-export function copyRequest(request: ResourceRequest): ResourceRequest {
+export function copyRequest(request: Demand): Demand {
   return structuredClone(request);
 }
 

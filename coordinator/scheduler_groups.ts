@@ -16,10 +16,10 @@ import {
   type Pool,
   sumNeeds,
 } from "./scheduler_fit.ts";
-import type { NodeSpec, PlacementStrategy, ResourceRequest } from "./scheduler_types.ts";
+import type { Demand, NodeSpec, PlacementStrategy } from "./scheduler_types.ts";
 
 /** A registered node: its spec, total and free resources, and the actors on it. */
-export interface NodeRecord {
+export interface NodeSlot {
   spec: Required<NodeSpec>;
   total: Pool;
   free: Pool;
@@ -28,7 +28,7 @@ export interface NodeRecord {
 
 /** One bundle of a placement group and what it reserved. */
 export interface BundleRecord {
-  request: ResourceRequest;
+  request: Demand;
   need: NeedUnits;
   nodeId: string | null;
   /** What the bundle reserved on its node. */
@@ -53,7 +53,7 @@ export interface GroupRecord {
 const SEARCH_BUDGET = 50_000;
 
 /** The alive nodes as placement candidates. */
-export function candidatesOf(nodes: ReadonlyMap<string, NodeRecord>): Candidate[] {
+export function candidatesOf(nodes: ReadonlyMap<string, NodeSlot>): Candidate[] {
   return [...nodes.values()].filter((n) => n.spec.alive).map((n) => ({
     label: `node "${n.spec.id}"`,
     id: n.spec.id,
@@ -69,7 +69,7 @@ export function candidatesOf(nodes: ReadonlyMap<string, NodeRecord>): Candidate[
  * choice (e.g. the first bundle taking the only big node) cannot make a satisfiable group look unsatisfiable.
  * PACK first tries the STRICT_PACK answer, then falls back to SPREAD-free best effort.
  */
-export function assignBundles(group: GroupRecord, nodes: ReadonlyMap<string, NodeRecord>): Map<number, string> | null {
+export function assignBundles(group: GroupRecord, nodes: ReadonlyMap<string, NodeSlot>): Map<number, string> | null {
   const candidates = candidatesOf(nodes);
   if (!mayFit(group, candidates)) return null;
   const strategies: PlacementStrategy[] = group.strategy === "PACK" ? ["STRICT_PACK", "PACK"] : [group.strategy];
@@ -101,7 +101,7 @@ function mayFit(group: GroupRecord, candidates: Candidate[]): boolean {
 function search(
   group: GroupRecord,
   strategy: PlacementStrategy,
-  nodes: ReadonlyMap<string, NodeRecord>,
+  nodes: ReadonlyMap<string, NodeSlot>,
   options: { budget: number; symmetric: boolean },
 ): Map<number, string> | null {
   const trial = new Map<string, Pool>();
@@ -154,7 +154,7 @@ function bundleOrder(
   trial: Map<string, Pool>,
   used: Map<string, number>,
   strategy: PlacementStrategy,
-  nodes: ReadonlyMap<string, NodeRecord>,
+  nodes: ReadonlyMap<string, NodeSlot>,
 ): string[] {
   const candidates: Candidate[] = [];
   for (const [id, pool] of trial) {

@@ -21,7 +21,7 @@ export interface NodeSpec {
 }
 
 /** What an actor (or a placement-group bundle) needs. Absent amounts are 0. */
-export interface ResourceRequest {
+export interface Demand {
   cpu?: number;
   /** GPU count; below 1 shares one device, 1 and above must be whole. */
   gpu?: number;
@@ -64,7 +64,7 @@ export interface PlacementGroupView {
   id: string;
   strategy: PlacementStrategy;
   state: PlacementGroupState;
-  bundles: Array<{ request: ResourceRequest; nodeId: string | null; gpuIds: number[] }>;
+  bundles: Array<{ request: Demand; nodeId: string | null; gpuIds: number[] }>;
   /** Why it is not (fully) created; absent when created. */
   reason?: string;
 }
@@ -145,7 +145,7 @@ export interface SchedulerJson {
   nodes: Array<Required<NodeSpec>>;
   actors: Array<{
     actorId: string;
-    request: ResourceRequest;
+    request: Demand;
     nodeId: string;
     allocation: Allocation;
     group?: { id: string; bundleIndex: number };
@@ -154,7 +154,7 @@ export interface SchedulerJson {
     id: string;
     strategy: PlacementStrategy;
     seq: number;
-    bundles: Array<{ request: ResourceRequest; nodeId: string | null; reserved: Allocation | null }>;
+    bundles: Array<{ request: Demand; nodeId: string | null; reserved: Allocation | null }>;
   }>;
-  pending: Array<{ actorId: string; request: ResourceRequest; options: PlaceOptions; seq: number }>;
+  pending: Array<{ actorId: string; request: Demand; options: PlaceOptions; seq: number }>;
 }

@@ -10,6 +10,7 @@ import { connectNats, type NatsTransport } from "../shared/nats_transport.ts";
 import { subjects } from "../shared/subjects.ts";
 import type { Transport } from "../shared/transport.ts";
 import { apiTokenFromEnv, createApp } from "./api.ts";
+import { apiBindHost } from "./api_guard.ts";
 import type { RunManager } from "./run/manager.ts";
 import { Coordinator } from "./coordinator.ts";
 import { StateStore } from "./state_store.ts";
@@ -98,6 +99,7 @@ export async function runCoordinator(options: RunCoordinatorOptions = {}): Promi
   const coordinator = running.coordinator = new Coordinator(transport, new StateStore(state), {
     cluster: names.cluster,
     nodeTimeoutMs: options.nodeTimeoutMs,
+    epoch: lease.epoch,
     logStore: await openLogStream(transport, names),
   });
   let lostLease: string | undefined;
@@ -139,7 +141,7 @@ export async function runCoordinator(options: RunCoordinatorOptions = {}): Promi
     });
     server = Deno.serve({
       port: options.apiPort ?? 8470,
-      hostname: options.apiHost ?? "0.0.0.0",
+      hostname: apiBindHost(options.apiHost, token),
       onListen: () => {},
     }, app.fetch);
     apiPort = (server.addr as Deno.NetAddr).port;
@@ -161,6 +163,9 @@ export async function runAgentProcess(options: RunAgentOptions = {}): Promise<nu
   const transport = await connectFromEnv(options.nats, `coop-agent-${options.nodeId ?? ""}`);
   const hostEnv: Record<string, string> = {};
   if (options.nats !== undefined) hostEnv.COOP_NATS_URL = options.nats;
+  // Per-role credentials (`coop creds`): actor hosts connect as host-<node>, not with the agent's own seed.
+  const hostSeed = Deno.env.get("COOP_HOST_NATS_NKEY_SEED_FILE");
+  if (hostSeed !== undefined) hostEnv.COOP_NATS_NKEY_SEED_FILE = hostSeed;
   const agent = startAgent(transport, { ...options, hostEnv });
   reportConnection(transport, `agent ${agent.nodeId}`);
   console.error(`agent: node "${agent.nodeId}" started`);

@@ -24,11 +24,7 @@ export function apiDeps(coordinator: Coordinator, options: ApiDepsOptions = {}):
     async actorLogs(id, { limit }) {
       const found = coordinator.actor(id);
       const lines = found === undefined ? [] : await coordinator.logs(found.actor.id, limit);
-      return lines.map((l): LogLine => ({
-        ts: l.time,
-        stream: l.stream,
-        line: l.line,
-      }));
+      return lines satisfies LogLine[];
     },
   };
 }

@@ -10,7 +10,9 @@
 #
 # NATS connection settings come from the environment and are read by the processes themselves:
 #   COOP_NATS_URL, COOP_NATS_USER, COOP_NATS_PASSWORD, COOP_NATS_TOKEN, COOP_NATS_NKEY_SEED(_FILE), COOP_NATS_CREDS,
-#   COOP_NATS_TLS_CA, COOP_NATS_TLS_CERT, COOP_NATS_TLS_KEY, COOP_CLUSTER (subject namespace), COOP_API_TOKEN.
+#   COOP_NATS_TLS_CA, COOP_NATS_TLS_CERT, COOP_NATS_TLS_KEY, COOP_CLUSTER (subject namespace), COOP_API_TOKEN,
+#   COOP_NATS_REPLICAS (JetStream replicas, 3 on a 3-server NATS), COOP_HOST_NATS_NKEY_SEED_FILE (agents: the seed
+#   their actor hosts connect with, per-role credentials from `coop creds`).
 # Flags are built from these variables (so compose/k8s/systemd configure everything through env); explicit
 # arguments are appended after them:
 #   both:        COOP_CLUSTER (--cluster)

@@ -21,6 +21,7 @@ import {
 } from "@msgpack/msgpack";
 import type { ExtensionCodecType } from "@msgpack/msgpack";
 import { DecodeError, MessageTooLargeError } from "./errors.ts";
+import { checkFrameBounds } from "./msgpack_bounds.ts";
 import { type DType, DTYPE_BYTES, Tensor, type TensorData, viewAs } from "./tensor.ts";
 
 /** msgpack extension type carrying a {@link Tensor}. */
@@ -137,7 +138,28 @@ class CoopExtensions implements ExtensionCodecType<EncodeContext> {
 const EXTENSIONS = new CoopExtensions();
 const CONTEXT: EncodeContext = { segments: [] };
 const ENCODER = new Encoder<EncodeContext>({ extensionCodec: EXTENSIONS, context: CONTEXT, ignoreUndefined: false });
-const DECODER = new Decoder<EncodeContext>({ extensionCodec: EXTENSIONS, context: CONTEXT });
+// One decoder per power-of-two frame size, its length limits set to that size: no str, bin, ext, array or map in
+// a frame can be longer than the frame (the defaults are 2^32-1). `checkFrameBounds` bounds the sum of lengths.
+const DECODERS = new Map<number, Decoder<EncodeContext>>();
+const MIN_LIMIT = 1024;
+
+function decoderFor(byteLength: number): Decoder<EncodeContext> {
+  const limit = Math.max(MIN_LIMIT, 2 ** Math.ceil(Math.log2(Math.max(1, byteLength))));
+  let decoder = DECODERS.get(limit);
+  if (decoder === undefined) {
+    decoder = new Decoder<EncodeContext>({
+      extensionCodec: EXTENSIONS,
+      context: CONTEXT,
+      maxStrLength: limit,
+      maxBinLength: limit,
+      maxExtLength: limit,
+      maxArrayLength: limit,
+      maxMapLength: limit,
+    });
+    DECODERS.set(limit, decoder);
+  }
+  return decoder;
+}
 const MAX_EXT32 = 0xffffffff;
 
 /** Encodes a value (objects, arrays, primitives, bigints, Dates, Uint8Arrays and {@link Tensor}s) as msgpack. */
@@ -180,12 +202,13 @@ export function encode(value: unknown): Uint8Array {
 
 /**
  * Decodes a msgpack frame. Tensors are zero-copy views over `bytes` when their data is aligned in memory, copies
- * otherwise. Throws only {@link DecodeError}.
+ * otherwise. Throws only {@link DecodeError}; memory use is linear in the frame size, whatever its headers claim.
  */
 export function decode(bytes: Uint8Array): unknown {
   if (!(bytes instanceof Uint8Array)) throw new DecodeError("Cannot decode frame: expected a Uint8Array");
   try {
-    return DECODER.decode(bytes);
+    checkFrameBounds(bytes);
+    return decoderFor(bytes.byteLength).decode(bytes);
   } catch (error) {
     if (error instanceof DecodeError) throw error;
     const reason = error instanceof Error ? error.message : String(error);

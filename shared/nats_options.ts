@@ -39,6 +39,11 @@ export interface NatsConnectOptions {
   chunkIdleMs?: number;
   /** Give up on the initial connection (TCP, TLS handshake, auth) after this long. Default 10 s. */
   connectTimeoutMs?: number;
+  /**
+   * Replicas of the JetStream buckets and streams this process creates (state KV, blobs, logs). Default 1; a
+   * production cluster of three servers uses 3 (COOP_NATS_REPLICAS), so losing one server loses no state.
+   */
+  replicas?: number;
   /** Keep retrying when the server is not up yet at connect time (default false: fail fast). */
   waitOnFirstConnect?: boolean;
   /** Pause between reconnect attempts. Default 500 ms. */
@@ -66,6 +71,7 @@ export const NATS_ENV_VARS = [
   "COOP_NATS_TLS_CA",
   "COOP_NATS_TLS_CERT",
   "COOP_NATS_TLS_KEY",
+  "COOP_NATS_REPLICAS",
 ] as const;
 
 /** Default server when `COOP_NATS_URL` is unset. */
@@ -83,6 +89,14 @@ export function natsOptionsFromEnv(env: Record<string, string | undefined> = Den
   const servers = (get("COOP_NATS_URL") ?? DEFAULT_NATS_URL).split(",").map((s) => s.trim()).filter((s) => s !== "");
   const options: NatsConnectOptions = { servers };
   for (const server of servers) checkServerUrl(server, "COOP_NATS_URL");
+  const replicas = get("COOP_NATS_REPLICAS");
+  if (replicas !== undefined) {
+    const n = Number(replicas);
+    if (!Number.isInteger(n) || n < 1 || n > 5) {
+      throw new ConfigError(`Invalid COOP_NATS_REPLICAS "${replicas}": expected 1 to 5 (JetStream's limit)`);
+    }
+    options.replicas = n;
+  }
 
   const user = get("COOP_NATS_USER");
   const password = get("COOP_NATS_PASSWORD");

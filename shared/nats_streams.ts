@@ -31,6 +31,7 @@ export async function openNatsStream(nc: NatsConnection, spec: StreamSpec): Prom
     max_msgs_per_subject: spec.maxMsgsPerSubject ?? -1,
     max_age: spec.maxAgeMs === undefined ? 0 : spec.maxAgeMs * 1_000_000,
     max_bytes: spec.maxBytes ?? -1,
+    num_replicas: spec.replicas ?? 1,
   };
   const existing = await jsm.streams.info(spec.name).catch(() => null);
   if (existing === null) await jsm.streams.add({ name: spec.name, ...config });

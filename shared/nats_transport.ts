@@ -44,6 +44,8 @@ export interface NatsTransport extends Transport {
   readonly raw: NatsConnection;
   /** The connected server's max_payload: messages above it are chunked. */
   readonly maxPayload: number;
+  /** Replicas of the buckets and streams this connection creates (`NatsConnectOptions.replicas`). */
+  readonly replicas: number;
 }
 
 /** Raised when the NATS server refuses or cannot be reached at connect time. */
@@ -126,6 +128,8 @@ function requestError(error: unknown, subject: string, timeoutMs: number): Error
 class NatsTransportImpl implements NatsTransport {
   readonly raw: NatsConnection;
   readonly maxMessageBytes: number;
+  /** Replicas of the buckets and streams this connection creates. */
+  readonly replicas: number;
   readonly #limits: ReceiveLimits;
   readonly #closing = new AbortController();
   readonly #onError: (error: Error) => void;
@@ -135,6 +139,7 @@ class NatsTransportImpl implements NatsTransport {
   constructor(nc: NatsConnection, options: NatsConnectOptions) {
     this.raw = nc;
     this.maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    this.replicas = options.replicas ?? 1;
     this.#limits = {
       maxMessageBytes: this.maxMessageBytes,
       idleMs: options.chunkIdleMs ?? DEFAULT_CHUNK_IDLE_MS,
@@ -266,17 +271,17 @@ class NatsTransportImpl implements NatsTransport {
 
   async kv(bucket: string): Promise<KvStore> {
     this.#kvm ??= new Kvm(this.raw);
-    return new NatsKvStore(await this.#kvm.create(bucket), bucket, () => this.maxPayload);
+    return new NatsKvStore(await this.#kvm.create(bucket, { replicas: this.replicas }), bucket, () => this.maxPayload);
   }
 
   async blobs(bucket: string): Promise<BlobStore> {
     this.#objm ??= new Objm(this.raw);
-    const store = await this.#objm.create(bucket);
+    const store = await this.#objm.create(bucket, { replicas: this.replicas });
     return new NatsBlobStore(store, bucket, () => this.maxPayload);
   }
 
   stream(spec: StreamSpec): Promise<MessageStream> {
-    return openNatsStream(this.raw, spec);
+    return openNatsStream(this.raw, { replicas: this.replicas, ...spec });
   }
 
   async *status(): AsyncIterable<ConnectionEvent> {

@@ -1,108 +1,23 @@
 /**
- * Message schemas between client, coordinator, node agents and actor hosts. Control messages are validated with
- * zod (errors name the field); the call path (client -> actor host) uses a two-element array frame checked by
+ * Message schemas between client, coordinator, node agents and actor hosts. Records are defined once in
+ * records.ts (re-exported here); control messages are validated with zod (errors name the field); the call path (client -> actor host) uses a two-element array frame checked by
  * hand, because it is the hot path. Every reply is `[0, value]` or `[1, WireError]`.
  */
 import { z } from "zod";
 import { decode, encode } from "./codec.ts";
 import { BadArgumentsError, DecodeError, errorFromWire, errorToWire, type WireError } from "./errors.ts";
+import {
+  actorOptionsSchema,
+  idSchema,
+  nodeInfoSchema,
+  placementStrategySchema,
+  resourceRequestSchema,
+} from "./records.ts";
+
+export * from "./records.ts";
 
 const bytes = z.custom<Uint8Array>((value) => value instanceof Uint8Array, "expected bytes");
-const id = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "expected 1-64 characters from A-Z, a-z, 0-9, _ and -");
-const nonNegative = z.number().finite().nonnegative();
-
-/** Resources an actor asks for; any other key is a custom resource (e.g. `{ cpu: 1, tpu: 2 }`). */
-export const resourceRequestSchema = z.object({
-  cpu: nonNegative.optional(),
-  gpu: z.number().int().nonnegative().optional(),
-  memoryMb: nonNegative.optional(),
-}).catchall(nonNegative);
-/** Resources an actor asks for. */
-export type ResourceRequest = z.infer<typeof resourceRequestSchema>;
-
-/** Placement group strategies (Ray semantics). */
-export const placementStrategySchema = z.enum(["PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD"]);
-/** Placement group strategy. */
-export type PlacementStrategy = z.infer<typeof placementStrategySchema>;
-
-/** Options of an actor, as stored in its record. */
-export const actorOptionsSchema = z.object({
-  resources: resourceRequestSchema.default({ cpu: 1 }),
-  /** Node labels the host must carry (all must match). */
-  labels: z.record(z.string(), z.string()).optional(),
-  maxRestarts: z.number().int().min(-1).default(0),
-  maxConcurrency: z.number().int().positive().default(1),
-  maxPendingCalls: z.number().int().min(-1).default(-1),
-  maxTaskRetries: z.number().int().min(-1).default(0),
-  placementGroup: id.optional(),
-  bundleIndex: z.number().int().nonnegative().optional(),
-}).strict();
-/** Options of an actor, as stored in its record. */
-export type ActorOptions = z.infer<typeof actorOptionsSchema>;
-
-/** Where an actor is in its life. */
-export type ActorState = "pending" | "starting" | "alive" | "restarting" | "stopping" | "dead";
-
-/** The coordinator's record of one actor (persisted in KV; sent to clients and agents). */
-export interface ActorRecord {
-  id: string;
-  name?: string;
-  className: string;
-  state: ActorState;
-  options: ActorOptions;
-  /** Methods declared idempotent, retried up to `maxTaskRetries` times when the actor dies mid-call. */
-  idempotent: string[];
-  nodeId?: string;
-  gpuIds?: number[];
-  pid?: number;
-  /** Bumped on every (re)start; events from older incarnations are ignored. */
-  incarnation: number;
-  restarts: number;
-  pendingReason?: string;
-  deathReason?: WireError;
-  createdAt: number;
-  updatedAt: number;
-}
-
-/** The coordinator's record of one node agent. */
-export interface NodeRecord {
-  id: string;
-  hostname: string;
-  cpus: number;
-  gpuIds: number[];
-  memoryMb: number;
-  custom: Record<string, number>;
-  labels: Record<string, string>;
-  state: "alive" | "dead";
-  lastHeartbeat: number;
-  joinedAt: number;
-}
-
-/** A placement group's record. */
-export interface PlacementGroupRecord {
-  id: string;
-  name?: string;
-  strategy: PlacementStrategy;
-  bundles: ResourceRequest[];
-  /** Node of each bundle, once placed. */
-  nodes?: string[];
-  state: "pending" | "created" | "removed";
-  pendingReason?: string;
-}
-
-const nodeInfoSchema = z.object({
-  id,
-  hostname: z.string().max(255),
-  cpus: nonNegative,
-  gpuIds: z.array(z.number().int().nonnegative()),
-  memoryMb: nonNegative,
-  custom: z.record(z.string(), nonNegative),
-  labels: z.record(z.string(), z.string()),
-  /** Actors the agent runs right now (after a coordinator restart it re-announces them). */
-  actors: z.array(z.object({ id, incarnation: z.number().int() })),
-});
-/** What an agent tells the coordinator when it registers. */
-export type NodeInfo = z.infer<typeof nodeInfoSchema>;
+const id = idSchema;
 
 /** Requests to the coordinator. */
 export const coordinatorRequestSchema = z.discriminatedUnion("op", [
@@ -119,8 +34,6 @@ export const coordinatorRequestSchema = z.discriminatedUnion("op", [
   z.object({ op: z.literal("actors") }),
   z.object({ op: z.literal("nodes") }),
   z.object({ op: z.literal("logs"), actor: id }),
-  z.object({ op: z.literal("register"), node: nodeInfoSchema }),
-  z.object({ op: z.literal("deregister"), nodeId: id }),
   z.object({
     op: z.literal("createPlacementGroup"),
     name: id.optional(),
@@ -129,60 +42,33 @@ export const coordinatorRequestSchema = z.discriminatedUnion("op", [
   }),
   z.object({ op: z.literal("removePlacementGroup"), id }),
   z.object({ op: z.literal("getPlacementGroup"), id }),
-  z.object({ op: z.literal("shutdown") }),
 ]);
 /** A request to the coordinator. */
 export type CoordinatorRequest = z.input<typeof coordinatorRequestSchema>;
 
-/** A heartbeat: an agent's liveness plus the actor processes it runs. */
-export const heartbeatSchema = z.object({
-  nodeId: id,
-  actors: z.array(z.object({ id, incarnation: z.number().int() })),
-});
-/** A heartbeat message. */
-export type Heartbeat = z.infer<typeof heartbeatSchema>;
+/** Requests only the admin role may make, on `admin` (per-role credentials keep clients and agents off it). */
+export const adminRequestSchema = z.discriminatedUnion("op", [z.object({ op: z.literal("shutdown") })]);
+/** An admin request. */
+export type AdminRequest = z.input<typeof adminRequestSchema>;
 
-/** What the coordinator answers to a heartbeat. */
-export interface HeartbeatReply {
-  /** False when the coordinator does not know the node (it restarted, or declared the node dead): re-register. */
-  known: boolean;
-}
-
-/** Requests from the coordinator to an agent. */
-export const agentRequestSchema = z.discriminatedUnion("op", [
-  z.object({
-    op: z.literal("start"),
-    actor: z.custom<ActorRecord>((value) => typeof value === "object" && value !== null, "expected an actor record"),
-    args: bytes,
-  }),
-  z.object({ op: z.literal("stop"), actor: id, incarnation: z.number().int(), graceful: z.boolean() }),
-  z.object({ op: z.literal("exit") }),
+/** A node's requests about itself, on `node(nodeId)`: the record must name the node of the subject. */
+export const nodeRequestSchema = z.discriminatedUnion("op", [
+  z.object({ op: z.literal("register"), node: nodeInfoSchema }),
+  z.object({ op: z.literal("deregister"), nodeId: id }),
 ]);
-/** A request to an agent. */
-export type AgentRequest = z.input<typeof agentRequestSchema>;
+/** A node's request about itself. */
+export type NodeRequest = z.input<typeof nodeRequestSchema>;
 
-/** Lifecycle events, published on `lifecycle(actorId)`. */
-export type LifecycleEvent =
-  /** The host constructed the actor and listens for calls. */
-  | { type: "ready"; actorId: string; incarnation: number; pid: number }
-  /** The host could not construct/restore the actor. */
-  | { type: "failed"; actorId: string; incarnation: number; error: WireError }
-  /** The agent saw the host process exit. */
-  | { type: "exited"; actorId: string; incarnation: number; code: number; signal?: string; nodeId: string }
-  /** The coordinator changed the record (authoritative state for clients). */
-  | { type: "state"; actor: ActorRecord };
-
-/** Forwarded log lines of one actor. */
-export interface LogBatch {
-  actorId: string;
-  lines: LogLine[];
-}
-
-/** One log line from an actor's stdout or stderr. */
-export interface LogLine {
-  time: number;
-  stream: "stdout" | "stderr";
-  line: string;
+/**
+ * Throws a `BadArgumentsError` unless the node a record names is the node its subject is bound to: with per-role
+ * credentials only that node may publish there, so a record naming another node is forged.
+ */
+export function checkSender(what: string, named: string, subjectNode: string): void {
+  if (named !== subjectNode) {
+    throw new BadArgumentsError(
+      `Refused ${what}: it names node "${named}" but came on the subject of "${subjectNode}"`,
+    );
+  }
 }
 
 /** Decodes and validates a control message, naming the offending field on failure. */
@@ -226,6 +112,13 @@ export function readReply(data: Uint8Array, what: string): unknown {
   if (frame[0] === 0) return frame[1];
   throw errorFromWire(frame[1] as WireError);
 }
+
+/**
+ * A call every actor host answers with its pid, before any class method: lets a coordinator that missed a `ready`
+ * report (it was down when the host came up) learn that the host serves. `$` cannot start a JS method name a
+ * registered class would declare by accident.
+ */
+export const PING_METHOD = "$ping";
 
 /** Encodes a call frame `[method, args]`. */
 export function encodeCall(method: string, args: readonly unknown[]): Uint8Array {

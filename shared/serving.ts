@@ -1,6 +1,7 @@
 /**
  * Subscription loops of the coordinator and the node agents: request handlers that always answer (`[0, value]` or
- * `[1, error]`), and listeners that never throw.
+ * `[1, error]`), and listeners that never throw. Handlers get the subject too: on wildcard subscriptions its tokens
+ * say who may have sent the message (e.g. the node id of a heartbeat).
  */
 import { errorReply, okReply } from "./protocol.ts";
 import type { Transport, TransportSubscription } from "./transport.ts";
@@ -18,7 +19,7 @@ export interface ServeOptions {
 export function serveRequests(
   transport: Transport,
   subject: string,
-  handler: (data: Uint8Array) => Promise<unknown> | unknown,
+  handler: (data: Uint8Array, subject: string) => Promise<unknown> | unknown,
   options: ServeOptions = {},
 ): TransportSubscription {
   const subscription = transport.subscribe(subject);
@@ -27,7 +28,7 @@ export function serveRequests(
       void (async () => {
         let reply: Uint8Array;
         try {
-          reply = okReply(await handler(message.data));
+          reply = okReply(await handler(message.data, message.subject));
         } catch (error) {
           options.onError?.(error);
           reply = errorReply(error);
@@ -43,14 +44,14 @@ export function serveRequests(
 export function listenTo(
   transport: Transport,
   subject: string,
-  handler: (data: Uint8Array) => Promise<void> | void,
+  handler: (data: Uint8Array, subject: string) => Promise<void> | void,
   who: string,
 ): TransportSubscription {
   const subscription = transport.subscribe(subject);
   (async () => {
     for await (const message of subscription) {
       try {
-        await handler(message.data);
+        await handler(message.data, message.subject);
       } catch (error) {
         console.error(`${who}: dropped a message on ${message.subject}: ${(error as Error).message}`);
       }

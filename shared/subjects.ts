@@ -18,13 +18,27 @@ export function checkToken(kind: string, value: string): string {
 /** All subjects and buckets of one cluster. */
 export interface Subjects {
   readonly cluster: string;
-  /** Requests to the coordinator (spawn, kill, lookups, node registration). */
+  /** Requests to the coordinator (spawn, kill, lookups, placement groups). */
   readonly coordinator: string;
-  /** Agents' heartbeats (requests, so the agent learns when the coordinator lost track of it). */
-  readonly heartbeat: string;
-  /** Actor lifecycle events from hosts, agents and the coordinator; `lifecycle(id)` for one actor. */
+  /** Admin requests to the coordinator (shutdown): a subject of its own so credentials can grant it apart. */
+  readonly admin: string;
+  /**
+   * A node's own requests to the coordinator (register, deregister). Like heartbeats and reports, the node id is in
+   * the subject, the coordinator refuses a record naming another node, and per-role credentials let an agent
+   * publish only under its own id: a node can speak only for itself.
+   */
+  node(nodeId: string): string;
+  readonly nodeAll: string;
+  /** One agent's heartbeats (requests, so the agent learns when the coordinator lost track of it). */
+  heartbeat(nodeId: string): string;
+  readonly heartbeatAll: string;
+  /** Every lifecycle subject: the coordinator's `lifecycle(id)` state events and the nodes' `report`s (clients). */
   readonly lifecycleAll: string;
+  /** The coordinator's authoritative state events of one actor. */
   lifecycle(actorId: string): string;
+  /** What node `nodeId` reports about one of its actors (ready, failed, exited). */
+  report(actorId: string, nodeId: string): string;
+  readonly reportAll: string;
   /** Actor log lines forwarded by agents; `logs(id)` for one actor. */
   readonly logsAll: string;
   logs(actorId: string): string;
@@ -49,9 +63,15 @@ export function subjects(cluster: string): Subjects {
   return {
     cluster,
     coordinator: `${root}.coord`,
-    heartbeat: `${root}.hb`,
-    lifecycleAll: `${root}.life.*`,
+    admin: `${root}.admin`,
+    node: (nodeId) => `${root}.node.${nodeId}`,
+    nodeAll: `${root}.node.*`,
+    heartbeat: (nodeId) => `${root}.hb.${nodeId}`,
+    heartbeatAll: `${root}.hb.*`,
+    lifecycleAll: `${root}.life.>`,
     lifecycle: (actorId) => `${root}.life.${actorId}`,
+    report: (actorId, nodeId) => `${root}.life.${actorId}.${nodeId}`,
+    reportAll: `${root}.life.*.*`,
     logsAll: `${root}.logs.*`,
     logs: (actorId) => `${root}.logs.${actorId}`,
     call: (actorId, incarnation) => `${root}.actor.${actorId}.${incarnation}`,
@@ -59,4 +79,10 @@ export function subjects(cluster: string): Subjects {
     stateBucket: `coop_${cluster}_state`,
     blobBucket: `coop_${cluster}_blobs`,
   };
+}
+
+/** The token at `index` of `subject` (0-based; negative counts from the end), or "" when there is none. */
+export function subjectToken(subject: string, index: number): string {
+  const tokens = subject.split(".");
+  return tokens.at(index) ?? "";
 }

@@ -1,6 +1,6 @@
 import { assertEquals, assertThrows } from "../tests/runtime/assert.ts";
 import { ConfigError } from "./errors.ts";
-import { subjects } from "./subjects.ts";
+import { subjects, subjectToken } from "./subjects.ts";
 
 Deno.test("subjects - every subject and bucket is namespaced by cluster", () => {
   const a = subjects("alpha");
@@ -8,7 +8,21 @@ Deno.test("subjects - every subject and bucket is namespaced by cluster", () => 
   assertEquals(a.call("a-1", 2), "coop.alpha.actor.a-1.2");
   assertEquals(a.coordinator, "coop.alpha.coord");
   assertEquals(a.stateBucket, "coop_alpha_state");
-  for (const key of ["coordinator", "heartbeat", "lifecycleAll", "logsAll", "stateBucket", "blobBucket"] as const) {
+  assertEquals(a.heartbeat("n-1"), "coop.alpha.hb.n-1");
+  assertEquals(a.report("a-1", "n-1"), "coop.alpha.life.a-1.n-1");
+  assertEquals(subjectToken(a.report("a-1", "n-1"), -2), "a-1");
+  for (
+    const key of [
+      "coordinator",
+      "heartbeatAll",
+      "nodeAll",
+      "lifecycleAll",
+      "reportAll",
+      "logsAll",
+      "stateBucket",
+      "blobBucket",
+    ] as const
+  ) {
     assertEquals(a[key] === b[key], false);
   }
 });

@@ -76,6 +76,8 @@ export interface StreamSpec {
   maxAgeMs?: number;
   /** Total size cap (bytes). Default unlimited. */
   maxBytes?: number;
+  /** Replicas. Default: the transport's (`NatsConnectOptions.replicas`, COOP_NATS_REPLICAS), else 1. */
+  replicas?: number;
 }
 
 /** One stored stream message. */

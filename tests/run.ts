@@ -8,6 +8,7 @@ const AREAS: Record<string, string[]> = {
   engine: ["engine/", "tests/engine/"],
   rl: ["rl/", "tests/rl/"],
   deploy: ["tests/deploy/"],
+  chaos: ["tests/chaos/"],
 };
 
 function existing(paths: string[]): string[] {

@@ -22,6 +22,7 @@ import {
   packPairBatch,
 } from "../../rl/batches.ts";
 import { bceTrainingLoss, grpoTrainingLoss, pairwiseTrainingLoss } from "../../rl/training_losses.ts";
+import { rootedPath } from "../../shared/roots.ts";
 import { Tensor } from "../../shared/tensor.ts";
 import { registerActor } from "../registry.ts";
 import {
@@ -272,11 +273,17 @@ function grpoLength(sample: GrpoSample): number {
   return sample.promptIds.length + sample.responseIds.length;
 }
 
+// Remote callers name dirs on the learner's host: saves go under the run roots, loads come from run or model roots.
+const CHECKPOINT_METHODS = {
+  save: { idempotent: true, args: z.tuple([rootedPath("learner save dir", ["runs"], "new")]) },
+  load: { args: z.tuple([rootedPath("learner load dir", ["runs", "models"], "dir")]) },
+};
+
 registerActor(PolicyLearner, {
   methods: {
     update: { args: z.tuple([SAMPLES]).or(z.tuple([SAMPLES, z.number().positive()])) },
     publish: { idempotent: true },
-    save: { idempotent: true },
+    ...CHECKPOINT_METHODS,
   },
 });
 
@@ -335,4 +342,4 @@ export class RewardLearner extends Learner {
     return (text) => codec.rmInput(text, config.maxPositionEmbeddings);
   }
 }
-registerActor(RewardLearner, { methods: { publish: { idempotent: true }, save: { idempotent: true } } });
+registerActor(RewardLearner, { methods: { publish: { idempotent: true }, ...CHECKPOINT_METHODS } });

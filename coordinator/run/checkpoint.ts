@@ -4,11 +4,16 @@
  * ledger, and the batches already produced for later steps). Saving the produced-ahead batches is what lets an
  * asynchronous run resume with the same next-step metrics: those samples were drawn from an older policy version
  * that a resumed run could not reproduce.
+ *
+ * Writes are crash-safe (checkpoint_files.ts): everything goes to a staging dir that is sealed with a SHA-256
+ * manifest and renamed into place, and a resume verifies the manifest, falling back to the newest earlier good
+ * `step-N` when the named checkpoint is damaged.
  */
 import type { LedgerState, MonitorInput } from "../../rl/mod.ts";
 import { ConfigError } from "../../shared/errors.ts";
 import type { RunRoles } from "./roles.ts";
 import type { ScoredBatch } from "./rollouts.ts";
+import { commitCheckpoint, goodCheckpoint, stagingDir, writeFileAtomic } from "./checkpoint_files.ts";
 
 /** The driver's part of a checkpoint. */
 export interface DriverState {
@@ -36,13 +41,32 @@ export async function saveCheckpoint(
   state: DriverState,
 ): Promise<void> {
   const absolute = await absolutePath(dir);
-  await Deno.mkdir(absolute, { recursive: true });
-  await Promise.all([
-    roles.policyLearner.save(`${absolute}/policy`),
-    roles.rewardLearner.save(`${absolute}/reward_model`),
-  ]);
-  // Written last: a directory with driver.json is a complete checkpoint.
-  await Deno.writeTextFile(`${absolute}/driver.json`, JSON.stringify({ format: FORMAT, ...state }, replacer));
+  const staging = await stagingDir(absolute);
+  try {
+    await Promise.all([
+      roles.policyLearner.save(`${staging}/policy`),
+      roles.rewardLearner.save(`${staging}/reward_model`),
+    ]);
+    await writeFileAtomic(`${staging}/driver.json`, JSON.stringify({ format: FORMAT, ...state }, replacer));
+    await commitCheckpoint(staging, absolute);
+  } catch (error) {
+    await Deno.remove(staging, { recursive: true }).catch(() => {});
+    throw error;
+  }
+}
+
+/**
+ * The good checkpoint to resume from (`dir`, or the newest earlier good `step-N` beside it) and its driver state;
+ * `skipped` says which checkpoints failed verification and why.
+ */
+export async function openCheckpoint(dir: string): Promise<{ dir: string; state: DriverState; skipped: string[] }> {
+  let good: { dir: string; skipped: string[] };
+  try {
+    good = await goodCheckpoint(dir);
+  } catch (error) {
+    throw new ConfigError(`Cannot resume from "${dir}": ${(error as Error).message}`, { cause: error });
+  }
+  return { ...good, state: await loadDriverState(good.dir) };
 }
 
 /** `path` made absolute against the working directory: learners may run in other processes with other cwds. */

@@ -26,7 +26,7 @@ import {
   SkipGuard,
   WeightAttestations,
 } from "../../rl/mod.ts";
-import { type DriverState, loadDriverState, saveCheckpoint } from "./checkpoint.ts";
+import { type DriverState, openCheckpoint, saveCheckpoint } from "./checkpoint.ts";
 import { loadRunData, type RunData, tasksForStep, type VerificationPair, verificationPairs } from "./data.ts";
 import { EXAMPLE_NOTE, isDue, type JobContext } from "./job.ts";
 import { type RunRoles, spawnRoles } from "./roles.ts";
@@ -508,10 +508,11 @@ class RlRun {
 
   /** Loads a checkpoint; returns the step to continue from. */
   async restore(dir: string): Promise<number> {
-    const state = await loadDriverState(dir);
+    const { dir: from, state, skipped } = await openCheckpoint(dir);
+    if (from !== dir) this.ctx.status.notes.push(`Resumed from ${from}: ${skipped.join("; ")}`);
     await Promise.all([
-      this.roles.policyLearner.load(`${dir}/policy`),
-      this.roles.rewardLearner.load(`${dir}/reward_model`),
+      this.roles.policyLearner.load(`${from}/policy`),
+      this.roles.rewardLearner.load(`${from}/reward_model`),
     ]);
     this.ledger = SampleLedger.fromState(state.ledger);
     this.policyVersion = state.policyVersion;

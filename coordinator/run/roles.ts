@@ -21,7 +21,7 @@ import {
 } from "../../actors/roles/mod.ts";
 import type { SaveDtype } from "../../engine/io/mod.ts";
 import type { ModelConfig, RunConfig } from "../../rl/mod.ts";
-import { ConfigError } from "../../shared/errors.ts";
+import { CallTimeoutError, ConfigError, NoRespondersError } from "../../shared/errors.ts";
 
 /** Restarts and retries the stateless roles get (rollout, reward, reference, negatives). */
 export const ROLE_FAULT_TOLERANCE = { maxRestarts: 3, maxTaskRetries: 3 } as const;
@@ -111,6 +111,29 @@ export interface RunRoles {
   stop(): Promise<void>;
 }
 
+// How long a run's end keeps asking for its actors' kill while no coordinator answers (one may be taking over).
+const KILL_RETRY_MS = 60_000;
+
+/**
+ * Kills `handle`, retrying while no coordinator answers: a run that ends during a coordinator failover would
+ * otherwise leave its actors running, holding their resources, with nobody left to stop them.
+ */
+async function killSurely(cluster: Cluster, handle: ActorHandle<unknown>): Promise<void> {
+  const deadline = performance.now() + KILL_RETRY_MS;
+  for (let delay = 200;; delay = Math.min(2 * delay, 2000)) {
+    try {
+      return await cluster.kill(handle, { graceful: false });
+    } catch (error) {
+      const retry = error instanceof NoRespondersError || error instanceof CallTimeoutError;
+      if (!retry || performance.now() > deadline) {
+        console.error(`Cannot kill run actor "${handle.actorId}": ${(error as Error).message}`);
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+}
+
 /** Spawns the role actors of an RL run (in parallel; they load their models lazily). */
 export async function spawnRoles(
   cluster: Cluster,
@@ -137,7 +160,7 @@ export async function spawnRoles(
       return h;
     });
   const stop = async () => {
-    await Promise.all(spawned.map((h) => cluster.kill(h, { graceful: false }).catch(() => {})));
+    await Promise.all(spawned.map((h) => killSurely(cluster, h)));
   };
   try {
     // The synthesizer looks the assistant up by name on first use, so both can be spawned together.

@@ -17,6 +17,7 @@ import { type JobConfig, parseConfigText, parseJobConfig } from "../../rl/mod.ts
 import { openApiRouter } from "../api.ts";
 import { errors, json, MetricPointSchema, RunIdParam, RunSchema, StartRunBody } from "../api_schemas.ts";
 import type { RunEvent, RunManager } from "./manager.ts";
+import { checkJobPaths, type PathRoots, rootsFromEnv } from "./paths.ts";
 
 const METRICS_QUERY = z.strictObject({
   since: z.coerce.number().int().min(0).optional().openapi({ description: "Only points after this step" }),
@@ -26,8 +27,21 @@ const METRICS_QUERY = z.strictObject({
 const RunBody = z.object({ run: RunSchema });
 const route = <R extends RouteConfig>(config: R) => createRoute({ ...config, security: [{ bearer: [] }] });
 
+/** Options for {@link runsRouter}. */
+export interface RunsRouterOptions {
+  /** Where config paths may point (default: {@link rootsFromEnv}). */
+  roots?: PathRoots;
+}
+
+/** Options for {@link runsRouter}. */
+export interface RunsRouterOptions {
+  /** Where config paths may point (default: {@link rootsFromEnv}). */
+  roots?: PathRoots;
+}
+
 /** Builds the `/v1/runs` router over a run manager. */
-export function runsRouter(manager: RunManager): OpenAPIHono {
+export function runsRouter(manager: RunManager, options: RunsRouterOptions = {}): OpenAPIHono {
+  const roots = options.roots ?? rootsFromEnv();
   const app = openApiRouter();
   app.openapi(
     route({
@@ -45,6 +59,8 @@ export function runsRouter(manager: RunManager): OpenAPIHono {
       } catch (error) {
         throw new HTTPException(400, { message: (error as Error).message });
       }
+      // Remote callers name files on this host: every path must be inside the roots before anything reads it.
+      checkJobPaths(config, roots, { resume: body.resume });
       return c.json({ run: manager.start(config, { resume: body.resume }) } as never, 201);
     },
   );

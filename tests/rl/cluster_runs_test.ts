@@ -55,6 +55,8 @@ Deno.test({ name: "cooper - runs on a local cluster", ...CLUSTER_TEST }, async (
   let manager: RunManager | undefined;
   try {
     server = await startNats({ maxPayload: 8 * 1024 * 1024 });
+    // The API refuses config paths outside the deployment's roots; this test's files all live in `dir`.
+    for (const name of ["COOP_ROOTS_DATA", "COOP_ROOTS_MODELS", "COOP_ROOTS_RUNS"]) Deno.env.set(name, dir);
     const apiPort = freePort();
     local = await startLocalCluster({
       natsUrl: server.url,

@@ -138,7 +138,7 @@ Deno.test({
           );
           await fuzz(transport, cluster.subjects.agent("n1"), agentFrames);
           const beats = Array.from({ length: 300 }, () => mutate(encode({ nodeId: "n1", actors: [] }), random));
-          await fuzz(transport, cluster.subjects.heartbeat, beats);
+          await fuzz(transport, cluster.subjects.heartbeat("n1"), beats);
 
           // Everyone is still up and consistent.
           assertEquals(typeof await counter.get(), "number");
