@@ -166,6 +166,8 @@ export interface LocalClusterOptions {
   apiPort?: number;
   /** Print every process's output, prefixed (default: env COOP_VERBOSE=1). */
   echo?: boolean;
+  /** Extra environment for the coordinator (e.g. `COOP_ROOTS_*` for the paths run configs may name). */
+  coordinatorEnv?: Record<string, string>;
 }
 
 /** A running local cluster and a client connected to it. */
@@ -190,8 +192,11 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
   const natsUrl = options.natsUrl ?? nats!.url;
   const cluster = options.cluster ?? "default";
   const env = { COOP_NATS_URL: natsUrl, COOP_EXIT_WITH_PARENT: "1" };
-  const cli = (name: string, args: string[]) =>
-    new ManagedProcess(name, Deno.execPath(), ["run", "-A", "--no-prompt", CLI, ...args], { env, echo });
+  const cli = (name: string, args: string[], extraEnv: Record<string, string> = {}) =>
+    new ManagedProcess(name, Deno.execPath(), ["run", "-A", "--no-prompt", CLI, ...args], {
+      env: { ...env, ...extraEnv },
+      echo,
+    });
   const agents = new Map<string, ManagedProcess>();
   let client: Cluster | undefined;
   let coordinator: ManagedProcess | undefined;
@@ -199,7 +204,7 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
   const startCoordinator = async () => {
     const args = ["up", "--nats", natsUrl, "--cluster", cluster, `--api-port=${options.apiPort ?? -1}`];
     if (options.nodeTimeoutMs !== undefined) args.push("--node-timeout-ms", String(options.nodeTimeoutMs));
-    const process = cli("coordinator", args);
+    const process = cli("coordinator", args, options.coordinatorEnv);
     await waitFor("the coordinator", 30_000, async () => {
       await client!.nodes();
       return true;

@@ -103,7 +103,9 @@ export function checkPath(
     throw new PathError(`Invalid ${field}: ${why}`);
   };
   const allowed = realRoots(roots[kind]);
-  const where = `inside the ${kind} roots (${roots[kind].join(", ") || "none configured"})`;
+  const where = `inside the ${kind} roots (${
+    roots[kind].join(", ") || "none configured"
+  }; COOP_ROOTS_${kind.toUpperCase()} sets them)`;
   if (value.includes("\0")) refuse("contains a NUL byte");
   const lexical = resolve(options.cwd ?? Deno.cwd(), value);
   if (!roots[kind].some((root) => inside(lexical, root)) && !allowed.some((root) => inside(lexical, root))) {

@@ -85,6 +85,7 @@ export async function runCommand(args: string[]): Promise<number> {
     local = await startLocalCluster({
       apiPort,
       agents: [{ nodeId: "local", cpus: parseCpus(values.cpus) }],
+      coordinatorEnv: localRoots(),
     });
     base = `http://127.0.0.1:${apiPort}`;
   }
@@ -145,4 +146,18 @@ function parseCpus(value: string | undefined): number {
     throw new ConfigError(`Invalid --cpus "${value}": expected a positive number`);
   }
   return cpus;
+}
+
+/**
+ * Roots for an embedded cluster: its API listens on loopback for this user only, so run configs may name any path
+ * under the current directory (the repository's sample data and models included) unless `COOP_ROOTS_*` says otherwise.
+ */
+function localRoots(): Record<string, string> {
+  const cwd = Deno.cwd();
+  const roots: Record<string, string> = {};
+  for (const kind of ["DATA", "MODELS", "RUNS"]) {
+    const name = `COOP_ROOTS_${kind}`;
+    roots[name] = Deno.env.get(name) ?? cwd;
+  }
+  return roots;
 }

@@ -114,3 +114,38 @@ Deno.test("coop run - a bad config file exits 1 naming the field", async () => {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("coop run --local - the README's GSM8K example runs end to end on an embedded cluster", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "coop-run-local-" });
+  try {
+    const root = fileURLToPath(new URL("../..", import.meta.url));
+    const cli = fileURLToPath(new URL("../../coordinator/cli.ts", import.meta.url));
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        cli,
+        "run",
+        "rl/configs/gsm8k.json",
+        "--local",
+        "--set",
+        "steps=1",
+        "--set",
+        `checkpoint.dir=${dir}`,
+      ],
+      cwd: root,
+      // Checkpoints outside the repository: allowed by widening the run roots, as a user would.
+      env: { COOP_ROOTS_RUNS: dir },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    strictEqual(out.code, 0, stderr.slice(-3000));
+    const status = JSON.parse(new TextDecoder().decode(out.stdout));
+    strictEqual(status.state, "finished", JSON.stringify(status).slice(0, 2000));
+    strictEqual(status.step, 1);
+    ok(status.checkpoint.startsWith(dir), status.checkpoint);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
