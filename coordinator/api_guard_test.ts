@@ -1,22 +1,13 @@
 import { ok, strictEqual, throws } from "node:assert";
 import type { Cluster } from "../actors/cluster.ts";
 import { ConfigError } from "../shared/errors.ts";
-import { type ApiDeps, createApp } from "./api.ts";
+import { createApp } from "./api.ts";
 import { apiBindHost } from "./api_guard.ts";
 import { RunManager } from "./run/manager.ts";
 import { runsRouter } from "./run/router.ts";
+import { EMPTY_API_DEPS } from "./api_test_deps.ts";
 
-const deps: ApiDeps = {
-  snapshot: () => ({
-    coordinator: { id: "c", startedAt: new Date(0).toISOString() },
-    nodes: [],
-    actors: [],
-    pending: [],
-    placementGroups: [],
-  }),
-  actor: () => undefined,
-  actorLogs: () => [],
-};
+const deps = EMPTY_API_DEPS;
 
 function app(manager: RunManager) {
   return createApp(deps, { routers: { "/v1/runs": runsRouter(manager) }, maxBodyBytes: 4096 });

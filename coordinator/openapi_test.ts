@@ -1,22 +1,13 @@
 import { deepStrictEqual, ok, strictEqual } from "node:assert";
 import SwaggerParser from "@apidevtools/swagger-parser";
 import type { Cluster } from "../actors/cluster.ts";
-import { type ApiDeps, createApp } from "./api.ts";
+import { createApp } from "./api.ts";
 import { eventsRouter } from "./dashboard/events.ts";
 import { RunManager } from "./run/manager.ts";
 import { runsRouter } from "./run/router.ts";
+import { EMPTY_API_DEPS } from "./api_test_deps.ts";
 
-const deps: ApiDeps = {
-  snapshot: () => ({
-    coordinator: { id: "c", startedAt: new Date(0).toISOString() },
-    nodes: [],
-    actors: [],
-    pending: [],
-    placementGroups: [],
-  }),
-  actor: () => undefined,
-  actorLogs: () => [],
-};
+const deps = EMPTY_API_DEPS;
 
 function app() {
   const runs = new RunManager(null as unknown as Cluster);

@@ -1,21 +1,12 @@
 import { ok, strictEqual } from "node:assert";
 import type { Cluster } from "../../actors/cluster.ts";
-import { type ApiDeps, createApp } from "../api.ts";
+import { createApp } from "../api.ts";
 import { RunManager } from "./manager.ts";
 import { checkPath, PathError, type PathRoots, rootsFromEnv } from "./paths.ts";
 import { runsRouter } from "./router.ts";
+import { EMPTY_API_DEPS } from "../api_test_deps.ts";
 
-const deps: ApiDeps = {
-  snapshot: () => ({
-    coordinator: { id: "c", startedAt: new Date(0).toISOString() },
-    nodes: [],
-    actors: [],
-    pending: [],
-    placementGroups: [],
-  }),
-  actor: () => undefined,
-  actorLogs: () => [],
-};
+const deps = EMPTY_API_DEPS;
 
 /** A deployment dir with data/, models/, runs/, a task file, a symlink out of data/ and an oversized file. */
 async function deployment(): Promise<{ dir: string; roots: PathRoots }> {

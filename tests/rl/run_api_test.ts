@@ -5,21 +5,12 @@
 import { ok, strictEqual } from "node:assert";
 import { fileURLToPath } from "node:url";
 import type { Cluster } from "../../actors/cluster.ts";
-import { type ApiDeps, createApp } from "../../coordinator/api.ts";
+import { createApp } from "../../coordinator/api.ts";
 import { RunManager } from "../../coordinator/run/manager.ts";
 import { runsRouter } from "../../coordinator/run/router.ts";
+import { EMPTY_API_DEPS } from "../../coordinator/api_test_deps.ts";
 
-const deps: ApiDeps = {
-  snapshot: () => ({
-    coordinator: { id: "c", startedAt: new Date(0).toISOString() },
-    nodes: [],
-    actors: [],
-    pending: [],
-    placementGroups: [],
-  }),
-  actor: () => undefined,
-  actorLogs: () => [],
-};
+const deps = EMPTY_API_DEPS;
 
 // Bad configs never reach the cluster, so the manager gets none.
 const app = createApp(deps, { routers: { "/v1/runs": runsRouter(new RunManager(null as unknown as Cluster)) } });

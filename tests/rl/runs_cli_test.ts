@@ -6,7 +6,7 @@
 import { deepStrictEqual, ok, strictEqual } from "node:assert";
 import { fileURLToPath } from "node:url";
 import type { Cluster } from "../../actors/cluster.ts";
-import { type ApiDeps, createApp } from "../../coordinator/api.ts";
+import { createApp } from "../../coordinator/api.ts";
 import { emptyAccounting, type MetricPoint, type RunStatus } from "../../coordinator/run/job.ts";
 import { RunManager } from "../../coordinator/run/manager.ts";
 import { runsRouter } from "../../coordinator/run/router.ts";
@@ -14,20 +14,11 @@ import { RunStore } from "../../coordinator/run/store.ts";
 import { parseJobConfig } from "../../rl/mod.ts";
 import { connectNats } from "../../shared/nats_transport.ts";
 import { startNats } from "../harness.ts";
+import { EMPTY_API_DEPS } from "../../coordinator/api_test_deps.ts";
 
 const CLI = fileURLToPath(new URL("../../coordinator/cli.ts", import.meta.url));
 
-const deps: ApiDeps = {
-  snapshot: () => ({
-    coordinator: { id: "c", startedAt: new Date(0).toISOString() },
-    nodes: [],
-    actors: [],
-    pending: [],
-    placementGroups: [],
-  }),
-  actor: () => undefined,
-  actorLogs: () => [],
-};
+const deps = EMPTY_API_DEPS;
 
 function status(id: string, state: RunStatus["state"], step: number): RunStatus {
   return {
