@@ -19,8 +19,10 @@ export function apiGuard(): MiddlewareHandler {
   return async function apiGuard(c, next) {
     if (!BODY_METHODS.has(c.req.method)) return await next();
     const type = c.req.header("content-type");
-    // Body-less requests (`POST /v1/runs/:id/stop`) need no type; anything carrying bytes must be JSON.
-    const hasBody = c.req.raw.body !== null || type !== undefined;
+    // Body-less requests (`POST /v1/runs/:id/stop`) need no type; anything carrying bytes must be JSON. A client
+    // that says `Content-Length: 0` (fetch and curl without data) carries none, though the server hands it a stream.
+    const empty = c.req.header("content-length") === "0" && !c.req.raw.headers.has("transfer-encoding");
+    const hasBody = type !== undefined || (c.req.raw.body !== null && !empty);
     if (hasBody && (type === undefined || !JSON_TYPE.test(type))) {
       throw new HTTPException(415, {
         message: `Unsupported Content-Type "${type ?? "(none)"}": send JSON with 'Content-Type: application/json'`,

@@ -166,8 +166,8 @@ export interface LocalClusterOptions {
   apiPort?: number;
   /** Print every process's output, prefixed (default: env COOP_VERBOSE=1). */
   echo?: boolean;
-  /** Extra environment for the coordinator (e.g. `COOP_ROOTS_*` for the paths run configs may name). */
-  coordinatorEnv?: Record<string, string>;
+  /** Extra environment for every process of the cluster (e.g. `COOP_ROOTS_*`: where run configs may point). */
+  env?: Record<string, string>;
 }
 
 /** A running local cluster and a client connected to it. */
@@ -191,12 +191,9 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
   const nats = options.natsUrl === undefined ? await startLocalNats({ maxPayload: options.maxPayload }) : undefined;
   const natsUrl = options.natsUrl ?? nats!.url;
   const cluster = options.cluster ?? "default";
-  const env = { COOP_NATS_URL: natsUrl, COOP_EXIT_WITH_PARENT: "1" };
-  const cli = (name: string, args: string[], extraEnv: Record<string, string> = {}) =>
-    new ManagedProcess(name, Deno.execPath(), ["run", "-A", "--no-prompt", CLI, ...args], {
-      env: { ...env, ...extraEnv },
-      echo,
-    });
+  const env = { ...options.env, COOP_NATS_URL: natsUrl, COOP_EXIT_WITH_PARENT: "1" };
+  const cli = (name: string, args: string[]) =>
+    new ManagedProcess(name, Deno.execPath(), ["run", "-A", "--no-prompt", CLI, ...args], { env, echo });
   const agents = new Map<string, ManagedProcess>();
   let client: Cluster | undefined;
   let coordinator: ManagedProcess | undefined;
@@ -204,7 +201,7 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
   const startCoordinator = async () => {
     const args = ["up", "--nats", natsUrl, "--cluster", cluster, `--api-port=${options.apiPort ?? -1}`];
     if (options.nodeTimeoutMs !== undefined) args.push("--node-timeout-ms", String(options.nodeTimeoutMs));
-    const process = cli("coordinator", args, options.coordinatorEnv);
+    const process = cli("coordinator", args);
     await waitFor("the coordinator", 30_000, async () => {
       await client!.nodes();
       return true;

@@ -85,7 +85,7 @@ export async function runCommand(args: string[]): Promise<number> {
     local = await startLocalCluster({
       apiPort,
       agents: [{ nodeId: "local", cpus: parseCpus(values.cpus) }],
-      coordinatorEnv: localRoots(),
+      env: localRoots(),
     });
     base = `http://127.0.0.1:${apiPort}`;
   }

@@ -12,7 +12,7 @@ import type { ClusterSnapshot } from "../../coordinator/api.ts";
 import { parseRunConfig } from "../../rl/mod.ts";
 import { mulberry32 } from "../../shared/random.ts";
 import { startNats } from "../harness.ts";
-import { CLUSTER_TEST, eventually } from "../runtime/cluster_fixture.ts";
+import { CLUSTER_TEST, eventually, rootsIn } from "../runtime/cluster_fixture.ts";
 
 const SEED = Number(Deno.env.get("COOP_CHAOS_SEED") ?? 7);
 const STEPS = 12;
@@ -33,7 +33,6 @@ Deno.test(
   { name: "chaos - a cooper run survives seeded kill -9s of role actors and the coordinator", ...CLUSTER_TEST },
   async () => {
     const dir = await Deno.makeTempDir({ prefix: "coop-chaos-" });
-    for (const name of ["COOP_ROOTS_DATA", "COOP_ROOTS_MODELS", "COOP_ROOTS_RUNS"]) Deno.env.set(name, dir);
     const server = await startNats({ maxPayload: 8 * 1024 * 1024 });
     let local: LocalCluster | undefined;
     const faults: Fault[] = [];
@@ -41,6 +40,8 @@ Deno.test(
       const apiPort = freePort();
       local = await startLocalCluster({
         natsUrl: server.url,
+        // The API and learners refuse paths outside the deployment's roots; this test's files all live in `dir`.
+        env: rootsIn(dir),
         apiPort,
         agents: [{ nodeId: "c1", cpus: 8 }, { nodeId: "c2", cpus: 8 }],
       });

@@ -12,7 +12,7 @@ import { NegativeSynthesizer } from "../../actors/roles/mod.ts";
 import { FakeAssistant } from "./fixtures/rewriter.ts";
 import { type JobConfig, parseJobConfig, parseRunConfig, type RunConfig } from "../../rl/mod.ts";
 import { type NatsServer, startNats } from "../harness.ts";
-import { CLUSTER_TEST } from "../runtime/cluster_fixture.ts";
+import { CLUSTER_TEST, rootsIn } from "../runtime/cluster_fixture.ts";
 
 function rlConfig(dir: string, overrides: Record<string, unknown> = {}): RunConfig {
   return parseRunConfig({
@@ -55,11 +55,11 @@ Deno.test({ name: "cooper - runs on a local cluster", ...CLUSTER_TEST }, async (
   let manager: RunManager | undefined;
   try {
     server = await startNats({ maxPayload: 8 * 1024 * 1024 });
-    // The API refuses config paths outside the deployment's roots; this test's files all live in `dir`.
-    for (const name of ["COOP_ROOTS_DATA", "COOP_ROOTS_MODELS", "COOP_ROOTS_RUNS"]) Deno.env.set(name, dir);
     const apiPort = freePort();
     local = await startLocalCluster({
       natsUrl: server.url,
+      // The API and learners refuse paths outside the deployment's roots; this test's files all live in `dir`.
+      env: rootsIn(dir),
       apiPort,
       agents: [{ nodeId: "n1", cpus: 8 }],
       registry: [new URL("./fixtures/rewriter.ts", import.meta.url).pathname],

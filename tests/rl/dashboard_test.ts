@@ -10,7 +10,7 @@ import { chromium } from "playwright-core";
 import { freePort, startLocalCluster } from "../../coordinator/local_cluster.ts";
 import { ApiClient } from "../../coordinator/run/api_client.ts";
 import { type NatsServer, startNats } from "../harness.ts";
-import { CLUSTER_TEST, eventually } from "../runtime/cluster_fixture.ts";
+import { CLUSTER_TEST, eventually, rootsIn } from "../runtime/cluster_fixture.ts";
 import { tinyRunConfig } from "./fixtures/tiny_run.ts";
 
 const CHROMIUM = Deno.env.get("COOP_CHROMIUM") ?? "/usr/bin/chromium";
@@ -56,6 +56,7 @@ Deno.test({
     const port = freePort();
     const local = await startLocalCluster({
       natsUrl: server.url,
+      env: rootsIn(dir),
       apiPort: port,
       cluster: "dash",
       agents: [{ nodeId: "n1", cpus: 8 }],

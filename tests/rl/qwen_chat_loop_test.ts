@@ -14,7 +14,7 @@ import { loadHfTokenizer } from "../../engine/tokenizers/mod.ts";
 import { readSafetensors } from "../../engine/io/mod.ts";
 import { checkParity, formatParity } from "../../engine/parity/mod.ts";
 import { parseRunConfig, type RunConfig } from "../../rl/mod.ts";
-import { CLUSTER_TEST } from "../runtime/cluster_fixture.ts";
+import { CLUSTER_TEST, rootsIn } from "../runtime/cluster_fixture.ts";
 import { QWEN2_CHAT_TINY_DIR, QWEN3_TOKENIZER_DIR } from "../fixtures/mod.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -54,7 +54,7 @@ Deno.test({
   const dir = await Deno.makeTempDir({ prefix: "coop-qwen-chat-" });
   let local: LocalCluster | undefined;
   try {
-    local = await startLocalCluster({ agents: [{ nodeId: "n1", cpus: 4 }] });
+    local = await startLocalCluster({ agents: [{ nodeId: "n1", cpus: 4 }], env: rootsIn(dir) });
     const config = chatConfig(dir);
     const tok = await loadHfTokenizer(QWEN3_TOKENIZER_DIR);
 

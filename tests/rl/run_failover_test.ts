@@ -9,7 +9,7 @@ import { freePort, ManagedProcess, startLocalCluster } from "../../coordinator/l
 import { ApiClient } from "../../coordinator/run/api_client.ts";
 import type { MetricPoint, RunStatus } from "../../coordinator/run/job.ts";
 import { type NatsServer, startNats } from "../harness.ts";
-import { CLUSTER_TEST, eventually } from "../runtime/cluster_fixture.ts";
+import { CLUSTER_TEST, eventually, rootsIn } from "../runtime/cluster_fixture.ts";
 import { tinyRunConfig } from "./fixtures/tiny_run.ts";
 
 const CLI = new URL("../../coordinator/cli.ts", import.meta.url).pathname;
@@ -31,6 +31,7 @@ Deno.test(
         apiPort: port1,
         cluster: "failover",
         agents: [{ nodeId: "n1", cpus: 8 }],
+        env: rootsIn(dir),
       });
       stopCluster = local.stop;
       const standby = new ManagedProcess("standby", Deno.execPath(), [
@@ -44,7 +45,7 @@ Deno.test(
         "--cluster",
         "failover",
         `--api-port=${port2}`,
-      ], { env: { COOP_EXIT_WITH_PARENT: "1" } });
+      ], { env: { ...rootsIn(dir), COOP_EXIT_WITH_PARENT: "1" } });
       extra.push(standby);
       await eventually(
         "the standby",

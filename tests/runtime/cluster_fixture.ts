@@ -66,3 +66,8 @@ export async function eventually<T>(what: string, probe: () => Promise<T | undef
   }
   throw new Error(`Timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
 }
+
+/** Environment that makes `dir` every path root (data, models, runs) of a test cluster's API and learners. */
+export function rootsIn(dir: string): Record<string, string> {
+  return { COOP_ROOTS_DATA: dir, COOP_ROOTS_MODELS: dir, COOP_ROOTS_RUNS: dir };
+}
