@@ -99,8 +99,8 @@ export const actorRecordSchema = z.object({
 /** The coordinator's record of one actor. */
 export type ActorRecord = z.infer<typeof actorRecordSchema>;
 
-/** The coordinator's record of one node agent. */
-export const nodeRecordSchema = z.object({
+/** What a node is and has: shared by its registration and the coordinator's record of it. */
+const nodeShape = {
   id: idSchema,
   hostname: z.string().max(255),
   cpus: nonNegative,
@@ -108,6 +108,11 @@ export const nodeRecordSchema = z.object({
   memoryMb: nonNegative,
   custom: z.record(z.string().max(64), nonNegative),
   labels: z.record(z.string().max(256), z.string().max(256)),
+};
+
+/** The coordinator's record of one node agent. */
+export const nodeRecordSchema = z.object({
+  ...nodeShape,
   state: z.enum(["alive", "dead"]),
   lastHeartbeat: time,
   joinedAt: time,
@@ -134,13 +139,7 @@ const runningActorsSchema = z.array(z.object({ id: idSchema, incarnation: count 
 
 /** What an agent tells the coordinator when it registers. */
 export const nodeInfoSchema = z.object({
-  id: idSchema,
-  hostname: z.string().max(255),
-  cpus: nonNegative,
-  gpuIds: z.array(count).max(1024),
-  memoryMb: nonNegative,
-  custom: z.record(z.string().max(64), nonNegative),
-  labels: z.record(z.string().max(256), z.string().max(256)),
+  ...nodeShape,
   /** Actors the agent runs right now (after a coordinator restart it re-announces them). */
   actors: runningActorsSchema,
 });
