@@ -102,13 +102,15 @@ export function checkPath(
   const refuse = (why: string): never => {
     throw new PathError(`Invalid ${field}: ${why}`);
   };
-  const allowed = realRoots(roots[kind]);
-  const where = `inside the ${kind} roots (${
-    roots[kind].join(", ") || "none configured"
+  // Models may also come from the run roots: a run's checkpoints (e.g. the warm-ups) are what later runs start from.
+  const listed = kind === "models" ? [...roots.models, ...roots.runs] : roots[kind];
+  const allowed = realRoots(listed);
+  const where = `inside the ${kind === "models" ? "models or runs" : kind} roots (${
+    listed.join(", ") || "none configured"
   }; COOP_ROOTS_${kind.toUpperCase()} sets them)`;
   if (value.includes("\0")) refuse("contains a NUL byte");
   const lexical = resolve(options.cwd ?? Deno.cwd(), value);
-  if (!roots[kind].some((root) => inside(lexical, root)) && !allowed.some((root) => inside(lexical, root))) {
+  if (!listed.some((root) => inside(lexical, root)) && !allowed.some((root) => inside(lexical, root))) {
     refuse(`must be ${where}`);
   }
   const { real, exists } = realPathOrAncestor(lexical);
