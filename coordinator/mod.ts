@@ -15,7 +15,7 @@ export { actorView, apiDeps, clusterSnapshot } from "./views.ts";
 export type { ApiDepsOptions } from "./views.ts";
 export { COMMANDS, main } from "./cli.ts";
 export type { Command } from "./cli.ts";
-export { Scheduler } from "./scheduler.ts";
+export { Scheduler } from "./scheduler/mod.ts";
 export type {
   ActorPlacement,
   Demand,
@@ -29,7 +29,7 @@ export type {
   PlaceResult,
   RetryResult,
   SchedulerJson,
-} from "./scheduler.ts";
+} from "./scheduler/mod.ts";
 export {
   ACTOR_STATES,
   apiTokenFromEnv,

@@ -1,6 +1,6 @@
 /** Translations from Coop's records and messages to the registry's and the scheduler's shapes. */
 import type { ActorRecord, NodeInfo, NodeRecord } from "../shared/protocol.ts";
-import type { Demand as SchedulerRequest, NodeSpec, PlaceOptions } from "./scheduler_types.ts";
+import type { Demand as SchedulerRequest, NodeSpec, PlaceOptions } from "./scheduler/mod.ts";
 
 /** Coop resource requests (`{cpu, gpu, memoryMb, <custom>}`) in the scheduler's shape. */
 export function toSchedulerResources(resources: Record<string, number | undefined>): SchedulerRequest {

@@ -5,7 +5,7 @@
 import type { ActorRecord } from "../shared/protocol.ts";
 import type { ActorView, ApiDeps, ClusterSnapshot, LogLine, NodeView } from "./api.ts";
 import type { Coordinator } from "./coordinator.ts";
-import type { PlacementGroupView } from "./scheduler_types.ts";
+import type { PlacementGroupView } from "./scheduler/mod.ts";
 import { toSchedulerResources } from "./requests.ts";
 
 /** Options for {@link apiDeps}. */

@@ -3,7 +3,7 @@
  */
 
 import { z } from "zod";
-import type { Allocation } from "./scheduler_fit.ts";
+import type { Allocation } from "./fit.ts";
 
 /** What a node offers. */
 export interface NodeSpec {
@@ -157,4 +157,14 @@ export interface SchedulerJson {
     bundles: Array<{ request: Demand; nodeId: string | null; reserved: Allocation | null }>;
   }>;
   pending: Array<{ actorId: string; request: Demand; options: PlaceOptions; seq: number }>;
+}
+
+/** One actor's persisted scheduler entry: placed, or waiting in the queue. */
+export type ActorEntry = { placed: SchedulerJson["actors"][number] } | { pending: SchedulerJson["pending"][number] };
+
+/** Records changed since the last {@link Scheduler.takeChanges}; null = the record is gone. */
+export interface SchedulerChanges {
+  nodes: Array<[string, SchedulerJson["nodes"][number] | null]>;
+  groups: Array<[string, SchedulerJson["groups"][number] | null]>;
+  actors: Array<[string, ActorEntry | null]>;
 }

@@ -6,7 +6,7 @@
  * `toJSON()` in KV and rebuilds it with `Scheduler.fromJSON()` after a restart.
  */
 
-import { ConfigError, NotFoundError, PlacementError } from "../shared/errors.ts";
+import { ConfigError, NotFoundError, PlacementError } from "../../shared/errors.ts";
 import {
   allocate,
   type Allocation,
@@ -14,7 +14,6 @@ import {
   canTake,
   clonePool,
   copyRequest,
-  explainNoFit,
   giveBack,
   type NeedUnits,
   nodePool,
@@ -22,8 +21,10 @@ import {
   normalizeRequest,
   orderCandidates,
   poolOf,
+  takeAllocation,
   usageOf,
-} from "./scheduler_fit.ts";
+} from "./fit.ts";
+import { groupJson, parseSchedulerJson, pendingJson, placedJson } from "./persist.ts";
 import {
   type ActorPlacement,
   type Demand,
@@ -36,27 +37,22 @@ import {
   type PlaceOptions,
   type PlaceResult,
   type RetryResult,
-  SCHEDULER_JSON,
+  type SchedulerChanges,
   type SchedulerJson,
-} from "./scheduler_types.ts";
-import { assignBundles, candidatesOf, explainGroup, type GroupRecord, type NodeSlot } from "./scheduler_groups.ts";
+} from "./types.ts";
+import {
+  assignBundles,
+  bundleCandidate,
+  candidatesOf,
+  checkGroupOption,
+  explainActor,
+  explainGroup,
+  type GroupRecord,
+  type NodeSlot,
+} from "./groups.ts";
 
-export type {
-  ActorPlacement,
-  Demand,
-  NodeSpec,
-  NodeUsage,
-  PendingView,
-  PlacementGroupState,
-  PlacementGroupView,
-  PlacementStrategy,
-  PlaceOptions,
-  PlaceResult,
-  RetryResult,
-  SchedulerJson,
-};
-
-interface ActorRecord {
+/** A placed actor, as the scheduler keeps it. */
+export interface PlacedActor {
   actorId: string;
   request: Demand;
   nodeId: string;
@@ -64,7 +60,8 @@ interface ActorRecord {
   group?: { id: string; bundleIndex: number };
 }
 
-interface PendingActor {
+/** A queued actor, as the scheduler keeps it. */
+export interface PendingActor {
   actorId: string;
   request: Demand;
   options: PlaceOptions;
@@ -77,10 +74,12 @@ const STRATEGIES: readonly PlacementStrategy[] = ["PACK", "SPREAD", "STRICT_PACK
 /** Places actors and placement groups on nodes. See the module comment for semantics. */
 export class Scheduler {
   #nodes = new Map<string, NodeSlot>();
-  #actors = new Map<string, ActorRecord>();
+  #actors = new Map<string, PlacedActor>();
   #groups = new Map<string, GroupRecord>();
   #pending = new Map<string, PendingActor>();
   #seq = 0;
+  // Records changed since the last takeChanges(): the coordinator persists one KV key per record, not the whole state.
+  #dirty = { nodes: new Set<string>(), groups: new Set<string>(), actors: new Set<string>() };
 
   /** Registers a node. Call {@link retryPending} afterwards to place waiting work. */
   addNode(spec: NodeSpec): void {
@@ -90,6 +89,7 @@ export class Scheduler {
     }
     const total = nodePool(normalized);
     this.#nodes.set(normalized.id, { spec: normalized, total, free: clonePool(total), actors: new Set() });
+    this.#dirty.nodes.add(normalized.id);
   }
 
   /** Changes a node's capacity, labels or liveness. Shrinking below current use overcommits until work leaves. */
@@ -98,6 +98,7 @@ export class Scheduler {
     node.spec = normalizeNode({ ...node.spec, ...patch, id });
     node.total = nodePool(node.spec);
     this.#recomputeFree(node);
+    this.#dirty.nodes.add(id);
   }
 
   /**
@@ -111,12 +112,14 @@ export class Scheduler {
     for (const group of this.#groups.values()) {
       for (const bundle of group.bundles) {
         if (bundle.nodeId !== id) continue;
+        this.#dirty.groups.add(group.id);
         bundle.nodeId = null;
         bundle.reserved = null;
         bundle.pool = null;
       }
     }
     this.#nodes.delete(id);
+    this.#dirty.nodes.add(id);
     for (const group of this.#groups.values()) {
       if (groupState(group) !== "created") group.reason = explainGroup(group, this.#candidates());
     }
@@ -141,8 +144,9 @@ export class Scheduler {
       throw new PlacementError(`Cannot enqueue actor "${actorId}": it is already placed or pending`);
     }
     const need = normalizeRequest(`Invalid resource request for actor "${actorId}"`, request);
-    this.#checkGroupOption(actorId, options);
-    const reason = this.#explainActor(need, options);
+    checkGroupOption(actorId, options, this.#groups);
+    const reason = explainActor(need, options, this.#groups, this.#nodes);
+    this.#dirty.actors.add(actorId);
     this.#pending.set(actorId, {
       actorId,
       request: copyRequest(request),
@@ -162,15 +166,20 @@ export class Scheduler {
     } else {
       // Already queued: keep its place in line, take the new request and reason.
       Object.assign(waiting, { request: copyRequest(request), options: { ...options }, reason: result.reason });
+      this.#dirty.actors.add(actorId);
     }
     return result;
   }
 
   /** Frees an actor's resources (or drops it from the queue). Returns false when it was unknown. */
   release(actorId: string): boolean {
-    if (this.#pending.delete(actorId)) return true;
+    if (this.#pending.delete(actorId)) {
+      this.#dirty.actors.add(actorId);
+      return true;
+    }
     const actor = this.#actors.get(actorId);
     if (actor === undefined) return false;
+    this.#dirty.actors.add(actorId);
     this.#actors.delete(actorId);
     const node = this.#nodes.get(actor.nodeId);
     node?.actors.delete(actorId);
@@ -261,6 +270,7 @@ export class Scheduler {
     }));
     const group: GroupRecord = { id, strategy, seq: this.#seq++, bundles: records };
     this.#groups.set(id, group);
+    this.#dirty.groups.add(id);
     if (this.#reserveGroup(group)) return { ok: true, nodeIds: records.map((b) => b.nodeId!) };
     return { ok: false, reason: group.reason! };
   }
@@ -281,6 +291,7 @@ export class Scheduler {
       if (node !== undefined && bundle.reserved !== null) giveBack(node.free, bundle.reserved);
     }
     this.#groups.delete(id);
+    this.#dirty.groups.add(id);
     return affected.sort();
   }
 
@@ -342,41 +353,52 @@ export class Scheduler {
       version: 1,
       seq: this.#seq,
       nodes: [...this.#nodes.values()].map((n) => structuredClone(n.spec)),
-      actors: [...this.#actors.values()].map((a) => ({
-        actorId: a.actorId,
-        request: copyRequest(a.request),
-        nodeId: a.nodeId,
-        allocation: structuredClone(a.allocation),
-        ...(a.group ? { group: { ...a.group } } : {}),
-      })),
-      groups: [...this.#groups.values()].map((g) => ({
-        id: g.id,
-        strategy: g.strategy,
-        seq: g.seq,
-        bundles: g.bundles.map((b) => ({
-          request: copyRequest(b.request),
-          nodeId: b.nodeId,
-          reserved: b.reserved === null ? null : structuredClone(b.reserved),
-        })),
-      })),
-      pending: [...this.#pending.values()].map((p) => ({
-        actorId: p.actorId,
-        request: copyRequest(p.request),
-        options: { ...p.options },
-        seq: p.seq,
-      })),
+      actors: [...this.#actors.values()].map(placedJson),
+      groups: [...this.#groups.values()].map(groupJson),
+      pending: [...this.#pending.values()].map(pendingJson),
     };
+  }
+
+  /** Marks every record changed, so the next {@link takeChanges} returns the whole state (a migration, a new bucket). */
+  markAllChanged(): void {
+    for (const id of this.#nodes.keys()) this.#dirty.nodes.add(id);
+    for (const id of this.#groups.keys()) this.#dirty.groups.add(id);
+    for (const id of [...this.#actors.keys(), ...this.#pending.keys()]) this.#dirty.actors.add(id);
+  }
+
+  /**
+   * The records changed since the previous call, each as its current persisted form or null when it is gone
+   * (see `persist.ts`). Persisting these keeps KV equal to {@link toJSON} at O(changed) cost per change.
+   */
+  takeChanges(): SchedulerChanges {
+    const changes: SchedulerChanges = { nodes: [], groups: [], actors: [] };
+    for (const id of this.#dirty.nodes) {
+      const node = this.#nodes.get(id);
+      changes.nodes.push([id, node === undefined ? null : structuredClone(node.spec)]);
+    }
+    for (const id of this.#dirty.groups) {
+      const group = this.#groups.get(id);
+      changes.groups.push([id, group === undefined ? null : groupJson(group)]);
+    }
+    for (const id of this.#dirty.actors) {
+      const placed = this.#actors.get(id);
+      const pending = this.#pending.get(id);
+      const entry = placed !== undefined
+        ? { placed: placedJson(placed) }
+        : pending !== undefined
+        ? { pending: pendingJson(pending) }
+        : null;
+      changes.actors.push([id, entry]);
+    }
+    this.#dirty = { nodes: new Set(), groups: new Set(), actors: new Set() };
+    return changes;
   }
 
   /** Rebuilds a scheduler from {@link toJSON} output; throws ConfigError naming the bad field. */
   static fromJSON(json: unknown): Scheduler {
-    const parsed = SCHEDULER_JSON.safeParse(json);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
-      throw new ConfigError(`Invalid scheduler state at "${issue.path.join(".")}": ${issue.message}`);
-    }
+    const data = parseSchedulerJson(json);
     try {
-      return Scheduler.#restore(parsed.data as SchedulerJson);
+      return Scheduler.#restore(data);
     } catch (error) {
       // Well-formed but inconsistent state (a bad quantity, an actor on an unknown node) is still a bad snapshot.
       throw new ConfigError(`Invalid scheduler state: ${(error as Error).message}`, { cause: error });
@@ -412,10 +434,7 @@ export class Scheduler {
           throw new ConfigError(`actor "${a.actorId}" names a missing bundle`);
         }
         bundle.actors.add(a.actorId);
-        for (const [name, units] of Object.entries(a.allocation.quantities)) {
-          bundle.pool.free[name] = (bundle.pool.free[name] ?? 0) - units;
-        }
-        for (const [id, units] of a.allocation.gpus) bundle.pool.gpuFree.set(id, bundle.pool.gpuFree.get(id)! - units);
+        takeAllocation(bundle.pool, a.allocation);
       }
     }
     for (const node of s.#nodes.values()) s.#recomputeFree(node);
@@ -426,8 +445,15 @@ export class Scheduler {
       if (groupState(group) !== "created") group.reason = explainGroup(group, s.#candidates());
     }
     for (const p of s.#pending.values()) {
-      p.reason = s.#explainActor(normalizeRequest(`Invalid actor "${p.actorId}"`, p.request), p.options);
+      p.reason = explainActor(
+        normalizeRequest(`Invalid actor "${p.actorId}"`, p.request),
+        p.options,
+        s.#groups,
+        s.#nodes,
+      );
     }
+    // What was just read is what is stored.
+    s.#dirty = { nodes: new Set(), groups: new Set(), actors: new Set() };
     return s;
   }
 
@@ -439,15 +465,7 @@ export class Scheduler {
 
   #recomputeFree(node: NodeSlot): void {
     const free = clonePool(node.total);
-    const take = (allocation: Allocation) => {
-      for (const [name, units] of Object.entries(allocation.quantities)) {
-        free.free[name] = (free.free[name] ?? 0) - units;
-      }
-      for (const [id, units] of allocation.gpus) {
-        const left = free.gpuFree.get(id);
-        if (left !== undefined) free.gpuFree.set(id, left - units);
-      }
-    };
+    const take = (allocation: Allocation) => takeAllocation(free, allocation);
     for (const actorId of node.actors) {
       const actor = this.#actors.get(actorId)!;
       if (actor.group === undefined) take(actor.allocation);
@@ -462,36 +480,16 @@ export class Scheduler {
     return candidatesOf(this.#nodes);
   }
 
-  #checkGroupOption(actorId: string, options: PlaceOptions): void {
-    if (options.placementGroup === undefined) {
-      if (options.bundleIndex !== undefined) {
-        throw new PlacementError(`Invalid placement for actor "${actorId}": bundleIndex needs placementGroup`);
-      }
-      return;
-    }
-    const group = this.#groups.get(options.placementGroup);
-    if (group === undefined) {
-      throw new PlacementError(
-        `Cannot place actor "${actorId}": placement group "${options.placementGroup}" does not exist`,
-      );
-    }
-    const index = options.bundleIndex;
-    if (index !== undefined && (!Number.isInteger(index) || index < 0 || index >= group.bundles.length)) {
-      throw new PlacementError(
-        `Cannot place actor "${actorId}": bundleIndex must be an integer in [0, ${group.bundles.length}), got ${index}`,
-      );
-    }
-  }
-
   #tryPlace(actorId: string, request: Demand, need: NeedUnits, options: PlaceOptions): PlaceResult {
-    this.#checkGroupOption(actorId, options);
+    checkGroupOption(actorId, options, this.#groups);
     if (options.placementGroup !== undefined) return this.#placeInGroup(actorId, request, need, options);
     const fitting = this.#candidates().filter((c) => canTake(c, need));
     const best = orderCandidates(fitting, need)[0];
-    if (best === undefined) return { ok: false, reason: this.#explainActor(need, options) };
+    if (best === undefined) return { ok: false, reason: explainActor(need, options, this.#groups, this.#nodes) };
     const node = this.#nodes.get(best.id)!;
     const allocation = allocate(node.free, need)!;
     this.#actors.set(actorId, { actorId, request: copyRequest(request), nodeId: best.id, allocation });
+    this.#dirty.actors.add(actorId);
     node.actors.add(actorId);
     return { ok: true, nodeId: best.id, gpuIds: allocation.gpus.map(([id]) => id) };
   }
@@ -503,7 +501,7 @@ export class Scheduler {
       const bundle = group.bundles[index]!;
       if (bundle.pool === null || bundle.nodeId === null) continue;
       const node = this.#nodes.get(bundle.nodeId)!;
-      if (!node.spec.alive || !canTake(this.#bundleCandidate(group, index), need)) continue;
+      if (!node.spec.alive || !canTake(bundleCandidate(group, index, this.#nodes), need)) continue;
       const allocation = allocate(bundle.pool, need)!;
       this.#actors.set(actorId, {
         actorId,
@@ -514,39 +512,10 @@ export class Scheduler {
       });
       bundle.actors.add(actorId);
       node.actors.add(actorId);
+      this.#dirty.actors.add(actorId);
       return { ok: true, nodeId: bundle.nodeId, gpuIds: allocation.gpus.map(([id]) => id), bundleIndex: index };
     }
-    return { ok: false, reason: this.#explainActor(need, options) };
-  }
-
-  #bundleCandidate(group: GroupRecord, index: number): Candidate {
-    const bundle = group.bundles[index]!;
-    const node = this.#nodes.get(bundle.nodeId!)!;
-    return {
-      label: `bundle ${index}`,
-      id: String(index),
-      total: poolOf(bundle.reserved!),
-      free: bundle.pool!,
-      labels: node.spec.labels,
-      actorCount: bundle.actors.size,
-    };
-  }
-
-  #explainActor(need: NeedUnits, options: PlaceOptions): string {
-    if (options.placementGroup === undefined) {
-      return explainNoFit(this.#candidates(), need, { noun: "node", canGrow: true });
-    }
-    const group = this.#groups.get(options.placementGroup)!;
-    const indexes = options.bundleIndex === undefined ? group.bundles.map((_, i) => i) : [options.bundleIndex];
-    const ready = indexes.filter((i) => group.bundles[i]!.pool !== null);
-    if (ready.length === 0) {
-      const what = options.bundleIndex === undefined
-        ? "has no reserved bundle yet"
-        : `bundle ${options.bundleIndex} is not reserved yet`;
-      return `Placement group "${group.id}" ${what}: ${group.reason ?? "waiting"}`;
-    }
-    const candidates = ready.map((i) => this.#bundleCandidate(group, i));
-    return explainNoFit(candidates, need, { noun: `bundle of placement group "${group.id}"`, canGrow: false });
+    return { ok: false, reason: explainActor(need, options, this.#groups, this.#nodes) };
   }
 
   /** Tries to reserve every unreserved bundle of a group at once; on failure leaves it untouched with a reason. */
@@ -565,6 +534,7 @@ export class Scheduler {
       bundle.pool = poolOf(reserved);
     }
     delete group.reason;
+    this.#dirty.groups.add(group.id);
     return true;
   }
 }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { ConfigError, NotFoundError, PlacementError } from "../shared/errors.ts";
-import { type PlaceResult, Scheduler } from "./scheduler.ts";
-import { mulberry32 } from "../shared/random.ts";
+import { ConfigError, NotFoundError, PlacementError } from "../../shared/errors.ts";
+import { assembleScheduler, type PlaceResult, Scheduler, type SchedulerChanges } from "./mod.ts";
+import { mulberry32 } from "../../shared/random.ts";
 
 /** Three nodes like the placement integration test: gpus 0,1 / gpu 2 / cpu only. */
 function cluster(): Scheduler {
@@ -392,7 +392,44 @@ Deno.test("serialize - corrupt state raises ConfigError naming the field", () =>
   assert.throws(() => Scheduler.fromJSON({ ...json, version: 2 }), ConfigError);
 });
 
-Deno.test("invariants - random operations keep incremental accounting equal to a rebuild from scratch", () => {
+/** A KV stand-in for the per-record entries: what the coordinator's StateStore writes, by key. */
+function applyChanges(kv: Map<string, unknown>, changes: SchedulerChanges): void {
+  for (const [kind, list] of Object.entries(changes) as Array<[string, Array<[string, unknown]>]>) {
+    for (const [id, entry] of list) {
+      if (entry === null) kv.delete(`${kind}.${id}`);
+      else kv.set(`${kind}.${id}`, JSON.parse(JSON.stringify(entry)));
+    }
+  }
+}
+
+function fromEntries(kv: Map<string, unknown>): Scheduler {
+  const of = (kind: string) => [...kv].filter(([key]) => key.startsWith(`${kind}.`)).map(([, value]) => value);
+  const { json, dropped } = assembleScheduler({ nodes: of("nodes"), groups: of("groups"), actors: of("actors") });
+  assert.deepEqual(dropped, []);
+  return Scheduler.fromJSON(json);
+}
+
+Deno.test("persist - per-record entries drop what names a missing node or group, and keep the rest", () => {
+  const s = cluster();
+  placed(s.place("a", { cpu: 1 }));
+  assert.ok(s.createPlacementGroup("pg", [{ cpu: 1 }], "PACK").ok);
+  placed(s.place("b", { cpu: 1 }, { placementGroup: "pg" }));
+  const kv = new Map<string, unknown>();
+  applyChanges(kv, s.takeChanges());
+  assert.deepEqual(s.takeChanges(), { nodes: [], groups: [], actors: [] }, "changes are taken once");
+  const node = s.placement("a")!.nodeId;
+  kv.delete(`nodes.${node}`); // a crash between deletes, or a lost entry
+  kv.delete("groups.pg");
+  const of = (kind: string) => [...kv].filter(([key]) => key.startsWith(`${kind}.`)).map(([, value]) => value);
+  const { json, dropped } = assembleScheduler({ nodes: of("nodes"), groups: of("groups"), actors: of("actors") });
+  assert.deepEqual(dropped, ['placement of actor "a"', 'placement of actor "b"']);
+  const restored = Scheduler.fromJSON(json);
+  assert.deepEqual(restored.placements(), []);
+  assert.equal(restored.nodes().length, 2);
+  assert.throws(() => Scheduler.fromJSON(assembleScheduler({ nodes: [], groups: [], actors: [7] }).json), ConfigError);
+});
+
+Deno.test("invariants - random operations keep incremental accounting and per-record entries equal to a rebuild", () => {
   const random = mulberry32(1234); // seeded: failures replay exactly
   const pick = <T>(items: T[]): T => items[Math.floor(random() * items.length)]!;
   const s = new Scheduler();
@@ -401,6 +438,7 @@ Deno.test("invariants - random operations keep incremental accounting equal to a
   let groupCount = 0;
   const strategies = ["PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD"] as const;
   const gpuOf = new Map<string, number>();
+  const kv = new Map<string, unknown>();
   for (let op = 0; op < 400; op++) {
     const nodes = s.nodes().map((n) => n.id);
     const actors = s.placements().map((p) => p.actorId);
@@ -433,6 +471,12 @@ Deno.test("invariants - random operations keep incremental accounting equal to a
     if (op % 5 === 0) s.retryPending();
     const rebuilt = Scheduler.fromJSON(JSON.parse(JSON.stringify(s.toJSON())));
     assert.deepEqual(rebuilt.nodes(), s.nodes(), `op ${op}: free resources drifted from a rebuild`);
+    applyChanges(kv, s.takeChanges());
+    const stored = fromEntries(kv);
+    assert.deepEqual(stored.nodes(), s.nodes(), `op ${op}: per-record entries drifted`);
+    assert.deepEqual(stored.placements(), s.placements(), `op ${op}: per-record placements drifted`);
+    assert.deepEqual(stored.placementGroups(), rebuilt.placementGroups(), `op ${op}: per-record groups drifted`);
+    assert.deepEqual(stored.pending().map((p) => p.id), s.pending().map((p) => p.id), `op ${op}: queue order`);
     for (const node of s.nodes()) {
       assert.ok(node.free.cpu >= 0 && node.free.memoryMb >= 0, `op ${op}: node ${node.id} overcommitted`);
       assert.ok(node.free.gpus.every((g) => node.total.gpus.includes(g)));

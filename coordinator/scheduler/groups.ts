@@ -14,9 +14,11 @@ import {
   type NeedUnits,
   orderCandidates,
   type Pool,
+  poolOf,
   sumNeeds,
-} from "./scheduler_fit.ts";
-import type { Demand, NodeSpec, PlacementStrategy } from "./scheduler_types.ts";
+} from "./fit.ts";
+import { PlacementError } from "../../shared/errors.ts";
+import type { Demand, NodeSpec, PlacementStrategy, PlaceOptions } from "./types.ts";
 
 /** A registered node: its spec, total and free resources, and the actors on it. */
 export interface NodeSlot {
@@ -202,4 +204,67 @@ export function explainGroup(group: GroupRecord, candidates: Candidate[]): strin
   }
   return `${prefix}: not enough free resources across nodes for all ${todo.length} bundles at once; waiting for ` +
     "resources to free up or a fitting node to join";
+}
+
+/** Checks an actor's placement-group option against the existing groups; throws PlacementError naming it. */
+export function checkGroupOption(
+  actorId: string,
+  options: PlaceOptions,
+  groups: ReadonlyMap<string, GroupRecord>,
+): void {
+  if (options.placementGroup === undefined) {
+    if (options.bundleIndex !== undefined) {
+      throw new PlacementError(`Invalid placement for actor "${actorId}": bundleIndex needs placementGroup`);
+    }
+    return;
+  }
+  const group = groups.get(options.placementGroup);
+  if (group === undefined) {
+    throw new PlacementError(
+      `Cannot place actor "${actorId}": placement group "${options.placementGroup}" does not exist`,
+    );
+  }
+  const index = options.bundleIndex;
+  if (index !== undefined && (!Number.isInteger(index) || index < 0 || index >= group.bundles.length)) {
+    throw new PlacementError(
+      `Cannot place actor "${actorId}": bundleIndex must be an integer in [0, ${group.bundles.length}), got ${index}`,
+    );
+  }
+}
+
+/** Bundle `index` of a reserved group as a placement candidate. */
+export function bundleCandidate(group: GroupRecord, index: number, nodes: ReadonlyMap<string, NodeSlot>): Candidate {
+  const bundle = group.bundles[index]!;
+  const node = nodes.get(bundle.nodeId!)!;
+  return {
+    label: `bundle ${index}`,
+    id: String(index),
+    total: poolOf(bundle.reserved!),
+    free: bundle.pool!,
+    labels: node.spec.labels,
+    actorCount: bundle.actors.size,
+  };
+}
+
+/** Why an actor does not fit now, on any node or in its placement group. */
+export function explainActor(
+  need: NeedUnits,
+  options: PlaceOptions,
+  groups: ReadonlyMap<string, GroupRecord>,
+  nodes: ReadonlyMap<string, NodeSlot>,
+): string {
+  if (options.placementGroup === undefined) {
+    return explainNoFit(candidatesOf(nodes), need, { noun: "node", canGrow: true });
+  }
+  const group = groups.get(options.placementGroup)!;
+  const indexes = options.bundleIndex === undefined ? group.bundles.map((_, i) => i) : [options.bundleIndex];
+  const ready = indexes.filter((i) => group.bundles[i]!.pool !== null);
+  if (ready.length === 0) {
+    const what = options.bundleIndex === undefined
+      ? "has no reserved bundle yet"
+      : `bundle ${options.bundleIndex} is not reserved yet`;
+    return `Placement group "${group.id}" ${what}: ${group.reason ?? "waiting"}`;
+  }
+  const candidates = ready.map((i) => bundleCandidate(group, i, nodes));
+  return explainNoFit(candidates, need, { noun: `bundle of placement group "${group.id}"`, canGrow: false });
 }

@@ -4,8 +4,8 @@
  * request does not fit. Pure functions; the `Scheduler` class in `scheduler.ts` owns the state.
  */
 
-import { PlacementError } from "../shared/errors.ts";
-import type { Demand, NodeSpec, NodeUsage } from "./scheduler_types.ts";
+import { PlacementError } from "../../shared/errors.ts";
+import type { Demand, NodeSpec, NodeUsage } from "./types.ts";
 
 /**
  * Fixed-point scale for fractional resources: Ray keeps resources as integers in units of 1/10000 so that
@@ -412,4 +412,13 @@ export function usageOf(pool: Pool): NodeUsage["total"] {
     gpus: [...pool.gpuFree].filter(([, units]) => units >= SCALE).map(([id]) => id).sort((a, b) => a - b),
     resources,
   };
+}
+
+/** Subtracts an allocation from a pool (GPUs the pool does not have are skipped). */
+export function takeAllocation(pool: Pool, allocation: Allocation): void {
+  for (const [name, units] of Object.entries(allocation.quantities)) pool.free[name] = (pool.free[name] ?? 0) - units;
+  for (const [id, units] of allocation.gpus) {
+    const left = pool.gpuFree.get(id);
+    if (left !== undefined) pool.gpuFree.set(id, left - units);
+  }
 }

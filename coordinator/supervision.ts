@@ -1,0 +1,168 @@
+/**
+ * Supervision of nodes and their actors: registrations, heartbeats, lifecycle reports, lost nodes. Each function
+ * works on the coordinator's `CoordinatorCore`; callers run the state-changing ones inside `core.serial()`.
+ */
+import { encode } from "../shared/codec.ts";
+import { errorFromWire } from "../shared/errors.ts";
+import {
+  type ActorRecord,
+  type ActorReport,
+  checkSender,
+  encodeCall,
+  type Heartbeat,
+  type HeartbeatReply,
+  type NodeInfo,
+  PING_METHOD,
+  readReply,
+} from "../shared/protocol.ts";
+import { type CoordinatorCore, killedError, label, LIVE } from "./core.ts";
+import { toNodeRecord, toSchedulerNode } from "./requests.ts";
+
+// How long after a start order an actor may be missing from its agent's heartbeats.
+const START_GRACE_MS = 5000;
+
+/** A node (re-)registers; returns the ids of its running actors it should keep. */
+export async function register(core: CoordinatorCore, info: NodeInfo): Promise<string[]> {
+  const node = toNodeRecord(info, core.nodes.get(info.id), Date.now());
+  core.seen.set(node.id, performance.now());
+  core.nodes.set(node.id, node);
+  const spec = toSchedulerNode(info);
+  if (core.scheduler.nodes().some((n) => n.id === info.id)) core.scheduler.updateNode(info.id, spec);
+  else core.scheduler.addNode({ id: info.id, ...spec });
+  await core.persistScheduler();
+  await core.store.putNode(node);
+  console.error(`Coordinator: node "${node.id}" joined (${node.cpus} cpus, gpus [${node.gpuIds.join(",")}])`);
+  const running = new Map(info.actors.map((a) => [a.id, a.incarnation]));
+  const keep: string[] = [];
+  for (const record of core.actors.values()) {
+    if (record.nodeId !== info.id || !LIVE.has(record.state)) continue;
+    if (running.get(record.id) === record.incarnation) keep.push(record.id);
+    else if (record.state === "alive") await core.crashed(record, `node "${info.id}" no longer runs it`);
+  }
+  // After computing `keep`: actors placed now are started by `launch`, not reported by the agent.
+  await core.placePending();
+  return keep;
+}
+
+/** A heartbeat: refreshes the node and, in the background, reconciles its process list with the records. */
+export function heartbeat(core: CoordinatorCore, beat: Heartbeat): HeartbeatReply {
+  const node = core.nodes.get(beat.nodeId);
+  if (node === undefined || node.state !== "alive") return { known: false, epoch: core.epoch };
+  node.lastHeartbeat = Date.now();
+  core.seen.set(node.id, performance.now());
+  const running = new Map(beat.actors.map((a) => [a.id, a.incarnation]));
+  void core.serial(async () => {
+    for (const record of core.actors.values()) {
+      if (record.nodeId === beat.nodeId) await checkRunning(core, record, running, beat.nodeId);
+    }
+    for (const [id, incarnation] of running) {
+      const record = core.actors.get(id);
+      if (record === undefined || record.nodeId !== beat.nodeId || record.incarnation !== incarnation) {
+        const stop = { op: "stop", actor: id, incarnation, graceful: false, epoch: core.epoch };
+        await core.transport.publish(core.subjects.agent(beat.nodeId), encode(stop)).catch(() => {});
+      }
+    }
+  });
+  return { known: true, epoch: core.epoch };
+}
+
+/** One actor recorded on a beating node: missing twice in a row means its exit event was lost. */
+async function checkRunning(
+  core: CoordinatorCore,
+  record: ActorRecord,
+  running: Map<string, number>,
+  nodeId: string,
+): Promise<void> {
+  // A start the agent never received (or a process whose exit event was lost) shows up as a missing process;
+  // the agent lists a process from the moment it spawns it, so slow starts are not mistaken for lost ones.
+  const starting = (record.state === "starting" || record.state === "restarting") &&
+    core.sinceChange(record.id) > START_GRACE_MS;
+  if (record.state !== "alive" && !starting) return;
+  if (running.get(record.id) === record.incarnation) {
+    core.missing.delete(record.id);
+    // Running but still not alive past the grace: its `ready` may have been lost (sent while no coordinator
+    // ran). Ask the host itself; any answer means it serves.
+    if (starting) void probeReady(core, record);
+    return;
+  }
+  const misses = (core.missing.get(record.id) ?? 0) + 1;
+  core.missing.set(record.id, misses);
+  if (misses >= 2) {
+    core.missing.delete(record.id);
+    await core.crashed(record, `node "${nodeId}" no longer runs it`);
+  }
+}
+
+/** Marks a starting actor alive when its host answers a ping (see `PING_METHOD`); outside `serial` while asking. */
+async function probeReady(core: CoordinatorCore, record: ActorRecord): Promise<void> {
+  const incarnation = record.incarnation;
+  let pid: unknown;
+  try {
+    const subject = core.subjects.call(record.id, incarnation);
+    pid = readReply(await core.transport.request(subject, encodeCall(PING_METHOD, []), { timeoutMs: 1000 }), "ping");
+  } catch {
+    return; // not serving yet (no responders) or busy: the next beat asks again
+  }
+  await core.serial(async () => {
+    if (record.incarnation !== incarnation || (record.state !== "starting" && record.state !== "restarting")) return;
+    console.error(`Coordinator: actor "${label(record)}" answers but its ready report was lost; marking it alive`);
+    record.state = "alive";
+    if (typeof pid === "number") record.pid = pid;
+    await core.save(record);
+  });
+}
+
+/** A report from node `from` about one of its actors; reports about actors placed elsewhere are ignored. */
+export function lifecycle(core: CoordinatorCore, event: ActorReport, from: string): Promise<void> {
+  if (event.type === "exited") checkSender("an exit report", event.nodeId, from);
+  return core.serial(async () => {
+    const record = core.actors.get(event.actorId);
+    if (record === undefined || record.incarnation !== event.incarnation || record.state === "dead") return;
+    if (record.nodeId !== from) {
+      console.error(`Coordinator: ignored a "${event.type}" report on "${record.id}" from node "${from}"`);
+      return;
+    }
+    if (event.type === "ready") {
+      if (record.state !== "starting" && record.state !== "restarting") return;
+      record.state = "alive";
+      record.pid = event.pid;
+      await core.save(record);
+    } else if (event.type === "failed") {
+      if (record.restarts === 0) await core.died(record, errorFromWire(event.error));
+      else await core.crashed(record, `restore failed: ${event.error.message}`);
+    } else if (event.type === "exited") {
+      if (record.nodeId !== event.nodeId) return;
+      if (record.state === "stopping") await core.died(record, killedError(record));
+      else await core.crashed(record, `process exited (${event.signal ?? `code ${event.code}`})`);
+    }
+  });
+}
+
+/** Declares nodes dead whose heartbeats stopped for longer than `timeoutMs` (monotonic clock). */
+export async function checkNodes(core: CoordinatorCore, timeoutMs: number): Promise<void> {
+  const now = performance.now();
+  for (const node of core.nodes.values()) {
+    const silent = now - (core.seen.get(node.id) ?? now);
+    if (node.state === "alive" && silent > timeoutMs) {
+      await nodeLost(core, node.id, `missed heartbeats for ${Math.round(silent)} ms`);
+    }
+  }
+}
+
+/** A node is gone (timed out or left): its actors are restarted elsewhere or, when stopping, declared dead. */
+export async function nodeLost(core: CoordinatorCore, nodeId: string, why: string): Promise<null> {
+  const node = core.nodes.get(nodeId);
+  if (node === undefined || node.state === "dead") return null;
+  console.error(`Coordinator: node "${nodeId}" ${why}; rescheduling its actors`);
+  node.state = "dead";
+  await core.store.putNode(node);
+  if (core.scheduler.nodes().some((n) => n.id === nodeId)) core.scheduler.removeNode(nodeId);
+  for (const record of core.actors.values()) {
+    if (record.nodeId !== nodeId || !LIVE.has(record.state)) continue;
+    if (record.state === "stopping") await core.died(record, killedError(record));
+    else await core.crashed(record, `node "${nodeId}" ${why}`);
+  }
+  await core.syncGroups();
+  await core.persistScheduler();
+  return null;
+}
