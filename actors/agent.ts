@@ -15,6 +15,7 @@ import {
   type NodeInfo,
   parseMessage,
   readReply,
+  type RegisterReply,
 } from "../shared/protocol.ts";
 import { terminate } from "../shared/process.ts";
 import { serveRequests } from "../shared/serving.ts";
@@ -86,6 +87,7 @@ export function startAgent(transport: Transport, options: AgentOptions = {}): Ag
     labels: options.labels ?? {},
     actors: [...processes.values()].filter((p) => !p.stopping)
       .map((p) => ({ id: p.record.id, incarnation: p.record.incarnation })),
+    epoch,
   });
 
   const publish = (subject: string, value: unknown) => transport.publish(subject, encode(value)).catch(() => {});
@@ -94,13 +96,25 @@ export function startAgent(transport: Transport, options: AgentOptions = {}): Ag
     for (let delay = 100; !stopped; delay = Math.min(delay * 2, 2000)) {
       try {
         const node = info();
-        const keep = readReply(
+        const live = new Set(node.actors.map((a) => a.id));
+        node.records = [...processes.values()].filter((p) => live.has(p.record.id)).map((p) => p.record);
+        const reply = readReply(
           await transport.request(names.node(nodeId), encode({ op: "register", node }), { timeoutMs: 5000 }),
           "register",
-        ) as string[];
+        ) as RegisterReply;
+        try {
+          fence(reply.epoch, "a registration reply");
+        } catch (error) {
+          // A deposed leader's answer (or one from a leader that has not yet caught up with our epoch): its keep list
+          // must not stop anything. The next heartbeat to the real leader registers again.
+          console.error((error as Error).message);
+          return;
+        }
         // Processes the coordinator no longer assigns here (rescheduled while we were cut off) must go; actors
         // started while the request was in flight were not reported, so they stay.
-        for (const { id, incarnation } of node.actors) if (!keep.includes(id)) void stopActor(id, incarnation, false);
+        for (const { id, incarnation } of node.actors) {
+          if (!reply.keep.includes(id)) void stopActor(id, incarnation, false);
+        }
         return;
       } catch (error) {
         if (stopped) return;
@@ -217,7 +231,7 @@ export function startAgent(transport: Transport, options: AgentOptions = {}): Ag
       const reply = readReply(
         await transport.request(
           names.heartbeat(nodeId),
-          encode({ nodeId, actors: info().actors }),
+          encode({ nodeId, actors: info().actors, epoch }),
           { timeoutMs: Math.max(heartbeatMs, 2000) },
         ),
         "heartbeat",

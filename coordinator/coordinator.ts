@@ -33,7 +33,7 @@ import type { StateStore } from "./state_store.ts";
 import type { ActorLogStore } from "./log_store.ts";
 import { CoordinatorCore } from "./core.ts";
 import { checkNodes, heartbeat, lifecycle, nodeLost, register } from "./supervision.ts";
-import { recover, resumeActors } from "./recovery.ts";
+import { checkStore, recover, resumeActors } from "./recovery.ts";
 
 /** Options for {@link Coordinator}. */
 export interface CoordinatorOptions {
@@ -46,6 +46,8 @@ export interface CoordinatorOptions {
   logStore?: ActorLogStore;
   /** The leader's fencing epoch (`Lease.epoch`), sent with every order to agents. Default 0 (no lease). */
   epoch?: number;
+  /** Raises the epoch above one an agent reports (`Lease.raiseEpoch`). Default: just move above it (no lease). */
+  raiseEpoch?: (above: number) => Promise<number>;
 }
 
 // Constructor arguments are kept in KV for restarts; KV values are bounded by the server's max_payload.
@@ -76,6 +78,7 @@ export class Coordinator {
       subjects: this.subjects,
       epoch: options.epoch ?? 0,
       logStore: options.logStore,
+      raiseEpoch: options.raiseEpoch,
     });
   }
 
@@ -84,10 +87,13 @@ export class Coordinator {
     const core = this.#core;
     await recover(core, await core.store.load());
     this.#subscribe();
-    this.#timer = setInterval(
-      () => void core.serial(() => checkNodes(core, this.#nodeTimeoutMs)),
-      Math.min(1000, this.#nodeTimeoutMs / 3),
-    );
+    let checking = false;
+    this.#timer = setInterval(() => {
+      void core.serial(() => checkNodes(core, this.#nodeTimeoutMs));
+      if (checking) return;
+      checking = true;
+      void checkStore(core).finally(() => checking = false);
+    }, Math.min(1000, this.#nodeTimeoutMs / 3));
     void (async () => {
       for await (const event of core.transport.status()) {
         if (event.type !== "reconnect") continue;
@@ -255,9 +261,21 @@ export class Coordinator {
     core.actors.set(record.id, record);
     core.args.set(record.id, request.args);
     if (record.name) core.names.set(record.name, record.id);
-    // Arguments first: a successor that finds the record must be able to start it.
-    await core.store.putArgs(record.id, request.args);
-    await core.settle(record, result);
+    try {
+      // Arguments first: a successor that finds the record must be able to start it.
+      await core.store.putArgs(record.id, request.args);
+      await core.settle(record, result);
+    } catch (error) {
+      // KV refused a write (NATS away, JetStream state lost): no start order went out, so undo the spawn rather
+      // than keep a half-made actor that holds its name and resources. The caller may simply retry.
+      core.scheduler.release(record.id);
+      core.actors.delete(record.id);
+      core.args.delete(record.id);
+      if (record.name) core.names.delete(record.name);
+      await core.persistScheduler().catch(() => {});
+      await core.store.deleteActor(record.id).catch(() => {});
+      throw error;
+    }
     return record;
   }
 

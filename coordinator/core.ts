@@ -50,6 +50,8 @@ export interface CoreOptions {
   subjects: Subjects;
   epoch: number;
   logStore: ActorLogStore | undefined;
+  /** Raises the fencing epoch above an epoch an agent reported (the lease's CAS); returns the new epoch. */
+  raiseEpoch?: (above: number) => Promise<number>;
 }
 
 /** The coordinator's registry and actor lifecycle. Internal to the coordinator (not exported from mod.ts). */
@@ -73,6 +75,12 @@ export class CoordinatorCore {
   readonly seen = new Map<string, number>();
   readonly changed = new Map<string, number>();
   stopped = false;
+  /**
+   * Until this monotonic time, actors that agents report and no record knows are adopted (their agents send the
+   * records): the state was found empty or lost, and the agents' processes are the only truth left.
+   */
+  adoptUntil = -Infinity;
+  readonly #raiseEpoch: (above: number) => Promise<number>;
   #queue: Promise<unknown> = Promise.resolve();
 
   constructor(options: CoreOptions) {
@@ -81,6 +89,35 @@ export class CoordinatorCore {
     this.subjects = options.subjects;
     this.epoch = options.epoch;
     this.logStore = options.logStore;
+    // Without a lease (tests, single-process use) nothing else orders agents: just move above.
+    this.#raiseEpoch = options.raiseEpoch ?? ((above) => Promise.resolve(above + 1));
+  }
+
+  /**
+   * An agent has seen a higher epoch than ours: the lease key was recreated with a lower revision (JetStream data
+   * lost), since a deposed leader cannot get here (the lease's CAS refuses it). Moves above it, so agents obey again.
+   */
+  async epochAbove(reported: number | undefined, nodeId: string): Promise<void> {
+    if (reported === undefined || reported < this.epoch) return;
+    if (reported === this.epoch) return;
+    const before = this.epoch;
+    this.epoch = Math.max(this.epoch, await this.#raiseEpoch(reported));
+    console.error(
+      `Coordinator: node "${nodeId}" has seen leader epoch ${reported}, above ours (${before}): the JetStream state ` +
+        `was probably lost and the lease recreated; epoch raised to ${this.epoch}`,
+    );
+  }
+
+  /** Writes every record held in memory (after the bucket was recreated empty). */
+  async rewriteStore(): Promise<number> {
+    await this.store.mark();
+    for (const node of this.nodes.values()) await this.store.putNode(node);
+    for (const [id, args] of this.args) await this.store.putArgs(id, args);
+    for (const record of this.actors.values()) await this.store.putActor(record);
+    for (const group of this.groups.values()) await this.store.putGroup(group);
+    this.scheduler.markAllChanged();
+    await this.persistScheduler();
+    return this.nodes.size + this.actors.size + this.groups.size;
   }
 
   /** Runs state changes one at a time: handlers await KV writes and agent requests between reading and writing. */
@@ -194,6 +231,11 @@ export class CoordinatorCore {
     const { maxRestarts } = record.options;
     if (maxRestarts !== -1 && record.restarts >= maxRestarts) {
       await this.died(record, new ActorDiedError(`Actor "${label(record)}" died: ${reason}`));
+      return;
+    }
+    if (!this.args.has(record.id)) {
+      const why = "its constructor arguments were lost with the JetStream state, so it cannot be restarted";
+      await this.died(record, new ActorDiedError(`Actor "${label(record)}" died (${reason}); ${why}`));
       return;
     }
     this.scheduler.release(record.id);

@@ -20,6 +20,12 @@ export interface LeaseHolder {
   since: number;
   /** Set when the holder stopped cleanly: the next coordinator may take over at once. */
   released?: boolean;
+  /**
+   * The holder's epoch may not be below this. A takeover sets it above the previous holder's epoch, and
+   * {@link Lease.raiseEpoch} above what agents report, so the epoch never goes backwards even when the key's revision
+   * does (a recreated bucket after JetStream data was lost starts counting at 1 again).
+   */
+  minEpoch?: number;
 }
 
 /** Another coordinator holds the cluster's lease (raised when not standing by). */
@@ -70,14 +76,37 @@ export class Lease {
    * holder's last renewal, so a later leader always has a higher epoch; agents refuse orders below the highest
    * epoch they have seen, so a deposed leader (paused past its lease, then waking) cannot act.
    */
-  readonly epoch: number;
+  get epoch(): number {
+    return this.#epoch;
+  }
+  #epoch: number;
 
   constructor(kv: KvStore, holder: LeaseHolder, revision: number, renewMs: number) {
     this.#kv = kv;
     this.holder = holder;
     this.#revision = revision;
-    this.epoch = revision;
+    this.#epoch = Math.max(revision, holder.minEpoch ?? 0);
     this.#timer = setInterval(() => void this.#renew(), renewMs);
+  }
+
+  /**
+   * Raises the epoch above `above` (an epoch an agent has seen, higher than ours: the lease key was recreated after
+   * JetStream data was lost). Written with CAS, so only a holder that still holds the lease can raise it; a deposed
+   * leader's attempt fails (and its renewal then reports the loss). Returns the epoch now in force.
+   */
+  async raiseEpoch(above: number): Promise<number> {
+    if (above < this.#epoch) return this.#epoch;
+    while (this.#busy) await new Promise((resolve) => setTimeout(resolve, 10));
+    this.#busy = true;
+    try {
+      const holder = { ...this.holder, minEpoch: above + 1 };
+      this.#revision = await this.#kv.update(LEASE_KEY, encode(holder), this.#revision);
+      this.holder.minEpoch = above + 1;
+      this.#epoch = above + 1;
+      return this.#epoch;
+    } finally {
+      this.#busy = false;
+    }
   }
 
   async #renew(): Promise<void> {
@@ -89,6 +118,7 @@ export class Lease {
       // A failed CAS means someone else wrote the key; a lost connection is retried on the next tick.
       const entry = await this.#kv.entry(LEASE_KEY).catch(() => undefined);
       if (entry === undefined) return;
+      if (entry === null && await this.#recreate()) return;
       const current = entry === null ? undefined : readHolder(entry);
       if (current?.id !== this.holder.id) {
         clearInterval(this.#timer);
@@ -102,6 +132,21 @@ export class Lease {
       }
     } finally {
       this.#busy = false;
+    }
+  }
+
+  /**
+   * The key is gone while we held it: the bucket was recreated after JetStream data was lost (or an operator deleted
+   * it). Take it again if nobody else has (create-if-absent), keeping our epoch as the floor; false if we lost it.
+   */
+  async #recreate(): Promise<boolean> {
+    try {
+      this.holder.minEpoch = this.#epoch;
+      this.#revision = await this.#kv.create(LEASE_KEY, encode(this.holder));
+      console.error(`Lease: the lease key vanished (JetStream state lost?); re-created it at epoch ${this.#epoch}`);
+      return true;
+    } catch {
+      return false;
     }
   }
 
@@ -155,6 +200,8 @@ export async function acquireLease(kv: KvStore, cluster: string, options: LeaseO
       const expired = Date.now() - seen.at >= ttlMs;
       if (current === undefined || current.released || expired) {
         holder.since = Date.now();
+        // Above the previous holder's epoch, whatever the revision: every later leader orders above every earlier one.
+        holder.minEpoch = Math.max(entry.revision, current?.minEpoch ?? 0) + 1;
         return new Lease(kv, holder, await kv.update(LEASE_KEY, encode(holder), entry.revision), renewMs);
       }
     } catch {

@@ -8,6 +8,10 @@ import { assembleScheduler, Scheduler } from "./scheduler/mod.ts";
 import { type CoordinatorCore, killedError, LIVE } from "./core.ts";
 import type { LoadedState } from "./state_store.ts";
 
+// How long after finding the state empty or lost the coordinator adopts what agents report (they re-register within
+// a heartbeat or two of a coordinator's start or of NATS coming back).
+const ADOPT_WINDOW_MS = 30_000;
+
 /** Fills the core from what `StateStore.load()` read, then reconciles the scheduler with the records. */
 export async function recover(core: CoordinatorCore, state: LoadedState): Promise<void> {
   await restoreScheduler(core, state);
@@ -27,6 +31,12 @@ export async function recover(core: CoordinatorCore, state: LoadedState): Promis
   for (const group of state.groups) core.groups.set(group.id, group);
   releaseStale(core);
   await core.persistScheduler();
+  if (!state.marked) {
+    // A bucket without the marker is new, or was recreated after its JetStream data was lost. (One with records but
+    // no marker was written before the marker existed.) Agents may still run actors: adopt them, do not kill them.
+    if (state.actors.length === 0 && state.nodes.length === 0) core.adoptUntil = performance.now() + ADOPT_WINDOW_MS;
+    await core.store.mark();
+  }
   if (state.actors.length > 0 || state.nodes.length > 0) {
     console.error(`Coordinator: recovered ${state.nodes.length} nodes and ${state.actors.length} actors from KV`);
   }
@@ -86,4 +96,30 @@ export async function resumeActors(core: CoordinatorCore): Promise<void> {
     }
   }
   await core.placePending();
+}
+
+/**
+ * Detects lost JetStream data while running (the bucket or its marker is gone: nats-server restarted without its
+ * store) and repairs it: the bucket is recreated and everything this coordinator holds in memory is written back,
+ * so agents and actors carry on. When the bucket cannot be recreated, says so loudly on every check.
+ */
+export async function checkStore(core: CoordinatorCore): Promise<void> {
+  if (await core.store.intact()) return;
+  await core.serial(async () => {
+    if (core.stopped || await core.store.intact()) return;
+    console.error(
+      "Coordinator: the JetStream state bucket is gone or empty (nats-server lost its store); recreating it",
+    );
+    try {
+      await core.store.recreate();
+      const written = await core.rewriteStore();
+      core.adoptUntil = performance.now() + ADOPT_WINDOW_MS;
+      console.error(`Coordinator: rewrote ${written} records from memory into the recreated state bucket`);
+    } catch (error) {
+      console.error(
+        `Coordinator: CANNOT RECOVER the lost JetStream state (${(error as Error).message}); the cluster runs on ` +
+          "in memory but a coordinator restart now would lose every record",
+      );
+    }
+  });
 }

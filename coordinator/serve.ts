@@ -96,10 +96,12 @@ export async function runCoordinator(options: RunCoordinatorOptions = {}): Promi
     if (standingBy.signal.aborted) return 0;
     throw error;
   }
-  const coordinator = running.coordinator = new Coordinator(transport, new StateStore(state), {
+  const store = new StateStore(state, { recreate: () => transport.kv(names.stateBucket) });
+  const coordinator = running.coordinator = new Coordinator(transport, store, {
     cluster: names.cluster,
     nodeTimeoutMs: options.nodeTimeoutMs,
     epoch: lease.epoch,
+    raiseEpoch: (above) => lease.raiseEpoch(above),
     logStore: await openLogStream(transport, names),
   });
   let lostLease: string | undefined;

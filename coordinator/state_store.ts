@@ -12,6 +12,16 @@ import type { SchedulerChanges, SchedulerEntries } from "./scheduler/mod.ts";
 // Before per-record scheduler keys the whole scheduler state was one value under this key; read once to migrate.
 const LEGACY_SCHEDULER_KEY = "scheduler";
 const SCHED_KINDS = { node: "nodes", pg: "groups", actor: "actors" } as const;
+// Written once per bucket: its absence in a bucket the coordinator wrote means the JetStream data was lost.
+const MARKER_KEY = "meta.state";
+// JetStream's "stream not found": the bucket itself is gone.
+const STREAM_NOT_FOUND = 10059;
+
+/** Options for {@link StateStore}. */
+export interface StateStoreOptions {
+  /** Creates the bucket again (e.g. `() => transport.kv(bucket)`) after its JetStream data was lost. */
+  recreate?: () => Promise<unknown>;
+}
 
 /** Everything loaded at start. */
 export interface LoadedState {
@@ -23,14 +33,41 @@ export interface LoadedState {
   scheduler: SchedulerEntries;
   /** The pre-per-record whole-state value, when a bucket written by an older coordinator still holds one. */
   legacyScheduler: unknown;
+  /** Whether the bucket carries the coordinator's marker (false: a new bucket, or one recreated after data loss). */
+  marked: boolean;
 }
 
 /** Typed access to the state bucket. */
 export class StateStore {
   readonly #kv: KvStore;
+  readonly #recreate: (() => Promise<unknown>) | undefined;
 
-  constructor(kv: KvStore) {
+  constructor(kv: KvStore, options: StateStoreOptions = {}) {
     this.#kv = kv;
+    this.#recreate = options.recreate;
+  }
+
+  /** Writes the marker whose absence later reveals lost JetStream data. */
+  mark(): Promise<void> {
+    return this.#kv.put(MARKER_KEY, encode({ markedAt: Date.now() }));
+  }
+
+  /**
+   * False when the bucket is gone or lost its marker (nats-server restarted without its store); true otherwise,
+   * including when NATS is unreachable (that is not data loss, just wait).
+   */
+  async intact(): Promise<boolean> {
+    try {
+      return (await this.#kv.keys("meta.")).includes(MARKER_KEY);
+    } catch (error) {
+      return (error as { code?: unknown }).code !== STREAM_NOT_FOUND && !/stream not found/i.test(String(error));
+    }
+  }
+
+  /** Creates the bucket again after data loss (with the `recreate` option); throws when it cannot. */
+  async recreate(): Promise<void> {
+    if (this.#recreate === undefined) throw new Error("this state store has no way to recreate its bucket");
+    await this.#recreate();
   }
 
   /** Reads every record; unreadable entries are logged and skipped rather than stopping the coordinator. */
@@ -42,10 +79,15 @@ export class StateStore {
       groups: [],
       scheduler: { nodes: [], groups: [], actors: [] },
       legacyScheduler: null,
+      marked: false,
     };
     for (const key of await this.#kv.keys()) {
       // Run records share the bucket; the run manager reads them (coordinator/run/store.ts).
       if (key.startsWith("run.") || key === "leader") continue;
+      if (key === MARKER_KEY) {
+        state.marked = true;
+        continue;
+      }
       const value = await this.#kv.get(key);
       if (value === null) continue;
       let decoded: unknown;

@@ -14,21 +14,24 @@ import {
   type NodeInfo,
   PING_METHOD,
   readReply,
+  type RegisterReply,
 } from "../shared/protocol.ts";
 import { type CoordinatorCore, killedError, label, LIVE } from "./core.ts";
-import { toNodeRecord, toSchedulerNode } from "./requests.ts";
+import { toNodeRecord, toSchedulerNode, toSchedulerRequest } from "./requests.ts";
 
 // How long after a start order an actor may be missing from its agent's heartbeats.
 const START_GRACE_MS = 5000;
 
-/** A node (re-)registers; returns the ids of its running actors it should keep. */
-export async function register(core: CoordinatorCore, info: NodeInfo): Promise<string[]> {
+/** A node (re-)registers; returns the ids of its running actors it should keep, and the epoch. */
+export async function register(core: CoordinatorCore, info: NodeInfo): Promise<RegisterReply> {
+  await core.epochAbove(info.epoch, info.id);
   const node = toNodeRecord(info, core.nodes.get(info.id), Date.now());
   core.seen.set(node.id, performance.now());
   core.nodes.set(node.id, node);
   const spec = toSchedulerNode(info);
   if (core.scheduler.nodes().some((n) => n.id === info.id)) core.scheduler.updateNode(info.id, spec);
   else core.scheduler.addNode({ id: info.id, ...spec });
+  if (performance.now() < core.adoptUntil) await adopt(core, info);
   await core.persistScheduler();
   await core.store.putNode(node);
   console.error(`Coordinator: node "${node.id}" joined (${node.cpus} cpus, gpus [${node.gpuIds.join(",")}])`);
@@ -41,12 +44,47 @@ export async function register(core: CoordinatorCore, info: NodeInfo): Promise<s
   }
   // After computing `keep`: actors placed now are started by `launch`, not reported by the agent.
   await core.placePending();
-  return keep;
+  return { keep, epoch: core.epoch };
+}
+
+/**
+ * Takes into the registry the actors a node runs and no record knows, from the records its agent sent: the state
+ * was lost (see `CoordinatorCore.adoptUntil`), and killing them would lose the work they hold. Their constructor
+ * arguments are gone with the state, so an adopted actor that later crashes dies with a clear error.
+ */
+async function adopt(core: CoordinatorCore, info: NodeInfo): Promise<void> {
+  const running = new Map(info.actors.map((a) => [a.id, a.incarnation]));
+  const adopted: ActorRecord[] = [];
+  for (const reported of info.records ?? []) {
+    if (core.actors.has(reported.id) || running.get(reported.id) !== reported.incarnation) continue;
+    if (reported.name !== undefined && core.names.has(reported.name)) continue; // its name went to another: stop it
+    const record: ActorRecord = { ...reported, state: "alive", nodeId: info.id };
+    // Placement groups were lost with the state: the actor keeps running where it is, outside any group.
+    const { placementGroup: _group, bundleIndex: _bundle, ...options } = record.options;
+    record.options = options;
+    delete record.pendingReason;
+    core.scheduler.adopt(record.id, toSchedulerRequest(record), info.id, record.gpuIds ?? []);
+    core.actors.set(record.id, record);
+    if (record.name !== undefined) core.names.set(record.name, record.id);
+    adopted.push(record);
+  }
+  if (adopted.length === 0) return;
+  await core.persistScheduler();
+  for (const record of adopted) await core.save(record);
+  console.error(
+    `Coordinator: adopted ${adopted.length} running actors of node "${info.id}" that the (lost) state did not ` +
+      "know; their constructor arguments are lost, so they are not restarted if they crash",
+  );
 }
 
 /** A heartbeat: refreshes the node and, in the background, reconciles its process list with the records. */
 export function heartbeat(core: CoordinatorCore, beat: Heartbeat): HeartbeatReply {
   const node = core.nodes.get(beat.nodeId);
+  if (beat.epoch !== undefined && beat.epoch > core.epoch) {
+    void core.serial(() => core.epochAbove(beat.epoch, beat.nodeId)).catch((error) =>
+      console.error(`Coordinator: cannot raise the epoch: ${(error as Error).message}`)
+    );
+  }
   if (node === undefined || node.state !== "alive") return { known: false, epoch: core.epoch };
   node.lastHeartbeat = Date.now();
   core.seen.set(node.id, performance.now());

@@ -142,14 +142,26 @@ export const nodeInfoSchema = z.object({
   ...nodeShape,
   /** Actors the agent runs right now (after a coordinator restart it re-announces them). */
   actors: runningActorsSchema,
+  /** The highest leader epoch the agent has seen: a new leader must order above it (it may start lower after the
+   * JetStream state was lost, since its epoch comes from the lease key's revision). */
+  epoch: optional(count),
+  /** The records of the actors it runs, as their start orders gave them: a coordinator whose state was lost
+   * rebuilds its registry from these instead of having the agent kill every actor. */
+  records: optional(z.array(actorRecordSchema).max(10_000)),
 });
 /** What an agent tells the coordinator when it registers. */
 export type NodeInfo = z.infer<typeof nodeInfoSchema>;
 
 /** A heartbeat: an agent's liveness plus the actor processes it runs. Sent on `heartbeat(nodeId)`. */
-export const heartbeatSchema = z.object({ nodeId: idSchema, actors: runningActorsSchema });
+export const heartbeatSchema = z.object({ nodeId: idSchema, actors: runningActorsSchema, epoch: optional(count) });
 /** A heartbeat message. */
 export type Heartbeat = z.infer<typeof heartbeatSchema>;
+
+/** What the coordinator answers to a registration: the reported actors to keep, and its fencing epoch. */
+export interface RegisterReply {
+  keep: string[];
+  epoch: number;
+}
 
 /** What the coordinator answers to a heartbeat. */
 export interface HeartbeatReply {

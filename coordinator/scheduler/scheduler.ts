@@ -22,6 +22,7 @@ import {
   orderCandidates,
   poolOf,
   takeAllocation,
+  toUnits,
   usageOf,
 } from "./fit.ts";
 import { groupJson, parseSchedulerJson, pendingJson, placedJson } from "./persist.ts";
@@ -169,6 +170,26 @@ export class Scheduler {
       this.#dirty.actors.add(actorId);
     }
     return result;
+  }
+
+  /**
+   * Records an actor that already runs on `nodeId` with `gpuIds` (reported by its agent after the scheduler's state
+   * was lost). Its request is taken from that node even past capacity: the process holds the resources anyway.
+   */
+  adopt(actorId: string, request: Demand, nodeId: string, gpuIds: number[]): void {
+    if (this.#actors.has(actorId)) throw new PlacementError(`Cannot adopt actor "${actorId}": it is already placed`);
+    const node = this.#node(nodeId);
+    const need = normalizeRequest(`Invalid resource request for actor "${actorId}"`, request);
+    const perDevice = Math.min(need.gpu, toUnits(1));
+    const allocation: Allocation = {
+      quantities: Object.fromEntries(Object.entries(need.quantities).filter(([, units]) => units > 0)),
+      gpus: gpuIds.map((id) => [id, perDevice]),
+    };
+    this.#pending.delete(actorId);
+    takeAllocation(node.free, allocation);
+    this.#actors.set(actorId, { actorId, request: copyRequest(request), nodeId, allocation });
+    node.actors.add(actorId);
+    this.#dirty.actors.add(actorId);
   }
 
   /** Frees an actor's resources (or drops it from the queue). Returns false when it was unknown. */

@@ -4,7 +4,7 @@
  * without spawning processes), reports `ready` for what it starts, and can heartbeat its running list.
  */
 import { decode, encode } from "../../shared/codec.ts";
-import { type NodeInfo, readReply } from "../../shared/protocol.ts";
+import { type NodeInfo, readReply, type RegisterReply } from "../../shared/protocol.ts";
 import { serveRequests } from "../../shared/serving.ts";
 import { type Subjects, subjectToken } from "../../shared/subjects.ts";
 import type { Transport, TransportSubscription } from "../../shared/transport.ts";
@@ -80,7 +80,7 @@ export class SimNodes {
         const reply = await this.#options.transport.request(this.#options.subjects.node(id), encode(request), {
           timeoutMs: 30_000,
         });
-        kept.set(id, readReply(reply, "register") as string[]);
+        kept.set(id, (readReply(reply, "register") as RegisterReply).keep);
       }
     };
     await Promise.all(Array.from({ length: Math.min(concurrency, ids.length) }, worker));
