@@ -27,6 +27,11 @@ export const SUITES: Record<string, { summary: string; run: (args: string[]) => 
     summary: "Cooper pipeline samples/s sync vs async (maxStaleness 0 vs 2), rollout tok/s with 1, 2, 4 actors",
     run: async (args) => (await import("./rl.ts")).runRlBench(args),
   },
+  scale: {
+    summary: "1,000 simulated nodes and 10,000 actors through the real coordinator and KV: spawn p50/p99, " +
+      "placements/s vs raw KV puts/s, successor recovery (--quick: 50 nodes, 500 actors)",
+    run: async (args) => (await import("./scale.ts")).runScaleBench(args),
+  },
   verifier: {
     summary: "rule verifier verifs/s, p99 latency, timeout share on GSM8K+MATH-style responses vs the old verifier",
     run: async (args) => (await import("./verifier.ts")).runVerifierBench(args),

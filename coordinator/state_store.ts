@@ -14,6 +14,8 @@ const LEGACY_SCHEDULER_KEY = "scheduler";
 const SCHED_KINDS = { node: "nodes", pg: "groups", actor: "actors" } as const;
 // Written once per bucket: its absence in a bucket the coordinator wrote means the JetStream data was lost.
 const MARKER_KEY = "meta.state";
+// Keys read concurrently at start.
+const LOAD_BATCH = 64;
 // JetStream's "stream not found": the bucket itself is gone.
 const STREAM_NOT_FOUND = 10059;
 
@@ -81,14 +83,18 @@ export class StateStore {
       legacyScheduler: null,
       marked: false,
     };
-    for (const key of await this.#kv.keys()) {
-      // Run records share the bucket; the run manager reads them (coordinator/run/store.ts).
-      if (key.startsWith("run.") || key === "leader") continue;
-      if (key === MARKER_KEY) {
-        state.marked = true;
-        continue;
-      }
-      const value = await this.#kv.get(key);
+    // Run records share the bucket; the run manager reads them (coordinator/run/store.ts).
+    const keys = (await this.#kv.keys()).filter((key) => !key.startsWith("run.") && key !== "leader");
+    state.marked = keys.includes(MARKER_KEY);
+    // Many reads in flight: a cluster of thousands of actors has tens of thousands of keys, and one round trip
+    // each, one after the other, would make a restart take seconds per thousand.
+    const values = new Map<string, Uint8Array | null>();
+    for (let i = 0; i < keys.length; i += LOAD_BATCH) {
+      const batch = keys.slice(i, i + LOAD_BATCH).filter((key) => key !== MARKER_KEY);
+      const read = await Promise.all(batch.map((key) => this.#kv.get(key)));
+      batch.forEach((key, j) => values.set(key, read[j]!));
+    }
+    for (const [key, value] of values) {
       if (value === null) continue;
       let decoded: unknown;
       try {

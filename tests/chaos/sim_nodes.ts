@@ -4,8 +4,7 @@
  * without spawning processes), reports `ready` for what it starts, and can heartbeat its running list.
  */
 import { decode, encode } from "../../shared/codec.ts";
-import { type NodeInfo, readReply, type RegisterReply } from "../../shared/protocol.ts";
-import { serveRequests } from "../../shared/serving.ts";
+import { errorReply, type NodeInfo, okReply, readReply, type RegisterReply } from "../../shared/protocol.ts";
 import { type Subjects, subjectToken } from "../../shared/subjects.ts";
 import type { Transport, TransportSubscription } from "../../shared/transport.ts";
 
@@ -34,14 +33,25 @@ export class SimNodes {
     this.#options = options;
     for (const node of options.nodes) this.running.set(node.id, new Map());
     // One wildcard subscription for every simulated agent: a thousand nodes need not be a thousand subscriptions.
-    this.#subscription = serveRequests(options.transport, options.subjects.agent("*"), (data, subject) => {
-      return this.#order(subjectToken(subject, -1), decode(data) as Record<string, unknown>);
-    });
+    // Several SimNodes may share the wildcard (one per connection): each answers only for its own nodes.
+    const subscription = this.#subscription = options.transport.subscribe(options.subjects.agent("*"));
+    void (async () => {
+      for await (const message of subscription) {
+        const nodeId = subjectToken(message.subject, -1);
+        if (!this.running.has(nodeId)) continue;
+        let reply: Uint8Array;
+        try {
+          reply = okReply(this.#order(nodeId, decode(message.data) as Record<string, unknown>));
+        } catch (error) {
+          reply = errorReply(error);
+        }
+        await message.respond?.(reply).catch(() => {});
+      }
+    })();
   }
 
   #order(nodeId: string, order: Record<string, unknown>): null {
-    const running = this.running.get(nodeId);
-    if (running === undefined) throw new Error(`no simulated node "${nodeId}"`);
+    const running = this.running.get(nodeId)!;
     this.epochs.set(nodeId, Math.max(this.epochs.get(nodeId) ?? 0, Number(order.epoch ?? 0)));
     if (order.op === "start") {
       const actor = order.actor as { id: string; incarnation: number };
