@@ -1,14 +1,16 @@
 /**
- * `./coop bench scale`: the real coordinator and JetStream KV under 1,000 simulated nodes and 10,000 actor records.
- * Simulated agents (`tests/chaos/sim_nodes.ts`, several NATS connections from this process) register, heartbeat
- * once a second and answer start orders without spawning processes, so what is measured is the coordinator:
- * registration, placement, per-record KV writes, the start order round trip, and a successor's recovery from KV.
+ * `./coop bench scale`: the real coordinator (`coop up`, its own process) and JetStream KV under 1,000 simulated
+ * nodes and 10,000 actor records. Simulated agents (`tests/chaos/sim_nodes.ts`, several NATS connections from this
+ * process) register, heartbeat once a second and answer start orders without spawning processes, so what is
+ * measured is the coordinator: registration, placement, per-record KV writes, the start order round trip, and a
+ * successor's recovery from KV (SIGTERM, then a new `coop up` until it serves every node and the same usage).
  * Baseline in the same run: raw KV puts on the same server (one put alone, and the rate with the same concurrency).
  *
  *   ./coop bench scale [--nodes 1000] [--actors 10000] [--concurrency 32] [--quick]
  */
 import { parseArgs } from "node:util";
-import { Coordinator } from "../coordinator/coordinator.ts";
+import type { ClusterSnapshot } from "../coordinator/api.ts";
+import { freePort, startLocalCluster } from "../coordinator/local_cluster.ts";
 import { StateStore } from "../coordinator/state_store.ts";
 import { assembleScheduler } from "../coordinator/scheduler/mod.ts";
 import { encode } from "../shared/codec.ts";
@@ -131,6 +133,13 @@ export async function runScaleBench(args: string[]): Promise<ScaleResult> {
   const concurrency = Number(values.concurrency);
   if (actorCount * ACTOR_CPU > nodeCount * NODE_CPUS) throw new Error("more actors than the nodes can hold");
   const server = await startNats();
+  const apiPort = freePort();
+  const local = await startLocalCluster({ natsUrl: server.url, cluster: CLUSTER, apiPort, nodeTimeoutMs: 600_000 });
+  const usage = async () => {
+    const snapshot = await (await fetch(`http://127.0.0.1:${apiPort}/v1/cluster`)).json() as ClusterSnapshot;
+    return snapshot.nodes.map((n) => ({ id: n.id, total: n.total.cpu, free: n.free.cpu, actors: n.actors.length }))
+      .sort((a, b) => a.id < b.id ? -1 : 1);
+  };
   const connections: Transport[] = [];
   const connect = async () => {
     const transport = await connectNats({ servers: server.url });
@@ -138,15 +147,9 @@ export async function runScaleBench(args: string[]): Promise<ScaleResult> {
     return transport;
   };
   try {
-    const coordinatorConnection = await connect();
     const client = await connect();
-    const kv = await coordinatorConnection.kv(names.stateBucket);
+    const kv = await client.kv(names.stateBucket);
     const baseline = await kvBaseline(await client.kv("scale_baseline"), concurrency, quick ? 1000 : 5000);
-    let coordinator = new Coordinator(coordinatorConnection, new StateStore(kv), {
-      cluster: CLUSTER,
-      nodeTimeoutMs: 600_000,
-    });
-    await coordinator.start();
     const sims: SimNodes[] = [];
     for (let c = 0; c < SIM_CONNECTIONS; c++) {
       const ids = Array.from({ length: nodeCount }, (_, i) => i).filter((i) => i % SIM_CONNECTIONS === c);
@@ -178,7 +181,8 @@ export async function runScaleBench(args: string[]): Promise<ScaleResult> {
     console.error(`spawned ${actorCount} actors (${placementsPerS.toFixed(0)}/s with ${concurrency} in flight)`);
 
     const running = sims.reduce((sum, sim) => sum + [...sim.running.values()].reduce((n, m) => n + m.size, 0), 0);
-    const used = coordinator.usage().reduce((sum, n) => sum + n.total.cpu - n.free.cpu, 0);
+    const before = await usage();
+    const used = before.reduce((sum, n) => sum + n.total - n.free, 0);
     if (running !== actorCount || Math.abs(used - actorCount * ACTOR_CPU) > 1e-6) {
       throw new Error(`accounting: ${running} running on simulated nodes, ${used} cpus used for ${actorCount}`);
     }
@@ -191,18 +195,24 @@ export async function runScaleBench(args: string[]): Promise<ScaleResult> {
     // What the single whole-state key of before would weigh now (it was rewritten on every change).
     const wholeState = encode(assembleScheduler((await new StateStore(kv).load()).scheduler).json).byteLength;
 
-    // A successor coordinator on the same bucket: load every record, rebuild the scheduler, reconcile.
-    const before = coordinator.usage();
-    await coordinator.stop();
+    // A successor coordinator on the same bucket: load every record, rebuild the scheduler, reconcile. SIGTERM
+    // releases the lease, so the successor need not wait out its TTL; process start-up is included.
+    await local.coordinator.stop();
     started = performance.now();
-    coordinator = new Coordinator(coordinatorConnection, new StateStore(kv), {
-      cluster: CLUSTER,
-      nodeTimeoutMs: 600_000,
-    });
-    await coordinator.start();
+    await local.restartCoordinator();
+    let after = await usage().catch(() => []);
+    // The API comes up after the coordinator serves NATS: poll it.
+    for (const deadline = performance.now() + 60_000; after.length !== nodeCount && performance.now() < deadline;) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      after = await usage().catch(() => []);
+    }
     const recoveryS = elapsedMs(started) / 1000;
-    if (JSON.stringify(coordinator.usage()) !== JSON.stringify(before)) throw new Error("recovered usage differs");
-    await coordinator.stop();
+    if (JSON.stringify(after) !== JSON.stringify(before)) {
+      const differ = after.filter((n, i) => JSON.stringify(n) !== JSON.stringify(before[i]));
+      throw new Error(
+        `recovered usage differs: ${JSON.stringify(differ.slice(0, 3))} vs ${JSON.stringify(before.slice(0, 3))}`,
+      );
+    }
 
     const result: ScaleResult = {
       nodes: nodeCount,
@@ -230,6 +240,7 @@ export async function runScaleBench(args: string[]): Promise<ScaleResult> {
     return result;
   } finally {
     for (const transport of connections) await transport.close().catch(() => {});
+    await local.stop();
     await server.stop();
   }
 }

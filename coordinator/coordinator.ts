@@ -270,6 +270,7 @@ export class Coordinator {
       // than keep a half-made actor that holds its name and resources. The caller may simply retry.
       core.scheduler.release(record.id);
       core.actors.delete(record.id);
+      core.index(record);
       core.args.delete(record.id);
       if (record.name) core.names.delete(record.name);
       await core.persistScheduler().catch(() => {});

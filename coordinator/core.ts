@@ -81,6 +81,9 @@ export class CoordinatorCore {
    */
   adoptUntil = -Infinity;
   readonly #raiseEpoch: (above: number) => Promise<number>;
+  // Actor ids by the node their record names: heartbeats (every node, every second) look up only their node's actors.
+  readonly #byNode = new Map<string, Set<string>>();
+  readonly #nodeOf = new Map<string, string>();
   #queue: Promise<unknown> = Promise.resolve();
 
   constructor(options: CoreOptions) {
@@ -137,8 +140,29 @@ export class CoordinatorCore {
     return this.transport.request(this.subjects.agent(nodeId), encode({ ...order, epoch: this.epoch }), { timeoutMs });
   }
 
+  /** Keeps the by-node index in line with `record.nodeId` (`save` does it; call it for records set otherwise). */
+  index(record: ActorRecord): void {
+    const before = this.#nodeOf.get(record.id);
+    if (before === record.nodeId) return;
+    if (before !== undefined) this.#byNode.get(before)?.delete(record.id);
+    if (record.nodeId === undefined || !this.actors.has(record.id)) {
+      this.#nodeOf.delete(record.id);
+      return;
+    }
+    this.#nodeOf.set(record.id, record.nodeId);
+    let ids = this.#byNode.get(record.nodeId);
+    if (ids === undefined) this.#byNode.set(record.nodeId, ids = new Set());
+    ids.add(record.id);
+  }
+
+  /** The records naming `nodeId` (a copy: callers change records while going through them). */
+  onNode(nodeId: string): ActorRecord[] {
+    return [...this.#byNode.get(nodeId) ?? []].map((id) => this.actors.get(id)!).filter((r) => r !== undefined);
+  }
+
   /** Writes an actor record and announces its new state. */
   async save(record: ActorRecord): Promise<void> {
+    this.index(record);
     record.updatedAt = Math.max(Date.now(), record.updatedAt + 1);
     this.changed.set(record.id, performance.now());
     await this.store.putActor(record);
@@ -216,6 +240,7 @@ export class CoordinatorCore {
     dead.sort((a, b) => a.updatedAt - b.updatedAt);
     for (const record of dead.slice(0, dead.length - MAX_DEAD)) {
       this.actors.delete(record.id);
+      this.index(record);
       this.changed.delete(record.id);
       this.logs.delete(record.id);
       await this.logStore?.forget(record.id).catch((error) =>

@@ -25,6 +25,7 @@ export async function recover(core: CoordinatorCore, state: LoadedState): Promis
   for (const actor of state.actors) {
     core.changed.set(actor.id, performance.now());
     core.actors.set(actor.id, actor);
+    core.index(actor);
     if (actor.name && actor.state !== "dead") core.names.set(actor.name, actor.id);
   }
   for (const [id, args] of state.args) core.args.set(id, args);

@@ -37,8 +37,8 @@ export async function register(core: CoordinatorCore, info: NodeInfo): Promise<R
   console.error(`Coordinator: node "${node.id}" joined (${node.cpus} cpus, gpus [${node.gpuIds.join(",")}])`);
   const running = new Map(info.actors.map((a) => [a.id, a.incarnation]));
   const keep: string[] = [];
-  for (const record of core.actors.values()) {
-    if (record.nodeId !== info.id || !LIVE.has(record.state)) continue;
+  for (const record of core.onNode(info.id)) {
+    if (!LIVE.has(record.state)) continue;
     if (running.get(record.id) === record.incarnation) keep.push(record.id);
     else if (record.state === "alive") await core.crashed(record, `node "${info.id}" no longer runs it`);
   }
@@ -90,7 +90,7 @@ export function heartbeat(core: CoordinatorCore, beat: Heartbeat): HeartbeatRepl
   core.seen.set(node.id, performance.now());
   const running = new Map(beat.actors.map((a) => [a.id, a.incarnation]));
   void core.serial(async () => {
-    for (const record of core.actors.values()) {
+    for (const record of core.onNode(beat.nodeId)) {
       if (record.nodeId === beat.nodeId) await checkRunning(core, record, running, beat.nodeId);
     }
     for (const [id, incarnation] of running) {
@@ -195,7 +195,7 @@ export async function nodeLost(core: CoordinatorCore, nodeId: string, why: strin
   node.state = "dead";
   await core.store.putNode(node);
   if (core.scheduler.nodes().some((n) => n.id === nodeId)) core.scheduler.removeNode(nodeId);
-  for (const record of core.actors.values()) {
+  for (const record of core.onNode(nodeId)) {
     if (record.nodeId !== nodeId || !LIVE.has(record.state)) continue;
     if (record.state === "stopping") await core.died(record, killedError(record));
     else await core.crashed(record, `node "${nodeId}" ${why}`);

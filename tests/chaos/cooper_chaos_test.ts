@@ -1,9 +1,11 @@
 /**
- * Chaos (`./coop test chaos`): a tiny cooper run on a local cluster (nats-server, coordinator and two agent
- * processes) while a seeded schedule kill -9s role actors (rollout, reward, reference, negatives) and the
- * coordinator itself. The run must finish with exact sample accounting (generated = scored = trained + dropped,
- * nothing left in flight), every role process killed must have restarted, no resource may leak (free = total on
- * every node afterwards), and every fault injected is logged. COOP_CHAOS_SEED picks another schedule.
+ * Chaos (`./coop test chaos`): a tiny cooper run on a local cluster (nats-server, coordinator and three agent
+ * processes) while a seeded schedule kill -9s role actors (rollout, reward, reference, negatives), a whole agent
+ * (one hosting no learner: learners do not restart, by design; the agent's actors are rescheduled on the others and
+ * the agent then comes back), restarts nats-server (its store kept), and kill -9s the coordinator itself. The run
+ * must finish with exact sample accounting (generated = scored = trained + dropped, nothing left in flight), every
+ * role process killed must have restarted, no resource may leak (free = total on every node afterwards), and every
+ * fault injected is logged. COOP_CHAOS_SEED picks another schedule.
  */
 import { ok, strictEqual } from "node:assert";
 import { freePort, type LocalCluster, startLocalCluster } from "../../coordinator/local_cluster.ts";
@@ -11,19 +13,22 @@ import { RunManager } from "../../coordinator/run/manager.ts";
 import type { ClusterSnapshot } from "../../coordinator/api.ts";
 import { parseRunConfig } from "../../rl/mod.ts";
 import { mulberry32 } from "../../shared/random.ts";
-import { startNats } from "../harness.ts";
+import { type NatsServer, startNats } from "../harness.ts";
 import { CLUSTER_TEST, eventually, rootsIn } from "../runtime/cluster_fixture.ts";
 
 const SEED = Number(Deno.env.get("COOP_CHAOS_SEED") ?? 7);
 const STEPS = 12;
 // Faults at steps 1..FAULTS, leaving the rest of the run for the last recoveries.
-const FAULTS = 5;
+const FAULTS = 6;
 const VICTIMS = ["rollout", "rollout-1", "reward", "reference", "negatives"];
+// Whole-cluster faults, each once, at a seeded step before the coordinator's.
+const CLUSTER_FAULTS = ["agent", "nats"];
+const AGENTS = ["c1", "c2", "c3"];
 
 /** One injected fault, and how long the cluster took to recover from it. */
 interface Fault {
   step: number;
-  kind: "kill -9 actor" | "kill -9 coordinator";
+  kind: "kill -9 actor" | "kill -9 coordinator" | "kill -9 agent" | "restart nats-server";
   target: string;
   pid: number;
   recoveredMs?: number;
@@ -43,7 +48,10 @@ Deno.test(
         // The API and learners refuse paths outside the deployment's roots; this test's files all live in `dir`.
         env: rootsIn(dir),
         apiPort,
-        agents: [{ nodeId: "c1", cpus: 8 }, { nodeId: "c2", cpus: 8 }],
+        agents: AGENTS.map((nodeId) => ({ nodeId, cpus: 8 })),
+        // Fast failure detection: a killed agent's actors are rescheduled within seconds.
+        heartbeatMs: 250,
+        nodeTimeoutMs: 2500,
       });
       const manager = new RunManager(local.client);
       const config = parseRunConfig({
@@ -69,11 +77,14 @@ Deno.test(
       const coordinatorStep = FAULTS;
       const schedule = new Map<number, string>();
       const kills = new Map<string, number>();
+      const free = Array.from({ length: FAULTS - 1 }, (_, i) => i + 1);
+      for (const fault of CLUSTER_FAULTS) schedule.set(free.splice(Math.floor(random() * free.length), 1)[0]!, fault);
       for (let step = 1; step <= FAULTS; step++) {
         if (step === coordinatorStep) {
           schedule.set(step, "coordinator");
           continue;
         }
+        if (schedule.has(step)) continue;
         const candidates = VICTIMS.filter((v) => !kills.has(v));
         const victim = candidates[Math.floor(random() * candidates.length)]!;
         kills.set(victim, (kills.get(victim) ?? 0) + 1);
@@ -87,7 +98,8 @@ Deno.test(
         if (target === undefined) return;
         schedule.delete(event.point.step);
         const ended = () => manager.get(status.id).state !== "running";
-        injecting.push(inject(local!, status.id, event.point.step, target, faults, ended));
+        const cluster = { local: local!, server };
+        injecting.push(inject(cluster, status.id, event.point.step, target, faults, ended));
       });
       const final = await manager.wait(status.id);
       await Promise.all(injecting);
@@ -101,6 +113,7 @@ Deno.test(
       // A kill near the end may outlive the run (its actors are stopped then); the others must have recovered.
       const recovered = faults.filter((f) => f.recoveredMs !== undefined);
       ok(recovered.length >= FAULTS - 1, `recovered from ${recovered.length} of ${FAULTS} faults`);
+      for (const kind of ["kill -9 agent", "restart nats-server"]) ok(faults.some((f) => f.kind === kind), kind);
       ok(recovered.some((f) => f.kind === "kill -9 coordinator"), "a new coordinator took over");
       ok(faults.some((f) => f.kind === "kill -9 coordinator"), "the coordinator was killed");
 
@@ -121,7 +134,7 @@ Deno.test(
           cluster.nodes.map((n) => ({ id: n.id, free: n.free.cpu, total: n.total.cpu, on: n.actors })),
         );
         const whole = cluster.nodes.every((n) => n.alive && n.free.cpu === n.total.cpu && n.actors.length === 0);
-        return whole && cluster.nodes.length === 2 ? true : undefined;
+        return whole && cluster.nodes.length === AGENTS.length ? true : undefined;
       }, 30_000).catch(async (error) => {
         const states = (await local!.client.actors()).map((a) => `${a.name}:${a.state}:${a.nodeId}:r${a.restarts}`);
         const logs = [...local!.agents.values(), local!.coordinator].flatMap((p) => p.output.slice(-15));
@@ -135,9 +148,12 @@ Deno.test(
   },
 );
 
-/** Kills `target` (a role of run `runId`, or the coordinator, then starts a new one) and logs the fault. */
+/**
+ * Kills `target` (a role of run `runId`; an agent; the coordinator, then starts a new one) or restarts nats-server,
+ * and logs the fault.
+ */
 async function inject(
-  local: LocalCluster,
+  { local, server }: { local: LocalCluster; server: NatsServer },
   runId: string,
   step: number,
   target: string,
@@ -145,6 +161,16 @@ async function inject(
   ended: () => boolean,
 ) {
   const started = performance.now();
+  if (target === "agent") return await killAgent(local, runId, step, faults, ended);
+  if (target === "nats") {
+    const fault: Fault = { step, kind: "restart nats-server", target: server.url, pid: 0 };
+    faults.push(fault);
+    await server.restart();
+    // Recovered: the coordinator answers again (every process reconnected on its own).
+    await eventually("the cluster answering after the NATS restart", () => local.client.actors(), 60_000);
+    fault.recoveredMs = Math.round(performance.now() - started);
+    return;
+  }
   if (target === "coordinator") {
     const fault: Fault = { step, kind: "kill -9 coordinator", target, pid: local.coordinator.pid };
     faults.push(fault);
@@ -178,5 +204,35 @@ async function inject(
     );
     throw new Error(`${error.message} (record ${JSON.stringify(found)})\n${logs.join("\n")}`);
   });
+  if (recovered) fault.recoveredMs = Math.round(performance.now() - started);
+}
+
+/**
+ * Kill -9s an agent that hosts actors of the run but no learner, waits until the coordinator declared it dead and
+ * every run actor is alive again elsewhere, then starts the agent again (so every node must end up whole).
+ */
+async function killAgent(local: LocalCluster, runId: string, step: number, faults: Fault[], ended: () => boolean) {
+  const started = performance.now();
+  const runActors = async () => (await local.client.actors()).filter((a) => a.name?.startsWith(`${runId}-`));
+  const victim = await eventually("an agent without a learner", async () => {
+    if (ended()) return null;
+    const actors = (await runActors()).filter((a) => a.state === "alive");
+    const hosting = (id: string) => actors.filter((a) => a.nodeId === id);
+    return AGENTS.find((id) => hosting(id).length > 0 && !hosting(id).some((a) => a.name!.endsWith("learner")));
+  }, 60_000);
+  if (victim === null) return;
+  const process = local.agents.get(victim)!;
+  const fault: Fault = { step, kind: "kill -9 agent", target: victim, pid: process.pid };
+  faults.push(fault);
+  Deno.kill(fault.pid, "SIGKILL");
+  await process.status;
+  const recovered = await eventually(`the actors of ${victim} rescheduled`, async () => {
+    if (ended()) return false;
+    const node = (await local.client.nodes()).find((n) => n.id === victim);
+    const actors = await runActors();
+    const moved = actors.every((a) => a.state === "dead" || (a.state === "alive" && a.nodeId !== victim));
+    return node?.state === "dead" && moved ? true : undefined;
+  }, 60_000);
+  await local.addAgent({ nodeId: victim, cpus: 8 });
   if (recovered) fault.recoveredMs = Math.round(performance.now() - started);
 }
