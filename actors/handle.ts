@@ -75,6 +75,11 @@ export class ActorEntry {
     if (record.incarnation < this.record.incarnation) return;
     if (record.incarnation === this.record.incarnation && record.updatedAt < this.record.updatedAt) return;
     this.record = record;
+    // A newer incarnation means the older host is gone (its node was lost, say: no exit event comes then), so its
+    // calls in flight will not be answered: fail them now, as an exit event would, instead of at their timeout.
+    for (const call of this.#inFlight) {
+      if (call.incarnation < record.incarnation) call.fail(new ActorDiedError("actor was restarted during the call"));
+    }
     for (const wake of this.#waiters) wake();
   }
 

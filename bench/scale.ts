@@ -10,7 +10,7 @@
  */
 import { parseArgs } from "node:util";
 import type { ClusterSnapshot } from "../coordinator/api.ts";
-import { freePort, startLocalCluster } from "../coordinator/local_cluster.ts";
+import { freePort, type LocalCluster, startLocalCluster } from "../coordinator/local_cluster.ts";
 import { StateStore } from "../coordinator/state_store.ts";
 import { assembleScheduler } from "../coordinator/scheduler/mod.ts";
 import { encode } from "../shared/codec.ts";
@@ -116,6 +116,66 @@ function heartbeats(sims: SimNodes[]): { stop: () => Promise<void>; count: () =>
   };
 }
 
+/** Simulated nodes spread over SIM_CONNECTIONS connections. */
+async function simulate(nodeCount: number, connect: () => Promise<Transport>): Promise<SimNodes[]> {
+  const sims: SimNodes[] = [];
+  for (let c = 0; c < SIM_CONNECTIONS; c++) {
+    const ids = Array.from({ length: nodeCount }, (_, i) => i).filter((i) => i % SIM_CONNECTIONS === c);
+    const nodes = ids.map((i) => ({
+      id: `sim-${String(i).padStart(4, "0")}`,
+      cpus: NODE_CPUS,
+      gpuIds: [],
+      memoryMb: 16_384,
+      custom: {},
+      labels: { rack: `r${i % 20}` },
+    }));
+    sims.push(new SimNodes({ transport: await connect(), subjects: names, nodes }));
+  }
+  return sims;
+}
+
+type Usage = Array<{ id: string; total: number; free: number; actors: number }>;
+
+/** Exact accounting after the spawns (throws when off); returns entry sizes for the report. */
+async function checkState(sims: SimNodes[], usage: Usage, kv: KvStore, actorCount: number) {
+  const running = sims.reduce((sum, sim) => sum + [...sim.running.values()].reduce((n, m) => n + m.size, 0), 0);
+  const used = usage.reduce((sum, n) => sum + n.total - n.free, 0);
+  if (running !== actorCount || Math.abs(used - actorCount * ACTOR_CPU) > 1e-6) {
+    throw new Error(`accounting: ${running} running on simulated nodes, ${used} cpus used for ${actorCount}`);
+  }
+  const schedKeys = (await kv.keys("sched.actor.")).length;
+  if (schedKeys !== actorCount) throw new Error(`${schedKeys} sched.actor keys for ${actorCount} actors`);
+  let largest = 0;
+  for (const key of (await kv.keys("sched.")).slice(0, 500)) {
+    largest = Math.max(largest, (await kv.get(key))?.byteLength ?? 0);
+  }
+  // What the single whole-state key of before would weigh now (it was rewritten on every change).
+  const wholeState = encode(assembleScheduler((await new StateStore(kv).load()).scheduler).json).byteLength;
+  return { largest, wholeState };
+}
+
+/**
+ * A successor coordinator on the same bucket: load every record, rebuild the scheduler, reconcile. SIGTERM releases
+ * the lease, so the successor need not wait out its TTL; process start-up is included. Returns seconds.
+ */
+async function successor(local: LocalCluster, usage: () => Promise<Usage>, before: Usage): Promise<number> {
+  await local.coordinator.stop();
+  const started = performance.now();
+  await local.restartCoordinator();
+  let after = await usage().catch((): Usage => []);
+  // The API comes up after the coordinator serves NATS: poll it.
+  for (const deadline = performance.now() + 60_000; after.length !== before.length && performance.now() < deadline;) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    after = await usage().catch((): Usage => []);
+  }
+  const seconds = elapsedMs(started) / 1000;
+  if (JSON.stringify(after) !== JSON.stringify(before)) {
+    const differ = after.filter((n, i) => JSON.stringify(n) !== JSON.stringify(before[i]));
+    throw new Error(`recovered usage differs: ${JSON.stringify(differ.slice(0, 3))}`);
+  }
+  return seconds;
+}
+
 /** Runs the benchmark; see the module comment. */
 export async function runScaleBench(args: string[]): Promise<ScaleResult> {
   const { values } = parseArgs({
@@ -135,7 +195,7 @@ export async function runScaleBench(args: string[]): Promise<ScaleResult> {
   const server = await startNats();
   const apiPort = freePort();
   const local = await startLocalCluster({ natsUrl: server.url, cluster: CLUSTER, apiPort, nodeTimeoutMs: 600_000 });
-  const usage = async () => {
+  const usage = async (): Promise<Usage> => {
     const snapshot = await (await fetch(`http://127.0.0.1:${apiPort}/v1/cluster`)).json() as ClusterSnapshot;
     return snapshot.nodes.map((n) => ({ id: n.id, total: n.total.cpu, free: n.free.cpu, actors: n.actors.length }))
       .sort((a, b) => a.id < b.id ? -1 : 1);
@@ -150,19 +210,7 @@ export async function runScaleBench(args: string[]): Promise<ScaleResult> {
     const client = await connect();
     const kv = await client.kv(names.stateBucket);
     const baseline = await kvBaseline(await client.kv("scale_baseline"), concurrency, quick ? 1000 : 5000);
-    const sims: SimNodes[] = [];
-    for (let c = 0; c < SIM_CONNECTIONS; c++) {
-      const ids = Array.from({ length: nodeCount }, (_, i) => i).filter((i) => i % SIM_CONNECTIONS === c);
-      const nodes = ids.map((i) => ({
-        id: `sim-${String(i).padStart(4, "0")}`,
-        cpus: NODE_CPUS,
-        gpuIds: [],
-        memoryMb: 16_384,
-        custom: {},
-        labels: { rack: `r${i % 20}` },
-      }));
-      sims.push(new SimNodes({ transport: await connect(), subjects: names, nodes }));
-    }
+    const sims = await simulate(nodeCount, connect);
     let started = performance.now();
     await Promise.all(sims.map((sim) => sim.register()));
     const registerPerS = nodeCount / (elapsedMs(started) / 1000);
@@ -171,7 +219,7 @@ export async function runScaleBench(args: string[]): Promise<ScaleResult> {
     const beating = heartbeats(sims);
     const beatsBefore = beating.count();
     const beatsStarted = performance.now();
-    const sequential = await timed(Math.min(SEQUENTIAL_SPAWNS, actorCount), 1, () => spawn(client));
+    const sequential = await timed(Math.min(SEQUENTIAL_SPAWNS, Math.floor(actorCount / 2)), 1, () => spawn(client));
     started = performance.now();
     const rest = actorCount - sequential.length;
     const concurrent = await timed(rest, concurrency, () => spawn(client));
@@ -180,39 +228,10 @@ export async function runScaleBench(args: string[]): Promise<ScaleResult> {
     await beating.stop();
     console.error(`spawned ${actorCount} actors (${placementsPerS.toFixed(0)}/s with ${concurrency} in flight)`);
 
-    const running = sims.reduce((sum, sim) => sum + [...sim.running.values()].reduce((n, m) => n + m.size, 0), 0);
     const before = await usage();
-    const used = before.reduce((sum, n) => sum + n.total - n.free, 0);
-    if (running !== actorCount || Math.abs(used - actorCount * ACTOR_CPU) > 1e-6) {
-      throw new Error(`accounting: ${running} running on simulated nodes, ${used} cpus used for ${actorCount}`);
-    }
-    const schedKeys = (await kv.keys("sched.actor.")).length;
-    if (schedKeys !== actorCount) throw new Error(`${schedKeys} sched.actor keys for ${actorCount} actors`);
-    let largest = 0;
-    for (const key of (await kv.keys("sched.")).slice(0, 500)) {
-      largest = Math.max(largest, (await kv.get(key))?.byteLength ?? 0);
-    }
-    // What the single whole-state key of before would weigh now (it was rewritten on every change).
-    const wholeState = encode(assembleScheduler((await new StateStore(kv).load()).scheduler).json).byteLength;
+    const { largest, wholeState } = await checkState(sims, before, kv, actorCount);
 
-    // A successor coordinator on the same bucket: load every record, rebuild the scheduler, reconcile. SIGTERM
-    // releases the lease, so the successor need not wait out its TTL; process start-up is included.
-    await local.coordinator.stop();
-    started = performance.now();
-    await local.restartCoordinator();
-    let after = await usage().catch(() => []);
-    // The API comes up after the coordinator serves NATS: poll it.
-    for (const deadline = performance.now() + 60_000; after.length !== nodeCount && performance.now() < deadline;) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      after = await usage().catch(() => []);
-    }
-    const recoveryS = elapsedMs(started) / 1000;
-    if (JSON.stringify(after) !== JSON.stringify(before)) {
-      const differ = after.filter((n, i) => JSON.stringify(n) !== JSON.stringify(before[i]));
-      throw new Error(
-        `recovered usage differs: ${JSON.stringify(differ.slice(0, 3))} vs ${JSON.stringify(before.slice(0, 3))}`,
-      );
-    }
+    const recoveryS = await successor(local, usage, before);
 
     const result: ScaleResult = {
       nodes: nodeCount,

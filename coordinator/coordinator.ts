@@ -102,6 +102,9 @@ export class Coordinator {
           node.lastHeartbeat = Date.now();
           core.seen.set(node.id, performance.now());
         }
+        // State events published while NATS was away are lost (core NATS): clients waiting on a call to an actor
+        // that was restarted meanwhile would wait for their timeout. Announce every live record again.
+        await core.announceAll().catch(() => {});
       }
     })().catch(() => {});
     await core.transport.flush();

@@ -70,6 +70,8 @@ export class CoordinatorCore {
   readonly groups = new Map<string, PlacementGroupRecord>();
   readonly logs = new Map<string, LogLine[]>();
   readonly missing = new Map<string, number>();
+  /** The latest heartbeat not yet reconciled, per node (see `supervision.heartbeat`). */
+  readonly beats = new Map<string, Map<string, number>>();
   // Monotonic times (performance.now()) for every timeout: a wall clock stepped by NTP or an operator must neither
   // declare live nodes dead nor keep dead ones alive. Records keep wall times for display only.
   readonly seen = new Map<string, number>();
@@ -168,6 +170,15 @@ export class CoordinatorCore {
     await this.store.putActor(record);
     const event: LifecycleEvent = { type: "state", actor: record };
     await this.transport.publish(this.subjects.lifecycle(record.id), encode(event));
+  }
+
+  /** Publishes the current record of every actor not dead (after a reconnect: events sent meanwhile were lost). */
+  async announceAll(): Promise<void> {
+    for (const record of this.actors.values()) {
+      if (record.state === "dead") continue;
+      const event: LifecycleEvent = { type: "state", actor: record };
+      await this.transport.publish(this.subjects.lifecycle(record.id), encode(event));
+    }
   }
 
   /** Writes the scheduler records changed since the last call (one KV key each). */

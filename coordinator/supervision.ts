@@ -88,20 +88,32 @@ export function heartbeat(core: CoordinatorCore, beat: Heartbeat): HeartbeatRepl
   if (node === undefined || node.state !== "alive") return { known: false, epoch: core.epoch };
   node.lastHeartbeat = Date.now();
   core.seen.set(node.id, performance.now());
-  const running = new Map(beat.actors.map((a) => [a.id, a.incarnation]));
-  void core.serial(async () => {
-    for (const record of core.onNode(beat.nodeId)) {
-      if (record.nodeId === beat.nodeId) await checkRunning(core, record, running, beat.nodeId);
-    }
-    for (const [id, incarnation] of running) {
-      const record = core.actors.get(id);
-      if (record === undefined || record.nodeId !== beat.nodeId || record.incarnation !== incarnation) {
-        const stop = { op: "stop", actor: id, incarnation, graceful: false, epoch: core.epoch };
-        await core.transport.publish(core.subjects.agent(beat.nodeId), encode(stop)).catch(() => {});
-      }
-    }
-  });
+  // One queued reconciliation per node, with its latest beat: a thousand nodes beating every second must not fill
+  // the serial queue faster than it drains (spawns would wait behind thousands of stale beats).
+  const queued = core.beats.has(beat.nodeId);
+  core.beats.set(beat.nodeId, new Map(beat.actors.map((a) => [a.id, a.incarnation])));
+  if (!queued) {
+    void core.serial(async () => {
+      const running = core.beats.get(beat.nodeId);
+      core.beats.delete(beat.nodeId);
+      if (running !== undefined) await reconcileBeat(core, beat.nodeId, running);
+    });
+  }
   return { known: true, epoch: core.epoch };
+}
+
+/** Reconciles a node's running list with the records that name it. Inside `core.serial()`. */
+async function reconcileBeat(core: CoordinatorCore, nodeId: string, running: Map<string, number>): Promise<void> {
+  for (const record of core.onNode(nodeId)) {
+    if (record.nodeId === nodeId) await checkRunning(core, record, running, nodeId);
+  }
+  for (const [id, incarnation] of running) {
+    const record = core.actors.get(id);
+    if (record === undefined || record.nodeId !== nodeId || record.incarnation !== incarnation) {
+      const stop = { op: "stop", actor: id, incarnation, graceful: false, epoch: core.epoch };
+      await core.transport.publish(core.subjects.agent(nodeId), encode(stop)).catch(() => {});
+    }
+  }
 }
 
 /** One actor recorded on a beating node: missing twice in a row means its exit event was lost. */
