@@ -166,17 +166,34 @@ export interface Candidate {
  * deterministic.
  */
 export function orderCandidates(candidates: Candidate[], need: NeedUnits): Candidate[] {
-  const avoidGpu = need.gpu === 0;
-  const keyed = candidates.map((c) => ({
-    c,
-    gpuPenalty: avoidGpu && c.total.gpuFree.size > 0 ? 1 : 0,
-    load: utilization(c.total, c.free),
-  }));
-  keyed.sort((a, b) =>
-    a.gpuPenalty - b.gpuPenalty || a.load - b.load || a.c.actorCount - b.c.actorCount ||
-    (a.c.id < b.c.id ? -1 : a.c.id > b.c.id ? 1 : 0)
-  );
+  const keyed = candidates.map((c) => keyOf(c, need));
+  keyed.sort(compareKeys);
   return keyed.map((k) => k.c);
+}
+
+/** The first of {@link orderCandidates} in one pass (placing one actor need not sort a thousand nodes). */
+export function bestCandidate(candidates: Candidate[], need: NeedUnits): Candidate | undefined {
+  let best: CandidateKey | undefined;
+  for (const c of candidates) {
+    const key = keyOf(c, need);
+    if (best === undefined || compareKeys(key, best) < 0) best = key;
+  }
+  return best?.c;
+}
+
+interface CandidateKey {
+  c: Candidate;
+  gpuPenalty: number;
+  load: number;
+}
+
+function keyOf(c: Candidate, need: NeedUnits): CandidateKey {
+  return { c, gpuPenalty: need.gpu === 0 && c.total.gpuFree.size > 0 ? 1 : 0, load: utilization(c.total, c.free) };
+}
+
+function compareKeys(a: CandidateKey, b: CandidateKey): number {
+  return a.gpuPenalty - b.gpuPenalty || a.load - b.load || a.c.actorCount - b.c.actorCount ||
+    (a.c.id < b.c.id ? -1 : a.c.id > b.c.id ? 1 : 0);
 }
 
 function formatNumber(units: number): string {

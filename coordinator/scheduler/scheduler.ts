@@ -10,6 +10,7 @@ import { ConfigError, NotFoundError, PlacementError } from "../../shared/errors.
 import {
   allocate,
   type Allocation,
+  bestCandidate,
   type Candidate,
   canTake,
   clonePool,
@@ -19,7 +20,6 @@ import {
   nodePool,
   normalizeNode,
   normalizeRequest,
-  orderCandidates,
   poolOf,
   takeAllocation,
   toUnits,
@@ -504,8 +504,7 @@ export class Scheduler {
   #tryPlace(actorId: string, request: Demand, need: NeedUnits, options: PlaceOptions): PlaceResult {
     checkGroupOption(actorId, options, this.#groups);
     if (options.placementGroup !== undefined) return this.#placeInGroup(actorId, request, need, options);
-    const fitting = this.#candidates().filter((c) => canTake(c, need));
-    const best = orderCandidates(fitting, need)[0];
+    const best = bestCandidate(this.#candidates().filter((c) => canTake(c, need)), need);
     if (best === undefined) return { ok: false, reason: explainActor(need, options, this.#groups, this.#nodes) };
     const node = this.#nodes.get(best.id)!;
     const allocation = allocate(node.free, need)!;
