@@ -52,7 +52,10 @@ export function startWeightServer(options: WeightServerOptions): WeightServer {
   return {
     url: `tcp://${options.advertise ?? address.hostname}:${address.port}`,
     async stop() {
-      listener.close();
+      // Idempotent: a test or a shutting-down agent may stop it twice.
+      try {
+        listener.close();
+      } catch { /* closed */ }
       for (const conn of conns) {
         try {
           conn.close();
