@@ -2,7 +2,8 @@
  * The across-hosts half of `./coop bench weights`: a publisher namespace and two consumer namespaces on an emulated
  * LAN (veths on a bridge, tests/deploy/netns.ts). The publisher's segment directory is served by a data-plane server
  * in its namespace; consumers download into their host's directory (per-host shared download). The baseline is raw
- * TCP over the same veths: one stream per consumer carrying the same bytes, nothing checked or stored. NATS is not
+ * TCP over the same veths: one stream per consumer carrying the same bytes, nothing checked or stored; beside it the
+ * same stream written into shared memory on the consumer's host (what keeping the bytes costs). NATS is not
  * on this LAN, so the control record reaches consumers in a file.
  */
 import { join } from "node:path";
@@ -36,7 +37,7 @@ const TCP_PORT = 47312;
 /** GB/s through the data plane and through raw TCP, by consumer count. */
 export async function crossHostRounds(
   options: CrossHostOptions,
-): Promise<{ plane: Record<string, number>; tcp: Record<string, number> }> {
+): Promise<{ plane: Record<string, number>; tcp: Record<string, number>; tcpStore: Record<string, number> }> {
   const lan: Lan = await createLan(["pub", "b", "c"]);
   const servers: Peer[] = [];
   try {
@@ -70,6 +71,7 @@ export async function crossHostRounds(
     };
     const plane: Record<string, number> = {};
     const tcp: Record<string, number> = {};
+    const tcpStore: Record<string, number> = {};
     for (const n of options.counts) {
       const hostOf = (k: number) => (k % 2 === 0 ? "b" : "c");
       const common = { repeats: options.repeats, bytes: manifest.bytes, work };
@@ -79,6 +81,23 @@ export async function crossHostRounds(
             ["tcp-fetch", pub.ip, String(TCP_PORT), String(manifest.bytes), go, String(options.repeats)],
             lan.host(hostOf(k)).ns,
           )), common)).gbS;
+      // One consumer per host at most: more would each keep their own copy in this machine's memory.
+      if (n <= 2) {
+        tcpStore[n] = (await rounds((go) =>
+          Array.from({ length: n }, (_, k) =>
+            new Peer(
+              [
+                "tcp-store",
+                pub.ip,
+                String(TCP_PORT),
+                String(manifest.bytes),
+                join(hostDirs[hostOf(k)], `tcp-store-${k}.bin`),
+                go,
+                String(options.repeats),
+              ],
+              lan.host(hostOf(k)).ns,
+            )), { ...common, before: clear })).gbS;
+      }
       plane[n] = (await rounds((go) =>
         Array.from({ length: n }, (_, k) =>
           new Peer(["fetch", specs[hostOf(k)]!, go, String(options.repeats)], lan.host(hostOf(k)).ns)), {
@@ -87,7 +106,7 @@ export async function crossHostRounds(
       })).gbS;
       clear();
     }
-    return { plane, tcp };
+    return { plane, tcp, tcpStore };
   } finally {
     await Promise.all(servers.map((s) => s.stop()));
     await lan.teardown();

@@ -109,6 +109,27 @@ async function tcpFetch([hostname, port, bytes, go, repeats]: string[]): Promise
   });
 }
 
+/**
+ * The baseline a consumer that keeps the bytes pays: the same raw TCP stream, written into a file on this host's
+ * shared memory as it arrives (nothing checked); the file is removed after each timed round.
+ */
+async function tcpStore([hostname, port, bytes, file, go, repeats]: string[]): Promise<void> {
+  const buffer = new Uint8Array(16 << 20);
+  await repeat(go!, Number(repeats), async () => {
+    const conn = await Deno.connect({ hostname, port: Number(port) });
+    using out = await Deno.open(file!, { write: true, create: true, truncate: true });
+    let got = 0;
+    while (got < Number(bytes)) {
+      const n = await conn.read(buffer);
+      if (n === null) break;
+      for (let done = 0; done < n;) done += await out.write(buffer.subarray(done, n));
+      got += n;
+    }
+    conn.close();
+    return { bytes: got };
+  });
+}
+
 const MODES: Record<string, (args: string[]) => Promise<void> | void> = {
   "plane-load": planeLoad,
   "blob-load": blobLoad,
@@ -116,6 +137,7 @@ const MODES: Record<string, (args: string[]) => Promise<void> | void> = {
   serve,
   "tcp-serve": tcpServe,
   "tcp-fetch": tcpFetch,
+  "tcp-store": tcpStore,
 };
 
 if (import.meta.main) {
