@@ -9,6 +9,7 @@ import { Tensor } from "../shared/tensor.ts";
 const PEER = fileURLToPath(new URL("./weights_peer.ts", import.meta.url));
 const MIB = 1024 * 1024;
 const now = () => performance.timeOrigin + performance.now();
+const ROUND_TIMEOUT_MS = 60 * 60_000;
 
 /** A bench process (optionally inside a network namespace) whose stdout lines are kept. */
 export class Peer {
@@ -75,7 +76,8 @@ export async function rounds(
       options.before?.();
       const t0 = now();
       Deno.writeTextFileSync(`${go}.${i}`, "");
-      await Promise.all(peers.map((p) => p.until((l) => l.startsWith(`{"i":${i},`))));
+      // A round may take long (the Object Store moves a full version per consumer at tens of MB/s here).
+      await Promise.all(peers.map((p) => p.until((l) => l.startsWith(`{"i":${i},`), ROUND_TIMEOUT_MS)));
       best = Math.min(best, (Math.max(...peers.map((p) => p.result(i).end)) - t0) / 1000);
     }
     return { gbS: (peers.length * options.bytes) / best / 1e9, seconds: best };

@@ -20,7 +20,7 @@ import {
 import { digestBytes, type WeightDigest } from "./digest.ts";
 import { SegmentSpaceError, WeightPlaneError } from "./errors.ts";
 import { downloadSegment } from "./fetch.ts";
-import { mapOrRead, verifyBytes } from "./local.ts";
+import { mapOrRead, releaseMapping, verifyBytes } from "./local.ts";
 import { castTensors } from "./precision.ts";
 import {
   checkKey,
@@ -68,6 +68,11 @@ export interface LoadedWeights {
   skipped: string[];
   /** The server a download came from (`via` "http"). */
   source?: string;
+  /**
+   * Unmaps `data` now when it is a mapping (no-op otherwise, and the second time). Call it once nothing views
+   * `data` any more — a version being replaced; left uncalled, the mapping goes when `data` is collected.
+   */
+  release(): void;
 }
 
 /** Most download sources a control record lists (the publisher first, then hosts that re-serve the version). */
@@ -210,10 +215,13 @@ export class WeightPlane {
     // Consumers can load from the segment from here on; the durable copy follows, one upload at a time.
     const mode = this.#options.durable ??
       (Deno.env.get("COOP_WEIGHTS_DURABLE") === "background" ? "background" : "await");
-    if (mode !== "none") {
+    // The publisher's own view of the segment goes as soon as the durable copy no longer needs it.
+    if (mode === "none") {
+      releaseMapping(data);
+    } else {
       const upload = this.#durable.then(async () => {
         await (await this.#blobStore()).put(blob, data, { version: String(version) });
-      });
+      }).finally(() => releaseMapping(data));
       this.#durable = upload.catch((error) => this.#log.warn(`Cannot store "${blob}": ${(error as Error).message}`));
       if (mode === "await") await upload;
     }
@@ -245,7 +253,7 @@ export class WeightPlane {
         const data = await get();
         // A download checked every chunk on arrival; everything else is checked here.
         if (via !== "http") await verifyBytes(data, manifest, `${via} "${name}"`);
-        return { data, digest: manifest.digest, dtype, via, skipped };
+        return { data, digest: manifest.digest, dtype, via, skipped, release: () => void releaseMapping(data) };
       } catch (error) {
         skipped.push(`${via}: ${(error as Error).message}`);
         return undefined;

@@ -273,6 +273,13 @@ Deno.test({
         );
         deepStrictEqual([fromB.via, fromB.source, fromB.digest], ["http", serverB.url, v!.digest]);
         deepStrictEqual(fromB.data, fromA.data);
+        // A released version is unmapped at once; the publisher (no durable copy) kept no mapping of its own, and a
+        // stopped server gave its mappings back.
+        const maps = () => Deno.readTextFileSync("/proc/self/maps");
+        ok([hostB, hostC].every((dir) => maps().includes(dir)), "both loads map their host's segment");
+        fromA.release();
+        fromB.release();
+        ok(![hostA, hostC].some((dir) => maps().includes(dir)), "no segment of A or C mapped after release and stop");
       } finally {
         publisher.close();
         await server.stop();
