@@ -20,7 +20,7 @@ import type { Tensor } from "../shared/tensor.ts";
 import { defaultWeightsDir, digestBytes, type WeightDtype, WeightPlane } from "../actors/weights/mod.ts";
 import { mapOrRead, readInto } from "../actors/weights/local.ts";
 import { findSegment, removeSegments, segmentFile } from "../actors/weights/segment.ts";
-import { crossHostRounds, crossHostUnavailable } from "./weights_cross.ts";
+import { type CrossHostResult, crossHostRounds, crossHostUnavailable } from "./weights_cross.ts";
 import { memcpyGbS, Peer, rounds, syntheticWeights } from "./weights_rounds.ts";
 import { columns, printTable, writeBenchJson } from "./report.ts";
 
@@ -44,6 +44,11 @@ export interface WeightsVariantResult {
   raw_tcp_gb_s: Record<string, number>;
   /** Raw TCP written into shared memory on the consumer's host (nothing checked): the cost of keeping the bytes. */
   raw_tcp_store_gb_s: Record<string, number>;
+  /**
+   * CPU (user + system) per delivered byte across hosts, by path and consumer count: the consumers' together and
+   * the serving process's. All emulated hosts share this machine's cores, so this is where a path's time goes.
+   */
+  cross_host_cpu_ns_per_byte?: CrossHostResult["cpuNsPerByte"];
   /** SHA-256 (chunk list, 2 threads) over the version in-process: the verification ceiling. */
   sha256_gb_s: number;
 }
@@ -151,9 +156,10 @@ async function runVariant(ctx: Ctx, dtype: WeightDtype, tensors: ReadonlyMap<str
       manifest,
       token: ctx.token,
     });
-    out.cross_host_gb_s = cross.plane;
-    out.raw_tcp_gb_s = cross.tcp;
-    out.raw_tcp_store_gb_s = cross.tcpStore;
+    out.cross_host_gb_s = cross.gbS.plane;
+    out.raw_tcp_gb_s = cross.gbS.tcp;
+    out.raw_tcp_store_gb_s = cross.gbS.tcpStore;
+    out.cross_host_cpu_ns_per_byte = cross.cpuNsPerByte;
   }
   return { result: out, digest: manifest.digest, data };
 }
@@ -179,6 +185,19 @@ function printVariant(title: string, r: WeightsVariantResult, counts: number[]):
     columns(`n: consumers | same: same host GB/s | memcpy: memcpy GB/s | sameRatio: same/memcpy | spv: s/version
       store: Object Store GB/s | cross: cross host GB/s | tcp: raw TCP GB/s | crossRatio: cross/TCP
       tcpStore: raw TCP to shm GB/s | storeRatio: cross/(TCP to shm)`),
+  );
+}
+
+/** Where the CPU goes across hosts: ns per delivered byte, consumers and server, for each path. */
+function printCpu(title: string, r: WeightsVariantResult, counts: number[]): void {
+  const cpu = r.cross_host_cpu_ns_per_byte;
+  if (cpu === undefined) return;
+  const cell = (c: { consumers: number; server: number } | undefined) =>
+    c === undefined ? undefined : `${c.consumers.toFixed(2)} + ${c.server.toFixed(2)}`;
+  printTable(
+    `${title}: CPU ns per delivered byte across hosts (consumers + server; all hosts share this machine's cores)`,
+    counts.map((n) => ({ n, plane: cell(cpu.plane[n]), tcp: cell(cpu.tcp[n]), tcpStore: cell(cpu.tcpStore[n]) })),
+    columns("n: consumers | plane: data plane | tcp: raw TCP | tcpStore: raw TCP to shm"),
   );
 }
 
@@ -256,6 +275,8 @@ export async function runWeightsBench(args: string[] = []): Promise<WeightsBench
     );
     printVariant("fp32", fp32.result, opts.counts);
     printVariant("\nbf16", bf16.result, opts.counts);
+    printCpu("\nfp32", fp32.result, opts.counts);
+    printCpu("\nbf16", bf16.result, opts.counts);
     printTable(
       "\nReading a 256 MiB file on this host into a consumer (in-process, every page touched)",
       [reads],

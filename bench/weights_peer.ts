@@ -14,6 +14,12 @@ import { startWeightServer } from "../actors/weights/server.ts";
 
 const now = () => performance.timeOrigin + performance.now();
 
+/** CPU seconds (user + system, all threads) this process has used: the cost of a path, whatever the load. */
+export function cpuSeconds(pid: number | "self" = "self"): number {
+  const fields = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1]!.split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+}
+
 async function waitForFile(path: string): Promise<void> {
   while (true) {
     try {
@@ -30,9 +36,9 @@ async function repeat(go: string, repeats: number, once: () => Promise<Record<st
   console.log("ready");
   for (let i = 0; i < repeats; i++) {
     await waitForFile(`${go}.${i}`);
-    const start = now();
+    const [start, cpu] = [now(), cpuSeconds()];
     const extra = await once();
-    console.log(JSON.stringify({ i, start, end: now(), ...extra }));
+    console.log(JSON.stringify({ i, start, end: now(), cpu: cpuSeconds() - cpu, ...extra }));
   }
 }
 
