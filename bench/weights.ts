@@ -134,7 +134,16 @@ async function runVariant(ctx: Ctx, dtype: WeightDtype, tensors: ReadonlyMap<str
   }
   step("Object Store");
   const blobs = await ctx.transport.blobs(BUCKET);
-  await blobs.put(manifest.blob, data.subarray(0, out.object_store_bytes));
+  // A multi-GB put can miss a JetStream ack deadline on the loaded machine: try again rather than lose the run.
+  for (let attempt = 1;; attempt++) {
+    try {
+      await blobs.put(manifest.blob, data.subarray(0, out.object_store_bytes));
+      break;
+    } catch (error) {
+      if (attempt === 3) throw error;
+      step(`Object Store put failed (${(error as Error).message}), again`);
+    }
+  }
   for (const n of opts.counts) {
     out.object_store_gb_s[n] = (await rounds((go) =>
       Array.from({ length: n }, () =>
