@@ -153,7 +153,7 @@ async function runVariant(ctx: Ctx, dtype: WeightDtype, tensors: ReadonlyMap<str
       repeats: 1,
     })).gbS;
   }
-  await blobs.delete(manifest.blob);
+  await blobs.delete(manifest.blob).catch(() => {}); // a late ack timeout here must not lose the run
   if (ctx.crossSkipped === undefined) {
     step("across hosts");
     const cross = await crossHostRounds({
