@@ -17,6 +17,20 @@ export interface Column {
   format?: (value: unknown) => string;
 }
 
+/**
+ * Columns from a compact spec: `|`- or newline-separated entries, each `key` or `key: header`, e.g.
+ * `"n: consumers | gbS: GB/s | ratio"`. One line per table instead of one object per column in every suite.
+ */
+export function columns(spec: string): Column[] {
+  return spec.split(/[|\n]/).map((entry) => entry.trim()).filter((entry) => entry !== "").map((entry) => {
+    const at = entry.indexOf(":");
+    if (at < 0) return { key: entry };
+    const key = entry.slice(0, at).trim();
+    if (key === "") throw new ConfigError(`Invalid column "${entry}": expected "key" or "key: header"`);
+    return { key, header: entry.slice(at + 1).trim() };
+  });
+}
+
 /** A row of results: column key -> value. */
 export type Row = Record<string, unknown>;
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { ConfigError } from "../shared/errors.ts";
-import { formatNumber, machineInfo, percentile, printTable, summarize, writeBenchJson } from "./report.ts";
+import { columns, formatNumber, machineInfo, percentile, printTable, summarize, writeBenchJson } from "./report.ts";
 
 Deno.test("percentile - interpolates between closest ranks like numpy", () => {
   assert.equal(percentile([3, 1, 2], 50), 2);
@@ -80,4 +80,14 @@ Deno.test("writeBenchJson - writes suite data with the machine; rejects bad suit
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("columns - a compact spec gives keys and headers; an entry with no key is refused", () => {
+  assert.deepEqual(columns("n: consumers | gbS: GB/s (best)\n ratio |"), [
+    { key: "n", header: "consumers" },
+    { key: "gbS", header: "GB/s (best)" },
+    { key: "ratio" },
+  ]);
+  assert.deepEqual(columns("p50: p50 (µs): median"), [{ key: "p50", header: "p50 (µs): median" }]);
+  assert.throws(() => columns("ok | : header"), ConfigError);
 });

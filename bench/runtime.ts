@@ -11,7 +11,7 @@ import { connectNats, type NatsTransport } from "../shared/nats_transport.ts";
 import { encodeCall } from "../shared/protocol.ts";
 import { tensor } from "../shared/tensor.ts";
 import { ManagedProcess, startLocalCluster } from "../coordinator/local_cluster.ts";
-import { percentile, printTable, writeBenchJson } from "./report.ts";
+import { columns, percentile, printTable, writeBenchJson } from "./report.ts";
 
 const SELF = fileURLToPath(import.meta.url);
 const RAW_SUBJECT = "coop.bench.raw";
@@ -179,22 +179,22 @@ export async function runRuntimeBench(args: string[] = []): Promise<RuntimeBench
       nats_mb_s: natsMbS,
       spawn_ms: percentile(spawnMs, 50),
     };
-    printTable("Calls (one actor host process, one client process)", [
-      { path: "actor call", p50: result.call_p50_us, p99: result.call_p99_us, seq: callSeq.perS, c64: calls64 },
-      {
-        path: "raw NATS request/reply",
-        p50: result.nats_p50_us,
-        p99: percentile(natsSeq.us, 99),
-        seq: natsSeq.perS,
-        c64: nats64,
-      },
-    ], [
-      "path",
-      { key: "p50", header: "p50 (µs)" },
-      { key: "p99", header: "p99 (µs)" },
-      { key: "seq", header: "calls/s sequential (best round)" },
-      { key: "c64", header: "calls/s 64 in flight (best round)" },
-    ]);
+    printTable(
+      "Calls (one actor host process, one client process)",
+      [
+        { path: "actor call", p50: result.call_p50_us, p99: result.call_p99_us, seq: callSeq.perS, c64: calls64 },
+        {
+          path: "raw NATS request/reply",
+          p50: result.nats_p50_us,
+          p99: percentile(natsSeq.us, 99),
+          seq: natsSeq.perS,
+          c64: nats64,
+        },
+      ],
+      columns(
+        "path | p50: p50 (µs) | p99: p99 (µs) | seq: calls/s sequential (best round) | c64: calls/s 64 in flight (best round)",
+      ),
+    );
     console.log(`call overhead ratio (p50 actor / p50 NATS): ${result.call_overhead_ratio.toFixed(2)}`);
     console.log(`calls/s ratio, 64 in flight (actor / NATS): ${(calls64 / nats64).toFixed(2)}`);
     printTable(
@@ -207,14 +207,8 @@ export async function runRuntimeBench(args: string[] = []): Promise<RuntimeBench
         copy: copyMbS[key],
         decode: decodeUs[key],
       })),
-      [
-        "size",
-        { key: "actor", header: "actor call MB/s" },
-        { key: "nats", header: "NATS request MB/s" },
-        { key: "ratio", header: "actor/NATS" },
-        { key: "copy", header: "in-process copy MB/s" },
-        { key: "decode", header: "decode (µs, view)" },
-      ],
+      columns(`size | actor: actor call MB/s | nats: NATS request MB/s | ratio: actor/NATS
+        copy: in-process copy MB/s | decode: decode (µs, view)`),
     );
     console.log(`\nspawn-to-ready: ${result.spawn_ms.toFixed(0)} ms (median of ${spawnMs.length})`);
     if (quick) {

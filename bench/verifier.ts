@@ -11,7 +11,7 @@ import { generateTasks } from "../rl/mod.ts";
 import { verify, warmVerifier } from "../rl/verifier.ts";
 import { CASES } from "../rl/verify/cases.ts";
 import { Rng } from "../rl/rng.ts";
-import { printTable, summarize, writeBenchJson } from "./report.ts";
+import { columns, printTable, summarize, writeBenchJson } from "./report.ts";
 
 /** The commit whose rl/verifier.ts is the baseline (regex extraction, last-number fallback, text equality). */
 export const BASELINE_COMMIT = "2811782";
@@ -98,18 +98,13 @@ export async function runVerifierBench(args: string[]): Promise<Record<string, u
     results[name] = { ...all, gsm8kPerS: gsm8k, mathPerS: math, ...tableScore(fn) };
     rows.push({ verifier: name, ...results[name] });
   }
-  printTable(`Verifier: ${count} verifications (half GSM8K-style, half MATH-style)`, rows, [
-    "verifier",
-    { key: "perS", header: "verifs/s" },
-    { key: "gsm8kPerS", header: "GSM8K/s (warm)" },
-    { key: "mathPerS", header: "MATH/s (warm)" },
-    { key: "p50Us", header: "p50 (µs)" },
-    { key: "p99Us", header: "p99 (µs)" },
-    { key: "maxUs", header: "max (µs)" },
-    { key: "timeoutShare", header: "timeouts" },
-    { key: "tableAgreement", header: "table agreement" },
-    { key: "tableFalsePositives", header: "table false +" },
-  ]);
+  printTable(
+    `Verifier: ${count} verifications (half GSM8K-style, half MATH-style)`,
+    rows,
+    columns(`
+    verifier | perS: verifs/s | gsm8kPerS: GSM8K/s (warm) | mathPerS: MATH/s (warm) | p50Us: p50 (µs) | p99Us: p99 (µs)
+    maxUs: max (µs) | timeoutShare: timeouts | tableAgreement: table agreement | tableFalsePositives: table false +`),
+  );
   const ratio = results.old ? results.new!.perS / results.old.perS : undefined;
   if (ratio !== undefined) console.log(`new/old throughput ratio: ${ratio.toFixed(3)}`);
   const data = {

@@ -7,8 +7,9 @@
  * - Object Store: the same consumers stream the version out of JetStream (nats.js checks its digest) and drop it —
  *   that path's best case, since it never even allocates the copy;
  * - across hosts (root with `ip netns`): consumers in two network-namespace hosts download from the publisher's
- *   namespace (HTTP ranges, 4 streams, chunk digests, one download per host shared by its consumers), next to raw
- *   TCP streams over the same veths (one stream per consumer, nothing checked).
+ *   namespace (raw TCP ranges, 4 streams, chunk digests, one download per host shared by its consumers), next to raw
+ *   TCP streams over the same veths (one stream per consumer, nothing checked), and the same streams written into
+ *   the consumer host's shared memory (what keeping the bytes costs before any check).
  * GB/s counts bytes delivered to consumers (n × version size) over the wall time from "go" to the last one done.
  */
 import { join } from "node:path";
@@ -19,9 +20,9 @@ import type { Tensor } from "../shared/tensor.ts";
 import { defaultWeightsDir, digestBytes, type WeightDtype, WeightPlane } from "../actors/weights/mod.ts";
 import { mapOrRead, readInto } from "../actors/weights/local.ts";
 import { findSegment, removeSegments, segmentFile } from "../actors/weights/segment.ts";
-import { crossHostRounds, crossHostUnavailable } from "./weights_cross.ts";
+import { type CrossHostResult, crossHostRounds, crossHostUnavailable } from "./weights_cross.ts";
 import { memcpyGbS, Peer, rounds, syntheticWeights } from "./weights_rounds.ts";
-import { printTable, writeBenchJson } from "./report.ts";
+import { columns, printTable, writeBenchJson } from "./report.ts";
 
 const MIB = 1024 * 1024;
 const CLUSTER = "bench";
@@ -41,6 +42,13 @@ export interface WeightsVariantResult {
   object_store_bytes: number;
   cross_host_gb_s: Record<string, number>;
   raw_tcp_gb_s: Record<string, number>;
+  /** Raw TCP written into shared memory on the consumer's host (nothing checked): the cost of keeping the bytes. */
+  raw_tcp_store_gb_s: Record<string, number>;
+  /**
+   * CPU (user + system) per delivered byte across hosts, by path and consumer count: the consumers' together and
+   * the serving process's. All emulated hosts share this machine's cores, so this is where a path's time goes.
+   */
+  cross_host_cpu_ns_per_byte?: CrossHostResult["cpuNsPerByte"];
   /** SHA-256 (chunk list, 2 threads) over the version in-process: the verification ceiling. */
   sha256_gb_s: number;
 }
@@ -67,7 +75,7 @@ function parseArgs(
     repeats: Number(value("--repeats") ?? 2),
     counts: (value("--consumers") ?? "1,2,4").split(",").map(Number),
     cross: !args.includes("--no-cross"),
-    // The Object Store path runs at ~10 MB/s on a loaded 2-core machine: a cap keeps a full run under an hour.
+    // The full version by default, so every row moves the same bytes; a cap (e.g. for a quick look) is recorded.
     objectStoreMib: Number(value("--object-store-mib") ?? sizeMib),
   };
 }
@@ -106,6 +114,7 @@ async function runVariant(ctx: Ctx, dtype: WeightDtype, tensors: ReadonlyMap<str
     object_store_bytes: Math.min(manifest.bytes, opts.objectStoreMib * MIB),
     cross_host_gb_s: {},
     raw_tcp_gb_s: {},
+    raw_tcp_store_gb_s: {},
     sha256_gb_s: manifest.bytes / ((performance.now() - h0) / 1000) / 1e9,
   };
   const common = { repeats: opts.repeats, bytes: manifest.bytes, work: ctx.work };
@@ -125,7 +134,16 @@ async function runVariant(ctx: Ctx, dtype: WeightDtype, tensors: ReadonlyMap<str
   }
   step("Object Store");
   const blobs = await ctx.transport.blobs(BUCKET);
-  await blobs.put(manifest.blob, data.subarray(0, out.object_store_bytes));
+  // A multi-GB put can miss a JetStream ack deadline on the loaded machine: try again rather than lose the run.
+  for (let attempt = 1;; attempt++) {
+    try {
+      await blobs.put(manifest.blob, data.subarray(0, out.object_store_bytes));
+      break;
+    } catch (error) {
+      if (attempt === 3) throw error;
+      step(`Object Store put failed (${(error as Error).message}), again`);
+    }
+  }
   for (const n of opts.counts) {
     out.object_store_gb_s[n] = (await rounds((go) =>
       Array.from({ length: n }, () =>
@@ -135,7 +153,7 @@ async function runVariant(ctx: Ctx, dtype: WeightDtype, tensors: ReadonlyMap<str
       repeats: 1,
     })).gbS;
   }
-  await blobs.delete(manifest.blob);
+  await blobs.delete(manifest.blob).catch(() => {}); // a late ack timeout here must not lose the run
   if (ctx.crossSkipped === undefined) {
     step("across hosts");
     const cross = await crossHostRounds({
@@ -147,8 +165,10 @@ async function runVariant(ctx: Ctx, dtype: WeightDtype, tensors: ReadonlyMap<str
       manifest,
       token: ctx.token,
     });
-    out.cross_host_gb_s = cross.plane;
-    out.raw_tcp_gb_s = cross.tcp;
+    out.cross_host_gb_s = cross.gbS.plane;
+    out.raw_tcp_gb_s = cross.gbS.tcp;
+    out.raw_tcp_store_gb_s = cross.gbS.tcpStore;
+    out.cross_host_cpu_ns_per_byte = cross.cpuNsPerByte;
   }
   return { result: out, digest: manifest.digest, data };
 }
@@ -168,18 +188,25 @@ function printVariant(title: string, r: WeightsVariantResult, counts: number[]):
       cross: r.cross_host_gb_s[n],
       tcp: r.raw_tcp_gb_s[n],
       crossRatio: ratio(r.cross_host_gb_s[n], r.raw_tcp_gb_s[n]),
+      tcpStore: r.raw_tcp_store_gb_s[n],
+      storeRatio: ratio(r.cross_host_gb_s[n], r.raw_tcp_store_gb_s[n]),
     })),
-    [
-      { key: "n", header: "consumers" },
-      { key: "same", header: "same host GB/s" },
-      { key: "memcpy", header: "memcpy GB/s" },
-      { key: "sameRatio", header: "same/memcpy" },
-      { key: "spv", header: "s/version" },
-      { key: "store", header: "Object Store GB/s" },
-      { key: "cross", header: "cross host GB/s" },
-      { key: "tcp", header: "raw TCP GB/s" },
-      { key: "crossRatio", header: "cross/TCP" },
-    ],
+    columns(`n: consumers | same: same host GB/s | memcpy: memcpy GB/s | sameRatio: same/memcpy | spv: s/version
+      store: Object Store GB/s | cross: cross host GB/s | tcp: raw TCP GB/s | crossRatio: cross/TCP
+      tcpStore: raw TCP to shm GB/s | storeRatio: cross/(TCP to shm)`),
+  );
+}
+
+/** Where the CPU goes across hosts: ns per delivered byte, consumers and server, for each path. */
+function printCpu(title: string, r: WeightsVariantResult, counts: number[]): void {
+  const cpu = r.cross_host_cpu_ns_per_byte;
+  if (cpu === undefined) return;
+  const cell = (c: { consumers: number; server: number } | undefined) =>
+    c === undefined ? undefined : `${c.consumers.toFixed(2)} + ${c.server.toFixed(2)}`;
+  printTable(
+    `${title}: CPU ns per delivered byte across hosts (consumers + server; all hosts share this machine's cores)`,
+    counts.map((n) => ({ n, plane: cell(cpu.plane[n]), tcp: cell(cpu.tcp[n]), tcpStore: cell(cpu.tcpStore[n]) })),
+    columns("n: consumers | plane: data plane | tcp: raw TCP | tcpStore: raw TCP to shm"),
   );
 }
 
@@ -257,11 +284,13 @@ export async function runWeightsBench(args: string[] = []): Promise<WeightsBench
     );
     printVariant("fp32", fp32.result, opts.counts);
     printVariant("\nbf16", bf16.result, opts.counts);
-    printTable("\nReading a 256 MiB file on this host into a consumer (in-process, every page touched)", [reads], [
-      { key: "readFile", header: "Deno.readFile GB/s" },
-      { key: "read_prealloc", header: "readSync into preallocated GB/s" },
-      { key: "mmap", header: "mmap (FFI) GB/s" },
-    ]);
+    printCpu("\nfp32", fp32.result, opts.counts);
+    printCpu("\nbf16", bf16.result, opts.counts);
+    printTable(
+      "\nReading a 256 MiB file on this host into a consumer (in-process, every page touched)",
+      [reads],
+      columns("readFile: Deno.readFile GB/s | read_prealloc: readSync into preallocated GB/s | mmap: mmap (FFI) GB/s"),
+    );
     if (opts.sizeMib === 2048 && opts.counts.join() === "1,2,4" && !args.includes("--no-write")) {
       console.log(`wrote ${await writeBenchJson("weights", result)}`);
     } else {

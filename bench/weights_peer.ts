@@ -14,6 +14,12 @@ import { startWeightServer } from "../actors/weights/server.ts";
 
 const now = () => performance.timeOrigin + performance.now();
 
+/** CPU seconds (user + system, all threads) this process has used: the cost of a path, whatever the load. */
+export function cpuSeconds(pid: number | "self" = "self"): number {
+  const fields = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1]!.split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+}
+
 async function waitForFile(path: string): Promise<void> {
   while (true) {
     try {
@@ -30,9 +36,9 @@ async function repeat(go: string, repeats: number, once: () => Promise<Record<st
   console.log("ready");
   for (let i = 0; i < repeats; i++) {
     await waitForFile(`${go}.${i}`);
-    const start = now();
+    const [start, cpu] = [now(), cpuSeconds()];
     const extra = await once();
-    console.log(JSON.stringify({ i, start, end: now(), ...extra }));
+    console.log(JSON.stringify({ i, start, end: now(), cpu: cpuSeconds() - cpu, ...extra }));
   }
 }
 
@@ -109,6 +115,27 @@ async function tcpFetch([hostname, port, bytes, go, repeats]: string[]): Promise
   });
 }
 
+/**
+ * The baseline a consumer that keeps the bytes pays: the same raw TCP stream, written into a file on this host's
+ * shared memory as it arrives (nothing checked); the file is removed after each timed round.
+ */
+async function tcpStore([hostname, port, bytes, file, go, repeats]: string[]): Promise<void> {
+  const buffer = new Uint8Array(16 << 20);
+  await repeat(go!, Number(repeats), async () => {
+    const conn = await Deno.connect({ hostname, port: Number(port) });
+    using out = await Deno.open(file!, { write: true, create: true, truncate: true });
+    let got = 0;
+    while (got < Number(bytes)) {
+      const n = await conn.read(buffer);
+      if (n === null) break;
+      for (let done = 0; done < n;) done += await out.write(buffer.subarray(done, n));
+      got += n;
+    }
+    conn.close();
+    return { bytes: got };
+  });
+}
+
 const MODES: Record<string, (args: string[]) => Promise<void> | void> = {
   "plane-load": planeLoad,
   "blob-load": blobLoad,
@@ -116,6 +143,7 @@ const MODES: Record<string, (args: string[]) => Promise<void> | void> = {
   serve,
   "tcp-serve": tcpServe,
   "tcp-fetch": tcpFetch,
+  "tcp-store": tcpStore,
 };
 
 if (import.meta.main) {

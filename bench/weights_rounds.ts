@@ -9,6 +9,7 @@ import { Tensor } from "../shared/tensor.ts";
 const PEER = fileURLToPath(new URL("./weights_peer.ts", import.meta.url));
 const MIB = 1024 * 1024;
 const now = () => performance.timeOrigin + performance.now();
+const ROUND_TIMEOUT_MS = 60 * 60_000;
 
 /** A bench process (optionally inside a network namespace) whose stdout lines are kept. */
 export class Peer {
@@ -35,6 +36,11 @@ export class Peer {
     ]).then(() => {});
   }
 
+  /** The process id (`ip netns exec` execs the bench process, so it is that process's). */
+  get pid(): number {
+    return this.#child.pid;
+  }
+
   async until(what: (line: string) => boolean, timeoutMs = 120_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!this.lines.some(what)) {
@@ -45,7 +51,7 @@ export class Peer {
     }
   }
 
-  result(i: number): { start: number; end: number } & Record<string, unknown> {
+  result(i: number): { start: number; end: number; cpu: number } & Record<string, unknown> {
     return JSON.parse(this.lines.find((l) => l.startsWith(`{"i":${i},`))!);
   }
 
@@ -65,20 +71,24 @@ export class Peer {
 export async function rounds(
   make: (go: string) => Peer[],
   options: { repeats: number; bytes: number; work: string; before?: () => void },
-): Promise<{ gbS: number; seconds: number }> {
+): Promise<{ gbS: number; seconds: number; cpuNsPerByte: number }> {
   const go = join(options.work, `go-${crypto.randomUUID()}`);
   const peers = make(go);
   try {
     await Promise.all(peers.map((p) => p.until((l) => l === "ready")));
     let best = Infinity;
+    let cpu = 0;
     for (let i = 0; i < options.repeats; i++) {
       options.before?.();
       const t0 = now();
       Deno.writeTextFileSync(`${go}.${i}`, "");
-      await Promise.all(peers.map((p) => p.until((l) => l.startsWith(`{"i":${i},`))));
+      // A round may take long (the Object Store moves a full version per consumer at tens of MB/s here).
+      await Promise.all(peers.map((p) => p.until((l) => l.startsWith(`{"i":${i},`), ROUND_TIMEOUT_MS)));
       best = Math.min(best, (Math.max(...peers.map((p) => p.result(i).end)) - t0) / 1000);
+      cpu += peers.reduce((sum, p) => sum + p.result(i).cpu, 0);
     }
-    return { gbS: (peers.length * options.bytes) / best / 1e9, seconds: best };
+    const delivered = peers.length * options.bytes;
+    return { gbS: delivered / best / 1e9, seconds: best, cpuNsPerByte: cpu / options.repeats / delivered * 1e9 };
   } finally {
     await Promise.all(peers.map((p) => p.stop()));
   }

@@ -151,6 +151,15 @@ const Checkpoint = z.strictObject({
     .default("float32"),
 }).prefault({});
 
+/**
+ * How weight versions travel from the learners to the rollout, reward and reference actors: `bfloat16` or
+ * `float16` halve the bytes (widened to float32 again on load); training stays float32.
+ */
+const Weights = z.strictObject({
+  transferDtype: z.enum(["float32", "bfloat16", "float16"], { error: `expected "float32", "bfloat16" or "float16"` })
+    .default("float32"),
+}).prefault({});
+
 const Optim = { lr: posNumber(), gradClip: posNumber().default(1.0), weightDecay: nonNegNumber().default(0.01) };
 
 /** GRPO hyperparameters (Cooper/verl recipe defaults; sizes for the tiny demo). */
@@ -246,6 +255,7 @@ export const RunConfigSchema = z.strictObject({
   grpo: Grpo,
   rewardUpdate: RewardUpdate,
   monitor: Monitor,
+  weights: Weights,
   /** Consecutive skipped (non-finite) updates of the policy or the RM after which the run fails. */
   maxConsecutiveSkips: posInt().default(3),
 });

@@ -37,6 +37,8 @@ Deno.test("parseRunConfig - an empty config gets the tiny-demo defaults and the 
   ]);
   assertEquals([config.rewardUpdate.lr, config.rewardUpdate.gradClip], [1e-5, 1.0]);
   assertEquals([config.policy.tokenizer, config.policy.chatTemplate], [undefined, true]);
+  assertEquals(config.weights, { transferDtype: "float32" });
+  assertEquals(parseRunConfig({ weights: { transferDtype: "bfloat16" } }).weights.transferDtype, "bfloat16");
 });
 
 Deno.test("parseRunConfig - errors name the field path and the bad value", () => {
@@ -65,6 +67,10 @@ Deno.test("parseRunConfig - errors name the field path and the bad value", () =>
   assertEquals(
     message(() => parseRunConfig({ policy: { dModel: 64, nHeads: 5 } })),
     "Invalid run config: policy.nHeads: dModel must be divisible by nHeads",
+  );
+  assertEquals(
+    message(() => parseRunConfig({ weights: { transferDtype: "int8" } })),
+    `Invalid run config: weights.transferDtype: expected "float32", "bfloat16" or "float16", got "int8"`,
   );
   assertEquals(
     message(() => parseRunConfig({ steps: "10" })),

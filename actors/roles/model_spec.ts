@@ -201,6 +201,8 @@ export interface LoadedVersion {
   weights: Weights;
   digest: string;
   via: LoadedVia | "blob";
+  /** Unmaps the segment `weights` view (no-op when they are copies): call it once the version is replaced. */
+  release(): void;
 }
 
 /**
@@ -226,7 +228,9 @@ export async function loadVersion(
       );
     }
     const weights = checkWeights(config, file.tensors, { source: `weight version "${name}"` });
-    return { weights, digest: loaded.digest, via: loaded.via };
+    // Widened (bf16/fp16) weights are copies: the mapped segment can go right away.
+    if (![...weights.values()].some((t) => t.data.buffer === loaded.data.buffer)) loaded.release();
+    return { weights, digest: loaded.digest, via: loaded.via, release: loaded.release };
   }
   const { data } = await (await actorBlobs()).get(name);
   const file = parseSafetensors(data, { source: `blob "${name}"` });
@@ -234,7 +238,7 @@ export async function loadVersion(
     throw new RoleError(`Blob "${name}" holds version ${file.metadata.version}, expected ${version}`);
   }
   const weights = checkWeights(config, file.tensors, { source: `blob "${name}"` });
-  return { weights, digest: (await digestBytes(data)).digest, via: "blob" };
+  return { weights, digest: (await digestBytes(data)).digest, via: "blob", release: () => {} };
 }
 
 /** The first weights of a spec (fresh init, a checkpoint dir, or a blob). */
@@ -278,6 +282,7 @@ export class VersionedModel {
   #codec: PromptCodec | undefined;
   #version = -1;
   #digest = "";
+  #release: () => void = () => {};
 
   constructor(spec: ModelSpec, name: string) {
     this.#spec = spec;
@@ -310,6 +315,10 @@ export class VersionedModel {
       const name = `${blobPrefix}.v${version}`;
       const loaded = await loadVersion(name, this.#runtime.config, version, this.#spec.transferDtype);
       this.#runtime.setWeights(loaded.weights);
+      // The old version's segment is unmapped now, not whenever the collector gets to it. Safe because role
+      // actors run one call at a time (maxConcurrency 1): no call still computes with the old weights.
+      this.#release();
+      this.#release = loaded.release;
       this.#version = version;
       this.#digest = loaded.digest;
     }

@@ -26,6 +26,15 @@ export function mapOrRead(path: string, bytes: number): { data: Uint8Array; mapp
   return { data: readInto(path, new Uint8Array(bytes)), mapped: false };
 }
 
+/**
+ * Gives a mapping from {@link mapOrRead} back now (true), instead of when the array is collected — the garbage
+ * collector does not count mapped bytes, so a retired version's pages could otherwise stay for a long time. False
+ * for a plain buffer or one already released. Nothing may read `data` or a view of it afterwards.
+ */
+export function releaseMapping(data: Uint8Array): boolean {
+  return native()?.unmap(data) ?? false;
+}
+
 /** Reads `path` into `out` (exactly its length). */
 export function readInto(path: string, out: Uint8Array): Uint8Array {
   using file = Deno.openSync(path, { read: true });

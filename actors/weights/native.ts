@@ -14,6 +14,11 @@ const O_RDONLY = 0;
 export interface Native {
   /** Maps `length` bytes of `path` copy-on-write; unmapped when the returned array is garbage collected. */
   map(path: string, length: number): Uint8Array;
+  /**
+   * Unmaps an array returned by `map` now rather than when it is collected (a freed version gives its pages back
+   * at once). The caller guarantees nothing reads the array or a view of it afterwards: that would fault.
+   */
+  unmap(view: Uint8Array): boolean;
   /** SHA-256 of `bytes` on a worker thread. */
   sha256(bytes: Uint8Array): Promise<Uint8Array>;
 }
@@ -44,6 +49,7 @@ function tryLoad(): Native | null {
     const unmap = new FinalizationRegistry<{ pointer: Deno.PointerValue; length: number }>((held) => {
       libc.symbols.munmap(held.pointer, BigInt(held.length));
     });
+    const mappings = new WeakMap<ArrayBuffer, { pointer: Deno.PointerValue; length: number }>();
     return {
       map(path, length) {
         if (length === 0) return new Uint8Array(0);
@@ -56,8 +62,19 @@ function tryLoad(): Native | null {
           throw new Error(`mmap(${path}, ${length}) failed`);
         }
         const buffer = Deno.UnsafePointerView.getArrayBuffer(pointer, length);
-        unmap.register(buffer, { pointer, length });
+        const held = { pointer, length };
+        unmap.register(buffer, held, buffer);
+        mappings.set(buffer, held);
         return new Uint8Array(buffer);
+      },
+      unmap(view) {
+        const buffer = view.buffer as ArrayBuffer;
+        const held = mappings.get(buffer);
+        if (held === undefined) return false;
+        mappings.delete(buffer);
+        unmap.unregister(buffer);
+        libc.symbols.munmap(held.pointer, BigInt(held.length));
+        return true;
       },
       async sha256(bytes) {
         const out = new Uint8Array(32);

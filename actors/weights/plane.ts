@@ -9,11 +9,18 @@
 import { decode, encode } from "../../shared/codec.ts";
 import { createLogger } from "../../shared/log.ts";
 import type { Tensor } from "../../shared/tensor.ts";
-import type { BlobStore, KvStore, Transport, TransportSubscription } from "../../shared/transport.ts";
+import { basename } from "node:path";
+import {
+  type BlobStore,
+  KvConflictError,
+  type KvStore,
+  type Transport,
+  type TransportSubscription,
+} from "../../shared/transport.ts";
 import { digestBytes, type WeightDigest } from "./digest.ts";
 import { SegmentSpaceError, WeightPlaneError } from "./errors.ts";
 import { downloadSegment } from "./fetch.ts";
-import { mapOrRead, verifyBytes } from "./local.ts";
+import { mapOrRead, releaseMapping, verifyBytes } from "./local.ts";
 import { castTensors } from "./precision.ts";
 import {
   checkKey,
@@ -59,7 +66,17 @@ export interface LoadedWeights {
   via: LoadedVia;
   /** Why cheaper sources were skipped (for logs and tests). */
   skipped: string[];
+  /** The server a download came from (`via` "http"). */
+  source?: string;
+  /**
+   * Unmaps `data` now when it is a mapping (no-op otherwise, and the second time). Call it once nothing views
+   * `data` any more — a version being replaced; left uncalled, the mapping goes when `data` is collected.
+   */
+  release(): void;
 }
+
+/** Most download sources a control record lists (the publisher first, then hosts that re-serve the version). */
+export const MAX_SOURCES = 16;
 
 /** Options for {@link WeightPlane}. */
 export interface WeightPlaneOptions {
@@ -198,10 +215,13 @@ export class WeightPlane {
     // Consumers can load from the segment from here on; the durable copy follows, one upload at a time.
     const mode = this.#options.durable ??
       (Deno.env.get("COOP_WEIGHTS_DURABLE") === "background" ? "background" : "await");
-    if (mode !== "none") {
+    // The publisher's own view of the segment goes as soon as the durable copy no longer needs it.
+    if (mode === "none") {
+      releaseMapping(data);
+    } else {
       const upload = this.#durable.then(async () => {
         await (await this.#blobStore()).put(blob, data, { version: String(version) });
-      });
+      }).finally(() => releaseMapping(data));
       this.#durable = upload.catch((error) => this.#log.warn(`Cannot store "${blob}": ${(error as Error).message}`));
       if (mode === "await") await upload;
     }
@@ -233,7 +253,7 @@ export class WeightPlane {
         const data = await get();
         // A download checked every chunk on arrival; everything else is checked here.
         if (via !== "http") await verifyBytes(data, manifest, `${via} "${name}"`);
-        return { data, digest: manifest.digest, dtype, via, skipped };
+        return { data, digest: manifest.digest, dtype, via, skipped, release: () => void releaseMapping(data) };
       } catch (error) {
         skipped.push(`${via}: ${(error as Error).message}`);
         return undefined;
@@ -243,19 +263,24 @@ export class WeightPlane {
     let loaded = local === undefined
       ? undefined
       : await attempt("shm", () => Promise.resolve(mapOrRead(local.path, manifest.bytes).data));
-    for (const source of manifest.sources) {
+    for (const source of downloadOrder(manifest.sources, this.#options.server?.url)) {
       if (loaded !== undefined) break;
       const info = { ...manifest, name, dtype };
       let via: LoadedVia = "http";
+      let fetched: string | undefined;
       loaded = await attempt("http", async () => {
         const got = await downloadSegment({ dir: this.dir, key, info, source, streams: this.#options.streams });
         // Another consumer on this host fetched it: for this one it is a shared-memory load, checked as such.
         if (!got.fetched) via = "shm";
         const data = mapOrRead(got.path, manifest.bytes).data;
         if (!got.fetched) await verifyBytes(data, manifest, `shm "${name}"`);
+        if (got.fetched) fetched = basename(got.path);
         return data;
       });
-      if (loaded !== undefined) loaded.via = via;
+      if (loaded === undefined) continue;
+      loaded.via = via;
+      if (via === "http") loaded.source = source.url;
+      if (fetched !== undefined) await this.#advertise(name, dtype, manifest.digest, fetched);
     }
     loaded ??= await attempt("object-store", async () => (await this.#waitForBlob(manifest.blob)).data);
     if (loaded === undefined) {
@@ -265,6 +290,33 @@ export class WeightPlane {
       this.#log.warn(`"${name}" came via ${loaded.via}: ${skipped.join("; ")}`);
     }
     return loaded;
+  }
+
+  /**
+   * Adds this host's server as a source of a version it just downloaded (fan-out: the next host pulls from here,
+   * not from the publisher). Best effort: a record that changed meanwhile is re-read, one that is gone or now
+   * names another digest is left alone, and a failure only costs the fan-out.
+   */
+  async #advertise(name: string, dtype: WeightDtype, digest: string, file: string): Promise<void> {
+    const server = this.#options.server;
+    if (server === undefined) return;
+    const kv = await this.#kvStore();
+    for (let attempt = 0; attempt < 5; attempt++) {
+      try {
+        const entry = await kv.entry(`${name}.${dtype}`);
+        if (entry === null) return;
+        const manifest = decode(entry.value) as WeightManifest;
+        if (manifest.digest !== digest || manifest.sources.some((s) => s.url === server.url)) return;
+        if (manifest.sources.length >= MAX_SOURCES) return;
+        manifest.sources = [...manifest.sources, { ...server, file }];
+        await kv.update(`${name}.${dtype}`, encode(manifest), entry.revision);
+        return;
+      } catch (error) {
+        if (error instanceof KvConflictError) continue;
+        this.#log.warn(`Cannot advertise "${name}" from this host: ${(error as Error).message}`);
+        return;
+      }
+    }
   }
 
   /** The durable copy, which may still be uploading right after a publish. */
@@ -282,6 +334,14 @@ export class WeightPlane {
   close(): void {
     this.#retired?.unsubscribe();
   }
+}
+
+/**
+ * The order a consumer tries download sources in: the hosts that re-serve the version newest first (the least
+ * asked), the publisher last, and never this host's own server (its segment would have been found locally).
+ */
+export function downloadOrder<S extends { url: string }>(sources: readonly S[], own?: string): S[] {
+  return sources.filter((s) => s.url !== own).reverse();
 }
 
 /** The digests version `name` was published with (one per precision; empty when it was not, or is retired). */

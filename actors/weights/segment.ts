@@ -9,7 +9,7 @@
  * that no longer exist, so a publisher or downloader killed mid-write leaks nothing past the next sweep.
  */
 import { join } from "node:path";
-import { FROM_DTYPE } from "../../engine/io/safetensors.ts";
+import { layoutBytes, type SafetensorsLayout, safetensorsLayout } from "../../engine/io/safetensors.ts";
 import type { Tensor } from "../../shared/tensor.ts";
 import { type WeightDigest } from "./digest.ts";
 import { SegmentSpaceError, WeightPlaneError } from "./errors.ts";
@@ -63,49 +63,15 @@ export function parseSegmentFile(file: string): (SegmentKey & { pid: number }) |
 }
 
 /** Header bytes and tensor offsets of a segment. */
-export interface SegmentLayout {
-  /** 8-byte length + JSON header, space-padded so the data section starts page-aligned. */
-  head: Uint8Array;
-  /** Absolute file offset of each tensor, in map order. */
-  offsets: number[];
-  bytes: number;
-}
-
-function alignUp(n: number): number {
-  return Math.ceil(n / PAGE_BYTES) * PAGE_BYTES;
-}
+export type SegmentLayout = SafetensorsLayout;
 
 /** Lays tensors out page-aligned. */
 export function layoutSegment(tensors: ReadonlyMap<string, Tensor>, metadata: Record<string, string>): SegmentLayout {
-  const header: Record<string, unknown> = { __metadata__: metadata };
-  const relative: number[] = [];
-  let offset = 0;
-  for (const [name, tensor] of tensors) {
-    offset = alignUp(offset);
-    relative.push(offset);
-    const length = tensor.data.byteLength;
-    header[name] = {
-      dtype: FROM_DTYPE[tensor.dtype],
-      shape: [...tensor.shape],
-      data_offsets: [offset, offset + length],
-    };
-    offset += length;
-  }
-  const json = new TextEncoder().encode(JSON.stringify(header));
-  const dataStart = alignUp(8 + json.byteLength);
-  const head = new Uint8Array(dataStart).fill(0x20);
-  new DataView(head.buffer).setBigUint64(0, BigInt(dataStart - 8), true);
-  head.set(json, 8);
-  return { head, offsets: relative.map((r) => dataStart + r), bytes: dataStart + offset };
+  return safetensorsLayout(tensors, { metadata, align: PAGE_BYTES });
 }
 
 /** Copies tensors into one buffer in segment layout (the Object Store copy when no segment file could be made). */
-export function segmentBytes(tensors: ReadonlyMap<string, Tensor>, layout: SegmentLayout): Uint8Array {
-  const out = new Uint8Array(layout.bytes);
-  out.set(layout.head, 0);
-  [...tensors.values()].forEach((t, i) => out.set(t.bytes(), layout.offsets[i]!));
-  return out;
-}
+export const segmentBytes: (tensors: ReadonlyMap<string, Tensor>, layout: SegmentLayout) => Uint8Array = layoutBytes;
 
 /** Total bytes of the segment files in `dir` (complete or not). */
 export function dirBytes(dir: string): number {

@@ -8,7 +8,7 @@
 import { timingSafeEqual } from "node:crypto";
 import { join } from "node:path";
 import { WeightPlaneError } from "./errors.ts";
-import { mapOrRead } from "./local.ts";
+import { mapOrRead, releaseMapping } from "./local.ts";
 import { parseSegmentFile, readSidecar } from "./segment.ts";
 import { type RangeReply, type RangeRequest, sendLine, WireReader, writeFully } from "./wire.ts";
 
@@ -35,40 +35,43 @@ export interface WeightServer {
 export function startWeightServer(options: WeightServerOptions): WeightServer {
   if (options.token.length < 16) throw new WeightPlaneError("The weight server needs a token of 16+ characters");
   const listener = Deno.listen({ hostname: options.hostname ?? "127.0.0.1", port: options.port ?? 0 });
-  const conns = new Set<Deno.Conn>();
-  const maps = new Map<string, { data: Uint8Array; mtime: number }>();
+  const conns = new Map<Deno.Conn, Promise<void>>();
+  const maps = new Maps();
   const serving = (async () => {
     for await (const conn of listener) {
-      conns.add(conn);
-      serveConn(conn, options, maps).catch(() => {}).finally(() => {
-        conns.delete(conn);
-        try {
-          conn.close();
-        } catch { /* closed */ }
-      });
+      conns.set(
+        conn,
+        serveConn(conn, options, maps).catch(() => {}).finally(() => {
+          conns.delete(conn);
+          try {
+            conn.close();
+          } catch { /* closed */ }
+        }),
+      );
     }
   })().catch(() => {});
   const address = listener.addr as Deno.NetAddr;
   return {
     url: `tcp://${options.advertise ?? address.hostname}:${address.port}`,
     async stop() {
-      listener.close();
-      for (const conn of conns) {
+      // Idempotent: a test or a shutting-down agent may stop it twice.
+      try {
+        listener.close();
+      } catch { /* closed */ }
+      for (const conn of conns.keys()) {
         try {
           conn.close();
         } catch { /* closed */ }
       }
       await serving;
-      maps.clear();
+      // Every connection has stopped writing: the mappings can go now rather than at garbage collection.
+      await Promise.all(conns.values());
+      maps.releaseAll();
     },
   };
 }
 
-async function serveConn(
-  conn: Deno.Conn,
-  options: WeightServerOptions,
-  maps: Map<string, { data: Uint8Array; mtime: number }>,
-): Promise<void> {
+async function serveConn(conn: Deno.Conn, options: WeightServerOptions, maps: Maps): Promise<void> {
   const reader = new WireReader(conn);
   const expected = new TextEncoder().encode(options.token);
   while (true) {
@@ -81,10 +84,14 @@ async function serveConn(
       if (reply.status === 401) return;
       continue;
     }
-    const data = segmentData(maps, reply.path, reply.bytes);
-    const [start, end] = [request.start!, Math.min(request.end!, data.byteLength)];
-    await sendLine(conn, { ok: true, bytes: end - start } satisfies RangeReply);
-    await writeFully(conn, data.subarray(start, end));
+    const data = maps.acquire(reply.path, reply.bytes);
+    try {
+      const [start, end] = [request.start!, Math.min(request.end!, data.byteLength)];
+      await sendLine(conn, { ok: true, bytes: end - start } satisfies RangeReply);
+      await writeFully(conn, data.subarray(start, end));
+    } finally {
+      maps.done(reply.path, data);
+    }
   }
 }
 
@@ -110,17 +117,56 @@ function check(
   return { ok: true, path, bytes: info.bytes };
 }
 
-/** The segment's bytes, mapped once per file version (a retired or replaced file is mapped afresh or refused). */
-function segmentData(maps: Map<string, { data: Uint8Array; mtime: number }>, path: string, bytes: number): Uint8Array {
-  const mtime = Deno.statSync(path).mtime?.getTime() ?? 0;
-  const cached = maps.get(path);
-  if (cached !== undefined && cached.mtime === mtime) return cached.data;
-  for (const key of maps.keys()) if (!exists(key)) maps.delete(key);
-  const data = mapOrRead(path, bytes).data;
-  maps.set(path, { data, mtime });
-  return data;
-}
+/**
+ * The segments' bytes, mapped once per file version and shared by the connections reading them. A mapping whose
+ * file was retired or replaced is unmapped as soon as no connection is writing from it (the collector does not
+ * count mapped bytes, so leaving it to garbage collection could hold a retired version's pages for long).
+ */
+class Maps {
+  readonly #entries = new Map<string, { data: Uint8Array; mtime: number; users: number }>();
+  readonly #stale = new Map<Uint8Array, number>();
 
+  acquire(path: string, bytes: number): Uint8Array {
+    const mtime = Deno.statSync(path).mtime?.getTime() ?? 0;
+    let entry = this.#entries.get(path);
+    if (entry === undefined || entry.mtime !== mtime) {
+      if (entry !== undefined) this.#retire(path, entry);
+      for (const [other, e] of this.#entries) if (!exists(other)) this.#retire(other, e);
+      entry = { data: mapOrRead(path, bytes).data, mtime, users: 0 };
+      this.#entries.set(path, entry);
+    }
+    entry.users++;
+    return entry.data;
+  }
+
+  done(path: string, data: Uint8Array): void {
+    const entry = this.#entries.get(path);
+    if (entry?.data === data) {
+      entry.users--;
+      return;
+    }
+    const users = (this.#stale.get(data) ?? 1) - 1;
+    if (users > 0) {
+      this.#stale.set(data, users);
+    } else {
+      this.#stale.delete(data);
+      releaseMapping(data);
+    }
+  }
+
+  releaseAll(): void {
+    for (const entry of this.#entries.values()) releaseMapping(entry.data);
+    for (const data of this.#stale.keys()) releaseMapping(data);
+    this.#entries.clear();
+    this.#stale.clear();
+  }
+
+  #retire(path: string, entry: { data: Uint8Array; users: number }): void {
+    this.#entries.delete(path);
+    if (entry.users === 0) releaseMapping(entry.data);
+    else this.#stale.set(entry.data, entry.users);
+  }
+}
 function exists(path: string): boolean {
   try {
     Deno.statSync(path);

@@ -20,6 +20,7 @@ import {
   tinyHfConfig,
 } from "../../actors/roles/mod.ts";
 import type { SaveDtype } from "../../engine/io/mod.ts";
+import type { WeightDtype } from "../../actors/weights/mod.ts";
 import type { ModelConfig, RunConfig } from "../../rl/mod.ts";
 import { CallTimeoutError, ConfigError, NoRespondersError } from "../../shared/errors.ts";
 
@@ -37,13 +38,14 @@ export const LEARNER_FAULT_TOLERANCE = { maxRestarts: 0, maxTaskRetries: 0 } as 
  */
 export async function modelSpec(
   model: Omit<ModelConfig, "chatTemplate"> & { chatTemplate?: boolean },
-  options: { classifier: boolean; seed: number; saveDtype?: SaveDtype },
+  options: { classifier: boolean; seed: number; saveDtype?: SaveDtype; transferDtype?: WeightDtype },
 ): Promise<ModelSpec> {
   const prompt = {
     chatTemplate: model.chatTemplate ?? true,
     ...(model.systemPrompt === undefined ? {} : { systemPrompt: model.systemPrompt }),
   };
   const saveDtype = options.saveDtype ?? "float32";
+  const transfer = options.transferDtype === undefined ? {} : { transferDtype: options.transferDtype };
   if (model.checkpoint === undefined) {
     const tokenizer = tokenizerPath(model.tokenizer ?? "char");
     return {
@@ -52,9 +54,10 @@ export async function modelSpec(
       weights: { kind: "random", seed: options.seed },
       prompt,
       saveDtype,
+      ...transfer,
     };
   }
-  return { ...await checkpointSpec(model.checkpoint, model.tokenizer), prompt, saveDtype };
+  return { ...await checkpointSpec(model.checkpoint, model.tokenizer), prompt, saveDtype, ...transfer };
 }
 
 function tokenizerPath(name: string): string {
@@ -141,9 +144,9 @@ export async function spawnRoles(
   runId: string,
   options: { signal?: AbortSignal } = {},
 ): Promise<RunRoles> {
-  const saveDtype = config.checkpoint.dtype;
-  const policy = await modelSpec(config.policy, { classifier: false, seed: config.seed, saveDtype });
-  const rm = await modelSpec(config.rewardModel, { classifier: true, seed: config.seed + 1, saveDtype });
+  const saved = { saveDtype: config.checkpoint.dtype, transferDtype: config.weights.transferDtype };
+  const policy = await modelSpec(config.policy, { classifier: false, seed: config.seed, ...saved });
+  const rm = await modelSpec(config.rewardModel, { classifier: true, seed: config.seed + 1, ...saved });
   const assistant = config.negatives.rewriter === "assistant" && config.negatives.assistant !== undefined
     ? { spec: await assistantSpec(config.negatives.assistant), resources: config.negatives.assistant.resources }
     : undefined;

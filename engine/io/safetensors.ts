@@ -103,15 +103,42 @@ export function parseSafetensors(bytes: Uint8Array, options: { source?: string }
   return { tensors, metadata };
 }
 
-/** Serializes tensors (in the map's order) to safetensors bytes; the header is space-padded to 8 bytes. */
-export function serializeSafetensors(
+/** Options for {@link serializeSafetensors} and {@link safetensorsLayout}. */
+export interface SerializeOptions {
+  metadata?: Record<string, string>;
+  /**
+   * Start the data section and every tensor at a multiple of this many bytes (e.g. 4096: page-aligned, so a mapped
+   * file's tensors can be viewed in place). The gaps are zeros, which Coop's reader accepts and the strict Rust
+   * reader does not: leave it unset for checkpoints (then only the data section is 8-aligned, tensors packed).
+   */
+  align?: number;
+}
+
+/** Where each part of a serialized file goes. */
+export interface SafetensorsLayout {
+  /** The 8-byte length and the JSON header, space-padded up to the data section. */
+  head: Uint8Array;
+  /** Absolute file offset of each tensor, in map order. */
+  offsets: number[];
+  /** Total file size. */
+  bytes: number;
+}
+
+/** Lays tensors (in the map's order) out as a safetensors file without copying them. */
+export function safetensorsLayout(
   tensors: ReadonlyMap<string, Tensor>,
-  options: { metadata?: Record<string, string> } = {},
-): Uint8Array {
+  options: SerializeOptions = {},
+): SafetensorsLayout {
+  const align = options.align ?? 1;
+  if (!Number.isInteger(align) || align < 1) throw new SafetensorsError(`Invalid alignment ${align}: expected >= 1`);
+  const up = (n: number, to: number) => Math.ceil(n / to) * to;
   const header: Record<string, unknown> = {};
   if (options.metadata !== undefined) header.__metadata__ = options.metadata;
+  const relative: number[] = [];
   let offset = 0;
   for (const [name, tensor] of tensors) {
+    offset = up(offset, align);
+    relative.push(offset);
     const length = tensor.data.byteLength;
     header[name] = {
       dtype: FROM_DTYPE[tensor.dtype],
@@ -120,18 +147,25 @@ export function serializeSafetensors(
     };
     offset += length;
   }
-  const headerBytes = new TextEncoder().encode(JSON.stringify(header));
-  // Readers may view tensors in place, so the data section starts 8-byte aligned.
-  const pad = (8 - (headerBytes.byteLength % 8)) % 8;
-  const out = new Uint8Array(8 + headerBytes.byteLength + pad + offset);
-  new DataView(out.buffer).setBigUint64(0, BigInt(headerBytes.byteLength + pad), true);
-  out.set(headerBytes, 8);
-  out.fill(0x20, 8 + headerBytes.byteLength, 8 + headerBytes.byteLength + pad);
-  let cursor = 8 + headerBytes.byteLength + pad;
-  for (const tensor of tensors.values()) {
-    out.set(tensor.bytes(), cursor);
-    cursor += tensor.data.byteLength;
-  }
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  // Readers may view tensors in place, so the data section starts at least 8-byte aligned.
+  const dataStart = up(8 + json.byteLength, Math.max(8, align));
+  const head = new Uint8Array(dataStart).fill(0x20);
+  new DataView(head.buffer).setBigUint64(0, BigInt(dataStart - 8), true);
+  head.set(json, 8);
+  return { head, offsets: relative.map((r) => dataStart + r), bytes: dataStart + offset };
+}
+
+/** Serializes tensors (in the map's order) to safetensors bytes; the header is space-padded to 8 bytes. */
+export function serializeSafetensors(tensors: ReadonlyMap<string, Tensor>, options: SerializeOptions = {}): Uint8Array {
+  return layoutBytes(tensors, safetensorsLayout(tensors, options));
+}
+
+/** Copies tensors into one buffer laid out as `layout` (from {@link safetensorsLayout} of the same tensors). */
+export function layoutBytes(tensors: ReadonlyMap<string, Tensor>, layout: SafetensorsLayout): Uint8Array {
+  const out = new Uint8Array(layout.bytes);
+  out.set(layout.head, 0);
+  [...tensors.values()].forEach((t, i) => out.set(t.bytes(), layout.offsets[i]!));
   return out;
 }
 

@@ -1,7 +1,7 @@
 import { deepStrictEqual as assertEquals, throws } from "node:assert";
 import { Tensor, tensor } from "../../shared/tensor.ts";
 import { hfFixturesDir } from "../parity/fixture.ts";
-import { parseSafetensors, serializeSafetensors, toFloat32 } from "./safetensors.ts";
+import { parseSafetensors, safetensorsLayout, serializeSafetensors, toFloat32 } from "./safetensors.ts";
 
 Deno.test("safetensors - round trip keeps names, dtypes, shapes, values and metadata", () => {
   const tensors = new Map<string, Tensor>([
@@ -45,4 +45,23 @@ Deno.test("safetensors - bfloat16 and float16 widen to float32", () => {
   assertEquals(Array.from(toFloat32(bf).data), [1, -2]);
   const half = new Tensor("float16", [3], new Uint16Array([0x3c00, 0xb800, 0x0001]));
   assertEquals(Array.from(toFloat32(half).data), [1, -0.5, Math.fround(2 ** -24)]);
+});
+
+Deno.test("safetensors - align puts the data section and every tensor on the boundary; unset keeps tensors packed", () => {
+  const tensors = new Map<string, Tensor>([
+    ["odd", tensor("float16", [3], [1, 2, 3])],
+    ["b", tensor("float32", [2], [4, 5])],
+  ]);
+  const packed = serializeSafetensors(tensors);
+  const start = 8 + Number(new DataView(packed.buffer).getBigUint64(0, true));
+  assertEquals(packed.byteLength, start + 6 + 8, "no gaps without align");
+  const aligned = serializeSafetensors(tensors, { metadata: { v: "1" }, align: 4096 });
+  const layout = safetensorsLayout(tensors, { metadata: { v: "1" }, align: 4096 });
+  assertEquals(layout.offsets, [4096, 8192]);
+  assertEquals(aligned.byteLength, 8192 + 8);
+  const file = parseSafetensors(aligned);
+  assertEquals(Array.from(file.tensors.get("odd")!.data as Uint16Array), [1, 2, 3]);
+  assertEquals(Array.from(file.tensors.get("b")!.data as Float32Array), [4, 5]);
+  assertEquals(file.tensors.get("b")!.data.byteOffset % 4096, 0);
+  throws(() => safetensorsLayout(tensors, { align: 0 }), /Invalid alignment/);
 });

@@ -21,7 +21,7 @@ function segments(dir: string): string[] {
 }
 
 Deno.test(
-  { name: "weights - role actors on two hosts load one published version by digest", ...CLUSTER_TEST },
+  { name: "weights - role actors on two hosts load one published version (bf16 transfer) by digest", ...CLUSTER_TEST },
   async () => {
     const root = await Deno.makeTempDir({ prefix: "coop-weights-roles-" });
     const dirs = { a: join(root, "a"), b: join(root, "b") };
@@ -38,6 +38,8 @@ Deno.test(
       const policy = await modelSpec({ tokenizer: "char", dModel: 32, nLayers: 1, nHeads: 2, dFF: 64, maxSeqLen: 64 }, {
         classifier: false,
         seed: 3,
+        // The run config's weights.transferDtype: versions travel in bf16 and are widened on load.
+        transferDtype: "bfloat16",
       });
       const on = (host: string) => ({ resources: { cpu: 0.5, [`on_${host}`]: 1 } });
       const learner = await cluster.spawn(PolicyLearner, on("a"), {
@@ -48,6 +50,7 @@ Deno.test(
       await learner.init();
       await learner.publish("wr.policy.v0", 0);
       strictEqual(segments(dirs.a).length, 1, "the learner wrote one segment on its host");
+      ok(segments(dirs.a)[0]!.includes("@bfloat16@"), `published in the transfer dtype: ${segments(dirs.a)}`);
       const [digest] = await publishedDigests(cluster.transport, cluster.subjects.cluster, "wr.policy.v0");
       ok(digest !== undefined && /^[0-9a-f]{64}$/.test(digest));
       const request = {

@@ -242,3 +242,49 @@ Deno.test({
     });
   },
 });
+
+Deno.test({
+  name: "weights - fan-out: a host that downloaded a version re-serves it, so the next host needs no publisher",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await withWorld(async ({ transport, hostA, hostB }) => {
+      const hostC = join(hostB, "..", "c");
+      const { server, publisher } = servedPublisher(transport, hostA, { durable: "none" });
+      const serverB = startWeightServer({ dir: hostB, token: `${TOKEN}-b` });
+      try {
+        const [v] = await publisher.publish("r.policy.v7", 7, weights());
+        const b = new WeightPlane({
+          cluster: CLUSTER,
+          transport,
+          dir: hostB,
+          server: { url: serverB.url, token: `${TOKEN}-b` },
+        });
+        const fromA = await b.load("r.policy.v7");
+        deepStrictEqual([fromA.via, fromA.source], ["http", server.url]);
+        deepStrictEqual((await b.manifest("r.policy.v7"))!.sources.map((s) => s.url), [server.url, serverB.url]);
+        // B loading again finds its own copy and does not list itself twice.
+        strictEqual((await b.load("r.policy.v7")).via, "shm");
+        strictEqual((await b.manifest("r.policy.v7"))!.sources.length, 2);
+        // The publisher's server is gone: host C still downloads, from B, and gets the published bytes.
+        await server.stop();
+        const fromB = await new WeightPlane({ cluster: CLUSTER, transport, dir: hostC, durable: "none" }).load(
+          "r.policy.v7",
+        );
+        deepStrictEqual([fromB.via, fromB.source, fromB.digest], ["http", serverB.url, v!.digest]);
+        deepStrictEqual(fromB.data, fromA.data);
+        // A released version is unmapped at once; the publisher (no durable copy) kept no mapping of its own, and a
+        // stopped server gave its mappings back.
+        const maps = () => Deno.readTextFileSync("/proc/self/maps");
+        ok([hostB, hostC].every((dir) => maps().includes(dir)), "both loads map their host's segment");
+        fromA.release();
+        fromB.release();
+        ok(![hostA, hostC].some((dir) => maps().includes(dir)), "no segment of A or C mapped after release and stop");
+      } finally {
+        publisher.close();
+        await server.stop();
+        await serverB.stop();
+      }
+    });
+  },
+});
