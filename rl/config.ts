@@ -7,25 +7,13 @@
 
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
-import { ConfigError as CoopConfigError } from "../shared/errors.ts";
+import { ConfigError, type ConfigIssue } from "../shared/errors.ts";
 import { MAX_LEVEL } from "./tasks/synthetic.ts";
 
-/** One validation problem, at a dotted field path. */
-export interface ConfigIssue {
-  path: string;
-  message: string;
-}
-
-/** Raised for any invalid config; `message` lists every issue, `issues` has them structured. */
-// Extends the shared ConfigError so the API and the CLI treat a bad run config like any other bad config (400).
-export class ConfigError extends CoopConfigError {
-  override name = "ConfigError";
-  readonly issues: ConfigIssue[];
-
-  constructor(kind: string, issues: ConfigIssue[]) {
-    super(`Invalid ${kind} config: ${issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join("; ")}`);
-    this.issues = issues;
-  }
+/** A run config's {@link ConfigError}: the message lists every issue, `issues` has them structured. */
+function invalidConfig(kind: string, issues: ConfigIssue[]): ConfigError {
+  const listed = issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join("; ");
+  return new ConfigError(`Invalid ${kind} config: ${listed}`, { issues });
 }
 
 const posInt = () =>
@@ -334,7 +322,7 @@ export function parseJobConfig(input: unknown): JobConfig {
   if (kind === "sft") return validate(SftConfigSchema, input, KIND_NAMES.sft);
   if (kind === "rm-pretrain") return validate(RmPretrainConfigSchema, input, KIND_NAMES["rm-pretrain"]);
   if (kind === "rl") return validate(RunConfigSchema, input, KIND_NAMES.rl);
-  throw new ConfigError("run", [{ path: "kind", message: `expected "rl", "sft" or "rm-pretrain", got ${show(kind)}` }]);
+  throw invalidConfig("run", [{ path: "kind", message: `expected "rl", "sft" or "rm-pretrain", got ${show(kind)}` }]);
 }
 
 /** Options for {@link parseConfigText}. */
@@ -354,7 +342,7 @@ export function parseConfigText(text: string, options: ParseConfigTextOptions = 
   } catch (error) {
     const where = options.source ? ` ${options.source}` : "";
     const reason = error instanceof Error ? error.message.split("\n", 1)[0] : String(error);
-    throw new ConfigError("run", [{ path: "", message: `cannot parse ${format.toUpperCase()}${where}: ${reason}` }]);
+    throw invalidConfig("run", [{ path: "", message: `cannot parse ${format.toUpperCase()}${where}: ${reason}` }]);
   }
   return parseJobConfig(data ?? {});
 }
@@ -366,7 +354,7 @@ export async function loadConfig(path: string): Promise<JobConfig> {
     text = await Deno.readTextFile(path);
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
-    throw new ConfigError("run", [{ path: "", message: `cannot read "${path}": ${reason}` }]);
+    throw invalidConfig("run", [{ path: "", message: `cannot read "${path}": ${reason}` }]);
   }
   return parseConfigText(text, { format: path.endsWith(".json") ? "json" : "yaml", source: path });
 }
@@ -374,7 +362,7 @@ export async function loadConfig(path: string): Promise<JobConfig> {
 function validate<S extends z.ZodType>(schema: S, input: unknown, kind: string): z.output<S> {
   const result = schema.safeParse(input, { reportInput: true });
   if (result.success) return result.data;
-  throw new ConfigError(kind, result.error.issues.map(describeIssue));
+  throw invalidConfig(kind, result.error.issues.map(describeIssue));
 }
 
 function describeIssue(issue: z.core.$ZodIssue): ConfigIssue {

@@ -1,6 +1,6 @@
 import { deepStrictEqual as assertEquals, ok, rejects, throws } from "node:assert";
+import { ConfigError } from "../shared/errors.ts";
 import {
-  ConfigError,
   loadConfig,
   parseConfigText,
   parseJobConfig,

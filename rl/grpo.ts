@@ -6,6 +6,7 @@
  * Shapes: per-token inputs are `[batch][responseLength]` arrays with a 0/1 `mask` marking real response tokens;
  * advantages are one number per sequence (outcome reward), broadcast over its tokens as verl does.
  */
+import { CoopError } from "../shared/errors.ts";
 
 /** Defaults of the Cooper paper / verl GRPO recipe. */
 export const GRPO_DEFAULTS = {
@@ -18,7 +19,7 @@ export const GRPO_DEFAULTS = {
 } as const;
 
 /** Raised for inputs GRPO cannot use: non-finite rewards, ragged shapes, bad options. */
-export class GrpoInputError extends Error {
+export class GrpoInputError extends CoopError {
   override name = "GrpoInputError";
 }
 

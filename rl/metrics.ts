@@ -6,11 +6,12 @@
  * reports the same sample twice is caught at the moment it happens, with the id, instead of surfacing later as
  * an off-by-n total.
  */
+import { CoopError } from "../shared/errors.ts";
 
 import type { Verdict } from "./verifier.ts";
 
 /** Raised when accounting breaks: a sample counted twice, out of order, or totals that do not add up. */
-export class AccountingError extends Error {
+export class AccountingError extends CoopError {
   override name = "AccountingError";
 }
 

@@ -67,7 +67,6 @@ export type {
 export { bceLoss, buildPairs, DEFAULT_RM_LAYOUT, formatRmInput, pairwiseLoss, sigmoid, softplus } from "./pairs.ts";
 export type { BuildPairsOptions, CooperPair, PairBatch, PairCounts, PromptGroup, RmLayout } from "./pairs.ts";
 export {
-  ConfigError,
   loadConfig,
   parseConfigText,
   parseJobConfig,
@@ -77,7 +76,6 @@ export {
   SftConfigSchema,
 } from "./config.ts";
 export type {
-  ConfigIssue,
   DataConfig,
   JobConfig,
   ModelConfig,

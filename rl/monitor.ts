@@ -8,6 +8,7 @@
  *
  * Pure bookkeeping: what to do about an alarm (nothing, freeze RM updates, roll the RM back) is the driver's call.
  */
+import { CoopError } from "../shared/errors.ts";
 
 /** Options of {@link HackingMonitor}. */
 export interface MonitorOptions {
@@ -45,7 +46,7 @@ export interface MonitorReading {
 }
 
 /** Raised for monitor options that cannot work (a window below 2, a negative threshold). */
-export class MonitorError extends Error {
+export class MonitorError extends CoopError {
   override name = "MonitorError";
 }
 

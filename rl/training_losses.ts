@@ -9,6 +9,7 @@
  * - Pairwise: `pos_ids`, `pos_mask`, `neg_ids`, `neg_mask` int64 [N, T]; `pair_mask` float32 [N].
  * - BCE: `input_ids`, `attention_mask` int64 [N, T]; `labels`, `label_mask` float32 [N].
  */
+import { CoopError } from "../shared/errors.ts";
 
 import { op, type Sym } from "../engine/graph/mod.ts";
 import type { DecoderConfig } from "../engine/io/mod.ts";
@@ -19,7 +20,7 @@ import type { GrpoLossOptions } from "./grpo.ts";
 import { bceLossGraph, grpoLossGraph, pairwiseLossGraph, tokenMeanGraph } from "./losses.ts";
 
 /** Raised when a learner's batch lacks a tensor the loss needs. */
-export class LossBatchError extends Error {
+export class LossBatchError extends CoopError {
   override name = "LossBatchError";
 }
 

@@ -3,6 +3,7 @@
  * turns any thrown value into a plain record, and `errorFromWire` rebuilds the matching class on the caller's side,
  * keeping the remote stack and the cause chain.
  */
+import * as errorsModule from "./errors.ts";
 
 /** Plain-data form of an error, safe to msgpack-encode. */
 export interface WireError {
@@ -92,9 +93,29 @@ export class PlacementError extends CoopError {
   override name = "PlacementError";
 }
 
-/** Configuration (options, environment variables) is invalid. */
+/** One problem in a config: the field's dotted path ("" for the whole document) and what is wrong with it. */
+export interface ConfigIssue {
+  path: string;
+  message: string;
+}
+
+/** Options for {@link ConfigError}. */
+export interface ConfigErrorOptions {
+  cause?: unknown;
+  /** Every problem found, structured (a run config reports them all at once). */
+  issues?: ConfigIssue[];
+}
+
+/** Configuration (options, environment variables, a run config) is invalid. */
 export class ConfigError extends CoopError {
   override name = "ConfigError";
+  /** The problems found; a single one built from the message when the thrower gave none. */
+  readonly issues: ConfigIssue[];
+
+  constructor(message: string, options: ConfigErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.issues = options.issues ?? [{ path: "", message }];
+  }
 }
 
 /** A blob's content does not match its recorded digest. */
@@ -114,24 +135,22 @@ export class NotFoundError extends CoopError {
 
 type ErrorClass = new (message: string) => CoopError;
 
-// ActorCallError is absent on purpose: it needs `remoteName` and is rebuilt separately.
-const KNOWN: Record<string, ErrorClass> = {
-  CoopError,
-  ActorDiedError,
-  CallTimeoutError,
-  BackpressureError,
-  UnknownActorClassError,
-  UnknownMethodError,
-  BadArgumentsError,
-  DecodeError,
-  MessageTooLargeError,
-  NoRespondersError,
-  PlacementError,
-  ConfigError,
-  BlobIntegrityError,
-  NotFoundError,
-  CancelledError,
-};
+// The classes errorFromWire rebuilds by name: every CoopError class exported here, read from this module's own
+// namespace so a new class cannot be forgotten. ActorCallError is left out: it needs `remoteName` and is rebuilt
+// separately. Built on first use, since the namespace is complete only after this module has been evaluated.
+let known: ReadonlyMap<string, ErrorClass> | undefined;
+
+function knownClasses(): ReadonlyMap<string, ErrorClass> {
+  known ??= new Map(
+    (Object.values(errorsModule) as unknown[])
+      .filter((value): value is ErrorClass =>
+        typeof value === "function" && (value === CoopError || value.prototype instanceof CoopError) &&
+        value !== ActorCallError
+      )
+      .map((cls) => [cls.name, cls]),
+  );
+  return known;
+}
 
 // Guards against cyclic or absurdly deep cause chains (a cause can point back at its error).
 const MAX_CAUSE_DEPTH = 8;
@@ -182,10 +201,10 @@ function fromWire(wire: WireError, depth: number): Error {
   const cause = wire?.cause !== undefined && wire.cause !== null && depth < MAX_CAUSE_DEPTH
     ? fromWire(wire.cause, depth + 1)
     : undefined;
-  const known = Object.hasOwn(KNOWN, name) ? KNOWN[name] : undefined;
+  const cls = knownClasses().get(name);
   let error: CoopError;
-  if (known !== undefined) {
-    error = new known(message);
+  if (cls !== undefined) {
+    error = new cls(message);
     if (cause !== undefined) error.cause = cause;
     error.remoteStack = remoteStack;
   } else {

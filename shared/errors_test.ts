@@ -115,3 +115,17 @@ Deno.test("errors - forged wire records rebuild without throwing", () => {
   for (const wire of forged) assertInstanceOf(errorFromWire(wire), Error);
   assertInstanceOf(errorFromWire(forged[2]!), ActorCallError);
 });
+
+Deno.test("errorFromWire - every exported CoopError class comes back as itself, its name equal to its class", async () => {
+  const errors = await import("./errors.ts");
+  const classes = Object.values(errors).filter((value): value is typeof errors.CoopError =>
+    typeof value === "function" && value.prototype instanceof errors.CoopError && value !== errors.ActorCallError
+  );
+  assertEquals(classes.length >= 14, true);
+  for (const cls of classes) {
+    const sent = new cls("boom");
+    assertEquals(sent.name, cls.name);
+    const back = errorFromWire(errorToWire(sent));
+    assertEquals(back instanceof cls, true, `${cls.name} came back as ${back.name}`);
+  }
+});

@@ -35,7 +35,7 @@ export {
   UnknownActorClassError,
   UnknownMethodError,
 } from "./errors.ts";
-export type { ActorCallErrorOptions, WireError } from "./errors.ts";
+export type { ActorCallErrorOptions, ConfigErrorOptions, ConfigIssue, WireError } from "./errors.ts";
 export { BIGINT_EXT, BYTES_EXT, decode, encode, MAX_TENSOR_DIMS, TENSOR_EXT } from "./codec.ts";
 export { connectNats, DEFAULT_MAX_MESSAGE_BYTES, NatsConnectError } from "./nats_transport.ts";
 export type { NatsTransport } from "./nats_transport.ts";

@@ -129,35 +129,57 @@ function validate(spec: LineChartSpec): void {
   }
 }
 
+/** The plot area inside the margins, in SVG pixels. */
+interface PlotBox {
+  left: number;
+  top: number;
+  right: number;
+  bottom: number;
+}
+
+/** One axis: its ticks, their spacing and the data-to-pixel scale. */
+interface Axis {
+  ticks: number[];
+  step: number;
+  scale: (value: number) => number;
+}
+
+function axis(spec: LineChartSpec, dim: 0 | 1, from: number, to: number): Axis {
+  const domain = dim === 0 ? spec.xDomain : spec.yDomain;
+  const [min, max] = extent(spec, dim);
+  const ticks = domain ? niceTicks(min, max).filter((t) => t >= min && t <= max) : niceTicks(min, max);
+  // The scale spans the outer ticks so lines never run past the axes; forced domains span exactly themselves.
+  const lo = domain ? min : ticks[0]!;
+  const hi = domain ? max : ticks[ticks.length - 1]!;
+  return {
+    ticks,
+    step: ticks.length > 1 ? ticks[1]! - ticks[0]! : 1,
+    scale: (value) => round(from + ((value - lo) / (hi - lo)) * (to - from)),
+  };
+}
+
 /** Renders a line chart as a standalone SVG document. */
 export function lineChartSvg(spec: LineChartSpec): string {
   validate(spec);
   const width = spec.width ?? 720;
   const height = spec.height ?? 420;
-  const plot = {
-    left: MARGIN.left,
-    top: MARGIN.top,
-    right: width - MARGIN.right,
-    bottom: height - MARGIN.bottom,
-  };
-  const [xMin, xMax] = extent(spec, 0);
-  const [yMin, yMax] = extent(spec, 1);
-  const xTicks = spec.xDomain ? niceTicks(xMin, xMax).filter((t) => t >= xMin && t <= xMax) : niceTicks(xMin, xMax);
-  const yTicks = spec.yDomain ? niceTicks(yMin, yMax).filter((t) => t >= yMin && t <= yMax) : niceTicks(yMin, yMax);
-  // The scale spans the outer ticks so lines never run past the axes; forced domains span exactly themselves.
-  const x0 = spec.xDomain ? xMin : xTicks[0]!;
-  const x1 = spec.xDomain ? xMax : xTicks[xTicks.length - 1]!;
-  const y0 = spec.yDomain ? yMin : yTicks[0]!;
-  const y1 = spec.yDomain ? yMax : yTicks[yTicks.length - 1]!;
-  const sx = (x: number) => round(plot.left + ((x - x0) / (x1 - x0)) * (plot.right - plot.left));
-  const sy = (y: number) => round(plot.bottom - ((y - y0) / (y1 - y0)) * (plot.bottom - plot.top));
-  const xStep = xTicks.length > 1 ? xTicks[1]! - xTicks[0]! : 1;
-  const yStep = yTicks.length > 1 ? yTicks[1]! - yTicks[0]! : 1;
+  const plot = { left: MARGIN.left, top: MARGIN.top, right: width - MARGIN.right, bottom: height - MARGIN.bottom };
+  const x = axis(spec, 0, plot.left, plot.right);
+  const y = axis(spec, 1, plot.bottom, plot.top);
+  return [
+    ...frame(spec, width, height, plot),
+    ...x.ticks.flatMap((t) => xTick(t, x, plot)),
+    ...y.ticks.flatMap((t) => yTick(t, y, plot)),
+    ...axisLabels(spec, height, plot),
+    ...spec.series.flatMap((s, i) => seriesSvg(s, i, x.scale, y.scale, plot)),
+    "</svg>",
+  ].join("\n") + "\n";
+}
 
-  const out: string[] = [];
-  out.push(
+function frame(spec: LineChartSpec, width: number, height: number, plot: PlotBox): string[] {
+  return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" ` +
-      `font-family="system-ui, -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif" font-size="12">`,
+    `font-family="system-ui, -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif" font-size="12">`,
     `<title>${escapeXml(spec.title)}</title>`,
     `<rect width="${width}" height="${height}" fill="#ffffff"/>`,
     `<text class="title" x="${width / 2}" y="24" text-anchor="middle" font-size="16" font-weight="600">${
@@ -170,62 +192,72 @@ export function lineChartSvg(spec: LineChartSpec): string {
     `<clipPath id="coop-plot-clip"><rect x="${plot.left}" y="${plot.top}" width="${plot.right - plot.left}" height="${
       plot.bottom - plot.top
     }"/></clipPath>`,
-  );
-  for (const t of xTicks) {
-    const x = sx(t);
-    out.push(
-      `<line class="grid" x1="${x}" y1="${plot.top}" x2="${x}" y2="${plot.bottom}" stroke="#eeeeee"/>`,
-      `<line x1="${x}" y1="${plot.bottom}" x2="${x}" y2="${plot.bottom + 5}" stroke="#999999"/>`,
-      `<text class="tick x" data-value="${t}" x="${x}" y="${plot.bottom + 18}" text-anchor="middle" fill="#444444">${
-        formatTick(t, xStep)
-      }</text>`,
-    );
-  }
-  for (const t of yTicks) {
-    const y = sy(t);
-    out.push(
-      `<line class="grid" x1="${plot.left}" y1="${y}" x2="${plot.right}" y2="${y}" stroke="#eeeeee"/>`,
-      `<line x1="${plot.left - 5}" y1="${y}" x2="${plot.left}" y2="${y}" stroke="#999999"/>`,
-      `<text class="tick y" data-value="${t}" x="${plot.left - 8}" y="${y + 4}" text-anchor="end" fill="#444444">${
-        formatTick(t, yStep)
-      }</text>`,
-    );
-  }
-  out.push(
+  ];
+}
+
+function xTick(t: number, x: Axis, plot: PlotBox): string[] {
+  const at = x.scale(t);
+  return [
+    `<line class="grid" x1="${at}" y1="${plot.top}" x2="${at}" y2="${plot.bottom}" stroke="#eeeeee"/>`,
+    `<line x1="${at}" y1="${plot.bottom}" x2="${at}" y2="${plot.bottom + 5}" stroke="#999999"/>`,
+    `<text class="tick x" data-value="${t}" x="${at}" y="${plot.bottom + 18}" text-anchor="middle" fill="#444444">${
+      formatTick(t, x.step)
+    }</text>`,
+  ];
+}
+
+function yTick(t: number, y: Axis, plot: PlotBox): string[] {
+  const at = y.scale(t);
+  return [
+    `<line class="grid" x1="${plot.left}" y1="${at}" x2="${plot.right}" y2="${at}" stroke="#eeeeee"/>`,
+    `<line x1="${plot.left - 5}" y1="${at}" x2="${plot.left}" y2="${at}" stroke="#999999"/>`,
+    `<text class="tick y" data-value="${t}" x="${plot.left - 8}" y="${at + 4}" text-anchor="end" fill="#444444">${
+      formatTick(t, y.step)
+    }</text>`,
+  ];
+}
+
+function axisLabels(spec: LineChartSpec, height: number, plot: PlotBox): string[] {
+  const middle = (plot.top + plot.bottom) / 2;
+  return [
     `<text class="x-label" x="${(plot.left + plot.right) / 2}" y="${height - 14}" text-anchor="middle">${
       escapeXml(spec.xLabel)
     }</text>`,
-    `<text class="y-label" x="18" y="${(plot.top + plot.bottom) / 2}" text-anchor="middle" transform="rotate(-90 18 ${
-      (plot.top + plot.bottom) / 2
-    })">${escapeXml(spec.yLabel)}</text>`,
-  );
-  spec.series.forEach((s, i) => {
-    const color = s.color ?? PALETTE[i % PALETTE.length]!;
-    const name = escapeXml(s.name);
-    out.push(`<g clip-path="url(#coop-plot-clip)">`);
-    for (const segment of segments(s.points)) {
-      const points = segment.map(([x, y]) => `${sx(x)},${sy(y)}`).join(" ");
-      out.push(
-        `<polyline class="series" data-series="${name}" points="${points}" fill="none" stroke="${color}" ` +
-          `stroke-width="2" stroke-linejoin="round" stroke-linecap="round"/>`,
-      );
-      if (s.points.length <= MAX_POINTS_WITH_MARKERS) {
-        for (const [x, y] of segment) out.push(`<circle cx="${sx(x)}" cy="${sy(y)}" r="3" fill="${color}"/>`);
-      }
-    }
-    out.push("</g>");
-    const ly = plot.top + 8 + i * 20;
+    `<text class="y-label" x="18" y="${middle}" text-anchor="middle" transform="rotate(-90 18 ${middle})">${
+      escapeXml(spec.yLabel)
+    }</text>`,
+  ];
+}
+
+function seriesSvg(
+  s: LineChartSpec["series"][number],
+  i: number,
+  sx: (x: number) => number,
+  sy: (y: number) => number,
+  plot: PlotBox,
+): string[] {
+  const color = s.color ?? PALETTE[i % PALETTE.length]!;
+  const name = escapeXml(s.name);
+  const out = [`<g clip-path="url(#coop-plot-clip)">`];
+  for (const segment of segments(s.points)) {
+    const points = segment.map(([x, y]) => `${sx(x)},${sy(y)}`).join(" ");
     out.push(
-      `<g class="legend-item" data-series="${name}">`,
-      `<line x1="${plot.right + 16}" y1="${ly}" x2="${
-        plot.right + 40
-      }" y2="${ly}" stroke="${color}" stroke-width="3"/>`,
-      `<text x="${plot.right + 46}" y="${ly + 4}">${name}</text>`,
-      `</g>`,
+      `<polyline class="series" data-series="${name}" points="${points}" fill="none" stroke="${color}" ` +
+        `stroke-width="2" stroke-linejoin="round" stroke-linecap="round"/>`,
     );
-  });
-  out.push("</svg>");
-  return out.join("\n") + "\n";
+    if (s.points.length <= MAX_POINTS_WITH_MARKERS) {
+      for (const [x, y] of segment) out.push(`<circle cx="${sx(x)}" cy="${sy(y)}" r="3" fill="${color}"/>`);
+    }
+  }
+  out.push("</g>");
+  const ly = plot.top + 8 + i * 20;
+  out.push(
+    `<g class="legend-item" data-series="${name}">`,
+    `<line x1="${plot.right + 16}" y1="${ly}" x2="${plot.right + 40}" y2="${ly}" stroke="${color}" stroke-width="3"/>`,
+    `<text x="${plot.right + 46}" y="${ly + 4}">${name}</text>`,
+    `</g>`,
+  );
+  return out;
 }
 
 /** Splits a series into runs of finite points; a non-finite point leaves a gap in the line. */

@@ -3,6 +3,7 @@
  * It is deliberately plain data so it crosses the wire (see `codec.ts`) and converts to onnxruntime tensors
  * (see `engine/`) without copies.
  */
+import { CoopError } from "./errors.ts";
 
 /** Element types Coop carries. float16/bfloat16 are stored as raw 16-bit words. */
 export type DType = "float32" | "float64" | "float16" | "bfloat16" | "int32" | "int64" | "uint8" | "int8" | "bool";
@@ -66,7 +67,7 @@ export class Tensor<D extends DType = DType> {
 }
 
 /** Raised when data and shape disagree or a shape is invalid. */
-export class TensorShapeError extends Error {
+export class TensorShapeError extends CoopError {
   override name = "TensorShapeError";
 }
 

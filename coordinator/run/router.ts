@@ -33,103 +33,87 @@ export interface RunsRouterOptions {
   roots?: PathRoots;
 }
 
-/** Options for {@link runsRouter}. */
-export interface RunsRouterOptions {
-  /** Where config paths may point (default: {@link rootsFromEnv}). */
-  roots?: PathRoots;
-}
+// The routes as OpenAPI declarations, apart from their handlers so the router below reads as the API's table.
+const START = route({
+  method: "post",
+  path: "/",
+  summary: "Start a run",
+  request: { body: { content: { "application/json": { schema: StartRunBody } }, required: true } },
+  responses: { 201: json(RunBody, "The run, started"), ...errors(400, 401, 413) },
+});
+const LIST = route({
+  method: "get",
+  path: "/",
+  summary: "Every run, newest first (kept across coordinator failovers)",
+  responses: { 200: json(z.object({ runs: z.array(RunSchema) }), "The runs"), ...errors(401) },
+});
+const GET = route({
+  method: "get",
+  path: "/{id}",
+  summary: "One run's status",
+  request: { params: RunIdParam },
+  responses: { 200: json(RunBody, "The run"), ...errors(401, 404) },
+});
+const STOP = route({
+  method: "post",
+  path: "/{id}/stop",
+  summary: "Ask a running run to stop after its current step (it checkpoints first)",
+  request: { params: RunIdParam },
+  responses: { 202: json(RunBody, "Stopping"), ...errors(401, 404, 409) },
+});
+const RESUME = route({
+  method: "post",
+  path: "/{id}/resume",
+  summary: "Continue an interrupted, stopped or failed run from its last checkpoint, under the same id",
+  request: { params: RunIdParam },
+  responses: { 202: json(RunBody, "Resumed"), ...errors(401, 404, 409) },
+});
+const METRICS = route({
+  method: "get",
+  path: "/{id}/metrics",
+  summary: "A run's metric history; as server-sent events (`metric`, `status`) until the run ends",
+  request: { params: RunIdParam, query: METRICS_QUERY },
+  responses: {
+    200: {
+      description: "The history as JSON, or an event stream (Accept: text/event-stream or ?stream=1)",
+      content: {
+        "application/json": { schema: z.object({ run: RunSchema, metrics: z.array(MetricPointSchema) }) },
+        "text/event-stream": { schema: z.string() },
+      },
+    },
+    ...errors(400, 401, 404),
+  },
+});
 
 /** Builds the `/v1/runs` router over a run manager. */
 export function runsRouter(manager: RunManager, options: RunsRouterOptions = {}): OpenAPIHono {
   const roots = options.roots ?? rootsFromEnv();
   const app = openApiRouter();
-  app.openapi(
-    route({
-      method: "post",
-      path: "/",
-      summary: "Start a run",
-      request: { body: { content: { "application/json": { schema: StartRunBody } }, required: true } },
-      responses: { 201: json(RunBody, "The run, started"), ...errors(400, 401, 413) },
-    }),
-    (c) => {
-      const body = c.req.valid("json");
-      let config: JobConfig;
-      try {
-        config = typeof body.config === "string" ? parseConfigText(body.config) : parseJobConfig(body.config);
-      } catch (error) {
-        throw new HTTPException(400, { message: (error as Error).message });
-      }
-      // Remote callers name files on this host: every path must be inside the roots before anything reads it.
-      checkJobPaths(config, roots, { resume: body.resume });
-      return c.json({ run: manager.start(config, { resume: body.resume }) } as never, 201);
-    },
-  );
-  app.openapi(
-    route({
-      method: "get",
-      path: "/",
-      summary: "Every run, newest first (kept across coordinator failovers)",
-      responses: { 200: json(z.object({ runs: z.array(RunSchema) }), "The runs"), ...errors(401) },
-    }),
-    (c) => c.json({ runs: manager.list() } as never, 200),
-  );
-  app.openapi(
-    route({
-      method: "get",
-      path: "/{id}",
-      summary: "One run's status",
-      request: { params: RunIdParam },
-      responses: { 200: json(RunBody, "The run"), ...errors(401, 404) },
-    }),
-    (c) => c.json({ run: manager.get(c.req.valid("param").id) } as never, 200),
-  );
-  app.openapi(
-    route({
-      method: "post",
-      path: "/{id}/stop",
-      summary: "Ask a running run to stop after its current step (it checkpoints first)",
-      request: { params: RunIdParam },
-      responses: { 202: json(RunBody, "Stopping"), ...errors(401, 404, 409) },
-    }),
-    (c) => c.json({ run: manager.stop(c.req.valid("param").id) } as never, 202),
-  );
-  app.openapi(
-    route({
-      method: "post",
-      path: "/{id}/resume",
-      summary: "Continue an interrupted, stopped or failed run from its last checkpoint, under the same id",
-      request: { params: RunIdParam },
-      responses: { 202: json(RunBody, "Resumed"), ...errors(401, 404, 409) },
-    }),
-    async (c) => c.json({ run: await manager.resume(c.req.valid("param").id) } as never, 202),
-  );
-  app.openapi(
-    route({
-      method: "get",
-      path: "/{id}/metrics",
-      summary: "A run's metric history; as server-sent events (`metric`, `status`) until the run ends",
-      request: { params: RunIdParam, query: METRICS_QUERY },
-      responses: {
-        200: {
-          description: "The history as JSON, or an event stream (Accept: text/event-stream or ?stream=1)",
-          content: {
-            "application/json": { schema: z.object({ run: RunSchema, metrics: z.array(MetricPointSchema) }) },
-            "text/event-stream": { schema: z.string() },
-          },
-        },
-        ...errors(400, 401, 404),
-      },
-    }),
-    (c) => {
-      const { id } = c.req.valid("param");
-      const query = c.req.valid("query");
-      const status = manager.get(id);
-      const wantsStream = query.stream === "1" || query.stream === "true" ||
-        (c.req.header("accept") ?? "").includes("text/event-stream");
-      if (!wantsStream) return c.json({ run: status, metrics: manager.metrics(id, query.since) } as never, 200);
-      return streamMetrics(c, manager, id, query.since) as never;
-    },
-  );
+  app.openapi(START, (c) => {
+    const body = c.req.valid("json");
+    let config: JobConfig;
+    try {
+      config = typeof body.config === "string" ? parseConfigText(body.config) : parseJobConfig(body.config);
+    } catch (error) {
+      throw new HTTPException(400, { message: (error as Error).message });
+    }
+    // Remote callers name files on this host: every path must be inside the roots before anything reads it.
+    checkJobPaths(config, roots, { resume: body.resume });
+    return c.json({ run: manager.start(config, { resume: body.resume }) } as never, 201);
+  });
+  app.openapi(LIST, (c) => c.json({ runs: manager.list() } as never, 200));
+  app.openapi(GET, (c) => c.json({ run: manager.get(c.req.valid("param").id) } as never, 200));
+  app.openapi(STOP, (c) => c.json({ run: manager.stop(c.req.valid("param").id) } as never, 202));
+  app.openapi(RESUME, async (c) => c.json({ run: await manager.resume(c.req.valid("param").id) } as never, 202));
+  app.openapi(METRICS, (c) => {
+    const { id } = c.req.valid("param");
+    const query = c.req.valid("query");
+    const status = manager.get(id);
+    const wantsStream = query.stream === "1" || query.stream === "true" ||
+      (c.req.header("accept") ?? "").includes("text/event-stream");
+    if (!wantsStream) return c.json({ run: status, metrics: manager.metrics(id, query.since) } as never, 200);
+    return streamMetrics(c, manager, id, query.since) as never;
+  });
   return app;
 }
 

@@ -2,7 +2,8 @@
  * A character-level tokenizer for built-in tasks (digit reversal, arithmetic, ...): ids 0/1/2 are pad/bos/eos
  * and each character of the alphabet gets one id after them.
  */
-import { type DecodeOptions, type EncodeOptions, type TextTokenizer, TokenizerError } from "./types.ts";
+import { TokenizerError } from "./errors.ts";
+import type { DecodeOptions, EncodeOptions, TextTokenizer } from "./types.ts";
 
 /** Printable ASCII (space through tilde): 95 characters, 98 ids with the specials. */
 export const PRINTABLE_ASCII: string = Array.from({ length: 95 }, (_, i) => String.fromCharCode(32 + i)).join("");

@@ -5,7 +5,7 @@
  * transformers. The special tokens (`bos_token`, `eos_token`, ...) are passed as text, as transformers does.
  */
 import { Template } from "@huggingface/jinja";
-import { TokenizerError } from "./types.ts";
+import { TokenizerError } from "./errors.ts";
 
 /** One chat message. */
 export interface ChatMessage {

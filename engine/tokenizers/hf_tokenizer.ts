@@ -5,7 +5,8 @@
  */
 import { Tokenizer } from "@huggingface/tokenizers";
 import { ChatTemplate, chatTemplateSource } from "./chat_template.ts";
-import { type DecodeOptions, type EncodeOptions, type TextTokenizer, TokenizerError } from "./types.ts";
+import { TokenizerError } from "./errors.ts";
+import type { DecodeOptions, EncodeOptions, TextTokenizer } from "./types.ts";
 
 type Json = Record<string, unknown>;
 

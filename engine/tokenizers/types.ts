@@ -1,5 +1,4 @@
 /** The tokenizer contract shared by the built-in character tokenizer and Hugging Face tokenizers. */
-import { CoopError } from "../../shared/errors.ts";
 import type { ChatTemplate } from "./chat_template.ts";
 
 /** Options for {@link TextTokenizer.encode}. */
@@ -33,9 +32,4 @@ export interface TextTokenizer {
   readonly chatTemplate?: ChatTemplate | null;
   encode(text: string, options?: EncodeOptions): number[];
   decode(ids: readonly number[], options?: DecodeOptions): string;
-}
-
-/** Raised when text or ids cannot be converted. */
-export class TokenizerError extends CoopError {
-  override name = "TokenizerError";
 }

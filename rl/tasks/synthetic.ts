@@ -8,6 +8,7 @@
  * level k ≥ 3 = a chain of k−1 such steps. Every task is a pure function of (seed, index), so a set of n tasks is
  * a prefix of a set of n+1 and a resumed run regenerates the same data.
  */
+import { CoopError } from "../../shared/errors.ts";
 
 import { mixSeed, Rng } from "../rng.ts";
 import type { MathTask } from "./task.ts";
@@ -40,7 +41,7 @@ export interface GenerateOptions {
 }
 
 /** Raised for impossible generator requests (unknown level, negative count). */
-export class TaskGenerationError extends Error {
+export class TaskGenerationError extends CoopError {
   override name = "TaskGenerationError";
 }
 

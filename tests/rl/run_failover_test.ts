@@ -9,7 +9,7 @@ import { freePort, ManagedProcess, startLocalCluster } from "../../coordinator/l
 import { ApiClient } from "../../coordinator/run/api_client.ts";
 import type { MetricPoint, RunStatus } from "../../coordinator/run/job.ts";
 import { type NatsServer, startNats } from "../harness.ts";
-import { CLUSTER_TEST, eventually, rootsIn } from "../runtime/cluster_fixture.ts";
+import { CLUSTER_TEST, eventually, rootsIn, startCoordinatorProcess } from "../runtime/cluster_fixture.ts";
 import { tinyRunConfig } from "./fixtures/tiny_run.ts";
 
 const CLI = new URL("../../coordinator/cli.ts", import.meta.url).pathname;
@@ -34,18 +34,13 @@ Deno.test(
         env: rootsIn(dir),
       });
       stopCluster = local.stop;
-      const standby = new ManagedProcess("standby", Deno.execPath(), [
-        "run",
-        "-A",
-        "--no-prompt",
-        CLI,
-        "up",
-        "--nats",
-        server.url,
-        "--cluster",
-        "failover",
-        `--api-port=${port2}`,
-      ], { env: { ...rootsIn(dir), COOP_EXIT_WITH_PARENT: "1" } });
+      const standby = startCoordinatorProcess({
+        natsUrl: server.url,
+        cluster: "failover",
+        apiPort: port2,
+        env: rootsIn(dir),
+        name: "standby",
+      });
       extra.push(standby);
       await eventually(
         "the standby",

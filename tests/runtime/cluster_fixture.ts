@@ -2,7 +2,12 @@
  * A real cluster for runtime tests: nats-server from the shared harness, then a coordinator and agents as
  * separate processes with the test actor registry. Always stopped by `stop()`, including the server.
  */
-import { type LocalAgentSpec, type LocalCluster, startLocalCluster } from "../../coordinator/local_cluster.ts";
+import {
+  type LocalAgentSpec,
+  type LocalCluster,
+  ManagedProcess,
+  startLocalCluster,
+} from "../../coordinator/local_cluster.ts";
 import { type NatsServer, startNats } from "../harness.ts";
 
 /** Registry module with the test actors (absolute, so it does not depend on the cwd). */
@@ -70,4 +75,36 @@ export async function eventually<T>(what: string, probe: () => Promise<T | undef
 /** Environment that makes `dir` every path root (data, models, runs) of a test cluster's API and learners. */
 export function rootsIn(dir: string): Record<string, string> {
   return { COOP_ROOTS_DATA: dir, COOP_ROOTS_MODELS: dir, COOP_ROOTS_RUNS: dir };
+}
+
+const CLI = new URL("../../coordinator/cli.ts", import.meta.url).pathname;
+
+/** Options for {@link startCoordinatorProcess}. */
+export interface CoordinatorProcessOptions {
+  natsUrl: string;
+  cluster: string;
+  /** API port; -1 (the default) starts none. */
+  apiPort?: number;
+  /** More `coop up` flags, e.g. `["--no-standby"]`. */
+  args?: string[];
+  env?: Record<string, string>;
+  /** Name in the process's output prefix. Default "coordinator 2". */
+  name?: string;
+}
+
+/** A second `coop up` for a cluster (a standby or a competitor for the lease), exiting with the test. */
+export function startCoordinatorProcess(options: CoordinatorProcessOptions): ManagedProcess {
+  return new ManagedProcess(options.name ?? "coordinator 2", Deno.execPath(), [
+    "run",
+    "-A",
+    "--no-prompt",
+    CLI,
+    "up",
+    "--nats",
+    options.natsUrl,
+    "--cluster",
+    options.cluster,
+    `--api-port=${options.apiPort ?? -1}`,
+    ...(options.args ?? []),
+  ], { env: { ...options.env, COOP_EXIT_WITH_PARENT: "1" } });
 }

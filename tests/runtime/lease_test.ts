@@ -2,13 +2,11 @@ import { assert, assertEquals } from "./assert.ts";
 import { Counter } from "../../actors/demo_actors.ts";
 import { ManagedProcess } from "../../coordinator/local_cluster.ts";
 import { Thrower } from "./fixtures/test_actors.ts";
-import { CLUSTER_TEST, eventually, startTestCluster } from "./cluster_fixture.ts";
+import { CLUSTER_TEST, eventually, startCoordinatorProcess, startTestCluster } from "./cluster_fixture.ts";
 import { acquireLease, type Lease, LEASE_KEY, LeaseHeldError } from "../../coordinator/lease.ts";
 import { encode } from "../../shared/codec.ts";
 import { connectNats } from "../../shared/nats_transport.ts";
 import { startNats } from "../harness.ts";
-
-const CLI = new URL("../../coordinator/cli.ts", import.meta.url).pathname;
 
 Deno.test({
   name: "lease - one coordinator per cluster: a second one is refused or stands by, takes over after kill -9",
@@ -21,22 +19,12 @@ Deno.test({
       cluster: "leased",
     });
     const cluster = local.client;
-    const coordinator = (extra: string[]) =>
-      new ManagedProcess("coordinator 2", Deno.execPath(), [
-        "run",
-        "-A",
-        "--no-prompt",
-        CLI,
-        "up",
-        "--nats",
-        local.natsUrl,
-        "--cluster",
-        "leased",
-        "--api-port=-1",
-        "--node-timeout-ms",
-        "1500",
-        ...extra,
-      ], { env: { COOP_EXIT_WITH_PARENT: "1" } });
+    const coordinator = (args: string[]) =>
+      startCoordinatorProcess({
+        natsUrl: local.natsUrl,
+        cluster: "leased",
+        args: ["--node-timeout-ms", "1500", ...args],
+      });
     const extra: ManagedProcess[] = [];
     try {
       const thrower = await cluster.spawn(Thrower, { name: "talker" });

@@ -41,12 +41,6 @@ export function drawLines(svg, series, options = {}) {
   }
   svg.append(el("text", { x: PAD.left, y: H - 3, class: "axis" }, `step ${x0}`));
   svg.append(el("text", { x: W - PAD.right, y: H - 3, "text-anchor": "end", class: "axis" }, `${x1}`));
-  if (options.threshold !== undefined && options.threshold >= y0 && options.threshold <= y1) {
-    const y = sy(options.threshold);
-    svg.append(
-      el("line", { x1: PAD.left, x2: W - PAD.right, y1: y, y2: y, stroke: "#b3261e", "stroke-dasharray": "3 3" }),
-    );
-  }
   series.forEach((s, i) => {
     let d = "";
     let pen = false;
