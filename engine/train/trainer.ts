@@ -22,6 +22,7 @@ import { type DType, Tensor } from "../../shared/tensor.ts";
 import { Graph, type Shape } from "../graph/graph.ts";
 import type { AdamWOptions } from "../optim/adamw.ts";
 import { adamwInPlace, clipCoefficient } from "../optim/adamw_inplace.ts";
+import { addRows } from "./row_scatter.ts";
 import { createSession, type Session, type SessionOptions, toOrt } from "../session/session.ts";
 import {
   buildFusedStepGraph,
@@ -90,7 +91,7 @@ export function bucketLength(length: number, multiple = 16): number {
   return Math.max(multiple, Math.ceil(length / multiple) * multiple);
 }
 
-const RESERVED = /^(lr|step|inv_micro_batches|acc_loss|loss|grad_norm|ok|sumsq)$|^(acc|adamw|next|metric|grad)\./;
+const RESERVED = /^(lr|step|inv_micro_batches|acc_loss|loss|grad_norm|ok|sumsq)$|^(acc|adamw|next|metric|grad|rows)\./;
 
 function scalar(t: ort.Tensor): number {
   return Number((t.data as ArrayLike<number | bigint>)[0]);
@@ -258,7 +259,8 @@ export class Trainer {
       }
       const out = await session.run(feeds, fetches);
       lossSum += scalar(out.loss!);
-      if (i === k - 1) sumsq = scalar(out.sumsq!);
+      const rowsSumsq = this.#addScatteredRows(out, grads, i === k - 1);
+      if (i === k - 1) sumsq = scalar(out.sumsq!) + rowsSumsq;
       metrics.add(out);
     }
     const loss = lossSum / k;
@@ -354,6 +356,19 @@ export class Trainer {
     const sessions = [...this.#sessions.values()];
     this.#sessions.clear();
     for (const s of sessions) await s.then((session) => session.release(), () => {});
+  }
+
+  /** Adds the rows a split gradient graph returned (`rows.<name>.*`) into the gradient buffers; the sumsq change. */
+  #addScatteredRows(out: Record<string, ort.Tensor>, grads: Map<string, Slot>, sumsq: boolean): number {
+    let delta = 0;
+    for (const [name, slot] of grads) {
+      const indices = out[`rows.${name}.indices`];
+      const updates = out[`rows.${name}.updates`];
+      if (indices === undefined || updates === undefined) continue;
+      const rowSize = updates.dims[1]!;
+      delta += addRows(slot.data, indices.data as BigInt64Array, updates.data as Float32Array, rowSize, sumsq);
+    }
+    return delta;
   }
 
   #gradSlots(): Map<string, Slot> {
