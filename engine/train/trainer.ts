@@ -23,6 +23,7 @@ import { Graph, type Shape } from "../graph/graph.ts";
 import type { AdamWOptions } from "../optim/adamw.ts";
 import { adamwInPlace, clipCoefficient } from "../optim/adamw_inplace.ts";
 import { addRows } from "./row_scatter.ts";
+import { collectGarbage } from "../session/gc.ts";
 import { createSession, type Session, type SessionOptions, toOrt } from "../session/session.ts";
 import {
   buildFusedStepGraph,
@@ -91,6 +92,9 @@ export function bucketLength(length: number, multiple = 16): number {
   return Math.max(multiple, Math.ceil(length / multiple) * multiple);
 }
 
+/** Gradients at least this large get a garbage collection after each run (session/gc.ts); small ones need none. */
+const GC_BYTES = 256 * 2 ** 20;
+
 const RESERVED = /^(lr|step|inv_micro_batches|acc_loss|loss|grad_norm|ok|sumsq)$|^(acc|adamw|next|metric|grad|rows)\./;
 
 function scalar(t: ort.Tensor): number {
@@ -135,6 +139,7 @@ export class Trainer {
   #m = new Map<string, Slot>();
   #v = new Map<string, Slot>();
   #grads: Map<string, Slot> | null = null;
+  #gradBytes = 0;
   #step = 0;
   #sessions = new Map<string, Promise<Session>>();
   #queue: Promise<unknown> = Promise.resolve();
@@ -248,20 +253,11 @@ export class Trainer {
     let lossSum = 0;
     let sumsq = NaN;
     for (let i = 0; i < k; i++) {
-      const session = await this.#gradSession({ accumulate: i > 0, norm: i === k - 1 }, micro[i]!);
-      const feeds: Record<string, ort.Tensor> = { ...this.paramFeeds(), ...this.#batchFeeds(micro[i]!) };
-      // Output `grad.<name>` goes into the trainer's gradient buffer; when accumulating it is also the input.
-      const fetches: Record<string, ort.Tensor | null> = {};
-      for (const out of session.outputNames) fetches[out] = null;
-      for (const [name, slot] of grads) {
-        fetches[`grad.${name}`] = slot.ort;
-        if (i > 0) feeds[`acc.${name}`] = slot.ort;
-      }
-      const out = await session.run(feeds, fetches);
-      lossSum += scalar(out.loss!);
-      const rowsSumsq = this.#addScatteredRows(out, grads, i === k - 1);
-      if (i === k - 1) sumsq = scalar(out.sumsq!) + rowsSumsq;
-      metrics.add(out);
+      const r = await this.#runGradGraph(micro[i]!, grads, { accumulate: i > 0, norm: i === k - 1 }, metrics);
+      lossSum += r.loss;
+      sumsq = r.sumsq;
+      // The run's outputs (copies of the gradients, see session/gc.ts) are unreachable now.
+      if (this.#gradBytes >= GC_BYTES) collectGarbage();
     }
     const loss = lossSum / k;
     const gradNorm = Math.sqrt(sumsq) / k;
@@ -281,6 +277,28 @@ export class Trainer {
       this.#step++;
     }
     return { loss, gradNorm, skipped: !ok, step: this.#step, metrics: metrics.mean(k) };
+  }
+
+  /** One gradient-graph run into the gradient buffers (rows added); its loss and, with `norm`, the sum of squares. */
+  async #runGradGraph(
+    batch: Record<string, Tensor>,
+    grads: Map<string, Slot>,
+    kind: GradGraphKind,
+    metrics: MetricSums,
+  ): Promise<{ loss: number; sumsq: number }> {
+    const session = await this.#gradSession(kind, batch);
+    const feeds: Record<string, ort.Tensor> = { ...this.paramFeeds(), ...this.#batchFeeds(batch) };
+    // Output `grad.<name>` goes into the trainer's gradient buffer; when accumulating it is also the input.
+    const fetches: Record<string, ort.Tensor | null> = {};
+    for (const out of session.outputNames) fetches[out] = null;
+    for (const [name, slot] of grads) {
+      fetches[`grad.${name}`] = slot.ort;
+      if (kind.accumulate) feeds[`acc.${name}`] = slot.ort;
+    }
+    const out = await session.run(feeds, fetches);
+    const rowsSumsq = this.#addScatteredRows(out, grads, kind.norm);
+    metrics.add(out);
+    return { loss: scalar(out.loss!), sumsq: kind.norm ? scalar(out.sumsq!) + rowsSumsq : NaN };
   }
 
   async #runFusedStep(micro: readonly Record<string, Tensor>[], lr: number): Promise<StepReport> {
@@ -375,6 +393,7 @@ export class Trainer {
     // Allocated at the first step, not in the constructor: a trainer that never steps (a checkpoint loader) and
     // the graph path need no gradient buffers.
     this.#grads ??= new Map(this.#trainable.map((name) => [name, new Slot(this.#shapes.get(name)!.shape)]));
+    this.#gradBytes = [...this.#grads.values()].reduce((n, s) => n + s.data.byteLength, 0);
     return this.#grads;
   }
 
