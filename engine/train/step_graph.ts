@@ -15,6 +15,7 @@ import { gradients } from "../autodiff/backward.ts";
 import { Graph, GraphBuildError, type Shape, Sym } from "../graph/graph.ts";
 import * as op from "../graph/ops.ts";
 import { toOnnx } from "../graph/onnx.ts";
+import { splitRowScatter } from "./row_scatter.ts";
 import { type AdamWOptions, adamwTerms, adamwUpdate, globalNorm, isFinite } from "../optim/adamw.ts";
 
 /** What a loss function returns: a scalar loss and optional scalar metrics reported with each step. */
@@ -68,12 +69,24 @@ function sumOfSquares(x: Sym): Sym {
   return op.custom("ReduceSumSquare", [x], { keepdims: { int: 0 } }, [{ dtype: "float32", shape: [] }])[0]!;
 }
 
-/** The gradient graph: outputs `loss`, `metric.*`, `grad.<name>` and (with `norm`) `sumsq`. */
+/**
+ * The gradient graph: outputs `loss`, `metric.*`, `grad.<name>` and (with `norm`) `sumsq`. A gradient that ends in
+ * a row scatter-add (a tied embedding) is returned split: `grad.<name>` holds its dense part and
+ * `rows.<name>.indices` / `rows.<name>.updates` the rows the trainer adds (train/row_scatter.ts); `sumsq` then
+ * covers the dense part only.
+ */
 export function buildGradGraph(spec: StepGraphSpec, kind: GradGraphKind): Uint8Array {
   const { g, params, loss, grads } = lossGraph(spec, kind.accumulate ? "grads_acc" : "grads");
-  const totals = spec.trainable.map((name, i) =>
-    kind.accumulate ? op.add(g.input(`acc.${name}`, "float32", params[name]!.shape), grads[i]!) : grads[i]!
-  );
+  const totals = spec.trainable.map((name, i) => {
+    const split = splitRowScatter(grads[i]!);
+    if (split !== null) {
+      const n = split.indices.size;
+      g.output(`rows.${name}.indices`, op.reshape(split.indices, [n]));
+      g.output(`rows.${name}.updates`, op.reshape(split.updates, [n, -1]));
+    }
+    const grad = split?.dense ?? grads[i]!;
+    return kind.accumulate ? op.add(g.input(`acc.${name}`, "float32", params[name]!.shape), grad) : grad;
+  });
   spec.trainable.forEach((name, i) => g.output(`grad.${name}`, totals[i]!));
   if (kind.norm) {
     let sumsq: Sym | undefined;

@@ -22,6 +22,8 @@ import { type DType, Tensor } from "../../shared/tensor.ts";
 import { Graph, type Shape } from "../graph/graph.ts";
 import type { AdamWOptions } from "../optim/adamw.ts";
 import { adamwInPlace, clipCoefficient } from "../optim/adamw_inplace.ts";
+import { addRows } from "./row_scatter.ts";
+import { collectGarbage } from "../session/gc.ts";
 import { createSession, type Session, type SessionOptions, toOrt } from "../session/session.ts";
 import {
   buildFusedStepGraph,
@@ -90,7 +92,10 @@ export function bucketLength(length: number, multiple = 16): number {
   return Math.max(multiple, Math.ceil(length / multiple) * multiple);
 }
 
-const RESERVED = /^(lr|step|inv_micro_batches|acc_loss|loss|grad_norm|ok|sumsq)$|^(acc|adamw|next|metric|grad)\./;
+/** Gradients at least this large get a garbage collection after each run (session/gc.ts); small ones need none. */
+const GC_BYTES = 256 * 2 ** 20;
+
+const RESERVED = /^(lr|step|inv_micro_batches|acc_loss|loss|grad_norm|ok|sumsq)$|^(acc|adamw|next|metric|grad|rows)\./;
 
 function scalar(t: ort.Tensor): number {
   return Number((t.data as ArrayLike<number | bigint>)[0]);
@@ -134,6 +139,7 @@ export class Trainer {
   #m = new Map<string, Slot>();
   #v = new Map<string, Slot>();
   #grads: Map<string, Slot> | null = null;
+  #gradBytes = 0;
   #step = 0;
   #sessions = new Map<string, Promise<Session>>();
   #queue: Promise<unknown> = Promise.resolve();
@@ -247,19 +253,11 @@ export class Trainer {
     let lossSum = 0;
     let sumsq = NaN;
     for (let i = 0; i < k; i++) {
-      const session = await this.#gradSession({ accumulate: i > 0, norm: i === k - 1 }, micro[i]!);
-      const feeds: Record<string, ort.Tensor> = { ...this.paramFeeds(), ...this.#batchFeeds(micro[i]!) };
-      // Output `grad.<name>` goes into the trainer's gradient buffer; when accumulating it is also the input.
-      const fetches: Record<string, ort.Tensor | null> = {};
-      for (const out of session.outputNames) fetches[out] = null;
-      for (const [name, slot] of grads) {
-        fetches[`grad.${name}`] = slot.ort;
-        if (i > 0) feeds[`acc.${name}`] = slot.ort;
-      }
-      const out = await session.run(feeds, fetches);
-      lossSum += scalar(out.loss!);
-      if (i === k - 1) sumsq = scalar(out.sumsq!);
-      metrics.add(out);
+      const r = await this.#runGradGraph(micro[i]!, grads, { accumulate: i > 0, norm: i === k - 1 }, metrics);
+      lossSum += r.loss;
+      sumsq = r.sumsq;
+      // The run's outputs (copies of the gradients, see session/gc.ts) are unreachable now.
+      if (this.#gradBytes >= GC_BYTES) collectGarbage();
     }
     const loss = lossSum / k;
     const gradNorm = Math.sqrt(sumsq) / k;
@@ -279,6 +277,28 @@ export class Trainer {
       this.#step++;
     }
     return { loss, gradNorm, skipped: !ok, step: this.#step, metrics: metrics.mean(k) };
+  }
+
+  /** One gradient-graph run into the gradient buffers (rows added); its loss and, with `norm`, the sum of squares. */
+  async #runGradGraph(
+    batch: Record<string, Tensor>,
+    grads: Map<string, Slot>,
+    kind: GradGraphKind,
+    metrics: MetricSums,
+  ): Promise<{ loss: number; sumsq: number }> {
+    const session = await this.#gradSession(kind, batch);
+    const feeds: Record<string, ort.Tensor> = { ...this.paramFeeds(), ...this.#batchFeeds(batch) };
+    // Output `grad.<name>` goes into the trainer's gradient buffer; when accumulating it is also the input.
+    const fetches: Record<string, ort.Tensor | null> = {};
+    for (const out of session.outputNames) fetches[out] = null;
+    for (const [name, slot] of grads) {
+      fetches[`grad.${name}`] = slot.ort;
+      if (kind.accumulate) feeds[`acc.${name}`] = slot.ort;
+    }
+    const out = await session.run(feeds, fetches);
+    const rowsSumsq = this.#addScatteredRows(out, grads, kind.norm);
+    metrics.add(out);
+    return { loss: scalar(out.loss!), sumsq: kind.norm ? scalar(out.sumsq!) + rowsSumsq : NaN };
   }
 
   async #runFusedStep(micro: readonly Record<string, Tensor>[], lr: number): Promise<StepReport> {
@@ -356,10 +376,24 @@ export class Trainer {
     for (const s of sessions) await s.then((session) => session.release(), () => {});
   }
 
+  /** Adds the rows a split gradient graph returned (`rows.<name>.*`) into the gradient buffers; the sumsq change. */
+  #addScatteredRows(out: Record<string, ort.Tensor>, grads: Map<string, Slot>, sumsq: boolean): number {
+    let delta = 0;
+    for (const [name, slot] of grads) {
+      const indices = out[`rows.${name}.indices`];
+      const updates = out[`rows.${name}.updates`];
+      if (indices === undefined || updates === undefined) continue;
+      const rowSize = updates.dims[1]!;
+      delta += addRows(slot.data, indices.data as BigInt64Array, updates.data as Float32Array, rowSize, sumsq);
+    }
+    return delta;
+  }
+
   #gradSlots(): Map<string, Slot> {
     // Allocated at the first step, not in the constructor: a trainer that never steps (a checkpoint loader) and
     // the graph path need no gradient buffers.
     this.#grads ??= new Map(this.#trainable.map((name) => [name, new Slot(this.#shapes.get(name)!.shape)]));
+    this.#gradBytes = [...this.#grads.values()].reduce((n, s) => n + s.data.byteLength, 0);
     return this.#grads;
   }
 
