@@ -184,6 +184,19 @@ const RewardUpdate = z.strictObject({
   /** Steps of recent verified pairs replayed with the current step's (0 = only the current step's). */
   replaySteps: nonNegInt().default(0),
   /**
+   * Where a positive's negatives come from: `rewrite` (the paper: a rewrite of the positive that the verifier says
+   * is wrong), `policy` (the same group's own samples the verifier says are wrong), `both` (the policy's first,
+   * rewrites fill up to `negativesPerPositive`).
+   */
+  negatives: z.enum(["rewrite", "policy", "both"], { error: `expected "rewrite", "policy" or "both"` }).default(
+    "rewrite",
+  ),
+  /**
+   * Weight of a pointwise anchor: BCE of the RM on the verifier's labels of the step's rollouts, added to the
+   * pairwise loss (loss = pairwise + w · BCE; 0 = the paper's pairwise-only update).
+   */
+  anchorWeight: nonNegNumber().default(0),
+  /**
    * `rm-first`: update the RM, then the policy (the paper's order; this step's policy rewards still come from the
    * RM that scored the batch). `rm-first-rescore`: the same, but the batch is scored again by the updated RM before
    * the policy rewards are computed. `policy-first`: the policy update, then the RM's.

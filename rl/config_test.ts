@@ -36,6 +36,8 @@ Deno.test("parseRunConfig - an empty config gets the tiny-demo defaults and the 
     1e-6,
   ]);
   assertEquals([config.rewardUpdate.lr, config.rewardUpdate.gradClip], [1e-5, 1.0]);
+  // The paper's update: rewrites as negatives, no pointwise anchor.
+  assertEquals([config.rewardUpdate.negatives, config.rewardUpdate.anchorWeight], ["rewrite", 0]);
   assertEquals([config.policy.tokenizer, config.policy.chatTemplate], [undefined, true]);
   assertEquals(config.weights, { transferDtype: "float32" });
   assertEquals(parseRunConfig({ weights: { transferDtype: "bfloat16" } }).weights.transferDtype, "bfloat16");

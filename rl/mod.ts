@@ -65,7 +65,15 @@ export type {
   RuleNegativeOptions,
 } from "./negatives.ts";
 export { bceLoss, buildPairs, DEFAULT_RM_LAYOUT, formatRmInput, pairwiseLoss, sigmoid, softplus } from "./pairs.ts";
-export type { BuildPairsOptions, CooperPair, PairBatch, PairCounts, PromptGroup, RmLayout } from "./pairs.ts";
+export type {
+  BuildPairsOptions,
+  CooperPair,
+  NegativeSource,
+  PairBatch,
+  PairCounts,
+  PromptGroup,
+  RmLayout,
+} from "./pairs.ts";
 export {
   loadConfig,
   parseConfigText,

@@ -16,7 +16,9 @@ export type NegativeStrategy =
   | "drop-step"
   | "answer-swap"
   // Proposed by an assistant model actor (real data).
-  | "assistant";
+  | "assistant"
+  // Not a rewrite: one of the policy's own samples of the same prompt that the verifier marked wrong.
+  | "policy";
 
 /** What a synthesizer rewrites. */
 export interface NegativeInput {

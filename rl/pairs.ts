@@ -7,7 +7,7 @@
  * what keeps the policy from hacking it).
  */
 
-import type { NegativeStrategy, NegativeSynthesizer } from "./negatives.ts";
+import type { NegativeCandidate, NegativeStrategy, NegativeSynthesizer } from "./negatives.ts";
 import { mixSeed, Rng } from "./rng.ts";
 import { type Verdict, verify } from "./verifier.ts";
 
@@ -83,9 +83,17 @@ export interface BuildPairsOptions {
   seed?: number;
   /** Correct responses per group used as positives (default 1, the paper's one pair per group). */
   positivesPerGroup?: number;
-  /** Verified-wrong rewrites paired with each positive (default 1). */
+  /** Verified-wrong negatives paired with each positive (default 1). */
   negativesPerPositive?: number;
+  /**
+   * Where negatives come from (default `rewrite`, the paper's): rewrites of the positive, the group's own responses
+   * the verifier did not mark correct (`policy`), or those first and rewrites after them (`both`).
+   */
+  negatives?: NegativeSource;
 }
+
+/** Where Cooper's negatives come from. */
+export type NegativeSource = "rewrite" | "policy" | "both";
 
 /** Builds Cooper pairs for a batch of prompt groups; never throws on a failing synthesizer (counted instead). */
 export async function buildPairs(groups: readonly PromptGroup[], options: BuildPairsOptions): Promise<PairBatch> {
@@ -109,7 +117,7 @@ export async function buildPairs(groups: readonly PromptGroup[], options: BuildP
       mask.push(false);
       continue;
     }
-    const found = await validPairs(group, g, positives, options, rng, counts);
+    const found = await validPairs(group, g, { positives, verdicts }, options, rng, counts);
     mask.push(found.length > 0);
     if (found.length === 0) counts.noValidNegative++;
     else {
@@ -125,50 +133,73 @@ export async function buildPairs(groups: readonly PromptGroup[], options: BuildP
 async function validPairs(
   group: PromptGroup,
   g: number,
-  positives: number[],
+  { positives, verdicts }: { positives: number[]; verdicts: readonly Verdict[] },
   options: BuildPairsOptions,
   rng: Rng,
   counts: PairCounts,
 ): Promise<CooperPair[]> {
   const perPositive = options.negativesPerPositive ?? 1;
   const wanted = options.positivesPerGroup ?? 1;
+  const source = options.negatives ?? "rewrite";
+  // The policy's own wrong answers: every response the verifier did not mark correct, distinct, in seeded order.
+  const own = source === "rewrite" ? [] : rng.shuffle([
+    ...new Set(group.responses.filter((_, i) => verdicts[i] !== "correct")),
+  ]);
   const out: CooperPair[] = [];
   let used = 0;
   for (const positiveIndex of positives) {
     if (used >= wanted) break;
     const positive = group.responses[positiveIndex]!;
-    let candidates;
-    try {
-      candidates = await options.synthesizer.candidates(
-        { question: group.question, reference: group.reference, response: positive },
-        rng.fork(),
-      );
-    } catch {
-      counts.synthesizerErrors++;
-      continue;
+    const negatives: { text: string; strategy: NegativeStrategy }[] = own.slice(0, perPositive)
+      .map((text) => ({ text, strategy: "policy" }));
+    if (source !== "policy" && negatives.length < perPositive) {
+      const rewrites = await verifiedRewrites(group, positive, perPositive - negatives.length, options, rng, counts);
+      if (rewrites === undefined) continue;
+      negatives.push(...rewrites);
     }
-    let kept = 0;
-    for (const candidate of candidates) {
-      if (kept >= perPositive) break;
-      // The verifier filter: keep a negative only when its final answer is parsed and differs from the reference.
-      if (verify(candidate.text, group.reference).verdict !== "incorrect") {
-        counts.rejectedNegatives++;
-        continue;
-      }
-      kept++;
+    for (const negative of negatives) {
       out.push({
         group: g,
         positiveIndex,
         positive,
-        negative: candidate.text,
-        strategy: candidate.strategy,
+        negative: negative.text,
+        strategy: negative.strategy,
         positiveInput: formatRmInput(group.question, group.reference, positive),
-        negativeInput: formatRmInput(group.question, group.reference, candidate.text),
+        negativeInput: formatRmInput(group.question, group.reference, negative.text),
       });
     }
-    if (kept > 0) used++;
+    if (negatives.length > 0) used++;
   }
   return out;
+}
+
+/** Up to `wanted` rewrites of `positive` that pass the verifier filter; undefined when the synthesizer failed. */
+async function verifiedRewrites(
+  group: PromptGroup,
+  positive: string,
+  wanted: number,
+  options: BuildPairsOptions,
+  rng: Rng,
+  counts: PairCounts,
+): Promise<NegativeCandidate[] | undefined> {
+  let candidates;
+  try {
+    candidates = await options.synthesizer.candidates(
+      { question: group.question, reference: group.reference, response: positive },
+      rng.fork(),
+    );
+  } catch {
+    counts.synthesizerErrors++;
+    return undefined;
+  }
+  const kept: NegativeCandidate[] = [];
+  for (const candidate of candidates) {
+    if (kept.length >= wanted) break;
+    // The verifier filter: keep a negative only when its final answer is parsed and differs from the reference.
+    if (verify(candidate.text, group.reference).verdict === "incorrect") kept.push(candidate);
+    else counts.rejectedNegatives++;
+  }
+  return kept;
 }
 
 /** log(1 + e^x), stable for large |x|. */

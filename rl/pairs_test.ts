@@ -41,6 +41,27 @@ Deno.test("buildPairs - positives from verified samples, negatives filtered by t
   assertEquals(batch, await buildPairs(groups, { synthesizer: new RuleNegativeSynthesizer(), seed: 3 }));
 });
 
+Deno.test("buildPairs - policy negatives are the group's own wrong samples; both fills up with rewrites", async () => {
+  const group = {
+    question: "q",
+    reference: "7",
+    responses: ["3+4=7. #### 7", "3+4=8. #### 8", "3+4=8. #### 8", "3*4=12. #### 12"],
+  };
+  const synthesizer = new RuleNegativeSynthesizer();
+  const policy = await buildPairs([group], { synthesizer, negatives: "policy", negativesPerPositive: 3 });
+  // Distinct wrong samples only (the duplicate once), never a rewrite.
+  assertEquals(policy.pairs.map((p) => p.negative).sort(), ["3*4=12. #### 12", "3+4=8. #### 8"]);
+  ok(policy.pairs.every((p) => p.strategy === "policy" && p.positive === "3+4=7. #### 7"));
+  const both = await buildPairs([group], { synthesizer, negatives: "both", negativesPerPositive: 3 });
+  assertEquals(both.pairs.map((p) => p.strategy).filter((s) => s === "policy").length, 2);
+  assertEquals(both.pairs.length, 3);
+  ok(verify(both.pairs[2]!.negative, "7").verdict === "incorrect");
+  // A group whose samples are all right has no policy negative: masked under `policy`, rewrites under `both`.
+  const allRight = { question: "q", reference: "7", responses: ["3+4=7. #### 7"] };
+  assertEquals((await buildPairs([allRight], { synthesizer, negatives: "policy" })).mask, [false]);
+  assertEquals((await buildPairs([allRight], { synthesizer, negatives: "both" })).mask, [true]);
+});
+
 Deno.test("buildPairs - rewrites the verifier still accepts are rejected; failing synthesizers are counted", async () => {
   const sameAnswer: NegativeSynthesizer = {
     candidates: (input) => [{ text: `${input.response} (rephrased) #### ${input.reference}`, strategy: "answer-swap" }],

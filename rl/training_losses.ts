@@ -8,6 +8,7 @@
  *   (`response_mask[b][t]` = 1 when token t+1 is a generated response token); `advantages` float32 [B].
  * - Pairwise: `pos_ids`, `pos_mask`, `neg_ids`, `neg_mask` int64 [N, T]; `pair_mask` float32 [N].
  * - BCE: `input_ids`, `attention_mask` int64 [N, T]; `labels`, `label_mask` float32 [N].
+ * - Cooper with an anchor: either of the last two, plus an optional `loss_weight` float32 [1].
  */
 import { CoopError } from "../shared/errors.ts";
 
@@ -15,7 +16,7 @@ import { op, type Sym } from "../engine/graph/mod.ts";
 import type { DecoderConfig } from "../engine/io/mod.ts";
 import { Decoder } from "../engine/models/decoder.ts";
 import { rewardOf, tokenLogprobsOf } from "../engine/score/mod.ts";
-import type { LossFn } from "../engine/train/mod.ts";
+import type { LossFn, LossOutputs } from "../engine/train/mod.ts";
 import type { GrpoLossOptions } from "./grpo.ts";
 import { bceLossGraph, grpoLossGraph, pairwiseLossGraph, tokenMeanGraph } from "./losses.ts";
 
@@ -99,6 +100,24 @@ export function pairwiseTrainingLoss(config: DecoderConfig): LossFn {
         margin: tokenMeanGraph(margin, pairMask),
       },
     };
+  };
+}
+
+/**
+ * Cooper's RM update with an optional pointwise anchor: a micro-batch of pairs takes the pairwise loss, a micro-batch
+ * of labelled rows (the step's rollouts with the verifier's labels) the BCE. Either may carry a float [1]
+ * `loss_weight` that scales its loss, so a learner can weigh pair and anchor micro-batches (see
+ * `RewardLearner.updatePairs`); without one the loss is exactly {@link pairwiseTrainingLoss}'s or
+ * {@link bceTrainingLoss}'s.
+ */
+export function cooperTrainingLoss(config: DecoderConfig): LossFn {
+  const pairwise = pairwiseTrainingLoss(config);
+  const bce = bceTrainingLoss(config);
+  return (g, params, batch) => {
+    const out = (batch.labels === undefined ? pairwise : bce)(g, params, batch) as LossOutputs;
+    const weight = batch.loss_weight;
+    if (weight === undefined) return out;
+    return { ...out, loss: op.mul(out.loss, op.reshape(weight, [])) };
   };
 }
 

@@ -11,7 +11,13 @@ import { type Tensor, tensor } from "../shared/tensor.ts";
 import { grpoLoss } from "./grpo.ts";
 import { formatRmInput } from "./pairs.ts";
 import { TASK_ALPHABET } from "./tasks/synthetic.ts";
-import { bceTrainingLoss, grpoTrainingLoss, LossBatchError, pairwiseTrainingLoss } from "./training_losses.ts";
+import {
+  bceTrainingLoss,
+  cooperTrainingLoss,
+  grpoTrainingLoss,
+  LossBatchError,
+  pairwiseTrainingLoss,
+} from "./training_losses.ts";
 
 /** A test whose trainers are released even when it fails. */
 function trainerTest(name: string, fn: (make: (options: TrainerOptions) => Trainer) => Promise<void>): void {
@@ -194,6 +200,44 @@ trainerTest("pairwiseTrainingLoss and bceTrainingLoss - the RM learns to rank ve
   let b1 = b0;
   for (let i = 0; i < 40; i++) b1 = await bce.step([labelled], { lr: 1e-2 });
   ok(b1.loss < b0.loss / 2 && b1.metrics.accuracy === 1, `BCE ${b0.loss} -> ${b1.loss}, acc ${b1.metrics.accuracy}`);
+});
+
+trainerTest("cooperTrainingLoss - pair and anchor micro-batches with weights give pairwise + w · BCE", async (make) => {
+  const config = decoderConfig(true);
+  const q = "bob has 5 cups and gets 2 more. how many cups?";
+  const T = 160;
+  const rows = (texts: string[]) => encode(texts.map((t) => ({ prompt: formatRmInput(q, "7", t), response: "" })), T);
+  const pos = rows(["5+2=7. #### 7"]);
+  const neg = rows(["5+2=8. #### 8"]);
+  const pairs = {
+    pos_ids: pos.input_ids,
+    pos_mask: pos.attention_mask,
+    neg_ids: neg.input_ids,
+    neg_mask: neg.attention_mask,
+    pair_mask: tensor("float32", [1], [1]),
+  };
+  const both = rows(["5+2=7. #### 7", "5+2=9. #### 9"]);
+  const labelled = {
+    input_ids: both.input_ids,
+    attention_mask: both.attention_mask,
+    labels: tensor("float32", [2], [1, 0]),
+    label_mask: tensor("float32", [2], [1, 1]),
+  };
+  const fresh = (loss: TrainerOptions["loss"], name: string) =>
+    make({ loss, params: Object.fromEntries(initWeights(config, { seed: 9 })), session: { intraOpThreads: 1 }, name });
+  const pairOnly = (await fresh(pairwiseTrainingLoss(config), "p").step([pairs], { lr: 1e-3 })).loss;
+  const bceOnly = (await fresh(bceTrainingLoss(config), "b").step([labelled], { lr: 1e-3 })).loss;
+  const plain = await fresh(cooperTrainingLoss(config), "c0").step([pairs], { lr: 1e-3 });
+  ok(plain.loss === pairOnly, `without weights the loss is the pairwise one: ${plain.loss} vs ${pairOnly}`);
+  const w = 0.5;
+  const weight = (v: number) => ({ loss_weight: tensor("float32", [1], [v]) });
+  // Two micro-batches: the Trainer averages, so weights k/P = 2 and w·k/L = 2w make the mean pairwise + w · BCE.
+  const mixed = await fresh(cooperTrainingLoss(config), "c1").step(
+    [{ ...pairs, ...weight(2) }, { ...labelled, ...weight(2 * w) }],
+    { lr: 1e-3 },
+  );
+  const expected = pairOnly + w * bceOnly;
+  ok(Math.abs(mixed.loss - expected) < 1e-5, `mixed loss ${mixed.loss}, expected ${expected}`);
 });
 
 trainerTest("training losses - a batch missing a tensor is a LossBatchError naming it", async (make) => {

@@ -21,7 +21,7 @@ import {
   type PackOptions,
   packPairBatch,
 } from "../../rl/batches.ts";
-import { bceTrainingLoss, grpoTrainingLoss, pairwiseTrainingLoss } from "../../rl/training_losses.ts";
+import { bceTrainingLoss, cooperTrainingLoss, grpoTrainingLoss } from "../../rl/training_losses.ts";
 import { rootedPath } from "../../shared/roots.ts";
 import { Tensor } from "../../shared/tensor.ts";
 import { registerActor } from "../registry.ts";
@@ -301,29 +301,53 @@ export class RewardLearner extends Learner {
       new LearnerCore(
         spec.rewardModel,
         spec.optim,
-        (config) => spec.objective === "bce" ? bceTrainingLoss(config) : pairwiseTrainingLoss(config),
+        (config) => spec.objective === "bce" ? bceTrainingLoss(config) : cooperTrainingLoss(config),
       ),
     );
   }
 
-  /** One pairwise update: mean(−log σ(s+ − s−)) over the given (positive, negative) RM input texts. */
-  async updatePairs(pairs: { positive: string; negative: string }[], lr?: number): Promise<UpdateReport> {
+  /**
+   * One pairwise update: mean(−log σ(s+ − s−)) over the given (positive, negative) RM input texts. With an `anchor`
+   * (labelled RM inputs and a weight w > 0) the one step minimises pairwise + w · BCE(anchor): each micro-batch's
+   * loss is scaled so that the Trainer's mean over micro-batches is exactly that sum of the two means.
+   */
+  async updatePairs(
+    pairs: { positive: string; negative: string }[],
+    lr?: number,
+    anchor?: { items: { input: string; label: number }[]; weight: number },
+  ): Promise<UpdateReport> {
     const encode = await this.#encoder();
     const encoded = pairs.map((p) => ({ positive: encode(p.positive), negative: encode(p.negative) }));
-    const batches = await this.core.pack(
+    const batches = encoded.length === 0 ? [] : await this.core.pack(
       encoded,
       (p) => Math.max(p.positive.length, p.negative.length),
       packPairBatch,
     );
-    return await this.core.step(batches, pairs.length, lr);
+    if (anchor === undefined || anchor.weight === 0 || anchor.items.length === 0) {
+      return await this.core.step(batches, pairs.length, lr);
+    }
+    const labelled = await this.#labelledBatches(anchor.items);
+    const k = batches.length + labelled.length;
+    const weigh = (batch: Record<string, Tensor>, w: number) => ({
+      ...batch,
+      loss_weight: new Tensor("float32", [1], Float32Array.of(w)),
+    });
+    const all = [
+      ...batches.map((b) => weigh(b, k / batches.length)),
+      ...labelled.map((b) => weigh(b, (anchor.weight * k) / labelled.length)),
+    ];
+    return await this.core.step(all, pairs.length + anchor.items.length, lr);
   }
 
   /** One BCE step on (RM input text, label in [0, 1]) items. */
   async updateLabelled(items: { input: string; label: number }[], lr?: number): Promise<UpdateReport> {
+    return await this.core.step(await this.#labelledBatches(items), items.length, lr);
+  }
+
+  async #labelledBatches(items: { input: string; label: number }[]): Promise<Record<string, Tensor>[]> {
     const encode = await this.#encoder();
     const encoded = items.map((it) => ({ ids: encode(it.input), label: it.label }));
-    const batches = await this.core.pack(encoded, (it) => it.ids.length, packLabelledBatch);
-    return await this.core.step(batches, items.length, lr);
+    return await this.core.pack(encoded, (it) => it.ids.length, packLabelledBatch);
   }
 
   /** Keeps the current RM as `version` for a later {@link rollback} (the newest `keep` versions are kept). */

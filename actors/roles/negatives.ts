@@ -14,6 +14,7 @@ import {
   buildPairs,
   type NegativeCandidate,
   type NegativeInput,
+  type NegativeSource,
   type NegativeSynthesizer as Rewriter,
   type PairBatch,
   type PromptGroup,
@@ -46,11 +47,13 @@ const GROUPS = z.array(z.object({
 export interface PairOptions {
   positivesPerGroup?: number;
   negativesPerPositive?: number;
+  negatives?: NegativeSource;
 }
 
 const PAIR_OPTIONS = z.object({
   positivesPerGroup: z.number().int().positive().optional(),
   negativesPerPositive: z.number().int().positive().optional(),
+  negatives: z.enum(["rewrite", "policy", "both"]).optional(),
 });
 
 /** Builds verified Cooper pairs with the rule rewriter or an assistant actor. */

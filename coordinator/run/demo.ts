@@ -147,6 +147,14 @@ async function runWarmups(
       throw new CoopError(`Demo warm-up "${run.status.name}" ${describe(run.status)}`);
     }
   }
+  // The RM's held-out curve, so the pretraining length can be judged from any demo log.
+  for (const p of rm.metrics.filter((p) => Number.isFinite(p.rm_sample_pair_accuracy))) {
+    console.log(
+      `  RM step ${p.step}: held-out pairwise ${pct(p.rm_sample_pair_accuracy!)}, classification ${
+        pct(p.rm_accuracy!)
+      }`,
+    );
+  }
   const lastRm = rm.metrics.at(-1) ?? { step: 0, time: 0 };
   const warmup: WarmupResult = {
     sftAccuracy: sft.metrics.at(-1)?.eval_accuracy ?? Number.NaN,

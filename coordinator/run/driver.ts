@@ -15,6 +15,7 @@ import { publishedDigests, retireWeights } from "../../actors/weights/mod.ts";
 import {
   AttestationError,
   computeRewards,
+  formatRmInput,
   groupAdvantages,
   HackingMonitor,
   isStale,
@@ -350,6 +351,7 @@ class RlRun {
     const pairs = await this.roles.negatives.pairs([...groups.values()], mixSeed(this.config.seed, step, 7), {
       positivesPerGroup: update.positivesPerGroup,
       negativesPerPositive: update.negativesPerPositive,
+      negatives: update.negatives,
     });
     const out: Record<string, number> = {
       rm_pairs: pairs.pairs.length,
@@ -369,12 +371,20 @@ class RlRun {
       this.#frozenSteps++;
       return { ...out, rm_frozen: 1 };
     }
-    if (inputs.length === 0) return out;
+    // The pointwise anchor: the verifier's labels of this step's rollouts (only with anchorWeight > 0).
+    const anchor = update.anchorWeight === 0 ? undefined : {
+      weight: update.anchorWeight,
+      items: batch.samples.map((s, i) => ({
+        input: formatRmInput(s.question, s.answer, s.text),
+        label: batch.verdicts[i] === "correct" ? 1 : 0,
+      })),
+    };
+    if (inputs.length === 0 && anchor === undefined) return out;
     let trained = false;
     let skipped = 0;
     let report;
     for (let epoch = 0; epoch < update.epochs; epoch++) {
-      report = await this.roles.rewardLearner.updatePairs(inputs);
+      report = await this.roles.rewardLearner.updatePairs(inputs, undefined, anchor);
       trained ||= !report.skipped;
       if (report.skipped) skipped++;
     }
