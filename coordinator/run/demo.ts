@@ -187,6 +187,8 @@ export async function demoConfigs(quick: boolean, seed: number) {
   const sftRaw = await read("sft.yaml");
   const rmRaw = await read("rm_pretrain.yaml");
   const root = `runs/${quick ? "quick" : "demo"}/seed-${seed}`;
+  // The learners may only save inside an existing runs root: on a fresh clone there is no runs/ yet.
+  await Deno.mkdir(root, { recursive: true });
   const sub = (raw: Record<string, unknown>, key: string) => (raw[key] ?? {}) as Record<string, unknown>;
   Object.assign(sftRaw, { seed, checkpoint: { ...sub(sftRaw, "checkpoint"), dir: `${root}/sft` } });
   Object.assign(rmRaw, {
@@ -208,7 +210,11 @@ export async function demoConfigs(quick: boolean, seed: number) {
   return { rlRaw, sft: parseJobConfig(sftRaw), rm: parseJobConfig(rmRaw) };
 }
 
-async function track(manager: RunManager, config: JobConfig): Promise<{ status: RunStatus; metrics: MetricPoint[] }> {
+/** Runs one job to its end with a progress bar; its final status and metrics. */
+export async function track(
+  manager: RunManager,
+  config: JobConfig,
+): Promise<{ status: RunStatus; metrics: MetricPoint[] }> {
   const label = config.kind === "rl" ? `${config.mode} (GRPO)` : config.kind;
   const progress = createProgress({ total: config.steps, label: label.padEnd(16), unit: "steps" });
   const status = manager.start(config);
