@@ -323,7 +323,8 @@ export class RewardLearner extends Learner {
       (p) => Math.max(p.positive.length, p.negative.length),
       packPairBatch,
     );
-    if (anchor === undefined || anchor.weight === 0 || anchor.items.length === 0) {
+    // A remote caller's omitted argument arrives as null (msgpack has no undefined).
+    if (!anchor || anchor.weight === 0 || anchor.items.length === 0) {
       return await this.core.step(batches, pairs.length, lr);
     }
     const labelled = await this.#labelledBatches(anchor.items);

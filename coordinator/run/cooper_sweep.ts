@@ -81,6 +81,7 @@ async function main(): Promise<void> {
       const line = {
         name: v.name,
         state: run.status.state,
+        error: run.status.error?.message,
         heldout: r.finalAccuracy,
         rmPair: r.rmPairAccuracy,
         rank: r.rmRankAccuracy,

@@ -384,7 +384,9 @@ class RlRun {
     let skipped = 0;
     let report;
     for (let epoch = 0; epoch < update.epochs; epoch++) {
-      report = await this.roles.rewardLearner.updatePairs(inputs, undefined, anchor);
+      report = await (anchor === undefined
+        ? this.roles.rewardLearner.updatePairs(inputs)
+        : this.roles.rewardLearner.updatePairs(inputs, undefined, anchor));
       trained ||= !report.skipped;
       if (report.skipped) skipped++;
     }
