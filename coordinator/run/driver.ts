@@ -388,7 +388,9 @@ class RlRun {
         ? this.roles.rewardLearner.updatePairs(inputs)
         : this.roles.rewardLearner.updatePairs(inputs, undefined, anchor));
       trained ||= !report.skipped;
-      if (report.skipped) skipped++;
+      if (report.skipped) {
+        skipped++;
+      }
     }
     Object.assign(out, {
       rm_loss: report!.loss,
