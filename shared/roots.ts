@@ -57,14 +57,10 @@ function inside(path: string, root: string): boolean {
   return rel === "" || (!rel.startsWith("..") && !isAbsolute(rel));
 }
 
+// A root that does not exist yet (a fresh clone has no runs/) still bounds the paths under it: its nearest existing
+// ancestor resolves through realpath and the missing tail cannot hold a symlink, so a checkpoint may be written there.
 function realRoots(roots: string[]): string[] {
-  const real: string[] = [];
-  for (const root of roots) {
-    try {
-      real.push(Deno.realPathSync(root));
-    } catch { /* a root that does not exist holds nothing */ }
-  }
-  return real;
+  return roots.map((root) => realPathOrAncestor(root).real);
 }
 
 /** The nearest existing ancestor of `path` (itself included), through realpath; the missing tail is appended. */

@@ -95,3 +95,21 @@ Deno.test("paths - paths inside the roots pass and resolve to real paths", async
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("paths - a runs root that does not exist yet (a fresh clone) still takes new checkpoint dirs, nothing outside", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "coop-paths-fresh-" });
+  const roots = rootsFromEnv(new Map<string, string>(), dir);
+  const real = Deno.realPathSync(dir);
+  strictEqual(
+    checkPath("checkpoint.dir", "runs/a", { kind: "runs", shape: "new", roots }, { cwd: dir }),
+    `${real}/runs/a`,
+  );
+  let refused: unknown;
+  try {
+    checkPath("checkpoint.dir", "../outside", { kind: "runs", shape: "new", roots }, { cwd: dir });
+  } catch (error) {
+    refused = error;
+  }
+  ok(refused instanceof PathError, `expected a PathError, got ${refused}`);
+  await Deno.remove(dir, { recursive: true });
+});
