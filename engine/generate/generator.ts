@@ -15,7 +15,15 @@ import type * as ort from "onnxruntime-node";
 import { tensor } from "../../shared/tensor.ts";
 import { Graph, op } from "../graph/mod.ts";
 import { cacheMask, causalMask, Decoder } from "../models/decoder.ts";
-import { checkRows, ModelInputError, type ModelRuntime, padRows, positionsOf, roundUp } from "../models/runtime.ts";
+import {
+  BucketedRunner,
+  checkRows,
+  type LengthBucketOptions,
+  ModelInputError,
+  padRows,
+  positionsOf,
+  roundUp,
+} from "../models/runtime.ts";
 import { Rng } from "./rng.ts";
 import { checkSamplingOptions, sampleToken, type SamplingOptions } from "./sampling.ts";
 
@@ -43,22 +51,11 @@ export interface Generation {
   stopped: boolean[];
 }
 
-/** Options of {@link Generator}. */
-export interface GeneratorOptions {
-  /** Prompt lengths and cache sizes are rounded up to multiples of this (default 16). */
-  lengthBucket?: number;
-}
+/** Options of {@link Generator}: prompt lengths and cache sizes are rounded up to multiples of `lengthBucket`. */
+export type GeneratorOptions = LengthBucketOptions;
 
 /** Generates continuations with a model runtime's current weights. */
-export class Generator {
-  readonly runtime: ModelRuntime;
-  readonly #bucket: number;
-
-  constructor(runtime: ModelRuntime, options: GeneratorOptions = {}) {
-    this.runtime = runtime;
-    this.#bucket = options.lengthBucket ?? 16;
-  }
-
+export class Generator extends BucketedRunner {
   /** Continues each prompt (unpadded token ids). */
   async generate(prompts: readonly (readonly number[])[], options: GenerateOptions): Promise<Generation> {
     const config = this.runtime.config;
@@ -75,7 +72,7 @@ export class Generator {
     const rng = new Rng(options.seed ?? 0);
     const b = prompts.length;
     const pad = config.padTokenId ?? 0;
-    const promptLen = roundUp(Math.max(...prompts.map((p) => p.length)), this.#bucket);
+    const promptLen = roundUp(Math.max(...prompts.map((p) => p.length)), this.bucket);
     // Rows as left-padded id/mask lists; generated tokens are appended as decoding goes.
     const { ids, masks } = padRows(prompts, promptLen, { pad, side: "left" });
     const out: Generation = {
@@ -86,7 +83,7 @@ export class Generator {
     };
 
     const recompute = options.mode === "recompute";
-    const slots = roundUp(promptLen + maxNew, this.#bucket);
+    const slots = roundUp(promptLen + maxNew, this.bucket);
     let logits: Float32Array;
     let cache: Record<string, ort.Tensor> = {};
     if (recompute) {
@@ -117,7 +114,7 @@ export class Generator {
         masks[r]!.push(1);
       }
       if (recompute) {
-        const width = roundUp(ids[0]!.length, this.#bucket);
+        const width = roundUp(ids[0]!.length, this.bucket);
         const left = width - ids[0]!.length;
         logits = await this.#lastLogits(
           ids.map((row) => [...new Array(left).fill(pad), ...row]),

@@ -88,6 +88,19 @@ export function fmtShape(shape: Shape): string {
   return `[${shape.join(", ")}]`;
 }
 
+/** ONNX TensorProto.DataType codes. */
+export const ONNX_DTYPE: Readonly<Record<DType, number>> = {
+  float32: 1,
+  uint8: 2,
+  int8: 3,
+  int32: 6,
+  int64: 7,
+  bool: 9,
+  float16: 10,
+  float64: 11,
+  bfloat16: 16,
+};
+
 /** Float dtypes: the only ones gradients flow through. */
 export function isFloat(dtype: DType): boolean {
   return dtype === "float32" || dtype === "float64" || dtype === "float16" || dtype === "bfloat16";

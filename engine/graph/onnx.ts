@@ -4,8 +4,7 @@
  * kept as references to their bytes until `finish`, which copies each of them exactly once into the model buffer.
  */
 import type { DType, Tensor } from "../../shared/tensor.ts";
-import { type Attr, Graph, GraphBuildError, type Node, type Sym } from "./graph.ts";
-import { ONNX_DTYPE } from "./ops.ts";
+import { type Attr, Graph, GraphBuildError, type Node, ONNX_DTYPE, type Sym } from "./graph.ts";
 
 /** The default-domain opset the builder emits. */
 export const OPSET = 18;

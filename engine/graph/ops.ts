@@ -4,81 +4,11 @@
  * cross-entropy, RMSNorm, attention, ...) is a composition of these, so its gradient comes from the rules table.
  */
 import type { DType } from "../../shared/tensor.ts";
-import { type Attr, fmtShape, Graph, GraphBuildError, GraphShapeError, type Shape, Sym, tensorOf } from "./graph.ts";
+import { fmtShape, type Graph, GraphBuildError, ONNX_DTYPE, type Sym, tensorOf } from "./graph.ts";
+import { broadcastShapes, elementwise, fail, graphOf, int64s, lift, normAxis, type Operand, unary } from "./infer.ts";
 
-/** A symbolic tensor or a plain number (lifted to a scalar constant of the other operand's dtype). */
-export type Operand = Sym | number;
-
-/** ONNX TensorProto.DataType codes. */
-export const ONNX_DTYPE: Readonly<Record<DType, number>> = {
-  float32: 1,
-  uint8: 2,
-  int8: 3,
-  int32: 6,
-  int64: 7,
-  bool: 9,
-  float16: 10,
-  float64: 11,
-  bfloat16: 16,
-};
-
-function fail(op: string, operands: readonly Sym[], why: string): never {
-  const shapes = operands.map((s) => `${s.dtype}${fmtShape(s.shape)}`).join(" and ");
-  throw new GraphShapeError(`Cannot apply "${op}" to ${shapes}: ${why}`);
-}
-
-function graphOf(op: string, operands: readonly Operand[]): Graph {
-  const sym = operands.find((o): o is Sym => o instanceof Sym);
-  if (sym === undefined) throw new GraphBuildError(`Cannot apply "${op}" to plain numbers only: pass a Sym`);
-  return sym.graph;
-}
-
-function lift(op: string, operands: readonly Operand[]): Sym[] {
-  const g = graphOf(op, operands);
-  const like = operands.find((o): o is Sym => o instanceof Sym)!;
-  return operands.map((o) => (o instanceof Sym ? o : g.scalar(o, like.dtype)));
-}
-
-/** Normalizes a possibly negative axis for a tensor of `rank`. */
-export function normAxis(op: string, x: Sym, axis: number, rank = x.rank): number {
-  const a = axis < 0 ? axis + rank : axis;
-  if (!Number.isInteger(a) || a < 0 || a >= Math.max(rank, 1)) fail(op, [x], `axis ${axis} is out of range`);
-  return a;
-}
-
-/** Numpy broadcasting of shapes; undefined when incompatible. */
-export function broadcastShapes(...shapes: Shape[]): number[] | undefined {
-  const rank = Math.max(...shapes.map((s) => s.length));
-  const out: number[] = [];
-  for (let i = 0; i < rank; i++) {
-    let dim = 1;
-    for (const s of shapes) {
-      const d = s[s.length - rank + i] ?? 1;
-      if (d === 1) continue;
-      if (dim !== 1 && dim !== d) return undefined;
-      dim = d;
-    }
-    out.push(dim);
-  }
-  return out;
-}
-
-function elementwise(op: string, operands: readonly Operand[], outDtype?: DType, sameDtype = true): Sym {
-  const syms = lift(op, operands);
-  const dtype = syms[0]!.dtype;
-  if (sameDtype && syms.some((s) => s.dtype !== dtype)) fail(op, syms, "dtypes differ");
-  const shape = broadcastShapes(...syms.map((s) => s.shape));
-  if (shape === undefined) fail(op, syms, "shapes do not broadcast");
-  return syms[0]!.graph.node(op, syms, {}, [{ dtype: outDtype ?? dtype, shape }])[0]!;
-}
-
-function unary(op: string, x: Sym, outDtype?: DType): Sym {
-  return x.graph.node(op, [x], {}, [{ dtype: outDtype ?? x.dtype, shape: x.shape }])[0]!;
-}
-
-function int64s(g: Graph, values: readonly number[]): Sym {
-  return g.constant(tensorOf("int64", [values.length], values));
-}
+export { broadcastShapes, normAxis, type Operand } from "./infer.ts";
+export { ONNX_DTYPE } from "./graph.ts";
 
 /** a + b (broadcasting). */
 export function add(a: Operand, b: Operand): Sym {
@@ -499,13 +429,7 @@ export function topK(x: Sym, k: number, axis = -1): [Sym, Sym] {
 }
 
 /** Escape hatch: any ONNX op with explicitly given output types (no gradient rule unless one is registered). */
-export function custom(
-  op: string,
-  inputs: readonly Sym[],
-  attrs: Record<string, Attr>,
-  outputs: readonly { dtype: DType; shape: Shape }[],
-  domain = "",
-): Sym[] {
-  const g = graphOf(op, inputs);
-  return g.node(op, inputs, attrs, outputs, domain);
+export function custom(...node: Parameters<Graph["node"]>): Sym[] {
+  const [op, inputs] = node;
+  return graphOf(op, inputs).node(...node);
 }

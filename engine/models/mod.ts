@@ -11,5 +11,14 @@ export {
   saveModel,
 } from "./params.ts";
 export type { ParamSpec, Weights } from "./params.ts";
-export { checkRows, checkTokenIds, ModelInputError, ModelRuntime, padRows, positionsOf, roundUp } from "./runtime.ts";
-export type { CheckRowsOptions, ModelRuntimeOptions } from "./runtime.ts";
+export {
+  BucketedRunner,
+  checkRows,
+  checkTokenIds,
+  ModelInputError,
+  ModelRuntime,
+  padRows,
+  positionsOf,
+  roundUp,
+} from "./runtime.ts";
+export type { CheckRowsOptions, LengthBucketOptions, ModelRuntimeOptions } from "./runtime.ts";

@@ -96,6 +96,24 @@ export class ModelRuntime {
   }
 }
 
+/** Options of a {@link BucketedRunner}. */
+export interface LengthBucketOptions {
+  /** Sequence lengths (and cache sizes) are rounded up to multiples of this (default 16). */
+  lengthBucket?: number;
+}
+
+/** A model runtime plus the length bucket its batches are padded to: the common base of Generator and Scorer. */
+export class BucketedRunner {
+  readonly runtime: ModelRuntime;
+  /** Lengths are rounded up to multiples of this, so few static-shape sessions exist. */
+  protected readonly bucket: number;
+
+  constructor(runtime: ModelRuntime, options: LengthBucketOptions = {}) {
+    this.runtime = runtime;
+    this.bucket = options.lengthBucket ?? 16;
+  }
+}
+
 /** Rounds `n` up to a multiple of `bucket` (sequence lengths are bucketed so few static-shape sessions exist). */
 export function roundUp(n: number, bucket: number): number {
   return Math.max(bucket, Math.ceil(n / bucket) * bucket);

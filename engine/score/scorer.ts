@@ -5,25 +5,21 @@
 import { tensor } from "../../shared/tensor.ts";
 import { Graph, type Sym } from "../graph/mod.ts";
 import { Decoder } from "../models/decoder.ts";
-import { checkRows, ModelInputError, type ModelRuntime, padRows, roundUp } from "../models/runtime.ts";
+import {
+  BucketedRunner,
+  checkRows,
+  type LengthBucketOptions,
+  ModelInputError,
+  padRows,
+  roundUp,
+} from "../models/runtime.ts";
 import { rewardOf, tokenLogprobsOf } from "./graphs.ts";
 
-/** Options of {@link Scorer}. */
-export interface ScorerOptions {
-  /** Sequence lengths are rounded up to multiples of this (default 16). */
-  lengthBucket?: number;
-}
+/** Options of {@link Scorer}: sequence lengths are rounded up to multiples of `lengthBucket`. */
+export type ScorerOptions = LengthBucketOptions;
 
 /** Runs scoring graphs over batches of unpadded token sequences. */
-export class Scorer {
-  readonly runtime: ModelRuntime;
-  readonly #bucket: number;
-
-  constructor(runtime: ModelRuntime, options: ScorerOptions = {}) {
-    this.runtime = runtime;
-    this.#bucket = options.lengthBucket ?? 16;
-  }
-
+export class Scorer extends BucketedRunner {
   /** Row r gets log p(seq[t+1] | seq[..t]) for t = 0 .. len_r - 2 (length len_r - 1). */
   async tokenLogprobs(sequences: readonly (readonly number[])[]): Promise<number[][]> {
     const { t, data } = await this.#score("logprobs", sequences, 2, tokenLogprobsOf);
@@ -50,7 +46,7 @@ export class Scorer {
     const config = this.runtime.config;
     checkRows(sequences, { action: "score", what: "sequence", minLength, vocabSize: config.vocabSize });
     const b = sequences.length;
-    const t = roundUp(Math.max(...sequences.map((s) => s.length)), this.#bucket);
+    const t = roundUp(Math.max(...sequences.map((s) => s.length)), this.bucket);
     const { ids, masks } = padRows(sequences, t, { pad: config.padTokenId ?? 0, side: "right" });
     const session = await this.runtime.session(`${name}:${b}x${t}`, () => {
       const g = new Graph(name);
