@@ -6,13 +6,13 @@
  */
 import { parseArgs } from "node:util";
 import { Generator } from "../engine/generate/mod.ts";
-import { parseDecoderConfig } from "../engine/io/mod.ts";
 import { initWeights, ModelRuntime } from "../engine/models/mod.ts";
 import { checkParity, hfFixturesDir } from "../engine/parity/mod.ts";
 import { lmTrainingLoss } from "../engine/score/mod.ts";
 import type { SessionOptions } from "../engine/session/mod.ts";
 import { Trainer } from "../engine/train/mod.ts";
 import { tensor } from "../shared/tensor.ts";
+import { tinyDecoderConfig } from "../tests/fixtures/mod.ts";
 import { printTable, type Row } from "./report.ts";
 
 const { values } = parseArgs({ args: Deno.args, options: { provider: { type: "string", default: "cuda" } } });
@@ -38,15 +38,13 @@ for (const name of ["qwen2-tiny", "llama-tiny", "qwen2-rm-tiny", "qwen2-tiny-bf1
 }
 
 // A `small`-sized Qwen2 (the engine bench's model family): one step on each provider from the same weights.
-const config = parseDecoderConfig({
+const config = tinyDecoderConfig({
   model_type: "qwen2",
   vocab_size: 4096,
   hidden_size: 256,
   num_hidden_layers: 4,
   num_attention_heads: 4,
-  num_key_value_heads: 2,
   intermediate_size: 1024,
-  tie_word_embeddings: true,
   rope_theta: 1000000,
   rms_norm_eps: 1e-6,
   max_position_embeddings: 512,

@@ -1,9 +1,9 @@
 import { deepStrictEqual as assertEquals, ok, throws } from "node:assert";
-import { parseDecoderConfig } from "../engine/io/mod.ts";
 import { initWeights } from "../engine/models/params.ts";
 import { ModelRuntime } from "../engine/models/runtime.ts";
 import { Scorer } from "../engine/score/mod.ts";
 import { Trainer } from "../engine/train/mod.ts";
+import { tinyDecoderConfig } from "../tests/fixtures/mod.ts";
 import { packGrpoBatch, packLabelledBatch, packPairBatch } from "./batches.ts";
 import { GrpoInputError } from "./grpo.ts";
 import { grpoTrainingLoss } from "./training_losses.ts";
@@ -67,20 +67,7 @@ Deno.test("packPairBatch and packLabelledBatch - common length, masks, dummy row
 });
 
 Deno.test("packGrpoBatch - on-policy log-probs from the engine's Scorer give ratio 1 and zero KL in the loss", async () => {
-  const config = parseDecoderConfig({
-    model_type: "llama",
-    architectures: ["LlamaForCausalLM"],
-    vocab_size: 20,
-    hidden_size: 16,
-    num_hidden_layers: 1,
-    num_attention_heads: 2,
-    num_key_value_heads: 2,
-    intermediate_size: 32,
-    tie_word_embeddings: true,
-    bos_token_id: 1,
-    eos_token_id: 2,
-    pad_token_id: 0,
-  });
+  const config = tinyDecoderConfig({ vocab_size: 20, bos_token_id: 1, eos_token_id: 2, pad_token_id: 0 });
   const weights = initWeights(config, { seed: 9, std: 0.5 }); // large weights: far-from-uniform log-probs
   const runtime = new ModelRuntime(config, { session: { intraOpThreads: 1 } });
   runtime.setWeights(weights);

@@ -1,6 +1,5 @@
 import { ok, rejects } from "node:assert";
 import { Graph, toOnnx } from "../engine/graph/mod.ts";
-import { parseDecoderConfig } from "../engine/io/mod.ts";
 import { declareParams, Decoder } from "../engine/models/decoder.ts";
 import { initWeights } from "../engine/models/params.ts";
 import { tokenLogprobsOf } from "../engine/score/mod.ts";
@@ -8,6 +7,7 @@ import { createSession } from "../engine/session/mod.ts";
 import { CharTokenizer } from "../engine/tokenizers/mod.ts";
 import { Trainer, type TrainerOptions } from "../engine/train/mod.ts";
 import { type Tensor, tensor } from "../shared/tensor.ts";
+import { tinyDecoderConfig } from "../tests/fixtures/mod.ts";
 import { grpoLoss } from "./grpo.ts";
 import { formatRmInput } from "./pairs.ts";
 import { TASK_ALPHABET } from "./tasks/synthetic.ts";
@@ -38,17 +38,10 @@ function trainerTest(name: string, fn: (make: (options: TrainerOptions) => Train
 const tok = new CharTokenizer(TASK_ALPHABET);
 
 function decoderConfig(classifier: boolean) {
-  return parseDecoderConfig({
-    model_type: "llama",
+  return tinyDecoderConfig({
     architectures: [classifier ? "LlamaForSequenceClassification" : "LlamaForCausalLM"],
     vocab_size: tok.vocabSize,
-    hidden_size: 16,
-    num_hidden_layers: 1,
-    num_attention_heads: 2,
-    num_key_value_heads: 2,
-    intermediate_size: 32,
     tie_word_embeddings: !classifier,
-    rope_theta: 10000,
     bos_token_id: tok.bosId,
     eos_token_id: tok.eosId,
     pad_token_id: tok.padId,

@@ -4,25 +4,20 @@
  * steps with micro-batches, clipping, weight decay and a frozen parameter; buffer reuse, skipped steps, adoption.
  */
 import { ok, strictEqual } from "node:assert/strict";
-import { parseDecoderConfig } from "../../engine/io/mod.ts";
 import { initWeights } from "../../engine/models/params.ts";
 import { lmTrainingLoss } from "../../engine/score/mod.ts";
 import { Trainer, type TrainerOptions, type UpdateMode } from "../../engine/train/mod.ts";
 import { type Tensor, tensor } from "../../shared/tensor.ts";
+import { tinyDecoderConfig } from "../fixtures/mod.ts";
 
 // Llama-style (no q/k/v biases): a k-projection bias has a mathematically zero gradient (softmax ignores it), and
 // AdamW turns the float noise there into ±lr updates that differ between any two graphs.
-const config = parseDecoderConfig({
-  model_type: "llama",
-  architectures: ["LlamaForCausalLM"],
+const config = tinyDecoderConfig({
   vocab_size: 48,
   hidden_size: 32,
   num_hidden_layers: 2,
   num_attention_heads: 4,
-  num_key_value_heads: 2,
   intermediate_size: 64,
-  tie_word_embeddings: true,
-  rope_theta: 10000,
   pad_token_id: 0,
 });
 

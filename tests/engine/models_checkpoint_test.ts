@@ -1,21 +1,11 @@
 import { deepStrictEqual, ok, strictEqual, throws } from "node:assert";
-import { parseDecoderConfig, readDecoderConfig, readSafetensors } from "../../engine/io/mod.ts";
+import { readDecoderConfig, readSafetensors } from "../../engine/io/mod.ts";
 import { checkWeights, initWeights, loadWeights, parameterCount, saveModel } from "../../engine/models/params.ts";
 import { Tensor } from "../../shared/tensor.ts";
+import { tinyDecoderConfig } from "../fixtures/mod.ts";
 import { fixtureDir } from "./parity_fixtures.ts";
 
-const tiny = parseDecoderConfig({
-  model_type: "llama",
-  architectures: ["LlamaForCausalLM"],
-  vocab_size: 40,
-  hidden_size: 16,
-  num_hidden_layers: 2,
-  num_attention_heads: 4,
-  num_key_value_heads: 2,
-  intermediate_size: 32,
-  tie_word_embeddings: true,
-  rope_theta: 10000,
-});
+const tiny = tinyDecoderConfig({ vocab_size: 40, num_hidden_layers: 2, num_attention_heads: 4 });
 
 Deno.test("checkpoint - save then load gives the same config and weights under HF names", async () => {
   const dir = await Deno.makeTempDir({ prefix: "coop_ckpt_" });

@@ -3,23 +3,20 @@
  * to float32 inside each session, and its log-probs stay within float16 rounding of the float32 runtime's.
  */
 import { ok, strictEqual } from "node:assert/strict";
-import { parseDecoderConfig } from "../../engine/io/mod.ts";
 import { initWeights } from "../../engine/models/params.ts";
 import { ModelRuntime } from "../../engine/models/runtime.ts";
 import { Scorer } from "../../engine/score/mod.ts";
 import { Generator } from "../../engine/generate/generator.ts";
+import { tinyDecoderConfig } from "../fixtures/mod.ts";
 
-const config = parseDecoderConfig({
+const config = tinyDecoderConfig({
   model_type: "qwen2",
   architectures: ["Qwen2ForCausalLM"],
   vocab_size: 64,
   hidden_size: 32,
   num_hidden_layers: 2,
   num_attention_heads: 4,
-  num_key_value_heads: 2,
   intermediate_size: 64,
-  tie_word_embeddings: true,
-  rope_theta: 10000,
 });
 
 Deno.test("ModelRuntime float16 weights - log-probs match float32 within fp16 rounding; generation runs", async () => {

@@ -5,13 +5,13 @@
 import { ok } from "node:assert";
 import { Generator } from "../../engine/generate/generator.ts";
 import { Rng } from "../../engine/generate/rng.ts";
-import { parseDecoderConfig } from "../../engine/io/mod.ts";
 import { initWeights } from "../../engine/models/params.ts";
 import { ModelRuntime } from "../../engine/models/runtime.ts";
 import { lmTrainingLoss } from "../../engine/score/mod.ts";
 import { CharTokenizer } from "../../engine/tokenizers/mod.ts";
 import { Trainer } from "../../engine/train/mod.ts";
 import { tensor } from "../../shared/tensor.ts";
+import { tinyDecoderConfig } from "../fixtures/mod.ts";
 
 const DIGITS = 5;
 const BATCH = 32;
@@ -20,17 +20,12 @@ const STEPS = 300;
 const TARGET_LOSS = 0.05;
 
 const tok = new CharTokenizer("0123456789|");
-const config = parseDecoderConfig({
-  model_type: "llama",
-  architectures: ["LlamaForCausalLM"],
+const config = tinyDecoderConfig({
   vocab_size: tok.vocabSize,
   hidden_size: 64,
   num_hidden_layers: 2,
   num_attention_heads: 4,
-  num_key_value_heads: 2,
   intermediate_size: 128,
-  tie_word_embeddings: true,
-  rope_theta: 10000,
   bos_token_id: tok.bosId,
   eos_token_id: tok.eosId,
   pad_token_id: tok.padId,
