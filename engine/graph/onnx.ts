@@ -217,14 +217,7 @@ export function toOnnx(graph: Graph, options: ToOnnxOptions = {}): Uint8Array {
       c.message(5, attrProto("to", { int: ONNX_DTYPE[input.dtype] }));
       g.message(1, c);
     }
-    const n = new Writer();
-    for (const input of node.inputs) n.string(1, nameOf(input));
-    for (const output of node.outputs) n.string(2, nameOf(output));
-    n.string(3, `n${node.index}`);
-    n.string(4, node.op);
-    for (const [key, attr] of Object.entries(node.attrs)) n.message(5, attrProto(key, attr));
-    if (node.domain !== "") n.string(7, node.domain);
-    g.message(1, n);
+    g.message(1, nodeProto(node, nameOf));
   }
   for (const [sym, name] of identities) {
     const n = new Writer();
@@ -242,6 +235,23 @@ export function toOnnx(graph: Graph, options: ToOnnxOptions = {}): Uint8Array {
   for (const input of graph.inputs) g.message(11, valueInfo(input.name, input, casts.get(input)));
   for (const [name, sym] of outs) g.message(12, valueInfo(name, sym));
 
+  return modelProto(graph, g, options.extraOpsets ?? {});
+}
+
+/** NodeProto of one node, its values named by `nameOf` (graph outputs take the output's name). */
+function nodeProto(node: Node, nameOf: (s: Sym) => string): Writer {
+  const n = new Writer();
+  for (const input of node.inputs) n.string(1, nameOf(input));
+  for (const output of node.outputs) n.string(2, nameOf(output));
+  n.string(3, `n${node.index}`);
+  n.string(4, node.op);
+  for (const [key, attr] of Object.entries(node.attrs)) n.message(5, attrProto(key, attr));
+  if (node.domain !== "") n.string(7, node.domain);
+  return n;
+}
+
+/** ModelProto around GraphProto `g`: IR version, producer, the default opset and `extraOpsets`. */
+function modelProto(graph: Graph, g: Writer, extraOpsets: Readonly<Record<string, number>>): Uint8Array {
   const m = new Writer();
   m.int(1, IR_VERSION);
   m.string(2, "coop");
@@ -250,7 +260,7 @@ export function toOnnx(graph: Graph, options: ToOnnxOptions = {}): Uint8Array {
   opset.string(1, "");
   opset.int(2, OPSET);
   m.message(8, opset);
-  for (const [domain, version] of Object.entries(options.extraOpsets ?? {})) {
+  for (const [domain, version] of Object.entries(extraOpsets)) {
     const o = new Writer();
     o.string(1, domain);
     o.int(2, version);
