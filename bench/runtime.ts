@@ -9,7 +9,7 @@ import { Counter, Echo } from "../actors/demo_actors.ts";
 import { decode, encode } from "../shared/codec.ts";
 import { connectNats, type NatsTransport } from "../shared/nats_transport.ts";
 import { encodeCall } from "../shared/protocol.ts";
-import { tensor } from "../shared/tensor.ts";
+import { type Tensor, tensor } from "../shared/tensor.ts";
 import { ManagedProcess, startLocalCluster } from "../coordinator/local_cluster.ts";
 import { columns, percentile, printTable, writeBenchJson } from "./report.ts";
 
@@ -98,119 +98,30 @@ export async function runRuntimeBench(args: string[] = []): Promise<RuntimeBench
 
     const echo = await cluster.spawn(Echo, { resources: { cpu: 1 }, maxConcurrency: 64 });
     const frame = encodeCall("echo", [1]);
-    // Warm both paths (JIT, connections) before measuring.
-    for (let i = 0; i < 500; i++) {
-      await echo.echo(1);
-      await nc.request(RAW_SUBJECT, frame, { timeout: 5000 });
-    }
-    // The machine is shared: interleave the two paths in short rounds so both see the same background load, and
-    // keep each path's best throughput round.
-    const natsSeq = { us: [] as number[], perS: 0 };
-    const callSeq = { us: [] as number[], perS: 0 };
-    let calls64 = 0;
-    let nats64 = 0;
-    const rounds = quick ? 2 : 5;
-    // Latency samples alternate call by call (round-level interleaving still let load bursts favour one path).
-    for (let i = 0; i < calls; i++) {
-      let t0 = performance.now();
-      await nc.request(RAW_SUBJECT, frame, { timeout: 5000 });
-      natsSeq.us.push((performance.now() - t0) * 1000);
-      t0 = performance.now();
-      await echo.echo(1);
-      callSeq.us.push((performance.now() - t0) * 1000);
-    }
-    for (let round = 0; round < rounds; round++) {
-      const raw = await latencies(calls / rounds, () => nc.request(RAW_SUBJECT, frame, { timeout: 5000 }));
-      const call = await latencies(calls / rounds, () => echo.echo(1));
-      natsSeq.perS = Math.max(natsSeq.perS, raw.perS);
-      callSeq.perS = Math.max(callSeq.perS, call.perS);
-      calls64 = Math.max(calls64, await throughput(calls * 2, 64, () => echo.echo(1)));
-      nats64 = Math.max(
-        nats64,
-        await throughput(calls * 2, 64, () => nc.request(RAW_SUBJECT, frame, { timeout: 5000 })),
-      );
-    }
-
-    const tensorMbS: Record<string, number> = {};
-    const natsMbS: Record<string, number> = {};
-    const copyMbS: Record<string, number> = {};
-    const decodeUs: Record<string, number> = {};
-    for (const [key, mib] of Object.entries(SIZES)) {
-      if (quick && mib > 16) continue;
-      const t = tensor("float32", [mib * MIB / 4]);
-      const bytes = t.bytes();
-      // Warm both paths (and the chunked-transfer code) once at this size.
-      await echo.size(t);
-      await client.request(`${RAW_SUBJECT}.large`, bytes, { timeoutMs: 60_000 });
-      const repeats = mib >= 256 ? 3 : mib >= 16 ? 4 : 10;
-      // Alternate the two paths, one transfer at a time, so background load hits both alike; keep each one's best.
-      tensorMbS[key] = 0;
-      natsMbS[key] = 0;
-      for (let i = 0; i < repeats; i++) {
-        tensorMbS[key] = Math.max(tensorMbS[key]!, await mbPerS(bytes.byteLength, 1, () => echo.size(t)));
-        natsMbS[key] = Math.max(
-          natsMbS[key]!,
-          await mbPerS(
-            bytes.byteLength,
-            1,
-            () => client!.request(`${RAW_SUBJECT}.large`, bytes, { timeoutMs: 60_000 }),
-          ),
-        );
-      }
-      copyMbS[key] = await mbPerS(bytes.byteLength, repeats, () => Promise.resolve(bytes.slice()));
-      const encoded = encode(t);
-      decodeUs[key] = Infinity;
-      for (let i = 0; i < 5; i++) {
-        const t0 = performance.now();
-        decode(encoded);
-        decodeUs[key] = Math.min(decodeUs[key]!, (performance.now() - t0) * 1000);
-      }
-    }
+    const { nats, call } = await measureCalls(
+      { calls, rounds: quick ? 2 : 5 },
+      () => nc.request(RAW_SUBJECT, frame, { timeout: 5000 }),
+      () => echo.echo(1),
+    );
+    const transfers = await measureTransfers(
+      quick,
+      (t) => echo.size(t),
+      (bytes) => client!.request(`${RAW_SUBJECT}.large`, bytes, { timeoutMs: 60_000 }),
+    );
 
     const result: RuntimeBenchResult = {
-      call_p50_us: percentile(callSeq.us, 50),
-      call_p99_us: percentile(callSeq.us, 99),
-      nats_p50_us: percentile(natsSeq.us, 50),
-      call_overhead_ratio: percentile(callSeq.us, 50) / percentile(natsSeq.us, 50),
-      calls_per_s_seq: callSeq.perS,
-      calls_per_s_64: calls64,
-      nats_calls_per_s_64: nats64,
-      tensor_mb_s: tensorMbS,
-      nats_mb_s: natsMbS,
+      call_p50_us: percentile(call.us, 50),
+      call_p99_us: percentile(call.us, 99),
+      nats_p50_us: percentile(nats.us, 50),
+      call_overhead_ratio: percentile(call.us, 50) / percentile(nats.us, 50),
+      calls_per_s_seq: call.perS,
+      calls_per_s_64: call.c64,
+      nats_calls_per_s_64: nats.c64,
+      tensor_mb_s: transfers.tensorMbS,
+      nats_mb_s: transfers.natsMbS,
       spawn_ms: percentile(spawnMs, 50),
     };
-    printTable(
-      "Calls (one actor host process, one client process)",
-      [
-        { path: "actor call", p50: result.call_p50_us, p99: result.call_p99_us, seq: callSeq.perS, c64: calls64 },
-        {
-          path: "raw NATS request/reply",
-          p50: result.nats_p50_us,
-          p99: percentile(natsSeq.us, 99),
-          seq: natsSeq.perS,
-          c64: nats64,
-        },
-      ],
-      columns(
-        "path | p50: p50 (µs) | p99: p99 (µs) | seq: calls/s sequential (best round) | c64: calls/s 64 in flight (best round)",
-      ),
-    );
-    console.log(`call overhead ratio (p50 actor / p50 NATS): ${result.call_overhead_ratio.toFixed(2)}`);
-    console.log(`calls/s ratio, 64 in flight (actor / NATS): ${(calls64 / nats64).toFixed(2)}`);
-    printTable(
-      "\nTensor transfer (float32, one way, best of repeats)",
-      Object.keys(tensorMbS).map((key) => ({
-        size: key,
-        actor: tensorMbS[key],
-        nats: natsMbS[key],
-        ratio: tensorMbS[key]! / natsMbS[key]!,
-        copy: copyMbS[key],
-        decode: decodeUs[key],
-      })),
-      columns(`size | actor: actor call MB/s | nats: NATS request MB/s | ratio: actor/NATS
-        copy: in-process copy MB/s | decode: decode (µs, view)`),
-    );
-    console.log(`\nspawn-to-ready: ${result.spawn_ms.toFixed(0)} ms (median of ${spawnMs.length})`);
+    printRuntimeReport(result, { nats, call, transfers, spawns: spawnMs.length });
     if (quick) {
       console.log("(--quick: smaller samples and no 256 MiB; bench/out/runtime.json left as it was)");
     } else {
@@ -222,6 +133,132 @@ export async function runRuntimeBench(args: string[] = []): Promise<RuntimeBench
     await raw.stop(3000);
     await local.stop();
   }
+}
+
+/** One call path's sequential latency samples (µs) and best-round throughputs, sequential and 64 in flight. */
+interface PathStats {
+  us: number[];
+  perS: number;
+  c64: number;
+}
+
+/** Raw NATS request/reply next to an actor call: sequential latency and throughput, sequential and 64 in flight. */
+async function measureCalls(
+  size: { calls: number; rounds: number },
+  rawCall: () => Promise<unknown>,
+  actorCall: () => Promise<unknown>,
+): Promise<{ nats: PathStats; call: PathStats }> {
+  const { calls, rounds } = size;
+  // Warm both paths (JIT, connections) before measuring.
+  for (let i = 0; i < 500; i++) {
+    await actorCall();
+    await rawCall();
+  }
+  // The machine is shared: interleave the two paths in short rounds so both see the same background load, and
+  // keep each path's best throughput round.
+  const nats: PathStats = { us: [], perS: 0, c64: 0 };
+  const call: PathStats = { us: [], perS: 0, c64: 0 };
+  // Latency samples alternate call by call (round-level interleaving still let load bursts favour one path).
+  for (let i = 0; i < calls; i++) {
+    let t0 = performance.now();
+    await rawCall();
+    nats.us.push((performance.now() - t0) * 1000);
+    t0 = performance.now();
+    await actorCall();
+    call.us.push((performance.now() - t0) * 1000);
+  }
+  for (let round = 0; round < rounds; round++) {
+    const raw = await latencies(calls / rounds, rawCall);
+    const actor = await latencies(calls / rounds, actorCall);
+    nats.perS = Math.max(nats.perS, raw.perS);
+    call.perS = Math.max(call.perS, actor.perS);
+    call.c64 = Math.max(call.c64, await throughput(calls * 2, 64, actorCall));
+    nats.c64 = Math.max(nats.c64, await throughput(calls * 2, 64, rawCall));
+  }
+  return { nats, call };
+}
+
+/** Per tensor size: MB/s through an actor call, through the transport alone and an in-process copy; decode µs. */
+interface TransferStats {
+  tensorMbS: Record<string, number>;
+  natsMbS: Record<string, number>;
+  copyMbS: Record<string, number>;
+  decodeUs: Record<string, number>;
+}
+
+/** Tensor transfer at each of SIZES (no 256 MiB with `quick`), one way, best of repeats. */
+async function measureTransfers(
+  quick: boolean,
+  actorSend: (t: Tensor) => Promise<unknown>,
+  rawSend: (bytes: Uint8Array) => Promise<unknown>,
+): Promise<TransferStats> {
+  const stats: TransferStats = { tensorMbS: {}, natsMbS: {}, copyMbS: {}, decodeUs: {} };
+  const { tensorMbS, natsMbS, copyMbS, decodeUs } = stats;
+  for (const [key, mib] of Object.entries(SIZES)) {
+    if (quick && mib > 16) continue;
+    const t = tensor("float32", [mib * MIB / 4]);
+    const bytes = t.bytes();
+    // Warm both paths (and the chunked-transfer code) once at this size.
+    await actorSend(t);
+    await rawSend(bytes);
+    const repeats = mib >= 256 ? 3 : mib >= 16 ? 4 : 10;
+    // Alternate the two paths, one transfer at a time, so background load hits both alike; keep each one's best.
+    tensorMbS[key] = 0;
+    natsMbS[key] = 0;
+    for (let i = 0; i < repeats; i++) {
+      tensorMbS[key] = Math.max(tensorMbS[key]!, await mbPerS(bytes.byteLength, 1, () => actorSend(t)));
+      natsMbS[key] = Math.max(natsMbS[key]!, await mbPerS(bytes.byteLength, 1, () => rawSend(bytes)));
+    }
+    copyMbS[key] = await mbPerS(bytes.byteLength, repeats, () => Promise.resolve(bytes.slice()));
+    const encoded = encode(t);
+    decodeUs[key] = Infinity;
+    for (let i = 0; i < 5; i++) {
+      const t0 = performance.now();
+      decode(encoded);
+      decodeUs[key] = Math.min(decodeUs[key]!, (performance.now() - t0) * 1000);
+    }
+  }
+  return stats;
+}
+
+/** Prints the calls table, the two ratios, the transfer table and spawn-to-ready time. */
+function printRuntimeReport(
+  result: RuntimeBenchResult,
+  m: { nats: PathStats; call: PathStats; transfers: TransferStats; spawns: number },
+): void {
+  const { tensorMbS, natsMbS, copyMbS, decodeUs } = m.transfers;
+  printTable(
+    "Calls (one actor host process, one client process)",
+    [
+      { path: "actor call", p50: result.call_p50_us, p99: result.call_p99_us, seq: m.call.perS, c64: m.call.c64 },
+      {
+        path: "raw NATS request/reply",
+        p50: result.nats_p50_us,
+        p99: percentile(m.nats.us, 99),
+        seq: m.nats.perS,
+        c64: m.nats.c64,
+      },
+    ],
+    columns(
+      "path | p50: p50 (µs) | p99: p99 (µs) | seq: calls/s sequential (best round) | c64: calls/s 64 in flight (best round)",
+    ),
+  );
+  console.log(`call overhead ratio (p50 actor / p50 NATS): ${result.call_overhead_ratio.toFixed(2)}`);
+  console.log(`calls/s ratio, 64 in flight (actor / NATS): ${(m.call.c64 / m.nats.c64).toFixed(2)}`);
+  printTable(
+    "\nTensor transfer (float32, one way, best of repeats)",
+    Object.keys(tensorMbS).map((key) => ({
+      size: key,
+      actor: tensorMbS[key],
+      nats: natsMbS[key],
+      ratio: tensorMbS[key]! / natsMbS[key]!,
+      copy: copyMbS[key],
+      decode: decodeUs[key],
+    })),
+    columns(`size | actor: actor call MB/s | nats: NATS request MB/s | ratio: actor/NATS
+        copy: in-process copy MB/s | decode: decode (µs, view)`),
+  );
+  console.log(`\nspawn-to-ready: ${result.spawn_ms.toFixed(0)} ms (median of ${m.spawns})`);
 }
 
 /** The raw-NATS baseline's responder: replies to small requests with a fixed frame and to large ones with a length. */

@@ -176,8 +176,8 @@ async function successor(local: LocalCluster, usage: () => Promise<Usage>, befor
   return seconds;
 }
 
-/** Runs the benchmark; see the module comment. */
-export async function runScaleBench(args: string[]): Promise<ScaleResult> {
+/** The suite's flags: --nodes, --actors, --concurrency (default 32), --quick (50 nodes and 500 actors). */
+function scaleArgs(args: string[]): { quick: boolean; nodeCount: number; actorCount: number; concurrency: number } {
   const { values } = parseArgs({
     args,
     options: {
@@ -192,6 +192,36 @@ export async function runScaleBench(args: string[]): Promise<ScaleResult> {
   const actorCount = Number(values.actors ?? (quick ? 500 : 10_000));
   const concurrency = Number(values.concurrency);
   if (actorCount * ACTOR_CPU > nodeCount * NODE_CPUS) throw new Error("more actors than the nodes can hold");
+  return { quick, nodeCount, actorCount, concurrency };
+}
+
+/**
+ * Spawns `actorCount` actors while every simulated node heartbeats: up to SEQUENTIAL_SPAWNS one at a time, the rest
+ * `concurrency` in flight; returns both latency samples (ms), the concurrent placement rate and the heartbeat rate.
+ */
+async function spawnAll(
+  client: Transport,
+  sims: SimNodes[],
+  options: { actorCount: number; concurrency: number },
+): Promise<{ sequential: number[]; concurrent: number[]; placementsPerS: number; heartbeatsPerS: number }> {
+  const { actorCount, concurrency } = options;
+  const beating = heartbeats(sims);
+  const beatsBefore = beating.count();
+  const beatsStarted = performance.now();
+  const sequential = await timed(Math.min(SEQUENTIAL_SPAWNS, Math.floor(actorCount / 2)), 1, () => spawn(client));
+  const started = performance.now();
+  const rest = actorCount - sequential.length;
+  const concurrent = await timed(rest, concurrency, () => spawn(client));
+  const placementsPerS = rest / (elapsedMs(started) / 1000);
+  const heartbeatsPerS = (beating.count() - beatsBefore) / (elapsedMs(beatsStarted) / 1000);
+  await beating.stop();
+  console.error(`spawned ${actorCount} actors (${placementsPerS.toFixed(0)}/s with ${concurrency} in flight)`);
+  return { sequential, concurrent, placementsPerS, heartbeatsPerS };
+}
+
+/** Runs the benchmark; see the module comment. */
+export async function runScaleBench(args: string[]): Promise<ScaleResult> {
+  const { quick, nodeCount, actorCount, concurrency } = scaleArgs(args);
   const server = await startNats();
   const apiPort = freePort();
   const local = await startLocalCluster({ natsUrl: server.url, cluster: CLUSTER, apiPort, nodeTimeoutMs: 600_000 });
@@ -211,22 +241,15 @@ export async function runScaleBench(args: string[]): Promise<ScaleResult> {
     const kv = await client.kv(names.stateBucket);
     const baseline = await kvBaseline(await client.kv("scale_baseline"), concurrency, quick ? 1000 : 5000);
     const sims = await simulate(nodeCount, connect);
-    let started = performance.now();
+    const started = performance.now();
     await Promise.all(sims.map((sim) => sim.register()));
     const registerPerS = nodeCount / (elapsedMs(started) / 1000);
     console.error(`registered ${nodeCount} nodes (${registerPerS.toFixed(0)}/s)`);
 
-    const beating = heartbeats(sims);
-    const beatsBefore = beating.count();
-    const beatsStarted = performance.now();
-    const sequential = await timed(Math.min(SEQUENTIAL_SPAWNS, Math.floor(actorCount / 2)), 1, () => spawn(client));
-    started = performance.now();
-    const rest = actorCount - sequential.length;
-    const concurrent = await timed(rest, concurrency, () => spawn(client));
-    const placementsPerS = rest / (elapsedMs(started) / 1000);
-    const heartbeatsPerS = (beating.count() - beatsBefore) / (elapsedMs(beatsStarted) / 1000);
-    await beating.stop();
-    console.error(`spawned ${actorCount} actors (${placementsPerS.toFixed(0)}/s with ${concurrency} in flight)`);
+    const { sequential, concurrent, placementsPerS, heartbeatsPerS } = await spawnAll(client, sims, {
+      actorCount,
+      concurrency,
+    });
 
     const before = await usage();
     const { largest, wholeState } = await checkState(sims, before, kv, actorCount);

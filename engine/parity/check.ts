@@ -115,6 +115,13 @@ export async function checkParity(dir: string, options: ParityOptions = {}): Pro
     await session.release();
   }
 
+  const rows = compareOutputs(fixture, out, wantGrads ? names : []);
+  if (causal && fixture.greedyNewTokens) rows.push(...await checkGreedy(fixture, options.session));
+  return { dir, kind: fixture.kind, rows, ok: rows.every((row) => row.ok) };
+}
+
+/** One row per expected output in the fixture, and one per parameter in `gradNames` (empty: no gradient rows). */
+function compareOutputs(fixture: Fixture, out: Record<string, Tensor>, gradNames: readonly string[]): ParityRow[] {
   const rows: ParityRow[] = [];
   for (const key of ["logits", "token_logprobs", "scores"] as const) {
     const expected = fixture.expected.get(key);
@@ -125,25 +132,22 @@ export async function checkParity(dir: string, options: ParityOptions = {}): Pro
     const error = Math.abs(out.loss!.data[0] as number - (expectedLoss.data[0] as number));
     rows.push({ name: "loss", metric: "abs", error, tolerance: TOLERANCES.loss, ok: error <= TOLERANCES.loss });
   }
-  if (wantGrads) {
-    for (const name of names) {
-      const expected = fixture.grads!.get(name);
-      if (expected === undefined) {
-        rows.push({
-          name: `grad ${name}`,
-          metric: "rel",
-          error: Infinity,
-          tolerance: TOLERANCES.grad,
-          ok: false,
-          detail: "not in grads.safetensors",
-        });
-      } else {
-        rows.push(rel(`grad ${name}`, out[`grad:${name}`], expected, TOLERANCES.grad));
-      }
+  for (const name of gradNames) {
+    const expected = fixture.grads!.get(name);
+    if (expected === undefined) {
+      rows.push({
+        name: `grad ${name}`,
+        metric: "rel",
+        error: Infinity,
+        tolerance: TOLERANCES.grad,
+        ok: false,
+        detail: "not in grads.safetensors",
+      });
+    } else {
+      rows.push(rel(`grad ${name}`, out[`grad:${name}`], expected, TOLERANCES.grad));
     }
   }
-  if (causal && fixture.greedyNewTokens) rows.push(...await checkGreedy(fixture, options.session));
-  return { dir, kind: fixture.kind, rows, ok: rows.every((row) => row.ok) };
+  return rows;
 }
 
 /**
