@@ -93,11 +93,92 @@ async function killAllIn(ns: string): Promise<void> {
   }
 }
 
+/**
+ * Creates the switch namespace (a bridge) and one namespace per host, cabled to the bridge by a veth pair. Each
+ * namespace is pushed to `created` as soon as it exists, so the caller's teardown also removes a half-built LAN.
+ */
+async function wireLan(
+  lan: { id: string; switchNs: string; names: string[]; created: string[] },
+): Promise<Map<string, NetHost>> {
+  const { id, switchNs, names, created } = lan;
+  const hosts = new Map<string, NetHost>();
+  await ip(["netns", "add", switchNs]);
+  created.push(switchNs);
+  await ip(["-n", switchNs, "link", "set", "lo", "up"]);
+  await ip(["-n", switchNs, "link", "add", "br0", "type", "bridge"]);
+  await ip(["-n", switchNs, "link", "set", "br0", "up"]);
+  for (const [index, name] of names.entries()) {
+    const host = { name, ns: `${id}-${name}`, ip: `${SUBNET}.${index + 1}` };
+    await ip(["netns", "add", host.ns]);
+    created.push(host.ns);
+    // Both ends are created directly inside their namespaces, so no interface ever appears in the root one.
+    await ip([
+      "link",
+      "add",
+      "eth0",
+      "netns",
+      host.ns,
+      "type",
+      "veth",
+      "peer",
+      "name",
+      `port${index}`,
+      "netns",
+      switchNs,
+    ]);
+    await ip(["-n", switchNs, "link", "set", `port${index}`, "master", "br0"]);
+    await ip(["-n", switchNs, "link", "set", `port${index}`, "up"]);
+    await ip(["-n", host.ns, "link", "set", "lo", "up"]);
+    await ip(["-n", host.ns, "addr", "add", `${host.ip}/24`, "dev", "eth0"]);
+    await ip(["-n", host.ns, "link", "set", "eth0", "up"]);
+    hosts.set(name, host);
+  }
+  return hosts;
+}
+
+/** Runs `cmd` inside `host`'s namespace with its stdout and stderr appended to `options.logPath`. */
+function spawnLogged(
+  host: NetHost,
+  cmd: string,
+  args: string[],
+  options: SpawnOptions & { logPath: string },
+): NetProcess {
+  const { logPath } = options;
+  const file = Deno.openSync(logPath, { write: true, create: true, append: true });
+  const child = new Deno.Command("ip", {
+    args: ["netns", "exec", host.ns, cmd, ...args],
+    env: options.env,
+    cwd: options.cwd ?? ROOT,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const sink = async (stream: ReadableStream<Uint8Array>) => {
+    for await (const chunk of stream) file.writeSync(chunk);
+  };
+  const drained = Promise.all([sink(child.stdout), sink(child.stderr)]).catch(() => {});
+  const status = child.status.then(async (s) => {
+    await drained;
+    file.close();
+    return s;
+  });
+  return {
+    host,
+    pid: child.pid,
+    logPath,
+    status,
+    log: () => Deno.readTextFile(logPath).catch(() => ""),
+    async stop(graceMs = 10_000) {
+      await terminate(child, graceMs, { exited: status });
+    },
+  };
+}
+
 /** Creates a LAN with one namespace per name; the first host gets .1, the next .2, and so on. */
 export async function createLan(names: string[]): Promise<Lan> {
   const id = `${PREFIX}${Deno.pid}-${runId()}`;
   const switchNs = `${id}-sw`;
-  const hosts = new Map<string, NetHost>();
+  let hosts: Map<string, NetHost>;
   const created: string[] = [];
   const processes: NetProcess[] = [];
   const logDir = await Deno.makeTempDir({ prefix: "coop-netns-logs-" });
@@ -110,37 +191,7 @@ export async function createLan(names: string[]): Promise<Lan> {
   };
 
   try {
-    await ip(["netns", "add", switchNs]);
-    created.push(switchNs);
-    await ip(["-n", switchNs, "link", "set", "lo", "up"]);
-    await ip(["-n", switchNs, "link", "add", "br0", "type", "bridge"]);
-    await ip(["-n", switchNs, "link", "set", "br0", "up"]);
-    for (const [index, name] of names.entries()) {
-      const host = { name, ns: `${id}-${name}`, ip: `${SUBNET}.${index + 1}` };
-      await ip(["netns", "add", host.ns]);
-      created.push(host.ns);
-      // Both ends are created directly inside their namespaces, so no interface ever appears in the root one.
-      await ip([
-        "link",
-        "add",
-        "eth0",
-        "netns",
-        host.ns,
-        "type",
-        "veth",
-        "peer",
-        "name",
-        `port${index}`,
-        "netns",
-        switchNs,
-      ]);
-      await ip(["-n", switchNs, "link", "set", `port${index}`, "master", "br0"]);
-      await ip(["-n", switchNs, "link", "set", `port${index}`, "up"]);
-      await ip(["-n", host.ns, "link", "set", "lo", "up"]);
-      await ip(["-n", host.ns, "addr", "add", `${host.ip}/24`, "dev", "eth0"]);
-      await ip(["-n", host.ns, "link", "set", "eth0", "up"]);
-      hosts.set(name, host);
-    }
+    hosts = await wireLan({ id, switchNs, names, created });
   } catch (error) {
     await teardown();
     throw error;
@@ -155,35 +206,10 @@ export async function createLan(names: string[]): Promise<Lan> {
       return host;
     },
     spawn(host, cmd, args, options = {}) {
-      const logPath = `${logDir}/${host.name}-${processes.length}.log`;
-      const file = Deno.openSync(logPath, { write: true, create: true, append: true });
-      const child = new Deno.Command("ip", {
-        args: ["netns", "exec", host.ns, cmd, ...args],
-        env: options.env,
-        cwd: options.cwd ?? ROOT,
-        stdin: "null",
-        stdout: "piped",
-        stderr: "piped",
-      }).spawn();
-      const sink = async (stream: ReadableStream<Uint8Array>) => {
-        for await (const chunk of stream) file.writeSync(chunk);
-      };
-      const drained = Promise.all([sink(child.stdout), sink(child.stderr)]).catch(() => {});
-      const status = child.status.then(async (s) => {
-        await drained;
-        file.close();
-        return s;
+      const process = spawnLogged(host, cmd, args, {
+        ...options,
+        logPath: `${logDir}/${host.name}-${processes.length}.log`,
       });
-      const process: NetProcess = {
-        host,
-        pid: child.pid,
-        logPath,
-        status,
-        log: () => Deno.readTextFile(logPath).catch(() => ""),
-        async stop(graceMs = 10_000) {
-          await terminate(child, graceMs, { exited: status });
-        },
-      };
       processes.push(process);
       return process;
     },
