@@ -3,8 +3,7 @@
  * depend on a `wrt` tensor and reach the loss, stops at `stopGradient`, sums cotangents that meet, and reduces (or
  * expands) each rule's output to its input's shape so rules never deal with broadcasting.
  */
-import { fmtShape, GraphBuildError, GraphShapeError, isFloat, type Node, type Sym } from "../graph/graph.ts";
-import * as op from "../graph/ops.ts";
+import { fmtShape, GraphBuildError, GraphShapeError, isFloat, type Node, op, type Sym } from "../graph/mod.ts";
 import { RULES } from "./rules.ts";
 
 /** Raised when an op on the path from the parameters to the loss has no gradient rule. */

@@ -5,10 +5,8 @@
  */
 import { mulberry32 } from "../../shared/random.ts";
 import { type DType, type Tensor, tensor } from "../../shared/tensor.ts";
-import { Graph, isFloat, type Sym } from "../graph/graph.ts";
-import * as op from "../graph/ops.ts";
-import { toOnnx } from "../graph/onnx.ts";
-import { createSession, fromOrt, type SessionOptions } from "../session/session.ts";
+import { Graph, isFloat, op, type Sym, toOnnx } from "../graph/mod.ts";
+import { createSession, fromOrt, type SessionOptions } from "../session/mod.ts";
 import { gradients } from "./backward.ts";
 
 /** A seeded uniform [0, 1) generator (mulberry32): tests stay reproducible. */

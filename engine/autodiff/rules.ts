@@ -3,9 +3,7 @@
  * `g` of that output, and returns one cotangent per input (`null` for none). Rules never handle broadcasting: the
  * walker reduces (or expands) each returned cotangent to its input's shape.
  */
-import type { Node, Sym } from "../graph/graph.ts";
-import { GraphBuildError } from "../graph/graph.ts";
-import * as op from "../graph/ops.ts";
+import { GraphBuildError, type Node, op, type Sym } from "../graph/mod.ts";
 
 /** What a rule sees. */
 export interface RuleContext {

@@ -14,16 +14,18 @@
 import type * as ort from "onnxruntime-node";
 import { tensor } from "../../shared/tensor.ts";
 import { Graph, op } from "../graph/mod.ts";
-import { cacheMask, causalMask, Decoder } from "../models/decoder.ts";
 import {
   BucketedRunner,
+  cacheMask,
+  causalMask,
   checkRows,
+  Decoder,
   type LengthBucketOptions,
   ModelInputError,
   padRows,
   positionsOf,
   roundUp,
-} from "../models/runtime.ts";
+} from "../models/mod.ts";
 import { Rng } from "./rng.ts";
 import { checkSamplingOptions, sampleToken, type SamplingOptions } from "./sampling.ts";
 

@@ -1,5 +1,5 @@
 import { deepStrictEqual as assertEquals, throws } from "node:assert";
-import { hfFixturesDir } from "../parity/fixture.ts";
+import { hfFixturesDir } from "../parity/mod.ts";
 import { parseDecoderConfig, toHfConfig } from "./config.ts";
 
 const base = {

@@ -1,6 +1,6 @@
 import { deepStrictEqual as assertEquals, throws } from "node:assert";
 import { Tensor, tensor } from "../../shared/tensor.ts";
-import { hfFixturesDir } from "../parity/fixture.ts";
+import { hfFixturesDir } from "../parity/mod.ts";
 import { parseSafetensors, safetensorsLayout, serializeSafetensors, toFloat32 } from "./safetensors.ts";
 
 Deno.test("safetensors - round trip keeps names, dtypes, shapes, values and metadata", () => {

@@ -5,7 +5,7 @@
  * them to float32 rounding; every op is a builder primitive, so gradients come from the autodiff rules.
  */
 import { type Graph, GraphBuildError, nn, op, type Sym, tensorOf } from "../graph/mod.ts";
-import type { DecoderConfig } from "../io/config.ts";
+import type { DecoderConfig } from "../io/mod.ts";
 import { parameterSpecs } from "./params.ts";
 
 /** Parameter symbols keyed by HF name. */

@@ -5,8 +5,7 @@
  */
 import { CoopError } from "../../shared/errors.ts";
 import { Tensor } from "../../shared/tensor.ts";
-import { type DecoderConfig, toHfConfig } from "../io/config.ts";
-import { readSafetensors, toFloat32, writeSafetensors } from "../io/safetensors.ts";
+import { type DecoderConfig, readSafetensors, toFloat32, toHfConfig, writeSafetensors } from "../io/mod.ts";
 import { fillNormal } from "./init.ts";
 
 /** One parameter's HF name and shape. */

@@ -1,5 +1,5 @@
 import { ok, strictEqual } from "node:assert";
-import { parseDecoderConfig } from "../io/config.ts";
+import { parseDecoderConfig } from "../io/mod.ts";
 import { inverseFrequencies } from "./decoder.ts";
 
 const base = {

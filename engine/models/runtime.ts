@@ -6,7 +6,7 @@ import * as ort from "onnxruntime-node";
 import { CoopError } from "../../shared/errors.ts";
 import type { Tensor } from "../../shared/tensor.ts";
 import { type Graph, toOnnx } from "../graph/mod.ts";
-import type { DecoderConfig } from "../io/config.ts";
+import type { DecoderConfig } from "../io/mod.ts";
 import { createSession, type Feed, type Session, type SessionOptions, toOrt } from "../session/mod.ts";
 import { checkWeights, parameterSpecs } from "./params.ts";
 

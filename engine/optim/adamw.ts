@@ -3,8 +3,7 @@
  * onnxruntime session as the forward and backward pass. Global-norm clipping (torch's clip_grad_norm_) is folded
  * into the moment updates: the clip coefficient scales (1 - beta1) and (1 - beta2) instead of the gradients.
  */
-import { GraphBuildError, type Sym } from "../graph/graph.ts";
-import * as op from "../graph/ops.ts";
+import { GraphBuildError, op, type Sym } from "../graph/mod.ts";
 
 /** AdamW hyper-parameters (the learning rate is a graph input, so it can follow a schedule without recompiling). */
 export interface AdamWOptions {

@@ -1,4 +1,4 @@
-/** Optimizers compiled into training graphs. */
+/** Optimizers: AdamW compiled into training graphs, and its in-place form over JS buffers. */
 export {
   type AdamWOptions,
   type AdamWResult,
@@ -9,3 +9,4 @@ export {
   globalNorm,
   isFinite,
 } from "./adamw.ts";
+export { type AdamWBuffers, adamwInPlace, type AdamWInPlaceStep, clipCoefficient } from "./adamw_inplace.ts";

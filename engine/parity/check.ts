@@ -4,13 +4,11 @@
  * 1e-4 relative, loss 1e-5 absolute, gradients 1e-3 relative per tensor, greedy tokens exact or a tie).
  */
 import { type Tensor, tensor } from "../../shared/tensor.ts";
-import { gradients } from "../autodiff/backward.ts";
-import { Generator } from "../generate/generator.ts";
-import { argmax } from "../generate/sampling.ts";
+import { gradients } from "../autodiff/mod.ts";
+import { argmax, Generator } from "../generate/mod.ts";
 import { Graph, nn, op, toOnnx } from "../graph/mod.ts";
-import { causalMask, Decoder } from "../models/decoder.ts";
-import { ModelRuntime } from "../models/runtime.ts";
-import { hiddenOf, pairMask, pairwiseLoss, positionsFromMask } from "../score/graphs.ts";
+import { causalMask, Decoder, ModelRuntime } from "../models/mod.ts";
+import { hiddenOf, pairMask, pairwiseLoss, positionsFromMask } from "../score/mod.ts";
 import { createSession, type SessionOptions } from "../session/mod.ts";
 import { type Fixture, readFixture } from "./fixture.ts";
 

@@ -4,9 +4,8 @@
  */
 import { CoopError } from "../../shared/errors.ts";
 import type { Tensor } from "../../shared/tensor.ts";
-import { type DecoderConfig, readDecoderConfig } from "../io/config.ts";
-import { readSafetensors } from "../io/safetensors.ts";
-import { loadWeights, type Weights } from "../models/params.ts";
+import { type DecoderConfig, readDecoderConfig, readSafetensors } from "../io/mod.ts";
+import { loadWeights, type Weights } from "../models/mod.ts";
 
 /**
  * Where the Hugging Face reference fixtures live: `COOP_HF_FIXTURES`, else `tests/fixtures/hf` in the repository

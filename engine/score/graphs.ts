@@ -4,9 +4,8 @@
  * (cumsum - 1, clamped at 0), so left- and right-padded batches both work without a position input.
  */
 import { nn, op, type Sym } from "../graph/mod.ts";
-import type { DecoderConfig } from "../io/config.ts";
-import { causalMask, Decoder } from "../models/decoder.ts";
-import { ModelInputError } from "../models/runtime.ts";
+import type { DecoderConfig } from "../io/mod.ts";
+import { causalMask, Decoder, ModelInputError } from "../models/mod.ts";
 import type { LossFn } from "../train/mod.ts";
 
 /** RoPE positions cumsum(mask) - 1 clamped at 0, from an int64 [B, T] attention mask. */

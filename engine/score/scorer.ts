@@ -4,15 +4,15 @@
  */
 import { tensor } from "../../shared/tensor.ts";
 import { Graph, type Sym } from "../graph/mod.ts";
-import { Decoder } from "../models/decoder.ts";
 import {
   BucketedRunner,
   checkRows,
+  Decoder,
   type LengthBucketOptions,
   ModelInputError,
   padRows,
   roundUp,
-} from "../models/runtime.ts";
+} from "../models/mod.ts";
 import { rewardOf, tokenLogprobsOf } from "./graphs.ts";
 
 /** Options of {@link Scorer}: sequence lengths are rounded up to multiples of `lengthBucket`. */

@@ -9,3 +9,4 @@ export {
   type SessionOptions,
   toOrt,
 } from "./session.ts";
+export { collectGarbage } from "./gc.ts";

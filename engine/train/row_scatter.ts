@@ -6,7 +6,7 @@
  * it and scatters on one thread. Instead the graph writes the dense part straight into the trainer's gradient buffer
  * and returns the few rows (B*T of them); adding them here touches only those rows.
  */
-import type { Sym } from "../graph/graph.ts";
+import type { Sym } from "../graph/mod.ts";
 
 /** A gradient split into its dense part and the rows scattered into it. */
 export interface RowScatter {

@@ -11,12 +11,10 @@
  *   tested against.
  */
 import type { DType } from "../../shared/tensor.ts";
-import { gradients } from "../autodiff/backward.ts";
-import { Graph, GraphBuildError, type Shape, Sym } from "../graph/graph.ts";
-import * as op from "../graph/ops.ts";
-import { toOnnx } from "../graph/onnx.ts";
+import { gradients } from "../autodiff/mod.ts";
+import { Graph, GraphBuildError, op, type Shape, Sym, toOnnx } from "../graph/mod.ts";
 import { splitRowScatter } from "./row_scatter.ts";
-import { type AdamWOptions, adamwTerms, adamwUpdate, globalNorm, isFinite } from "../optim/adamw.ts";
+import { type AdamWOptions, adamwTerms, adamwUpdate, globalNorm, isFinite } from "../optim/mod.ts";
 
 /** What a loss function returns: a scalar loss and optional scalar metrics reported with each step. */
 export interface LossOutputs {

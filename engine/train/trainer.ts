@@ -19,12 +19,10 @@
 import type * as ort from "onnxruntime-node";
 import { CoopError } from "../../shared/errors.ts";
 import { type DType, Tensor } from "../../shared/tensor.ts";
-import { Graph, type Shape } from "../graph/graph.ts";
-import type { AdamWOptions } from "../optim/adamw.ts";
-import { adamwInPlace, clipCoefficient } from "../optim/adamw_inplace.ts";
+import { Graph, type Shape } from "../graph/mod.ts";
+import { adamwInPlace, type AdamWOptions, clipCoefficient } from "../optim/mod.ts";
 import { addRows } from "./row_scatter.ts";
-import { collectGarbage } from "../session/gc.ts";
-import { createSession, type Session, type SessionOptions, toOrt } from "../session/session.ts";
+import { collectGarbage, createSession, type Session, type SessionOptions, toOrt } from "../session/mod.ts";
 import {
   buildFusedStepGraph,
   buildGradGraph,
