@@ -12,7 +12,7 @@ import { lmTrainingLoss } from "../engine/score/mod.ts";
 import type { SessionOptions } from "../engine/session/mod.ts";
 import { Trainer } from "../engine/train/mod.ts";
 import { tensor } from "../shared/tensor.ts";
-import { tinyDecoderConfig } from "../tests/fixtures/mod.ts";
+import { tinyDecoderConfig } from "../tests/fixtures/tiny_decoder.ts";
 import { printTable, type Row } from "./report.ts";
 
 const { values } = parseArgs({ args: Deno.args, options: { provider: { type: "string", default: "cuda" } } });

@@ -3,7 +3,7 @@ import { initWeights } from "../engine/models/params.ts";
 import { ModelRuntime } from "../engine/models/runtime.ts";
 import { Scorer } from "../engine/score/mod.ts";
 import { Trainer } from "../engine/train/mod.ts";
-import { tinyDecoderConfig } from "../tests/fixtures/mod.ts";
+import { tinyDecoderConfig } from "../tests/fixtures/tiny_decoder.ts";
 import { packGrpoBatch, packLabelledBatch, packPairBatch } from "./batches.ts";
 import { GrpoInputError } from "./grpo.ts";
 import { grpoTrainingLoss } from "./training_losses.ts";

@@ -7,7 +7,7 @@ import { createSession } from "../engine/session/mod.ts";
 import { CharTokenizer } from "../engine/tokenizers/mod.ts";
 import { Trainer, type TrainerOptions } from "../engine/train/mod.ts";
 import { type Tensor, tensor } from "../shared/tensor.ts";
-import { tinyDecoderConfig } from "../tests/fixtures/mod.ts";
+import { tinyDecoderConfig } from "../tests/fixtures/tiny_decoder.ts";
 import { grpoLoss } from "./grpo.ts";
 import { formatRmInput } from "./pairs.ts";
 import { TASK_ALPHABET } from "./tasks/synthetic.ts";

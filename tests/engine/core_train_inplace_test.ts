@@ -8,7 +8,7 @@ import { initWeights } from "../../engine/models/params.ts";
 import { lmTrainingLoss } from "../../engine/score/mod.ts";
 import { Trainer, type TrainerOptions, type UpdateMode } from "../../engine/train/mod.ts";
 import { type Tensor, tensor } from "../../shared/tensor.ts";
-import { tinyDecoderConfig } from "../fixtures/mod.ts";
+import { tinyDecoderConfig } from "../fixtures/tiny_decoder.ts";
 
 // Llama-style (no q/k/v biases): a k-projection bias has a mathematically zero gradient (softmax ignores it), and
 // AdamW turns the float noise there into ±lr updates that differ between any two graphs.

@@ -2,7 +2,7 @@ import { deepStrictEqual, ok, strictEqual, throws } from "node:assert";
 import { readDecoderConfig, readSafetensors } from "../../engine/io/mod.ts";
 import { checkWeights, initWeights, loadWeights, parameterCount, saveModel } from "../../engine/models/params.ts";
 import { Tensor } from "../../shared/tensor.ts";
-import { tinyDecoderConfig } from "../fixtures/mod.ts";
+import { tinyDecoderConfig } from "../fixtures/tiny_decoder.ts";
 import { fixtureDir } from "./parity_fixtures.ts";
 
 const tiny = tinyDecoderConfig({ vocab_size: 40, num_hidden_layers: 2, num_attention_heads: 4 });

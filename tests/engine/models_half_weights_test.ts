@@ -7,7 +7,7 @@ import { initWeights } from "../../engine/models/params.ts";
 import { ModelRuntime } from "../../engine/models/runtime.ts";
 import { Scorer } from "../../engine/score/mod.ts";
 import { Generator } from "../../engine/generate/generator.ts";
-import { tinyDecoderConfig } from "../fixtures/mod.ts";
+import { tinyDecoderConfig } from "../fixtures/tiny_decoder.ts";
 
 const config = tinyDecoderConfig({
   model_type: "qwen2",

@@ -11,7 +11,7 @@ import { lmTrainingLoss } from "../../engine/score/mod.ts";
 import { CharTokenizer } from "../../engine/tokenizers/mod.ts";
 import { Trainer } from "../../engine/train/mod.ts";
 import { tensor } from "../../shared/tensor.ts";
-import { tinyDecoderConfig } from "../fixtures/mod.ts";
+import { tinyDecoderConfig } from "../fixtures/tiny_decoder.ts";
 
 const DIGITS = 5;
 const BATCH = 32;
