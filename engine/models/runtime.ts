@@ -105,7 +105,10 @@ export interface LengthBucketOptions {
 /** A model runtime plus the length bucket its batches are padded to: the common base of Generator and Scorer. */
 export class BucketedRunner {
   readonly runtime: ModelRuntime;
-  /** Lengths are rounded up to multiples of this, so few static-shape sessions exist. */
+  /**
+   * Lengths are rounded up to multiples of this, so few static-shape sessions exist. Protected rather than #private:
+   * the subclasses pad with it.
+   */
   protected readonly bucket: number;
 
   constructor(runtime: ModelRuntime, options: LengthBucketOptions = {}) {
