@@ -5,7 +5,7 @@
  */
 
 import { PlacementError } from "../../shared/errors.ts";
-import type { Demand, NodeSpec, NodeUsage } from "./types.ts";
+import type { Allocation, Demand, NodeSpec, NodeUsage, Quantities } from "./types.ts";
 
 /**
  * Fixed-point scale for fractional resources: Ray keeps resources as integers in units of 1/10000 so that
@@ -15,9 +15,6 @@ export const SCALE = 10_000;
 
 /** Names that `resources` may not use, because they are first-class fields. */
 export const RESERVED_RESOURCE_NAMES: ReadonlySet<string> = new Set(["cpu", "gpu", "memoryMb"]);
-
-/** Fixed-point quantities keyed by resource name ("cpu", "memoryMb", or a custom name); GPUs are kept apart. */
-export type Quantities = Record<string, number>;
 
 /** What a request needs, in fixed-point units. `gpu` below SCALE means a fraction of one device. */
 export interface NeedUnits {
@@ -31,13 +28,6 @@ export interface Pool {
   free: Quantities;
   /** Free units per GPU device id (SCALE = the whole device). */
   gpuFree: Map<number, number>;
-}
-
-/** What one placement took from a pool. */
-export interface Allocation {
-  quantities: Quantities;
-  /** [device id, units] pairs. */
-  gpus: Array<[number, number]>;
 }
 
 /** Converts a user quantity to fixed-point units. */

@@ -5,7 +5,6 @@
  */
 import {
   allocate,
-  type Allocation,
   type Candidate,
   canTake,
   clonePool,
@@ -18,7 +17,7 @@ import {
   sumNeeds,
 } from "./fit.ts";
 import { PlacementError } from "../../shared/errors.ts";
-import type { Demand, NodeSpec, PlacementStrategy, PlaceOptions } from "./types.ts";
+import type { Allocation, Demand, NodeSpec, PlacementStrategy, PlaceOptions } from "./types.ts";
 
 /** A registered node: its spec, total and free resources, and the actors on it. */
 export interface NodeSlot {

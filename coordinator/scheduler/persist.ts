@@ -7,8 +7,7 @@
 import { ConfigError } from "../../shared/errors.ts";
 import { copyRequest } from "./fit.ts";
 import type { GroupRecord } from "./groups.ts";
-import type { PendingActor, PlacedActor } from "./scheduler.ts";
-import { type ActorEntry, SCHEDULER_JSON, type SchedulerJson } from "./types.ts";
+import { type ActorEntry, type PendingActor, type PlacedActor, SCHEDULER_JSON, type SchedulerJson } from "./types.ts";
 
 /** Per-record entries as read from KV (any order; entries of unknown shape are rejected by `fromJSON`). */
 export interface SchedulerEntries {

@@ -9,7 +9,6 @@
 import { ConfigError, NotFoundError, PlacementError } from "../../shared/errors.ts";
 import {
   allocate,
-  type Allocation,
   bestCandidate,
   type Candidate,
   canTake,
@@ -28,10 +27,13 @@ import {
 import { groupJson, parseSchedulerJson, pendingJson, placedJson } from "./persist.ts";
 import {
   type ActorPlacement,
+  type Allocation,
   type Demand,
   type NodeSpec,
   type NodeUsage,
+  type PendingActor,
   type PendingView,
+  type PlacedActor,
   type PlacementGroupState,
   type PlacementGroupView,
   type PlacementStrategy,
@@ -51,24 +53,6 @@ import {
   type GroupRecord,
   type NodeSlot,
 } from "./groups.ts";
-
-/** A placed actor, as the scheduler keeps it. */
-export interface PlacedActor {
-  actorId: string;
-  request: Demand;
-  nodeId: string;
-  allocation: Allocation;
-  group?: { id: string; bundleIndex: number };
-}
-
-/** A queued actor, as the scheduler keeps it. */
-export interface PendingActor {
-  actorId: string;
-  request: Demand;
-  options: PlaceOptions;
-  seq: number;
-  reason: string;
-}
 
 const STRATEGIES: readonly PlacementStrategy[] = ["PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD"];
 

@@ -3,7 +3,6 @@
  */
 
 import { z } from "zod";
-import type { Allocation } from "./fit.ts";
 
 /** What a node offers. */
 export interface NodeSpec {
@@ -167,4 +166,32 @@ export interface SchedulerChanges {
   nodes: Array<[string, SchedulerJson["nodes"][number] | null]>;
   groups: Array<[string, SchedulerJson["groups"][number] | null]>;
   actors: Array<[string, ActorEntry | null]>;
+}
+
+/** Fixed-point quantities keyed by resource name ("cpu", "memoryMb", or a custom name); GPUs are kept apart. */
+export type Quantities = Record<string, number>;
+
+/** What one placement took from a pool. */
+export interface Allocation {
+  quantities: Quantities;
+  /** [device id, units] pairs. */
+  gpus: Array<[number, number]>;
+}
+
+/** A placed actor, as the scheduler keeps it. */
+export interface PlacedActor {
+  actorId: string;
+  request: Demand;
+  nodeId: string;
+  allocation: Allocation;
+  group?: { id: string; bundleIndex: number };
+}
+
+/** A queued actor, as the scheduler keeps it. */
+export interface PendingActor {
+  actorId: string;
+  request: Demand;
+  options: PlaceOptions;
+  seq: number;
+  reason: string;
 }
