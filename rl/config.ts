@@ -38,6 +38,17 @@ const role = (count: number, cpu: number) =>
   z.strictObject({ count: posInt().default(count), resources: Resources.default({ cpu }) }).prefault({});
 
 /**
+ * A sampling or scoring role that may run inside its learner's process (`colocate`), from the learner's live weights:
+ * no actors of the role, no second copy of the weights, no weight publish. Needs `maxStaleness: 0`.
+ */
+const colocatableRole = (count: number, cpu: number) =>
+  z.strictObject({
+    count: posInt().default(count),
+    resources: Resources.default({ cpu }),
+    colocate: z.boolean().default(false),
+  }).prefault({});
+
+/**
  * A model: `checkpoint` (a Coop safetensors dir or an HF checkpoint dir) to load, whose own config then decides the
  * architecture; without one, the architecture fields below describe a fresh init.
  */
@@ -183,6 +194,8 @@ const RewardUpdate = z.strictObject({
   negativesPerPositive: posInt().default(1),
   /** Steps of recent verified pairs replayed with the current step's (0 = only the current step's). */
   replaySteps: nonNegInt().default(0),
+  /** Keep the RM's embedding table fixed: no gradient, no AdamW moments for it (~1.6 GiB less at 0.5B). */
+  freezeEmbedding: z.boolean().default(false),
   /**
    * Where a positive's negatives come from: `rewrite` (the paper: a rewrite of the positive that the verifier says
    * is wrong), `policy` (the same group's own samples the verifier says are wrong), `both` (the policy's first,
@@ -245,8 +258,8 @@ export const RunConfigSchema = z.strictObject({
   steps: posInt().default(40),
   /** Policy versions a sample may lag the learner by and still be trained on; 0 = synchronous. */
   maxStaleness: nonNegInt().default(1),
-  rollout: role(2, 1),
-  reward: role(1, 0.5),
+  rollout: colocatableRole(2, 1),
+  reward: colocatableRole(1, 0.5),
   reference: role(1, 0.5),
   policyLearner: role(1, 1),
   rewardLearner: role(1, 1),
@@ -259,6 +272,18 @@ export const RunConfigSchema = z.strictObject({
   weights: Weights,
   /** Consecutive skipped (non-finite) updates of the policy or the RM after which the run fails. */
   maxConsecutiveSkips: posInt().default(3),
+}).superRefine((config, ctx) => {
+  // A colocated role reads the learner's live weights, which are always the newest version: it cannot serve a
+  // batch launched ahead for an older one.
+  for (const role of ["rollout", "reward"] as const) {
+    if (config[role].colocate && config.maxStaleness !== 0) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["maxStaleness"],
+        message: `expected 0 with ${role}.colocate (a colocated ${role} uses the learner's current weights)`,
+      });
+    }
+  }
 });
 
 /** What both warm-ups share: one learner, taking one micro-batch of `batchSize` per step. */

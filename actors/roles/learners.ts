@@ -10,7 +10,8 @@
 import { z } from "zod";
 import { readSafetensors, writeSafetensors } from "../../engine/io/mod.ts";
 import type { DecoderConfig } from "../../engine/io/mod.ts";
-import { loadWeights } from "../../engine/models/mod.ts";
+import { Generator } from "../../engine/generate/mod.ts";
+import { loadWeights, ModelRuntime } from "../../engine/models/mod.ts";
 import { lmTrainingLoss } from "../../engine/score/mod.ts";
 import type { TextTokenizer } from "../../engine/tokenizers/mod.ts";
 import { bucketLength, type LossFn, type StepReport, Trainer } from "../../engine/train/mod.ts";
@@ -37,6 +38,8 @@ import {
   toRecord,
 } from "./model_spec.ts";
 import type { PromptCodec } from "./prompts.ts";
+import { rmScores, SCORE_ARGS, type ScoreRequest, type ScoreResult, verdictsOf } from "./reward.ts";
+import { ROLLOUT_ARGS, type RolloutRequest, type RolloutSample, sampleRollouts } from "./rollout.ts";
 
 /** Optimizer settings shared by both learners. */
 export interface OptimSpec {
@@ -61,16 +64,22 @@ class LearnerCore {
   readonly spec: ModelSpec;
   readonly optim: OptimSpec;
   readonly #loss: (config: DecoderConfig) => LossFn;
+  readonly #frozen: readonly string[];
+  #live: ModelRuntime | undefined;
+  // Updates and colocated inference on the live weights take turns: an in-place AdamW update must never run while a
+  // generation or scoring session reads the same buffers.
+  #turn: Promise<unknown> = Promise.resolve();
   #trainer: Trainer | undefined;
   #config: DecoderConfig | undefined;
   #codec: PromptCodec | undefined;
   // Kept versions for a roll-back (the hacking monitor's `rollback` response): weights and AdamW state.
   readonly #snapshots = new Map<number, { params: Record<string, Tensor>; state: ReturnType<Trainer["state"]> }>();
 
-  constructor(spec: ModelSpec, optim: OptimSpec, loss: (config: DecoderConfig) => LossFn) {
+  constructor(spec: ModelSpec, optim: OptimSpec, loss: (config: DecoderConfig) => LossFn, frozen: string[] = []) {
     this.spec = spec;
     this.optim = optim;
     this.#loss = loss;
+    this.#frozen = frozen;
   }
 
   async ready(): Promise<{ trainer: Trainer; config: DecoderConfig; tokenizer: TextTokenizer; codec: PromptCodec }> {
@@ -79,9 +88,14 @@ class LearnerCore {
       const weights = await initialWeights(this.spec, config);
       this.#codec = await loadPromptCodec(this.spec, config);
       this.#config = config;
+      const params = toRecord(weights);
+      for (const name of this.#frozen) {
+        if (!(name in params)) throw new RoleError(`Cannot freeze "${name}": the model has no such parameter`);
+      }
       this.#trainer = new Trainer({
         name: "learner",
-        params: toRecord(weights),
+        params,
+        trainable: Object.keys(params).filter((name) => !this.#frozen.includes(name)),
         loss: this.#loss(config),
         adamw: { weightDecay: this.optim.weightDecay, maxGradNorm: this.optim.gradClip },
         session: actorSession(),
@@ -92,8 +106,27 @@ class LearnerCore {
 
   async step(batches: Record<string, Tensor>[], rows: number, lr?: number): Promise<UpdateReport> {
     const { trainer } = await this.ready();
-    const report: StepReport = await trainer.step(batches, { lr: lr ?? this.optim.lr });
+    const report: StepReport = await this.inTurn(() => trainer.step(batches, { lr: lr ?? this.optim.lr }));
     return { ...report, rows };
+  }
+
+  /** Runs `fn` after every update or colocated call queued before it (see `#turn`). */
+  inTurn<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#turn.then(fn, fn);
+    this.#turn = run.catch(() => {});
+    return run;
+  }
+
+  /**
+   * A runtime over the trainer's live weights (no copy: `Trainer.paramFeeds()` views the buffers AdamW updates in
+   * place), for generating or scoring in the learner's own process. Re-shared on each call, so weights a checkpoint
+   * load or a roll-back set are the ones used.
+   */
+  async liveRuntime(): Promise<ModelRuntime> {
+    const { trainer, config } = await this.ready();
+    this.#live ??= new ModelRuntime(config, { name: "colocated", session: actorSession() });
+    this.#live.shareWeights(trainer.paramFeeds());
+    return this.#live;
   }
 
   /**
@@ -122,6 +155,7 @@ class LearnerCore {
   /** Keeps the current weights and optimizer state as `version` (the newest `keep` versions are kept). */
   async snapshot(version: number, keep: number): Promise<void> {
     const { trainer } = await this.ready();
+    if (keep === 0) return this.#snapshots.clear();
     // Copies: the trainer's tensors may be views of buffers the next step overwrites in place.
     const copy = (r: Record<string, Tensor>) =>
       Object.fromEntries(Object.entries(r).map(([k, t]) => [k, new Tensor(t.dtype, t.shape, t.data.slice())]));
@@ -230,6 +264,8 @@ export class Learner {
 
 /** The policy learner (GRPO with PPO dual-clip and k3 KL; or SFT). */
 export class PolicyLearner extends Learner {
+  #generator: Generator | undefined;
+
   constructor(spec: PolicyLearnerSpec) {
     super(
       new LearnerCore(
@@ -243,6 +279,21 @@ export class PolicyLearner extends Learner {
           }),
       ),
     );
+  }
+
+  /**
+   * Colocated rollout (`rollout.colocate`): samples the request with the learner's live weights, through the same
+   * code path and seeded stream as the rollout actor. The weights are the current ones whatever `request.version`
+   * says: the run config allows this only with `maxStaleness: 0`, where the driver asks for the current version.
+   * Samples carry no digest (the weights are not published; attestation counts them as unverified).
+   */
+  async rollout(request: RolloutRequest): Promise<RolloutSample[]> {
+    const { tokenizer, codec } = await this.core.ready();
+    return await this.core.inTurn(async () => {
+      const runtime = await this.core.liveRuntime();
+      this.#generator ??= new Generator(runtime);
+      return await sampleRollouts(this.#generator, { tokenizer, codec }, request, "");
+    });
   }
 
   /** One GRPO update over all samples (micro-batched). */
@@ -282,6 +333,7 @@ const CHECKPOINT_METHODS = {
 registerActor(PolicyLearner, {
   methods: {
     update: { args: z.tuple([SAMPLES]).or(z.tuple([SAMPLES, z.number().positive()])) },
+    rollout: { idempotent: true, args: ROLLOUT_ARGS },
     publish: { idempotent: true },
     ...CHECKPOINT_METHODS,
   },
@@ -292,7 +344,12 @@ export interface RewardLearnerSpec {
   rewardModel: ModelSpec;
   objective: "pairwise" | "bce";
   optim: OptimSpec;
+  /** Parameters kept fixed: no gradient, no AdamW moments (e.g. the embedding table, ~1.6 GiB at 0.5B). */
+  frozen?: string[];
 }
+
+/** The RM embedding table's parameter name (`rewardUpdate.freezeEmbedding`). */
+export const EMBEDDING = "model.embed_tokens.weight";
 
 /** The reward-model learner. */
 export class RewardLearner extends Learner {
@@ -302,8 +359,21 @@ export class RewardLearner extends Learner {
         spec.rewardModel,
         spec.optim,
         (config) => spec.objective === "bce" ? bceTrainingLoss(config) : cooperTrainingLoss(config),
+        spec.frozen,
       ),
     );
+  }
+
+  /**
+   * Colocated RM scoring (`reward.colocate`): the reward actor's verdicts and RM scores, the RM scored with the
+   * learner's live weights whatever version the request names (the current one; the RM is not published). No digest.
+   */
+  async score(request: ScoreRequest): Promise<ScoreResult> {
+    const verdicts = verdictsOf(request.items);
+    if (request.rm === undefined) return { verdicts, scores: [] };
+    const { codec } = await this.core.ready();
+    const scores = await this.core.inTurn(async () => rmScores(await this.core.liveRuntime(), codec, request.items));
+    return { verdicts, scores };
   }
 
   /**
@@ -367,4 +437,6 @@ export class RewardLearner extends Learner {
     return (text) => codec.rmInput(text, config.maxPositionEmbeddings);
   }
 }
-registerActor(RewardLearner, { methods: { publish: { idempotent: true }, ...CHECKPOINT_METHODS } });
+registerActor(RewardLearner, {
+  methods: { publish: { idempotent: true }, score: { idempotent: true, args: SCORE_ARGS }, ...CHECKPOINT_METHODS },
+});

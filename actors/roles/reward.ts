@@ -4,11 +4,13 @@
  * policy, so a cooper run can update it while the pipeline keeps scoring with a known version.
  */
 import { z } from "zod";
+import type { ModelRuntime } from "../../engine/models/mod.ts";
 import { Scorer } from "../../engine/score/mod.ts";
 import { formatRmInput } from "../../rl/pairs.ts";
 import { type Verdict, verify } from "../../rl/verifier.ts";
 import { registerActor } from "../registry.ts";
 import { type ModelSpec, VersionedModel } from "./model_spec.ts";
+import type { PromptCodec } from "./prompts.ts";
 
 /** One response to score. */
 export interface ScoreItem {
@@ -32,7 +34,8 @@ export interface ScoreResult {
   rmDigest?: string;
 }
 
-const REQUEST = z.tuple([z.object({
+/** The validated argument list of `score` (the reward actor's and the colocated reward learner's). */
+export const SCORE_ARGS = z.tuple([z.object({
   items: z.array(z.object({ question: z.string(), reference: z.string(), response: z.string() })).min(1),
   rm: z.object({ blobPrefix: z.string().min(1), version: z.number().int().nonnegative() }).optional(),
 })]);
@@ -47,13 +50,30 @@ export class RewardActor {
 
   /** Verdicts for every item, and RM scores when `rm` is given. */
   async score(request: ScoreRequest): Promise<ScoreResult> {
-    const verdicts = request.items.map((item) => verify(item.response, item.reference).verdict);
+    const verdicts = verdictsOf(request.items);
     if (request.rm === undefined) return { verdicts, scores: [] };
     const { runtime, codec } = await this.#model.at(request.rm.blobPrefix, request.rm.version);
-    const seqs = request.items.map((item) =>
-      codec.rmInput(formatRmInput(item.question, item.reference, item.response), runtime.config.maxPositionEmbeddings)
-    );
-    return { verdicts, scores: await new Scorer(runtime).rewards(seqs), rmDigest: this.#model.digest };
+    return { verdicts, scores: await rmScores(runtime, codec, request.items), rmDigest: this.#model.digest };
   }
 }
-registerActor(RewardActor, { methods: { score: { idempotent: true, args: REQUEST } } });
+registerActor(RewardActor, { methods: { score: { idempotent: true, args: SCORE_ARGS } } });
+
+/** The rule verifier's verdict on each item. */
+export function verdictsOf(items: readonly ScoreItem[]): Verdict[] {
+  return items.map((item) => verify(item.response, item.reference).verdict);
+}
+
+/**
+ * RM logits of `items` with whatever weights `runtime` holds: the one scoring path of the reward actor and of the
+ * colocated RM scoring in the reward learner.
+ */
+export async function rmScores(
+  runtime: ModelRuntime,
+  codec: PromptCodec,
+  items: readonly ScoreItem[],
+): Promise<number[]> {
+  const seqs = items.map((item) =>
+    codec.rmInput(formatRmInput(item.question, item.reference, item.response), runtime.config.maxPositionEmbeddings)
+  );
+  return await new Scorer(runtime).rewards(seqs);
+}

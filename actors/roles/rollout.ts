@@ -6,9 +6,11 @@
  */
 import { z } from "zod";
 import { Generator } from "../../engine/generate/mod.ts";
+import type { TextTokenizer } from "../../engine/tokenizers/mod.ts";
 import { registerActor } from "../registry.ts";
 import { actorContext } from "../context.ts";
 import { type ModelSpec, VersionedModel } from "./model_spec.ts";
+import type { PromptCodec } from "./prompts.ts";
 
 /** One prompt to sample for. */
 export interface RolloutPrompt {
@@ -48,7 +50,8 @@ export interface RolloutSample {
   policyDigest: string;
 }
 
-const REQUEST = z.tuple([z.object({
+/** The validated argument list of `rollout` (the rollout actor's and the colocated policy learner's). */
+export const ROLLOUT_ARGS = z.tuple([z.object({
   version: z.number().int().nonnegative(),
   blobPrefix: z.string().min(1),
   prompts: z.array(z.object({ id: z.string().min(1), question: z.string(), answer: z.string() })).min(1),
@@ -72,32 +75,8 @@ export class RolloutActor {
   async rollout(request: RolloutRequest): Promise<RolloutSample[]> {
     const { runtime, tokenizer, codec } = await this.#model.at(request.blobPrefix, request.version);
     this.#generator ??= new Generator(runtime);
-    const prompts = request.prompts.map((p) => codec.policyPrompt(p.question));
-    const rows = prompts.flatMap((ids) => Array.from({ length: request.samples }, () => ids));
-    const generation = await this.#generator.generate(rows, {
-      maxNewTokens: request.maxNewTokens,
-      temperature: request.temperature,
-      seed: request.seed,
-      stopTokens: codec.stopTokens,
-    });
-    const out: RolloutSample[] = [];
-    rows.forEach((promptIds, r) => {
-      const prompt = request.prompts[Math.floor(r / request.samples)]!;
-      const responseIds = generation.tokens[r]!;
-      this.#tokens += responseIds.length;
-      out.push({
-        id: `${prompt.id}.${r % request.samples}`,
-        promptId: prompt.id,
-        question: prompt.question,
-        answer: prompt.answer,
-        promptIds: [...promptIds],
-        responseIds,
-        logprobs: generation.logprobs[r]!,
-        text: tokenizer.decode(responseIds),
-        version: request.version,
-        policyDigest: this.#model.digest,
-      });
-    });
+    const out = await sampleRollouts(this.#generator, { tokenizer, codec }, request, this.#model.digest);
+    for (const sample of out) this.#tokens += sample.responseIds.length;
     return out;
   }
 
@@ -106,4 +85,44 @@ export class RolloutActor {
     return { version: this.#model.version, tokens: this.#tokens, pid: Deno.pid, restarts: actorContext().restarts };
   }
 }
-registerActor(RolloutActor, { methods: { rollout: { idempotent: true, args: REQUEST }, info: { idempotent: true } } });
+registerActor(RolloutActor, {
+  methods: { rollout: { idempotent: true, args: ROLLOUT_ARGS }, info: { idempotent: true } },
+});
+
+/**
+ * Samples a rollout request with `generator` (whatever weights its runtime holds): the one code path of the rollout
+ * actor and of the colocated rollout in the policy learner, so both give the same samples for the same seed and
+ * weights. Samples are stamped with the request's version and `digest` (the weights' digest, "" when unknown).
+ */
+export async function sampleRollouts(
+  generator: Generator,
+  model: { tokenizer: TextTokenizer; codec: PromptCodec },
+  request: RolloutRequest,
+  digest: string,
+): Promise<RolloutSample[]> {
+  const { tokenizer, codec } = model;
+  const prompts = request.prompts.map((p) => codec.policyPrompt(p.question));
+  const rows = prompts.flatMap((ids) => Array.from({ length: request.samples }, () => ids));
+  const generation = await generator.generate(rows, {
+    maxNewTokens: request.maxNewTokens,
+    temperature: request.temperature,
+    seed: request.seed,
+    stopTokens: codec.stopTokens,
+  });
+  return rows.map((promptIds, r) => {
+    const prompt = request.prompts[Math.floor(r / request.samples)]!;
+    const responseIds = generation.tokens[r]!;
+    return {
+      id: `${prompt.id}.${r % request.samples}`,
+      promptId: prompt.id,
+      question: prompt.question,
+      answer: prompt.answer,
+      promptIds: [...promptIds],
+      responseIds,
+      logprobs: generation.logprobs[r]!,
+      text: tokenizer.decode(responseIds),
+      version: request.version,
+      policyDigest: digest,
+    };
+  });
+}

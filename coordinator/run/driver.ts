@@ -293,6 +293,8 @@ class RlRun {
 
   /** RM versions a roll-back can reach: the monitor's window plus the versions in flight. */
   get snapshotsKept(): number {
+    // Only a roll-back reads them, and each is a full copy of the RM and its moments (6 GiB at 0.5B).
+    if (this.config.monitor.response !== "rollback") return 0;
     return this.config.monitor.window + this.window;
   }
 
@@ -408,6 +410,8 @@ class RlRun {
 
   /** Publishes the current policy version; returns its size in bytes. */
   async publishPolicy(): Promise<number> {
+    // A colocated rollout samples from the learner's live weights: nothing reads a published policy.
+    if (this.config.rollout.colocate) return 0;
     const bytes = await this.roles.policyLearner.publish(
       `${this.names.policy}.v${this.policyVersion}`,
       this.policyVersion,
@@ -418,6 +422,7 @@ class RlRun {
   }
 
   async publishRm(): Promise<void> {
+    if (this.config.reward.colocate) return;
     await this.roles.rewardLearner.publish(`${this.names.rm}.v${this.rmVersion}`, this.rmVersion);
     await this.recordDigests("rm", this.names.rm, this.rmVersion);
     await this.forget(this.names.rm, this.rmVersion);

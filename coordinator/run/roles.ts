@@ -19,6 +19,7 @@ import {
   RolloutActor,
   tinyHfConfig,
 } from "../../actors/roles/mod.ts";
+import { EMBEDDING } from "../../actors/roles/learners.ts";
 import type { SaveDtype } from "../../engine/io/mod.ts";
 import type { WeightDtype } from "../../actors/weights/mod.ts";
 import type { ModelConfig, RunConfig } from "../../rl/mod.ts";
@@ -168,48 +169,55 @@ export async function spawnRoles(
   try {
     // The synthesizer looks the assistant up by name on first use, so both can be spawned together.
     const assistantName = opts("assistant", {}).name;
-    const [rollouts, reward, reference, policyLearner, rewardLearner, negatives, assistantHandle] = await Promise.all([
-      Promise.all(
-        Array.from(
-          { length: config.rollout.count },
-          (_, i) => track(cluster.spawn(RolloutActor, opts("rollout", config.rollout.resources, i), policy)),
-        ),
-      ),
-      track(cluster.spawn(RewardActor, opts("reward", config.reward.resources), rm)),
-      track(cluster.spawn(ReferenceActor, opts("reference", config.reference.resources), policy)),
-      track(cluster.spawn(PolicyLearner, opts("policy-learner", config.policyLearner.resources), {
-        policy,
-        objective: "grpo" as const,
-        optim: {
-          lr: config.grpo.lr,
-          gradClip: config.grpo.gradClip,
-          weightDecay: config.grpo.weightDecay,
-          microBatchSize: config.grpo.microBatchSize,
-        },
-        grpo: { clipRatio: config.grpo.clipRatio, clipRatioC: config.grpo.clipRatioC, klCoef: config.grpo.klCoef },
-      })),
-      track(cluster.spawn(RewardLearner, opts("reward-learner", config.rewardLearner.resources), {
-        rewardModel: rm,
-        objective: "pairwise" as const,
-        optim: {
-          lr: config.rewardUpdate.lr,
-          gradClip: config.rewardUpdate.gradClip,
-          weightDecay: config.rewardUpdate.weightDecay,
-          microBatchSize: config.grpo.microBatchSize,
-        },
-      })),
-      track(cluster.spawn(
-        NegativeSynthesizer,
-        opts("negatives", config.negatives.resources),
-        assistant === undefined ? {} : { assistant: assistantName },
-      )),
-      assistant === undefined
-        ? Promise.resolve(undefined)
-        : track(cluster.spawn(AssistantRewriter, opts("assistant", assistant.resources), assistant.spec)),
-    ]);
+    const [rolloutActors, rewardActor, reference, policyLearner, rewardLearner, negatives, assistantHandle] =
+      await Promise
+        .all([
+          Promise.all(
+            Array.from(
+              { length: config.rollout.colocate ? 0 : config.rollout.count },
+              (_, i) => track(cluster.spawn(RolloutActor, opts("rollout", config.rollout.resources, i), policy)),
+            ),
+          ),
+          config.reward.colocate
+            ? Promise.resolve(undefined)
+            : track(cluster.spawn(RewardActor, opts("reward", config.reward.resources), rm)),
+          track(cluster.spawn(ReferenceActor, opts("reference", config.reference.resources), policy)),
+          track(cluster.spawn(PolicyLearner, opts("policy-learner", config.policyLearner.resources), {
+            policy,
+            objective: "grpo" as const,
+            optim: {
+              lr: config.grpo.lr,
+              gradClip: config.grpo.gradClip,
+              weightDecay: config.grpo.weightDecay,
+              microBatchSize: config.grpo.microBatchSize,
+            },
+            grpo: { clipRatio: config.grpo.clipRatio, clipRatioC: config.grpo.clipRatioC, klCoef: config.grpo.klCoef },
+          })),
+          track(cluster.spawn(RewardLearner, opts("reward-learner", config.rewardLearner.resources), {
+            rewardModel: rm,
+            objective: "pairwise" as const,
+            optim: {
+              lr: config.rewardUpdate.lr,
+              gradClip: config.rewardUpdate.gradClip,
+              weightDecay: config.rewardUpdate.weightDecay,
+              microBatchSize: config.grpo.microBatchSize,
+            },
+            ...(config.rewardUpdate.freezeEmbedding ? { frozen: [EMBEDDING] } : {}),
+          })),
+          track(cluster.spawn(
+            NegativeSynthesizer,
+            opts("negatives", config.negatives.resources),
+            assistant === undefined ? {} : { assistant: assistantName },
+          )),
+          assistant === undefined
+            ? Promise.resolve(undefined)
+            : track(cluster.spawn(AssistantRewriter, opts("assistant", assistant.resources), assistant.spec)),
+        ]);
+    // A colocated role is its learner: PolicyLearner.rollout and RewardLearner.score take the same requests and
+    // return the same results as the role actors' methods, so the driver calls the learner's handle in their place.
     return {
-      rollouts,
-      reward,
+      rollouts: config.rollout.colocate ? [policyLearner as unknown as ActorHandle<RolloutActor>] : rolloutActors,
+      reward: rewardActor ?? rewardLearner as unknown as ActorHandle<RewardActor>,
       reference,
       policyLearner,
       rewardLearner,

@@ -53,6 +53,30 @@ export class ModelRuntime {
     );
   }
 
+  /**
+   * Uses `feeds` as the weights by reference, with no copy: ort tensors over buffers another owner updates in place
+   * (`Trainer.paramFeeds()`), so every later run sees the owner's current values. This is how a learner generates
+   * or scores with its live weights (colocated rollout and RM scoring) without a second copy of the model.
+   */
+  shareWeights(feeds: Readonly<Record<string, ort.Tensor>>): void {
+    if (this.#weightDtype !== "float32") {
+      throw new ModelInputError(
+        `Cannot share weights with "${this.name}": it holds its weights as ${this.#weightDtype}`,
+      );
+    }
+    for (const spec of parameterSpecs(this.config)) {
+      const t = feeds[spec.name];
+      if (t === undefined || t.type !== "float32" || t.dims.join() !== spec.shape.join()) {
+        throw new ModelInputError(
+          `Cannot share weights with "${this.name}": "${spec.name}" is ${
+            t === undefined ? "missing" : `${t.type}[${t.dims}]`
+          }, expected float32[${spec.shape}]`,
+        );
+      }
+    }
+    this.#weights = { ...feeds };
+  }
+
   /** True once weights were set. */
   get hasWeights(): boolean {
     return this.#weights !== null;
