@@ -137,6 +137,8 @@ export function startAgent(transport: Transport, options: AgentOptions = {}): Ag
       ...weights.env,
       ...options.hostEnv,
       COOP_ACTOR_ID: record.id,
+      // Names the process for whoever inspects it (ps, /proc/<pid>/environ; `./coop bench real --cluster`).
+      COOP_ACTOR_NAME: record.name ?? record.id,
       COOP_THREADS: String(threads),
       OMP_NUM_THREADS: String(threads),
       // CPU actors see no GPU at all; GPU actors only theirs.

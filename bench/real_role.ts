@@ -5,6 +5,9 @@
  * - learner: random init (the load time), the compiled training step (in-place AdamW, batch 2x128) and a weight
  *   publish (the safetensors bytes every rollout actor fetches).
  * - rollout: weights loaded into an inference runtime, greedy generation of 2 x 32 new tokens after 64-token prompts.
+ * - rm-learner / rm-learner-frozen: the 1-label reward model of the same shape, one pairwise step on one pair of
+ *   2x128 sequences, then (the colocated RM scoring) a score of both rows from the learner's live weights;
+ *   `-frozen` keeps the embedding table fixed (`rewardUpdate.freezeEmbedding`: no gradient, no moments for it).
  * - reference: one log-prob forward over a 2x128 batch (what the reference model and the reward model run per step);
  *   reference16 is the same with float16 weights (cast to float32 inside the graph).
  */
@@ -16,7 +19,10 @@ import { ModelRuntime } from "../engine/models/runtime.ts";
 import { lmTrainingLoss, Scorer } from "../engine/score/mod.ts";
 import { Trainer } from "../engine/train/mod.ts";
 import { tensor } from "../shared/tensor.ts";
-import { realConfig, type RealSize } from "./real_shapes.ts";
+import { packPairBatch } from "../rl/batches.ts";
+import { pairwiseTrainingLoss } from "../rl/training_losses.ts";
+import { parseDecoderConfig } from "../engine/io/mod.ts";
+import { REAL_SHAPES, realConfig, type RealSize } from "./real_shapes.ts";
 
 /** The batch shapes of every size (the issue's: training 2x128, generation 2 x (64 + 32)). */
 export const REAL_BATCH = { batch: 2, seq: 128, prompt: 64, newTokens: 32 } as const;
@@ -69,6 +75,47 @@ async function learner(size: RealSize, steps: number) {
   return { loadS, compileS, stepS, losses, peakStep, publishS, publishBytes: bytes, peak: peakRssGib() };
 }
 
+/** The reward learner: pairwise steps, then colocated scoring from the live weights; optionally a frozen embedding. */
+async function rmLearner(size: RealSize, steps: number, frozen: boolean) {
+  const hf = REAL_SHAPES[size];
+  const config = parseDecoderConfig({
+    ...hf,
+    architectures: ["Qwen2ForSequenceClassification"],
+    num_labels: 1,
+    tie_word_embeddings: false,
+  });
+  let start = performance.now();
+  const params = Object.fromEntries(initWeights(config, { seed: 2 }));
+  const trainer = new Trainer({
+    loss: pairwiseTrainingLoss(config),
+    params,
+    adoptParams: true,
+    trainable: Object.keys(params).filter((n) => !(frozen && n === "model.embed_tokens.weight")),
+    adamw: { weightDecay: 0.01, maxGradNorm: 1 },
+    session: SESSION,
+    name: "rm-learner",
+  });
+  const loadS = seconds(start);
+  const { seq: t } = REAL_BATCH;
+  const pair = { positive: tokens(t, config.vocabSize, 1), negative: tokens(t, config.vocabSize, 2) };
+  const batch = packPairBatch([pair], { padId: 0, lengthBucket: t, rows: 1 });
+  const stepS: number[] = [];
+  for (let i = 0; i < steps; i++) {
+    start = performance.now();
+    await trainer.step(batch, { lr: 1e-5 });
+    stepS.push(seconds(start));
+  }
+  const peakStep = peakRssGib();
+  const runtime = new ModelRuntime(config, { session: SESSION, name: "colocated-rm" });
+  runtime.shareWeights(trainer.paramFeeds());
+  start = performance.now();
+  const scores = await new Scorer(runtime).rewards([pair.positive, pair.negative]);
+  const scoreS = seconds(start);
+  await runtime.release();
+  await trainer.release();
+  return { frozen, loadS, stepS, peakStep, scoreS, scores, peak: peakRssGib() };
+}
+
 async function inference(role: "rollout" | "reference" | "reference16", size: RealSize) {
   const config = realConfig(size);
   let start = performance.now();
@@ -110,6 +157,8 @@ if (import.meta.main) {
   const [role, size = "small", steps = "2"] = Deno.args;
   const result = role === "learner"
     ? await learner(size as RealSize, Number(steps))
+    : role?.startsWith("rm-learner")
+    ? await rmLearner(size as RealSize, Number(steps), role === "rm-learner-frozen")
     : await inference(role as "rollout" | "reference" | "reference16", size as RealSize);
   console.log(JSON.stringify({ role, size, ...result }));
 }

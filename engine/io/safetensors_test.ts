@@ -1,7 +1,14 @@
 import { deepStrictEqual as assertEquals, throws } from "node:assert";
 import { Tensor, tensor } from "../../shared/tensor.ts";
 import { hfFixturesDir } from "../parity/mod.ts";
-import { parseSafetensors, safetensorsLayout, serializeSafetensors, toFloat32 } from "./safetensors.ts";
+import {
+  parseSafetensors,
+  readSafetensors,
+  safetensorsLayout,
+  serializeSafetensors,
+  toFloat32,
+  writeSafetensors,
+} from "./safetensors.ts";
 
 Deno.test("safetensors - round trip keeps names, dtypes, shapes, values and metadata", () => {
   const tensors = new Map<string, Tensor>([
@@ -64,4 +71,21 @@ Deno.test("safetensors - align puts the data section and every tensor on the bou
   assertEquals(Array.from(file.tensors.get("b")!.data as Float32Array), [4, 5]);
   assertEquals(file.tensors.get("b")!.data.byteOffset % 4096, 0);
   throws(() => safetensorsLayout(tensors, { align: 0 }), /Invalid alignment/);
+});
+
+Deno.test("safetensors - the streamed file write is byte-identical to the in-memory serialization", async () => {
+  // Odd byte sizes put padding between tensors if the layout aligns them; the stream must write it too.
+  const tensors = new Map<string, Tensor>([
+    ["c", tensor("uint8", [3], [1, 2, 3])],
+    ["a.weight", tensor("float32", [2, 3], [1, 2, 3, 4, 5, 6])],
+    ["h", tensor("bfloat16", [1], [0x3f80])],
+  ]);
+  const path = await Deno.makeTempFile({ suffix: ".safetensors" });
+  try {
+    await writeSafetensors(path, tensors, { metadata: { step: "3" } });
+    assertEquals(await Deno.readFile(path), serializeSafetensors(tensors, { metadata: { step: "3" } }));
+    assertEquals((await readSafetensors(path)).metadata, { step: "3" });
+  } finally {
+    await Deno.remove(path);
+  }
 });

@@ -1,0 +1,113 @@
+/**
+ * The memory options of the 0.5B run, on a real local cluster with tiny models: a colocated rollout (the policy
+ * learner sampling from its live weights) gives exactly the rollout actor's samples for the same seed and weights,
+ * before and after an in-place update; colocated RM scoring gives the reward actor's scores; a frozen RM embedding
+ * stays bit-identical through an update while the rest of the RM trains.
+ */
+import { deepStrictEqual, notDeepStrictEqual, ok, strictEqual } from "node:assert/strict";
+import { type LocalCluster, startLocalCluster } from "../../coordinator/local_cluster.ts";
+import { modelSpec } from "../../coordinator/run/roles.ts";
+import {
+  configOf,
+  fetchWeights,
+  PolicyLearner,
+  RewardActor,
+  RewardLearner,
+  RolloutActor,
+} from "../../actors/roles/mod.ts";
+import { EMBEDDING } from "../../actors/roles/learners.ts";
+import { CLUSTER_TEST } from "../runtime/cluster_fixture.ts";
+
+const TINY = { tokenizer: "char", dModel: 32, nLayers: 1, nHeads: 2, dFF: 64, maxSeqLen: 128 };
+const OPTIM = { lr: 5e-2, gradClip: 1, weightDecay: 0, microBatchSize: 4 };
+
+Deno.test({ name: "colocate - rollout, RM scoring and a frozen RM embedding", ...CLUSTER_TEST }, async (t) => {
+  let local: LocalCluster | undefined;
+  try {
+    local = await startLocalCluster({ agents: [{ nodeId: "n1", cpus: 4 }] });
+    const cluster = local.client;
+    const on = { resources: { cpu: 1 } };
+
+    await t.step(
+      "the colocated rollout samples what the rollout actor samples, before and after an update",
+      async () => {
+        const policy = await modelSpec(TINY, { classifier: false, seed: 11 });
+        const learner = await cluster.spawn(PolicyLearner, on, {
+          policy,
+          objective: "grpo" as const,
+          optim: OPTIM,
+          grpo: { clipRatio: 0.2, clipRatioC: 3, klCoef: 0 },
+        });
+        const actor = await cluster.spawn(RolloutActor, on, policy);
+        const request = (version: number) => ({
+          version,
+          blobPrefix: "colo.policy",
+          prompts: [{ id: "p0", question: "2+3", answer: "5" }, { id: "p1", question: "4*2", answer: "8" }],
+          samples: 2,
+          maxNewTokens: 8,
+          temperature: 1,
+          seed: 7,
+        });
+        const strip = (s: { policyDigest: string }[]) => s.map((x) => ({ ...x, policyDigest: "" }));
+        await learner.publish("colo.policy.v0", 0);
+        const v0 = await learner.rollout(request(0));
+        deepStrictEqual(strip(v0), strip(await actor.rollout(request(0))), "same samples from the same v0 weights");
+        ok(v0.every((s) => s.policyDigest === ""), "colocated samples claim no published digest");
+        const report = await learner.update(v0.map((s, i) => ({
+          promptIds: s.promptIds,
+          responseIds: s.responseIds,
+          oldLogprobs: s.logprobs,
+          refLogprobs: s.logprobs,
+          advantage: i % 2 === 0 ? 1 : -1,
+        })));
+        ok(!report.skipped && Number.isFinite(report.loss));
+        await learner.publish("colo.policy.v1", 1);
+        const v1 = await learner.rollout(request(1));
+        deepStrictEqual(
+          strip(v1),
+          strip(await actor.rollout(request(1))),
+          "the learner samples from its updated weights",
+        );
+        notDeepStrictEqual(v1.map((s) => s.logprobs), v0.map((s) => s.logprobs), "the update changed the policy");
+      },
+    );
+
+    await t.step("colocated RM scoring matches the reward actor; a frozen embedding does not move", async () => {
+      const rm = await modelSpec(TINY, { classifier: true, seed: 12 });
+      const learner = await cluster.spawn(RewardLearner, on, {
+        rewardModel: rm,
+        objective: "pairwise" as const,
+        optim: OPTIM,
+        frozen: [EMBEDDING],
+      });
+      const actor = await cluster.spawn(RewardActor, on, rm);
+      const items = [
+        { question: "ann has 3 balls and gets 3 more. how many?", reference: "6", response: "3+3=6. #### 6" },
+        { question: "ann has 3 balls and gets 3 more. how many?", reference: "6", response: "3+3=7. #### 7" },
+      ];
+      const blobs = await cluster.transport.blobs(cluster.subjects.blobBucket);
+      const config = configOf(rm);
+      const scores = async (version: number) => {
+        await learner.publish(`colo.rm.v${version}`, version);
+        const request = { items, rm: { blobPrefix: "colo.rm", version } };
+        const [mine, theirs] = [await learner.score(request), await actor.score(request)];
+        deepStrictEqual(mine.verdicts, theirs.verdicts);
+        mine.scores.forEach((s, i) =>
+          ok(Math.abs(s - theirs.scores[i]!) < 1e-6, `score ${i}: ${s} vs ${theirs.scores[i]}`)
+        );
+        return { scores: mine.scores, weights: await fetchWeights(blobs, `colo.rm.v${version}`, config, version) };
+      };
+      const before = await scores(0);
+      const report = await learner.updatePairs([{ positive: items[0]!.response, negative: items[1]!.response }]);
+      ok(!report.skipped && Number.isFinite(report.loss));
+      const after = await scores(1);
+      notDeepStrictEqual(after.scores, before.scores, "the RM trained");
+      deepStrictEqual(after.weights.get(EMBEDDING)!.data, before.weights.get(EMBEDDING)!.data, "embedding frozen");
+      const layer = "model.layers.0.mlp.up_proj.weight";
+      notDeepStrictEqual(after.weights.get(layer)!.data, before.weights.get(layer)!.data, "other weights train");
+      strictEqual((await learner.score({ items })).scores.length, 0, "no rm: verdicts only");
+    });
+  } finally {
+    await local?.stop();
+  }
+});
