@@ -27,7 +27,7 @@ Deno.test("parseRunConfig - an empty config gets the tiny-demo defaults and the 
   assertEquals(config.kind, "rl");
   assertEquals(config.mode, "cooper");
   assertEquals(config.maxStaleness, 1);
-  assertEquals(config.rollout, { count: 2, resources: { cpu: 1 } });
+  assertEquals(config.rollout, { count: 2, resources: { cpu: 1 }, colocate: false });
   assertEquals(config.data, { source: "builtin", levels: [1, 2], seed: 0, size: 2000 });
   assertEquals([config.grpo.clipRatio, config.grpo.clipRatioC, config.grpo.klCoef, config.grpo.epsilon], [
     0.2,
@@ -134,4 +134,23 @@ Deno.test("loadConfig - every example under rl/configs is valid", async () => {
   const sft = (await loadConfig(CONFIG_DIR + "sft.yaml")) as SftConfig;
   assertEquals(sft.checkpoint.dir, "runs/demo/sft");
   await rejects(loadConfig("/nonexistent/run.yaml"), /Invalid run config: cannot read "\/nonexistent\/run.yaml"/);
+});
+
+Deno.test("parseRunConfig - the memory options default off; colocation needs maxStaleness 0", () => {
+  const config = parseRunConfig({});
+  assertEquals([config.rollout.colocate, config.reward.colocate, config.rewardUpdate.freezeEmbedding], [
+    false,
+    false,
+    false,
+  ]);
+  const colocated = parseRunConfig({ maxStaleness: 0, rollout: { colocate: true }, reward: { colocate: true } });
+  ok(colocated.rollout.colocate && colocated.reward.colocate);
+  for (const role of ["rollout", "reward"]) {
+    throws(
+      () => parseRunConfig({ maxStaleness: 1, [role]: { colocate: true } }),
+      (e: Error) =>
+        e instanceof ConfigError && /maxStaleness/.test(e.message) && e.message.includes(`${role}.colocate`),
+    );
+  }
+  throws(() => parseRunConfig({ rewardUpdate: { freezeEmbedding: "yes" } }), /rewardUpdate\.freezeEmbedding/);
 });
