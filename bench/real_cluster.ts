@@ -50,7 +50,10 @@ async function labelOf(pid: number): Promise<string> {
   if (actor !== undefined) return actor.slice("COOP_ACTOR_NAME=".length).replace(/^.*?-(?=[a-z-]+$)/, "");
   const cmd = ((await text(`/proc/${pid}/cmdline`)) ?? "").split("\0").filter(Boolean);
   if (cmd.some((a) => a.includes("nats-server"))) return "nats-server";
-  if (cmd.some((a) => a.endsWith("coordinator/cli.ts") || a === "run")) return `coop run (${cmd.slice(-4).join(" ")})`;
+  const sub = cmd[cmd.findIndex((a) => a.endsWith("coordinator/cli.ts")) + 1];
+  if (sub === "up") return "coordinator";
+  if (sub === "agent") return "agent";
+  if (sub === "run") return "coop run (client)";
   return cmd.slice(0, 3).join(" ").slice(0, 60);
 }
 

@@ -98,7 +98,7 @@ class LearnerCore {
         trainable: Object.keys(params).filter((name) => !this.#frozen.includes(name)),
         loss: this.#loss(config),
         adamw: { weightDecay: this.optim.weightDecay, maxGradNorm: this.optim.gradClip },
-        session: actorSession(),
+        session: actorSession(config),
       });
     }
     return { trainer: this.#trainer, config: this.#config!, tokenizer: this.#codec!.tokenizer, codec: this.#codec! };
@@ -124,7 +124,7 @@ class LearnerCore {
    */
   async liveRuntime(): Promise<ModelRuntime> {
     const { trainer, config } = await this.ready();
-    this.#live ??= new ModelRuntime(config, { name: "colocated", session: actorSession() });
+    this.#live ??= new ModelRuntime(config, { name: "colocated", session: actorSession(config) });
     this.#live.shareWeights(trainer.paramFeeds());
     return this.#live;
   }

@@ -19,6 +19,7 @@ import {
   initWeights,
   loadWeights,
   ModelRuntime,
+  parameterCount,
   saveModel,
   type Weights,
 } from "../../engine/models/mod.ts";
@@ -259,12 +260,19 @@ export function actorThreads(): number {
  * Session options for this actor: its CPU thread budget, and the `cuda` provider when its agent gave it GPUs
  * (`CUDA_VISIBLE_DEVICES`, device 0 is then its first GPU). `COOP_EXECUTION_PROVIDER=cpu` keeps a GPU actor on CPU.
  */
-export function actorSession(): SessionOptions {
+export function actorSession(config?: DecoderConfig): SessionOptions {
   const gpus = (Deno.env.get("CUDA_VISIBLE_DEVICES") ?? "").trim();
   const forced = Deno.env.get("COOP_EXECUTION_PROVIDER");
   const provider = forced === "cpu" || forced === "cuda" ? forced : gpus !== "" && gpus !== "-1" ? "cuda" : "cpu";
-  return { intraOpThreads: actorThreads(), executionProvider: provider };
+  const large = config !== undefined && parameterCount(config) >= LARGE_MODEL_PARAMS;
+  // onnxruntime's CPU arena keeps every run's activation peak resident; for a large model that is GiBs per process
+  // (a 0.5B cluster run: policy learner 11.3 GiB with it, see bench/out/real_cluster.json), so it is off there.
+  return { intraOpThreads: actorThreads(), executionProvider: provider, ...(large ? NO_ARENA : {}) };
 }
+
+/** Models from this many parameters run their sessions without the CPU memory arena (see {@link actorSession}). */
+export const LARGE_MODEL_PARAMS = 100_000_000;
+const NO_ARENA = { memArena: false, memPattern: false } as const;
 
 /** Plain record of tensors, as the Trainer takes them. */
 export function toRecord(weights: ReadonlyMap<string, Tensor>): Record<string, Tensor> {
@@ -306,10 +314,8 @@ export class VersionedModel {
   ): Promise<{ runtime: ModelRuntime; tokenizer: TextTokenizer; codec: PromptCodec }> {
     if (this.#runtime === undefined) {
       this.#codec = await loadPromptCodec(this.#spec);
-      this.#runtime = new ModelRuntime(configOf(this.#spec), {
-        name: this.#name,
-        session: actorSession(),
-      });
+      const config = configOf(this.#spec);
+      this.#runtime = new ModelRuntime(config, { name: this.#name, session: actorSession(config) });
     }
     if (this.#version !== version) {
       const name = `${blobPrefix}.v${version}`;

@@ -30,10 +30,8 @@ export class ReferenceActor {
   /** log p_ref of each response token, one list per pair (empty for an empty response). */
   async logprobs(pairs: TokenPair[]): Promise<number[][]> {
     this.#scorer ??= (async () => {
-      const runtime = new ModelRuntime(configOf(this.#spec), {
-        name: "reference",
-        session: actorSession(),
-      });
+      const config = configOf(this.#spec);
+      const runtime = new ModelRuntime(config, { name: "reference", session: actorSession(config) });
       runtime.setWeights(await initialWeights(this.#spec, runtime.config));
       return new Scorer(runtime);
     })();
