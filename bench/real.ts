@@ -1,5 +1,6 @@
 /**
- * `./coop bench real [--size 0.5b|mid|small] [--steps N] [--no-torch]`: a Qwen2.5-0.5B-shaped model (random weights,
+ * `./coop bench real [--size 0.5b|mid|small] [--steps N] [--no-torch]` (`--cluster [--config C] [--steps N]`: the
+ * whole 0.5B cooper run with `--local`, see bench/real_cluster.ts): a Qwen2.5-0.5B-shaped model (random weights,
  * the real 151,669-token Qwen vocabulary) in each role of a Cooper step, each role in its own process so its peak
  * RSS is its own: learner (training step 2x128: loss, backward, clipping, AdamW), rollout (2 x 32 new tokens after
  * 64-token prompts) and reference / reward-model forward (2x128). Next to each, the same work in PyTorch eager CPU
@@ -63,6 +64,16 @@ const min = (xs: unknown) => Math.min(...(xs as number[]));
 
 /** Runs the suite. */
 export async function runRealBench(args: readonly string[] = []): Promise<Json> {
+  if (args.includes("--cluster")) {
+    const at = (name: string) => args.includes(name) ? args[args.indexOf(name) + 1] : undefined;
+    const { runClusterBench } = await import("./real_cluster.ts");
+    await runClusterBench({
+      config: at("--config") ?? "rl/configs/real_0_5b.json",
+      steps: Number(at("--steps") ?? 2),
+      minFreeGiB: Number(at("--min-free") ?? 21),
+    });
+    return {};
+  }
   const flag = (name: string) => {
     const i = args.indexOf(name);
     return i >= 0 ? args[i + 1] : undefined;

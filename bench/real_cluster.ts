@@ -92,6 +92,11 @@ export async function runClusterBench(options: { config: string; steps: number; 
     throw new Error(`bench real --cluster: ${available.toFixed(1)} GiB available, need ${options.minFreeGiB}`);
   }
   const config = JSON.parse(await Deno.readTextFile(options.config));
+  for (const dir of [config.policy?.checkpoint, config.rewardModel?.checkpoint].filter(Boolean)) {
+    if (!(await Deno.stat(`${dir}/model.safetensors`).then(() => true, () => false))) {
+      throw new Error(`bench real --cluster: no ${dir}/model.safetensors; run: deno run -A bench/real_checkpoint.ts`);
+    }
+  }
   const logDir = config.logging?.jsonl?.dir as string | undefined;
   const t0 = performance.now();
   const child = new Deno.Command(COOP, {
