@@ -110,6 +110,8 @@ export { bceTrainingLoss, grpoTrainingLoss, LossBatchError, pairwiseTrainingLoss
 export { computeRewards } from "./rewards.ts";
 export type { RewardBatch, ScoredSample } from "./rewards.ts";
 export { packGrpoBatch, packLabelledBatch, packPairBatch } from "./batches.ts";
+export { BCE_BATCH, GRPO_BATCH, LOSS_WEIGHT, PAIR_BATCH } from "./batch_layout.ts";
+export type { GrpoBatch, LabelledBatch, PairwiseBatch } from "./batch_layout.ts";
 export type { GrpoSample, PackOptions } from "./batches.ts";
 export { BalancedSampler, buildLabelledSet, buildVerificationPairs, formatPrompt, promptMessages } from "./rm_data.ts";
 export type { LabelledCompletion, LabelledSetOptions, SampledTask } from "./rm_data.ts";

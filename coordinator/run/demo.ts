@@ -18,7 +18,7 @@ import { createProgress } from "../../shared/progress.ts";
 import { startLocalCluster } from "../local_cluster.ts";
 import { formatTable } from "../status_table.ts";
 import { shownMetrics } from "./cli.ts";
-import { EXAMPLE_NOTE, type MetricPoint, type RunStatus } from "./job.ts";
+import { formatExample, type MetricPoint, type RunStatus } from "./job.ts";
 import { RunManager } from "./manager.ts";
 
 const CONFIGS = fileURLToPath(new URL("../../rl/configs/", import.meta.url));
@@ -370,7 +370,7 @@ async function writeResults(
 }
 
 function examplesOf(status: RunStatus): string[] {
-  return status.notes.filter((n) => n.startsWith(EXAMPLE_NOTE)).map((n) => n.slice(EXAMPLE_NOTE.length));
+  return (status.examples ?? []).map(formatExample);
 }
 
 /** Trailing moving average over `window` points (the per-step reward of 32 samples is noisy). */

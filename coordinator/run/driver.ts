@@ -11,7 +11,7 @@
  */
 import type { ActorPool } from "../../actors/pool.ts";
 import type { RolloutActor } from "../../actors/roles/mod.ts";
-import { publishedDigests, retireWeights } from "../../actors/weights/mod.ts";
+import { publishedDigests, retireWeights, weightsBlobName } from "../../actors/weights/mod.ts";
 import {
   AttestationError,
   computeRewards,
@@ -29,9 +29,17 @@ import {
 } from "../../rl/mod.ts";
 import { type DriverState, openCheckpoint, saveCheckpoint } from "./checkpoint.ts";
 import { loadRunData, type RunData, tasksForStep, type VerificationPair, verificationPairs } from "./data.ts";
-import { EXAMPLE_NOTE, isDue, type JobContext } from "./job.ts";
+import { isDue, type JobContext } from "./job.ts";
 import { type RunRoles, spawnRoles } from "./roles.ts";
 import { evaluate, meanRmReward, produceBatch, type ProduceOptions, type ScoredBatch } from "./rollouts.ts";
+import {
+  mean,
+  type MonitorMetrics,
+  type RmUpdateMetrics,
+  type StepMetrics,
+  stepMetrics,
+  type StepReadings,
+} from "./step_metrics.ts";
 
 /** Runs a GRPO job to completion (or until stopped) on the context's cluster. */
 export async function runRl(ctx: JobContext, config: RunConfig): Promise<void> {
@@ -136,33 +144,26 @@ class RlRun {
       policy: this.policyVersion,
       rm: this.rmVersion,
     });
-    // The last step's greedy answers go into the run's notes: the table says how often the policy is right,
-    // these say what it writes when it is not (and whether the RM notices).
     if (options.examples) {
-      for (const e of result.examples) {
-        this.ctx.status.notes.push(
-          `${EXAMPLE_NOTE}(policy v${this.policyVersion}, RM v${this.rmVersion}): ${JSON.stringify(e.question)} ` +
-            `(reference ${e.reference}) -> ${JSON.stringify(e.response)}: ${e.verdict}, σ(RM) ${e.rmReward.toFixed(3)}`,
-        );
-      }
+      const versions = { policyVersion: this.policyVersion, rmVersion: this.rmVersion };
+      this.ctx.status.examples = result.examples.map((e) => ({ ...versions, ...e }));
     }
     return { eval_accuracy: result.accuracy, eval_rm_reward: result.rmReward, rm_pair_accuracy: result.rmPairAccuracy };
   }
 
   /** One step of the algorithm; returns its metrics. */
-  async rlStep(step: number): Promise<Record<string, number>> {
+  async rlStep(step: number): Promise<StepMetrics> {
     const { config } = this;
     const t0 = performance.now();
     let batch = await this.attestedBatch(step);
     const t1 = performance.now();
-    const ids = batch.samples.map((s) => s.id);
     const cooper = config.mode === "cooper";
     const order = config.rewardUpdate.order;
     // 1. Cooper: verified (correct response, wrong rewrite) pairs update the RM (before the policy, unless
     //    `policy-first`); `rm-first-rescore` then scores the batch again with the updated RM.
-    const rm: Record<string, number> = {};
+    let rm: RmUpdateMetrics | undefined;
     if (cooper && order !== "policy-first") {
-      Object.assign(rm, await this.updateRewardModel(step, batch));
+      rm = await this.updateRewardModel(step, batch);
       if (order === "rm-first-rescore" && batch.rmVersion !== this.rmVersion) batch = await this.rescore(batch);
     }
     const t2 = performance.now();
@@ -174,54 +175,48 @@ class RlRun {
     // 3. GRPO: group-normalised advantages, PPO dual-clip + k3 KL to the reference, one update per epoch.
     const report = await this.updatePolicy(step, batch, rewards);
     const t3 = performance.now();
-    if (cooper && order === "policy-first") Object.assign(rm, await this.updateRewardModel(step, batch));
+    if (cooper && order === "policy-first") rm = await this.updateRewardModel(step, batch);
     // 4. Publish the new policy version for the rollout actors (not when every epoch was skipped: nothing changed).
-    let publishBytes = 0;
-    if (report.trained) {
-      this.policyVersion++;
-      publishBytes = await this.publishPolicy();
-      this.ledger.trained(ids);
-      this.#trainedSamples += ids.length;
-    } else this.ledger.skipped(ids);
-    const tokens = batch.samples.reduce((n, s) => n + s.responseIds.length, 0);
-    this.#tokens += tokens;
-    const elapsed = (performance.now() - this.#started) / 1000;
-    // Does the RM that scored these samples agree with the verifier on them? (Every mode: under `rule` it is the
-    // untouched pretrained RM, under `static-rm` the same RM on the policy it is being exploited by.)
-    const agreement = rmAgreement(batch.rmScores, batch.verdicts, batch.samples.map((s) => s.promptId));
-    const trainAccuracy = mean(batch.verdicts.map((v) => (v === "correct" ? 1 : 0)));
-    const rmReward = meanRmReward(batch.rmScores);
-    const watch = await this.watch(step, batch.rmVersion, { rmReward, trainAccuracy, agreement: agreement.accuracy });
+    const publishBytes = await this.settle(batch, report.trained);
+    const seen = batchReadings(batch);
+    const throughput = this.throughput(seen.tokens);
+    // 5. Watch for reward hacking: does the RM that scored these samples agree with the verifier on them?
+    const monitor = await this.watch(step, batch.rmVersion, seen);
     this.syncStatus();
-    return {
-      policy_version: this.policyVersion,
-      rm_version: this.rmVersion,
-      staleness: this.ctx.status.staleness.last,
-      reward_mean: mean(rewards),
-      rm_reward_mean: rmReward,
-      train_accuracy: trainAccuracy,
-      rm_sample_accuracy: agreement.accuracy,
-      rm_sample_rank_accuracy: agreement.rankAccuracy,
-      rm_sample_rank_pairs: agreement.rankPairs,
-      invalid_rewards: invalid.length,
-      policy_loss: report.loss,
-      grad_norm: report.gradNorm,
-      update_skipped: report.skipped,
-      kl: report.metrics.kl ?? Number.NaN,
-      clip_fraction: report.metrics.clip_fraction ?? Number.NaN,
-      response_tokens: tokens / ids.length,
-      samples_per_s: this.#trainedSamples / elapsed,
-      // Where the step's time went (ms): waiting for scored rollouts, the RM update, the policy update, publishing.
-      wait_ms: t1 - t0,
-      rm_update_ms: t2 - t1,
-      policy_update_ms: t3 - t2,
-      publish_ms: performance.now() - t3,
-      publish_bytes: publishBytes,
-      rollout_ms: batch.ms,
-      tokens_per_s: this.#tokens / elapsed,
-      ...watch,
-      ...rm,
-    };
+    return stepMetrics({
+      versions: { policy: this.policyVersion, rm: this.rmVersion, staleness: this.ctx.status.staleness.last },
+      rewards,
+      invalidRewards: invalid.length,
+      batch: seen,
+      policy: report,
+      throughput,
+      marks: [t0, t1, t2, t3, performance.now()],
+      publishBytes,
+      rolloutMs: batch.ms,
+      monitor,
+      rm,
+    });
+  }
+
+  /** Publishes the policy a trained step changed and settles the batch's samples in the ledger; returns the bytes. */
+  async settle(batch: ScoredBatch, trained: boolean): Promise<number> {
+    const ids = batch.samples.map((s) => s.id);
+    if (!trained) {
+      this.ledger.skipped(ids);
+      return 0;
+    }
+    this.policyVersion++;
+    const bytes = await this.publishPolicy();
+    this.ledger.trained(ids);
+    this.#trainedSamples += ids.length;
+    return bytes;
+  }
+
+  /** Counts a batch's response tokens; returns the run's trained samples and tokens so far, and its seconds. */
+  throughput(tokens: number): StepReadings["throughput"] {
+    this.#tokens += tokens;
+    const seconds = (performance.now() - this.#started) / 1000;
+    return { trainedSamples: this.#trainedSamples, tokens: this.#tokens, seconds };
   }
 
   /**
@@ -255,17 +250,14 @@ class RlRun {
    * `freeze` keeps the RM as it is while the alarm is on; `rollback`, on an alarm, restores the last RM version that
    * agreed with the verifier on its own batch (published as a new version, so every cache reloads it).
    */
-  async watch(
-    step: number,
-    scoredBy: number,
-    seen: { rmReward: number; trainAccuracy: number; agreement: number },
-  ): Promise<Record<string, number>> {
+  async watch(step: number, scoredBy: number, seen: StepReadings["batch"]): Promise<MonitorMetrics> {
+    const agreement = seen.agreement.accuracy;
     const reading = this.monitor.observe({
       step: step + 1,
       rmVersion: scoredBy,
       rmReward: seen.rmReward,
       verifierAccuracy: seen.trainAccuracy,
-      agreement: seen.agreement,
+      agreement,
     });
     this.#alarm = reading.hacking_alarm === 1;
     const back = this.monitor.lastAgreeingRmVersion;
@@ -281,7 +273,7 @@ class RlRun {
     this.ctx.status.monitor = {
       alarm: this.#alarm,
       alarms: this.monitor.alarms,
-      agreement: seen.agreement,
+      agreement,
       rmRewardTrend: reading.rm_reward_trend,
       verifierAccuracyTrend: reading.verifier_accuracy_trend,
       lastAgreeingRmVersion: back,
@@ -338,7 +330,7 @@ class RlRun {
     this.pending.set(step, promise);
   }
 
-  async updateRewardModel(step: number, batch: ScoredBatch): Promise<Record<string, number>> {
+  async updateRewardModel(step: number, batch: ScoredBatch): Promise<RmUpdateMetrics> {
     const groups = new Map<string, PromptGroup & { responses: string[]; verdicts: ScoredBatch["verdicts"] }>();
     batch.samples.forEach((s, i) => {
       const group = groups.get(s.promptId) ??
@@ -353,11 +345,9 @@ class RlRun {
       negativesPerPositive: update.negativesPerPositive,
       negatives: update.negatives,
     });
-    const out: Record<string, number> = {
+    const out: RmUpdateMetrics = {
       rm_pairs: pairs.pairs.length,
       rm_groups_masked: pairs.counts.groups - pairs.counts.valid,
-      // Rewrites the verifier filter threw out (still correct or unparseable) and failed rewriter calls: with an
-      // assistant model these say how often it produced no usable negative.
       rm_negatives_rejected: pairs.counts.rejectedNegatives,
       rm_rewriter_errors: pairs.counts.synthesizerErrors,
     };
@@ -409,7 +399,7 @@ class RlRun {
   /** Publishes the current policy version; returns its size in bytes. */
   async publishPolicy(): Promise<number> {
     const bytes = await this.roles.policyLearner.publish(
-      `${this.names.policy}.v${this.policyVersion}`,
+      weightsBlobName(this.names.policy, this.policyVersion),
       this.policyVersion,
     );
     await this.recordDigests("policy", this.names.policy, this.policyVersion);
@@ -418,7 +408,7 @@ class RlRun {
   }
 
   async publishRm(): Promise<void> {
-    await this.roles.rewardLearner.publish(`${this.names.rm}.v${this.rmVersion}`, this.rmVersion);
+    await this.roles.rewardLearner.publish(weightsBlobName(this.names.rm, this.rmVersion), this.rmVersion);
     await this.recordDigests("rm", this.names.rm, this.rmVersion);
     await this.forget(this.names.rm, this.rmVersion);
   }
@@ -429,7 +419,7 @@ class RlRun {
     this.attestations.published(
       role,
       version,
-      await publishedDigests(cluster.transport, cluster.subjects.cluster, `${prefix}.v${version}`),
+      await publishedDigests(cluster.transport, cluster.subjects.cluster, weightsBlobName(prefix, version)),
     );
     this.attestations.forget(role, version - this.window);
   }
@@ -470,7 +460,7 @@ class RlRun {
   async forget(prefix: string, version: number): Promise<void> {
     const old = version - this.window;
     if (old < 0) return;
-    await this.retire(`${prefix}.v${old}`);
+    await this.retire(weightsBlobName(prefix, old));
   }
 
   /** Drops a weight version everywhere: Object Store copy, data-plane record, shared-memory segments. */
@@ -493,7 +483,7 @@ class RlRun {
       const [prefix, version] of [[this.names.policy, this.policyVersion], [this.names.rm, this.rmVersion]] as const
     ) {
       for (let v = Math.max(0, version - this.window); v <= version; v++) {
-        await this.retire(`${prefix}.v${v}`);
+        await this.retire(weightsBlobName(prefix, v));
       }
     }
   }
@@ -553,6 +543,16 @@ function keepSamples(batch: ScoredBatch, keep: readonly boolean[]): ScoredBatch 
   };
 }
 
-function mean(values: readonly number[]): number {
-  return values.length === 0 ? Number.NaN : values.reduce((a, b) => a + b, 0) / values.length;
+/**
+ * The batch's mean σ(RM), verifier accuracy and RM–verifier agreement (every mode: under `rule` it is the untouched
+ * pretrained RM, under `static-rm` the same RM on the policy it is being exploited by).
+ */
+function batchReadings(batch: ScoredBatch): StepReadings["batch"] {
+  return {
+    rmReward: meanRmReward(batch.rmScores),
+    trainAccuracy: mean(batch.verdicts.map((v) => (v === "correct" ? 1 : 0))),
+    agreement: rmAgreement(batch.rmScores, batch.verdicts, batch.samples.map((s) => s.promptId)),
+    samples: batch.samples.length,
+    tokens: batch.samples.reduce((n, s) => n + s.responseIds.length, 0),
+  };
 }

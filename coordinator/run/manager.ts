@@ -7,6 +7,7 @@
  * `interrupted` with the command that resumes them.
  */
 import type { Cluster } from "../../actors/cluster.ts";
+import { weightsBlobName } from "../../actors/weights/mod.ts";
 import type { JobConfig } from "../../rl/mod.ts";
 import { CancelledError, NotFoundError } from "../../shared/errors.ts";
 import { createLogger } from "../../shared/log.ts";
@@ -241,7 +242,7 @@ export class RunManager {
     const window = (run.config.kind === "rl" ? run.config.maxStaleness : 0) + 3;
     for (const [prefix, version] of [["policy", run.status.policyVersion], ["rm", run.status.rmVersion]] as const) {
       for (let v = Math.max(0, version - window); v <= version + 1; v++) {
-        await blobs.delete(`${id}.${prefix}.v${v}`).catch(() => {});
+        await blobs.delete(weightsBlobName(`${id}.${prefix}`, v)).catch(() => {});
       }
     }
   }
