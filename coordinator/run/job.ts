@@ -51,6 +51,9 @@ export interface RunStatus {
   monitor?: MonitorStatus;
 }
 
+/** A run event: a new metric point, or a status change. */
+export type RunEvent = { type: "metric"; point: MetricPoint } | { type: "status"; status: RunStatus };
+
 /** The reward-hacking monitor's state in a run's status. */
 export interface MonitorStatus {
   /** Whether the last step raised `hacking_alarm`. */
