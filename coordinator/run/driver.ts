@@ -11,7 +11,6 @@
  */
 import type { ActorPool } from "../../actors/pool.ts";
 import type { RolloutActor } from "../../actors/roles/mod.ts";
-import { publishedDigests, retireWeights, weightsBlobName } from "../../actors/weights/mod.ts";
 import {
   AttestationError,
   computeRewards,
@@ -20,8 +19,6 @@ import {
   HackingMonitor,
   isStale,
   mixSeed,
-  type PromptGroup,
-  rmAgreement,
   type RunConfig,
   SampleLedger,
   SkipGuard,
@@ -30,10 +27,18 @@ import {
 import { type DriverState, openCheckpoint, saveCheckpoint } from "./checkpoint.ts";
 import { loadRunData, type RunData, tasksForStep, type VerificationPair, verificationPairs } from "./data.ts";
 import { isDue, type JobContext } from "./job.ts";
+import { PublishedWeights } from "./published.ts";
 import { type RunRoles, spawnRoles } from "./roles.ts";
-import { evaluate, meanRmReward, produceBatch, type ProduceOptions, type ScoredBatch } from "./rollouts.ts";
 import {
-  mean,
+  evaluate,
+  keepSamples,
+  produceBatch,
+  type ProduceOptions,
+  promptGroups,
+  type ScoredBatch,
+} from "./rollouts.ts";
+import {
+  batchReadings,
   type MonitorMetrics,
   type RmUpdateMetrics,
   type StepMetrics,
@@ -64,6 +69,7 @@ class RlRun {
   readonly names: { policy: string; rm: string };
   ledger = new SampleLedger();
   readonly attestations = new WeightAttestations();
+  readonly weights: PublishedWeights;
   policyVersion = 0;
   rmVersion = 0;
   /** Launched batches by step (async pipeline). */
@@ -98,6 +104,7 @@ class RlRun {
       seed: config.seed,
       chunks: config.rollout.count,
     };
+    this.weights = new PublishedWeights(ctx.cluster, this.attestations, this.window);
     this.monitor = new HackingMonitor(config.monitor);
     this.skips = {
       policy: new SkipGuard("policy", config.maxConsecutiveSkips),
@@ -331,16 +338,8 @@ class RlRun {
   }
 
   async updateRewardModel(step: number, batch: ScoredBatch): Promise<RmUpdateMetrics> {
-    const groups = new Map<string, PromptGroup & { responses: string[]; verdicts: ScoredBatch["verdicts"] }>();
-    batch.samples.forEach((s, i) => {
-      const group = groups.get(s.promptId) ??
-        { question: s.question, reference: s.answer, responses: [], verdicts: [] };
-      group.responses.push(s.text);
-      group.verdicts.push(batch.verdicts[i]!);
-      groups.set(s.promptId, group);
-    });
     const update = this.config.rewardUpdate;
-    const pairs = await this.roles.negatives.pairs([...groups.values()], mixSeed(this.config.seed, step, 7), {
+    const pairs = await this.roles.negatives.pairs(promptGroups(batch), mixSeed(this.config.seed, step, 7), {
       positivesPerGroup: update.positivesPerGroup,
       negativesPerPositive: update.negativesPerPositive,
       negatives: update.negatives,
@@ -398,30 +397,15 @@ class RlRun {
 
   /** Publishes the current policy version; returns its size in bytes. */
   async publishPolicy(): Promise<number> {
-    const bytes = await this.roles.policyLearner.publish(
-      weightsBlobName(this.names.policy, this.policyVersion),
-      this.policyVersion,
-    );
-    await this.recordDigests("policy", this.names.policy, this.policyVersion);
-    await this.forget(this.names.policy, this.policyVersion);
-    return bytes;
+    const version = this.policyVersion;
+    const learner = this.roles.policyLearner;
+    return await this.weights.publish("policy", this.names.policy, version, (name) => learner.publish(name, version));
   }
 
   async publishRm(): Promise<void> {
-    await this.roles.rewardLearner.publish(weightsBlobName(this.names.rm, this.rmVersion), this.rmVersion);
-    await this.recordDigests("rm", this.names.rm, this.rmVersion);
-    await this.forget(this.names.rm, this.rmVersion);
-  }
-
-  /** Remembers the digests a version was published with, so samples can be checked against them. */
-  async recordDigests(role: "policy" | "rm", prefix: string, version: number): Promise<void> {
-    const cluster = this.ctx.cluster;
-    this.attestations.published(
-      role,
-      version,
-      await publishedDigests(cluster.transport, cluster.subjects.cluster, weightsBlobName(prefix, version)),
-    );
-    this.attestations.forget(role, version - this.window);
+    const version = this.rmVersion;
+    const learner = this.roles.rewardLearner;
+    await this.weights.publish("rm", this.names.rm, version, (name) => learner.publish(name, version));
   }
 
   /**
@@ -456,18 +440,6 @@ class RlRun {
     return this.config.maxStaleness + 2;
   }
 
-  /** Deletes a blob version no launched batch can still ask for (older than the window). */
-  async forget(prefix: string, version: number): Promise<void> {
-    const old = version - this.window;
-    if (old < 0) return;
-    await this.retire(weightsBlobName(prefix, old));
-  }
-
-  /** Drops a weight version everywhere: Object Store copy, data-plane record, shared-memory segments. */
-  async retire(name: string): Promise<void> {
-    await retireWeights(this.ctx.cluster.transport, this.ctx.cluster.subjects.cluster, name).catch(() => {});
-  }
-
   syncStatus(): void {
     Object.assign(this.ctx.status, {
       policyVersion: this.policyVersion,
@@ -479,13 +451,8 @@ class RlRun {
 
   /** Deletes the weight versions this run left in the Object Store (checkpoints keep what a resume needs). */
   async cleanup(): Promise<void> {
-    for (
-      const [prefix, version] of [[this.names.policy, this.policyVersion], [this.names.rm, this.rmVersion]] as const
-    ) {
-      for (let v = Math.max(0, version - this.window); v <= version; v++) {
-        await this.retire(weightsBlobName(prefix, v));
-      }
-    }
+    await this.weights.retireRecent(this.names.policy, this.policyVersion);
+    await this.weights.retireRecent(this.names.rm, this.rmVersion);
   }
 
   /** Writes learner states and the driver state (with batches already produced for later steps). */
@@ -529,30 +496,4 @@ class RlRun {
     this.syncStatus();
     return state.nextStep;
   }
-}
-
-/** The batch with only the samples where `keep` is true (the per-sample arrays stay aligned). */
-function keepSamples(batch: ScoredBatch, keep: readonly boolean[]): ScoredBatch {
-  const pick = <T>(items: readonly T[]) => items.filter((_, i) => keep[i]);
-  return {
-    ...batch,
-    samples: pick(batch.samples),
-    verdicts: pick(batch.verdicts),
-    rmScores: pick(batch.rmScores),
-    refLogprobs: pick(batch.refLogprobs),
-  };
-}
-
-/**
- * The batch's mean σ(RM), verifier accuracy and RM–verifier agreement (every mode: under `rule` it is the untouched
- * pretrained RM, under `static-rm` the same RM on the policy it is being exploited by).
- */
-function batchReadings(batch: ScoredBatch): StepReadings["batch"] {
-  return {
-    rmReward: meanRmReward(batch.rmScores),
-    trainAccuracy: mean(batch.verdicts.map((v) => (v === "correct" ? 1 : 0))),
-    agreement: rmAgreement(batch.rmScores, batch.verdicts, batch.samples.map((s) => s.promptId)),
-    samples: batch.samples.length,
-    tokens: batch.samples.reduce((n, s) => n + s.responseIds.length, 0),
-  };
 }

@@ -5,7 +5,8 @@
  * Type aliases, not interfaces: a metric point is a `Record<string, number>` and only aliases are assignable to one.
  */
 import type { UpdateReport } from "../../actors/roles/mod.ts";
-import type { MonitorReading, RmAgreement } from "../../rl/mod.ts";
+import { type MonitorReading, type RmAgreement, rmAgreement } from "../../rl/mod.ts";
+import { meanRmReward, type ScoredBatch } from "./rollouts.ts";
 
 /** The reward-hacking monitor's reading plus Cooper's responses to it so far. */
 export type MonitorMetrics = { [K in keyof MonitorReading]: number } & {
@@ -118,4 +119,18 @@ export function stepMetrics(r: StepReadings): StepMetrics {
 /** The mean, NaN for no values. */
 export function mean(values: readonly number[]): number {
   return values.length === 0 ? Number.NaN : values.reduce((a, b) => a + b, 0) / values.length;
+}
+
+/**
+ * The batch's mean σ(RM), verifier accuracy and RM–verifier agreement (every mode: under `rule` it is the untouched
+ * pretrained RM, under `static-rm` the same RM on the policy it is being exploited by).
+ */
+export function batchReadings(batch: ScoredBatch): StepReadings["batch"] {
+  return {
+    rmReward: meanRmReward(batch.rmScores),
+    trainAccuracy: mean(batch.verdicts.map((v) => (v === "correct" ? 1 : 0))),
+    agreement: rmAgreement(batch.rmScores, batch.verdicts, batch.samples.map((s) => s.promptId)),
+    samples: batch.samples.length,
+    tokens: batch.samples.reduce((n, s) => n + s.responseIds.length, 0),
+  };
 }
