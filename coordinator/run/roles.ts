@@ -13,9 +13,11 @@ import {
   type ModelSpec,
   NegativeSynthesizer,
   PolicyLearner,
+  type PolicyLearnerSpec,
   ReferenceActor,
   RewardActor,
   RewardLearner,
+  type RewardLearnerSpec,
   RolloutActor,
   tinyHfConfig,
 } from "../../actors/roles/mod.ts";
@@ -137,6 +139,35 @@ async function killSurely(cluster: Cluster, handle: ActorHandle<unknown>): Promi
   }
 }
 
+/** The policy learner of a GRPO run: `grpo.*` sets its optimiser and loss. */
+function grpoLearner(config: RunConfig, policy: ModelSpec): PolicyLearnerSpec {
+  return {
+    policy,
+    objective: "grpo" as const,
+    optim: {
+      lr: config.grpo.lr,
+      gradClip: config.grpo.gradClip,
+      weightDecay: config.grpo.weightDecay,
+      microBatchSize: config.grpo.microBatchSize,
+    },
+    grpo: { clipRatio: config.grpo.clipRatio, clipRatioC: config.grpo.clipRatioC, klCoef: config.grpo.klCoef },
+  };
+}
+
+/** The reward learner of a GRPO run (pairwise: Cooper's update; `rewardUpdate.*` sets its optimiser). */
+function cooperLearner(config: RunConfig, rewardModel: ModelSpec): RewardLearnerSpec {
+  return {
+    rewardModel,
+    objective: "pairwise" as const,
+    optim: {
+      lr: config.rewardUpdate.lr,
+      gradClip: config.rewardUpdate.gradClip,
+      weightDecay: config.rewardUpdate.weightDecay,
+      microBatchSize: config.grpo.microBatchSize,
+    },
+  };
+}
+
 /** Spawns the role actors of an RL run (in parallel; they load their models lazily). */
 export async function spawnRoles(
   cluster: Cluster,
@@ -177,27 +208,16 @@ export async function spawnRoles(
       ),
       track(cluster.spawn(RewardActor, opts("reward", config.reward.resources), rm)),
       track(cluster.spawn(ReferenceActor, opts("reference", config.reference.resources), policy)),
-      track(cluster.spawn(PolicyLearner, opts("policy-learner", config.policyLearner.resources), {
-        policy,
-        objective: "grpo" as const,
-        optim: {
-          lr: config.grpo.lr,
-          gradClip: config.grpo.gradClip,
-          weightDecay: config.grpo.weightDecay,
-          microBatchSize: config.grpo.microBatchSize,
-        },
-        grpo: { clipRatio: config.grpo.clipRatio, clipRatioC: config.grpo.clipRatioC, klCoef: config.grpo.klCoef },
-      })),
-      track(cluster.spawn(RewardLearner, opts("reward-learner", config.rewardLearner.resources), {
-        rewardModel: rm,
-        objective: "pairwise" as const,
-        optim: {
-          lr: config.rewardUpdate.lr,
-          gradClip: config.rewardUpdate.gradClip,
-          weightDecay: config.rewardUpdate.weightDecay,
-          microBatchSize: config.grpo.microBatchSize,
-        },
-      })),
+      track(
+        cluster.spawn(
+          PolicyLearner,
+          opts("policy-learner", config.policyLearner.resources),
+          grpoLearner(config, policy),
+        ),
+      ),
+      track(
+        cluster.spawn(RewardLearner, opts("reward-learner", config.rewardLearner.resources), cooperLearner(config, rm)),
+      ),
       track(cluster.spawn(
         NegativeSynthesizer,
         opts("negatives", config.negatives.resources),
