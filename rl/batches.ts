@@ -1,5 +1,6 @@
 /**
- * Packs token-level samples into the static-shape tensors the training losses read (`training_losses.ts`). The
+ * Packs token-level samples into the static-shape tensors the training losses read (`training_losses.ts`; the
+ * names are `batch_layout.ts`'s). The
  * one subtle part is alignment: the loss sees next-token pairs, so position t scores token t+1, and response
  * token j of a sample with a P-token prompt sits at position P − 1 + j. Getting that wrong by one is silent (the
  * loss still runs), so it lives here, once, with a test that on-policy log-probs give a ratio of exactly 1.
@@ -9,6 +10,7 @@
  */
 
 import { type Tensor, tensor } from "../shared/tensor.ts";
+import type { GrpoBatch, LabelledBatch, PairwiseBatch } from "./batch_layout.ts";
 import { GrpoInputError } from "./grpo.ts";
 
 /** One sampled response, ready for the GRPO loss. */
@@ -49,7 +51,7 @@ function finite(what: string, i: number, values: readonly number[]): void {
 }
 
 /** GRPO tensors: input_ids, attention_mask [B, T]; old_logp, ref_logp, response_mask [B, T−1]; advantages [B]. */
-export function packGrpoBatch(samples: readonly GrpoSample[], options: PackOptions): Record<string, Tensor> {
+export function packGrpoBatch(samples: readonly GrpoSample[], options: PackOptions): GrpoBatch<Tensor> {
   const b = checkRows("GRPO", samples.length, options.rows);
   samples.forEach((s, i) => {
     const r = s.responseIds.length;
@@ -128,7 +130,7 @@ function nonEmpty(what: string, seqs: readonly (readonly number[])[]): void {
 export function packPairBatch(
   pairs: readonly { positive: readonly number[]; negative: readonly number[] }[],
   options: PackOptions,
-): Record<string, Tensor> {
+): PairwiseBatch<Tensor> {
   const n = checkRows("pair", pairs.length, options.rows);
   nonEmpty("positive", pairs.map((p) => p.positive));
   nonEmpty("negative", pairs.map((p) => p.negative));
@@ -149,7 +151,7 @@ export function packPairBatch(
 export function packLabelledBatch(
   items: readonly { ids: readonly number[]; label: number }[],
   options: PackOptions,
-): Record<string, Tensor> {
+): LabelledBatch<Tensor> {
   const n = checkRows("labelled", items.length, options.rows);
   nonEmpty("item", items.map((it) => it.ids));
   items.forEach((it, i) => {

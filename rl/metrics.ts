@@ -8,7 +8,7 @@
  */
 import { CoopError } from "../shared/errors.ts";
 
-import type { Verdict } from "./verifier.ts";
+import type { Verdict } from "./verify/mod.ts";
 
 /** Raised when accounting breaks: a sample counted twice, out of order, or totals that do not add up. */
 export class AccountingError extends CoopError {

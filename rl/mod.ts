@@ -3,11 +3,11 @@
  * estimator, Cooper pair building and RM losses, run configs and sample accounting. No I/O beyond reading
  * dataset/config files; the role actors and the run driver build on these.
  */
-export { answersMatch, cleanLatex, extractAnswer, normalizeAnswer, verify } from "./verifier.ts";
-export type { AnswerSource, ExtractedAnswer, NormalizedAnswer, Verdict, VerifyResult } from "./verifier.ts";
-export { divide, equals, formatRational, parseDecimal, rational, toNumber } from "./rational.ts";
-export type { Rational } from "./rational.ts";
-export { mixSeed, Rng } from "./rng.ts";
+export { answersMatch, cleanLatex, extractAnswer, normalizeAnswer, verify } from "./verify/mod.ts";
+export type { AnswerSource, ExtractedAnswer, NormalizedAnswer, Verdict, VerifyResult } from "./verify/mod.ts";
+export { divide, equals, formatRational, parseDecimal, rational, toNumber } from "./verify/mod.ts";
+export type { Rational } from "./verify/mod.ts";
+export { mixSeed, Rng } from "./rng/mod.ts";
 export {
   applyOp,
   DatasetError,
@@ -110,6 +110,8 @@ export { bceTrainingLoss, grpoTrainingLoss, LossBatchError, pairwiseTrainingLoss
 export { computeRewards } from "./rewards.ts";
 export type { RewardBatch, ScoredSample } from "./rewards.ts";
 export { packGrpoBatch, packLabelledBatch, packPairBatch } from "./batches.ts";
+export { BCE_BATCH, GRPO_BATCH, LOSS_WEIGHT, PAIR_BATCH } from "./batch_layout.ts";
+export type { GrpoBatch, LabelledBatch, PairwiseBatch } from "./batch_layout.ts";
 export type { GrpoSample, PackOptions } from "./batches.ts";
 export { BalancedSampler, buildLabelledSet, buildVerificationPairs, formatPrompt, promptMessages } from "./rm_data.ts";
 export type { LabelledCompletion, LabelledSetOptions, SampledTask } from "./rm_data.ts";

@@ -1,8 +1,8 @@
 import { deepStrictEqual as assertEquals, ok } from "node:assert";
 import { parseSteps, RuleNegativeSynthesizer } from "./negatives.ts";
-import { Rng } from "./rng.ts";
+import { Rng } from "./rng/mod.ts";
 import { generateTasks } from "./tasks/synthetic.ts";
-import { verify } from "./verifier.ts";
+import { verify } from "./verify/mod.ts";
 
 const input = (response: string, reference: string) => ({ question: "q", reference, response });
 

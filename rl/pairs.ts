@@ -8,8 +8,8 @@
  */
 
 import type { NegativeCandidate, NegativeStrategy, NegativeSynthesizer } from "./negatives.ts";
-import { mixSeed, Rng } from "./rng.ts";
-import { type Verdict, verify } from "./verifier.ts";
+import { mixSeed, Rng } from "./rng/mod.ts";
+import { type Verdict, verify } from "./verify/mod.ts";
 
 /**
  * How the RM's input text is laid out. `tags` is the paper's VerifyRM prompt shape (reference before the

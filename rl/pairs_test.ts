@@ -1,8 +1,10 @@
 import { deepStrictEqual as assertEquals, ok, throws } from "node:assert";
+import { CharTokenizer } from "../engine/tokenizers/mod.ts";
 import type { NegativeSynthesizer } from "./negatives.ts";
 import { RuleNegativeSynthesizer } from "./negatives.ts";
 import { bceLoss, buildPairs, formatRmInput, pairwiseLoss, sigmoid, softplus } from "./pairs.ts";
-import { verify } from "./verifier.ts";
+import { generateTasks, TASK_ALPHABET } from "./tasks/mod.ts";
+import { verify } from "./verify/mod.ts";
 
 function close(actual: number, expected: number, tol = 1e-12): void {
   ok(Math.abs(actual - expected) <= tol, `expected ${expected}, got ${actual}`);
@@ -119,4 +121,13 @@ Deno.test("buildPairs - several positives per group and several negatives per po
   assertEquals(new Set(many.pairs.map((p) => p.positiveIndex)), new Set([0, 1]));
   for (const p of many.pairs) assertEquals(verify(p.negative, "9").verdict, "incorrect");
   assertEquals(many.counts.valid, 1);
+});
+
+Deno.test("TASK_ALPHABET - builds the engine's char tokenizer and round-trips RM inputs of generated tasks", () => {
+  const tok = new CharTokenizer(TASK_ALPHABET);
+  assertEquals(tok.vocabSize, TASK_ALPHABET.length + 3);
+  for (const task of generateTasks(50, { levels: [1, 2, 3, 4, 5, 6], seed: 4 })) {
+    const text = formatRmInput(task.question, task.answer, task.solution!);
+    assertEquals(tok.decode(tok.encode(text)), text);
+  }
 });

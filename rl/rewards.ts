@@ -5,7 +5,7 @@
 
 import type { RewardMode } from "./config.ts";
 import { sigmoid } from "./pairs.ts";
-import type { Verdict } from "./verifier.ts";
+import type { Verdict } from "./verify/mod.ts";
 
 /** One scored sample: its verdict, and its RM score (logit) when an RM scored it. */
 export interface ScoredSample {

@@ -8,9 +8,9 @@
 import type { ChatMessage } from "../engine/tokenizers/mod.ts";
 import type { NegativeSynthesizer } from "./negatives.ts";
 import { buildPairs, type CooperPair } from "./pairs.ts";
-import { mixSeed, Rng } from "./rng.ts";
+import { mixSeed, Rng } from "./rng/mod.ts";
 import type { MathTask } from "./tasks/task.ts";
-import { verify } from "./verifier.ts";
+import { verify } from "./verify/mod.ts";
 
 /**
  * The policy's prompt for a question without a chat template (the tiny char-level models): the question, then a

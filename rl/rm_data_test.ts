@@ -2,7 +2,7 @@ import { deepStrictEqual as assertEquals, throws } from "node:assert";
 import { RuleNegativeSynthesizer } from "./negatives.ts";
 import { BalancedSampler, buildLabelledSet, buildVerificationPairs, formatPrompt, promptMessages } from "./rm_data.ts";
 import { generateTasks } from "./tasks/synthetic.ts";
-import { verify } from "./verifier.ts";
+import { verify } from "./verify/mod.ts";
 
 const synthesizer = new RuleNegativeSynthesizer();
 

@@ -1,14 +1,7 @@
 /**
  * `Trainer` loss functions for the three learners: GRPO for the policy, the pairwise Cooper update and the
  * VerifyRM BCE for the reward model. They wire a decoder's log-probs/scores (`engine/score`) into the graph losses
- * of `losses.ts`, and name the batch tensors a learner must feed.
- *
- * Batch layouts (T = padded sequence length; per-token tensors are over next-token pairs, hence T − 1):
- * - GRPO: `input_ids`, `attention_mask` int64 [B, T]; `old_logp`, `ref_logp`, `response_mask` float32 [B, T−1]
- *   (`response_mask[b][t]` = 1 when token t+1 is a generated response token); `advantages` float32 [B].
- * - Pairwise: `pos_ids`, `pos_mask`, `neg_ids`, `neg_mask` int64 [N, T]; `pair_mask` float32 [N].
- * - BCE: `input_ids`, `attention_mask` int64 [N, T]; `labels`, `label_mask` float32 [N].
- * - Cooper with an anchor: either of the last two, plus an optional `loss_weight` float32 [1].
+ * of `losses.ts`; the batch tensors a learner must feed are named (and laid out) in `batch_layout.ts`.
  */
 import { CoopError } from "../shared/errors.ts";
 
@@ -18,6 +11,7 @@ import { Decoder } from "../engine/models/decoder.ts";
 import { rewardOf, tokenLogprobsOf } from "../engine/score/mod.ts";
 import type { LossFn, LossOutputs } from "../engine/train/mod.ts";
 import type { GrpoLossOptions } from "./grpo.ts";
+import { BCE_BATCH, GRPO_BATCH, LOSS_WEIGHT, PAIR_BATCH } from "./batch_layout.ts";
 import { bceLossGraph, grpoLossGraph, pairwiseLossGraph, tokenMeanGraph } from "./losses.ts";
 
 /** Raised when a learner's batch lacks a tensor the loss needs. */
@@ -25,14 +19,14 @@ export class LossBatchError extends CoopError {
   override name = "LossBatchError";
 }
 
-function need(batch: Record<string, Sym>, what: string, names: readonly string[]): Sym[] {
+function need<K extends string>(batch: Record<string, Sym>, what: string, names: readonly K[]): Record<K, Sym> {
   const missing = names.filter((n) => batch[n] === undefined);
   if (missing.length > 0) {
     throw new LossBatchError(
       `Cannot build the ${what} loss: the batch has no ${missing.map((n) => `"${n}"`).join(", ")}`,
     );
   }
-  return names.map((n) => batch[n]!);
+  return Object.fromEntries(names.map((n) => [n, batch[n]!])) as Record<K, Sym>;
 }
 
 function decoder(config: DecoderConfig, params: Record<string, Sym>): Decoder {
@@ -42,17 +36,16 @@ function decoder(config: DecoderConfig, params: Record<string, Sym>): Decoder {
 /** The policy learner's GRPO loss; metrics: policy_loss, kl, clip_fraction, clip_fraction_lower, approx_kl. */
 export function grpoTrainingLoss(config: DecoderConfig, options: GrpoLossOptions = {}): LossFn {
   return (_g, params, batch) => {
-    const [ids, mask, old, ref, responseMask, advantages] = need(batch, "GRPO", [
-      "input_ids",
-      "attention_mask",
-      "old_logp",
-      "ref_logp",
-      "response_mask",
-      "advantages",
-    ]) as [Sym, Sym, Sym, Sym, Sym, Sym];
-    const logProbs = tokenLogprobsOf(decoder(config, params), ids, mask);
+    const b = need(batch, "GRPO", GRPO_BATCH);
+    const logProbs = tokenLogprobsOf(decoder(config, params), b.input_ids, b.attention_mask);
     const out = grpoLossGraph(
-      { logProbs, oldLogProbs: old, refLogProbs: ref, advantages, mask: responseMask },
+      {
+        logProbs,
+        oldLogProbs: b.old_logp,
+        refLogProbs: b.ref_logp,
+        advantages: b.advantages,
+        mask: b.response_mask,
+      },
       options,
     );
     return {
@@ -70,22 +63,16 @@ export function grpoTrainingLoss(config: DecoderConfig, options: GrpoLossOptions
 
 // Positives and negatives go through the RM as one [2N, T] batch: one forward pass instead of two.
 function pairScores(config: DecoderConfig, params: Record<string, Sym>, batch: Record<string, Sym>) {
-  const [posIds, posMask, negIds, negMask, pairMask] = need(batch, "pairwise", [
-    "pos_ids",
-    "pos_mask",
-    "neg_ids",
-    "neg_mask",
-    "pair_mask",
-  ]) as [Sym, Sym, Sym, Sym, Sym];
-  const n = posIds.shape[0]!;
+  const b = need(batch, "pairwise", PAIR_BATCH);
+  const n = b.pos_ids.shape[0]!;
   const scores = rewardOf(
     decoder(config, params),
-    op.concat([posIds, negIds], 0),
-    op.concat([posMask, negMask], 0),
+    op.concat([b.pos_ids, b.neg_ids], 0),
+    op.concat([b.pos_mask, b.neg_mask], 0),
   );
   const pos = op.slice(scores, { starts: [0], ends: [n], axes: [0] });
   const neg = op.slice(scores, { starts: [n], ends: [2 * n], axes: [0] });
-  return { pos, neg, pairMask };
+  return { pos, neg, pairMask: b.pair_mask };
 }
 
 /** The reward learner's Cooper update: mean(−log σ(s+ − s−)) over valid pairs; metrics: accuracy, margin. */
@@ -114,8 +101,9 @@ export function cooperTrainingLoss(config: DecoderConfig): LossFn {
   const pairwise = pairwiseTrainingLoss(config);
   const bce = bceTrainingLoss(config);
   return (g, params, batch) => {
-    const out = (batch.labels === undefined ? pairwise : bce)(g, params, batch) as LossOutputs;
-    const weight = batch.loss_weight;
+    const labelled: (typeof BCE_BATCH)[number] = "labels";
+    const out = (batch[labelled] === undefined ? pairwise : bce)(g, params, batch) as LossOutputs;
+    const weight = batch[LOSS_WEIGHT];
     if (weight === undefined) return out;
     return { ...out, loss: op.mul(out.loss, op.reshape(weight, [])) };
   };
@@ -124,13 +112,13 @@ export function cooperTrainingLoss(config: DecoderConfig): LossFn {
 /** VerifyRM pretraining: BCE of the RM logit against verifier labels; metrics: accuracy (σ(s) > ½ vs label > ½). */
 export function bceTrainingLoss(config: DecoderConfig): LossFn {
   return (_g, params, batch) => {
-    const [ids, mask, labels, labelMask] = need(batch, "BCE", ["input_ids", "attention_mask", "labels", "label_mask"]);
-    const logits = rewardOf(decoder(config, params), ids!, mask!);
+    const b = need(batch, "BCE", BCE_BATCH);
+    const logits = rewardOf(decoder(config, params), b.input_ids, b.attention_mask);
     const predicted = op.greater(op.stopGradient(logits), 0);
-    const agrees = op.equal(predicted, op.greater(labels!, 0.5));
+    const agrees = op.equal(predicted, op.greater(b.labels, 0.5));
     return {
-      loss: bceLossGraph(logits, labels!, labelMask),
-      metrics: { accuracy: tokenMeanGraph(op.cast(agrees, "float32"), labelMask!) },
+      loss: bceLossGraph(logits, b.labels, b.label_mask),
+      metrics: { accuracy: tokenMeanGraph(op.cast(agrees, "float32"), b.label_mask) },
     };
   };
 }

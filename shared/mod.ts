@@ -1,6 +1,6 @@
 /**
  * What every Coop process links: the tensor type, the msgpack wire codec, typed errors, the transport interface and
- * its NATS adapter, subjects and the records the cluster reports, logging, progress bars, SVG plots and a seeded PRNG.
+ * its NATS adapter, subjects and the records the cluster reports, logging and a seeded PRNG.
  */
 export { allocate, DTYPE_BYTES, shapeSize, Tensor, tensor, TensorShapeError, viewAs } from "./tensor.ts";
 export type { DType, DTypeArrays, TensorData } from "./tensor.ts";
@@ -61,8 +61,4 @@ export { terminate } from "./process.ts";
 export type { TerminateOptions } from "./process.ts";
 export { createLogger } from "./log.ts";
 export type { LogFields, LogFormat, Logger, LoggerOptions, LogLevel } from "./log.ts";
-export { createProgress, formatDuration, formatValue } from "./progress.ts";
-export type { Progress, ProgressMetrics, ProgressOptions, ProgressStream, TickOptions } from "./progress.ts";
-export { formatTick, lineChartSvg, niceTicks, PALETTE, writeLineChart } from "./plot.ts";
-export type { LineChartSpec, Series } from "./plot.ts";
 export { mulberry32 } from "./random.ts";

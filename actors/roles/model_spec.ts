@@ -31,7 +31,14 @@ import type { BlobStore } from "../../shared/transport.ts";
 import { TASK_ALPHABET } from "../../rl/tasks/mod.ts";
 import { actorContext } from "../context.ts";
 import { keepEnd, PromptCodec, type PromptOptions, stopTokensOf } from "./prompts.ts";
-import { digestBytes, type LoadedVia, planeFromEnv, type WeightDtype, type WeightPlane } from "../weights/mod.ts";
+import {
+  digestBytes,
+  type LoadedVia,
+  planeFromEnv,
+  type WeightDtype,
+  type WeightPlane,
+  weightsBlobName,
+} from "../weights/mod.ts";
 
 /** Where a model's first weights come from. */
 export type WeightSource =
@@ -318,7 +325,7 @@ export class VersionedModel {
       this.#runtime = new ModelRuntime(config, { name: this.#name, session: actorSession(config) });
     }
     if (this.#version !== version) {
-      const name = `${blobPrefix}.v${version}`;
+      const name = weightsBlobName(blobPrefix, version);
       const loaded = await loadVersion(name, this.#runtime.config, version, this.#spec.transferDtype);
       this.#runtime.setWeights(loaded.weights);
       // The old version's segment is unmapped now, not whenever the collector gets to it. Safe because role

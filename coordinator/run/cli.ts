@@ -7,7 +7,7 @@
 import { parseArgs } from "node:util";
 import { parseJobConfig } from "../../rl/mod.ts";
 import { ConfigError } from "../../shared/errors.ts";
-import { createProgress, type Progress } from "../../shared/progress.ts";
+import { createProgress, type Progress } from "./progress.ts";
 import { freePort, type LocalCluster, startLocalCluster } from "../local_cluster.ts";
 import { ApiClient } from "./api_client.ts";
 import type { MetricPoint, RunStatus } from "./job.ts";

@@ -11,7 +11,6 @@
  */
 import type { ActorPool } from "../../actors/pool.ts";
 import type { RolloutActor } from "../../actors/roles/mod.ts";
-import { publishedDigests, retireWeights } from "../../actors/weights/mod.ts";
 import {
   AttestationError,
   computeRewards,
@@ -20,8 +19,6 @@ import {
   HackingMonitor,
   isStale,
   mixSeed,
-  type PromptGroup,
-  rmAgreement,
   type RunConfig,
   SampleLedger,
   SkipGuard,
@@ -29,9 +26,25 @@ import {
 } from "../../rl/mod.ts";
 import { type DriverState, openCheckpoint, saveCheckpoint } from "./checkpoint.ts";
 import { loadRunData, type RunData, tasksForStep, type VerificationPair, verificationPairs } from "./data.ts";
-import { EXAMPLE_NOTE, isDue, type JobContext } from "./job.ts";
+import { isDue, type JobContext } from "./job.ts";
+import { PublishedWeights } from "./published.ts";
 import { type RunRoles, spawnRoles } from "./roles.ts";
-import { evaluate, meanRmReward, produceBatch, type ProduceOptions, type ScoredBatch } from "./rollouts.ts";
+import {
+  evaluate,
+  keepSamples,
+  produceBatch,
+  type ProduceOptions,
+  promptGroups,
+  type ScoredBatch,
+} from "./rollouts.ts";
+import {
+  batchReadings,
+  type MonitorMetrics,
+  type RmUpdateMetrics,
+  type StepMetrics,
+  stepMetrics,
+  type StepReadings,
+} from "./step_metrics.ts";
 
 /** Runs a GRPO job to completion (or until stopped) on the context's cluster. */
 export async function runRl(ctx: JobContext, config: RunConfig): Promise<void> {
@@ -56,6 +69,7 @@ class RlRun {
   readonly names: { policy: string; rm: string };
   ledger = new SampleLedger();
   readonly attestations = new WeightAttestations();
+  readonly weights: PublishedWeights;
   policyVersion = 0;
   rmVersion = 0;
   /** Launched batches by step (async pipeline). */
@@ -90,6 +104,7 @@ class RlRun {
       seed: config.seed,
       chunks: config.rollout.count,
     };
+    this.weights = new PublishedWeights(ctx.cluster, this.attestations, this.window);
     this.monitor = new HackingMonitor(config.monitor);
     this.skips = {
       policy: new SkipGuard("policy", config.maxConsecutiveSkips),
@@ -136,33 +151,26 @@ class RlRun {
       policy: this.policyVersion,
       rm: this.rmVersion,
     });
-    // The last step's greedy answers go into the run's notes: the table says how often the policy is right,
-    // these say what it writes when it is not (and whether the RM notices).
     if (options.examples) {
-      for (const e of result.examples) {
-        this.ctx.status.notes.push(
-          `${EXAMPLE_NOTE}(policy v${this.policyVersion}, RM v${this.rmVersion}): ${JSON.stringify(e.question)} ` +
-            `(reference ${e.reference}) -> ${JSON.stringify(e.response)}: ${e.verdict}, σ(RM) ${e.rmReward.toFixed(3)}`,
-        );
-      }
+      const versions = { policyVersion: this.policyVersion, rmVersion: this.rmVersion };
+      this.ctx.status.examples = result.examples.map((e) => ({ ...versions, ...e }));
     }
     return { eval_accuracy: result.accuracy, eval_rm_reward: result.rmReward, rm_pair_accuracy: result.rmPairAccuracy };
   }
 
   /** One step of the algorithm; returns its metrics. */
-  async rlStep(step: number): Promise<Record<string, number>> {
+  async rlStep(step: number): Promise<StepMetrics> {
     const { config } = this;
     const t0 = performance.now();
     let batch = await this.attestedBatch(step);
     const t1 = performance.now();
-    const ids = batch.samples.map((s) => s.id);
     const cooper = config.mode === "cooper";
     const order = config.rewardUpdate.order;
     // 1. Cooper: verified (correct response, wrong rewrite) pairs update the RM (before the policy, unless
     //    `policy-first`); `rm-first-rescore` then scores the batch again with the updated RM.
-    const rm: Record<string, number> = {};
+    let rm: RmUpdateMetrics | undefined;
     if (cooper && order !== "policy-first") {
-      Object.assign(rm, await this.updateRewardModel(step, batch));
+      rm = await this.updateRewardModel(step, batch);
       if (order === "rm-first-rescore" && batch.rmVersion !== this.rmVersion) batch = await this.rescore(batch);
     }
     const t2 = performance.now();
@@ -174,54 +182,48 @@ class RlRun {
     // 3. GRPO: group-normalised advantages, PPO dual-clip + k3 KL to the reference, one update per epoch.
     const report = await this.updatePolicy(step, batch, rewards);
     const t3 = performance.now();
-    if (cooper && order === "policy-first") Object.assign(rm, await this.updateRewardModel(step, batch));
+    if (cooper && order === "policy-first") rm = await this.updateRewardModel(step, batch);
     // 4. Publish the new policy version for the rollout actors (not when every epoch was skipped: nothing changed).
-    let publishBytes = 0;
-    if (report.trained) {
-      this.policyVersion++;
-      publishBytes = await this.publishPolicy();
-      this.ledger.trained(ids);
-      this.#trainedSamples += ids.length;
-    } else this.ledger.skipped(ids);
-    const tokens = batch.samples.reduce((n, s) => n + s.responseIds.length, 0);
-    this.#tokens += tokens;
-    const elapsed = (performance.now() - this.#started) / 1000;
-    // Does the RM that scored these samples agree with the verifier on them? (Every mode: under `rule` it is the
-    // untouched pretrained RM, under `static-rm` the same RM on the policy it is being exploited by.)
-    const agreement = rmAgreement(batch.rmScores, batch.verdicts, batch.samples.map((s) => s.promptId));
-    const trainAccuracy = mean(batch.verdicts.map((v) => (v === "correct" ? 1 : 0)));
-    const rmReward = meanRmReward(batch.rmScores);
-    const watch = await this.watch(step, batch.rmVersion, { rmReward, trainAccuracy, agreement: agreement.accuracy });
+    const publishBytes = await this.settle(batch, report.trained);
+    const seen = batchReadings(batch);
+    const throughput = this.throughput(seen.tokens);
+    // 5. Watch for reward hacking: does the RM that scored these samples agree with the verifier on them?
+    const monitor = await this.watch(step, batch.rmVersion, seen);
     this.syncStatus();
-    return {
-      policy_version: this.policyVersion,
-      rm_version: this.rmVersion,
-      staleness: this.ctx.status.staleness.last,
-      reward_mean: mean(rewards),
-      rm_reward_mean: rmReward,
-      train_accuracy: trainAccuracy,
-      rm_sample_accuracy: agreement.accuracy,
-      rm_sample_rank_accuracy: agreement.rankAccuracy,
-      rm_sample_rank_pairs: agreement.rankPairs,
-      invalid_rewards: invalid.length,
-      policy_loss: report.loss,
-      grad_norm: report.gradNorm,
-      update_skipped: report.skipped,
-      kl: report.metrics.kl ?? Number.NaN,
-      clip_fraction: report.metrics.clip_fraction ?? Number.NaN,
-      response_tokens: tokens / ids.length,
-      samples_per_s: this.#trainedSamples / elapsed,
-      // Where the step's time went (ms): waiting for scored rollouts, the RM update, the policy update, publishing.
-      wait_ms: t1 - t0,
-      rm_update_ms: t2 - t1,
-      policy_update_ms: t3 - t2,
-      publish_ms: performance.now() - t3,
-      publish_bytes: publishBytes,
-      rollout_ms: batch.ms,
-      tokens_per_s: this.#tokens / elapsed,
-      ...watch,
-      ...rm,
-    };
+    return stepMetrics({
+      versions: { policy: this.policyVersion, rm: this.rmVersion, staleness: this.ctx.status.staleness.last },
+      rewards,
+      invalidRewards: invalid.length,
+      batch: seen,
+      policy: report,
+      throughput,
+      marks: [t0, t1, t2, t3, performance.now()],
+      publishBytes,
+      rolloutMs: batch.ms,
+      monitor,
+      rm,
+    });
+  }
+
+  /** Publishes the policy a trained step changed and settles the batch's samples in the ledger; returns the bytes. */
+  async settle(batch: ScoredBatch, trained: boolean): Promise<number> {
+    const ids = batch.samples.map((s) => s.id);
+    if (!trained) {
+      this.ledger.skipped(ids);
+      return 0;
+    }
+    this.policyVersion++;
+    const bytes = await this.publishPolicy();
+    this.ledger.trained(ids);
+    this.#trainedSamples += ids.length;
+    return bytes;
+  }
+
+  /** Counts a batch's response tokens; returns the run's trained samples and tokens so far, and its seconds. */
+  throughput(tokens: number): StepReadings["throughput"] {
+    this.#tokens += tokens;
+    const seconds = (performance.now() - this.#started) / 1000;
+    return { trainedSamples: this.#trainedSamples, tokens: this.#tokens, seconds };
   }
 
   /**
@@ -255,17 +257,14 @@ class RlRun {
    * `freeze` keeps the RM as it is while the alarm is on; `rollback`, on an alarm, restores the last RM version that
    * agreed with the verifier on its own batch (published as a new version, so every cache reloads it).
    */
-  async watch(
-    step: number,
-    scoredBy: number,
-    seen: { rmReward: number; trainAccuracy: number; agreement: number },
-  ): Promise<Record<string, number>> {
+  async watch(step: number, scoredBy: number, seen: StepReadings["batch"]): Promise<MonitorMetrics> {
+    const agreement = seen.agreement.accuracy;
     const reading = this.monitor.observe({
       step: step + 1,
       rmVersion: scoredBy,
       rmReward: seen.rmReward,
       verifierAccuracy: seen.trainAccuracy,
-      agreement: seen.agreement,
+      agreement,
     });
     this.#alarm = reading.hacking_alarm === 1;
     const back = this.monitor.lastAgreeingRmVersion;
@@ -281,7 +280,7 @@ class RlRun {
     this.ctx.status.monitor = {
       alarm: this.#alarm,
       alarms: this.monitor.alarms,
-      agreement: seen.agreement,
+      agreement,
       rmRewardTrend: reading.rm_reward_trend,
       verifierAccuracyTrend: reading.verifier_accuracy_trend,
       lastAgreeingRmVersion: back,
@@ -340,26 +339,16 @@ class RlRun {
     this.pending.set(step, promise);
   }
 
-  async updateRewardModel(step: number, batch: ScoredBatch): Promise<Record<string, number>> {
-    const groups = new Map<string, PromptGroup & { responses: string[]; verdicts: ScoredBatch["verdicts"] }>();
-    batch.samples.forEach((s, i) => {
-      const group = groups.get(s.promptId) ??
-        { question: s.question, reference: s.answer, responses: [], verdicts: [] };
-      group.responses.push(s.text);
-      group.verdicts.push(batch.verdicts[i]!);
-      groups.set(s.promptId, group);
-    });
+  async updateRewardModel(step: number, batch: ScoredBatch): Promise<RmUpdateMetrics> {
     const update = this.config.rewardUpdate;
-    const pairs = await this.roles.negatives.pairs([...groups.values()], mixSeed(this.config.seed, step, 7), {
+    const pairs = await this.roles.negatives.pairs(promptGroups(batch), mixSeed(this.config.seed, step, 7), {
       positivesPerGroup: update.positivesPerGroup,
       negativesPerPositive: update.negativesPerPositive,
       negatives: update.negatives,
     });
-    const out: Record<string, number> = {
+    const out: RmUpdateMetrics = {
       rm_pairs: pairs.pairs.length,
       rm_groups_masked: pairs.counts.groups - pairs.counts.valid,
-      // Rewrites the verifier filter threw out (still correct or unparseable) and failed rewriter calls: with an
-      // assistant model these say how often it produced no usable negative.
       rm_negatives_rejected: pairs.counts.rejectedNegatives,
       rm_rewriter_errors: pairs.counts.synthesizerErrors,
     };
@@ -412,31 +401,17 @@ class RlRun {
   async publishPolicy(): Promise<number> {
     // A colocated rollout samples from the learner's live weights: nothing reads a published policy.
     if (this.config.rollout.colocate) return 0;
-    const bytes = await this.roles.policyLearner.publish(
-      `${this.names.policy}.v${this.policyVersion}`,
-      this.policyVersion,
-    );
-    await this.recordDigests("policy", this.names.policy, this.policyVersion);
-    await this.forget(this.names.policy, this.policyVersion);
-    return bytes;
+    const version = this.policyVersion;
+    const learner = this.roles.policyLearner;
+    return await this.weights.publish("policy", this.names.policy, version, (name) => learner.publish(name, version));
   }
 
   async publishRm(): Promise<void> {
+    // Colocated RM scoring reads the RM learner's live weights: nothing reads a published RM.
     if (this.config.reward.colocate) return;
-    await this.roles.rewardLearner.publish(`${this.names.rm}.v${this.rmVersion}`, this.rmVersion);
-    await this.recordDigests("rm", this.names.rm, this.rmVersion);
-    await this.forget(this.names.rm, this.rmVersion);
-  }
-
-  /** Remembers the digests a version was published with, so samples can be checked against them. */
-  async recordDigests(role: "policy" | "rm", prefix: string, version: number): Promise<void> {
-    const cluster = this.ctx.cluster;
-    this.attestations.published(
-      role,
-      version,
-      await publishedDigests(cluster.transport, cluster.subjects.cluster, `${prefix}.v${version}`),
-    );
-    this.attestations.forget(role, version - this.window);
+    const version = this.rmVersion;
+    const learner = this.roles.rewardLearner;
+    await this.weights.publish("rm", this.names.rm, version, (name) => learner.publish(name, version));
   }
 
   /**
@@ -471,18 +446,6 @@ class RlRun {
     return this.config.maxStaleness + 2;
   }
 
-  /** Deletes a blob version no launched batch can still ask for (older than the window). */
-  async forget(prefix: string, version: number): Promise<void> {
-    const old = version - this.window;
-    if (old < 0) return;
-    await this.retire(`${prefix}.v${old}`);
-  }
-
-  /** Drops a weight version everywhere: Object Store copy, data-plane record, shared-memory segments. */
-  async retire(name: string): Promise<void> {
-    await retireWeights(this.ctx.cluster.transport, this.ctx.cluster.subjects.cluster, name).catch(() => {});
-  }
-
   syncStatus(): void {
     Object.assign(this.ctx.status, {
       policyVersion: this.policyVersion,
@@ -494,13 +457,8 @@ class RlRun {
 
   /** Deletes the weight versions this run left in the Object Store (checkpoints keep what a resume needs). */
   async cleanup(): Promise<void> {
-    for (
-      const [prefix, version] of [[this.names.policy, this.policyVersion], [this.names.rm, this.rmVersion]] as const
-    ) {
-      for (let v = Math.max(0, version - this.window); v <= version; v++) {
-        await this.retire(`${prefix}.v${v}`);
-      }
-    }
+    await this.weights.retireRecent(this.names.policy, this.policyVersion);
+    await this.weights.retireRecent(this.names.rm, this.rmVersion);
   }
 
   /** Writes learner states and the driver state (with batches already produced for later steps). */
@@ -544,20 +502,4 @@ class RlRun {
     this.syncStatus();
     return state.nextStep;
   }
-}
-
-/** The batch with only the samples where `keep` is true (the per-sample arrays stay aligned). */
-function keepSamples(batch: ScoredBatch, keep: readonly boolean[]): ScoredBatch {
-  const pick = <T>(items: readonly T[]) => items.filter((_, i) => keep[i]);
-  return {
-    ...batch,
-    samples: pick(batch.samples),
-    verdicts: pick(batch.verdicts),
-    rmScores: pick(batch.rmScores),
-    refLogprobs: pick(batch.refLogprobs),
-  };
-}
-
-function mean(values: readonly number[]): number {
-  return values.length === 0 ? Number.NaN : values.reduce((a, b) => a + b, 0) / values.length;
 }

@@ -4,7 +4,7 @@
  * and the control API read these; the jobs themselves never know about HTTP.
  */
 import type { Cluster } from "../../actors/cluster.ts";
-import type { AccountingSnapshot, AttestationSnapshot } from "../../rl/mod.ts";
+import type { AccountingSnapshot, AttestationSnapshot, Verdict } from "../../rl/mod.ts";
 
 /** Life of a run: `interrupted` means the coordinator driving it died; `coop runs resume ID` continues it. */
 export type RunState = "running" | "finished" | "stopped" | "failed" | "interrupted";
@@ -43,11 +43,16 @@ export interface RunStatus {
   error?: { name: string; message: string };
   startedAt: string;
   finishedAt?: string;
-  /** Notes such as skipped dataset lines. */
+  /** Notes for people, such as skipped dataset lines. */
   notes: string[];
+  /** RL runs: the last step's greedy held-out answers (the demo's results show them). */
+  examples?: HeldOutExample[];
   /** RL runs: the reward-hacking monitor at the last step (see rl/monitor.ts). */
   monitor?: MonitorStatus;
 }
+
+/** A run event: a new metric point, or a status change. */
+export type RunEvent = { type: "metric"; point: MetricPoint } | { type: "status"; status: RunStatus };
 
 /** The reward-hacking monitor's state in a run's status. */
 export interface MonitorStatus {
@@ -85,8 +90,26 @@ export function emptyAccounting(): AccountingSnapshot {
   return { generated: 0, scored: 0, trained: 0, droppedStale: 0, skipped: 0, awaitingScore: 0, awaitingTraining: 0 };
 }
 
-/** How a run note holding one of the last step's held-out answers begins (the demo collects them). */
-export const EXAMPLE_NOTE = "held-out example ";
+/**
+ * One greedy held-out answer with the versions that produced and scored it: the table says how often the policy is
+ * right, these say what it writes when it is not (and whether the RM notices).
+ */
+export interface HeldOutExample {
+  policyVersion: number;
+  rmVersion: number;
+  question: string;
+  reference: string;
+  response: string;
+  verdict: Verdict;
+  /** σ(RM) of the answer. */
+  rmReward: number;
+}
+
+/** A held-out example as one line of text (the demo's results and `coop runs show`). */
+export function formatExample(e: HeldOutExample): string {
+  return `(policy v${e.policyVersion}, RM v${e.rmVersion}): ${JSON.stringify(e.question)} ` +
+    `(reference ${e.reference}) -> ${JSON.stringify(e.response)}: ${e.verdict}, σ(RM) ${e.rmReward.toFixed(3)}`;
+}
 
 /** True when `done` steps of `total` end an `interval` (0 = never), or end the job: when to evaluate or checkpoint. */
 export function isDue(interval: number, done: number, total: number): boolean {

@@ -7,27 +7,29 @@
  * `interrupted` with the command that resumes them.
  */
 import type { Cluster } from "../../actors/cluster.ts";
+import { weightsBlobName } from "../../actors/weights/mod.ts";
 import type { JobConfig } from "../../rl/mod.ts";
 import { CancelledError, NotFoundError } from "../../shared/errors.ts";
 import { createLogger } from "../../shared/log.ts";
 import { ConflictError } from "../errors.ts";
-import { TrackingSink } from "../tracking/sink.ts";
 import { loadDriverState } from "./checkpoint.ts";
 import { runRl } from "./driver.ts";
 import { withHackingGap } from "./hacking.ts";
-import { emptyAccounting, type JobContext, type MetricPoint, type RunState, type RunStatus } from "./job.ts";
+import {
+  emptyAccounting,
+  type JobContext,
+  type MetricPoint,
+  type RunEvent,
+  type RunState,
+  type RunStatus,
+} from "./job.ts";
 import type { RunStore } from "./store.ts";
+import { type MetricSink, TrackingSink } from "./tracking.ts";
 import { runRmPretrain, runSft } from "./warmup.ts";
 
-/** A run event: a new metric point, or a status change. */
-export type RunEvent = { type: "metric"; point: MetricPoint } | { type: "status"; status: RunStatus };
-
-/** Receives every run's metric points (experiment trackers: JSON lines, TensorBoard). */
-export interface MetricSink {
-  point(status: RunStatus, config: JobConfig, point: MetricPoint): void | Promise<void>;
-  /** The run ended (any final state). */
-  end?(status: RunStatus): void | Promise<void>;
-}
+// Defined beside the run's status (job.ts) so readers of the stream need not import the manager; re-exported here
+// for the code that always took it from here.
+export type { RunEvent };
 
 /** Options for {@link RunManager.start}. */
 export interface StartOptions {
@@ -241,7 +243,7 @@ export class RunManager {
     const window = (run.config.kind === "rl" ? run.config.maxStaleness : 0) + 3;
     for (const [prefix, version] of [["policy", run.status.policyVersion], ["rm", run.status.rmVersion]] as const) {
       for (let v = Math.max(0, version - window); v <= version + 1; v++) {
-        await blobs.delete(`${id}.${prefix}.v${v}`).catch(() => {});
+        await blobs.delete(weightsBlobName(`${id}.${prefix}`, v)).catch(() => {});
       }
     }
   }

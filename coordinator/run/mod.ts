@@ -6,14 +6,14 @@
 export { runRl } from "./driver.ts";
 export { runRmPretrain, runSft } from "./warmup.ts";
 export { RunManager } from "./manager.ts";
-export type { RunEvent, StartOptions } from "./manager.ts";
+export type { StartOptions } from "./manager.ts";
 export { runsRouter } from "./router.ts";
 export { absolutePath, loadDriverState, saveCheckpoint } from "./checkpoint.ts";
 export type { DriverState } from "./checkpoint.ts";
 export { loadRunData, tasksForStep, verificationPairs } from "./data.ts";
 export type { RunData, VerificationPair } from "./data.ts";
-export { emptyAccounting, EXAMPLE_NOTE, isDue } from "./job.ts";
-export type { JobContext, MetricPoint, RunState, RunStatus } from "./job.ts";
+export { emptyAccounting, formatExample, isDue } from "./job.ts";
+export type { HeldOutExample, JobContext, MetricPoint, RunEvent, RunState, RunStatus } from "./job.ts";
 export { LEARNER_FAULT_TOLERANCE, modelSpec, ROLE_FAULT_TOLERANCE, spawnRoles } from "./roles.ts";
 export type { RunRoles } from "./roles.ts";
 export { evaluate, meanRmReward, produceBatch, split, verificationAccuracy } from "./rollouts.ts";

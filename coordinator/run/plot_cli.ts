@@ -1,5 +1,5 @@
 /**
- * `coop plot RUN [--metrics a,b] [--out FILE.svg] [--api URL]`: a run's curves as a standalone SVG (shared/plot.ts).
+ * `coop plot RUN [--metrics a,b] [--out FILE.svg] [--api URL]`: a run's curves as a standalone SVG (plot.ts).
  * RUN is a run id (its history comes from the control API) or a `metrics.jsonl` file the run's `logging.jsonl`
  * wrote (no cluster needed). Metrics default to reward, verifier accuracy and RM agreement; a metric the run never
  * reported is named in the error, not drawn empty. `--out x.png` rasterizes the SVG in headless Chromium (Debian's
@@ -7,7 +7,7 @@
  */
 import { parseArgs } from "node:util";
 import { ConfigError } from "../../shared/errors.ts";
-import { lineChartSvg, type Series, writeLineChart } from "../../shared/plot.ts";
+import { lineChartSvg, type Series, writeLineChart } from "./plot.ts";
 import { ApiClient } from "./api_client.ts";
 import type { MetricPoint } from "./job.ts";
 

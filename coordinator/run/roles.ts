@@ -13,9 +13,11 @@ import {
   type ModelSpec,
   NegativeSynthesizer,
   PolicyLearner,
+  type PolicyLearnerSpec,
   ReferenceActor,
   RewardActor,
   RewardLearner,
+  type RewardLearnerSpec,
   RolloutActor,
   tinyHfConfig,
 } from "../../actors/roles/mod.ts";
@@ -138,6 +140,36 @@ async function killSurely(cluster: Cluster, handle: ActorHandle<unknown>): Promi
   }
 }
 
+/** The policy learner of a GRPO run: `grpo.*` sets its optimiser and loss. */
+function grpoLearner(config: RunConfig, policy: ModelSpec): PolicyLearnerSpec {
+  return {
+    policy,
+    objective: "grpo" as const,
+    optim: {
+      lr: config.grpo.lr,
+      gradClip: config.grpo.gradClip,
+      weightDecay: config.grpo.weightDecay,
+      microBatchSize: config.grpo.microBatchSize,
+    },
+    grpo: { clipRatio: config.grpo.clipRatio, clipRatioC: config.grpo.clipRatioC, klCoef: config.grpo.klCoef },
+  };
+}
+
+/** The reward learner of a GRPO run (pairwise: Cooper's update; `rewardUpdate.*` sets its optimiser). */
+function cooperLearner(config: RunConfig, rewardModel: ModelSpec): RewardLearnerSpec {
+  return {
+    rewardModel,
+    objective: "pairwise" as const,
+    optim: {
+      lr: config.rewardUpdate.lr,
+      gradClip: config.rewardUpdate.gradClip,
+      weightDecay: config.rewardUpdate.weightDecay,
+      microBatchSize: config.grpo.microBatchSize,
+    },
+    ...(config.rewardUpdate.freezeEmbedding ? { frozen: [EMBEDDING] } : {}),
+  };
+}
+
 /** Spawns the role actors of an RL run (in parallel; they load their models lazily). */
 export async function spawnRoles(
   cluster: Cluster,
@@ -170,49 +202,40 @@ export async function spawnRoles(
     // The synthesizer looks the assistant up by name on first use, so both can be spawned together.
     const assistantName = opts("assistant", {}).name;
     const [rolloutActors, rewardActor, reference, policyLearner, rewardLearner, negatives, assistantHandle] =
-      await Promise
-        .all([
-          Promise.all(
-            Array.from(
-              { length: config.rollout.colocate ? 0 : config.rollout.count },
-              (_, i) => track(cluster.spawn(RolloutActor, opts("rollout", config.rollout.resources, i), policy)),
-            ),
+      await Promise.all([
+        Promise.all(
+          Array.from(
+            { length: config.rollout.colocate ? 0 : config.rollout.count },
+            (_, i) => track(cluster.spawn(RolloutActor, opts("rollout", config.rollout.resources, i), policy)),
           ),
-          config.reward.colocate
-            ? Promise.resolve(undefined)
-            : track(cluster.spawn(RewardActor, opts("reward", config.reward.resources), rm)),
-          track(cluster.spawn(ReferenceActor, opts("reference", config.reference.resources), policy)),
-          track(cluster.spawn(PolicyLearner, opts("policy-learner", config.policyLearner.resources), {
-            policy,
-            objective: "grpo" as const,
-            optim: {
-              lr: config.grpo.lr,
-              gradClip: config.grpo.gradClip,
-              weightDecay: config.grpo.weightDecay,
-              microBatchSize: config.grpo.microBatchSize,
-            },
-            grpo: { clipRatio: config.grpo.clipRatio, clipRatioC: config.grpo.clipRatioC, klCoef: config.grpo.klCoef },
-          })),
-          track(cluster.spawn(RewardLearner, opts("reward-learner", config.rewardLearner.resources), {
-            rewardModel: rm,
-            objective: "pairwise" as const,
-            optim: {
-              lr: config.rewardUpdate.lr,
-              gradClip: config.rewardUpdate.gradClip,
-              weightDecay: config.rewardUpdate.weightDecay,
-              microBatchSize: config.grpo.microBatchSize,
-            },
-            ...(config.rewardUpdate.freezeEmbedding ? { frozen: [EMBEDDING] } : {}),
-          })),
-          track(cluster.spawn(
-            NegativeSynthesizer,
-            opts("negatives", config.negatives.resources),
-            assistant === undefined ? {} : { assistant: assistantName },
-          )),
-          assistant === undefined
-            ? Promise.resolve(undefined)
-            : track(cluster.spawn(AssistantRewriter, opts("assistant", assistant.resources), assistant.spec)),
-        ]);
+        ),
+        config.reward.colocate
+          ? Promise.resolve(undefined)
+          : track(cluster.spawn(RewardActor, opts("reward", config.reward.resources), rm)),
+        track(cluster.spawn(ReferenceActor, opts("reference", config.reference.resources), policy)),
+        track(
+          cluster.spawn(
+            PolicyLearner,
+            opts("policy-learner", config.policyLearner.resources),
+            grpoLearner(config, policy),
+          ),
+        ),
+        track(
+          cluster.spawn(
+            RewardLearner,
+            opts("reward-learner", config.rewardLearner.resources),
+            cooperLearner(config, rm),
+          ),
+        ),
+        track(cluster.spawn(
+          NegativeSynthesizer,
+          opts("negatives", config.negatives.resources),
+          assistant === undefined ? {} : { assistant: assistantName },
+        )),
+        assistant === undefined
+          ? Promise.resolve(undefined)
+          : track(cluster.spawn(AssistantRewriter, opts("assistant", assistant.resources), assistant.spec)),
+      ]);
     // A colocated role is its learner: PolicyLearner.rollout and RewardLearner.score take the same requests and
     // return the same results as the role actors' methods, so the driver calls the learner's handle in their place.
     return {

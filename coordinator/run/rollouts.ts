@@ -8,7 +8,15 @@ import type { ActorPool } from "../../actors/pool.ts";
 import type { RewardActor, RolloutActor, RolloutSample } from "../../actors/roles/mod.ts";
 import type { ActorHandle } from "../../actors/handle.ts";
 import type { VerificationPair } from "./data.ts";
-import { accuracyOf, type MathTask, mixSeed, pairwiseAccuracy, sigmoid, type Verdict } from "../../rl/mod.ts";
+import {
+  accuracyOf,
+  type MathTask,
+  mixSeed,
+  pairwiseAccuracy,
+  type PromptGroup,
+  sigmoid,
+  type Verdict,
+} from "../../rl/mod.ts";
 
 /** One step's samples, scored. */
 export interface ScoredBatch {
@@ -177,4 +185,31 @@ export async function verificationAccuracy(
 export function meanRmReward(scores: readonly number[]): number {
   const finite = scores.filter(Number.isFinite);
   return finite.length === 0 ? Number.NaN : finite.reduce((a, s) => a + sigmoid(s), 0) / finite.length;
+}
+
+/** The batch with only the samples where `keep` is true (the per-sample arrays stay aligned). */
+export function keepSamples(batch: ScoredBatch, keep: readonly boolean[]): ScoredBatch {
+  const pick = <T>(items: readonly T[]) => items.filter((_, i) => keep[i]);
+  return {
+    ...batch,
+    samples: pick(batch.samples),
+    verdicts: pick(batch.verdicts),
+    rmScores: pick(batch.rmScores),
+    refLogprobs: pick(batch.refLogprobs),
+  };
+}
+
+/** The batch's responses and verdicts grouped by prompt, in first-seen order (what Cooper builds pairs from). */
+export function promptGroups(
+  batch: ScoredBatch,
+): (PromptGroup & { responses: string[]; verdicts: ScoredBatch["verdicts"] })[] {
+  const groups = new Map<string, PromptGroup & { responses: string[]; verdicts: ScoredBatch["verdicts"] }>();
+  batch.samples.forEach((s, i) => {
+    const group = groups.get(s.promptId) ??
+      { question: s.question, reference: s.answer, responses: [], verdicts: [] };
+    group.responses.push(s.text);
+    group.verdicts.push(batch.verdicts[i]!);
+    groups.set(s.promptId, group);
+  });
+  return [...groups.values()];
 }

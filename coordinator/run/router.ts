@@ -16,7 +16,8 @@ import { streamSSE } from "hono/streaming";
 import { type JobConfig, parseConfigText, parseJobConfig } from "../../rl/mod.ts";
 import { openApiRouter } from "../api.ts";
 import { errors, json, MetricPointSchema, RunIdParam, RunSchema, StartRunBody } from "../api_schemas.ts";
-import type { RunEvent, RunManager } from "./manager.ts";
+import type { RunEvent } from "./job.ts";
+import type { RunManager } from "./manager.ts";
 import { checkJobPaths, type PathRoots, rootsFromEnv } from "./paths.ts";
 
 const METRICS_QUERY = z.strictObject({

@@ -6,7 +6,7 @@
 import { parseArgs } from "node:util";
 import { formatTable } from "../status_table.ts";
 import { ApiClient } from "./api_client.ts";
-import type { MetricPoint, RunStatus } from "./job.ts";
+import { formatExample, type MetricPoint, type RunStatus } from "./job.ts";
 
 /** Metrics shown per line by `runs logs`, when present. */
 const LOG_METRICS = ["reward_mean", "train_accuracy", "eval_accuracy", "rm_pair_accuracy", "loss", "staleness"];
@@ -158,6 +158,8 @@ export function statusText(run: RunStatus): string {
   if (run.checkpoint) lines.push(`checkpoint ${run.checkpoint}`);
   if (run.resumeCommand) lines.push(`resume     ${run.resumeCommand}`);
   for (const note of run.notes) lines.push(`note       ${note}`);
+  // Shown as they were when they travelled as notes, so the command's output is unchanged.
+  for (const e of run.examples ?? []) lines.push(`note       held-out example ${formatExample(e)}`);
   return lines.join("\n");
 }
 
@@ -169,7 +171,10 @@ export function metricLine(point: MetricPoint): string {
 
 async function logs(client: ApiClient, id: string, flags: Flags): Promise<number> {
   const run = await client.run(id);
-  if (!flags.json) { for (const note of run.notes) console.log(`note: ${note}`); }
+  if (!flags.json) {
+    for (const note of run.notes) console.log(`note: ${note}`);
+    for (const e of run.examples ?? []) console.log(`note: held-out example ${formatExample(e)}`);
+  }
   const show = (point: MetricPoint) => console.log(flags.json ? JSON.stringify(point) : metricLine(point));
   if (!flags.follow || run.state !== "running") {
     for (const point of await client.metrics(id)) show(point);

@@ -10,6 +10,7 @@
  * away from that is where a static RM can be exploited.
  */
 import { type ActorHandle } from "../../actors/handle.ts";
+import { weightsBlobName } from "../../actors/weights/mod.ts";
 import { PolicyLearner, RewardActor, RewardLearner, RolloutActor } from "../../actors/roles/mod.ts";
 import { configOf, publishWeights } from "../../actors/roles/model_spec.ts";
 import { loadWeights } from "../../engine/models/mod.ts";
@@ -58,7 +59,7 @@ export async function runSft(ctx: JobContext, config: SftConfig): Promise<void> 
     const rollout = await ctx.cluster.spawn(RolloutActor, { ...opts("eval"), resources: { cpu: 0.5 } }, policy);
     handles.push(rollout as ActorHandle<unknown>);
     const evaluate = async (version: number) => {
-      await learner.publish(`${ctx.id}.policy.v${version}`, version);
+      await learner.publish(weightsBlobName(`${ctx.id}.policy`, version), version);
       const samples = await rollout.rollout({
         version,
         blobPrefix: `${ctx.id}.policy`,
@@ -124,7 +125,7 @@ export async function runRmPretrain(ctx: JobContext, config: RmPretrainConfig): 
     const scorer = await ctx.cluster.spawn(RewardActor, { ...opts("eval"), resources: { cpu: 0.5 } }, rm);
     handles.push(scorer as ActorHandle<unknown>);
     const evaluate = async (version: number) => {
-      await learner.publish(`${ctx.id}.rm.v${version}`, version);
+      await learner.publish(weightsBlobName(`${ctx.id}.rm`, version), version);
       const at = { blobPrefix: `${ctx.id}.rm`, version };
       const held = sampled.eval.length === 0 ? {} : await sampleAccuracy(scorer, sampled.eval, at);
       return { rm_pair_accuracy: await verificationAccuracy(scorer, pairs, at), ...held };

@@ -5,7 +5,7 @@
  */
 
 import { CoopError } from "../../shared/errors.ts";
-import { extractAnswer } from "../verifier.ts";
+import { extractAnswer } from "../verify/mod.ts";
 import type { MathTask } from "./task.ts";
 
 /** The two dataset layouts the loaders understand. */

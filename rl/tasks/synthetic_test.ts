@@ -1,7 +1,5 @@
 import { deepStrictEqual as assertEquals, ok, throws } from "node:assert";
-import { CharTokenizer } from "../../engine/tokenizers/mod.ts";
-import { formatRmInput } from "../pairs.ts";
-import { verify } from "../verifier.ts";
+import { verify } from "../verify/mod.ts";
 import { generateTasks, MAX_LEVEL, TASK_ALPHABET, TaskGenerationError } from "./synthetic.ts";
 
 Deno.test("generateTasks - deterministic by seed, and n tasks are a prefix of n+k", () => {
@@ -54,13 +52,4 @@ Deno.test("generateTasks - bad requests raise TaskGenerationError naming the pro
   throws(() => generateTasks(3, { levels: [MAX_LEVEL + 1] }), /levels run from 1 to/);
   throws(() => generateTasks(-1), /non-negative integer/);
   throws(() => generateTasks(2, { levels: [] }), /levels is empty/);
-});
-
-Deno.test("TASK_ALPHABET - builds the engine's char tokenizer and round-trips RM inputs of generated tasks", () => {
-  const tok = new CharTokenizer(TASK_ALPHABET);
-  assertEquals(tok.vocabSize, TASK_ALPHABET.length + 3);
-  for (const task of generateTasks(50, { levels: [1, 2, 3, 4, 5, 6], seed: 4 })) {
-    const text = formatRmInput(task.question, task.answer, task.solution!);
-    assertEquals(tok.decode(tok.encode(text)), text);
-  }
 });

@@ -3,7 +3,7 @@
  * this project; every "incorrect" row is a potential false positive the verifier must refuse.
  */
 
-import type { Verdict } from "../verifier.ts";
+import type { Verdict } from "./verifier.ts";
 
 /** One row: response, reference, expected verdict, the reason for that verdict. */
 export type Case = [response: string, reference: string, verdict: Verdict, reason: string];

@@ -7,7 +7,7 @@
  * functions agree on at most finitely many points); elsewhere the float values must agree within tolerance.
  */
 
-import { equals, type Rational } from "../rational.ts";
+import { equals, type Rational } from "./rational.ts";
 import { evalExact, evalFloat, freeSymbols, type MathJson, UnsupportedExpression } from "./evaluate.ts";
 import { type Budget, checkBudget } from "./budget.ts";
 

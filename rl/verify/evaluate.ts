@@ -6,7 +6,7 @@
  */
 
 import { CoopError } from "../../shared/errors.ts";
-import { parseDecimal, type Rational, rational } from "../rational.ts";
+import { parseDecimal, type Rational, rational } from "./rational.ts";
 
 /** A MathJSON expression as `BoxedExpression.json` gives it. */
 export type MathJson = number | string | { num: string } | { sym: string } | { str: string } | MathJson[];

@@ -3,8 +3,8 @@
  * verdict, and finish every call within its deadline (plus one uninterruptible step of slack).
  */
 import { ok } from "node:assert";
-import { Rng } from "../rng.ts";
-import { verify, warmVerifier } from "../verifier.ts";
+import { Rng } from "../rng/mod.ts";
+import { verify, warmVerifier } from "./verifier.ts";
 import { CASES } from "./cases.ts";
 
 const TOKENS = [

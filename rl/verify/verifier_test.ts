@@ -1,5 +1,5 @@
 import { deepStrictEqual as assertEquals, ok } from "node:assert";
-import { CASES } from "./verify/cases.ts";
+import { CASES } from "./cases.ts";
 import { type AnswerSource, extractAnswer, normalizeAnswer, verify, VERIFY_DEFAULTS } from "./verifier.ts";
 
 Deno.test("verify - the table, class by class, with no false positives", async (t) => {

@@ -7,8 +7,8 @@
 import { deepStrictEqual, ok, strictEqual } from "node:assert";
 import protobuf from "protobufjs";
 import { parseJobConfig } from "../../rl/mod.ts";
-import { emptyAccounting, type RunStatus } from "../run/job.ts";
-import { TrackingSink } from "./sink.ts";
+import { emptyAccounting, type RunStatus } from "./job.ts";
+import { TrackingSink } from "./tracking.ts";
 import { crc32c, eventBytes, maskedCrc32c, TfEventWriter, tfRecord } from "./tfevents.ts";
 
 const PYTHON = Deno.env.get("COOP_PYTHON") ?? "python3";

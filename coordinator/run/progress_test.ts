@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ConfigError } from "./errors.ts";
+import { ConfigError } from "../../shared/errors.ts";
 import { createProgress, formatDuration, formatValue } from "./progress.ts";
 
 function capture() {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ConfigError } from "./errors.ts";
+import { ConfigError } from "../../shared/errors.ts";
 import { type LineChartSpec, lineChartSvg, niceTicks, writeLineChart } from "./plot.ts";
 
 function isNice(step: number): boolean {

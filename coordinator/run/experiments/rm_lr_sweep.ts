@@ -9,15 +9,15 @@
  * - sample ranking accuracy: the SFT policy's own samples, (correct, wrong) pairs of the same prompt ordered right.
  *
  * Run after `./coop demo` has written the warm-up checkpoints (in-process, on one core, ~25 s per lr):
- *   deno run -A coordinator/run/rm_lr_sweep.ts [--steps 100] 1e-5 1e-4 3e-4 1e-3 3e-3
+ *   deno run -A coordinator/run/experiments/rm_lr_sweep.ts [--steps 100] 1e-5 1e-4 3e-4 1e-3 3e-3
  */
 import { parseArgs } from "node:util";
-import { RewardLearner } from "../../actors/roles/learners.ts";
-import { loadTokenizer } from "../../actors/roles/model_spec.ts";
-import { Generator } from "../../engine/generate/mod.ts";
-import { parseDecoderConfig } from "../../engine/io/mod.ts";
-import { loadWeights, ModelRuntime } from "../../engine/models/mod.ts";
-import { Scorer } from "../../engine/score/mod.ts";
+import { RewardLearner } from "../../../actors/roles/learners.ts";
+import { loadTokenizer } from "../../../actors/roles/model_spec.ts";
+import { Generator } from "../../../engine/generate/mod.ts";
+import { parseDecoderConfig } from "../../../engine/io/mod.ts";
+import { loadWeights, ModelRuntime } from "../../../engine/models/mod.ts";
+import { Scorer } from "../../../engine/score/mod.ts";
 import {
   buildPairs,
   formatPrompt,
@@ -26,9 +26,9 @@ import {
   mixSeed,
   RuleNegativeSynthesizer,
   verify,
-} from "../../rl/mod.ts";
-import { generateTasks } from "../../rl/tasks/mod.ts";
-import { loadRunData, tasksForStep, verificationPairs } from "./data.ts";
+} from "../../../rl/mod.ts";
+import { generateTasks } from "../../../rl/tasks/mod.ts";
+import { loadRunData, tasksForStep, verificationPairs } from "../data.ts";
 
 const PROMPTS = 8;
 const SAMPLES = 4;

@@ -4,13 +4,13 @@
  * per variant, all from the same checkpoints with the demo's config (`rl/configs/demo.yaml`) and `--steps` steps;
  * a variant changes only Cooper-read settings, so the baselines are the same for every variant. One JSON line per
  * run on stdout, then a markdown table:
- *   deno run -A coordinator/run/cooper_sweep.ts --seed 3 --steps 100 [--only "name;name"]
+ *   deno run -A coordinator/run/experiments/cooper_sweep.ts --seed 3 --steps 100 [--only "name;name"]
  */
 import { parseArgs } from "node:util";
-import { parseJobConfig, type RewardMode } from "../../rl/mod.ts";
-import { startLocalCluster } from "../local_cluster.ts";
-import { demoConfigs, summarize, track } from "./demo.ts";
-import { RunManager } from "./manager.ts";
+import { parseJobConfig, type RewardMode } from "../../../rl/mod.ts";
+import { startLocalCluster } from "../../local_cluster.ts";
+import { demoConfigs, summarize, track } from "../demo.ts";
+import { RunManager } from "../manager.ts";
 
 /** A sweep variant: overrides of the demo's `rewardUpdate` and `monitor`. */
 interface Variant {

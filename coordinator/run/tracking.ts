@@ -5,10 +5,16 @@
  * metric, tagged by name, at the step). Directories are resolved against the coordinator's working directory.
  */
 import type { JobConfig } from "../../rl/mod.ts";
-import { absolutePath } from "../run/checkpoint.ts";
-import type { MetricPoint, RunStatus } from "../run/job.ts";
-import type { MetricSink } from "../run/manager.ts";
+import { absolutePath } from "./checkpoint.ts";
+import type { MetricPoint, RunStatus } from "./job.ts";
 import { TfEventWriter } from "./tfevents.ts";
+
+/** Receives every run's metric points (experiment trackers: JSON lines, TensorBoard). */
+export interface MetricSink {
+  point(status: RunStatus, config: JobConfig, point: MetricPoint): void | Promise<void>;
+  /** The run ended (any final state). */
+  end?(status: RunStatus): void | Promise<void>;
+}
 
 interface Writers {
   jsonl?: Promise<Deno.FsFile>;
