@@ -62,80 +62,177 @@ interface ActorProcess {
   exited: Promise<void>;
 }
 
+type AgentOrder = ReturnType<typeof agentOrderSchema.parse>;
+
 const HOST_MAIN = fileURLToPath(new URL("./host_main.ts", import.meta.url));
 
 /** Starts an agent on `transport`; it registers as soon as a coordinator answers. */
 export function startAgent(transport: Transport, options: AgentOptions = {}): Agent {
-  const names = subjects(options.cluster ?? "default");
-  const nodeId = checkToken("node id", options.nodeId ?? `node-${crypto.randomUUID().slice(0, 8)}`);
-  const heartbeatMs = options.heartbeatMs ?? 1000;
-  const graceMs = options.stopGraceMs ?? 5000;
-  const processes = new Map<string, ActorProcess>();
-  let stopped = false;
-  let resolveExited = () => {};
-  const exited = new Promise<void>((resolve) => resolveExited = resolve);
-  // One per host: actors publish into and map from its directory, other hosts download from its server.
-  const weights = startWeightService(names.cluster, transport, options.weights);
+  return new NodeAgent(transport, options);
+}
 
-  const info = (): NodeInfo => ({
-    id: nodeId,
-    hostname: Deno.hostname(),
-    cpus: options.cpus ?? navigator.hardwareConcurrency,
-    gpuIds: options.gpuIds ?? [],
-    memoryMb: options.memoryMb ?? Math.floor(Deno.systemMemoryInfo().total / 2 ** 20),
-    custom: options.custom ?? {},
-    labels: options.labels ?? {},
-    actors: [...processes.values()].filter((p) => !p.stopping)
-      .map((p) => ({ id: p.record.id, incarnation: p.record.incarnation })),
-    epoch,
-  });
+/** The agent's state and its handlers: registration, heartbeats, orders, and one subprocess per actor. */
+class NodeAgent implements Agent {
+  readonly nodeId: string;
+  readonly exited: Promise<void>;
+  #transport: Transport;
+  #options: AgentOptions;
+  #names: ReturnType<typeof subjects>;
+  #heartbeatMs: number;
+  #graceMs: number;
+  #processes = new Map<string, ActorProcess>();
+  #stopped = false;
+  #resolveExited = () => {};
+  #weights: ReturnType<typeof startWeightService>;
+  #control: { unsubscribe(): void };
+  #heartbeat: ReturnType<typeof setInterval>;
+  // Fencing: the highest leader epoch seen (orders, heartbeat replies); orders from a lower one are a deposed
+  // leader's and are refused.
+  #epoch = 0;
 
-  const publish = (subject: string, value: unknown) => transport.publish(subject, encode(value)).catch(() => {});
+  constructor(transport: Transport, options: AgentOptions) {
+    this.#transport = transport;
+    this.#options = options;
+    this.#names = subjects(options.cluster ?? "default");
+    this.nodeId = checkToken("node id", options.nodeId ?? `node-${crypto.randomUUID().slice(0, 8)}`);
+    this.#heartbeatMs = options.heartbeatMs ?? 1000;
+    this.#graceMs = options.stopGraceMs ?? 5000;
+    this.exited = new Promise<void>((resolve) => this.#resolveExited = resolve);
+    // One per host: actors publish into and map from its directory, other hosts download from its server.
+    this.#weights = startWeightService(this.#names.cluster, transport, options.weights);
+    this.#control = serveRequests(
+      transport,
+      this.#names.agent(this.nodeId),
+      (data) => this.#handle(parseMessage(agentOrderSchema, data, "agent order")),
+      {
+        onError: (error) => console.error(`Agent "${this.nodeId}" rejected a request: ${(error as Error).message}`),
+      },
+    );
+    this.#heartbeat = setInterval(() => void this.#beat(), this.#heartbeatMs);
+    void this.#register();
+  }
 
-  const register = async (): Promise<void> => {
-    for (let delay = 100; !stopped; delay = Math.min(delay * 2, 2000)) {
+  /** Stops every actor process, tells the coordinator, and stops listening. */
+  stop = async (): Promise<void> => {
+    if (this.#stopped) return this.exited;
+    this.#stopped = true;
+    clearInterval(this.#heartbeat);
+    // Leave first, so the coordinator reschedules elsewhere instead of reading our actors' exits as crashes and
+    // placing them back here; then stop the processes, letting their in-flight calls finish.
+    await this.#transport.request(
+      this.#names.node(this.nodeId),
+      encode({ op: "deregister", nodeId: this.nodeId }),
+      { timeoutMs: 2000 },
+    ).catch(() => {});
+    await Promise.all(
+      [...this.#processes.values()].map((p) => this.#stopActor(p.record.id, p.record.incarnation, true)),
+    );
+    this.#control.unsubscribe();
+    await this.#weights.stop();
+    this.#resolveExited();
+  };
+
+  #info(): NodeInfo {
+    const options = this.#options;
+    return {
+      id: this.nodeId,
+      hostname: Deno.hostname(),
+      cpus: options.cpus ?? navigator.hardwareConcurrency,
+      gpuIds: options.gpuIds ?? [],
+      memoryMb: options.memoryMb ?? Math.floor(Deno.systemMemoryInfo().total / 2 ** 20),
+      custom: options.custom ?? {},
+      labels: options.labels ?? {},
+      actors: [...this.#processes.values()].filter((p) => !p.stopping)
+        .map((p) => ({ id: p.record.id, incarnation: p.record.incarnation })),
+      epoch: this.#epoch,
+    };
+  }
+
+  #publish(subject: string, value: unknown): Promise<void> {
+    return this.#transport.publish(subject, encode(value)).catch(() => {});
+  }
+
+  async #register(): Promise<void> {
+    for (let delay = 100; !this.#stopped; delay = Math.min(delay * 2, 2000)) {
       try {
-        const node = info();
-        const live = new Set(node.actors.map((a) => a.id));
-        node.records = [...processes.values()].filter((p) => live.has(p.record.id)).map((p) => p.record);
-        const reply = readReply(
-          await transport.request(names.node(nodeId), encode({ op: "register", node }), { timeoutMs: 5000 }),
-          "register",
-        ) as RegisterReply;
-        try {
-          fence(reply.epoch, "a registration reply");
-        } catch (error) {
-          // A deposed leader's answer (or one from a leader that has not yet caught up with our epoch): its keep list
-          // must not stop anything. The next heartbeat to the real leader registers again.
-          console.error((error as Error).message);
-          return;
-        }
-        // Processes the coordinator no longer assigns here (rescheduled while we were cut off) must go; actors
-        // started while the request was in flight were not reported, so they stay.
-        for (const { id, incarnation } of node.actors) {
-          if (!reply.keep.includes(id)) void stopActor(id, incarnation, false);
-        }
+        await this.#registerOnce();
         return;
       } catch (error) {
-        if (stopped) return;
+        if (this.#stopped) return;
         if ((error as Error).name !== "NoRespondersError" && (error as Error).name !== "CallTimeoutError") {
-          console.error(`Agent "${nodeId}" cannot register: ${(error as Error).message}`);
+          console.error(`Agent "${this.nodeId}" cannot register: ${(error as Error).message}`);
         }
         await new Promise((resolve) => setTimeout(resolve, delay));
       }
     }
-  };
+  }
 
-  const startActor = (record: ActorRecord, args: Uint8Array): void => {
-    const old = processes.get(record.id);
+  async #registerOnce(): Promise<void> {
+    const node = this.#info();
+    const live = new Set(node.actors.map((a) => a.id));
+    node.records = [...this.#processes.values()].filter((p) => live.has(p.record.id)).map((p) => p.record);
+    const reply = readReply(
+      await this.#transport.request(this.#names.node(this.nodeId), encode({ op: "register", node }), {
+        timeoutMs: 5000,
+      }),
+      "register",
+    ) as RegisterReply;
+    try {
+      this.#fence(reply.epoch, "a registration reply");
+    } catch (error) {
+      // A deposed leader's answer (or one from a leader that has not yet caught up with our epoch): its keep list
+      // must not stop anything. The next heartbeat to the real leader registers again.
+      console.error((error as Error).message);
+      return;
+    }
+    // Processes the coordinator no longer assigns here (rescheduled while we were cut off) must go; actors
+    // started while the request was in flight were not reported, so they stay.
+    for (const { id, incarnation } of node.actors) {
+      if (!reply.keep.includes(id)) void this.#stopActor(id, incarnation, false);
+    }
+  }
+
+  #startActor(record: ActorRecord, args: Uint8Array): void {
+    const old = this.#processes.get(record.id);
     if (old !== undefined) {
       if (old.record.incarnation >= record.incarnation) return;
-      void stopActor(record.id, old.record.incarnation, false);
+      void this.#stopActor(record.id, old.record.incarnation, false);
     }
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--no-prompt", HOST_MAIN],
+      env: this.#hostEnv(record),
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    sendSpec(child, { cluster: this.#names.cluster, nodeId: this.nodeId, actor: record, args });
+    const label = record.name ?? record.id;
+    const logs = forwardLogs(child, (lines) => {
+      if (this.#options.echoLogs) { for (const l of lines) console.error(`[${label}] ${l.line}`); }
+      void this.#publish(this.#names.logs(record.id), { actorId: record.id, lines });
+    });
+    const proc: ActorProcess = { record, child, stopping: false, exited: Promise.resolve() };
+    proc.exited = child.status.then(async (status) => {
+      await logs;
+      if (this.#processes.get(record.id) === proc) this.#processes.delete(record.id);
+      const event: LifecycleEvent = {
+        type: "exited",
+        actorId: record.id,
+        incarnation: record.incarnation,
+        code: status.code,
+        signal: status.signal ?? undefined,
+        nodeId: this.nodeId,
+      };
+      await this.#publish(this.#names.report(record.id, this.nodeId), event);
+    });
+    this.#processes.set(record.id, proc);
+  }
+
+  #hostEnv(record: ActorRecord): Record<string, string> {
     const threads = Math.max(1, Math.ceil(record.options.resources.cpu ?? 1));
-    const env: Record<string, string> = {
-      ...weights.env,
-      ...options.hostEnv,
+    return {
+      ...this.#weights.env,
+      ...this.#options.hostEnv,
       COOP_ACTOR_ID: record.id,
       // Names the process for whoever inspects it (ps, /proc/<pid>/environ; `./coop bench real --cluster`).
       COOP_ACTOR_NAME: record.name ?? record.id,
@@ -143,127 +240,72 @@ export function startAgent(transport: Transport, options: AgentOptions = {}): Ag
       OMP_NUM_THREADS: String(threads),
       // CPU actors see no GPU at all; GPU actors only theirs.
       CUDA_VISIBLE_DEVICES: (record.gpuIds ?? []).join(","),
-      COOP_REGISTRY: (options.registry ?? []).join(","),
+      COOP_REGISTRY: (this.#options.registry ?? []).join(","),
     };
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "--no-prompt", HOST_MAIN],
-      env,
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const spec: HostSpec = { cluster: names.cluster, nodeId, actor: record, args };
-    // Length-prefixed spec; stdin then stays open so the host sees EOF (and exits) if this agent dies.
-    const body = encode(spec);
-    const frame = new Uint8Array(4 + body.byteLength);
-    new DataView(frame.buffer).setUint32(0, body.byteLength);
-    frame.set(body, 4);
-    const writer = child.stdin.getWriter();
-    void writer.write(frame).catch(() => {});
-    const label = record.name ?? record.id;
-    const logs = forwardLogs(child, (lines) => {
-      if (options.echoLogs) { for (const l of lines) console.error(`[${label}] ${l.line}`); }
-      void publish(names.logs(record.id), { actorId: record.id, lines });
-    });
-    const proc: ActorProcess = {
-      record,
-      child,
-      stopping: false,
-      exited: child.status.then(async (status) => {
-        await logs;
-        if (processes.get(record.id) === proc) processes.delete(record.id);
-        const event: LifecycleEvent = {
-          type: "exited",
-          actorId: record.id,
-          incarnation: record.incarnation,
-          code: status.code,
-          signal: status.signal ?? undefined,
-          nodeId,
-        };
-        await publish(names.report(record.id, nodeId), event);
-      }),
-    };
-    processes.set(record.id, proc);
-  };
+  }
 
-  const stopActor = async (id: string, incarnation: number, graceful: boolean): Promise<void> => {
-    const proc = processes.get(id);
+  async #stopActor(id: string, incarnation: number, graceful: boolean): Promise<void> {
+    const proc = this.#processes.get(id);
     if (proc === undefined || proc.record.incarnation !== incarnation) return;
     proc.stopping = true;
-    await terminate(proc.child, graceMs, { signal: graceful ? "SIGTERM" : "SIGKILL", exited: proc.exited });
-  };
+    await terminate(proc.child, this.#graceMs, { signal: graceful ? "SIGTERM" : "SIGKILL", exited: proc.exited });
+  }
 
-  // Fencing: the highest leader epoch seen (orders, heartbeat replies); orders from a lower one are a deposed
-  // leader's and are refused.
-  let epoch = 0;
-  const fence = (seen: number | undefined, what: string): void => {
+  #fence(seen: number | undefined, what: string): void {
     if (seen === undefined) return;
-    if (seen < epoch) {
-      throw new CoopError(`Agent "${nodeId}" refused ${what}: leader epoch ${seen} is older than ${epoch}`);
+    if (seen < this.#epoch) {
+      throw new CoopError(`Agent "${this.nodeId}" refused ${what}: leader epoch ${seen} is older than ${this.#epoch}`);
     }
-    epoch = seen;
-  };
+    this.#epoch = seen;
+  }
 
-  const handle = (request: ReturnType<typeof agentOrderSchema.parse>): unknown => {
-    fence(request.epoch, `a "${request.op}" order`);
+  #handle(request: AgentOrder): unknown {
+    this.#fence(request.epoch, `a "${request.op}" order`);
     switch (request.op) {
       case "start":
-        if (stopped) throw new CoopError(`Agent "${nodeId}" is stopping: not starting "${request.actor.id}"`);
-        startActor(request.actor, request.args);
+        if (this.#stopped) {
+          throw new CoopError(`Agent "${this.nodeId}" is stopping: not starting "${request.actor.id}"`);
+        }
+        this.#startActor(request.actor, request.args);
         return null;
       case "stop":
-        void stopActor(request.actor, request.incarnation, request.graceful);
+        void this.#stopActor(request.actor, request.incarnation, request.graceful);
         return null;
       case "exit":
-        queueMicrotask(() => void stop());
+        queueMicrotask(() => void this.stop());
         return null;
     }
-  };
+  }
 
-  const control = serveRequests(
-    transport,
-    names.agent(nodeId),
-    (data) => handle(parseMessage(agentOrderSchema, data, "agent order")),
-    { onError: (error) => console.error(`Agent "${nodeId}" rejected a request: ${(error as Error).message}`) },
-  );
-
-  const beat = async () => {
-    if (stopped) return;
+  async #beat(): Promise<void> {
+    if (this.#stopped) return;
     try {
       const reply = readReply(
-        await transport.request(
-          names.heartbeat(nodeId),
-          encode({ nodeId, actors: info().actors, epoch }),
-          { timeoutMs: Math.max(heartbeatMs, 2000) },
+        await this.#transport.request(
+          this.#names.heartbeat(this.nodeId),
+          encode({ nodeId: this.nodeId, actors: this.#info().actors, epoch: this.#epoch }),
+          { timeoutMs: Math.max(this.#heartbeatMs, 2000) },
         ),
         "heartbeat",
       ) as HeartbeatReply;
       try {
-        fence(reply.epoch, "a heartbeat reply");
+        this.#fence(reply.epoch, "a heartbeat reply");
       } catch (error) {
         console.error((error as Error).message);
       }
-      if (!reply.known) await register();
+      if (!reply.known) await this.#register();
     } catch { /* coordinator or server away; keep beating */ }
-  };
-  const heartbeat = setInterval(() => void beat(), heartbeatMs);
-  void register();
+  }
+}
 
-  const stop = async (): Promise<void> => {
-    if (stopped) return exited;
-    stopped = true;
-    clearInterval(heartbeat);
-    // Leave first, so the coordinator reschedules elsewhere instead of reading our actors' exits as crashes and
-    // placing them back here; then stop the processes, letting their in-flight calls finish.
-    await transport.request(names.node(nodeId), encode({ op: "deregister", nodeId }), { timeoutMs: 2000 })
-      .catch(() => {});
-    await Promise.all([...processes.values()].map((p) => stopActor(p.record.id, p.record.incarnation, true)));
-    control.unsubscribe();
-    await weights.stop();
-    resolveExited();
-  };
-
-  return { nodeId, exited, stop };
+/** Writes the length-prefixed spec; stdin then stays open so the host sees EOF (and exits) if this agent dies. */
+function sendSpec(child: Deno.ChildProcess, spec: HostSpec): void {
+  const body = encode(spec);
+  const frame = new Uint8Array(4 + body.byteLength);
+  new DataView(frame.buffer).setUint32(0, body.byteLength);
+  frame.set(body, 4);
+  const writer = child.stdin.getWriter();
+  void writer.write(frame).catch(() => {});
 }
 
 /** Reads a child's stdout/stderr line by line and hands batches to `sink` (at most every 100 ms). */

@@ -38,13 +38,17 @@ export interface RunningHost {
 
 /** Builds the actor and serves its calls on `transport`. Publishes `ready` (or `failed`, then throws). */
 export async function runActorHost(transport: Transport, spec: HostSpec): Promise<RunningHost> {
-  const names = subjects(spec.cluster);
+  const { entry, instance } = await buildActor(transport, spec);
+  const host = new ActorHost(transport, spec, entry, instance);
+  await host.start();
+  return host;
+}
+
+/** Builds the actor from its registered class (restoring it after a restart), or reports `failed` and throws. */
+async function buildActor(transport: Transport, spec: HostSpec): Promise<{ entry: RegisteredActor; instance: object }> {
   const { actor } = spec;
-  const publish = (event: ActorReport) => transport.publish(names.report(actor.id, spec.nodeId), encode(event));
-  let entry: RegisteredActor;
-  let instance: object;
   try {
-    entry = await resolveActor(actor.className);
+    const entry = await resolveActor(actor.className);
     const args = decode(spec.args);
     if (!Array.isArray(args)) {
       throw new BadArgumentsError(`Cannot construct "${actor.className}": args must be an array`);
@@ -59,140 +63,185 @@ export async function runActorHost(transport: Transport, spec: HostSpec): Promis
       gpuIds: actor.gpuIds ?? [],
       cluster: new Cluster(transport, { cluster: spec.cluster }),
     });
-    instance = new entry.cls(...args);
+    const instance: object = new entry.cls(...args);
     const restore = (instance as { restore?: (info: RestoreInfo) => unknown }).restore;
     if (actor.restarts > 0 && typeof restore === "function") {
       await restore.call(instance, { restarts: actor.restarts, incarnation: actor.incarnation, actorId: actor.id });
     }
+    return { entry, instance };
   } catch (error) {
     console.error(`Actor "${actor.name ?? actor.id}" (${actor.className}) failed to start: ${(error as Error).stack}`);
-    await publish({ type: "failed", actorId: actor.id, incarnation: actor.incarnation, error: errorToWire(error) });
+    await publishReport(transport, spec, {
+      type: "failed",
+      actorId: actor.id,
+      incarnation: actor.incarnation,
+      error: errorToWire(error),
+    });
     await transport.flush();
     throw error;
   }
+}
 
-  const label = `actor "${actor.name ?? actor.id}"`;
-  const maxConcurrency = actor.options.maxConcurrency;
-  const maxQueued = actor.options.maxPendingCalls;
-  const methods = new Map<string, (...args: unknown[]) => unknown>();
-  let running = 0;
-  const queue: TransportMessage[] = [];
-  let idle: (() => void) | undefined;
+function publishReport(transport: Transport, spec: HostSpec, event: ActorReport): Promise<void> {
+  return transport.publish(subjects(spec.cluster).report(spec.actor.id, spec.nodeId), encode(event));
+}
 
-  let sending = 0;
+/** One actor's call loop: at most `maxConcurrency` calls run, up to `maxPendingCalls` wait, the rest are refused. */
+class ActorHost implements RunningHost {
+  done: Promise<void> = Promise.resolve();
+  #transport: Transport;
+  #spec: HostSpec;
+  #entry: RegisteredActor;
+  #instance: object;
+  #label: string;
+  #maxConcurrency: number;
+  #maxQueued: number;
+  #methods = new Map<string, (...args: unknown[]) => unknown>();
+  #running = 0;
+  #sending = 0;
+  #queue: TransportMessage[] = [];
+  #idle: (() => void) | undefined;
+  #subscription: ReturnType<Transport["subscribe"]> | undefined;
 
-  const sentOne = () => {
-    sending--;
-    if (running === 0 && sending === 0) idle?.();
-  };
-  const encodeResult = (value: unknown): Uint8Array => {
-    try {
-      return okReply(value);
-    } catch (error) {
-      return errorReply(error); // e.g. a result that msgpack cannot carry
-    }
-  };
-  const finish = (message: TransportMessage, reply: Uint8Array): void => {
-    running--;
-    sending++;
-    const sent = message.respond?.(reply) ?? Promise.resolve();
-    sent.then(sentOne, async (error) => {
-      // The result itself could not be sent (e.g. too large): tell the caller why instead of leaving it hanging.
-      console.error(`Cannot send the reply of a call to ${label}: ${(error as Error).message}`);
-      await message.respond?.(errorReply(error)).catch(() => {});
-      sentOne();
+  constructor(transport: Transport, spec: HostSpec, entry: RegisteredActor, instance: object) {
+    this.#transport = transport;
+    this.#spec = spec;
+    this.#entry = entry;
+    this.#instance = instance;
+    this.#label = `actor "${spec.actor.name ?? spec.actor.id}"`;
+    this.#maxConcurrency = spec.actor.options.maxConcurrency;
+    this.#maxQueued = spec.actor.options.maxPendingCalls;
+  }
+
+  /** Subscribes to the call subject, then reports `ready`. */
+  async start(): Promise<void> {
+    const { actor } = this.#spec;
+    // Synchronous delivery: a batch of calls read from the socket is answered within the same tick, so the replies
+    // leave in one write (with the async iterator, each reply was flushed alone: measured 2x the server CPU).
+    const subscription = this.#transport.subscribe(subjects(this.#spec.cluster).call(actor.id, actor.incarnation), {
+      onMessage: (message) => {
+        try {
+          this.#accept(message);
+        } catch (error) {
+          console.error(`Actor host: dropped a call to ${this.#label}: ${(error as Error).message}`);
+        }
+      },
     });
-    const next = queue.shift();
-    if (next !== undefined) run(next);
-  };
-  const fail = (message: TransportMessage, error: unknown): void => {
-    const name = (error as Error)?.name;
-    if (name === "DecodeError" || name === "BadArgumentsError" || name === "UnknownMethodError") {
-      console.error(`Rejected a call to ${label}: ${name}: ${(error as Error).message}`);
+    this.#subscription = subscription;
+    this.done = (async () => {
+      for await (const _ of subscription) { /* messages arrive through onMessage */ }
+    })();
+    await this.#transport.flush();
+    await publishReport(this.#transport, this.#spec, {
+      type: "ready",
+      actorId: actor.id,
+      incarnation: actor.incarnation,
+      pid: Deno.pid,
+    });
+    await this.#transport.flush();
+  }
+
+  /** Unsubscribes, then waits for in-flight and queued calls (up to `graceMs`). */
+  async stop(graceMs = 5000): Promise<void> {
+    this.#subscription?.unsubscribe();
+    if (this.#running > 0 || this.#sending > 0 || this.#queue.length > 0) {
+      const drained = new Promise<void>((resolve) => this.#idle = resolve);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([drained, new Promise((resolve) => timer = setTimeout(resolve, graceMs))]);
+      clearTimeout(timer);
     }
-    finish(message, errorReply(error));
-  };
+  }
+
+  #accept(message: TransportMessage): void {
+    if (this.#running < this.#maxConcurrency) {
+      this.#run(message);
+    } else if (this.#maxQueued > 0 && this.#queue.length >= this.#maxQueued) {
+      message.respond?.(errorReply(
+        new BackpressureError(`Cannot queue a call on ${this.#label}: ${this.#queue.length} calls already waiting`),
+      )).catch(() => {});
+    } else {
+      this.#queue.push(message);
+    }
+  }
 
   // Synchronous up to the method call: sync methods answer without any promise hop (the call latency benchmark
   // counts every microtask on this path); async ones are awaited.
-  const run = (message: TransportMessage): void => {
-    running++;
+  #run(message: TransportMessage): void {
+    this.#running++;
     let result: unknown;
     try {
       const { method, args } = decodeCall(message.data);
       if (method === PING_METHOD) {
-        finish(message, okReply(Deno.pid));
+        this.#finish(message, okReply(Deno.pid));
         return;
       }
-      let fn = methods.get(method);
-      if (fn === undefined) {
-        fn = resolveMethod(entry, instance, method);
-        methods.set(method, fn);
-      }
-      const schema = entry.methods[method]?.args;
-      if (schema !== undefined) {
-        const parsed = schema.safeParse(args);
-        if (!parsed.success) {
-          const issue = parsed.error.issues[0];
-          throw new BadArgumentsError(
-            `Cannot call "${method}" on ${label}: argument ${issue?.path.join(".") || "list"}: ${issue?.message}`,
-          );
-        }
-      }
-      result = fn.apply(instance, args);
+      result = this.#method(method, args).apply(this.#instance, args);
     } catch (error) {
-      fail(message, error);
+      this.#fail(message, error);
       return;
     }
     if (typeof (result as { then?: unknown } | null)?.then === "function") {
       (result as Promise<unknown>).then(
-        (value) => finish(message, encodeResult(value)),
-        (error) => fail(message, error),
+        (value) => this.#finish(message, encodeResult(value)),
+        (error) => this.#fail(message, error),
       );
     } else {
-      finish(message, encodeResult(result));
+      this.#finish(message, encodeResult(result));
     }
-  };
+  }
 
-  const accept = (message: TransportMessage): void => {
-    if (running < maxConcurrency) {
-      run(message);
-    } else if (maxQueued > 0 && queue.length >= maxQueued) {
-      message.respond?.(errorReply(
-        new BackpressureError(`Cannot queue a call on ${label}: ${queue.length} calls already waiting`),
-      )).catch(() => {});
-    } else {
-      queue.push(message);
+  /** The bound method (cached), after checking `args` against its schema if it declares one. */
+  #method(method: string, args: unknown[]): (...args: unknown[]) => unknown {
+    let fn = this.#methods.get(method);
+    if (fn === undefined) {
+      fn = resolveMethod(this.#entry, this.#instance, method);
+      this.#methods.set(method, fn);
     }
-  };
-  // Synchronous delivery: a batch of calls read from the socket is answered within the same tick, so the replies
-  // leave in one write (with the async iterator, each reply was flushed alone: measured 2x the server CPU).
-  const subscription = transport.subscribe(names.call(actor.id, actor.incarnation), {
-    onMessage: (message) => {
-      try {
-        accept(message);
-      } catch (error) {
-        console.error(`Actor host: dropped a call to ${label}: ${(error as Error).message}`);
+    const schema = this.#entry.methods[method]?.args;
+    if (schema !== undefined) {
+      const parsed = schema.safeParse(args);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        throw new BadArgumentsError(
+          `Cannot call "${method}" on ${this.#label}: argument ${issue?.path.join(".") || "list"}: ${issue?.message}`,
+        );
       }
-    },
-  });
-  const done = (async () => {
-    for await (const _ of subscription) { /* messages arrive through onMessage */ }
-  })();
-  await transport.flush();
-  await publish({ type: "ready", actorId: actor.id, incarnation: actor.incarnation, pid: Deno.pid });
-  await transport.flush();
+    }
+    return fn;
+  }
 
-  return {
-    done,
-    async stop(graceMs = 5000) {
-      subscription.unsubscribe();
-      if (running > 0 || sending > 0 || queue.length > 0) {
-        const drained = new Promise<void>((resolve) => idle = resolve);
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        await Promise.race([drained, new Promise((resolve) => timer = setTimeout(resolve, graceMs))]);
-        clearTimeout(timer);
-      }
-    },
-  };
+  #finish(message: TransportMessage, reply: Uint8Array): void {
+    this.#running--;
+    this.#sending++;
+    const sent = message.respond?.(reply) ?? Promise.resolve();
+    sent.then(() => this.#sentOne(), async (error) => {
+      // The result itself could not be sent (e.g. too large): tell the caller why instead of leaving it hanging.
+      console.error(`Cannot send the reply of a call to ${this.#label}: ${(error as Error).message}`);
+      await message.respond?.(errorReply(error)).catch(() => {});
+      this.#sentOne();
+    });
+    const next = this.#queue.shift();
+    if (next !== undefined) this.#run(next);
+  }
+
+  #fail(message: TransportMessage, error: unknown): void {
+    const name = (error as Error)?.name;
+    if (name === "DecodeError" || name === "BadArgumentsError" || name === "UnknownMethodError") {
+      console.error(`Rejected a call to ${this.#label}: ${name}: ${(error as Error).message}`);
+    }
+    this.#finish(message, errorReply(error));
+  }
+
+  #sentOne(): void {
+    this.#sending--;
+    if (this.#running === 0 && this.#sending === 0) this.#idle?.();
+  }
+}
+
+function encodeResult(value: unknown): Uint8Array {
+  try {
+    return okReply(value);
+  } catch (error) {
+    return errorReply(error); // e.g. a result that msgpack cannot carry
+  }
 }
