@@ -97,8 +97,20 @@ export function createApp(deps: ApiDeps, options: ApiOptions = {}): OpenAPIHono 
   if (options.token !== undefined) app.use("/v1/*", bearerAuth({ token: options.token }));
   app.use("/v1/*", bodyLimits({ maxBytes: options.maxBodyBytes }));
 
-  const route = <R extends Parameters<typeof createRoute>[0]>(config: R) =>
-    createRoute({ ...config, security: SECURITY });
+  addClusterRoutes(app, deps);
+  addActorRoutes(app, deps);
+  for (const [path, router] of Object.entries(options.routers ?? {})) app.route(path, router);
+  addDocs(app);
+  return app;
+}
+
+/** A route that requires the bearer token (when the API has one), for the OpenAPI document. */
+function route<R extends Parameters<typeof createRoute>[0]>(config: R) {
+  return createRoute({ ...config, security: SECURITY });
+}
+
+/** `GET /v1/cluster`, `/v1/nodes` and `/v1/nodes/{id}`. */
+function addClusterRoutes(app: OpenAPIHono, deps: ApiDeps): void {
   app.openapi(
     route({
       method: "get",
@@ -135,6 +147,10 @@ export function createApp(deps: ApiDeps, options: ApiOptions = {}): OpenAPIHono 
       return c.json({ node } as never, 200);
     },
   );
+}
+
+/** `GET /v1/actors` (filtered) and `/v1/actors/{id}` with its recent logs. */
+function addActorRoutes(app: OpenAPIHono, deps: ApiDeps): void {
   app.openapi(
     route({
       method: "get",
@@ -174,8 +190,10 @@ export function createApp(deps: ApiDeps, options: ApiOptions = {}): OpenAPIHono 
       return c.json({ actor, logs } as never, 200);
     },
   );
+}
 
-  for (const [path, router] of Object.entries(options.routers ?? {})) app.route(path, router);
+/** `/openapi.json` (with the bearer scheme) and the `/docs` reference page. */
+function addDocs(app: OpenAPIHono): void {
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
     type: "http",
     scheme: "bearer",
@@ -190,7 +208,6 @@ export function createApp(deps: ApiDeps, options: ApiOptions = {}): OpenAPIHono 
     },
   });
   app.route("/docs", referenceRouter());
-  return app;
 }
 
 /** Options for {@link bearerAuth}. */

@@ -8,7 +8,7 @@ import { Cluster } from "../actors/cluster.ts";
 import { natsOptionsFromEnv } from "../shared/nats_options.ts";
 import { connectNats, type NatsTransport } from "../shared/nats_transport.ts";
 import { subjects } from "../shared/subjects.ts";
-import type { Transport } from "../shared/transport.ts";
+import type { KvStore, Transport } from "../shared/transport.ts";
 import { apiTokenFromEnv, createApp } from "./api.ts";
 import { apiBindHost } from "./api_guard.ts";
 import type { RunManager } from "./run/manager.ts";
@@ -72,25 +72,16 @@ export async function runCoordinator(options: RunCoordinatorOptions = {}): Promi
   reportConnection(transport, "coordinator");
   const names = subjects(options.cluster ?? "default");
   const state = await transport.kv(names.stateBucket);
-  // One coordinator per cluster: take the lease before reading state, so a standby never acts on stale state.
-  const standingBy = new AbortController();
   // Signals may come while standing by (no coordinator yet) or while leading.
   const running: { coordinator?: Coordinator } = {};
+  const standingBy = new AbortController();
   onSignals(() => {
     standingBy.abort();
     void running.coordinator?.stop();
   });
   let lease: Lease;
   try {
-    lease = await acquireLease(state, names.cluster, {
-      standby: options.standby,
-      renewMs: options.leaseRenewMs,
-      signal: standingBy.signal,
-      onStandby: (holder) =>
-        console.error(
-          `coordinator: standing by, cluster "${names.cluster}" is led by pid ${holder.pid} on host "${holder.host}"`,
-        ),
-    });
+    lease = await takeLease(state, names.cluster, options, standingBy.signal);
   } catch (error) {
     await transport.close().catch(() => {});
     if (standingBy.signal.aborted) return 0;
@@ -111,53 +102,78 @@ export async function runCoordinator(options: RunCoordinatorOptions = {}): Promi
     void coordinator.stop();
   });
   await coordinator.start();
-  let server: Deno.HttpServer | undefined;
-  let runs: RunManager | undefined;
-  let apiPort: number | null = null;
-  if ((options.apiPort ?? 8470) >= 0) {
-    // Runs (`/v1/runs`) are driven from this process; loaded lazily so `coop up` without runs stays light.
-    const { RunManager, runsRouter } = await import("./run/mod.ts");
-    const { RunStore } = await import("./run/store.ts");
-    runs = new RunManager(new Cluster(transport, { cluster: names.cluster }), {
-      store: await RunStore.open(transport, names.cluster, names.stateBucket),
-    });
-    // Runs the previous leader was driving: listed with their history, marked interrupted, their actors reclaimed.
-    for (const run of await runs.recover()) {
-      console.error(`coordinator: run "${run.id}" was interrupted at step ${run.step}; ${run.resumeCommand}`);
-    }
-    const { dashboardRouter } = await import("./dashboard/router.ts");
-    const { eventsRouter } = await import("./dashboard/events.ts");
-    const { MetricsExporter } = await import("./metrics.ts");
-    const deps = apiDeps(coordinator, { natsUrl: options.nats });
-    const token = apiTokenFromEnv();
-    const exporter = new MetricsExporter({ deps, runs });
-    const app = createApp(deps, {
-      token,
-      middleware: [exporter.middleware()],
-      routers: {
-        "/v1/runs": runsRouter(runs),
-        "/v1/events": eventsRouter(deps, runs),
-        "/metrics": exporter.router({ token }),
-        "/": dashboardRouter(),
-      },
-    });
-    server = Deno.serve({
-      port: options.apiPort ?? 8470,
-      hostname: apiBindHost(options.apiHost, token),
-      onListen: () => {},
-    }, app.fetch);
-    apiPort = (server.addr as Deno.NetAddr).port;
-  }
+  const api = (options.apiPort ?? 8470) >= 0 ? await serveApi(transport, coordinator, names.cluster, options) : null;
+  const apiPort = api?.port ?? null;
   console.error(`coordinator: cluster "${names.cluster}" ready${apiPort === null ? "" : `, API on port ${apiPort}`}`);
   options.onReady?.({ apiPort });
   await coordinator.exited;
   if (lostLease === undefined) await lease.release();
   // Runs cannot finish without the coordinator: ask them to stop, do not wait for them.
-  void runs?.close().catch(() => {});
-  await server?.shutdown();
+  void api?.runs.close().catch(() => {});
+  await api?.server.shutdown();
   await transport.close().catch(() => {});
   console.error("coordinator: stopped");
   return lostLease === undefined ? 0 : 1;
+}
+
+/** One coordinator per cluster: take the lease before reading state, so a standby never acts on stale state. */
+function takeLease(
+  state: KvStore,
+  cluster: string,
+  options: RunCoordinatorOptions,
+  signal: AbortSignal,
+): Promise<Lease> {
+  return acquireLease(state, cluster, {
+    standby: options.standby,
+    renewMs: options.leaseRenewMs,
+    signal,
+    onStandby: (holder) =>
+      console.error(
+        `coordinator: standing by, cluster "${cluster}" is led by pid ${holder.pid} on host "${holder.host}"`,
+      ),
+  });
+}
+
+/** The control API with runs, events, metrics and the dashboard, serving on `options.apiPort`. */
+async function serveApi(
+  transport: Transport,
+  coordinator: Coordinator,
+  cluster: string,
+  options: RunCoordinatorOptions,
+): Promise<{ server: Deno.HttpServer; runs: RunManager; port: number }> {
+  const names = subjects(cluster);
+  // Runs (`/v1/runs`) are driven from this process; loaded lazily so `coop up` without runs stays light.
+  const { RunManager, runsRouter } = await import("./run/mod.ts");
+  const { RunStore } = await import("./run/store.ts");
+  const runs = new RunManager(new Cluster(transport, { cluster }), {
+    store: await RunStore.open(transport, cluster, names.stateBucket),
+  });
+  // Runs the previous leader was driving: listed with their history, marked interrupted, their actors reclaimed.
+  for (const run of await runs.recover()) {
+    console.error(`coordinator: run "${run.id}" was interrupted at step ${run.step}; ${run.resumeCommand}`);
+  }
+  const { dashboardRouter } = await import("./dashboard/router.ts");
+  const { eventsRouter } = await import("./dashboard/events.ts");
+  const { MetricsExporter } = await import("./metrics.ts");
+  const deps = apiDeps(coordinator, { natsUrl: options.nats });
+  const token = apiTokenFromEnv();
+  const exporter = new MetricsExporter({ deps, runs });
+  const app = createApp(deps, {
+    token,
+    middleware: [exporter.middleware()],
+    routers: {
+      "/v1/runs": runsRouter(runs),
+      "/v1/events": eventsRouter(deps, runs),
+      "/metrics": exporter.router({ token }),
+      "/": dashboardRouter(),
+    },
+  });
+  const server = Deno.serve({
+    port: options.apiPort ?? 8470,
+    hostname: apiBindHost(options.apiHost, token),
+    onListen: () => {},
+  }, app.fetch);
+  return { server, runs, port: (server.addr as Deno.NetAddr).port };
 }
 
 /** Runs a node agent until SIGTERM/SIGINT or the coordinator tells it to exit; returns the exit code. */

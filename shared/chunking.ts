@@ -158,6 +158,35 @@ function answer(start: Msg, fields: Record<string, string>): void {
   start.respond(Empty, { headers: h });
 }
 
+/** Reads and checks a start message's header; answers "reject" and returns the error when it cannot be taken. */
+function admit(
+  start: Msg,
+  limits: ReceiveLimits,
+): { total: number; count: number; ackInbox: string; replyTo: string | undefined } | Error {
+  const h = start.headers!;
+  const total = Number(h.get(SIZE));
+  const count = Number(h.get(COUNT));
+  const ackInbox = h.get(ACKS);
+  const replyTo = h.get(REPLY) || undefined;
+  if (!Number.isSafeInteger(total) || !Number.isSafeInteger(count) || count < 1 || count > total || ackInbox === "") {
+    answer(start, { [KIND]: "reject", [REASON]: "malformed start header" });
+    return new DecodeError(`Cannot receive chunked message on "${start.subject}": malformed start`);
+  }
+  if (total > limits.maxMessageBytes) {
+    const reason = `message of ${total} bytes exceeds the receiver's limit of ${limits.maxMessageBytes} bytes`;
+    answer(start, { [KIND]: "reject", [REASON]: reason });
+    return new MessageTooLargeError(`Cannot receive on "${start.subject}": ${reason}`);
+  }
+  if (limits.reserved + total > limits.maxReassemblyBytes) {
+    // Without this, a burst of start messages could make the receiver allocate many messages' worth at once.
+    const reason =
+      `receiver busy: ${limits.reserved} bytes already being reassembled (limit ${limits.maxReassemblyBytes})`;
+    answer(start, { [KIND]: "reject", [REASON]: reason });
+    return new MessageTooLargeError(`Cannot receive ${total} bytes on "${start.subject}": ${reason}`);
+  }
+  return { total, count, ackInbox, replyTo };
+}
+
 /**
  * Receives the chunked message opened by `start`: answers "ready", reassembles into one buffer (8-byte aligned at
  * offset 0, so tensors decode as views) and resolves with it. Rejects with {@link MessageTooLargeError} above the
@@ -169,27 +198,9 @@ export function receiveChunked(
   limits: ReceiveLimits,
   signal: AbortSignal,
 ): Promise<ChunkedMessage> {
-  const h = start.headers!;
-  const total = Number(h.get(SIZE));
-  const count = Number(h.get(COUNT));
-  const ackInbox = h.get(ACKS);
-  const replyTo = h.get(REPLY) || undefined;
-  if (!Number.isSafeInteger(total) || !Number.isSafeInteger(count) || count < 1 || count > total || ackInbox === "") {
-    answer(start, { [KIND]: "reject", [REASON]: "malformed start header" });
-    return Promise.reject(new DecodeError(`Cannot receive chunked message on "${start.subject}": malformed start`));
-  }
-  if (total > limits.maxMessageBytes) {
-    const reason = `message of ${total} bytes exceeds the receiver's limit of ${limits.maxMessageBytes} bytes`;
-    answer(start, { [KIND]: "reject", [REASON]: reason });
-    return Promise.reject(new MessageTooLargeError(`Cannot receive on "${start.subject}": ${reason}`));
-  }
-  if (limits.reserved + total > limits.maxReassemblyBytes) {
-    // Without this, a burst of start messages could make the receiver allocate many messages' worth at once.
-    const reason =
-      `receiver busy: ${limits.reserved} bytes already being reassembled (limit ${limits.maxReassemblyBytes})`;
-    answer(start, { [KIND]: "reject", [REASON]: reason });
-    return Promise.reject(new MessageTooLargeError(`Cannot receive ${total} bytes on "${start.subject}": ${reason}`));
-  }
+  const admitted = admit(start, limits);
+  if (admitted instanceof Error) return Promise.reject(admitted);
+  const { total, count, ackInbox, replyTo } = admitted;
   limits.reserved += total;
   const window = Math.max(2, Math.floor(WINDOW_BYTES / Math.ceil(total / count)));
   const ackEvery = Math.max(1, Math.floor(window / 4));
