@@ -6,6 +6,7 @@
 import { fileURLToPath } from "node:url";
 import { encode } from "../shared/codec.ts";
 import { CoopError } from "../shared/errors.ts";
+import { createLogger } from "../shared/log.ts";
 import {
   type ActorRecord,
   agentOrderSchema,
@@ -64,6 +65,8 @@ interface ActorProcess {
 
 type AgentOrder = ReturnType<typeof agentOrderSchema.parse>;
 
+const log = createLogger({ component: "agent" });
+
 const HOST_MAIN = fileURLToPath(new URL("./host_main.ts", import.meta.url));
 
 /** Starts an agent on `transport`; it registers as soon as a coordinator answers. */
@@ -105,7 +108,7 @@ class NodeAgent implements Agent {
       this.#names.agent(this.nodeId),
       (data) => this.#handle(parseMessage(agentOrderSchema, data, "agent order")),
       {
-        onError: (error) => console.error(`Agent "${this.nodeId}" rejected a request: ${(error as Error).message}`),
+        onError: (error) => log.warn(`Agent "${this.nodeId}" rejected a request: ${(error as Error).message}`),
       },
     );
     this.#heartbeat = setInterval(() => void this.#beat(), this.#heartbeatMs);
@@ -160,7 +163,7 @@ class NodeAgent implements Agent {
       } catch (error) {
         if (this.#stopped) return;
         if ((error as Error).name !== "NoRespondersError" && (error as Error).name !== "CallTimeoutError") {
-          console.error(`Agent "${this.nodeId}" cannot register: ${(error as Error).message}`);
+          log.warn(`Agent "${this.nodeId}" cannot register: ${(error as Error).message}`);
         }
         await new Promise((resolve) => setTimeout(resolve, delay));
       }
@@ -182,7 +185,7 @@ class NodeAgent implements Agent {
     } catch (error) {
       // A deposed leader's answer (or one from a leader that has not yet caught up with our epoch): its keep list
       // must not stop anything. The next heartbeat to the real leader registers again.
-      console.error((error as Error).message);
+      log.warn((error as Error).message);
       return;
     }
     // Processes the coordinator no longer assigns here (rescheduled while we were cut off) must go; actors
@@ -208,7 +211,7 @@ class NodeAgent implements Agent {
     sendSpec(child, { cluster: this.#names.cluster, nodeId: this.nodeId, actor: record, args });
     const label = record.name ?? record.id;
     const logs = forwardLogs(child, (lines) => {
-      if (this.#options.echoLogs) { for (const l of lines) console.error(`[${label}] ${l.line}`); }
+      if (this.#options.echoLogs) { for (const l of lines) log.info(l.line, { actor: label, stream: l.stream }); }
       void this.#publish(this.#names.logs(record.id), { actorId: record.id, lines });
     });
     const proc: ActorProcess = { record, child, stopping: false, exited: Promise.resolve() };
@@ -291,7 +294,7 @@ class NodeAgent implements Agent {
       try {
         this.#fence(reply.epoch, "a heartbeat reply");
       } catch (error) {
-        console.error((error as Error).message);
+        log.warn((error as Error).message);
       }
       if (!reply.known) await this.#register();
     } catch { /* coordinator or server away; keep beating */ }

@@ -5,6 +5,7 @@
  */
 import { BackpressureError, BadArgumentsError, errorToWire } from "../shared/errors.ts";
 import { decode } from "../shared/codec.ts";
+import { createLogger } from "../shared/log.ts";
 import {
   type ActorRecord,
   type ActorReport,
@@ -19,6 +20,8 @@ import { encode } from "../shared/codec.ts";
 import { Cluster } from "./cluster.ts";
 import { type RestoreInfo, setActorContext } from "./context.ts";
 import { type RegisteredActor, resolveActor, resolveMethod } from "./registry.ts";
+
+const log = createLogger({ component: "actor-host" });
 
 /** What the agent hands a host process on stdin. */
 export interface HostSpec {
@@ -70,7 +73,7 @@ async function buildActor(transport: Transport, spec: HostSpec): Promise<{ entry
     }
     return { entry, instance };
   } catch (error) {
-    console.error(`Actor "${actor.name ?? actor.id}" (${actor.className}) failed to start: ${(error as Error).stack}`);
+    log.error(`Actor "${actor.name ?? actor.id}" (${actor.className}) failed to start: ${(error as Error).stack}`);
     await publishReport(transport, spec, {
       type: "failed",
       actorId: actor.id,
@@ -123,7 +126,7 @@ class ActorHost implements RunningHost {
         try {
           this.#accept(message);
         } catch (error) {
-          console.error(`Actor host: dropped a call to ${this.#label}: ${(error as Error).message}`);
+          log.warn(`dropped a call to ${this.#label}: ${(error as Error).message}`);
         }
       },
     });
@@ -216,7 +219,7 @@ class ActorHost implements RunningHost {
     const sent = message.respond?.(reply) ?? Promise.resolve();
     sent.then(() => this.#sentOne(), async (error) => {
       // The result itself could not be sent (e.g. too large): tell the caller why instead of leaving it hanging.
-      console.error(`Cannot send the reply of a call to ${this.#label}: ${(error as Error).message}`);
+      log.warn(`Cannot send the reply of a call to ${this.#label}: ${(error as Error).message}`);
       await message.respond?.(errorReply(error)).catch(() => {});
       this.#sentOne();
     });
@@ -227,7 +230,7 @@ class ActorHost implements RunningHost {
   #fail(message: TransportMessage, error: unknown): void {
     const name = (error as Error)?.name;
     if (name === "DecodeError" || name === "BadArgumentsError" || name === "UnknownMethodError") {
-      console.error(`Rejected a call to ${this.#label}: ${name}: ${(error as Error).message}`);
+      log.warn(`Rejected a call to ${this.#label}: ${name}: ${(error as Error).message}`);
     }
     this.#finish(message, errorReply(error));
   }

@@ -5,11 +5,14 @@
  */
 import { decode } from "../shared/codec.ts";
 import { CoopError } from "../shared/errors.ts";
+import { createLogger } from "../shared/log.ts";
 import { connectNats } from "../shared/nats_transport.ts";
 import { natsOptionsFromEnv } from "../shared/nats_options.ts";
 import { type HostSpec, runActorHost } from "./host.ts";
 import { loadRegistryModules } from "./registry.ts";
 import "./known_actors.ts";
+
+const log = createLogger({ component: "actor-host" });
 
 /** Reads the length-prefixed spec, then watches stdin: EOF means the agent died, and its actors die with it. */
 async function readSpec(onAgentGone: () => void): Promise<Uint8Array> {
@@ -40,13 +43,13 @@ async function readSpec(onAgentGone: () => void): Promise<Uint8Array> {
 async function main(): Promise<number> {
   const spec = decode(
     await readSpec(() => {
-      console.error("Actor host: the agent is gone; exiting");
+      log.warn("the agent is gone; exiting");
       Deno.exit(1);
     }),
   ) as HostSpec;
   const modules = (Deno.env.get("COOP_REGISTRY") ?? "").split(",").filter((m) => m !== "");
   // A bad registry module must not stop the host from reporting why the class is unknown.
-  await loadRegistryModules(modules).catch((error) => console.error((error as Error).message));
+  await loadRegistryModules(modules).catch((error) => log.error((error as Error).message));
   const transport = await connectNats({ ...natsOptionsFromEnv(), name: `coop-actor-${spec.actor.id}` });
   let host;
   try {

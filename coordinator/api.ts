@@ -13,6 +13,7 @@ import type { Context, Hono, MiddlewareHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { ConfigError, NotFoundError } from "../shared/errors.ts";
+import { createLogger } from "../shared/log.ts";
 import { ActorSchema, ClusterSchema, errors, IdParam, json, LogLineSchema, NodeSchema } from "./api_schemas.ts";
 import { ACTOR_STATES, type ActorState, type ActorView, type ClusterSnapshot, type LogLine } from "./api_types.ts";
 import { apiGuard } from "./api_guard.ts";
@@ -83,6 +84,8 @@ export function openApiRouter(): OpenAPIHono {
 }
 
 const SECURITY = [{ bearer: [] }];
+
+const log = createLogger({ component: "api" });
 
 /** Builds the control API app. */
 export function createApp(deps: ApiDeps, options: ApiOptions = {}): OpenAPIHono {
@@ -290,7 +293,9 @@ export function errorResponse(error: unknown, c: Context): Response {
   const name = error instanceof Error ? error.name : "Error";
   const message = error instanceof Error ? error.message : String(error);
   // Any 500 is the server's fault, typed or not: keep a trace of it beside the JSON the client gets.
-  if (status === 500) console.error("API handler failed:", error);
+  if (status === 500) {
+    log.error(`API handler failed: ${name}: ${message}`, { stack: error instanceof Error ? error.stack : undefined });
+  }
   return c.json(errorBody(name, message), status);
 }
 

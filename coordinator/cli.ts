@@ -4,6 +4,7 @@
  */
 import { parseArgs } from "node:util";
 import { ConfigError } from "../shared/errors.ts";
+import { createLogger } from "../shared/log.ts";
 
 /** A CLI command: gets the arguments after its name, returns the exit code. */
 export type Command = (args: string[]) => Promise<number>;
@@ -88,7 +89,7 @@ async function up(args: string[]): Promise<number> {
   if (values["local-nats"]) {
     const { startLocalNats } = await import("./local_cluster.ts");
     const local = await startLocalNats({ port: number("nats-port", values["nats-port"]) ?? 4222 });
-    console.error(`coordinator: started nats-server at ${local.url}`);
+    createLogger({ component: "coordinator" }).info(`started nats-server at ${local.url}`);
     nats = local.url;
     stopNats = local.stop;
   }

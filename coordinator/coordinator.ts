@@ -34,6 +34,9 @@ import type { ActorLogStore } from "./log_store.ts";
 import { CoordinatorCore } from "./core.ts";
 import { checkNodes, heartbeat, lifecycle, nodeLost, register } from "./supervision.ts";
 import { checkStore, recover, resumeActors } from "./recovery.ts";
+import { createLogger } from "../shared/log.ts";
+
+const log = createLogger({ component: "coordinator" });
 
 /** Options for {@link Coordinator}. */
 export interface CoordinatorOptions {
@@ -184,13 +187,13 @@ export class Coordinator {
     this.#subscriptions.push(serveRequests(this.#core.transport, subject, handler, {
       // Unknown actors and groups are the caller's business, not the coordinator's.
       onError: (error) => {
-        if (!(error instanceof NotFoundError)) console.error(`Coordinator: ${(error as Error).message}`);
+        if (!(error instanceof NotFoundError)) log.warn(`${(error as Error).message}`);
       },
     }));
   }
 
   #listen(subject: string, handler: (data: Uint8Array, subject: string) => Promise<void> | void): void {
-    this.#subscriptions.push(listenTo(this.#core.transport, subject, handler, "Coordinator"));
+    this.#subscriptions.push(listenTo(this.#core.transport, subject, handler, "coordinator"));
   }
 
   #handle(data: Uint8Array): Promise<unknown> | unknown {

@@ -24,6 +24,9 @@ import { type PlaceResult, Scheduler } from "./scheduler/mod.ts";
 import { placeOptions, toSchedulerRequest } from "./requests.ts";
 import type { StateStore } from "./state_store.ts";
 import type { ActorLogStore } from "./log_store.ts";
+import { createLogger } from "../shared/log.ts";
+
+const log = createLogger({ component: "coordinator" });
 
 // A crash this soon after the actor's last state change delays its restart by RESTART_DELAY_MS.
 const QUICK_CRASH_MS = 2000;
@@ -107,8 +110,8 @@ export class CoordinatorCore {
     if (reported === this.epoch) return;
     const before = this.epoch;
     this.epoch = Math.max(this.epoch, await this.#raiseEpoch(reported));
-    console.error(
-      `Coordinator: node "${nodeId}" has seen leader epoch ${reported}, above ours (${before}): the JetStream state ` +
+    log.warn(
+      `node "${nodeId}" has seen leader epoch ${reported}, above ours (${before}): the JetStream state ` +
         `was probably lost and the lease recreated; epoch raised to ${this.epoch}`,
     );
   }
@@ -209,7 +212,7 @@ export class CoordinatorCore {
         "start",
       );
     } catch (error) {
-      console.error(`Coordinator: cannot start actor "${record.id}" on node "${nodeId}": ${(error as Error).message}`);
+      log.warn(`cannot start actor "${record.id}" on node "${nodeId}": ${(error as Error).message}`);
       // The node is gone or unreachable; the heartbeat check will remove it and reschedule the actor.
     }
   }
@@ -255,7 +258,7 @@ export class CoordinatorCore {
       this.changed.delete(record.id);
       this.logs.delete(record.id);
       await this.logStore?.forget(record.id).catch((error) =>
-        console.error(`Coordinator: cannot drop the logs of actor "${record.id}": ${(error as Error).message}`)
+        log.warn(`cannot drop the logs of actor "${record.id}": ${(error as Error).message}`)
       );
       if (record.name && this.names.get(record.name) === record.id) this.names.delete(record.name);
       await this.store.deleteActor(record.id).catch(() => {});
@@ -280,7 +283,7 @@ export class CoordinatorCore {
     const quick = this.sinceChange(record.id) < QUICK_CRASH_MS;
     record.restarts++;
     record.incarnation++;
-    console.error(`Coordinator: restarting actor "${label(record)}" (${reason}), restart ${record.restarts}`);
+    log.warn(`restarting actor "${label(record)}" (${reason}), restart ${record.restarts}`);
     record.state = "restarting";
     delete record.nodeId;
     await this.save(record);

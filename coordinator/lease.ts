@@ -6,7 +6,10 @@
  */
 import { decode, encode } from "../shared/codec.ts";
 import { CoopError } from "../shared/errors.ts";
+import { createLogger } from "../shared/log.ts";
 import type { KvEntry, KvStore } from "../shared/transport.ts";
+
+const log = createLogger({ component: "lease" });
 
 /** KV key of the lease in the cluster's state bucket. */
 export const LEASE_KEY = "leader";
@@ -143,7 +146,7 @@ export class Lease {
     try {
       this.holder.minEpoch = this.#epoch;
       this.#revision = await this.#kv.create(LEASE_KEY, encode(this.holder));
-      console.error(`Lease: the lease key vanished (JetStream state lost?); re-created it at epoch ${this.#epoch}`);
+      log.warn(`the lease key vanished (JetStream state lost?); re-created it at epoch ${this.#epoch}`);
       return true;
     } catch {
       return false;
@@ -185,7 +188,7 @@ export async function acquireLease(kv: KvStore, cluster: string, options: LeaseO
       entry = await kv.entry(LEASE_KEY);
     } catch (error) {
       // NATS unreachable: nobody can take the lease meanwhile, keep trying.
-      console.error(`Cannot read the lease of cluster "${cluster}": ${(error as Error).message}`);
+      log.warn(`Cannot read the lease of cluster "${cluster}": ${(error as Error).message}`);
       await pause();
       continue;
     }

@@ -7,6 +7,9 @@
 import { assembleScheduler, Scheduler } from "./scheduler/mod.ts";
 import { type CoordinatorCore, killedError, LIVE } from "./core.ts";
 import type { LoadedState } from "./state_store.ts";
+import { createLogger } from "../shared/log.ts";
+
+const log = createLogger({ component: "coordinator" });
 
 // How long after finding the state empty or lost the coordinator adopts what agents report (they re-register within
 // a heartbeat or two of a coordinator's start or of NATS coming back).
@@ -39,7 +42,7 @@ export async function recover(core: CoordinatorCore, state: LoadedState): Promis
     await core.store.mark();
   }
   if (state.actors.length > 0 || state.nodes.length > 0) {
-    console.error(`Coordinator: recovered ${state.nodes.length} nodes and ${state.actors.length} actors from KV`);
+    log.info(`recovered ${state.nodes.length} nodes and ${state.actors.length} actors from KV`);
   }
 }
 
@@ -55,10 +58,10 @@ async function restoreScheduler(core: CoordinatorCore, state: LoadedState): Prom
       return;
     }
     const { json, dropped } = assembleScheduler(state.scheduler);
-    if (dropped.length > 0) console.error(`Coordinator: dropped dangling scheduler entries: ${dropped.join("; ")}`);
+    if (dropped.length > 0) log.warn(`dropped dangling scheduler entries: ${dropped.join("; ")}`);
     core.scheduler = Scheduler.fromJSON(json);
   } catch (error) {
-    console.error(`Coordinator: ignoring unreadable scheduler state: ${(error as Error).message}`);
+    log.warn(`ignoring unreadable scheduler state: ${(error as Error).message}`);
   }
 }
 
@@ -80,7 +83,7 @@ function releaseStale(core: CoordinatorCore): void {
     if (record === undefined || record.state === "dead") stale.push(queued.id);
   }
   for (const id of stale) core.scheduler.release(id);
-  if (stale.length > 0) console.error(`Coordinator: released ${stale.length} stale scheduler entries after restart`);
+  if (stale.length > 0) log.info(`released ${stale.length} stale scheduler entries after restart`);
 }
 
 /**
@@ -108,17 +111,17 @@ export async function checkStore(core: CoordinatorCore): Promise<void> {
   if (await core.store.intact()) return;
   await core.serial(async () => {
     if (core.stopped || await core.store.intact()) return;
-    console.error(
-      "Coordinator: the JetStream state bucket is gone or empty (nats-server lost its store); recreating it",
+    log.error(
+      "the JetStream state bucket is gone or empty (nats-server lost its store); recreating it",
     );
     try {
       await core.store.recreate();
       const written = await core.rewriteStore();
       core.adoptUntil = performance.now() + ADOPT_WINDOW_MS;
-      console.error(`Coordinator: rewrote ${written} records from memory into the recreated state bucket`);
+      log.info(`rewrote ${written} records from memory into the recreated state bucket`);
     } catch (error) {
-      console.error(
-        `Coordinator: CANNOT RECOVER the lost JetStream state (${(error as Error).message}); the cluster runs on ` +
+      log.error(
+        `CANNOT RECOVER the lost JetStream state (${(error as Error).message}); the cluster runs on ` +
           "in memory but a coordinator restart now would lose every record",
       );
     }

@@ -5,6 +5,7 @@
  */
 import { type AgentOptions, startAgent } from "../actors/agent.ts";
 import { Cluster } from "../actors/cluster.ts";
+import { createLogger, type Logger } from "../shared/log.ts";
 import { natsOptionsFromEnv } from "../shared/nats_options.ts";
 import { connectNats, type NatsTransport } from "../shared/nats_transport.ts";
 import { subjects } from "../shared/subjects.ts";
@@ -57,11 +58,11 @@ function onSignals(fn: () => void): void {
   }
 }
 
-function reportConnection(transport: Transport, who: string): void {
+function reportConnection(transport: Transport, log: Logger): void {
   void (async () => {
     for await (const event of transport.status()) {
-      if (event.type === "error") console.error(`${who}: NATS error: ${event.error.message}`);
-      else console.error(`${who}: NATS ${event.type}${"server" in event && event.server ? ` (${event.server})` : ""}`);
+      if (event.type === "error") log.warn(`NATS error: ${event.error.message}`);
+      else log.info(`NATS ${event.type}${"server" in event && event.server ? ` (${event.server})` : ""}`);
     }
   })().catch(() => {});
 }
@@ -69,7 +70,8 @@ function reportConnection(transport: Transport, who: string): void {
 /** Runs a coordinator until SIGTERM/SIGINT or a cluster shutdown; returns the exit code. */
 export async function runCoordinator(options: RunCoordinatorOptions = {}): Promise<number> {
   const transport = await connectFromEnv(options.nats, "coop-coordinator");
-  reportConnection(transport, "coordinator");
+  const log = createLogger({ component: "coordinator" });
+  reportConnection(transport, log);
   const names = subjects(options.cluster ?? "default");
   const state = await transport.kv(names.stateBucket);
   // Signals may come while standing by (no coordinator yet) or while leading.
@@ -81,7 +83,7 @@ export async function runCoordinator(options: RunCoordinatorOptions = {}): Promi
   });
   let lease: Lease;
   try {
-    lease = await takeLease(state, names.cluster, options, standingBy.signal);
+    lease = await takeLease(state, names.cluster, options, { signal: standingBy.signal, log });
   } catch (error) {
     await transport.close().catch(() => {});
     if (standingBy.signal.aborted) return 0;
@@ -98,13 +100,13 @@ export async function runCoordinator(options: RunCoordinatorOptions = {}): Promi
   let lostLease: string | undefined;
   void lease.lost.then((reason) => {
     lostLease = reason;
-    console.error(`coordinator: lost the lease of cluster "${names.cluster}" (${reason}), stopping`);
+    log.warn(`lost the lease of cluster "${names.cluster}" (${reason}), stopping`);
     void coordinator.stop();
   });
   await coordinator.start();
-  const api = (options.apiPort ?? 8470) >= 0 ? await serveApi(transport, coordinator, names.cluster, options) : null;
+  const api = (options.apiPort ?? 8470) >= 0 ? await serveApi(transport, coordinator, options, log) : null;
   const apiPort = api?.port ?? null;
-  console.error(`coordinator: cluster "${names.cluster}" ready${apiPort === null ? "" : `, API on port ${apiPort}`}`);
+  log.info(`cluster "${names.cluster}" ready${apiPort === null ? "" : `, API on port ${apiPort}`}`);
   options.onReady?.({ apiPort });
   await coordinator.exited;
   if (lostLease === undefined) await lease.release();
@@ -112,7 +114,7 @@ export async function runCoordinator(options: RunCoordinatorOptions = {}): Promi
   void api?.runs.close().catch(() => {});
   await api?.server.shutdown();
   await transport.close().catch(() => {});
-  console.error("coordinator: stopped");
+  log.info("stopped");
   return lostLease === undefined ? 0 : 1;
 }
 
@@ -121,15 +123,15 @@ function takeLease(
   state: KvStore,
   cluster: string,
   options: RunCoordinatorOptions,
-  signal: AbortSignal,
+  { signal, log }: { signal: AbortSignal; log: Logger },
 ): Promise<Lease> {
   return acquireLease(state, cluster, {
     standby: options.standby,
     renewMs: options.leaseRenewMs,
     signal,
     onStandby: (holder) =>
-      console.error(
-        `coordinator: standing by, cluster "${cluster}" is led by pid ${holder.pid} on host "${holder.host}"`,
+      log.info(
+        `standing by, cluster "${cluster}" is led by pid ${holder.pid} on host "${holder.host}"`,
       ),
   });
 }
@@ -138,10 +140,11 @@ function takeLease(
 async function serveApi(
   transport: Transport,
   coordinator: Coordinator,
-  cluster: string,
   options: RunCoordinatorOptions,
+  log: Logger,
 ): Promise<{ server: Deno.HttpServer; runs: RunManager; port: number }> {
-  const names = subjects(cluster);
+  const names = subjects(options.cluster ?? "default");
+  const cluster = names.cluster;
   // Runs (`/v1/runs`) are driven from this process; loaded lazily so `coop up` without runs stays light.
   const { RunManager, runsRouter } = await import("./run/mod.ts");
   const { RunStore } = await import("./run/store.ts");
@@ -150,7 +153,7 @@ async function serveApi(
   });
   // Runs the previous leader was driving: listed with their history, marked interrupted, their actors reclaimed.
   for (const run of await runs.recover()) {
-    console.error(`coordinator: run "${run.id}" was interrupted at step ${run.step}; ${run.resumeCommand}`);
+    log.warn(`run "${run.id}" was interrupted at step ${run.step}; ${run.resumeCommand}`);
   }
   const { dashboardRouter } = await import("./dashboard/router.ts");
   const { eventsRouter } = await import("./dashboard/events.ts");
@@ -185,11 +188,12 @@ export async function runAgentProcess(options: RunAgentOptions = {}): Promise<nu
   const hostSeed = Deno.env.get("COOP_HOST_NATS_NKEY_SEED_FILE");
   if (hostSeed !== undefined) hostEnv.COOP_NATS_NKEY_SEED_FILE = hostSeed;
   const agent = startAgent(transport, { ...options, hostEnv });
-  reportConnection(transport, `agent ${agent.nodeId}`);
-  console.error(`agent: node "${agent.nodeId}" started`);
+  const log = createLogger({ component: "agent" });
+  reportConnection(transport, log);
+  log.info(`node "${agent.nodeId}" started`);
   onSignals(() => void agent.stop());
   await agent.exited;
   await transport.close().catch(() => {});
-  console.error(`agent: node "${agent.nodeId}" stopped`);
+  log.info(`node "${agent.nodeId}" stopped`);
   return 0;
 }

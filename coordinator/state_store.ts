@@ -5,9 +5,12 @@
  * the previous one stopped. Every write is O(that record): nothing grows with the cluster.
  */
 import { decode, encode } from "../shared/codec.ts";
+import { createLogger } from "../shared/log.ts";
 import type { ActorRecord, NodeRecord, PlacementGroupRecord } from "../shared/protocol.ts";
 import type { KvStore } from "../shared/transport.ts";
 import type { SchedulerChanges, SchedulerEntries } from "./scheduler/mod.ts";
+
+const log = createLogger({ component: "state" });
 
 // Before per-record scheduler keys the whole scheduler state was one value under this key; read once to migrate.
 const LEGACY_SCHEDULER_KEY = "scheduler";
@@ -100,7 +103,7 @@ export class StateStore {
       try {
         decoded = key.startsWith("args.") ? value : decode(value);
       } catch (error) {
-        console.error(`Skipping unreadable state key "${key}": ${(error as Error).message}`);
+        log.warn(`Skipping unreadable state key "${key}": ${(error as Error).message}`);
         continue;
       }
       const [kind, ...rest] = key.split(".");

@@ -18,6 +18,9 @@ import {
 } from "../shared/protocol.ts";
 import { type CoordinatorCore, killedError, label, LIVE } from "./core.ts";
 import { toNodeRecord, toSchedulerNode, toSchedulerRequest } from "./requests.ts";
+import { createLogger } from "../shared/log.ts";
+
+const log = createLogger({ component: "coordinator" });
 
 // How long after a start order an actor may be missing from its agent's heartbeats.
 const START_GRACE_MS = 5000;
@@ -34,7 +37,7 @@ export async function register(core: CoordinatorCore, info: NodeInfo): Promise<R
   if (performance.now() < core.adoptUntil) await adopt(core, info);
   await core.persistScheduler();
   await core.store.putNode(node);
-  console.error(`Coordinator: node "${node.id}" joined (${node.cpus} cpus, gpus [${node.gpuIds.join(",")}])`);
+  log.info(`node "${node.id}" joined (${node.cpus} cpus, gpus [${node.gpuIds.join(",")}])`);
   const running = new Map(info.actors.map((a) => [a.id, a.incarnation]));
   const keep: string[] = [];
   for (const record of core.onNode(info.id)) {
@@ -71,8 +74,8 @@ async function adopt(core: CoordinatorCore, info: NodeInfo): Promise<void> {
   if (adopted.length === 0) return;
   await core.persistScheduler();
   for (const record of adopted) await core.save(record);
-  console.error(
-    `Coordinator: adopted ${adopted.length} running actors of node "${info.id}" that the (lost) state did not ` +
+  log.warn(
+    `adopted ${adopted.length} running actors of node "${info.id}" that the (lost) state did not ` +
       "know; their constructor arguments are lost, so they are not restarted if they crash",
   );
 }
@@ -82,7 +85,7 @@ export function heartbeat(core: CoordinatorCore, beat: Heartbeat): HeartbeatRepl
   const node = core.nodes.get(beat.nodeId);
   if (beat.epoch !== undefined && beat.epoch > core.epoch) {
     void core.serial(() => core.epochAbove(beat.epoch, beat.nodeId)).catch((error) =>
-      console.error(`Coordinator: cannot raise the epoch: ${(error as Error).message}`)
+      log.error(`cannot raise the epoch: ${(error as Error).message}`)
     );
   }
   if (node === undefined || node.state !== "alive") return { known: false, epoch: core.epoch };
@@ -155,7 +158,7 @@ async function probeReady(core: CoordinatorCore, record: ActorRecord): Promise<v
   }
   await core.serial(async () => {
     if (record.incarnation !== incarnation || (record.state !== "starting" && record.state !== "restarting")) return;
-    console.error(`Coordinator: actor "${label(record)}" answers but its ready report was lost; marking it alive`);
+    log.warn(`actor "${label(record)}" answers but its ready report was lost; marking it alive`);
     record.state = "alive";
     if (typeof pid === "number") record.pid = pid;
     await core.save(record);
@@ -169,7 +172,7 @@ export function lifecycle(core: CoordinatorCore, event: ActorReport, from: strin
     const record = core.actors.get(event.actorId);
     if (record === undefined || record.incarnation !== event.incarnation || record.state === "dead") return;
     if (record.nodeId !== from) {
-      console.error(`Coordinator: ignored a "${event.type}" report on "${record.id}" from node "${from}"`);
+      log.warn(`ignored a "${event.type}" report on "${record.id}" from node "${from}"`);
       return;
     }
     if (event.type === "ready") {
@@ -203,7 +206,7 @@ export async function checkNodes(core: CoordinatorCore, timeoutMs: number): Prom
 export async function nodeLost(core: CoordinatorCore, nodeId: string, why: string): Promise<null> {
   const node = core.nodes.get(nodeId);
   if (node === undefined || node.state === "dead") return null;
-  console.error(`Coordinator: node "${nodeId}" ${why}; rescheduling its actors`);
+  log.warn(`node "${nodeId}" ${why}; rescheduling its actors`);
   node.state = "dead";
   await core.store.putNode(node);
   if (core.scheduler.nodes().some((n) => n.id === nodeId)) core.scheduler.removeNode(nodeId);

@@ -96,9 +96,8 @@ function reportWaiting(options: NatsConnectOptions, servers: string[]): ReturnTy
   const started = Date.now();
   const every = options.waitingReportMs ?? 2000;
   const report = options.onWaiting ?? (({ servers, waitedMs }) => {
-    const who = options.name === undefined ? "" : `${options.name}: `;
-    console.error(
-      `${who}cannot reach NATS at ${servers.join(", ")} yet (${Math.round(waitedMs / 1000)} s); still retrying`,
+    createLogger({ component: options.name ?? "nats" }).warn(
+      `cannot reach NATS at ${servers.join(", ")} yet (${Math.round(waitedMs / 1000)} s); still retrying`,
     );
   });
   return setInterval(() => report({ servers, waitedMs: Date.now() - started }), every);

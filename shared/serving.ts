@@ -5,6 +5,7 @@
  */
 import { errorReply, okReply } from "./protocol.ts";
 import type { Transport, TransportSubscription } from "./transport.ts";
+import { createLogger } from "./log.ts";
 
 /** Options for {@link serveRequests}. */
 export interface ServeOptions {
@@ -48,12 +49,13 @@ export function listenTo(
   who: string,
 ): TransportSubscription {
   const subscription = transport.subscribe(subject);
+  const log = createLogger({ component: who });
   (async () => {
     for await (const message of subscription) {
       try {
         await handler(message.data, message.subject);
       } catch (error) {
-        console.error(`${who}: dropped a message on ${message.subject}: ${(error as Error).message}`);
+        log.warn(`dropped a message on ${message.subject}: ${(error as Error).message}`);
       }
     }
   })();
