@@ -1,7 +1,7 @@
 /** `connectCluster()`: a cluster client on its own NATS connection, configured like every Coop process. */
 import { natsOptionsFromEnv } from "../shared/nats_options.ts";
 import { connectNats } from "../shared/nats_transport.ts";
-import { Cluster } from "./cluster.ts";
+import { Cluster } from "./core/cluster.ts";
 
 /** Options for {@link connectCluster}. */
 export interface ConnectClusterOptions {

@@ -1,7 +1,7 @@
 /** Small actors for the demo, the benchmark and tests: a counter and a tensor echo. */
 import { z } from "zod";
-import { actorContext } from "./context.ts";
-import { registerActor } from "./registry.ts";
+import { actorContext } from "./core/context.ts";
+import { registerActor } from "./core/registry.ts";
 import type { Tensor } from "../shared/tensor.ts";
 
 /** A counter; `incr` validates its argument, `get` is idempotent. */

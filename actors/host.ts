@@ -17,9 +17,9 @@ import {
 import { subjects } from "../shared/subjects.ts";
 import type { Transport, TransportMessage } from "../shared/transport.ts";
 import { encode } from "../shared/codec.ts";
-import { Cluster } from "./cluster.ts";
-import { type RestoreInfo, setActorContext } from "./context.ts";
-import { type RegisteredActor, resolveActor, resolveMethod } from "./registry.ts";
+import { Cluster } from "./core/cluster.ts";
+import { type RestoreInfo, setActorContext } from "./core/context.ts";
+import { type RegisteredActor, resolveActor, resolveMethod } from "./core/registry.ts";
 
 const log = createLogger({ component: "actor-host" });
 

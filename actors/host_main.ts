@@ -9,7 +9,7 @@ import { createLogger } from "../shared/log.ts";
 import { connectNats } from "../shared/nats_transport.ts";
 import { natsOptionsFromEnv } from "../shared/nats_options.ts";
 import { type HostSpec, runActorHost } from "./host.ts";
-import { loadRegistryModules } from "./registry.ts";
+import { loadRegistryModules } from "./core/registry.ts";
 import "./known_actors.ts";
 
 const log = createLogger({ component: "actor-host" });

@@ -25,7 +25,7 @@ import {
 import { bceTrainingLoss, cooperTrainingLoss, grpoTrainingLoss } from "../../rl/training_losses.ts";
 import { rootedPath } from "../../shared/roots.ts";
 import { Tensor } from "../../shared/tensor.ts";
-import { registerActor } from "../registry.ts";
+import { registerActor } from "../core/registry.ts";
 import {
   actorSession,
   configOf,

@@ -20,9 +20,9 @@ import {
   type PromptGroup,
   RuleNegativeSynthesizer,
 } from "../../rl/mod.ts";
-import { actorContext } from "../context.ts";
-import type { ActorHandle } from "../handle.ts";
-import { registerActor } from "../registry.ts";
+import { actorContext } from "../core/context.ts";
+import type { ActorHandle } from "../core/handle.ts";
+import { registerActor } from "../core/registry.ts";
 
 /** The extension point for real data: an in-cluster assistant model that rewrites a correct response. */
 export interface RewriterActor {

@@ -1,4 +1,4 @@
-import { assertEquals, assertRejects } from "../tests/runtime/assert.ts";
+import { assertEquals, assertRejects } from "../../tests/runtime/assert.ts";
 import type { ActorHandle } from "./handle.ts";
 import { ActorPool } from "./pool.ts";
 

@@ -1,5 +1,5 @@
-import { assertEquals, assertThrows } from "../tests/runtime/assert.ts";
-import { ConfigError, UnknownActorClassError, UnknownMethodError } from "../shared/errors.ts";
+import { assertEquals, assertThrows } from "../../tests/runtime/assert.ts";
+import { ConfigError, UnknownActorClassError, UnknownMethodError } from "../../shared/errors.ts";
 import {
   lookupActor,
   registerActor,

@@ -1,5 +1,5 @@
 import { ok, throws } from "node:assert/strict";
-import { ConfigError } from "../shared/errors.ts";
+import { ConfigError } from "../../shared/errors.ts";
 import { type HandleHost, makeHandle } from "./handle.ts";
 
 // .options() validates before anything reaches the cluster, so a host that is never called is enough here.
