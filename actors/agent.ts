@@ -4,9 +4,9 @@
  * and gives GPU actors only their GPUs (CUDA_VISIBLE_DEVICES) and CPU actors a thread budget.
  */
 import { fileURLToPath } from "node:url";
-import { encode } from "../shared/codec.ts";
-import { CoopError } from "../shared/errors.ts";
-import { createLogger } from "../shared/log.ts";
+import { encode } from "../shared/mod.ts";
+import { CoopError } from "../shared/mod.ts";
+import { createLogger } from "../shared/mod.ts";
 import {
   type ActorRecord,
   agentOrderSchema,
@@ -17,11 +17,11 @@ import {
   parseMessage,
   readReply,
   type RegisterReply,
-} from "../shared/protocol.ts";
-import { terminate } from "../shared/process.ts";
-import { serveRequests } from "../shared/serving.ts";
-import { checkToken, subjects } from "../shared/subjects.ts";
-import type { Transport } from "../shared/transport.ts";
+} from "../shared/mod.ts";
+import { terminate } from "../shared/mod.ts";
+import { serveRequests } from "../shared/mod.ts";
+import { checkToken, subjects } from "../shared/mod.ts";
+import type { Transport } from "../shared/mod.ts";
 import type { HostSpec } from "./host.ts";
 import { startWeightService, type WeightServiceOptions } from "./weights/mod.ts";
 

@@ -1,6 +1,6 @@
 /** `connectCluster()`: a cluster client on its own NATS connection, configured like every Coop process. */
-import { natsOptionsFromEnv } from "../shared/nats_options.ts";
-import { connectNats } from "../shared/nats_transport.ts";
+import { natsOptionsFromEnv } from "../shared/mod.ts";
+import { connectNats } from "../shared/mod.ts";
 import { Cluster } from "./core/cluster.ts";
 
 /** Options for {@link connectCluster}. */

@@ -2,7 +2,7 @@
 import { z } from "zod";
 import { actorContext } from "./core/context.ts";
 import { registerActor } from "./core/registry.ts";
-import type { Tensor } from "../shared/tensor.ts";
+import type { Tensor } from "../shared/mod.ts";
 
 /** A counter; `incr` validates its argument, `get` is idempotent. */
 export class Counter {

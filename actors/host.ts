@@ -3,20 +3,13 @@
  * the actor's call subject and answers `[method, args]` frames, running at most `maxConcurrency` calls at once.
  * Bad frames, unknown methods and bad arguments are answered with typed errors and logged; the host keeps going.
  */
-import { BackpressureError, BadArgumentsError, errorToWire } from "../shared/errors.ts";
-import { decode } from "../shared/codec.ts";
-import { createLogger } from "../shared/log.ts";
-import {
-  type ActorRecord,
-  type ActorReport,
-  decodeCall,
-  errorReply,
-  okReply,
-  PING_METHOD,
-} from "../shared/protocol.ts";
-import { subjects } from "../shared/subjects.ts";
-import type { Transport, TransportMessage } from "../shared/transport.ts";
-import { encode } from "../shared/codec.ts";
+import { BackpressureError, BadArgumentsError, errorToWire } from "../shared/mod.ts";
+import { decode } from "../shared/mod.ts";
+import { createLogger } from "../shared/mod.ts";
+import { type ActorRecord, type ActorReport, decodeCall, errorReply, okReply, PING_METHOD } from "../shared/mod.ts";
+import { subjects } from "../shared/mod.ts";
+import type { Transport, TransportMessage } from "../shared/mod.ts";
+import { encode } from "../shared/mod.ts";
 import { Cluster } from "./core/cluster.ts";
 import { type RestoreInfo, setActorContext } from "./core/context.ts";
 import { type RegisteredActor, resolveActor, resolveMethod } from "./core/registry.ts";

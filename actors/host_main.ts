@@ -3,11 +3,11 @@
  * imports the registry modules listed in `COOP_REGISTRY` (the agent's own configuration), connects to NATS with
  * the `COOP_NATS_*` settings, and serves the actor until SIGTERM (graceful) or SIGKILL.
  */
-import { decode } from "../shared/codec.ts";
-import { CoopError } from "../shared/errors.ts";
-import { createLogger } from "../shared/log.ts";
-import { connectNats } from "../shared/nats_transport.ts";
-import { natsOptionsFromEnv } from "../shared/nats_options.ts";
+import { decode } from "../shared/mod.ts";
+import { CoopError } from "../shared/mod.ts";
+import { createLogger } from "../shared/mod.ts";
+import { connectNats } from "../shared/mod.ts";
+import { natsOptionsFromEnv } from "../shared/mod.ts";
 import { type HostSpec, runActorHost } from "./host.ts";
 import { loadRegistryModules } from "./core/registry.ts";
 import "./known_actors.ts";

@@ -9,8 +9,8 @@
  * untrained policies rarely stop early, so every response runs to `maxNewTokens`).
  */
 import { parseArgs } from "node:util";
-import type { Cluster } from "../actors/cluster.ts";
-import type { ActorHandle } from "../actors/handle.ts";
+import type { Cluster } from "../actors/core/cluster.ts";
+import type { ActorHandle } from "../actors/core/handle.ts";
 import { publishWeights, RolloutActor, tinyHfConfig } from "../actors/roles/mod.ts";
 import { initWeights } from "../engine/models/mod.ts";
 import { parseDecoderConfig } from "../engine/io/mod.ts";

@@ -1,5 +1,5 @@
 import { ok, strictEqual, throws } from "node:assert";
-import type { Cluster } from "../actors/cluster.ts";
+import type { Cluster } from "../actors/core/cluster.ts";
 import { ConfigError } from "../shared/errors.ts";
 import { createApp } from "./api.ts";
 import { apiBindHost } from "./api_guard.ts";

@@ -3,8 +3,8 @@
  * code; other areas add theirs to {@link COMMANDS} with a lazy import (so `coop agent` never loads the engine).
  */
 import { parseArgs } from "node:util";
-import { ConfigError } from "../shared/errors.ts";
-import { createLogger } from "../shared/log.ts";
+import { ConfigError } from "../shared/mod.ts";
+import { createLogger } from "../shared/mod.ts";
 
 /** A CLI command: gets the arguments after its name, returns the exit code. */
 export type Command = (args: string[]) => Promise<number>;
@@ -43,7 +43,7 @@ export const COMMANDS: Record<string, { summary: string; run: Command }> = {
   },
   parity: {
     summary: "check the model in DIR against reference outputs: parity DIR [--no-grads] [--threads N]",
-    run: async (args) => (await import("../engine/parity/cli.ts")).parityMain(args),
+    run: async (args) => (await import("../engine/parity/mod.ts")).parityMain(args),
   },
 };
 

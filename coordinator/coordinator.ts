@@ -7,7 +7,7 @@
  * `supervision.ts` and the start from KV in `recovery.ts`. All state changes run one at a time through
  * `core.serial()`, because handlers await KV writes and agent requests between reading and writing state.
  */
-import { BadArgumentsError, NotFoundError, PlacementError } from "../shared/errors.ts";
+import { BadArgumentsError, NotFoundError, PlacementError } from "../shared/mod.ts";
 import {
   type ActorRecord,
   actorReportSchema,
@@ -23,10 +23,10 @@ import {
   nodeRequestSchema,
   parseMessage,
   type PlacementGroupRecord,
-} from "../shared/protocol.ts";
-import { listenTo, serveRequests } from "../shared/serving.ts";
-import { type Subjects, subjects, subjectToken } from "../shared/subjects.ts";
-import type { Transport, TransportSubscription } from "../shared/transport.ts";
+} from "../shared/mod.ts";
+import { listenTo, serveRequests } from "../shared/mod.ts";
+import { type Subjects, subjects, subjectToken } from "../shared/mod.ts";
+import type { Transport, TransportSubscription } from "../shared/mod.ts";
 import type { NodeUsage } from "./scheduler/mod.ts";
 import { placeOptions, toSchedulerRequest, toSchedulerResources } from "./requests.ts";
 import type { StateStore } from "./state_store.ts";
@@ -34,7 +34,7 @@ import type { ActorLogStore } from "./log_store.ts";
 import { CoordinatorCore } from "./core.ts";
 import { checkNodes, heartbeat, lifecycle, nodeLost, register } from "./supervision.ts";
 import { checkStore, recover, resumeActors } from "./recovery.ts";
-import { createLogger } from "../shared/log.ts";
+import { createLogger } from "../shared/mod.ts";
 
 const log = createLogger({ component: "coordinator" });
 

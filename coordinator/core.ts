@@ -7,8 +7,8 @@
  * actor record) before the start order goes out; a release is written after the actor record that explains it. A
  * crash between two writes therefore leaves a scheduler entry the records contradict, and recovery releases it.
  */
-import { encode } from "../shared/codec.ts";
-import { ActorDiedError, errorToWire, NotFoundError } from "../shared/errors.ts";
+import { encode } from "../shared/mod.ts";
+import { ActorDiedError, errorToWire, NotFoundError } from "../shared/mod.ts";
 import {
   type ActorRecord,
   type AgentOrder,
@@ -17,14 +17,14 @@ import {
   type NodeRecord,
   type PlacementGroupRecord,
   readReply,
-} from "../shared/protocol.ts";
-import type { Subjects } from "../shared/subjects.ts";
-import type { Transport } from "../shared/transport.ts";
+} from "../shared/mod.ts";
+import type { Subjects } from "../shared/mod.ts";
+import type { Transport } from "../shared/mod.ts";
 import { type PlaceResult, Scheduler } from "./scheduler/mod.ts";
 import { placeOptions, toSchedulerRequest } from "./requests.ts";
 import type { StateStore } from "./state_store.ts";
 import type { ActorLogStore } from "./log_store.ts";
-import { createLogger } from "../shared/log.ts";
+import { createLogger } from "../shared/mod.ts";
 
 const log = createLogger({ component: "coordinator" });
 

@@ -15,9 +15,9 @@
  */
 import { parseArgs } from "node:util";
 import { nkeys } from "@nats-io/transport-node";
-import { ConfigError } from "../shared/errors.ts";
-import { checkToken, type Subjects, subjects } from "../shared/subjects.ts";
-import { manifestBucket, retireSubject } from "../actors/weights/plane.ts";
+import { ConfigError } from "../shared/mod.ts";
+import { checkToken, type Subjects, subjects } from "../shared/mod.ts";
+import { manifestBucket, retireSubject } from "../actors/weights/mod.ts";
 import { logStreamName } from "./log_store.ts";
 
 /** Publish and subscribe rights of one user (nats-server `permissions`). */

@@ -4,8 +4,8 @@
  * an actor, the cluster status table printed, and everything shut down cleanly.
  */
 import { parseArgs } from "node:util";
-import { Counter, Echo } from "../actors/demo_actors.ts";
-import { tensor } from "../shared/tensor.ts";
+import { Counter, Echo } from "../actors/mod.ts";
+import { tensor } from "../shared/mod.ts";
 import { freePort, startLocalCluster } from "./local_cluster.ts";
 import { formatClusterTable } from "./status_table.ts";
 import type { ClusterSnapshot } from "./api.ts";

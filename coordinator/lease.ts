@@ -4,10 +4,10 @@
  * A waiting coordinator judges expiry by its own clock (how long the key's revision has not moved), not by the
  * holder's timestamps, so clock skew between hosts does not matter.
  */
-import { decode, encode } from "../shared/codec.ts";
-import { CoopError } from "../shared/errors.ts";
-import { createLogger } from "../shared/log.ts";
-import type { KvEntry, KvStore } from "../shared/transport.ts";
+import { decode, encode } from "../shared/mod.ts";
+import { CoopError } from "../shared/mod.ts";
+import { createLogger } from "../shared/mod.ts";
+import type { KvEntry, KvStore } from "../shared/mod.ts";
 
 const log = createLogger({ component: "lease" });
 

@@ -4,11 +4,11 @@
  * is stopped (SIGTERM, then SIGKILL) and every temp dir removed by `stop()`.
  */
 import { fileURLToPath } from "node:url";
-import { Cluster } from "../actors/cluster.ts";
-import { CoopError } from "../shared/errors.ts";
-import { connectNats } from "../shared/nats_transport.ts";
-import { natsOptionsFromEnv } from "../shared/nats_options.ts";
-import { terminate } from "../shared/process.ts";
+import { Cluster } from "../actors/mod.ts";
+import { CoopError } from "../shared/mod.ts";
+import { connectNats } from "../shared/mod.ts";
+import { natsOptionsFromEnv } from "../shared/mod.ts";
+import { terminate } from "../shared/mod.ts";
 
 const CLI = fileURLToPath(new URL("./cli.ts", import.meta.url));
 

@@ -3,10 +3,10 @@
  * (per-subject limit) with an age and size cap, so logs outlive the coordinator that collected them. Agents keep
  * publishing plain core-NATS messages; the stream captures them without any change on their side.
  */
-import { decode } from "../shared/codec.ts";
-import type { LogBatch, LogLine } from "../shared/protocol.ts";
-import type { Subjects } from "../shared/subjects.ts";
-import type { MessageStream, Transport } from "../shared/transport.ts";
+import { decode } from "../shared/mod.ts";
+import type { LogBatch, LogLine } from "../shared/mod.ts";
+import type { Subjects } from "../shared/mod.ts";
+import type { MessageStream, Transport } from "../shared/mod.ts";
 
 /** Where the coordinator reads actor logs from. */
 export interface ActorLogStore {

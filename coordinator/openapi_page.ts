@@ -4,7 +4,7 @@
  * "Authorize" button takes the bearer token; "Try it out" sends real requests to this coordinator.
  */
 import { Hono } from "hono";
-import { NotFoundError } from "../shared/errors.ts";
+import { NotFoundError } from "../shared/mod.ts";
 
 const DIST = new URL("../node_modules/swagger-ui-dist/", import.meta.url);
 

@@ -1,6 +1,6 @@
 import { deepStrictEqual, ok, strictEqual } from "node:assert";
 import SwaggerParser from "@apidevtools/swagger-parser";
-import type { Cluster } from "../actors/cluster.ts";
+import type { Cluster } from "../actors/core/cluster.ts";
 import { createApp } from "./api.ts";
 import { eventsRouter } from "./dashboard/events.ts";
 import { RunManager } from "./run/manager.ts";

@@ -7,7 +7,7 @@
 import { assembleScheduler, Scheduler } from "./scheduler/mod.ts";
 import { type CoordinatorCore, killedError, LIVE } from "./core.ts";
 import type { LoadedState } from "./state_store.ts";
-import { createLogger } from "../shared/log.ts";
+import { createLogger } from "../shared/mod.ts";
 
 const log = createLogger({ component: "coordinator" });
 

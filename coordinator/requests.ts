@@ -1,5 +1,5 @@
 /** Translations from Coop's records and messages to the registry's and the scheduler's shapes. */
-import type { ActorRecord, NodeInfo, NodeRecord } from "../shared/protocol.ts";
+import type { ActorRecord, NodeInfo, NodeRecord } from "../shared/mod.ts";
 import type { Demand as SchedulerRequest, NodeSpec, PlaceOptions } from "./scheduler/mod.ts";
 
 /** Coop resource requests (`{cpu, gpu, memoryMb, <custom>}`) in the scheduler's shape. */

@@ -3,13 +3,13 @@
  * server URL given on the command line taking precedence), run a coordinator with its control API or a node
  * agent, report connection state, and shut down cleanly on SIGTERM/SIGINT.
  */
-import { type AgentOptions, startAgent } from "../actors/agent.ts";
-import { Cluster } from "../actors/cluster.ts";
-import { createLogger, type Logger } from "../shared/log.ts";
-import { natsOptionsFromEnv } from "../shared/nats_options.ts";
-import { connectNats, type NatsTransport } from "../shared/nats_transport.ts";
-import { subjects } from "../shared/subjects.ts";
-import type { KvStore, Transport } from "../shared/transport.ts";
+import { type AgentOptions, startAgent } from "../actors/mod.ts";
+import { Cluster } from "../actors/mod.ts";
+import { createLogger, type Logger } from "../shared/mod.ts";
+import { natsOptionsFromEnv } from "../shared/mod.ts";
+import { connectNats, type NatsTransport } from "../shared/mod.ts";
+import { subjects } from "../shared/mod.ts";
+import type { KvStore, Transport } from "../shared/mod.ts";
 import { apiTokenFromEnv, createApp } from "./api.ts";
 import { apiBindHost } from "./api_guard.ts";
 import type { RunManager } from "./run/manager.ts";

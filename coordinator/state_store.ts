@@ -4,10 +4,10 @@
  * `sched.actor.*`). Written through on every change, read once at start, so a restarted coordinator carries on where
  * the previous one stopped. Every write is O(that record): nothing grows with the cluster.
  */
-import { decode, encode } from "../shared/codec.ts";
-import { createLogger } from "../shared/log.ts";
-import type { ActorRecord, NodeRecord, PlacementGroupRecord } from "../shared/protocol.ts";
-import type { KvStore } from "../shared/transport.ts";
+import { decode, encode } from "../shared/mod.ts";
+import { createLogger } from "../shared/mod.ts";
+import type { ActorRecord, NodeRecord, PlacementGroupRecord } from "../shared/mod.ts";
+import type { KvStore } from "../shared/mod.ts";
 import type { SchedulerChanges, SchedulerEntries } from "./scheduler/mod.ts";
 
 const log = createLogger({ component: "state" });

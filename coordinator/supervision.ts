@@ -2,8 +2,8 @@
  * Supervision of nodes and their actors: registrations, heartbeats, lifecycle reports, lost nodes. Each function
  * works on the coordinator's `CoordinatorCore`; callers run the state-changing ones inside `core.serial()`.
  */
-import { encode } from "../shared/codec.ts";
-import { errorFromWire } from "../shared/errors.ts";
+import { encode } from "../shared/mod.ts";
+import { errorFromWire } from "../shared/mod.ts";
 import {
   type ActorRecord,
   type ActorReport,
@@ -15,10 +15,10 @@ import {
   PING_METHOD,
   readReply,
   type RegisterReply,
-} from "../shared/protocol.ts";
+} from "../shared/mod.ts";
 import { type CoordinatorCore, killedError, label, LIVE } from "./core.ts";
 import { toNodeRecord, toSchedulerNode, toSchedulerRequest } from "./requests.ts";
-import { createLogger } from "../shared/log.ts";
+import { createLogger } from "../shared/mod.ts";
 
 const log = createLogger({ component: "coordinator" });
 

@@ -9,7 +9,7 @@
  * size with dummy rows (one real pad token, masked out of the loss) so a learner compiles one graph per bucket.
  */
 
-import { type Tensor, tensor } from "../shared/tensor.ts";
+import { type Tensor, tensor } from "../shared/mod.ts";
 import type { GrpoBatch, LabelledBatch, PairwiseBatch } from "./batch_layout.ts";
 import { GrpoInputError } from "./grpo.ts";
 

@@ -7,7 +7,7 @@
 
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
-import { ConfigError, type ConfigIssue } from "../shared/errors.ts";
+import { ConfigError, type ConfigIssue } from "../shared/mod.ts";
 import { MAX_LEVEL } from "./tasks/synthetic.ts";
 
 /** A run config's {@link ConfigError}: the message lists every issue, `issues` has them structured. */

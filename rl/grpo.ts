@@ -6,7 +6,7 @@
  * Shapes: per-token inputs are `[batch][responseLength]` arrays with a 0/1 `mask` marking real response tokens;
  * advantages are one number per sequence (outcome reward), broadcast over its tokens as verl does.
  */
-import { CoopError } from "../shared/errors.ts";
+import { CoopError } from "../shared/mod.ts";
 
 /** Defaults of the Cooper paper / verl GRPO recipe. */
 export const GRPO_DEFAULTS = {

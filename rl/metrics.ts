@@ -6,7 +6,7 @@
  * reports the same sample twice is caught at the moment it happens, with the id, instead of surfacing later as
  * an off-by-n total.
  */
-import { CoopError } from "../shared/errors.ts";
+import { CoopError } from "../shared/mod.ts";
 
 import type { Verdict } from "./verify/mod.ts";
 

@@ -119,3 +119,4 @@ export { isStale } from "./staleness.ts";
 export { HackingMonitor, MonitorError, slope } from "./monitor.ts";
 export type { MonitorInput, MonitorOptions, MonitorReading } from "./monitor.ts";
 export { DivergedError, SkipGuard } from "./skips.ts";
+export { cooperTrainingLoss } from "./training_losses.ts";

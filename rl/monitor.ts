@@ -8,7 +8,7 @@
  *
  * Pure bookkeeping: what to do about an alarm (nothing, freeze RM updates, roll the RM back) is the driver's call.
  */
-import { CoopError } from "../shared/errors.ts";
+import { CoopError } from "../shared/mod.ts";
 
 /** Options of {@link HackingMonitor}. */
 export interface MonitorOptions {

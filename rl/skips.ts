@@ -4,7 +4,7 @@
  * bump the model version, and a run whose updates keep being skipped has diverged and must stop with an error
  * that says so instead of "finishing" with frozen weights.
  */
-import { CoopError } from "../shared/errors.ts";
+import { CoopError } from "../shared/mod.ts";
 
 /** Raised when `limit` consecutive updates of one model were skipped as non-finite. */
 export class DivergedError extends CoopError {

@@ -3,11 +3,11 @@
  * VerifyRM BCE for the reward model. They wire a decoder's log-probs/scores (`engine/score`) into the graph losses
  * of `losses.ts`; the batch tensors a learner must feed are named (and laid out) in `batch_layout.ts`.
  */
-import { CoopError } from "../shared/errors.ts";
+import { CoopError } from "../shared/mod.ts";
 
 import { op, type Sym } from "../engine/graph/mod.ts";
 import type { DecoderConfig } from "../engine/io/mod.ts";
-import { Decoder } from "../engine/models/decoder.ts";
+import { Decoder } from "../engine/models/mod.ts";
 import { rewardOf, tokenLogprobsOf } from "../engine/score/mod.ts";
 import type { LossFn, LossOutputs } from "../engine/train/mod.ts";
 import type { GrpoLossOptions } from "./grpo.ts";

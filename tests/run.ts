@@ -9,6 +9,7 @@ const AREAS: Record<string, string[]> = {
   rl: ["rl/", "tests/rl/"],
   deploy: ["tests/deploy/"],
   chaos: ["tests/chaos/"],
+  house: ["tests/house/"],
 };
 
 function existing(paths: string[]): string[] {

@@ -3,8 +3,8 @@
  * placement groups and pools. Control requests go to the coordinator; calls go straight to actor hosts.
  * There is no hidden global cluster: create one with `connectCluster()` and pass it around.
  */
-import { encode } from "../../shared/codec.ts";
-import { ConfigError, CoopError, errorFromWire, NoRespondersError } from "../../shared/errors.ts";
+import { encode } from "../../shared/mod.ts";
+import { ConfigError, CoopError, errorFromWire, NoRespondersError } from "../../shared/mod.ts";
 import {
   type ActorOptions,
   actorOptionsSchema,
@@ -20,9 +20,9 @@ import {
   type PlacementStrategy,
   readReply,
   type ResourceRequest,
-} from "../../shared/protocol.ts";
-import { type Subjects, subjects } from "../../shared/subjects.ts";
-import type { BlobStore, Transport, TransportSubscription } from "../../shared/transport.ts";
+} from "../../shared/mod.ts";
+import { type Subjects, subjects } from "../../shared/mod.ts";
+import type { BlobStore, Transport, TransportSubscription } from "../../shared/mod.ts";
 import { ActorEntry, type ActorHandle, type CallOptions, type HandleHost, makeHandle, waitAlive } from "./handle.ts";
 import { ActorPool, type PoolOptions } from "./pool.ts";
 import { registrationOf } from "./registry.ts";

@@ -3,7 +3,7 @@
  * per-process value set by the host before the actor's constructor runs.
  */
 import type { Cluster } from "./cluster.ts";
-import { CoopError } from "../../shared/errors.ts";
+import { CoopError } from "../../shared/mod.ts";
 
 /** The running actor's identity and its way back into the cluster. */
 export interface ActorContext {

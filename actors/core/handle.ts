@@ -10,9 +10,9 @@ import {
   CancelledError,
   ConfigError,
   NoRespondersError,
-} from "../../shared/errors.ts";
-import { type ActorRecord, encodeCall, readReply } from "../../shared/protocol.ts";
-import type { Transport } from "../../shared/transport.ts";
+} from "../../shared/mod.ts";
+import { type ActorRecord, encodeCall, readReply } from "../../shared/mod.ts";
+import type { Transport } from "../../shared/mod.ts";
 
 /** Per-call options. */
 export interface CallOptions {

@@ -3,7 +3,7 @@
  * actor; `map` yields results in input order, `mapUnordered` as they finish. At most `perActor` tasks per actor
  * are in flight from a map, so a slow actor does not collect a queue while others idle.
  */
-import { ConfigError } from "../../shared/errors.ts";
+import { ConfigError } from "../../shared/mod.ts";
 import type { ActorHandle } from "./handle.ts";
 
 /** Options for {@link ActorPool}. */

@@ -4,7 +4,7 @@
  * to import. Which modules fill the table is the agent's own configuration (`--registry`), never a message.
  */
 import type { z } from "zod";
-import { ConfigError, UnknownActorClassError, UnknownMethodError } from "../../shared/errors.ts";
+import { ConfigError, UnknownActorClassError, UnknownMethodError } from "../../shared/mod.ts";
 
 // deno-lint-ignore no-explicit-any
 type AnyConstructor = new (...args: any[]) => any;

@@ -15,16 +15,10 @@ import { loadWeights, ModelRuntime } from "../../engine/models/mod.ts";
 import { lmTrainingLoss } from "../../engine/score/mod.ts";
 import type { TextTokenizer } from "../../engine/tokenizers/mod.ts";
 import { bucketLength, type LossFn, type StepReport, Trainer } from "../../engine/train/mod.ts";
-import {
-  type GrpoSample,
-  packGrpoBatch,
-  packLabelledBatch,
-  type PackOptions,
-  packPairBatch,
-} from "../../rl/batches.ts";
-import { bceTrainingLoss, cooperTrainingLoss, grpoTrainingLoss } from "../../rl/training_losses.ts";
-import { rootedPath } from "../../shared/roots.ts";
-import { Tensor } from "../../shared/tensor.ts";
+import { type GrpoSample, packGrpoBatch, packLabelledBatch, type PackOptions, packPairBatch } from "../../rl/mod.ts";
+import { bceTrainingLoss, cooperTrainingLoss, grpoTrainingLoss } from "../../rl/mod.ts";
+import { rootedPath } from "../../shared/mod.ts";
+import { Tensor } from "../../shared/mod.ts";
 import { registerActor } from "../core/registry.ts";
 import {
   actorSession,

@@ -33,3 +33,4 @@ export { NegativeSynthesizer } from "./negatives.ts";
 export type { NegativeSynthesizerOptions, RewriterActor } from "./negatives.ts";
 export { AssistantRewriter, DEFAULT_REWRITE_PROMPT, rewritePrompt } from "./assistant.ts";
 export type { AssistantSpec } from "./assistant.ts";
+export { EMBEDDING } from "./learners.ts";

@@ -24,10 +24,10 @@ import {
   type Weights,
 } from "../../engine/models/mod.ts";
 import { CharTokenizer, loadHfTokenizer, type TextTokenizer } from "../../engine/tokenizers/mod.ts";
-import { CoopError } from "../../shared/errors.ts";
+import { CoopError } from "../../shared/mod.ts";
 import type { SessionOptions } from "../../engine/session/mod.ts";
-import type { Tensor } from "../../shared/tensor.ts";
-import type { BlobStore } from "../../shared/transport.ts";
+import type { Tensor } from "../../shared/mod.ts";
+import type { BlobStore } from "../../shared/mod.ts";
 import { TASK_ALPHABET } from "../../rl/tasks/mod.ts";
 import { actorContext } from "../core/context.ts";
 import { keepEnd, PromptCodec, type PromptOptions, stopTokensOf } from "./prompts.ts";

@@ -2,7 +2,7 @@
  * How a process finds its host's data plane: the node agent hands its actor hosts the segment directory, the byte
  * cap and (when it serves other hosts) its server's URL and token through the environment.
  */
-import type { Transport } from "../../shared/transport.ts";
+import type { Transport } from "../../shared/mod.ts";
 import { WeightPlane } from "./plane.ts";
 
 /** Environment variable names (set by the agent, read by actor hosts). */

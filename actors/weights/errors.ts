@@ -1,5 +1,5 @@
 /** Errors of the weight data plane. */
-import { CoopError } from "../../shared/errors.ts";
+import { CoopError } from "../../shared/mod.ts";
 
 /** A weight version could not be published or loaded (bad name, no space, unreachable source, digest mismatch). */
 export class WeightPlaneError extends CoopError {

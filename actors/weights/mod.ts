@@ -17,3 +17,4 @@ export {
 } from "./plane.ts";
 export type { WeightDtype } from "./segment.ts";
 export { startWeightService, type WeightService, type WeightServiceOptions } from "./service.ts";
+export { retireSubject } from "./plane.ts";

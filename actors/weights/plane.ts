@@ -6,9 +6,9 @@
  * segment on this host (mapped, no network), else a download from the publisher's server into this host's
  * directory (shared with the other consumers here), else the Object Store. `retire` drops a version everywhere.
  */
-import { decode, encode } from "../../shared/codec.ts";
-import { createLogger } from "../../shared/log.ts";
-import type { Tensor } from "../../shared/tensor.ts";
+import { decode, encode } from "../../shared/mod.ts";
+import { createLogger } from "../../shared/mod.ts";
+import type { Tensor } from "../../shared/mod.ts";
 import { basename } from "node:path";
 import {
   type BlobStore,
@@ -16,7 +16,7 @@ import {
   type KvStore,
   type Transport,
   type TransportSubscription,
-} from "../../shared/transport.ts";
+} from "../../shared/mod.ts";
 import { digestBytes, type WeightDigest } from "./digest.ts";
 import { SegmentSpaceError, WeightPlaneError } from "./errors.ts";
 import { downloadSegment } from "./fetch.ts";

@@ -3,7 +3,7 @@
  * (half the bytes of float32; models here compute in float32, so the consumer widens them again on load).
  * bfloat16 rounds to nearest even, like torch's `.to(torch.bfloat16)`.
  */
-import { Tensor } from "../../shared/tensor.ts";
+import { Tensor } from "../../shared/mod.ts";
 import { WeightPlaneError } from "./errors.ts";
 import type { WeightDtype } from "./segment.ts";
 

@@ -9,8 +9,8 @@
  * that no longer exist, so a publisher or downloader killed mid-write leaks nothing past the next sweep.
  */
 import { join } from "node:path";
-import { layoutBytes, type SafetensorsLayout, safetensorsLayout } from "../../engine/io/safetensors.ts";
-import type { Tensor } from "../../shared/tensor.ts";
+import { layoutBytes, type SafetensorsLayout, safetensorsLayout } from "../../engine/io/mod.ts";
+import type { Tensor } from "../../shared/mod.ts";
 import { type WeightDigest } from "./digest.ts";
 import { SegmentSpaceError, WeightPlaneError } from "./errors.ts";
 

@@ -3,7 +3,7 @@
  * 30 s), deletes retired versions' segments, and optionally serves the directory to other hosts. The agent passes
  * {@link WeightService.env} to its actor hosts so they publish into, load from and advertise the same place.
  */
-import type { Transport } from "../../shared/transport.ts";
+import type { Transport } from "../../shared/mod.ts";
 import { WEIGHTS_ENV } from "./env.ts";
 import { defaultWeightsDir, WeightPlane } from "./plane.ts";
 import { sweepSegments } from "./segment.ts";

@@ -5,7 +5,7 @@
  * token the user enters (kept in localStorage), so it has exactly the API's auth.
  */
 import { Hono } from "hono";
-import { NotFoundError } from "../../shared/errors.ts";
+import { NotFoundError } from "../../shared/mod.ts";
 
 const STATIC = new URL("./static/", import.meta.url);
 const PARSER = new URL("../../node_modules/eventsource-parser/dist/", import.meta.url);

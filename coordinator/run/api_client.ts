@@ -6,7 +6,7 @@
 import { EventSourceParserStream } from "eventsource-parser/stream";
 import type { ClusterSnapshot } from "../api.ts";
 import { ConflictError } from "../errors.ts";
-import { ConfigError, CoopError, NotFoundError } from "../../shared/errors.ts";
+import { ConfigError, CoopError, NotFoundError } from "../../shared/mod.ts";
 import type { MetricPoint, RunStatus } from "./job.ts";
 
 /** One server-sent event. */

@@ -10,7 +10,7 @@
  * `step-N` when the named checkpoint is damaged.
  */
 import type { LedgerState, MonitorInput } from "../../rl/mod.ts";
-import { ConfigError } from "../../shared/errors.ts";
+import { ConfigError } from "../../shared/mod.ts";
 import type { RunRoles } from "./roles.ts";
 import type { ScoredBatch } from "./rollouts.ts";
 import { commitCheckpoint, goodCheckpoint, stagingDir, writeFileAtomic } from "./checkpoint_files.ts";

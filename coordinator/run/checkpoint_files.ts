@@ -7,7 +7,7 @@
  */
 import { createHash } from "node:crypto";
 import { basename, dirname, join, relative } from "node:path";
-import { CoopError } from "../../shared/errors.ts";
+import { CoopError } from "../../shared/mod.ts";
 
 /** A checkpoint that is incomplete or whose files do not match its manifest. */
 export class CheckpointIntegrityError extends CoopError {

@@ -6,7 +6,7 @@
  */
 import { parseArgs } from "node:util";
 import { parseJobConfig } from "../../rl/mod.ts";
-import { ConfigError } from "../../shared/errors.ts";
+import { ConfigError } from "../../shared/mod.ts";
 import { createProgress, type Progress } from "./progress.ts";
 import { freePort, type LocalCluster, startLocalCluster } from "../local_cluster.ts";
 import { ApiClient } from "./api_client.ts";

@@ -14,7 +14,7 @@ import {
   Rng,
   RuleNegativeSynthesizer,
 } from "../../rl/mod.ts";
-import { ConfigError } from "../../shared/errors.ts";
+import { ConfigError } from "../../shared/mod.ts";
 
 /** Training and held-out tasks of a run. */
 export interface RunData {

@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { parse as parseYaml } from "yaml";
 import { type JobConfig, parseJobConfig, type RewardMode } from "../../rl/mod.ts";
-import { ConfigError, CoopError } from "../../shared/errors.ts";
+import { ConfigError, CoopError } from "../../shared/mod.ts";
 import { writeLineChart } from "./plot.ts";
 import { createProgress } from "./progress.ts";
 import { startLocalCluster } from "../local_cluster.ts";

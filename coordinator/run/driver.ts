@@ -9,7 +9,7 @@
  * dropped, counted as `dropped-stale`, and regenerated. Every sample id goes through the ledger exactly once per
  * state: generated → scored → trained | dropped-stale.
  */
-import type { ActorPool } from "../../actors/pool.ts";
+import type { ActorPool } from "../../actors/mod.ts";
 import type { RolloutActor } from "../../actors/roles/mod.ts";
 import {
   AttestationError,

@@ -3,7 +3,7 @@
  * policy/RM versions, staleness, sample accounting), a stream of metric points, and a stop signal. The run manager
  * and the control API read these; the jobs themselves never know about HTTP.
  */
-import type { Cluster } from "../../actors/cluster.ts";
+import type { Cluster } from "../../actors/mod.ts";
 import type { AccountingSnapshot, AttestationSnapshot, Verdict } from "../../rl/mod.ts";
 
 /** Life of a run: `interrupted` means the coordinator driving it died; `coop runs resume ID` continues it. */

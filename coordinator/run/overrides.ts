@@ -5,7 +5,7 @@
  * `data.levels=[1,2]`), else strings (`policy.checkpoint=models/qwen`).
  */
 import { parse as parseYaml } from "yaml";
-import { ConfigError } from "../../shared/errors.ts";
+import { ConfigError } from "../../shared/mod.ts";
 
 /** One `--set` override. */
 export interface ConfigOverride {

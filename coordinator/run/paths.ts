@@ -1,7 +1,7 @@
 /** Which paths of a job config must stay inside which roots (shared/roots.ts does the checking). */
-import { checkPath, type CheckPathOptions, type PathRoots, type PathShape, type RootKind } from "../../shared/roots.ts";
+import { checkPath, type CheckPathOptions, type PathRoots, type PathShape, type RootKind } from "../../shared/mod.ts";
 
-export { checkPath, PathError, type PathRoots, rootsFromEnv } from "../../shared/roots.ts";
+export { checkPath, PathError, type PathRoots, rootsFromEnv } from "../../shared/mod.ts";
 
 /** Every path field of a job config (any kind), with the roots and shape it must have. */
 const FIELDS: readonly { path: readonly string[]; kind: RootKind; shape: PathShape; skip?: string }[] = [

@@ -1,5 +1,5 @@
 import { ok, strictEqual } from "node:assert";
-import type { Cluster } from "../../actors/cluster.ts";
+import type { Cluster } from "../../actors/core/cluster.ts";
 import { createApp } from "../api.ts";
 import { RunManager } from "./manager.ts";
 import { checkPath, PathError, type PathRoots, rootsFromEnv } from "./paths.ts";

@@ -5,7 +5,7 @@
  */
 
 import { dirname } from "node:path";
-import { ConfigError } from "../../shared/errors.ts";
+import { ConfigError } from "../../shared/mod.ts";
 
 /** One line of a chart. */
 export interface Series {

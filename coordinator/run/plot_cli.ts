@@ -6,7 +6,7 @@
  * `chromium`, or COOP_CHROMIUM), the one PNG encoder already on a machine that runs the dashboard test.
  */
 import { parseArgs } from "node:util";
-import { ConfigError } from "../../shared/errors.ts";
+import { ConfigError } from "../../shared/mod.ts";
 import { lineChartSvg, type Series, writeLineChart } from "./plot.ts";
 import { ApiClient } from "./api_client.ts";
 import type { MetricPoint } from "./job.ts";

@@ -4,7 +4,7 @@
  * redraws turn a log file into one unreadable megaline.
  */
 
-import { ConfigError } from "../../shared/errors.ts";
+import { ConfigError } from "../../shared/mod.ts";
 
 /** Where progress is written; `Deno.stderr` and `Deno.stdout` fit. */
 export interface ProgressStream {

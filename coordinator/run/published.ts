@@ -3,7 +3,7 @@
  * be checked against them (rl/attestation.ts), and the version that fell out of the window is retired — no launched
  * batch can still ask for it.
  */
-import type { Cluster } from "../../actors/cluster.ts";
+import type { Cluster } from "../../actors/mod.ts";
 import { publishedDigests, retireWeights, weightsBlobName } from "../../actors/weights/mod.ts";
 import type { WeightAttestations } from "../../rl/mod.ts";
 

@@ -13,8 +13,8 @@
  *   deno run -A coordinator/run/rm_sweep.ts --policy runs/demo/sft/policy --layout ref-last --d 64 --layers 2
  */
 import { parseArgs } from "node:util";
-import { RewardLearner } from "../../actors/roles/learners.ts";
-import { loadTokenizer, tinyHfConfig } from "../../actors/roles/model_spec.ts";
+import { RewardLearner } from "../../actors/roles/mod.ts";
+import { loadTokenizer, tinyHfConfig } from "../../actors/roles/mod.ts";
 import { Generator } from "../../engine/generate/mod.ts";
 import { parseDecoderConfig } from "../../engine/io/mod.ts";
 import { loadWeights, ModelRuntime } from "../../engine/models/mod.ts";

@@ -4,8 +4,8 @@
  * methods are retried (`maxTaskRetries`), which is how a killed rollout actor's in-flight work gets re-queued.
  */
 import { resolve } from "node:path";
-import type { ActorHandle } from "../../actors/handle.ts";
-import type { Cluster } from "../../actors/cluster.ts";
+import type { ActorHandle } from "../../actors/mod.ts";
+import type { Cluster } from "../../actors/mod.ts";
 import {
   AssistantRewriter,
   type AssistantSpec,
@@ -21,11 +21,11 @@ import {
   RolloutActor,
   tinyHfConfig,
 } from "../../actors/roles/mod.ts";
-import { EMBEDDING } from "../../actors/roles/learners.ts";
+import { EMBEDDING } from "../../actors/roles/mod.ts";
 import type { SaveDtype } from "../../engine/io/mod.ts";
 import type { WeightDtype } from "../../actors/weights/mod.ts";
 import type { ModelConfig, RunConfig } from "../../rl/mod.ts";
-import { CallTimeoutError, ConfigError, NoRespondersError } from "../../shared/errors.ts";
+import { CallTimeoutError, ConfigError, NoRespondersError } from "../../shared/mod.ts";
 
 /** Restarts and retries the stateless roles get (rollout, reward, reference, negatives). */
 export const ROLE_FAULT_TOLERANCE = { maxRestarts: 3, maxTaskRetries: 3 } as const;

@@ -4,9 +4,9 @@
  * runs greedy decoding on the held-out set and measures the RM on held-out verification pairs. Where the work runs,
  * and retrying it when an actor dies, is the runtime's business (pools and idempotent methods).
  */
-import type { ActorPool } from "../../actors/pool.ts";
+import type { ActorPool } from "../../actors/mod.ts";
 import type { RewardActor, RolloutActor, RolloutSample } from "../../actors/roles/mod.ts";
-import type { ActorHandle } from "../../actors/handle.ts";
+import type { ActorHandle } from "../../actors/mod.ts";
 import type { VerificationPair } from "./data.ts";
 import {
   accuracyOf,

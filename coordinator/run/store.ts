@@ -8,10 +8,10 @@
  * with its latest value, so the KV never lags by more than one round trip and never falls behind in order.
  */
 import type { JobConfig } from "../../rl/mod.ts";
-import { decode, encode } from "../../shared/codec.ts";
-import { createLogger } from "../../shared/log.ts";
-import { checkToken } from "../../shared/subjects.ts";
-import { KvConflictError, type KvStore, type MessageStream, type Transport } from "../../shared/transport.ts";
+import { decode, encode } from "../../shared/mod.ts";
+import { createLogger } from "../../shared/mod.ts";
+import { checkToken } from "../../shared/mod.ts";
+import { KvConflictError, type KvStore, type MessageStream, type Transport } from "../../shared/mod.ts";
 import type { MetricPoint, RunState, RunStatus } from "./job.ts";
 
 /** KV key prefix of run records in the state bucket. */

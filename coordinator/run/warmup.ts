@@ -9,10 +9,10 @@
  * paper adds an LLM judge; Coop has none). It covers what the SFT policy writes; what a policy writes after drifting
  * away from that is where a static RM can be exploited.
  */
-import { type ActorHandle } from "../../actors/handle.ts";
+import { type ActorHandle } from "../../actors/mod.ts";
 import { weightsBlobName } from "../../actors/weights/mod.ts";
 import { PolicyLearner, RewardActor, RewardLearner, RolloutActor } from "../../actors/roles/mod.ts";
-import { configOf, publishWeights } from "../../actors/roles/model_spec.ts";
+import { configOf, publishWeights } from "../../actors/roles/mod.ts";
 import { loadWeights } from "../../engine/models/mod.ts";
 import {
   accuracyOf,
@@ -30,7 +30,7 @@ import {
   type SftConfig,
   verify,
 } from "../../rl/mod.ts";
-import { ConfigError } from "../../shared/errors.ts";
+import { ConfigError } from "../../shared/mod.ts";
 import { absolutePath } from "./checkpoint.ts";
 import { loadRunData, tasksForStep, verificationPairs } from "./data.ts";
 import { isDue, type JobContext } from "./job.ts";

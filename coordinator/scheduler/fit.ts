@@ -4,7 +4,7 @@
  * request does not fit. Pure functions; the `Scheduler` class in `scheduler.ts` owns the state.
  */
 
-import { PlacementError } from "../../shared/errors.ts";
+import { PlacementError } from "../../shared/mod.ts";
 import type { Allocation, Demand, NodeSpec, NodeUsage, Quantities } from "./types.ts";
 
 /**

@@ -16,7 +16,7 @@ import {
   poolOf,
   sumNeeds,
 } from "./fit.ts";
-import { PlacementError } from "../../shared/errors.ts";
+import { PlacementError } from "../../shared/mod.ts";
 import type { Allocation, Demand, NodeSpec, PlacementStrategy, PlaceOptions } from "./types.ts";
 
 /** A registered node: its spec, total and free resources, and the actors on it. */

@@ -4,7 +4,7 @@
  * and no entry grows with the cluster. `assembleScheduler` turns the entries read back after a restart into the
  * `SchedulerJson` that `Scheduler.fromJSON` validates.
  */
-import { ConfigError } from "../../shared/errors.ts";
+import { ConfigError } from "../../shared/mod.ts";
 import { copyRequest } from "./fit.ts";
 import type { GroupRecord } from "./groups.ts";
 import { type ActorEntry, type PendingActor, type PlacedActor, SCHEDULER_JSON, type SchedulerJson } from "./types.ts";

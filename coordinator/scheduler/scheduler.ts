@@ -6,7 +6,7 @@
  * `toJSON()` in KV and rebuilds it with `Scheduler.fromJSON()` after a restart.
  */
 
-import { ConfigError, NotFoundError, PlacementError } from "../../shared/errors.ts";
+import { ConfigError, NotFoundError, PlacementError } from "../../shared/mod.ts";
 import {
   allocate,
   bestCandidate,

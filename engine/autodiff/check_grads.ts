@@ -3,8 +3,8 @@
  * with a fixed random tensor to a scalar, its analytic gradient comes from `gradients`, and each input element is
  * nudged by +-eps through the same onnxruntime session (central differences).
  */
-import { mulberry32 } from "../../shared/random.ts";
-import { type DType, type Tensor, tensor } from "../../shared/tensor.ts";
+import { mulberry32 } from "../../shared/mod.ts";
+import { type DType, type Tensor, tensor } from "../../shared/mod.ts";
 import { Graph, isFloat, op, type Sym, toOnnx } from "../graph/mod.ts";
 import { createSession, fromOrt, type SessionOptions } from "../session/mod.ts";
 import { gradients } from "./backward.ts";

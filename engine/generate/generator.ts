@@ -12,7 +12,7 @@
  * onnxruntime each step; returning only the new keys/values removes both copies.
  */
 import type * as ort from "onnxruntime-node";
-import { tensor } from "../../shared/tensor.ts";
+import { tensor } from "../../shared/mod.ts";
 import { Graph, op } from "../graph/mod.ts";
 import {
   BucketedRunner,

@@ -3,7 +3,7 @@
  * Runs in JS on the decode graph's last-position logits; for one row of a 150k vocabulary that is well under the
  * cost of the decode step itself.
  */
-import { CoopError } from "../../shared/errors.ts";
+import { CoopError } from "../../shared/mod.ts";
 import type { Rng } from "./rng.ts";
 
 /** How to pick the next token. `temperature: 0` (the default) is greedy. */

@@ -3,8 +3,8 @@
  * ONNX ops, and a `Graph` that owns them. Nodes are appended in creation order, which is therefore a topological
  * order; the backward walker and the serializer both rely on that.
  */
-import { CoopError } from "../../shared/errors.ts";
-import { type DType, shapeSize, Tensor } from "../../shared/tensor.ts";
+import { CoopError } from "../../shared/mod.ts";
+import { type DType, shapeSize, Tensor } from "../../shared/mod.ts";
 
 /** A static shape: every dim is a known non-negative integer (dynamic lengths are handled by shape buckets). */
 export type Shape = readonly number[];

@@ -2,7 +2,7 @@
  * Operand checks and shape inference shared by the primitive ops in `ops.ts`: a failure names the op and the
  * operands' dtypes and shapes, so a mismatch is reported where the graph is built rather than by onnxruntime.
  */
-import type { DType } from "../../shared/tensor.ts";
+import type { DType } from "../../shared/mod.ts";
 import { fmtShape, Graph, GraphBuildError, GraphShapeError, type Shape, Sym, tensorOf } from "./graph.ts";
 
 /** A symbolic tensor or a plain number (lifted to a scalar constant of the other operand's dtype). */

@@ -3,7 +3,7 @@
  * AttributeProto, TensorProto, ValueInfoProto). Field numbers follow onnx/onnx.proto. Large payloads (weights) are
  * kept as references to their bytes until `finish`, which copies each of them exactly once into the model buffer.
  */
-import type { DType, Tensor } from "../../shared/tensor.ts";
+import type { DType, Tensor } from "../../shared/mod.ts";
 import { type Attr, Graph, GraphBuildError, type Node, ONNX_DTYPE, type Sym } from "./graph.ts";
 
 /** The default-domain opset the builder emits. */

@@ -3,7 +3,7 @@
  * shape mismatch is caught at build time with the op and the shapes in the message. Everything else (softmax
  * cross-entropy, RMSNorm, attention, ...) is a composition of these, so its gradient comes from the rules table.
  */
-import type { DType } from "../../shared/tensor.ts";
+import type { DType } from "../../shared/mod.ts";
 import { fmtShape, type Graph, GraphBuildError, ONNX_DTYPE, type Sym, tensorOf } from "./graph.ts";
 import { broadcastShapes, elementwise, fail, graphOf, int64s, lift, normAxis, type Operand, unary } from "./infer.ts";
 

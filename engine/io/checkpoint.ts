@@ -3,8 +3,8 @@
  * a `generation_config.json` for causal LMs, and the weights' dtype recorded in config.json. Weights can be stored
  * as bfloat16 or float16 (round to nearest even), halving the files; the engine computes in float32 either way.
  */
-import { CoopError } from "../../shared/errors.ts";
-import { Tensor } from "../../shared/tensor.ts";
+import { CoopError } from "../../shared/mod.ts";
+import { Tensor } from "../../shared/mod.ts";
 import type { DecoderConfig } from "./config.ts";
 
 /** Raised when a checkpoint cannot be completed (an unreadable tokenizer file, a bad dtype). */

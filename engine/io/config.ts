@@ -3,7 +3,7 @@
  * Accepts transformers 4 configs (`rope_theta` at the top level, as Qwen2.5 ships) and transformers 5 configs
  * (`rope_parameters: {rope_theta, rope_type}`).
  */
-import { CoopError } from "../../shared/errors.ts";
+import { CoopError } from "../../shared/mod.ts";
 
 /** The architecture families the decoder implements. */
 export type ModelFamily = "llama" | "qwen2";

@@ -19,3 +19,6 @@ export {
   generationConfigOf,
   TOKENIZER_FILE_NAMES,
 } from "./checkpoint.ts";
+export { layoutBytes } from "./safetensors.ts";
+export type { SafetensorsLayout } from "./safetensors.ts";
+export { safetensorsLayout } from "./safetensors.ts";

@@ -2,8 +2,8 @@
  * The safetensors format (huggingface/safetensors): an 8-byte little-endian header length, a JSON header mapping
  * each name to `{dtype, shape, data_offsets}` relative to the data section, then the raw little-endian bytes.
  */
-import { CoopError } from "../../shared/errors.ts";
-import { type DType, DTYPE_BYTES, shapeSize, Tensor, viewAs } from "../../shared/tensor.ts";
+import { CoopError } from "../../shared/mod.ts";
+import { type DType, DTYPE_BYTES, shapeSize, Tensor, viewAs } from "../../shared/mod.ts";
 
 /** Raised when a safetensors file is malformed or holds a dtype Coop does not carry. */
 export class SafetensorsError extends CoopError {

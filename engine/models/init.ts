@@ -5,7 +5,7 @@
  * or trig per sample. The table reaches |z| = 4.3 (the 1/131,072 quantile), so tails beyond that are cut
  * (probability 2e-5), which is below what truncated-normal initialisers already cut.
  */
-import { Mulberry32Stream } from "../../shared/random.ts";
+import { Mulberry32Stream } from "../../shared/mod.ts";
 
 const SEGMENTS = 1 << 16;
 

@@ -3,8 +3,8 @@
  * transformers checkpoint loads unchanged: checking a checkpoint against the config, random initialisation and
  * saving back to `model.safetensors` + `config.json`.
  */
-import { CoopError } from "../../shared/errors.ts";
-import { Tensor } from "../../shared/tensor.ts";
+import { CoopError } from "../../shared/mod.ts";
+import { Tensor } from "../../shared/mod.ts";
 import { type DecoderConfig, readSafetensors, toFloat32, toHfConfig, writeSafetensors } from "../io/mod.ts";
 import { fillNormal } from "./init.ts";
 

@@ -3,8 +3,8 @@
  * once, fed to every run without conversion) and one compiled session per static input shape.
  */
 import * as ort from "onnxruntime-node";
-import { CoopError } from "../../shared/errors.ts";
-import type { Tensor } from "../../shared/tensor.ts";
+import { CoopError } from "../../shared/mod.ts";
+import type { Tensor } from "../../shared/mod.ts";
 import { type Graph, toOnnx } from "../graph/mod.ts";
 import type { DecoderConfig } from "../io/mod.ts";
 import { createSession, type Feed, type Session, type SessionOptions, toOrt } from "../session/mod.ts";

@@ -3,7 +3,7 @@
  * through our graphs and compares each quantity with the reference within the README's tolerances (logits/scores
  * 1e-4 relative, loss 1e-5 absolute, gradients 1e-3 relative per tensor, greedy tokens exact or a tie).
  */
-import { type Tensor, tensor } from "../../shared/tensor.ts";
+import { type Tensor, tensor } from "../../shared/mod.ts";
 import { gradients } from "../autodiff/mod.ts";
 import { argmax, Generator } from "../generate/mod.ts";
 import { Graph, nn, op, toOnnx } from "../graph/mod.ts";

@@ -2,8 +2,8 @@
  * Reader for reference-fixture folders (the layout of `tests/fixtures/hf`): config.json, model.safetensors,
  * inputs.json, expected.safetensors and optionally grads.safetensors.
  */
-import { CoopError } from "../../shared/errors.ts";
-import type { Tensor } from "../../shared/tensor.ts";
+import { CoopError } from "../../shared/mod.ts";
+import type { Tensor } from "../../shared/mod.ts";
 import { type DecoderConfig, readDecoderConfig, readSafetensors } from "../io/mod.ts";
 import { loadWeights, type Weights } from "../models/mod.ts";
 

@@ -2,7 +2,7 @@
  * Scoring for learners and reward actors: per-token log-probs of given sequences (policy and reference) and
  * reward-model scores, on a model runtime's current weights. Rows are right-padded to a length bucket.
  */
-import { tensor } from "../../shared/tensor.ts";
+import { tensor } from "../../shared/mod.ts";
 import { Graph, type Sym } from "../graph/mod.ts";
 import {
   BucketedRunner,

@@ -3,8 +3,8 @@
  * and `ort.Tensor` (both are a typed array plus a shape, so each wraps the other's buffer).
  */
 import * as ort from "onnxruntime-node";
-import { CoopError } from "../../shared/errors.ts";
-import { type DType, Tensor } from "../../shared/tensor.ts";
+import { CoopError } from "../../shared/mod.ts";
+import { type DType, Tensor } from "../../shared/mod.ts";
 
 /** Where a session runs. `cuda` needs the onnxruntime-node CUDA build. */
 export type ExecutionProvider = "cpu" | "cuda";

@@ -10,7 +10,7 @@
  *   parameters and moments (state is held twice while a step runs); kept as the reference the in-place path is
  *   tested against.
  */
-import type { DType } from "../../shared/tensor.ts";
+import type { DType } from "../../shared/mod.ts";
 import { gradients } from "../autodiff/mod.ts";
 import { Graph, GraphBuildError, op, type Shape, Sym, toOnnx } from "../graph/mod.ts";
 import { splitRowScatter } from "./row_scatter.ts";

@@ -17,8 +17,8 @@
  * path keeps feeding the previous tensors.
  */
 import type * as ort from "onnxruntime-node";
-import { CoopError } from "../../shared/errors.ts";
-import { type DType, Tensor } from "../../shared/tensor.ts";
+import { CoopError } from "../../shared/mod.ts";
+import { type DType, Tensor } from "../../shared/mod.ts";
 import { Graph, type Shape } from "../graph/mod.ts";
 import { adamwInPlace, type AdamWOptions, clipCoefficient } from "../optim/mod.ts";
 import { addRows } from "./row_scatter.ts";

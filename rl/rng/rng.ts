@@ -2,7 +2,7 @@
  * A small seeded PRNG so every task set, negative rewrite and pair choice is reproducible from a seed alone
  * (Math.random cannot be seeded, and a resumed run must replay the same choices).
  */
-import { mulberry32 } from "../../shared/random.ts";
+import { mulberry32 } from "../../shared/mod.ts";
 
 /** A seeded pseudo-random source (mulberry32: 32-bit state, period 2^32, plenty for data generation). */
 export class Rng {

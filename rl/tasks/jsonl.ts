@@ -4,7 +4,7 @@
  * with its 1-based line number and reason, so a run can say "loaded 7469, skipped 3 (lines 12, 40, 977)".
  */
 
-import { CoopError } from "../../shared/errors.ts";
+import { CoopError } from "../../shared/mod.ts";
 import { extractAnswer } from "../verify/mod.ts";
 import type { MathTask } from "./task.ts";
 

@@ -8,7 +8,7 @@
  * level k ≥ 3 = a chain of k−1 such steps. Every task is a pure function of (seed, index), so a set of n tasks is
  * a prefix of a set of n+1 and a resumed run regenerates the same data.
  */
-import { CoopError } from "../../shared/errors.ts";
+import { CoopError } from "../../shared/mod.ts";
 
 import { mixSeed, Rng } from "../rng/mod.ts";
 import type { MathTask } from "./task.ts";

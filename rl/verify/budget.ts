@@ -4,7 +4,7 @@
  * and input sizes are capped so a single step stays small (see latex.ts).
  */
 
-import { CoopError } from "../../shared/errors.ts";
+import { CoopError } from "../../shared/mod.ts";
 
 /** The deadline of one verification, as a `performance.now()` time. */
 export interface Budget {

@@ -5,7 +5,7 @@
  * powers and factorials, whose sizes are capped.
  */
 
-import { CoopError } from "../../shared/errors.ts";
+import { CoopError } from "../../shared/mod.ts";
 import { parseDecimal, type Rational, rational } from "./rational.ts";
 
 /** A MathJSON expression as `BoxedExpression.json` gives it. */

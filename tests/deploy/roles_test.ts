@@ -7,7 +7,7 @@
 import { ok, rejects, strictEqual } from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { Cluster } from "../../actors/cluster.ts";
+import { Cluster } from "../../actors/core/cluster.ts";
 import { Counter } from "../../actors/demo_actors.ts";
 import { writeCreds } from "../../coordinator/creds.ts";
 import { ManagedProcess } from "../../coordinator/local_cluster.ts";

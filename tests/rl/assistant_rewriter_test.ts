@@ -9,7 +9,7 @@
 import { deepStrictEqual, ok, strictEqual, throws } from "node:assert";
 import { type LocalCluster, startLocalCluster } from "../../coordinator/local_cluster.ts";
 import { spawnRoles } from "../../coordinator/run/roles.ts";
-import type { ActorHandle } from "../../actors/handle.ts";
+import type { ActorHandle } from "../../actors/core/handle.ts";
 import { type AssistantRewriter, rewritePrompt, tinyHfConfig } from "../../actors/roles/mod.ts";
 import { parseDecoderConfig } from "../../engine/io/mod.ts";
 import { initWeights, saveModel } from "../../engine/models/mod.ts";

@@ -4,7 +4,7 @@
  */
 import { ok, strictEqual } from "node:assert";
 import { fileURLToPath } from "node:url";
-import type { Cluster } from "../../actors/cluster.ts";
+import type { Cluster } from "../../actors/core/cluster.ts";
 import { createApp } from "../../coordinator/api.ts";
 import { RunManager } from "../../coordinator/run/manager.ts";
 import { runsRouter } from "../../coordinator/run/router.ts";

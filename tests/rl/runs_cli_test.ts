@@ -5,7 +5,7 @@
  */
 import { deepStrictEqual, ok, strictEqual } from "node:assert";
 import { fileURLToPath } from "node:url";
-import type { Cluster } from "../../actors/cluster.ts";
+import type { Cluster } from "../../actors/core/cluster.ts";
 import { createApp } from "../../coordinator/api.ts";
 import { emptyAccounting, type MetricPoint, type RunStatus } from "../../coordinator/run/job.ts";
 import { RunManager } from "../../coordinator/run/manager.ts";

@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertInstanceOf, assertRejects } from "./assert.ts";
-import { Cluster } from "../../actors/cluster.ts";
+import { Cluster } from "../../actors/core/cluster.ts";
 import { Counter } from "../../actors/demo_actors.ts";
 import {
   ActorCallError,

@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertRejects, assertThrows } from "./assert.ts";
-import { Cluster } from "../../actors/cluster.ts";
+import { Cluster } from "../../actors/core/cluster.ts";
 import { Counter } from "../../actors/demo_actors.ts";
 import { encode } from "../../shared/codec.ts";
 import { DecodeError, MessageTooLargeError } from "../../shared/errors.ts";

@@ -12,8 +12,8 @@
  *   deno run -A coordinator/run/experiments/rm_lr_sweep.ts [--steps 100] 1e-5 1e-4 3e-4 1e-3 3e-3
  */
 import { parseArgs } from "node:util";
-import { RewardLearner } from "../../../actors/roles/learners.ts";
-import { loadTokenizer } from "../../../actors/roles/model_spec.ts";
+import { RewardLearner } from "../../../actors/roles/mod.ts";
+import { loadTokenizer } from "../../../actors/roles/mod.ts";
 import { Generator } from "../../../engine/generate/mod.ts";
 import { parseDecoderConfig } from "../../../engine/io/mod.ts";
 import { loadWeights, ModelRuntime } from "../../../engine/models/mod.ts";

@@ -1,2 +1,0 @@
-/** Moved to core/context.ts (the client API the role actors import); kept for importers outside actors/. */
-export * from "./core/context.ts";

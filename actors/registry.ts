@@ -1,2 +1,0 @@
-/** Moved to core/registry.ts (the client API the role actors import); kept for importers outside actors/. */
-export * from "./core/registry.ts";
