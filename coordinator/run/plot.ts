@@ -168,8 +168,8 @@ export function lineChartSvg(spec: LineChartSpec): string {
   const y = axis(spec, 1, plot.bottom, plot.top);
   return [
     ...frame(spec, width, height, plot),
-    ...x.ticks.flatMap((t) => xTick(t, x, plot)),
-    ...y.ticks.flatMap((t) => yTick(t, y, plot)),
+    ...x.ticks.flatMap((t) => tick("x", t, x, plot)),
+    ...y.ticks.flatMap((t) => tick("y", t, y, plot)),
     ...axisLabels(spec, height, plot),
     ...spec.series.flatMap((s, i) => seriesSvg(s, i, x.scale, y.scale, plot)),
     "</svg>",
@@ -195,25 +195,16 @@ function frame(spec: LineChartSpec, width: number, height: number, plot: PlotBox
   ];
 }
 
-function xTick(t: number, x: Axis, plot: PlotBox): string[] {
-  const at = x.scale(t);
+function tick(dim: "x" | "y", t: number, axis: Axis, plot: PlotBox): string[] {
+  const at = axis.scale(t);
+  const [grid, mark, label] = dim === "x"
+    ? [[at, plot.top, at, plot.bottom], [at, plot.bottom, at, plot.bottom + 5], [at, plot.bottom + 18, "middle"]]
+    : [[plot.left, at, plot.right, at], [plot.left - 5, at, plot.left, at], [plot.left - 8, at + 4, "end"]];
   return [
-    `<line class="grid" x1="${at}" y1="${plot.top}" x2="${at}" y2="${plot.bottom}" stroke="#eeeeee"/>`,
-    `<line x1="${at}" y1="${plot.bottom}" x2="${at}" y2="${plot.bottom + 5}" stroke="#999999"/>`,
-    `<text class="tick x" data-value="${t}" x="${at}" y="${plot.bottom + 18}" text-anchor="middle" fill="#444444">${
-      formatTick(t, x.step)
-    }</text>`,
-  ];
-}
-
-function yTick(t: number, y: Axis, plot: PlotBox): string[] {
-  const at = y.scale(t);
-  return [
-    `<line class="grid" x1="${plot.left}" y1="${at}" x2="${plot.right}" y2="${at}" stroke="#eeeeee"/>`,
-    `<line x1="${plot.left - 5}" y1="${at}" x2="${plot.left}" y2="${at}" stroke="#999999"/>`,
-    `<text class="tick y" data-value="${t}" x="${plot.left - 8}" y="${at + 4}" text-anchor="end" fill="#444444">${
-      formatTick(t, y.step)
-    }</text>`,
+    `<line class="grid" x1="${grid[0]}" y1="${grid[1]}" x2="${grid[2]}" y2="${grid[3]}" stroke="#eeeeee"/>`,
+    `<line x1="${mark[0]}" y1="${mark[1]}" x2="${mark[2]}" y2="${mark[3]}" stroke="#999999"/>`,
+    `<text class="tick ${dim}" data-value="${t}" x="${label[0]}" y="${label[1]}" text-anchor="${label[2]}" ` +
+    `fill="#444444">${formatTick(t, axis.step)}</text>`,
   ];
 }
 
