@@ -43,6 +43,9 @@ export interface HandleInfo<T> {
 const DEFAULT_TIMEOUT_MS = 300_000;
 const POLL_MS = 1000;
 
+/** How long a call to a replaced incarnation may wait for its "no responders" before it counts as lost. */
+const STALE_CALL_GRACE_MS = 1000;
+
 /**
  * What one client knows about one actor: its latest record, calls in flight (so a process exit can fail them at
  * once), and waiters for the actor to become alive. Shared by every handle on that actor in this client.
@@ -76,9 +79,17 @@ export class ActorEntry {
     if (record.incarnation === this.record.incarnation && record.updatedAt < this.record.updatedAt) return;
     this.record = record;
     // A newer incarnation means the older host is gone (its node was lost, say: no exit event comes then), so its
-    // calls in flight will not be answered: fail them now, as an exit event would, instead of at their timeout.
-    for (const call of this.#inFlight) {
-      if (call.incarnation < record.incarnation) call.fail(new ActorDiedError("actor was restarted during the call"));
+    // calls in flight will not be answered: fail them, as an exit event would, instead of at their timeout. After a
+    // grace: a frame sent to a host that is already gone comes back as "no responders" within milliseconds, and
+    // recover() resends it safely; only a call still unanswered after that was delivered and will never be answered.
+    const stale = [...this.#inFlight].filter((call) => call.incarnation < record.incarnation);
+    if (stale.length > 0) {
+      const timer = setTimeout(() => {
+        for (const call of stale) {
+          if (this.#inFlight.has(call)) call.fail(new ActorDiedError("actor was restarted during the call"));
+        }
+      }, STALE_CALL_GRACE_MS);
+      Deno.unrefTimer(timer);
     }
     for (const wake of this.#waiters) wake();
   }
