@@ -6,7 +6,7 @@
  */
 import * as ort from "onnxruntime-node";
 import { Generator } from "../engine/generate/generator.ts";
-import { Rng } from "../engine/generate/rng.ts";
+import { Rng } from "../shared/mod.ts";
 import { type DecoderConfig, parseDecoderConfig, toHfConfig } from "../engine/io/mod.ts";
 import { initWeights } from "../engine/models/params.ts";
 import { ModelRuntime } from "../engine/models/runtime.ts";
@@ -105,7 +105,7 @@ class MatmulProbe {
 
 function randomBatch(model: BenchModel, rng: Rng) {
   const { batch: b, seq: t } = model;
-  const ids = Array.from({ length: b * t }, () => 1 + rng.int(model.config.vocabSize - 1));
+  const ids = Array.from({ length: b * t }, () => 1 + rng.int(0, model.config.vocabSize - 2));
   return {
     input_ids: tensor("int64", [b, t], ids),
     attention_mask: tensor("int64", [b, t], new Array(b * t).fill(1)),
@@ -161,7 +161,7 @@ async function generationTokS(
     const rng = new Rng(4);
     const prompts = Array.from(
       { length: options.batch },
-      () => Array.from({ length: options.prompt }, () => 1 + rng.int(model.config.vocabSize - 1)),
+      () => Array.from({ length: options.prompt }, () => 1 + rng.int(0, model.config.vocabSize - 2)),
     );
     const generator = new Generator(runtime);
     const run = (mode: "kv" | "recompute") =>

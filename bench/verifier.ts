@@ -10,7 +10,7 @@ import { parseArgs } from "node:util";
 import { generateTasks } from "../rl/mod.ts";
 import { verify, warmVerifier } from "../rl/verify/mod.ts";
 import { CASES } from "../rl/verify/cases.ts";
-import { Rng } from "../rl/rng/mod.ts";
+import { Rng } from "../shared/mod.ts";
 import { columns, printTable, summarize, writeBenchJson } from "./report.ts";
 
 /** The commit whose rl/verifier.ts is the baseline (regex extraction, last-number fallback, text equality). */

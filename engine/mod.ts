@@ -29,7 +29,6 @@ export {
   type GradRule,
   MissingGradRuleError,
   randomTensor,
-  rng,
   RULES,
 } from "./autodiff/mod.ts";
 export {

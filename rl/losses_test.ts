@@ -6,7 +6,7 @@ import type { Tensor } from "../shared/tensor.ts";
 import { grpoLoss, type GrpoLossOptions } from "./grpo.ts";
 import { bceLossGraph, grpoLossGraph, pairwiseLossGraph } from "./losses.ts";
 import { bceLoss, pairwiseLoss } from "./pairs.ts";
-import { Rng } from "./rng/mod.ts";
+import { Rng } from "../shared/mod.ts";
 
 function close(actual: number, expected: number, tol: number, what: string): void {
   ok(Math.abs(actual - expected) <= tol * (1 + Math.abs(expected)), `${what}: expected ${expected}, got ${actual}`);

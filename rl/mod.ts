@@ -7,7 +7,6 @@ export { answersMatch, cleanLatex, extractAnswer, normalizeAnswer, verify } from
 export type { AnswerSource, ExtractedAnswer, NormalizedAnswer, Verdict, VerifyResult } from "./verify/mod.ts";
 export { divide, equals, formatRational, parseDecimal, rational, toNumber } from "./verify/mod.ts";
 export type { Rational } from "./verify/mod.ts";
-export { mixSeed, Rng } from "./rng/mod.ts";
 export {
   applyOp,
   DatasetError,

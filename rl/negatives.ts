@@ -6,7 +6,7 @@
  * like a real arithmetic mistake rather than a mismatched last line. Callers still filter with the verifier.
  */
 
-import type { Rng } from "./rng/mod.ts";
+import type { Rng } from "../shared/mod.ts";
 
 /** How a negative was made. */
 export type NegativeStrategy =

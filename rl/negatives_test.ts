@@ -1,6 +1,6 @@
 import { deepStrictEqual as assertEquals, ok } from "node:assert";
 import { parseSteps, RuleNegativeSynthesizer } from "./negatives.ts";
-import { Rng } from "./rng/mod.ts";
+import { Rng } from "../shared/mod.ts";
 import { generateTasks } from "./tasks/synthetic.ts";
 import { verify } from "./verify/mod.ts";
 

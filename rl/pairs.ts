@@ -8,7 +8,7 @@
  */
 
 import type { NegativeCandidate, NegativeStrategy, NegativeSynthesizer } from "./negatives.ts";
-import { mixSeed, Rng } from "./rng/mod.ts";
+import { mixSeed, Rng } from "../shared/mod.ts";
 import { type Verdict, verify } from "./verify/mod.ts";
 
 /**

@@ -8,7 +8,7 @@
 import type { ChatMessage } from "../engine/tokenizers/mod.ts";
 import type { NegativeSynthesizer } from "./negatives.ts";
 import { buildPairs, type CooperPair } from "./pairs.ts";
-import { mixSeed, Rng } from "./rng/mod.ts";
+import { mixSeed, Rng } from "../shared/mod.ts";
 import type { MathTask } from "./tasks/task.ts";
 import { verify } from "./verify/mod.ts";
 

@@ -2,7 +2,7 @@ import { deepStrictEqual, ok, throws } from "node:assert/strict";
 import { decode, encode } from "./codec.ts";
 import { DecodeError } from "./errors.ts";
 import { checkFrameBounds } from "./msgpack_bounds.ts";
-import { mulberry32 } from "./random.ts";
+import { Rng } from "./random.ts";
 import { tensor } from "./tensor.ts";
 import { nestedArrayBomb } from "../tests/runtime/hostile_frames.ts";
 
@@ -11,7 +11,8 @@ function rssMb(): number {
 }
 
 Deno.test("bounds - well-formed frames of every type pass and decode unchanged", () => {
-  const random = mulberry32(7);
+  const rng = new Rng(7);
+  const random = () => rng.next();
   const values: unknown[] = [
     null,
     true,
@@ -90,7 +91,8 @@ Deno.test("bounds - a frame of many empty maps stays linear in its size", () => 
 });
 
 Deno.test("bounds - random mutations of real frames never escape as anything but DecodeError", () => {
-  const random = mulberry32(42);
+  const rng = new Rng(42);
+  const random = () => rng.next();
   const base = encode({ op: "spawn", args: [1, "two", [3, { four: 4 }]], t: tensor("int32", [2], [5, 6]) });
   for (let i = 0; i < 5000; i++) {
     const frame = base.slice(0, 1 + Math.floor(random() * base.length));

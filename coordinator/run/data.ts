@@ -10,11 +10,9 @@ import {
   generateTasks,
   loadTaskFile,
   type MathTask,
-  mixSeed,
-  Rng,
   RuleNegativeSynthesizer,
 } from "../../rl/mod.ts";
-import { ConfigError } from "../../shared/mod.ts";
+import { ConfigError, mixSeed, Rng } from "../../shared/mod.ts";
 
 /** Training and held-out tasks of a run. */
 export interface RunData {

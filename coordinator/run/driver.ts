@@ -9,6 +9,7 @@
  * dropped, counted as `dropped-stale`, and regenerated. Every sample id goes through the ledger exactly once per
  * state: generated → scored → trained | dropped-stale.
  */
+import { mixSeed } from "../../shared/mod.ts";
 import type { ActorPool } from "../../actors/mod.ts";
 import type { RolloutActor } from "../../actors/roles/mod.ts";
 import {
@@ -18,7 +19,6 @@ import {
   groupAdvantages,
   HackingMonitor,
   isStale,
-  mixSeed,
   type RunConfig,
   SampleLedger,
   SkipGuard,

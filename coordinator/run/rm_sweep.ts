@@ -12,6 +12,7 @@
  * Samples are cached in `--cache` so configs differ only in the RM. One JSON line per evaluation on stdout:
  *   deno run -A coordinator/run/rm_sweep.ts --policy runs/demo/sft/policy --layout ref-last --d 64 --layers 2
  */
+import { mixSeed } from "../../shared/mod.ts";
 import { parseArgs } from "node:util";
 import { RewardLearner } from "../../actors/roles/mod.ts";
 import { loadTokenizer, tinyHfConfig } from "../../actors/roles/mod.ts";
@@ -25,7 +26,6 @@ import {
   formatPrompt,
   formatRmInput,
   type MathTask,
-  mixSeed,
   type RmLayout,
   RuleNegativeSynthesizer,
   verify,

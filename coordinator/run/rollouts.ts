@@ -4,19 +4,12 @@
  * runs greedy decoding on the held-out set and measures the RM on held-out verification pairs. Where the work runs,
  * and retrying it when an actor dies, is the runtime's business (pools and idempotent methods).
  */
+import { mixSeed } from "../../shared/mod.ts";
 import type { ActorPool } from "../../actors/mod.ts";
 import type { RewardActor, RolloutActor, RolloutSample } from "../../actors/roles/mod.ts";
 import type { ActorHandle } from "../../actors/mod.ts";
 import type { VerificationPair } from "./data.ts";
-import {
-  accuracyOf,
-  type MathTask,
-  mixSeed,
-  pairwiseAccuracy,
-  type PromptGroup,
-  sigmoid,
-  type Verdict,
-} from "../../rl/mod.ts";
+import { accuracyOf, type MathTask, pairwiseAccuracy, type PromptGroup, sigmoid, type Verdict } from "../../rl/mod.ts";
 
 /** One step's samples, scored. */
 export interface ScoredBatch {

@@ -21,16 +21,14 @@ import {
   formatRmInput,
   type LabelledCompletion,
   type MathTask,
-  mixSeed,
   rmAgreement,
   type RmPretrainConfig,
-  Rng,
   RuleNegativeSynthesizer,
   type SampledTask,
   type SftConfig,
   verify,
 } from "../../rl/mod.ts";
-import { ConfigError } from "../../shared/mod.ts";
+import { ConfigError, mixSeed, Rng } from "../../shared/mod.ts";
 import { absolutePath } from "./checkpoint.ts";
 import { loadRunData, tasksForStep, verificationPairs } from "./data.ts";
 import { isDue, type JobContext } from "./job.ts";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { ConfigError, NotFoundError, PlacementError } from "../../shared/errors.ts";
 import { assembleScheduler, type PlaceResult, Scheduler, type SchedulerChanges } from "./mod.ts";
-import { mulberry32 } from "../../shared/random.ts";
+import { Rng } from "../../shared/mod.ts";
 
 /** Three nodes like the placement integration test: gpus 0,1 / gpu 2 / cpu only. */
 function cluster(): Scheduler {
@@ -430,7 +430,8 @@ Deno.test("persist - per-record entries drop what names a missing node or group,
 });
 
 Deno.test("invariants - random operations keep incremental accounting and per-record entries equal to a rebuild", () => {
-  const random = mulberry32(1234); // seeded: failures replay exactly
+  const rng = new Rng(1234);
+  const random = () => rng.next(); // seeded: failures replay exactly
   const pick = <T>(items: T[]): T => items[Math.floor(random() * items.length)]!;
   const s = new Scheduler();
   let nodeCount = 0;

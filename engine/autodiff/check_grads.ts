@@ -3,19 +3,15 @@
  * with a fixed random tensor to a scalar, its analytic gradient comes from `gradients`, and each input element is
  * nudged by +-eps through the same onnxruntime session (central differences).
  */
-import { mulberry32 } from "../../shared/mod.ts";
-import { type DType, type Tensor, tensor } from "../../shared/mod.ts";
+import { type DType, Rng, type Tensor, tensor } from "../../shared/mod.ts";
 import { Graph, isFloat, op, type Sym, toOnnx } from "../graph/mod.ts";
 import { createSession, fromOrt, type SessionOptions } from "../session/mod.ts";
 import { gradients } from "./backward.ts";
 
-/** A seeded uniform [0, 1) generator (mulberry32): tests stay reproducible. */
-export const rng: (seed: number) => () => number = mulberry32;
-
-/** A tensor of uniform values in [lo, hi). */
-export function randomTensor(dtype: DType, shape: readonly number[], next: () => number, lo = -1, hi = 1): Tensor {
+/** A tensor of uniform values in [lo, hi), drawn from a seeded `Rng` so tests stay reproducible. */
+export function randomTensor(dtype: DType, shape: readonly number[], rng: Rng, lo = -1, hi = 1): Tensor {
   const n = shape.reduce((p, q) => p * q, 1);
-  return tensor(dtype, shape, Array.from({ length: n }, () => lo + (hi - lo) * next()));
+  return tensor(dtype, shape, Array.from({ length: n }, () => lo + (hi - lo) * rng.next()));
 }
 
 /** Options of `checkGrads`. */
@@ -50,7 +46,7 @@ export async function checkGrads(
   const g = new Graph("check_grads");
   const xs = inputs.map((t, i) => g.input(`x${i}`, t.dtype, t.shape));
   const y = build(g, xs);
-  const r = g.constant(randomTensor(y.dtype, y.shape, rng(options.seed ?? 7)));
+  const r = g.constant(randomTensor(y.dtype, y.shape, new Rng(options.seed ?? 7)));
   const prod = op.mul(y, r);
   const loss = y.rank === 0 ? prod : op.reduceSum(prod, y.shape.map((_, i) => i));
   const wrt = options.wrt ?? inputs.flatMap((t, i) => (isFloat(t.dtype) ? [i] : []));

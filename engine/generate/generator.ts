@@ -26,7 +26,7 @@ import {
   positionsOf,
   roundUp,
 } from "../models/mod.ts";
-import { Rng } from "./rng.ts";
+import { Rng } from "../../shared/mod.ts";
 import { checkSamplingOptions, sampleToken, type SamplingOptions } from "./sampling.ts";
 
 /** Options of {@link Generator.generate}. */

@@ -3,4 +3,3 @@ export { Generator } from "./generator.ts";
 export type { GenerateOptions, Generation, GeneratorOptions } from "./generator.ts";
 export { argmax, checkSamplingOptions, sampleToken, SamplingError } from "./sampling.ts";
 export type { SampledToken, SamplingOptions } from "./sampling.ts";
-export { Rng } from "./rng.ts";

@@ -4,7 +4,7 @@
  * cost of the decode step itself.
  */
 import { CoopError } from "../../shared/mod.ts";
-import type { Rng } from "./rng.ts";
+import type { Rng } from "../../shared/mod.ts";
 
 /** How to pick the next token. `temperature: 0` (the default) is greedy. */
 export interface SamplingOptions {

@@ -1,5 +1,5 @@
 import { deepStrictEqual as assertEquals, ok, throws } from "node:assert";
-import { Rng } from "./rng.ts";
+import { Rng } from "../../shared/mod.ts";
 import { argmax, checkSamplingOptions, sampleToken } from "./sampling.ts";
 
 Deno.test("rng - same seed same stream, different seeds differ, uniform mean near 1/2", () => {

@@ -5,7 +5,7 @@
  * or trig per sample. The table reaches |z| = 4.3 (the 1/131,072 quantile), so tails beyond that are cut
  * (probability 2e-5), which is below what truncated-normal initialisers already cut.
  */
-import { Mulberry32Stream } from "../../shared/mod.ts";
+import { Rng } from "../../shared/mod.ts";
 
 const SEGMENTS = 1 << 16;
 
@@ -58,7 +58,7 @@ const CHUNK = 1 << 14;
 /** Fills `data` with normal(0, std) samples, deterministic for `seed`. */
 export function fillNormal(data: Float32Array, seed: number, std: number): void {
   const q = quantiles();
-  const stream = new Mulberry32Stream(seed);
+  const stream = new Rng(seed);
   const words = new Uint32Array(CHUNK);
   for (let start = 0; start < data.length; start += CHUNK) {
     stream.fill(words);

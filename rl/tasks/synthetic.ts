@@ -10,7 +10,7 @@
  */
 import { CoopError } from "../../shared/mod.ts";
 
-import { mixSeed, Rng } from "../rng/mod.ts";
+import { mixSeed, Rng } from "../../shared/mod.ts";
 import type { MathTask } from "./task.ts";
 
 /** Every character generated questions and solutions use, plus `<>/_` for the reward model's input tags. */

@@ -3,7 +3,7 @@
  * verdict, and finish every call within its deadline (plus one uninterruptible step of slack).
  */
 import { ok } from "node:assert";
-import { Rng } from "../rng/mod.ts";
+import { Rng } from "../../shared/mod.ts";
 import { verify, warmVerifier } from "./verifier.ts";
 import { CASES } from "./cases.ts";
 

@@ -12,7 +12,7 @@ import { freePort, type LocalCluster, startLocalCluster } from "../../coordinato
 import { RunManager } from "../../coordinator/run/manager.ts";
 import type { ClusterSnapshot } from "../../coordinator/api.ts";
 import { parseRunConfig } from "../../rl/mod.ts";
-import { mulberry32 } from "../../shared/random.ts";
+import { Rng } from "../../shared/mod.ts";
 import { type NatsServer, startNats } from "../harness.ts";
 import { CLUSTER_TEST, eventually, rootsIn } from "../runtime/cluster_fixture.ts";
 
@@ -76,7 +76,8 @@ Deno.test(
         grpo: { samplesPerPrompt: 4, promptsPerStep: 4, maxNewTokens: 12, microBatchSize: 16 },
         rewardUpdate: { lr: 1e-3 },
       });
-      const random = mulberry32(SEED);
+      const rng = new Rng(SEED);
+      const random = () => rng.next();
       // The schedule: one fault per step from step 1 to FAULTS (the last recoveries finish before the run does),
       // the coordinator once, each role at most once (so no kill lands on a process already dead); drawn before the
       // run, so a seed names one schedule. Faults overlap: one may come while the previous still recovers.

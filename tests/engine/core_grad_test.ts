@@ -3,13 +3,14 @@
  * through real onnxruntime sessions. float64 throughout, except where noted: onnxruntime's CPU kernels lack float64
  * for those ops, so they run in float32 with eps 1e-2, rtol 2e-2, atol 2e-3 (checkGrads' float32 defaults).
  */
+import { Rng } from "../../shared/mod.ts";
 import { deepStrictEqual as assertEquals, ok as assert, throws } from "node:assert/strict";
-import { checkGrads, gradients, MissingGradRuleError, randomTensor, rng, RULES } from "../../engine/autodiff/mod.ts";
+import { checkGrads, gradients, MissingGradRuleError, randomTensor, RULES } from "../../engine/autodiff/mod.ts";
 import { Graph, GraphShapeError, nn, op, type Sym, tensorOf, toOnnx } from "../../engine/graph/mod.ts";
 import { createSession } from "../../engine/session/mod.ts";
 import { type DType, type Tensor, tensor } from "../../shared/tensor.ts";
 
-const next = rng(1234);
+const next = new Rng(1234);
 const f = (shape: number[], lo = -1, hi = 1, dtype: DType = "float64") => randomTensor(dtype, shape, next, lo, hi);
 const i64 = (shape: number[], values: number[]) => tensor("int64", shape, values);
 

@@ -2,8 +2,9 @@
  * The compiled training step: AdamW against a hand-computed update, clipping, skipping non-finite steps,
  * gradient accumulation, and a tiny model reaching a stated loss on a toy task.
  */
+import { Rng } from "../../shared/mod.ts";
 import { ok as assert, strictEqual as assertEquals, throws } from "node:assert/strict";
-import { randomTensor, rng } from "../../engine/autodiff/mod.ts";
+import { randomTensor } from "../../engine/autodiff/mod.ts";
 import { type Graph, nn, op, type Sym } from "../../engine/graph/mod.ts";
 import { Trainer, TrainerError } from "../../engine/train/mod.ts";
 import { type Tensor, tensor } from "../../shared/tensor.ts";
@@ -110,8 +111,11 @@ Deno.test("Trainer - a non-finite loss skips the update and leaves weights and s
 });
 
 Deno.test("Trainer - two micro-batches give the same step as one batch of both", async () => {
-  const next = rng(5);
-  const params = () => ({ w: randomTensor("float32", [3, 4], rng(9)), b: randomTensor("float32", [4], rng(10)) });
+  const next = new Rng(5);
+  const params = () => ({
+    w: randomTensor("float32", [3, 4], new Rng(9)),
+    b: randomTensor("float32", [4], new Rng(10)),
+  });
   const loss = (_g: Graph, p: Record<string, Sym>, b: Record<string, Sym>) => {
     const y = op.tanh(op.add(op.matmul(b.x!, p.w!), p.b!));
     return { loss: op.reduceMean(op.mul(y, y), [0, 1]), metrics: { ymean: op.reduceMean(y, [0, 1]) } };
@@ -158,7 +162,7 @@ Deno.test("Trainer - an MLP learns two-digit addition to loss < 0.05", async () 
   const b: number[] = [];
   const y: number[] = [];
   for (let i = 0; i < 10; i++) for (let j = 0; j < 10; j++) a.push(i), b.push(j), y.push(i + j);
-  const next = rng(3);
+  const next = new Rng(3);
   const init = (shape: number[], scale: number) => randomTensor("float32", shape, next, -scale, scale);
   const trainer = new Trainer({
     params: {

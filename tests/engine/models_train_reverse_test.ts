@@ -4,7 +4,7 @@
  */
 import { ok } from "node:assert";
 import { Generator } from "../../engine/generate/generator.ts";
-import { Rng } from "../../engine/generate/rng.ts";
+import { Rng } from "../../shared/mod.ts";
 import { initWeights } from "../../engine/models/params.ts";
 import { ModelRuntime } from "../../engine/models/runtime.ts";
 import { lmTrainingLoss } from "../../engine/score/mod.ts";
@@ -32,7 +32,7 @@ const config = tinyDecoderConfig({
 });
 
 function example(rng: Rng): { prompt: number[]; answer: number[] } {
-  const digits = Array.from({ length: DIGITS }, () => String(rng.int(10))).join("");
+  const digits = Array.from({ length: DIGITS }, () => String(rng.int(0, 9))).join("");
   return {
     prompt: tok.encode(`${digits}|`, { addBos: true }),
     answer: tok.encode([...digits].reverse().join(""), { addEos: true }),

@@ -7,7 +7,7 @@ import { connectNats } from "../../shared/nats_transport.ts";
 import { encodeCall, readReply } from "../../shared/protocol.ts";
 import { tensor } from "../../shared/tensor.ts";
 import type { Transport } from "../../shared/transport.ts";
-import { mulberry32 } from "../../shared/random.ts";
+import { Rng } from "../../shared/mod.ts";
 import { hashBytes, Tensors } from "./fixtures/test_actors.ts";
 import { CLUSTER_TEST, eventually, startTestCluster } from "./cluster_fixture.ts";
 
@@ -111,7 +111,8 @@ Deno.test({
       await t.step(
         "fuzz: thousands of random and mutated frames to actor, coordinator, agent and heartbeat",
         async () => {
-          const random = mulberry32(42);
+          const rng = new Rng(42);
+          const random = () => rng.next();
           const seeds = [
             encodeCall("incr", [3]),
             encodeCall("get", []),

@@ -11,6 +11,7 @@
  * Run after `./coop demo` has written the warm-up checkpoints (in-process, on one core, ~25 s per lr):
  *   deno run -A coordinator/run/experiments/rm_lr_sweep.ts [--steps 100] 1e-5 1e-4 3e-4 1e-3 3e-3
  */
+import { mixSeed } from "../../../shared/mod.ts";
 import { parseArgs } from "node:util";
 import { RewardLearner } from "../../../actors/roles/mod.ts";
 import { loadTokenizer } from "../../../actors/roles/mod.ts";
@@ -23,7 +24,6 @@ import {
   formatPrompt,
   formatRmInput,
   type MathTask,
-  mixSeed,
   RuleNegativeSynthesizer,
   verify,
 } from "../../../rl/mod.ts";
