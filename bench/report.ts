@@ -3,9 +3,9 @@
  * `bench/out/<suite>.json` writer, and percentiles.
  */
 
+import { formatTable } from "../shared/mod.ts";
 import { cpus, totalmem } from "node:os";
 import { ConfigError } from "../shared/errors.ts";
-import { formatTable } from "../coordinator/status_table.ts";
 
 /** One column of {@link printTable}. */
 export interface Column {

@@ -14,7 +14,7 @@ import type { ActorHandle } from "../actors/core/handle.ts";
 import { publishWeights, RolloutActor, tinyHfConfig } from "../actors/roles/mod.ts";
 import { initWeights } from "../engine/models/mod.ts";
 import { parseDecoderConfig } from "../engine/io/mod.ts";
-import { startLocalCluster } from "../coordinator/local_cluster.ts";
+import { startLocalCluster } from "../coordinator/local/mod.ts";
 import { RunManager } from "../coordinator/run/manager.ts";
 import { generateTasks, parseRunConfig } from "../rl/mod.ts";
 import { printTable, writeBenchJson } from "./report.ts";

@@ -10,7 +10,7 @@ import { decode, encode } from "../shared/codec.ts";
 import { connectNats, type NatsTransport } from "../shared/nats_transport.ts";
 import { encodeCall } from "../shared/protocol.ts";
 import { type Tensor, tensor } from "../shared/tensor.ts";
-import { ManagedProcess, startLocalCluster } from "../coordinator/local_cluster.ts";
+import { ManagedProcess, startLocalCluster } from "../coordinator/local/mod.ts";
 import { columns, percentile, printTable, writeBenchJson } from "./report.ts";
 
 const SELF = fileURLToPath(import.meta.url);

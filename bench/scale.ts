@@ -8,9 +8,10 @@
  *
  *   ./coop bench scale [--nodes 1000] [--actors 10000] [--concurrency 32] [--quick]
  */
+import { type ClusterSnapshot } from "../coordinator/http/mod.ts";
 import { parseArgs } from "node:util";
-import type { ClusterSnapshot } from "../coordinator/api.ts";
-import { freePort, type LocalCluster, startLocalCluster } from "../coordinator/local_cluster.ts";
+
+import { freePort, type LocalCluster, startLocalCluster } from "../coordinator/local/mod.ts";
 import { StateStore } from "../coordinator/state_store.ts";
 import { assembleScheduler } from "../coordinator/scheduler/mod.ts";
 import { encode } from "../shared/codec.ts";

@@ -14,7 +14,7 @@
  */
 import { join } from "node:path";
 import { parseSafetensors } from "../engine/io/mod.ts";
-import { startLocalNats } from "../coordinator/local_cluster.ts";
+import { startLocalNats } from "../coordinator/local/mod.ts";
 import { connectNats, type NatsTransport } from "../shared/nats_transport.ts";
 import type { Tensor } from "../shared/tensor.ts";
 import { defaultWeightsDir, digestBytes, type WeightDtype, WeightPlane } from "../actors/weights/mod.ts";

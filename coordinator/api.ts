@@ -7,21 +7,27 @@
  * error handler, the 404 handler, bearer auth and the body-size limit cover them too.
  */
 
-import { createHash, timingSafeEqual } from "node:crypto";
-import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import type { Context, Hono, MiddlewareHandler } from "hono";
-import { HTTPException } from "hono/http-exception";
-import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { ConfigError, NotFoundError } from "../shared/mod.ts";
-import { createLogger } from "../shared/mod.ts";
-import { ActorSchema, ClusterSchema, errors, IdParam, json, LogLineSchema, NodeSchema } from "./api_schemas.ts";
-import { ACTOR_STATES, type ActorState, type ActorView, type ClusterSnapshot, type LogLine } from "./api_types.ts";
-import { apiGuard } from "./api_guard.ts";
-import { bodyLimits } from "./body_limit.ts";
-import { ConflictError } from "./errors.ts";
+import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import type { Hono, MiddlewareHandler } from "hono";
+import { NotFoundError } from "../shared/mod.ts";
+import { ActorSchema, ClusterSchema, LogLineSchema, NodeSchema } from "./api_schemas.ts";
+import {
+  ACTOR_STATES,
+  type ActorState,
+  type ActorView,
+  apiGuard,
+  bearerAuth,
+  bodyLimits,
+  type ClusterSnapshot,
+  errorBody,
+  errorResponse,
+  errors,
+  IdParam,
+  json,
+  type LogLine,
+  openApiRouter,
+} from "./http/mod.ts";
 import { referenceRouter } from "./openapi_page.ts";
-
-export * from "./api_types.ts";
 
 /** What the coordinator provides to the API. Methods may be sync or async. */
 export interface ApiDeps {
@@ -45,11 +51,6 @@ export interface ApiOptions {
   maxBodyBytes?: number;
 }
 
-/** JSON error body of every failed request. */
-export interface ApiErrorBody {
-  error: { name: string; message: string };
-}
-
 /** Default and maximum number of log lines `GET /v1/actors/:id` returns. */
 export const DEFAULT_LOG_LINES = 100;
 const MAX_LOG_LINES = 10_000;
@@ -65,27 +66,7 @@ const ACTOR_QUERY = z.strictObject({
   logs: z.coerce.number().int().min(0).max(MAX_LOG_LINES).optional(),
 });
 
-/** Turns a failed request validation into a 400 naming the field (query parameter or body path). */
-export function validationHook(
-  result: { success: boolean; target: string; error?: { issues: z.core.$ZodIssue[] } },
-): void {
-  if (result.success) return;
-  const issue = result.error!.issues[0]!;
-  const field = issue.path.length > 0 ? issue.path.join(".") : (issue as { keys?: string[] }).keys?.join(", ");
-  if (result.target === "query") {
-    throw new HTTPException(400, { message: `Invalid query parameter "${field ?? "?"}": ${issue.message}` });
-  }
-  throw new HTTPException(400, { message: `Invalid request ${result.target}: ${field || "body"}: ${issue.message}` });
-}
-
-/** A new router whose request validation fails with {@link validationHook}'s 400s. */
-export function openApiRouter(): OpenAPIHono {
-  return new OpenAPIHono({ defaultHook: validationHook });
-}
-
 const SECURITY = [{ bearer: [] }];
-
-const log = createLogger({ component: "api" });
 
 /** Builds the control API app. */
 export function createApp(deps: ApiDeps, options: ApiOptions = {}): OpenAPIHono {
@@ -211,92 +192,6 @@ function addDocs(app: OpenAPIHono): void {
     },
   });
   app.route("/docs", referenceRouter());
-}
-
-/** Options for {@link bearerAuth}. */
-export interface BearerAuthOptions {
-  token: string;
-}
-
-/**
- * Middleware requiring `Authorization: Bearer <token>`. Compares SHA-256 digests with `timingSafeEqual`, so
- * neither the token's content nor its length leaks through response timing.
- */
-export function bearerAuth(options: BearerAuthOptions): MiddlewareHandler {
-  if (typeof options.token !== "string" || options.token.trim() === "") {
-    throw new ConfigError("Invalid API token: it must be a non-empty string");
-  }
-  const expected = digest(options.token);
-  return async function bearerAuth(c, next) {
-    const header = c.req.header("authorization");
-    const match = header === undefined ? null : /^Bearer\s+(.+)$/i.exec(header.trim());
-    if (match === null) return unauthorized(c, "Missing bearer token: send the header 'Authorization: Bearer <token>'");
-    if (!timingSafeEqual(digest(match[1]!), expected)) return unauthorized(c, "Invalid bearer token");
-    await next();
-  };
-}
-
-/** The API token from COOP_API_TOKEN: undefined when unset; ConfigError when set but blank. */
-export function apiTokenFromEnv(env: { get(name: string): string | undefined } = Deno.env): string | undefined {
-  const token = env.get("COOP_API_TOKEN");
-  if (token === undefined) return undefined;
-  if (token.trim() === "") {
-    throw new ConfigError("Invalid COOP_API_TOKEN: it is set but empty; unset it to disable auth or give a token");
-  }
-  return token;
-}
-
-/** Raises a 400 HTTPException naming the bad field when `c`'s query does not match `schema`. */
-export function parseQuery<T extends z.ZodType>(schema: T, c: Context): z.infer<T> {
-  const parsed = schema.safeParse(c.req.query());
-  if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0]!;
-  const field = issue.path.length > 0 ? issue.path.join(".") : (issue as { keys?: string[] }).keys?.join(", ");
-  throw new HTTPException(400, { message: `Invalid query parameter "${field ?? "?"}": ${issue.message}` });
-}
-
-function digest(value: string): Uint8Array {
-  return createHash("sha256").update(value, "utf8").digest();
-}
-
-function unauthorized(c: Context, message: string): Response {
-  c.header("WWW-Authenticate", 'Bearer realm="coop"');
-  return c.json(errorBody("UnauthorizedError", message), 401);
-}
-
-function errorBody(name: string, message: string): ApiErrorBody {
-  return { error: { name, message } };
-}
-
-const STATUS_NAMES: Record<number, string> = {
-  400: "BadRequestError",
-  401: "UnauthorizedError",
-  403: "ForbiddenError",
-  404: "NotFoundError",
-  409: "ConflictError",
-  413: "PayloadTooLargeError",
-  415: "UnsupportedMediaTypeError",
-  422: "UnprocessableEntityError",
-  503: "UnavailableError",
-};
-
-/** Turns any thrown value into the JSON error response; exported so routers with their own onError can reuse it. */
-export function errorResponse(error: unknown, c: Context): Response {
-  if (error instanceof HTTPException) {
-    const name = STATUS_NAMES[error.status] ?? "HttpError";
-    return c.json(errorBody(name, error.message || `HTTP ${error.status}`), error.status);
-  }
-  let status: ContentfulStatusCode = 500;
-  if (error instanceof NotFoundError) status = 404;
-  else if (error instanceof ConflictError) status = 409;
-  else if (error instanceof ConfigError) status = 400;
-  const name = error instanceof Error ? error.name : "Error";
-  const message = error instanceof Error ? error.message : String(error);
-  // Any 500 is the server's fault, typed or not: keep a trace of it beside the JSON the client gets.
-  if (status === 500) {
-    log.error(`API handler failed: ${name}: ${message}`, { stack: error instanceof Error ? error.stack : undefined });
-  }
-  return c.json(errorBody(name, message), status);
 }
 
 /** Counts for a quick look: nodes alive/total, actors by state, pending items. */

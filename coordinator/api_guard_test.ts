@@ -2,7 +2,7 @@ import { ok, strictEqual, throws } from "node:assert";
 import type { Cluster } from "../actors/core/cluster.ts";
 import { ConfigError } from "../shared/errors.ts";
 import { createApp } from "./api.ts";
-import { apiBindHost } from "./api_guard.ts";
+import { apiBindHost } from "./http/mod.ts";
 import { RunManager } from "./run/manager.ts";
 import { runsRouter } from "./run/router.ts";
 import { EMPTY_API_DEPS } from "./api_test_deps.ts";

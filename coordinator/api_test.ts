@@ -1,17 +1,9 @@
+import { type ActorView, apiTokenFromEnv, bearerAuth, type ClusterSnapshot, type LogLine } from "./http/mod.ts";
 import assert from "node:assert/strict";
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { ConfigError } from "../shared/errors.ts";
-import {
-  type ActorView,
-  type ApiDeps,
-  apiTokenFromEnv,
-  bearerAuth,
-  type ClusterSnapshot,
-  createApp,
-  DEFAULT_LOG_LINES,
-  type LogLine,
-} from "./api.ts";
+import { type ApiDeps, createApp, DEFAULT_LOG_LINES } from "./api.ts";
 
 const ACTORS: ActorView[] = [
   { id: "a1", name: "counter", className: "Counter", nodeId: "n1", state: "alive", restarts: 0 },

@@ -3,12 +3,12 @@
  * spawned on both nodes (a STRICT_SPREAD placement group puts one bundle on each), called, a tensor sent through
  * an actor, the cluster status table printed, and everything shut down cleanly.
  */
+import { type ClusterSnapshot } from "./http/mod.ts";
 import { parseArgs } from "node:util";
 import { Counter, Echo } from "../actors/mod.ts";
 import { tensor } from "../shared/mod.ts";
-import { freePort, startLocalCluster } from "./local_cluster.ts";
+import { freePort, startLocalCluster } from "./local/mod.ts";
 import { formatClusterTable } from "./status_table.ts";
-import type { ClusterSnapshot } from "./api.ts";
 
 /** Runs the runtime demo; returns the exit code. */
 export async function runDemo(args: string[]): Promise<number> {

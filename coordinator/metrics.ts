@@ -6,9 +6,10 @@
  * to actor over NATS, never through the coordinator, so there is no cluster-wide call counter here: coordinator
  * requests are counted as `coop_api_requests_total`.
  */
+import { ACTOR_STATES, bearerAuth } from "./http/mod.ts";
 import { Hono, type MiddlewareHandler } from "hono";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
-import { ACTOR_STATES, type ApiDeps, bearerAuth } from "./api.ts";
+import { type ApiDeps } from "./api.ts";
 import type { MetricPoint, RunStatus } from "./run/job.ts";
 import type { RunEvent } from "./run/manager.ts";
 

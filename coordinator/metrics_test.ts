@@ -1,6 +1,7 @@
+import { type ActorView, type ClusterSnapshot, type NodeView } from "./http/mod.ts";
 import { deepStrictEqual, ok, strictEqual } from "node:assert";
 import parsePrometheusTextFormat from "parse-prometheus-text-format";
-import { type ActorView, type ClusterSnapshot, createApp, type NodeView } from "./api.ts";
+import { createApp } from "./api.ts";
 import { MetricsExporter } from "./metrics.ts";
 import { emptyAccounting, type MetricPoint, type RunStatus } from "./run/job.ts";
 import type { RunEvent } from "./run/manager.ts";

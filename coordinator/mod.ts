@@ -9,8 +9,8 @@ export { JetStreamLogStore, logStreamName, openLogStream } from "./log_store.ts"
 export type { ActorLogStore, LogStreamOptions } from "./log_store.ts";
 export { runAgentProcess, runCoordinator } from "./serve.ts";
 export type { RunAgentOptions, RunCoordinatorOptions } from "./serve.ts";
-export { freePort, ManagedProcess, startLocalCluster, startLocalNats } from "./local_cluster.ts";
-export type { LocalAgentSpec, LocalCluster, LocalClusterOptions, LocalNats } from "./local_cluster.ts";
+export { freePort, ManagedProcess, startLocalCluster, startLocalNats } from "./local/mod.ts";
+export type { LocalAgentSpec, LocalCluster, LocalClusterOptions, LocalNats } from "./local/mod.ts";
 export { actorView, apiDeps, clusterSnapshot } from "./views.ts";
 export type { ApiDepsOptions } from "./views.ts";
 export { COMMANDS, main } from "./cli.ts";
@@ -30,34 +30,26 @@ export type {
   RetryResult,
   SchedulerJson,
 } from "./scheduler/mod.ts";
+export { createApp, DEFAULT_LOG_LINES } from "./api.ts";
+export type { ApiDeps, ApiOptions, ClusterSummary } from "./api.ts";
+export { formatActorsTable, formatClusterTable, formatNodesTable, formatQuantity } from "./status_table.ts";
 export {
   ACTOR_STATES,
   apiTokenFromEnv,
   bearerAuth,
-  createApp,
-  DEFAULT_LOG_LINES,
+  ConflictError,
   errorResponse,
+  openApiRouter,
   parseQuery,
-} from "./api.ts";
+} from "./http/mod.ts";
 export type {
   ActorState,
   ActorView,
-  ApiDeps,
   ApiErrorBody,
-  ApiOptions,
   BearerAuthOptions,
   ClusterSnapshot,
-  ClusterSummary,
   CoordinatorInfo,
   LogLine,
   NodeResources,
   NodeView,
-} from "./api.ts";
-export {
-  formatActorsTable,
-  formatClusterTable,
-  formatNodesTable,
-  formatQuantity,
-  formatTable,
-} from "./status_table.ts";
-export type { Align, TableOptions } from "./status_table.ts";
+} from "./http/mod.ts";

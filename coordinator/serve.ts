@@ -3,6 +3,7 @@
  * server URL given on the command line taking precedence), run a coordinator with its control API or a node
  * agent, report connection state, and shut down cleanly on SIGTERM/SIGINT.
  */
+import { apiBindHost, apiTokenFromEnv } from "./http/mod.ts";
 import { type AgentOptions, startAgent } from "../actors/mod.ts";
 import { Cluster } from "../actors/mod.ts";
 import { createLogger, type Logger } from "../shared/mod.ts";
@@ -10,8 +11,8 @@ import { natsOptionsFromEnv } from "../shared/mod.ts";
 import { connectNats, type NatsTransport } from "../shared/mod.ts";
 import { subjects } from "../shared/mod.ts";
 import type { KvStore, Transport } from "../shared/mod.ts";
-import { apiTokenFromEnv, createApp } from "./api.ts";
-import { apiBindHost } from "./api_guard.ts";
+import { createApp } from "./api.ts";
+
 import type { RunManager } from "./run/manager.ts";
 import { Coordinator } from "./coordinator.ts";
 import { StateStore } from "./state_store.ts";

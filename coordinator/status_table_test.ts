@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import type { ClusterSnapshot } from "./api.ts";
-import { formatClusterTable, formatQuantity, formatTable } from "./status_table.ts";
+import type { ClusterSnapshot } from "./http/mod.ts";
+import { formatClusterTable, formatQuantity } from "./status_table.ts";
 
 function snapshot(): ClusterSnapshot {
   return {
@@ -54,24 +54,6 @@ function snapshot(): ClusterSnapshot {
     }],
   };
 }
-
-Deno.test("formatTable - columns line up and the last column is not padded", () => {
-  const text = formatTable(["name", "n", "note"], [["a", "1", "short"], ["longer", "100", ""]], {
-    align: ["left", "right", "left"],
-  });
-  const lines = text.split("\n");
-  assert.deepEqual(lines, [
-    "name      n  note",
-    "------  ---  -----",
-    "a         1  short",
-    "longer  100",
-  ]);
-});
-
-Deno.test("formatTable - multi-byte characters count as one column", () => {
-  const lines = formatTable(["µs", "x"], [["ab", "1"]]).split("\n");
-  assert.equal(lines[0]!.indexOf("x"), lines[2]!.indexOf("1"));
-});
 
 Deno.test("formatClusterTable - shows nodes, actors, reasons and waiting groups", () => {
   const text = formatClusterTable(snapshot());

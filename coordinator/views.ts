@@ -2,8 +2,9 @@
  * Adapts the coordinator's records to the control API's views (`ApiDeps`): node capacity comes from the
  * scheduler, everything else from the records the coordinator keeps in KV.
  */
+import { type ActorView, type ClusterSnapshot, type LogLine, type NodeView } from "./http/mod.ts";
 import type { ActorRecord } from "../shared/mod.ts";
-import type { ActorView, ApiDeps, ClusterSnapshot, LogLine, NodeView } from "./api.ts";
+import type { ApiDeps } from "./api.ts";
 import type { Coordinator } from "./coordinator.ts";
 import type { PlacementGroupView } from "./scheduler/mod.ts";
 import { toSchedulerResources } from "./requests.ts";

@@ -101,3 +101,5 @@ export type { RootKind } from "./roots.ts";
 export { PathError } from "./roots.ts";
 export { rootsFromEnv } from "./roots.ts";
 export type { Heartbeat } from "./protocol.ts";
+export { formatTable } from "./text_table.ts";
+export type { Align, TableOptions } from "./text_table.ts";

@@ -2,7 +2,7 @@
  * Shared test harness: a real nats-server on a free port (JetStream on, a temp store dir), started per test and
  * always cleaned up. Never assumes a server is already running.
  */
-import { freePort } from "../coordinator/local_cluster.ts";
+import { freePort } from "../coordinator/local/mod.ts";
 import { terminate } from "../shared/process.ts";
 
 /** Options for {@link startNats}. */

@@ -7,9 +7,10 @@
  * The API mounts this router, so it does not import the API (`api.ts`) or the run manager: it reads the cluster and
  * the runs through the two small interfaces below, which `ApiDeps` and `RunManager` satisfy.
  */
+import { errors } from "../http/mod.ts";
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { streamSSE } from "hono/streaming";
-import { errors } from "../api_schemas.ts";
+
 import type { MetricPoint, RunEvent, RunStatus } from "../run/job.ts";
 
 /** Where the stream's `cluster` snapshots come from (the API's `ApiDeps`). */

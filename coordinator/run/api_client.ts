@@ -3,9 +3,9 @@
  * the bearer token from COOP_API_TOKEN, failures rethrown as the typed error their status stands for, and
  * server-sent events parsed by `eventsource-parser` (any of CRLF, LF or CR line endings, comments, multi-line data).
  */
+import { type ClusterSnapshot, ConflictError } from "../http/mod.ts";
 import { EventSourceParserStream } from "eventsource-parser/stream";
-import type { ClusterSnapshot } from "../api.ts";
-import { ConflictError } from "../errors.ts";
+
 import { ConfigError, CoopError, NotFoundError } from "../../shared/mod.ts";
 import type { MetricPoint, RunStatus } from "./job.ts";
 

@@ -1,5 +1,6 @@
+import { ConflictError } from "../http/mod.ts";
 import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert";
-import { ConflictError } from "../errors.ts";
+
 import { NotFoundError } from "../../shared/errors.ts";
 import { ApiClient } from "./api_client.ts";
 

@@ -8,7 +8,7 @@ import { parseArgs } from "node:util";
 import { parseJobConfig } from "../../rl/mod.ts";
 import { ConfigError } from "../../shared/mod.ts";
 import { createProgress, type Progress } from "./progress.ts";
-import { freePort, type LocalCluster, startLocalCluster } from "../local_cluster.ts";
+import { freePort, type LocalCluster, startLocalCluster } from "../local/mod.ts";
 import { ApiClient } from "./api_client.ts";
 import type { MetricPoint, RunStatus } from "./job.ts";
 import { applyOverrides, parseOverride, readConfigObject } from "./overrides.ts";

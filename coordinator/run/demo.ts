@@ -8,6 +8,7 @@
  * pairs, wall time), SVG plots of training reward and held-out accuracy per mode, and `results.json`/`results.md`,
  * under `docs/results/` (`docs/results/quick/` with --quick). `--runtime` runs the actor-runtime smoke demo instead.
  */
+import { formatTable } from "../../shared/mod.ts";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { parse as parseYaml } from "yaml";
@@ -15,8 +16,8 @@ import { type JobConfig, parseJobConfig, type RewardMode } from "../../rl/mod.ts
 import { ConfigError, CoopError } from "../../shared/mod.ts";
 import { writeLineChart } from "./plot.ts";
 import { createProgress } from "./progress.ts";
-import { startLocalCluster } from "../local_cluster.ts";
-import { formatTable } from "../status_table.ts";
+import { startLocalCluster } from "../local/mod.ts";
+
 import { shownMetrics } from "./cli.ts";
 import { formatExample, type MetricPoint, type RunStatus } from "./job.ts";
 import { RunManager } from "./manager.ts";

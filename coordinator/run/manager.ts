@@ -6,12 +6,13 @@
  * brings back the runs its predecessor drove: their history listed, their leftover actors killed, their state
  * `interrupted` with the command that resumes them.
  */
+import { ConflictError } from "../http/mod.ts";
 import type { Cluster } from "../../actors/mod.ts";
 import { weightsBlobName } from "../../actors/weights/mod.ts";
 import type { JobConfig } from "../../rl/mod.ts";
 import { CancelledError, NotFoundError } from "../../shared/mod.ts";
 import { createLogger } from "../../shared/mod.ts";
-import { ConflictError } from "../errors.ts";
+
 import { loadDriverState } from "./checkpoint.ts";
 import { runRl } from "./driver.ts";
 import { withHackingGap } from "./hacking.ts";

@@ -10,12 +10,13 @@
  * - `POST /v1/runs/:id/resume` → 202 `{run}`: an interrupted, stopped or failed run continues from its last
  *   checkpoint under the same id (409 for a running or finished run)
  */
+import { MetricPointSchema, RunIdParam, RunSchema, StartRunBody } from "./schemas.ts";
+import { errors, json, openApiRouter } from "../http/mod.ts";
 import { createRoute, type OpenAPIHono, type RouteConfig, z } from "@hono/zod-openapi";
 import { HTTPException } from "hono/http-exception";
 import { streamSSE } from "hono/streaming";
 import { type JobConfig, parseConfigText, parseJobConfig } from "../../rl/mod.ts";
-import { openApiRouter } from "../api.ts";
-import { errors, json, MetricPointSchema, RunIdParam, RunSchema, StartRunBody } from "../api_schemas.ts";
+
 import type { RunEvent } from "./job.ts";
 import type { RunManager } from "./manager.ts";
 import { checkJobPaths, type PathRoots, rootsFromEnv } from "./paths.ts";

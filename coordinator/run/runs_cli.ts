@@ -3,8 +3,9 @@
  * (`--api URL`, else COOP_API_URL, else http://127.0.0.1:8470; token from COOP_API_TOKEN). Every subcommand takes
  * `--help` and `--json` (machine-readable output on stdout); errors name the run and exit 1, usage errors exit 2.
  */
+import { formatTable } from "../../shared/mod.ts";
 import { parseArgs } from "node:util";
-import { formatTable } from "../status_table.ts";
+
 import { ApiClient } from "./api_client.ts";
 import { formatExample, type MetricPoint, type RunStatus } from "./job.ts";
 

@@ -7,10 +7,11 @@
  * role process killed must have restarted, no resource may leak (free = total on every node afterwards), and every
  * fault injected is logged. COOP_CHAOS_SEED picks another schedule.
  */
+import { type ClusterSnapshot } from "../../coordinator/http/mod.ts";
 import { ok, strictEqual } from "node:assert";
-import { freePort, type LocalCluster, startLocalCluster } from "../../coordinator/local_cluster.ts";
+import { freePort, type LocalCluster, startLocalCluster } from "../../coordinator/local/mod.ts";
 import { RunManager } from "../../coordinator/run/manager.ts";
-import type { ClusterSnapshot } from "../../coordinator/api.ts";
+
 import { parseRunConfig } from "../../rl/mod.ts";
 import { Rng } from "../../shared/mod.ts";
 import { type NatsServer, startNats } from "../harness.ts";

@@ -9,7 +9,7 @@ import { assert, assertEquals } from "../runtime/assert.ts";
 import { CLUSTER_TEST, eventually, TEST_REGISTRY } from "../runtime/cluster_fixture.ts";
 import { Counter } from "../../actors/demo_actors.ts";
 import { type NatsServer, startNats } from "../harness.ts";
-import { startLocalCluster } from "../../coordinator/local_cluster.ts";
+import { startLocalCluster } from "../../coordinator/local/mod.ts";
 import { decode } from "../../shared/codec.ts";
 import type { Transport } from "../../shared/transport.ts";
 

@@ -7,7 +7,7 @@ import { ok as assert, rejects, strictEqual as assertEquals } from "node:assert/
 import { connectNats } from "../../shared/nats_transport.ts";
 import { natsConfig, natsServerEnv, newSecrets } from "./cluster_env.ts";
 import { denoPath, ROOT, run, waitFor } from "./host.ts";
-import { ManagedProcess } from "../../coordinator/local_cluster.ts";
+import { ManagedProcess } from "../../coordinator/local/mod.ts";
 import { freePort } from "../harness.ts";
 
 Deno.test({

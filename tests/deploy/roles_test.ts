@@ -10,7 +10,7 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { Cluster } from "../../actors/core/cluster.ts";
 import { Counter } from "../../actors/demo_actors.ts";
 import { writeCreds } from "../../coordinator/creds.ts";
-import { ManagedProcess } from "../../coordinator/local_cluster.ts";
+import { ManagedProcess } from "../../coordinator/local/mod.ts";
 import { encode } from "../../shared/codec.ts";
 import { connectNats, type NatsTransport } from "../../shared/nats_transport.ts";
 import { readReply } from "../../shared/protocol.ts";

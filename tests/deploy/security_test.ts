@@ -7,7 +7,7 @@
 import { rejects, strictEqual as assertEquals } from "node:assert/strict";
 import { nkeys } from "@nats-io/transport-node";
 import { connectNats } from "../../shared/nats_transport.ts";
-import { ManagedProcess } from "../../coordinator/local_cluster.ts";
+import { ManagedProcess } from "../../coordinator/local/mod.ts";
 import { freePort } from "../harness.ts";
 import { makeCertificates } from "./certs.ts";
 import { clientAnswer, type NodeSummary } from "./cluster_env.ts";

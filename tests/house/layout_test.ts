@@ -21,11 +21,9 @@ const product = edges.filter((edge) => !isTestOrBench(edge.from));
  * while that sub-folder imports the parent's files is what they are: the parent's low-level files want a sub-folder
  * of their own.
  */
-const KNOWN_FOLDER_CYCLES: string[] = [
-  // coordinator/run and coordinator/dashboard use the API, errors, local cluster and status table at the top of
-  // coordinator/, which also holds serve.ts and cli.ts that compose them: those low-level files want a sub-folder.
-  "coordinator ↔ coordinator/dashboard ↔ coordinator/run",
-];
+// Empty since coordinator/http/ and coordinator/local/ took what run/ and dashboard/ used from the top of
+// coordinator/; a new cycle fails here until it is broken (or, knowingly, listed).
+const KNOWN_FOLDER_CYCLES: string[] = [];
 
 Deno.test("imports across top-level folders go through a mod.ts", () => {
   const deep = product

@@ -7,7 +7,7 @@
  * (accepted), one ending in a letter gives an unparseable one (rejected and counted).
  */
 import { deepStrictEqual, ok, strictEqual, throws } from "node:assert";
-import { type LocalCluster, startLocalCluster } from "../../coordinator/local_cluster.ts";
+import { type LocalCluster, startLocalCluster } from "../../coordinator/local/mod.ts";
 import { spawnRoles } from "../../coordinator/run/roles.ts";
 import type { ActorHandle } from "../../actors/core/handle.ts";
 import { type AssistantRewriter, rewritePrompt, tinyHfConfig } from "../../actors/roles/mod.ts";

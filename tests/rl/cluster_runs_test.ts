@@ -4,7 +4,7 @@
  * accounting across a killed rollout actor, and resume from a checkpoint. Tiny models and few steps keep it fast.
  */
 import { deepStrictEqual, ok, strictEqual } from "node:assert";
-import { freePort, type LocalCluster, startLocalCluster } from "../../coordinator/local_cluster.ts";
+import { freePort, type LocalCluster, startLocalCluster } from "../../coordinator/local/mod.ts";
 import { ApiClient, follow } from "../../coordinator/run/cli.ts";
 import type { MetricPoint, RunStatus } from "../../coordinator/run/job.ts";
 import { RunManager } from "../../coordinator/run/manager.ts";

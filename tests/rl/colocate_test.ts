@@ -5,7 +5,7 @@
  * stays bit-identical through an update while the rest of the RM trains.
  */
 import { deepStrictEqual, notDeepStrictEqual, ok, strictEqual } from "node:assert/strict";
-import { type LocalCluster, startLocalCluster } from "../../coordinator/local_cluster.ts";
+import { type LocalCluster, startLocalCluster } from "../../coordinator/local/mod.ts";
 import { modelSpec } from "../../coordinator/run/roles.ts";
 import {
   configOf,

@@ -7,7 +7,7 @@
 import { ok, strictEqual } from "node:assert";
 import parsePrometheusTextFormat from "parse-prometheus-text-format";
 import { chromium } from "playwright-core";
-import { freePort, startLocalCluster } from "../../coordinator/local_cluster.ts";
+import { freePort, startLocalCluster } from "../../coordinator/local/mod.ts";
 import { ApiClient } from "../../coordinator/run/api_client.ts";
 import { type NatsServer, startNats } from "../harness.ts";
 import { CLUSTER_TEST, eventually, rootsIn } from "../runtime/cluster_fixture.ts";

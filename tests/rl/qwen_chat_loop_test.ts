@@ -7,7 +7,7 @@
  * through `generate.py reference` + parity when transformers is importable; skipped with a note otherwise).
  */
 import { deepStrictEqual, ok, strictEqual } from "node:assert";
-import { type LocalCluster, startLocalCluster } from "../../coordinator/local_cluster.ts";
+import { type LocalCluster, startLocalCluster } from "../../coordinator/local/mod.ts";
 import { RunManager } from "../../coordinator/run/manager.ts";
 import { spawnRoles } from "../../coordinator/run/roles.ts";
 import { loadHfTokenizer } from "../../engine/tokenizers/mod.ts";

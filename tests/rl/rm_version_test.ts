@@ -5,7 +5,7 @@
  * Store, and the RewardActor, asked for that version, must reload it (and reload the old one when asked for it).
  */
 import { notDeepStrictEqual, ok, strictEqual } from "node:assert";
-import { type LocalCluster, startLocalCluster } from "../../coordinator/local_cluster.ts";
+import { type LocalCluster, startLocalCluster } from "../../coordinator/local/mod.ts";
 import { modelSpec } from "../../coordinator/run/roles.ts";
 import { RewardActor, RewardLearner } from "../../actors/roles/mod.ts";
 import { CLUSTER_TEST } from "../runtime/cluster_fixture.ts";

@@ -5,7 +5,7 @@
  * and stopping twice gets a 409.
  */
 import { deepStrictEqual, ok, strictEqual } from "node:assert";
-import { freePort, ManagedProcess, startLocalCluster } from "../../coordinator/local_cluster.ts";
+import { freePort, ManagedProcess, startLocalCluster } from "../../coordinator/local/mod.ts";
 import { ApiClient } from "../../coordinator/run/api_client.ts";
 import type { MetricPoint, RunStatus } from "../../coordinator/run/job.ts";
 import { type NatsServer, startNats } from "../harness.ts";

@@ -7,7 +7,7 @@ import {
   type LocalCluster,
   ManagedProcess,
   startLocalCluster,
-} from "../../coordinator/local_cluster.ts";
+} from "../../coordinator/local/mod.ts";
 import { type NatsServer, startNats } from "../harness.ts";
 
 /** Registry module with the test actors (absolute, so it does not depend on the cwd). */

@@ -1,6 +1,6 @@
 import { assert, assertEquals } from "./assert.ts";
 import { Counter } from "../../actors/demo_actors.ts";
-import { ManagedProcess } from "../../coordinator/local_cluster.ts";
+import { ManagedProcess } from "../../coordinator/local/mod.ts";
 import { Thrower } from "./fixtures/test_actors.ts";
 import { CLUSTER_TEST, eventually, startCoordinatorProcess, startTestCluster } from "./cluster_fixture.ts";
 import { acquireLease, type Lease, LEASE_KEY, LeaseHeldError } from "../../coordinator/lease.ts";

@@ -4,7 +4,7 @@
  */
 import { assert, assertEquals } from "./assert.ts";
 import { Counter } from "../../actors/demo_actors.ts";
-import { startLocalCluster } from "../../coordinator/local_cluster.ts";
+import { startLocalCluster } from "../../coordinator/local/mod.ts";
 import { startNats } from "../harness.ts";
 import { CLUSTER_TEST } from "./cluster_fixture.ts";
 

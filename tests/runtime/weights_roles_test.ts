@@ -6,7 +6,7 @@
  */
 import { ok, strictEqual } from "node:assert/strict";
 import { join } from "node:path";
-import { startLocalCluster } from "../../coordinator/local_cluster.ts";
+import { startLocalCluster } from "../../coordinator/local/mod.ts";
 import { modelSpec } from "../../coordinator/run/roles.ts";
 import { PolicyLearner, RolloutActor } from "../../actors/roles/mod.ts";
 import { publishedDigests, retireWeights } from "../../actors/weights/mod.ts";

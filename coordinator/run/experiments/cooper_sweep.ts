@@ -8,7 +8,7 @@
  */
 import { parseArgs } from "node:util";
 import { parseJobConfig, type RewardMode } from "../../../rl/mod.ts";
-import { startLocalCluster } from "../../local_cluster.ts";
+import { startLocalCluster } from "../../local/mod.ts";
 import { demoConfigs, summarize, track } from "../demo.ts";
 import { RunManager } from "../manager.ts";
 

@@ -4,13 +4,13 @@
  * is stopped (SIGTERM, then SIGKILL) and every temp dir removed by `stop()`.
  */
 import { fileURLToPath } from "node:url";
-import { Cluster } from "../actors/mod.ts";
-import { CoopError } from "../shared/mod.ts";
-import { connectNats } from "../shared/mod.ts";
-import { natsOptionsFromEnv } from "../shared/mod.ts";
-import { terminate } from "../shared/mod.ts";
+import { Cluster } from "../../actors/mod.ts";
+import { CoopError } from "../../shared/mod.ts";
+import { connectNats } from "../../shared/mod.ts";
+import { natsOptionsFromEnv } from "../../shared/mod.ts";
+import { terminate } from "../../shared/mod.ts";
 
-const CLI = fileURLToPath(new URL("./cli.ts", import.meta.url));
+const CLI = fileURLToPath(new URL("../cli.ts", import.meta.url));
 
 /** A child process with its captured output. */
 export class ManagedProcess {

@@ -1,6 +1,6 @@
 /** The views the control API serves (and the status table prints): nodes, actors, the cluster snapshot, logs. */
-import type { ActorState as RecordState, LogLine } from "../shared/mod.ts";
-import type { Demand, PendingView, PlacementGroupView } from "./scheduler/mod.ts";
+import type { ActorState as RecordState, LogLine } from "../../shared/mod.ts";
+import type { Demand, PendingView, PlacementGroupView } from "../scheduler/mod.ts";
 
 /** Capacity numbers of a node, in user units. */
 export interface NodeResources {
