@@ -1,7 +1,7 @@
 /** `connectCluster()`: a cluster client on its own NATS connection, configured like every Coop process. */
 import { natsOptionsFromEnv } from "../shared/mod.ts";
 import { connectNats } from "../shared/mod.ts";
-import { Cluster } from "./core/cluster.ts";
+import { Cluster } from "./core/mod.ts";
 
 /** Options for {@link connectCluster}. */
 export interface ConnectClusterOptions {

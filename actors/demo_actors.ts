@@ -1,7 +1,6 @@
 /** Small actors for the demo, the benchmark and tests: a counter and a tensor echo. */
 import { z } from "zod";
-import { actorContext } from "./core/context.ts";
-import { registerActor } from "./core/registry.ts";
+import { actorContext, registerActor } from "./core/mod.ts";
 import type { Tensor } from "../shared/mod.ts";
 
 /** A counter; `incr` validates its argument, `get` is idempotent. */

@@ -10,9 +10,14 @@ import { type ActorRecord, type ActorReport, decodeCall, errorReply, okReply, PI
 import { subjects } from "../shared/mod.ts";
 import type { Transport, TransportMessage } from "../shared/mod.ts";
 import { encode } from "../shared/mod.ts";
-import { Cluster } from "./core/cluster.ts";
-import { type RestoreInfo, setActorContext } from "./core/context.ts";
-import { type RegisteredActor, resolveActor, resolveMethod } from "./core/registry.ts";
+import {
+  Cluster,
+  type RegisteredActor,
+  resolveActor,
+  resolveMethod,
+  type RestoreInfo,
+  setActorContext,
+} from "./core/mod.ts";
 
 const log = createLogger({ component: "actor-host" });
 

@@ -9,7 +9,7 @@ import { createLogger } from "../shared/mod.ts";
 import { connectNats } from "../shared/mod.ts";
 import { natsOptionsFromEnv } from "../shared/mod.ts";
 import { type HostSpec, runActorHost } from "./host.ts";
-import { loadRegistryModules } from "./core/registry.ts";
+import { loadRegistryModules } from "./core/mod.ts";
 import "./known_actors.ts";
 
 const log = createLogger({ component: "actor-host" });

@@ -4,6 +4,6 @@
  * The role actors load lazily: a host imports them only when it is asked for a class not registered otherwise.
  */
 import "./demo_actors.ts";
-import { registerLazyModule } from "./core/registry.ts";
+import { registerLazyModule } from "./core/mod.ts";
 
 registerLazyModule(() => import("./roles/mod.ts"));

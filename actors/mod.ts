@@ -2,17 +2,17 @@
  * The actor runtime's client API (cluster, typed handles, pools, registry) and the pieces that run actors
  * (node agent, actor host).
  */
-export { Cluster } from "./core/cluster.ts";
-export type { ClusterOptions, PlacementGroup, SpawnOptions } from "./core/cluster.ts";
+export { Cluster } from "./core/mod.ts";
+export type { ClusterOptions, PlacementGroup, SpawnOptions } from "./core/mod.ts";
 export { connectCluster } from "./connect.ts";
 export type { ConnectClusterOptions } from "./connect.ts";
-export type { ActorHandle, ActorMethods, CallOptions, HandleInfo } from "./core/handle.ts";
-export { ActorPool } from "./core/pool.ts";
-export type { PoolOptions } from "./core/pool.ts";
-export { lookupActor, registerActor, registeredActorNames, registerLazyModule, resolveActor } from "./core/registry.ts";
-export type { MethodSpec, RegisteredActor, RegisterOptions } from "./core/registry.ts";
-export { actorContext } from "./core/context.ts";
-export type { ActorContext, RestoreInfo } from "./core/context.ts";
+export type { ActorHandle, ActorMethods, CallOptions, HandleInfo } from "./core/mod.ts";
+export { ActorPool } from "./core/mod.ts";
+export type { PoolOptions } from "./core/mod.ts";
+export { lookupActor, registerActor, registeredActorNames, registerLazyModule, resolveActor } from "./core/mod.ts";
+export type { MethodSpec, RegisteredActor, RegisterOptions } from "./core/mod.ts";
+export { actorContext } from "./core/mod.ts";
+export type { ActorContext, RestoreInfo } from "./core/mod.ts";
 export { startAgent } from "./agent.ts";
 export type { Agent, AgentOptions } from "./agent.ts";
 export { runActorHost } from "./host.ts";

@@ -8,7 +8,7 @@ import { z } from "zod";
 import { Generator } from "../../engine/generate/mod.ts";
 import { ModelRuntime } from "../../engine/models/mod.ts";
 import type { NegativeCandidate, NegativeInput } from "../../rl/mod.ts";
-import { registerActor } from "../core/registry.ts";
+import { registerActor } from "../core/mod.ts";
 import { actorSession, configOf, initialWeights, loadPromptCodec, type ModelSpec, RoleError } from "./model_spec.ts";
 import { keepEnd, type PromptCodec } from "./prompts.ts";
 

@@ -1,5 +1,5 @@
 import { ok, strictEqual } from "node:assert";
-import { registrationOf } from "../core/registry.ts";
+import { registrationOf } from "../core/mod.ts";
 import { PolicyLearner, RewardLearner } from "./learners.ts";
 
 Deno.test("learners - remote save/load dirs must be inside the run (or, for load, model) roots", async () => {

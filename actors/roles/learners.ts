@@ -19,7 +19,7 @@ import { type GrpoSample, packGrpoBatch, packLabelledBatch, type PackOptions, pa
 import { bceTrainingLoss, cooperTrainingLoss, grpoTrainingLoss } from "../../rl/mod.ts";
 import { rootedPath } from "../../shared/mod.ts";
 import { Tensor } from "../../shared/mod.ts";
-import { registerActor } from "../core/registry.ts";
+import { registerActor } from "../core/mod.ts";
 import {
   actorSession,
   configOf,

@@ -29,7 +29,7 @@ import type { SessionOptions } from "../../engine/session/mod.ts";
 import type { Tensor } from "../../shared/mod.ts";
 import type { BlobStore } from "../../shared/mod.ts";
 import { TASK_ALPHABET } from "../../rl/tasks/mod.ts";
-import { actorContext } from "../core/context.ts";
+import { actorContext } from "../core/mod.ts";
 import { keepEnd, PromptCodec, type PromptOptions, stopTokensOf } from "./prompts.ts";
 import {
   digestBytes,

@@ -20,9 +20,7 @@ import {
   type PromptGroup,
   RuleNegativeSynthesizer,
 } from "../../rl/mod.ts";
-import { actorContext } from "../core/context.ts";
-import type { ActorHandle } from "../core/handle.ts";
-import { registerActor } from "../core/registry.ts";
+import { actorContext, type ActorHandle, registerActor } from "../core/mod.ts";
 
 /** The extension point for real data: an in-cluster assistant model that rewrites a correct response. */
 export interface RewriterActor {

@@ -5,7 +5,7 @@
 import { z } from "zod";
 import { ModelRuntime } from "../../engine/models/mod.ts";
 import { Scorer } from "../../engine/score/mod.ts";
-import { registerActor } from "../core/registry.ts";
+import { registerActor } from "../core/mod.ts";
 import { actorSession, configOf, initialWeights, type ModelSpec } from "./model_spec.ts";
 
 /** A prompt and its response, as token ids. */

@@ -8,7 +8,7 @@ import type { ModelRuntime } from "../../engine/models/mod.ts";
 import { Scorer } from "../../engine/score/mod.ts";
 import { formatRmInput } from "../../rl/mod.ts";
 import { type Verdict, verify } from "../../rl/mod.ts";
-import { registerActor } from "../core/registry.ts";
+import { registerActor } from "../core/mod.ts";
 import { type ModelSpec, VersionedModel } from "./model_spec.ts";
 import type { PromptCodec } from "./prompts.ts";
 

@@ -7,8 +7,7 @@
 import { z } from "zod";
 import { Generator } from "../../engine/generate/mod.ts";
 import type { TextTokenizer } from "../../engine/tokenizers/mod.ts";
-import { registerActor } from "../core/registry.ts";
-import { actorContext } from "../core/context.ts";
+import { actorContext, registerActor } from "../core/mod.ts";
 import { type ModelSpec, VersionedModel } from "./model_spec.ts";
 import type { PromptCodec } from "./prompts.ts";
 

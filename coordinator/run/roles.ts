@@ -25,7 +25,7 @@ import { EMBEDDING } from "../../actors/roles/mod.ts";
 import type { SaveDtype } from "../../engine/io/mod.ts";
 import type { WeightDtype } from "../../actors/weights/mod.ts";
 import type { ModelConfig, RunConfig } from "../../rl/mod.ts";
-import { CallTimeoutError, ConfigError, NoRespondersError } from "../../shared/mod.ts";
+import { CallTimeoutError, ConfigError, createLogger, NoRespondersError } from "../../shared/mod.ts";
 
 /** Restarts and retries the stateless roles get (rollout, reward, reference, negatives). */
 export const ROLE_FAULT_TOLERANCE = { maxRestarts: 3, maxTaskRetries: 3 } as const;
@@ -120,6 +120,8 @@ export interface RunRoles {
 // How long a run's end keeps asking for its actors' kill while no coordinator answers (one may be taking over).
 const KILL_RETRY_MS = 60_000;
 
+const log = createLogger({ component: "runs" });
+
 /**
  * Kills `handle`, retrying while no coordinator answers: a run that ends during a coordinator failover would
  * otherwise leave its actors running, holding their resources, with nobody left to stop them.
@@ -132,7 +134,7 @@ async function killSurely(cluster: Cluster, handle: ActorHandle<unknown>): Promi
     } catch (error) {
       const retry = error instanceof NoRespondersError || error instanceof CallTimeoutError;
       if (!retry || performance.now() > deadline) {
-        console.error(`Cannot kill run actor "${handle.actorId}": ${(error as Error).message}`);
+        log.error(`Cannot kill run actor "${handle.actorId}": ${(error as Error).message}`);
         return;
       }
       await new Promise((resolve) => setTimeout(resolve, delay));
@@ -140,17 +142,20 @@ async function killSurely(cluster: Cluster, handle: ActorHandle<unknown>): Promi
   }
 }
 
+/** The optimiser settings a learner takes from its section of the config (`grpo` or `rewardUpdate`). */
+function optimOptions(
+  section: { lr: number; gradClip: number; weightDecay: number },
+  microBatchSize: number,
+): PolicyLearnerSpec["optim"] {
+  return { lr: section.lr, gradClip: section.gradClip, weightDecay: section.weightDecay, microBatchSize };
+}
+
 /** The policy learner of a GRPO run: `grpo.*` sets its optimiser and loss. */
 function grpoLearner(config: RunConfig, policy: ModelSpec): PolicyLearnerSpec {
   return {
     policy,
     objective: "grpo" as const,
-    optim: {
-      lr: config.grpo.lr,
-      gradClip: config.grpo.gradClip,
-      weightDecay: config.grpo.weightDecay,
-      microBatchSize: config.grpo.microBatchSize,
-    },
+    optim: optimOptions(config.grpo, config.grpo.microBatchSize),
     grpo: { clipRatio: config.grpo.clipRatio, clipRatioC: config.grpo.clipRatioC, klCoef: config.grpo.klCoef },
   };
 }
@@ -160,13 +165,51 @@ function cooperLearner(config: RunConfig, rewardModel: ModelSpec): RewardLearner
   return {
     rewardModel,
     objective: "pairwise" as const,
-    optim: {
-      lr: config.rewardUpdate.lr,
-      gradClip: config.rewardUpdate.gradClip,
-      weightDecay: config.rewardUpdate.weightDecay,
-      microBatchSize: config.grpo.microBatchSize,
-    },
+    optim: optimOptions(config.rewardUpdate, config.grpo.microBatchSize),
     ...(config.rewardUpdate.freezeEmbedding ? { frozen: [EMBEDDING] } : {}),
+  };
+}
+
+/** A run's actors as they come up, so a spawn that fails part-way kills the ones already running. */
+class RoleSpawner {
+  readonly #cluster: Cluster;
+  readonly #runId: string;
+  readonly #signal: AbortSignal | undefined;
+  readonly #spawned: ActorHandle<unknown>[] = [];
+
+  constructor(cluster: Cluster, runId: string, signal: AbortSignal | undefined) {
+    this.#cluster = cluster;
+    this.#runId = runId;
+    this.#signal = signal;
+  }
+
+  /** The actor name of a role: `<run>-<role>`, with `-<index>` from the second instance on. */
+  name(role: string, index = 0): string {
+    return `${this.#runId}-${role}${index === 0 ? "" : `-${index}`}`;
+  }
+
+  /** Spawns one role actor with its fault-tolerance settings (learners restart differently from stateless roles). */
+  // deno-lint-ignore no-explicit-any
+  async spawn<C extends new (spec: any) => any>(
+    cls: C,
+    role: string,
+    resources: Record<string, number>,
+    spec: ConstructorParameters<C>[0],
+    index = 0,
+  ): Promise<ActorHandle<InstanceType<C>>> {
+    const handle = await this.#cluster.spawn(cls, {
+      name: this.name(role, index),
+      resources,
+      signal: this.#signal,
+      ...(role.endsWith("learner") ? LEARNER_FAULT_TOLERANCE : ROLE_FAULT_TOLERANCE),
+    }, ...[spec] as ConstructorParameters<C>);
+    this.#spawned.push(handle as ActorHandle<unknown>);
+    return handle;
+  }
+
+  /** Kills every actor spawned so far. */
+  readonly stop = async (): Promise<void> => {
+    await Promise.all(this.#spawned.map((h) => killSurely(this.#cluster, h)));
   };
 }
 
@@ -183,58 +226,27 @@ export async function spawnRoles(
   const assistant = config.negatives.rewriter === "assistant" && config.negatives.assistant !== undefined
     ? { spec: await assistantSpec(config.negatives.assistant), resources: config.negatives.assistant.resources }
     : undefined;
-  const opts = (role: string, resources: Record<string, number>, index = 0) => ({
-    name: `${runId}-${role}${index === 0 ? "" : `-${index}`}`,
-    resources,
-    signal: options.signal,
-    ...(role.endsWith("learner") ? LEARNER_FAULT_TOLERANCE : ROLE_FAULT_TOLERANCE),
-  });
-  const spawned: ActorHandle<unknown>[] = [];
-  const track = <T>(handle: Promise<ActorHandle<T>>) =>
-    handle.then((h) => {
-      spawned.push(h as ActorHandle<unknown>);
-      return h;
-    });
-  const stop = async () => {
-    await Promise.all(spawned.map((h) => killSurely(cluster, h)));
-  };
+  const roles = new RoleSpawner(cluster, runId, options.signal);
   try {
     // The synthesizer looks the assistant up by name on first use, so both can be spawned together.
-    const assistantName = opts("assistant", {}).name;
+    const negativesSpec = assistant === undefined ? {} : { assistant: roles.name("assistant") };
+    const rollouts = config.rollout.colocate ? 0 : config.rollout.count;
     const [rolloutActors, rewardActor, reference, policyLearner, rewardLearner, negatives, assistantHandle] =
       await Promise.all([
         Promise.all(
           Array.from(
-            { length: config.rollout.colocate ? 0 : config.rollout.count },
-            (_, i) => track(cluster.spawn(RolloutActor, opts("rollout", config.rollout.resources, i), policy)),
+            { length: rollouts },
+            (_, i) => roles.spawn(RolloutActor, "rollout", config.rollout.resources, policy, i),
           ),
         ),
-        config.reward.colocate
-          ? Promise.resolve(undefined)
-          : track(cluster.spawn(RewardActor, opts("reward", config.reward.resources), rm)),
-        track(cluster.spawn(ReferenceActor, opts("reference", config.reference.resources), policy)),
-        track(
-          cluster.spawn(
-            PolicyLearner,
-            opts("policy-learner", config.policyLearner.resources),
-            grpoLearner(config, policy),
-          ),
-        ),
-        track(
-          cluster.spawn(
-            RewardLearner,
-            opts("reward-learner", config.rewardLearner.resources),
-            cooperLearner(config, rm),
-          ),
-        ),
-        track(cluster.spawn(
-          NegativeSynthesizer,
-          opts("negatives", config.negatives.resources),
-          assistant === undefined ? {} : { assistant: assistantName },
-        )),
+        config.reward.colocate ? undefined : roles.spawn(RewardActor, "reward", config.reward.resources, rm),
+        roles.spawn(ReferenceActor, "reference", config.reference.resources, policy),
+        roles.spawn(PolicyLearner, "policy-learner", config.policyLearner.resources, grpoLearner(config, policy)),
+        roles.spawn(RewardLearner, "reward-learner", config.rewardLearner.resources, cooperLearner(config, rm)),
+        roles.spawn(NegativeSynthesizer, "negatives", config.negatives.resources, negativesSpec),
         assistant === undefined
-          ? Promise.resolve(undefined)
-          : track(cluster.spawn(AssistantRewriter, opts("assistant", assistant.resources), assistant.spec)),
+          ? undefined
+          : roles.spawn(AssistantRewriter, "assistant", assistant.resources, assistant.spec),
       ]);
     // A colocated role is its learner: PolicyLearner.rollout and RewardLearner.score take the same requests and
     // return the same results as the role actors' methods, so the driver calls the learner's handle in their place.
@@ -246,10 +258,10 @@ export async function spawnRoles(
       rewardLearner,
       negatives,
       ...(assistantHandle === undefined ? {} : { assistant: assistantHandle }),
-      stop,
+      stop: roles.stop,
     };
   } catch (error) {
-    await stop();
+    await roles.stop();
     throw error;
   }
 }

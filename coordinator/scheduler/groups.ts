@@ -8,16 +8,18 @@ import {
   type Candidate,
   canTake,
   clonePool,
+  copyRequest,
   explainNoFit,
   giveBack,
   type NeedUnits,
+  normalizeRequest,
   orderCandidates,
   type Pool,
   poolOf,
   sumNeeds,
 } from "./fit.ts";
 import { PlacementError } from "../../shared/mod.ts";
-import type { Allocation, Demand, NodeSpec, PlacementStrategy, PlaceOptions } from "./types.ts";
+import type { Allocation, Demand, NodeSpec, PlacementGroupState, PlacementStrategy, PlaceOptions } from "./types.ts";
 
 /** A registered node: its spec, total and free resources, and the actors on it. */
 export interface NodeSlot {
@@ -266,4 +268,35 @@ export function explainActor(
   }
   const candidates = ready.map((i) => bundleCandidate(group, i, nodes));
   return explainNoFit(candidates, need, { noun: `bundle of placement group "${group.id}"`, canGrow: false });
+}
+
+const STRATEGIES: readonly PlacementStrategy[] = ["PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD"];
+
+/** A new, unreserved placement group; throws PlacementError naming what is wrong with the strategy or bundles. */
+export function newGroupRecord(id: string, bundles: Demand[], strategy: PlacementStrategy, seq: number): GroupRecord {
+  if (!STRATEGIES.includes(strategy)) {
+    throw new PlacementError(
+      `Invalid placement group "${id}": strategy must be one of ${STRATEGIES.join(", ")}, got ${String(strategy)}`,
+    );
+  }
+  if (!Array.isArray(bundles) || bundles.length === 0) {
+    throw new PlacementError(`Invalid placement group "${id}": bundles must be a non-empty list`);
+  }
+  const records = bundles.map((request, i) => ({
+    request: copyRequest(request),
+    need: normalizeRequest(`Invalid placement group "${id}", bundle ${i}`, request),
+    nodeId: null,
+    reserved: null,
+    pool: null,
+    actors: new Set<string>(),
+  }));
+  return { id, strategy, seq, bundles: records };
+}
+
+/** Whether a group holds all its bundles, some (it lost a node after creation), or none yet. */
+export function groupState(group: GroupRecord): PlacementGroupState {
+  const reserved = group.bundles.filter((b) => b.nodeId !== null).length;
+  if (reserved === group.bundles.length) return "created";
+  // A group that holds some bundles lost a node after being created (creation is all-or-nothing).
+  return reserved > 0 ? "rescheduling" : "pending";
 }

@@ -5,7 +5,7 @@
  * `SchedulerJson` that `Scheduler.fromJSON` validates.
  */
 import { ConfigError } from "../../shared/mod.ts";
-import { copyRequest } from "./fit.ts";
+import { copyRequest, normalizeRequest, poolOf } from "./fit.ts";
 import type { GroupRecord } from "./groups.ts";
 import { type ActorEntry, type PendingActor, type PlacedActor, SCHEDULER_JSON, type SchedulerJson } from "./types.ts";
 
@@ -90,6 +90,23 @@ export function groupJson(g: GroupRecord): SchedulerJson["groups"][number] {
       request: copyRequest(b.request),
       nodeId: b.nodeId,
       reserved: b.reserved === null ? null : structuredClone(b.reserved),
+    })),
+  };
+}
+
+/** The live record of a persisted placement group (its actors are re-attached as they are read back). */
+export function groupRecordOf(g: SchedulerJson["groups"][number]): GroupRecord {
+  return {
+    id: g.id,
+    strategy: g.strategy,
+    seq: g.seq,
+    bundles: g.bundles.map((b, i) => ({
+      request: b.request,
+      need: normalizeRequest(`Invalid placement group "${g.id}", bundle ${i}`, b.request),
+      nodeId: b.nodeId,
+      reserved: b.reserved,
+      pool: b.reserved === null ? null : poolOf(b.reserved),
+      actors: new Set(),
     })),
   };
 }

@@ -24,7 +24,7 @@ import {
   toUnits,
   usageOf,
 } from "./fit.ts";
-import { groupJson, parseSchedulerJson, pendingJson, placedJson } from "./persist.ts";
+import { groupJson, groupRecordOf, parseSchedulerJson, pendingJson, placedJson } from "./persist.ts";
 import {
   type ActorPlacement,
   type Allocation,
@@ -34,7 +34,6 @@ import {
   type PendingActor,
   type PendingView,
   type PlacedActor,
-  type PlacementGroupState,
   type PlacementGroupView,
   type PlacementStrategy,
   type PlaceOptions,
@@ -51,10 +50,10 @@ import {
   explainActor,
   explainGroup,
   type GroupRecord,
+  groupState,
+  newGroupRecord,
   type NodeSlot,
 } from "./groups.ts";
-
-const STRATEGIES: readonly PlacementStrategy[] = ["PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD"];
 
 /** Places actors and placement groups on nodes. See the module comment for semantics. */
 export class Scheduler {
@@ -257,26 +256,10 @@ export class Scheduler {
     strategy: PlacementStrategy,
   ): { ok: true; nodeIds: string[] } | { ok: false; reason: string } {
     if (this.#groups.has(id)) throw new PlacementError(`Cannot create placement group "${id}": it already exists`);
-    if (!STRATEGIES.includes(strategy)) {
-      throw new PlacementError(
-        `Invalid placement group "${id}": strategy must be one of ${STRATEGIES.join(", ")}, got ${String(strategy)}`,
-      );
-    }
-    if (!Array.isArray(bundles) || bundles.length === 0) {
-      throw new PlacementError(`Invalid placement group "${id}": bundles must be a non-empty list`);
-    }
-    const records = bundles.map((request, i) => ({
-      request: copyRequest(request),
-      need: normalizeRequest(`Invalid placement group "${id}", bundle ${i}`, request),
-      nodeId: null,
-      reserved: null,
-      pool: null,
-      actors: new Set<string>(),
-    }));
-    const group: GroupRecord = { id, strategy, seq: this.#seq++, bundles: records };
+    const group = newGroupRecord(id, bundles, strategy, this.#seq++);
     this.#groups.set(id, group);
     this.#dirty.groups.add(id);
-    if (this.#reserveGroup(group)) return { ok: true, nodeIds: records.map((b) => b.nodeId!) };
+    if (this.#reserveGroup(group)) return { ok: true, nodeIds: group.bundles.map((b) => b.nodeId!) };
     return { ok: false, reason: group.reason! };
   }
 
@@ -414,21 +397,7 @@ export class Scheduler {
     const s = new Scheduler();
     s.#seq = data.seq;
     for (const spec of data.nodes) s.addNode(spec);
-    for (const g of data.groups) {
-      s.#groups.set(g.id, {
-        id: g.id,
-        strategy: g.strategy,
-        seq: g.seq,
-        bundles: g.bundles.map((b, i) => ({
-          request: b.request,
-          need: normalizeRequest(`Invalid placement group "${g.id}", bundle ${i}`, b.request),
-          nodeId: b.nodeId,
-          reserved: b.reserved,
-          pool: b.reserved === null ? null : poolOf(b.reserved),
-          actors: new Set(),
-        })),
-      });
-    }
+    for (const g of data.groups) s.#groups.set(g.id, groupRecordOf(g));
     for (const a of data.actors) {
       const node = s.#node(a.nodeId);
       s.#actors.set(a.actorId, { ...a });
@@ -541,11 +510,4 @@ export class Scheduler {
     this.#dirty.groups.add(group.id);
     return true;
   }
-}
-
-function groupState(group: GroupRecord): PlacementGroupState {
-  const reserved = group.bundles.filter((b) => b.nodeId !== null).length;
-  if (reserved === group.bundles.length) return "created";
-  // A group that holds some bundles lost a node after being created (creation is all-or-nothing).
-  return reserved > 0 ? "rescheduling" : "pending";
 }

@@ -35,7 +35,11 @@ const SAMPLES = 4;
 const MAX_NEW_TOKENS = 24;
 const RM_MAX_LEN = 256;
 
-async function main(): Promise<void> {
+type Sample = (tasks: readonly MathTask[], n: number, seed: number) => Promise<string[]>;
+type Encode = (question: string, reference: string, completion: string) => number[];
+type PairStream = { positive: string; negative: string }[][];
+
+function sweepArgs(): { steps: number; lrs: number[]; policy: string; rm: string } {
   const { values, positionals } = parseArgs({
     args: Deno.args,
     allowPositionals: true,
@@ -45,13 +49,17 @@ async function main(): Promise<void> {
       rm: { type: "string", default: "runs/demo/rm/reward_model" },
     },
   });
-  const steps = Number(values.steps);
   const lrs = positionals.map(Number);
   if (lrs.length === 0 || lrs.some((lr) => !(lr > 0))) {
     console.error("usage: rm_lr_sweep.ts [--steps N] [--policy DIR] [--rm DIR] LR...");
     Deno.exit(2);
   }
-  const rmDir = await Deno.realPath(values.rm);
+  return { steps: Number(values.steps), lrs, policy: values.policy, rm: values.rm };
+}
+
+async function main(): Promise<void> {
+  const args = sweepArgs();
+  const rmDir = await Deno.realPath(args.rm);
   const tokenizer = await loadTokenizer("char");
   // The demo's data (demo.yaml: levels 1-2, data seed 0, 2000 tasks; eval seed 1000003, 64 tasks; run seed 1).
   const data = await loadRunData({ source: "builtin", levels: [1, 2], seed: 0, size: 2000 }, {
@@ -60,24 +68,39 @@ async function main(): Promise<void> {
   }, 1);
   const exclude = new Set([...data.train, ...data.eval].map((t) => t.question));
   const valid = generateTasks(64, { levels: [1, 2], seed: 4242, exclude });
-  const policy = await runtimeOf(values.policy, "policy");
-  const generator = new Generator(policy);
-  const sample = async (tasks: readonly MathTask[], n: number, seed: number) => {
+  const generator = new Generator(await runtimeOf(args.policy, "policy"));
+  const sample: Sample = async (tasks, n, seed) => {
     const rows = tasks.flatMap((t) =>
       Array.from({ length: n }, () => tokenizer.encode(formatPrompt(t.question), { addBos: true }))
     );
     const out = await generator.generate(rows, { maxNewTokens: MAX_NEW_TOKENS, temperature: 1, seed });
     return out.tokens.map((t) => tokenizer.decode(t));
   };
-  const encode = (question: string, reference: string, completion: string) => {
+  const encode: Encode = (question, reference, completion) => {
     const ids = tokenizer.encode(formatRmInput(question, reference, completion), { addBos: true });
     return ids.length > RM_MAX_LEN ? [ids[0]!, ...ids.slice(ids.length - RM_MAX_LEN + 1)] : ids;
   };
+  const stream = await pairStream(data.train, sample, args.steps);
+  const perStep = stream.reduce((n, s) => n + s.length, 0) / args.steps;
+  console.log(`${args.steps} steps, ${perStep.toFixed(2)} verified pairs per step`);
+  const score = await validationScorer(valid, sample, encode);
+  console.log(`pretrained RM: ${await score(rmDir)}`);
+  const tmp = await Deno.makeTempDir({ prefix: "rm_lr_sweep_" });
+  try {
+    for (const lr of args.lrs) {
+      console.log(`lr ${lr}: ${await sweepOne({ lr, rmDir, stream, score, dir: tmp })}`);
+    }
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+}
 
+/** The fixed stream of verified pairs: per step, the SFT policy's samples of the step's prompts, paired as the driver does. */
+async function pairStream(train: readonly MathTask[], sample: Sample, steps: number): Promise<PairStream> {
   const synthesizer = new RuleNegativeSynthesizer();
-  const stream: { positive: string; negative: string }[][] = [];
+  const stream: PairStream = [];
   for (let step = 0; step < steps; step++) {
-    const tasks = tasksForStep(data.train, step, PROMPTS);
+    const tasks = tasksForStep(train, step, PROMPTS);
     const texts = await sample(tasks, SAMPLES, mixSeed(1, step, 0));
     const groups = tasks.map((t, i) => ({
       question: t.question,
@@ -87,13 +110,19 @@ async function main(): Promise<void> {
     const pairs = await buildPairs(groups, { synthesizer, seed: mixSeed(1, step, 7) });
     stream.push(pairs.pairs.map((p) => ({ positive: p.positiveInput, negative: p.negativeInput })));
   }
-  const perStep = stream.reduce((n, s) => n + s.length, 0) / steps;
-  console.log(`${steps} steps, ${perStep.toFixed(2)} verified pairs per step`);
+  return stream;
+}
 
+/** Scores an RM checkpoint on the validation tasks: pair accuracy and within-prompt sample ranking accuracy. */
+async function validationScorer(
+  valid: readonly MathTask[],
+  sample: Sample,
+  encode: Encode,
+): Promise<(dir: string) => Promise<string>> {
   const pairs = await verificationPairs(valid, 99);
   const validTexts = await sample(valid, 8, 12345);
   const correct = validTexts.map((t, i) => verify(t, valid[Math.floor(i / 8)]!.answer).verdict === "correct");
-  const score = async (dir: string): Promise<string> => {
+  return async (dir) => {
     const scorer = new Scorer(await runtimeOf(dir, "rm"));
     const both = await scorer.rewards([
       ...pairs.map((p) => encode(p.question, p.reference, p.positive)),
@@ -115,33 +144,36 @@ async function main(): Promise<void> {
     }
     return `pair acc ${pct(pairAcc)}, sample ranking acc ${pct(wins / total)}`;
   };
-  console.log(`pretrained RM: ${await score(rmDir)}`);
-  const tmp = await Deno.makeTempDir({ prefix: "rm_lr_sweep_" });
-  try {
-    for (const lr of lrs) {
-      const learner = new RewardLearner({
-        rewardModel: {
-          hfConfig: JSON.parse(await Deno.readTextFile(`${rmDir}/config.json`)),
-          tokenizer: "char",
-          weights: { kind: "checkpoint", dir: rmDir },
-        },
-        objective: "pairwise",
-        optim: { lr, gradClip: 1, weightDecay: 0.01, microBatchSize: 16 },
-      });
-      const line: string[] = [];
-      for (let step = 0; step < steps; step++) {
-        if (stream[step]!.length > 0) await learner.updatePairs(stream[step]!);
-        if ((step + 1) % 50 === 0 || step + 1 === steps) {
-          const dir = `${tmp}/lr-${lr}-${step + 1}`;
-          await learner.save(dir);
-          line.push(`step ${step + 1}: ${await score(dir)}`);
-        }
-      }
-      console.log(`lr ${lr}: ${line.join(" | ")}`);
+}
+
+/** A fresh copy of the pretrained RM takes one pairwise update per step at `lr`, scored every 50 steps. */
+async function sweepOne(options: {
+  lr: number;
+  rmDir: string;
+  stream: PairStream;
+  score: (dir: string) => Promise<string>;
+  dir: string;
+}): Promise<string> {
+  const { lr, rmDir, stream, score } = options;
+  const learner = new RewardLearner({
+    rewardModel: {
+      hfConfig: JSON.parse(await Deno.readTextFile(`${rmDir}/config.json`)),
+      tokenizer: "char",
+      weights: { kind: "checkpoint", dir: rmDir },
+    },
+    objective: "pairwise",
+    optim: { lr, gradClip: 1, weightDecay: 0.01, microBatchSize: 16 },
+  });
+  const line: string[] = [];
+  for (let step = 0; step < stream.length; step++) {
+    if (stream[step]!.length > 0) await learner.updatePairs(stream[step]!);
+    if ((step + 1) % 50 === 0 || step + 1 === stream.length) {
+      const dir = `${options.dir}/lr-${lr}-${step + 1}`;
+      await learner.save(dir);
+      line.push(`step ${step + 1}: ${await score(dir)}`);
     }
-  } finally {
-    await Deno.remove(tmp, { recursive: true });
   }
+  return line.join(" | ");
 }
 
 async function runtimeOf(dir: string, name: string): Promise<ModelRuntime> {
