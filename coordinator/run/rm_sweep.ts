@@ -119,7 +119,7 @@ async function samplesCache(
     return JSON.parse(await Deno.readTextFile(path)) as Cache;
   } catch { /* not cached yet */ }
   const tokenizer = await loadTokenizer("char");
-  const generator = new Generator(await runtimeOf(policyDir, "policy"));
+  const generator = new Generator(await checkpointRuntime(policyDir, "policy"));
   const sample = async (tasks: readonly MathTask[], n: number, temperature: number, seed: number) => {
     const out: string[][] = tasks.map(() => []);
     for (let i = 0; i < tasks.length; i += 64) {
@@ -168,7 +168,7 @@ async function validator(cache: Cache, layout: RmLayout, hfConfig: Record<string
   );
   const refPairs = await verificationPairs(cache.valid.map((v) => v.task), 99);
   return async (dir: string) => {
-    const scorer = new Scorer(await runtimeOf(dir, "rm"));
+    const scorer = new Scorer(await checkpointRuntime(dir, "rm"));
     const s = await scorer.rewards(rows.map((r) => encode(r.task.question, r.task.answer, r.text)));
     let wins = 0;
     let pairs = 0;
@@ -200,7 +200,8 @@ async function validator(cache: Cache, layout: RmLayout, hfConfig: Record<string
   };
 }
 
-async function runtimeOf(dir: string, name: string): Promise<ModelRuntime> {
+/** A one-thread runtime of a saved checkpoint (config.json + weights), for in-process scoring and sampling. */
+export async function checkpointRuntime(dir: string, name: string): Promise<ModelRuntime> {
   const config = parseDecoderConfig(JSON.parse(await Deno.readTextFile(`${dir}/config.json`)));
   const runtime = new ModelRuntime(config, { name, session: { intraOpThreads: 1 } });
   runtime.setWeights(await loadWeights(dir, config));

@@ -16,8 +16,6 @@ import { parseArgs } from "node:util";
 import { RewardLearner } from "../../../actors/roles/mod.ts";
 import { loadTokenizer } from "../../../actors/roles/mod.ts";
 import { Generator } from "../../../engine/generate/mod.ts";
-import { parseDecoderConfig } from "../../../engine/io/mod.ts";
-import { loadWeights, ModelRuntime } from "../../../engine/models/mod.ts";
 import { Scorer } from "../../../engine/score/mod.ts";
 import {
   buildPairs,
@@ -29,6 +27,7 @@ import {
 } from "../../../rl/mod.ts";
 import { generateTasks } from "../../../rl/tasks/mod.ts";
 import { loadRunData, tasksForStep, verificationPairs } from "../data.ts";
+import { checkpointRuntime } from "../rm_sweep.ts";
 
 const PROMPTS = 8;
 const SAMPLES = 4;
@@ -68,7 +67,7 @@ async function main(): Promise<void> {
   }, 1);
   const exclude = new Set([...data.train, ...data.eval].map((t) => t.question));
   const valid = generateTasks(64, { levels: [1, 2], seed: 4242, exclude });
-  const generator = new Generator(await runtimeOf(args.policy, "policy"));
+  const generator = new Generator(await checkpointRuntime(args.policy, "policy"));
   const sample: Sample = async (tasks, n, seed) => {
     const rows = tasks.flatMap((t) =>
       Array.from({ length: n }, () => tokenizer.encode(formatPrompt(t.question), { addBos: true }))
@@ -123,7 +122,7 @@ async function validationScorer(
   const validTexts = await sample(valid, 8, 12345);
   const correct = validTexts.map((t, i) => verify(t, valid[Math.floor(i / 8)]!.answer).verdict === "correct");
   return async (dir) => {
-    const scorer = new Scorer(await runtimeOf(dir, "rm"));
+    const scorer = new Scorer(await checkpointRuntime(dir, "rm"));
     const both = await scorer.rewards([
       ...pairs.map((p) => encode(p.question, p.reference, p.positive)),
       ...pairs.map((p) => encode(p.question, p.reference, p.negative)),
@@ -174,13 +173,6 @@ async function sweepOne(options: {
     }
   }
   return line.join(" | ");
-}
-
-async function runtimeOf(dir: string, name: string): Promise<ModelRuntime> {
-  const config = parseDecoderConfig(JSON.parse(await Deno.readTextFile(`${dir}/config.json`)));
-  const runtime = new ModelRuntime(config, { name, session: { intraOpThreads: 1 } });
-  runtime.setWeights(await loadWeights(dir, config));
-  return runtime;
 }
 
 function pct(value: number): string {
