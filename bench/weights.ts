@@ -17,7 +17,13 @@ import { parseSafetensors } from "../engine/io/mod.ts";
 import { startLocalNats } from "../coordinator/local/mod.ts";
 import { connectNats, type NatsTransport } from "../shared/nats_transport.ts";
 import type { Tensor } from "../shared/tensor.ts";
-import { defaultWeightsDir, digestBytes, type WeightDtype, WeightPlane } from "../actors/weights/mod.ts";
+import {
+  defaultWeightsDir,
+  digestBytes,
+  type WeightDtype,
+  type WeightManifest,
+  WeightPlane,
+} from "../actors/weights/mod.ts";
 import { mapOrRead, readInto } from "../actors/weights/local.ts";
 import { findSegment, removeSegments, segmentFile } from "../actors/weights/segment.ts";
 import { type CrossHostResult, crossHostRounds, crossHostUnavailable } from "./weights_cross.ts";
@@ -40,7 +46,10 @@ export interface WeightsVariantResult {
   object_store_gb_s: Record<string, number>;
   /** Bytes sent through the Object Store per consumer (the version, or its first --object-store-mib MiB). */
   object_store_bytes: number;
+  /** Across hosts into a huge-page tmpfs on each consumer host (when it could be mounted; else plain /dev/shm). */
   cross_host_gb_s: Record<string, number>;
+  /** The same download into plain /dev/shm (4 KiB pages), when `cross_host_gb_s` used huge pages. */
+  cross_host_plain_shm_gb_s?: Record<string, number>;
   raw_tcp_gb_s: Record<string, number>;
   /** Raw TCP written into shared memory on the consumer's host (nothing checked): the cost of keeping the bytes. */
   raw_tcp_store_gb_s: Record<string, number>;
@@ -63,7 +72,15 @@ export interface WeightsBenchResult extends WeightsVariantResult {
 
 function parseArgs(
   args: string[],
-): { sizeMib: number; repeats: number; counts: number[]; cross: boolean; objectStoreMib: number } {
+): {
+  sizeMib: number;
+  repeats: number;
+  counts: number[];
+  cross: boolean;
+  objectStoreMib: number;
+  crossOnly: boolean;
+  bf16: boolean;
+} {
   const value = (flag: string) => {
     const i = args.indexOf(flag);
     return i < 0 ? undefined : args[i + 1];
@@ -77,6 +94,9 @@ function parseArgs(
     cross: !args.includes("--no-cross"),
     // The full version by default, so every row moves the same bytes; a cap (e.g. for a quick look) is recorded.
     objectStoreMib: Number(value("--object-store-mib") ?? sizeMib),
+    // Quick looks at one path while tuning it (never written to bench/out).
+    crossOnly: args.includes("--cross-only"),
+    bf16: !args.includes("--no-bf16"),
   };
 }
 
@@ -117,8 +137,38 @@ async function runVariant(ctx: Ctx, dtype: WeightDtype, tensors: ReadonlyMap<str
     raw_tcp_store_gb_s: {},
     sha256_gb_s: manifest.bytes / ((performance.now() - h0) / 1000) / 1e9,
   };
+  if (!opts.crossOnly) await sameHostAndStore(ctx, { dtype, out, data, manifest, publishS });
+  if (ctx.crossSkipped === undefined) {
+    step("across hosts");
+    const cross = await crossHostRounds({
+      counts: opts.counts,
+      repeats: opts.repeats,
+      work: ctx.work,
+      pubDir: ctx.pubDir,
+      segmentFile: segmentFile({ cluster: CLUSTER, name: NAME, dtype }, Deno.pid),
+      manifest,
+      token: ctx.token,
+    });
+    out.cross_host_gb_s = cross.gbS.plane;
+    if (cross.hugeDirs) out.cross_host_plain_shm_gb_s = cross.gbS.planePlain;
+    out.raw_tcp_gb_s = cross.gbS.tcp;
+    out.raw_tcp_store_gb_s = cross.gbS.tcpStore;
+    out.cross_host_cpu_ns_per_byte = cross.cpuNsPerByte;
+  }
+  return { result: out, digest: manifest.digest, data };
+}
+
+/** The same-host rounds (data plane and memcpy) and the Object Store rounds of one variant, into `out`. */
+async function sameHostAndStore(
+  ctx: Ctx,
+  v: { dtype: WeightDtype; out: WeightsVariantResult; data: Uint8Array; manifest: WeightManifest; publishS: number },
+): Promise<void> {
+  const { opts } = ctx;
+  const { dtype, out, data, manifest, publishS } = v;
+  const step = (what: string) => console.error(`[bench weights] ${dtype}: ${what}`);
   const common = { repeats: opts.repeats, bytes: manifest.bytes, work: ctx.work };
   for (const n of opts.counts) {
+    step(`same host, ${n} consumers`);
     step(`same host, ${n} consumers`);
     out.memcpy_gb_s[n] = memcpyGbS(data, n);
     const same = await rounds(
@@ -154,23 +204,6 @@ async function runVariant(ctx: Ctx, dtype: WeightDtype, tensors: ReadonlyMap<str
     })).gbS;
   }
   await blobs.delete(manifest.blob).catch(() => {}); // a late ack timeout here must not lose the run
-  if (ctx.crossSkipped === undefined) {
-    step("across hosts");
-    const cross = await crossHostRounds({
-      counts: opts.counts,
-      repeats: opts.repeats,
-      work: ctx.work,
-      pubDir: ctx.pubDir,
-      segmentFile: segmentFile({ cluster: CLUSTER, name: NAME, dtype }, Deno.pid),
-      manifest,
-      token: ctx.token,
-    });
-    out.cross_host_gb_s = cross.gbS.plane;
-    out.raw_tcp_gb_s = cross.gbS.tcp;
-    out.raw_tcp_store_gb_s = cross.gbS.tcpStore;
-    out.cross_host_cpu_ns_per_byte = cross.cpuNsPerByte;
-  }
-  return { result: out, digest: manifest.digest, data };
 }
 
 function printVariant(title: string, r: WeightsVariantResult, counts: number[]): void {
@@ -188,11 +221,13 @@ function printVariant(title: string, r: WeightsVariantResult, counts: number[]):
       cross: r.cross_host_gb_s[n],
       tcp: r.raw_tcp_gb_s[n],
       crossRatio: ratio(r.cross_host_gb_s[n], r.raw_tcp_gb_s[n]),
+      plain: r.cross_host_plain_shm_gb_s?.[n],
       tcpStore: r.raw_tcp_store_gb_s[n],
       storeRatio: ratio(r.cross_host_gb_s[n], r.raw_tcp_store_gb_s[n]),
     })),
     columns(`n: consumers | same: same host GB/s | memcpy: memcpy GB/s | sameRatio: same/memcpy | spv: s/version
       store: Object Store GB/s | cross: cross host GB/s | tcp: raw TCP GB/s | crossRatio: cross/TCP
+      plain: cross host into /dev/shm GB/s
       tcpStore: raw TCP to shm GB/s | storeRatio: cross/(TCP to shm)`),
   );
 }
@@ -205,8 +240,16 @@ function printCpu(title: string, r: WeightsVariantResult, counts: number[]): voi
     c === undefined ? undefined : `${c.consumers.toFixed(2)} + ${c.server.toFixed(2)}`;
   printTable(
     `${title}: CPU ns per delivered byte across hosts (consumers + server; all hosts share this machine's cores)`,
-    counts.map((n) => ({ n, plane: cell(cpu.plane[n]), tcp: cell(cpu.tcp[n]), tcpStore: cell(cpu.tcpStore[n]) })),
-    columns("n: consumers | plane: data plane | tcp: raw TCP | tcpStore: raw TCP to shm"),
+    counts.map((n) => ({
+      n,
+      plane: cell(cpu.plane[n]),
+      plain: cell(cpu.planePlain[n]),
+      tcp: cell(cpu.tcp[n]),
+      tcpStore: cell(cpu.tcpStore[n]),
+    })),
+    columns(
+      "n: consumers | plane: data plane | plain: data plane into /dev/shm | tcp: raw TCP | tcpStore: raw TCP to shm",
+    ),
   );
 }
 
@@ -271,11 +314,11 @@ export async function runWeightsBench(args: string[] = []): Promise<WeightsBench
     const reads = readMethods(pubDir);
     const fp32 = await runVariant(ctx, "float32", syntheticWeights(opts.sizeMib * MIB));
     // The bf16 version is cast from the fp32 segment's views: no second float32 copy in memory.
-    const bf16 = await runVariant(ctx, "bfloat16", parseSafetensors(fp32.data).tensors);
-    removeSegments(pubDir, CLUSTER, NAME, [fp32.digest, bf16.digest]);
+    const bf16 = opts.bf16 ? await runVariant(ctx, "bfloat16", parseSafetensors(fp32.data).tensors) : undefined;
+    removeSegments(pubDir, CLUSTER, NAME, [fp32.digest, ...(bf16 === undefined ? [] : [bf16.digest])]);
     const result: WeightsBenchResult = {
       ...fp32.result,
-      bf16: bf16.result,
+      bf16: bf16?.result as WeightsVariantResult,
       read_methods_gb_s: reads,
       ...(crossSkipped === undefined ? {} : { cross_host_skipped: crossSkipped }),
     };
@@ -283,15 +326,18 @@ export async function runWeightsBench(args: string[] = []): Promise<WeightsBench
       `machine: ${navigator.hardwareConcurrency} cores, load ${Deno.loadavg().map((l) => l.toFixed(1)).join(" ")}`,
     );
     printVariant("fp32", fp32.result, opts.counts);
-    printVariant("\nbf16", bf16.result, opts.counts);
+    if (bf16 !== undefined) printVariant("\nbf16", bf16.result, opts.counts);
     printCpu("\nfp32", fp32.result, opts.counts);
-    printCpu("\nbf16", bf16.result, opts.counts);
+    if (bf16 !== undefined) printCpu("\nbf16", bf16.result, opts.counts);
     printTable(
       "\nReading a 256 MiB file on this host into a consumer (in-process, every page touched)",
       [reads],
       columns("readFile: Deno.readFile GB/s | read_prealloc: readSync into preallocated GB/s | mmap: mmap (FFI) GB/s"),
     );
-    if (opts.sizeMib === 2048 && opts.counts.join() === "1,2,4" && !args.includes("--no-write")) {
+    if (
+      opts.sizeMib === 2048 && opts.counts.join() === "1,2,4" && bf16 !== undefined && !opts.crossOnly &&
+      !args.includes("--no-write")
+    ) {
       console.log(`wrote ${await writeBenchJson("weights", result)}`);
     } else {
       console.log("(not the full run: bench/out/weights.json left as it was)");

@@ -36,12 +36,14 @@ const DATA_PORT = 47311;
 const TCP_PORT = 47312;
 
 /** The paths measured across hosts. */
-export type CrossPath = "plane" | "tcp" | "tcpStore";
+export type CrossPath = "plane" | "planePlain" | "tcp" | "tcpStore";
 
 /** GB/s of each path, and the CPU it cost per delivered byte (consumers' and server's), by consumer count. */
 export interface CrossHostResult {
   gbS: Record<CrossPath, Record<string, number>>;
   cpuNsPerByte: Record<CrossPath, Record<string, { consumers: number; server: number }>>;
+  /** Whether the consumer hosts' directories were huge-page tmpfs mounts (`plane`; `planePlain` is /dev/shm). */
+  hugeDirs: boolean;
 }
 
 /** GB/s through the data plane and through raw TCP, by consumer count. */
@@ -55,31 +57,23 @@ export async function crossHostRounds(options: CrossHostOptions): Promise<CrossH
     const segment = join(options.pubDir, options.segmentFile);
     servers.push(new Peer(["tcp-serve", pub.ip, String(TCP_PORT), segment, String(manifest.bytes)], pub.ns));
     await Promise.all(servers.map((s) => s.until((l) => l === "listening")));
-    const hostDirs = { b: join(work, "host-b"), c: join(work, "host-c") };
-    const specs: Record<string, string> = {};
-    for (const [name, dir] of Object.entries(hostDirs)) {
-      Deno.mkdirSync(dir, { recursive: true });
-      specs[name] = join(work, `fetch-${name}.json`);
-      const { sources: _, ...info } = manifest;
-      Deno.writeTextFileSync(
-        specs[name]!,
-        JSON.stringify({
-          dir,
-          key: { cluster: "bench", name: manifest.name, dtype: manifest.dtype },
-          info,
-          source: { url: `tcp://${pub.ip}:${DATA_PORT}`, token, file: options.segmentFile },
-          streams: 4,
-        }),
-      );
-    }
+    const plainDirs = { b: join(work, "host-b"), c: join(work, "host-c") };
+    const hugeDirs = { b: join(work, "huge-b"), c: join(work, "huge-c") };
+    // Room for two copies: a round's clean-up may run before the last round's consumer has let go of its file.
+    const huge = await mountHuge(Object.values(hugeDirs), 2 * manifest.bytes + 64 * 2 ** 20);
+    const specs = {
+      plain: writeSpecs(options, pub.ip, "plain", plainDirs),
+      huge: writeSpecs(options, pub.ip, "huge", hugeDirs),
+    };
     const clear = () => {
-      for (const dir of Object.values(hostDirs)) {
+      for (const dir of [...Object.values(plainDirs), ...Object.values(hugeDirs)]) {
         for (const e of Deno.readDirSync(dir)) Deno.removeSync(join(dir, e.name));
       }
     };
     const out: CrossHostResult = {
-      gbS: { plane: {}, tcp: {}, tcpStore: {} },
-      cpuNsPerByte: { plane: {}, tcp: {}, tcpStore: {} },
+      gbS: { plane: {}, planePlain: {}, tcp: {}, tcpStore: {} },
+      cpuNsPerByte: { plane: {}, planePlain: {}, tcp: {}, tcpStore: {} },
+      hugeDirs: huge,
     };
     const measure = async (path: CrossPath, n: number, server: Peer, args: (k: number, go: string) => string[]) => {
       const hostOf = (k: number) => (k % 2 === 0 ? "b" : "c");
@@ -103,16 +97,62 @@ export async function crossHostRounds(options: CrossHostOptions): Promise<CrossH
       // One consumer per host at most: more would each keep their own copy in this machine's memory.
       if (n <= 2) {
         await measure("tcpStore", n, tcpServer, (k, go) => {
-          const file = join(k % 2 === 0 ? hostDirs.b : hostDirs.c, `tcp-store-${k}.bin`);
+          const file = join(k % 2 === 0 ? plainDirs.b : plainDirs.c, `tcp-store-${k}.bin`);
           return ["tcp-store", ...tcpArgs, file, go, repeats];
         });
       }
-      await measure("plane", n, planeServer, (k, go) => ["fetch", specs[k % 2 === 0 ? "b" : "c"]!, go, repeats]);
+      const fetch = (which: "plain" | "huge") => (k: number, go: string) => {
+        return ["fetch", specs[which][k % 2 === 0 ? "b" : "c"], go, repeats];
+      };
+      if (huge) await measure("plane", n, planeServer, fetch("huge"));
+      await measure(huge ? "planePlain" : "plane", n, planeServer, fetch("plain"));
       clear();
     }
     return out;
   } finally {
     await Promise.all(servers.map((s) => s.stop()));
     await lan.teardown();
+    for (const dir of [join(options.work, "huge-b"), join(options.work, "huge-c")]) {
+      await new Deno.Command("umount", { args: [dir], stderr: "null" }).output().catch(() => {});
+    }
   }
+}
+
+/** The download spec of each consumer host (dirs by host name), written for the fetch peers. */
+function writeSpecs(
+  options: CrossHostOptions,
+  ip: string,
+  kind: string,
+  dirs: { b: string; c: string },
+): { b: string; c: string } {
+  const { manifest, token, work } = options;
+  const { sources: _, ...info } = manifest;
+  const out = { b: "", c: "" };
+  for (const name of ["b", "c"] as const) {
+    Deno.mkdirSync(dirs[name], { recursive: true });
+    out[name] = join(work, `fetch-${kind}-${name}.json`);
+    const spec = {
+      dir: dirs[name],
+      key: { cluster: "bench", name: manifest.name, dtype: manifest.dtype },
+      info,
+      source: { url: `tcp://${ip}:${DATA_PORT}`, token, file: options.segmentFile },
+      streams: 4,
+    };
+    Deno.writeTextFileSync(out[name], JSON.stringify(spec));
+  }
+  return out;
+}
+
+/**
+ * Mounts a tmpfs with transparent huge pages (`huge=within_size`) on each of `dirs`: the segment directory the
+ * data plane receives fastest into (sink.ts). False (nothing mounted) where the kernel refuses.
+ */
+async function mountHuge(dirs: string[], bytes: number): Promise<boolean> {
+  for (const dir of dirs) {
+    Deno.mkdirSync(dir, { recursive: true });
+    const args = ["-t", "tmpfs", "-o", `size=${bytes},huge=within_size,mode=700`, "coop-bench-huge", dir];
+    const done = await new Deno.Command("mount", { args, stderr: "piped" }).output();
+    if (!done.success) return false;
+  }
+  return true;
 }

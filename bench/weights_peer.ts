@@ -9,8 +9,9 @@ import { parseSafetensors } from "../engine/io/mod.ts";
 import { connectNats } from "../shared/nats_transport.ts";
 import { type WeightDtype, WeightPlane } from "../actors/weights/mod.ts";
 import { type DownloadOptions, downloadSegment } from "../actors/weights/fetch.ts";
-import { mapOrRead } from "../actors/weights/local.ts";
+import { mapOrRead, releaseMapping } from "../actors/weights/local.ts";
 import { startWeightServer } from "../actors/weights/server.ts";
+import { receiveMode } from "../actors/weights/sink.ts";
 
 const now = () => performance.timeOrigin + performance.now();
 
@@ -75,8 +76,10 @@ async function fetchSegment([spec, go, repeats]: string[]): Promise<void> {
   const options = JSON.parse(Deno.readTextFileSync(spec!)) as DownloadOptions;
   await repeat(go!, Number(repeats), async () => {
     const got = await downloadSegment(options);
-    const tensors = parseSafetensors(mapOrRead(got.path, options.info.bytes).data).tensors.size;
-    return { fetched: got.fetched, tensors };
+    const data = mapOrRead(got.path, options.info.bytes).data;
+    const tensors = parseSafetensors(data).tensors.size;
+    releaseMapping(data); // the next round's clean-up then frees this host's memory at once
+    return { fetched: got.fetched, tensors, receive: receiveMode(options.dir) };
   });
 }
 

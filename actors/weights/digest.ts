@@ -31,6 +31,36 @@ export async function sha256Hex(bytes: Uint8Array): Promise<string> {
   return createHash("sha256").update(bytes).digest("hex");
 }
 
+/** An incremental SHA-256 of one chunk, fed as its bytes arrive. */
+export interface ChunkHasher {
+  /** Adds the next bytes (they must stay unchanged until {@link ChunkHasher.hex} resolves). */
+  update(bytes: Uint8Array): void;
+  /** The hex digest of everything added. */
+  hex(): Promise<string>;
+}
+
+/**
+ * A {@link ChunkHasher}: native updates run on a worker thread, one after another, so a download hashes what has
+ * landed while the rest of the chunk is still arriving (and the bytes are still in cache); node:crypto otherwise.
+ */
+export function chunkHasher(): ChunkHasher {
+  const lib = native();
+  if (lib === undefined) {
+    const hash = createHash("sha256");
+    return { update: (bytes) => void hash.update(bytes), hex: () => Promise.resolve(hash.digest("hex")) };
+  }
+  const stream = lib.sha256Stream();
+  let failed: unknown;
+  return {
+    update: (bytes) => void stream.update(bytes).catch((error) => failed ??= error),
+    hex: async () => {
+      const digest = await stream.digest();
+      if (failed !== undefined) throw failed;
+      return hex(digest);
+    },
+  };
+}
+
 /** The version digest of the chunk digests. */
 export function listDigest(chunks: readonly string[]): string {
   const hash = createHash("sha256");

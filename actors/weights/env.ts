@@ -4,6 +4,7 @@
  */
 import type { Transport } from "../../shared/mod.ts";
 import { WeightPlane } from "./plane.ts";
+import { RECEIVE_ENV } from "./sink.ts";
 
 /** Environment variable names (set by the agent, read by actor hosts). */
 export const WEIGHTS_ENV = {
@@ -11,6 +12,8 @@ export const WEIGHTS_ENV = {
   maxBytes: "COOP_WEIGHTS_MAX_BYTES",
   url: "COOP_WEIGHTS_URL",
   token: "COOP_WEIGHTS_TOKEN",
+  /** `map` | `write`: how downloads store received chunks (actors/weights/sink.ts). */
+  receive: RECEIVE_ENV,
 } as const;
 
 /** A plane configured from this process's environment. */

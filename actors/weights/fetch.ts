@@ -7,7 +7,7 @@
  * keeps every chunk of the part file that still matches its digest (resume), fetching only the rest.
  */
 import { join } from "node:path";
-import { chunkRange, sha256Hex, type WeightDigest } from "./digest.ts";
+import { chunkHasher, chunkRange, sha256Hex, type WeightDigest } from "./digest.ts";
 import { WeightDigestError, WeightPlaneError } from "./errors.ts";
 import {
   alive,
@@ -20,7 +20,11 @@ import {
   type SegmentKey,
   writeAll,
 } from "./segment.ts";
+import { openSink, type ReceiveMode, receiveMode } from "./sink.ts";
 import { type RangeReply, type RangeRequest, sendLine, WireReader } from "./wire.ts";
+
+// Small enough to stay in cache between the socket copy and the hash, big enough that each is one worker hop.
+const HASH_PIECE_BYTES = 1 << 20;
 
 /** Where a segment can be downloaded from. */
 export interface SegmentSource {
@@ -48,6 +52,8 @@ export interface DownloadOptions {
   waitMs?: number;
   /** A stream that makes no progress for this long is reconnected (default 30 s). */
   idleMs?: number;
+  /** How chunks reach the file (default: {@link receiveMode} of `dir`). */
+  receive?: ReceiveMode;
   /** Called with each chunk index once it is fetched, checked and written. */
   onChunk?: (index: number) => void;
 }
@@ -196,36 +202,48 @@ async function reuseLocalChunks(options: DownloadOptions, part: string, todo: nu
   return remaining;
 }
 
-/** Fetches `todo` chunks over parallel streams, each its own connection and file handle (one seek position each). */
+/**
+ * Fetches `todo` chunks over parallel streams, each its own connection, into the part file's sink (straight into
+ * the mapped file, or a stream buffer then written: `sink.ts`).
+ */
 async function fetchChunks(part: string, todo: number[], options: DownloadOptions): Promise<void> {
   const { info, source } = options;
   const url = new URL(source.url);
   if (url.protocol !== "tcp:") throw new WeightPlaneError(`Unsupported weight source ${source.url}: expected tcp://`);
   const address = { hostname: url.hostname, port: Number(url.port) };
+  if (todo.length === 0) return;
+  const sink = openSink(part, info.bytes, options.receive ?? receiveMode(options.dir));
   let next = 0;
+  let failed = false;
   const stream = async () => {
-    using file = await Deno.open(part, { write: true });
-    const buffer = new Uint8Array(info.chunkBytes);
+    const out = await sink.stream(info.chunkBytes);
     const link = new Link(address, options.idleMs ?? 30_000);
     try {
-      for (let t = next++; t < todo.length; t = next++) {
+      for (let t = next++; t < todo.length && !failed; t = next++) {
         const index = todo[t]!;
         const [start, end] = chunkRange(index, info.chunkBytes, info.bytes);
-        const bytes = buffer.subarray(0, end - start);
+        const bytes = out.into(start, end);
         await fetchChunk(link, { token: source.token, file: source.file, digest: info.digest, start, end }, bytes, {
           index,
           expected: info.chunks[index]!,
           attempts: options.attempts ?? 3,
         });
-        await file.seek(start, Deno.SeekMode.Start);
-        await writeAll(file, bytes);
+        await out.commit(start, bytes);
         options.onChunk?.(index);
       }
+    } catch (error) {
+      failed = true;
+      throw error;
     } finally {
       link.close();
+      out.close();
     }
   };
-  await Promise.all(Array.from({ length: Math.min(options.streams ?? 4, Math.max(1, todo.length)) }, stream));
+  // Every stream has stopped before the mapping goes: a read still landing in unmapped pages would crash us.
+  const done = await Promise.allSettled(Array.from({ length: Math.min(options.streams ?? 4, todo.length) }, stream));
+  sink.close();
+  const rejected = done.find((d): d is PromiseRejectedResult => d.status === "rejected");
+  if (rejected !== undefined) throw rejected.reason;
 }
 
 /** A refusal from the server: retrying cannot help. */
@@ -241,15 +259,24 @@ async function fetchChunk(
 ): Promise<void> {
   let last = "";
   for (let attempt = 1; attempt <= chunk.attempts; attempt++) {
+    // Hashed as it lands, a piece at a time on a worker thread: when the last byte is in, little is left to hash.
+    const hasher = chunkHasher();
     try {
-      const reply = await link.request(request, into);
+      let hashed = 0;
+      const reply = await link.request(request, into, (received) => {
+        if (received - hashed < HASH_PIECE_BYTES && received < into.byteLength) return;
+        hasher.update(into.subarray(hashed, received));
+        hashed = received;
+      });
       if (!reply.ok) throw new Refused(`Weight server refused chunk ${chunk.index}: ${reply.status} ${reply.error}`);
-      if (await sha256Hex(into) === chunk.expected) return;
+      if (await hasher.hex() === chunk.expected) return;
       last = `chunk ${chunk.index} does not match its digest`;
       if (attempt === chunk.attempts) {
         throw new WeightDigestError(`Cannot download ${request.file}: ${last} after ${chunk.attempts} tries`);
       }
     } catch (error) {
+      // No hash may still be reading `into` once we return: the caller may unmap it.
+      await hasher.hex().catch(() => {});
       if (error instanceof Refused || error instanceof WeightDigestError) throw error;
       link.close(); // a broken or stalled connection: reconnect for the next try
       last = (error as Error).message;
@@ -272,7 +299,8 @@ class Link {
     this.#idleMs = idleMs;
   }
 
-  async request(request: RangeRequest, into: Uint8Array): Promise<RangeReply> {
+  /** Sends `request` and reads its bytes into `into`, telling `onData` how many have arrived after each read. */
+  async request(request: RangeRequest, into: Uint8Array, onData?: (received: number) => void): Promise<RangeReply> {
     if (this.#conn === undefined) {
       this.#conn = await Deno.connect(this.#address);
       this.#reader = new WireReader(this.#conn);
@@ -286,7 +314,7 @@ class Link {
       if (reply.ok && reply.bytes !== into.byteLength) {
         throw new WeightPlaneError(`Weight server sent ${reply.bytes} bytes for a ${into.byteLength}-byte chunk`);
       }
-      if (reply.ok) await this.#reader!.fill(into);
+      if (reply.ok) await this.#reader!.fill(into, onData);
       return reply;
     } finally {
       clearTimeout(watchdog);

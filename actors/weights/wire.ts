@@ -70,17 +70,19 @@ export class WireReader {
     }
   }
 
-  /** Fills `out` exactly. */
-  async fill(out: Uint8Array): Promise<void> {
+  /** Fills `out` exactly, calling `onData` with the bytes filled so far after each read. */
+  async fill(out: Uint8Array, onData?: (filled: number) => void): Promise<void> {
     let done = Math.min(this.#pending.byteLength, out.byteLength);
     out.set(this.#pending.subarray(0, done));
     this.#pending = this.#pending.subarray(done);
+    if (done > 0) onData?.(done);
     while (done < out.byteLength) {
       const n = await this.#conn.read(out.subarray(done));
       if (n === null) {
         throw new WeightPlaneError(`Data-plane connection closed after ${done} of ${out.byteLength} bytes`);
       }
       done += n;
+      onData?.(done);
     }
   }
 }
