@@ -18,6 +18,7 @@ import { bucketLength, type LossFn, type StepReport, Trainer } from "../../engin
 import { type GrpoSample, packGrpoBatch, packLabelledBatch, type PackOptions, packPairBatch } from "../../rl/mod.ts";
 import { bceTrainingLoss, cooperTrainingLoss, grpoTrainingLoss } from "../../rl/mod.ts";
 import { rootedPath } from "../../shared/mod.ts";
+import { digestTensors } from "../weights/mod.ts";
 import { Tensor } from "../../shared/mod.ts";
 import { registerActor } from "../core/mod.ts";
 import {
@@ -64,6 +65,9 @@ class LearnerCore {
   // generation or scoring session reads the same buffers.
   #turn: Promise<unknown> = Promise.resolve();
   #trainer: Trainer | undefined;
+  // Bumped whenever the weights change (update, roll-back, checkpoint load): the live digest is kept per generation.
+  #generation = 0;
+  #digest: { generation: number; digest: Promise<string> } | undefined;
   #config: DecoderConfig | undefined;
   #codec: PromptCodec | undefined;
   // Kept versions for a roll-back (the hacking monitor's `rollback` response): weights and AdamW state.
@@ -100,8 +104,25 @@ class LearnerCore {
 
   async step(batches: Record<string, Tensor>[], rows: number, lr?: number): Promise<UpdateReport> {
     const { trainer } = await this.ready();
-    const report: StepReport = await this.inTurn(() => trainer.step(batches, { lr: lr ?? this.optim.lr }));
+    const report: StepReport = await this.inTurn(async () => {
+      this.#generation++; // before: a step that fails half-way has changed weights all the same
+      return await trainer.step(batches, { lr: lr ?? this.optim.lr });
+    });
     return { ...report, rows };
+  }
+
+  /**
+   * The digest of the live weights (`digestTensors`), computed once per generation. Call it in a turn (see
+   * `inTurn`) next to what reads the weights, so no update can come between the digest and its use.
+   */
+  async liveDigest(): Promise<string> {
+    const { trainer } = await this.ready();
+    if (this.#digest?.generation !== this.#generation) {
+      const entry = { generation: this.#generation, digest: digestTensors(new Map(Object.entries(trainer.params()))) };
+      entry.digest.catch(() => this.#digest === entry && (this.#digest = undefined)); // a failure is not kept
+      this.#digest = entry;
+    }
+    return await this.#digest.digest;
   }
 
   /** Runs `fn` after every update or colocated call queued before it (see `#turn`). */
@@ -166,6 +187,7 @@ class LearnerCore {
     const { trainer } = await this.ready();
     const kept = this.#snapshots.get(version);
     if (kept === undefined) return false;
+    this.#generation++;
     trainer.setParams(kept.params);
     trainer.loadState(kept.state);
     return true;
@@ -188,6 +210,7 @@ class LearnerCore {
 
   async load(dir: string): Promise<number> {
     const { trainer, config } = await this.ready();
+    this.#generation++;
     trainer.setParams(toRecord(await loadWeights(dir, config)));
     const file = await readSafetensors(`${dir}/optimizer.safetensors`);
     const pick = (prefix: string) =>
@@ -245,6 +268,14 @@ export class Learner {
     return await this.core.publish(name, version);
   }
 
+  /**
+   * The digest of the current (live) weights, for a colocated role's attestation: the run records it as the
+   * version's digest where it would record a published one, and the colocated samples carry the same digest.
+   */
+  async liveDigest(): Promise<string> {
+    return await this.core.inTurn(() => this.core.liveDigest());
+  }
+
   /** Writes weights, HF config and optimizer state to `dir`. */
   async save(dir: string): Promise<void> {
     await this.core.save(dir);
@@ -279,14 +310,15 @@ export class PolicyLearner extends Learner {
    * Colocated rollout (`rollout.colocate`): samples the request with the learner's live weights, through the same
    * code path and seeded stream as the rollout actor. The weights are the current ones whatever `request.version`
    * says: the run config allows this only with `maxStaleness: 0`, where the driver asks for the current version.
-   * Samples carry no digest (the weights are not published; attestation counts them as unverified).
+   * Samples carry the live weights' digest ({@link Learner.liveDigest}), taken in the same turn as the sampling.
    */
   async rollout(request: RolloutRequest): Promise<RolloutSample[]> {
     const { tokenizer, codec } = await this.core.ready();
     return await this.core.inTurn(async () => {
+      const digest = await this.core.liveDigest();
       const runtime = await this.core.liveRuntime();
       this.#generator ??= new Generator(runtime);
-      return await sampleRollouts(this.#generator, { tokenizer, codec }, request, "");
+      return await sampleRollouts(this.#generator, { tokenizer, codec }, request, digest);
     });
   }
 
@@ -329,6 +361,7 @@ registerActor(PolicyLearner, {
     update: { args: z.tuple([SAMPLES]).or(z.tuple([SAMPLES, z.number().positive()])) },
     rollout: { idempotent: true, args: ROLLOUT_ARGS },
     publish: { idempotent: true },
+    liveDigest: { idempotent: true },
     ...CHECKPOINT_METHODS,
   },
 });
@@ -360,14 +393,17 @@ export class RewardLearner extends Learner {
 
   /**
    * Colocated RM scoring (`reward.colocate`): the reward actor's verdicts and RM scores, the RM scored with the
-   * learner's live weights whatever version the request names (the current one; the RM is not published). No digest.
+   * learner's live weights whatever version the request names (the current one; the RM is not published), with
+   * their digest taken in the same turn.
    */
   async score(request: ScoreRequest): Promise<ScoreResult> {
     const verdicts = verdictsOf(request.items);
     if (request.rm === undefined) return { verdicts, scores: [] };
     const { codec } = await this.core.ready();
-    const scores = await this.core.inTurn(async () => rmScores(await this.core.liveRuntime(), codec, request.items));
-    return { verdicts, scores };
+    return await this.core.inTurn(async () => {
+      const rmDigest = await this.core.liveDigest();
+      return { verdicts, scores: await rmScores(await this.core.liveRuntime(), codec, request.items), rmDigest };
+    });
   }
 
   /**

@@ -5,6 +5,7 @@
  * chunk is fetched again, not the whole file) and chunks hash in parallel.
  */
 import { createHash } from "node:crypto";
+import type { Tensor } from "../../shared/mod.ts";
 import { native } from "./native.ts";
 
 /** Chunk size of digests and of data-plane ranges: small enough to retry cheaply, big enough for few requests. */
@@ -85,6 +86,28 @@ export async function digestBytes(
   const parallel = options.parallel ?? Math.max(1, navigator.hardwareConcurrency);
   await Promise.all(Array.from({ length: Math.min(parallel, Math.max(1, count)) }, worker));
   return { digest: listDigest(chunks), chunks, chunkBytes, bytes: bytes.byteLength };
+}
+
+/**
+ * The digest of weights that are never published (a colocated role reads its learner's live tensors): SHA-256
+ * over each tensor's name, dtype, shape and the SHA-256 of its bytes, in name order — so it names the same weights
+ * whatever order a map holds them in, and any changed value, shape or name changes it. Tensors hash two at a time
+ * (native hashing runs off the main thread); nothing is copied.
+ */
+export async function digestTensors(tensors: ReadonlyMap<string, Tensor>): Promise<string> {
+  const names = [...tensors.keys()].sort();
+  const hashes = new Array<string>(names.length);
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < names.length; i = next++) hashes[i] = await sha256Hex(tensors.get(names[i]!)!.bytes());
+  };
+  await Promise.all(Array.from({ length: Math.min(2, Math.max(1, names.length)) }, worker));
+  const hash = createHash("sha256");
+  names.forEach((name, i) => {
+    const t = tensors.get(name)!;
+    hash.update(`${JSON.stringify([name, t.dtype, t.shape])}${hashes[i]}\n`);
+  });
+  return hash.digest("hex");
 }
 
 /** The byte range `[start, end)` of chunk `index`. */

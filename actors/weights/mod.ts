@@ -1,6 +1,6 @@
 /** The weight data plane: shared-memory segments on a host, a direct HTTP plane between hosts, digests. */
 export { weightsBlobName } from "./blob_name.ts";
-export { DIGEST_CHUNK_BYTES, digestBytes, type WeightDigest } from "./digest.ts";
+export { DIGEST_CHUNK_BYTES, digestBytes, digestTensors, type WeightDigest } from "./digest.ts";
 export { SegmentSpaceError, WeightDigestError, WeightPlaneError } from "./errors.ts";
 export { planeFromEnv, WEIGHTS_ENV } from "./env.ts";
 export {

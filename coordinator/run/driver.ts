@@ -399,18 +399,22 @@ class RlRun {
 
   /** Publishes the current policy version; returns its size in bytes. */
   async publishPolicy(): Promise<number> {
-    // A colocated rollout samples from the learner's live weights: nothing reads a published policy.
-    if (this.config.rollout.colocate) return 0;
     const version = this.policyVersion;
     const learner = this.roles.policyLearner;
+    // A colocated rollout samples from the learner's live weights: nothing reads a published policy, but the
+    // samples carry the live digest, recorded here as the version's.
+    if (this.config.rollout.colocate) {
+      this.weights.recordLive("policy", version, await learner.liveDigest());
+      return 0;
+    }
     return await this.weights.publish("policy", this.names.policy, version, (name) => learner.publish(name, version));
   }
 
   async publishRm(): Promise<void> {
-    // Colocated RM scoring reads the RM learner's live weights: nothing reads a published RM.
-    if (this.config.reward.colocate) return;
     const version = this.rmVersion;
     const learner = this.roles.rewardLearner;
+    // Colocated RM scoring reads the RM learner's live weights: nothing reads a published RM (digest as above).
+    if (this.config.reward.colocate) return this.weights.recordLive("rm", version, await learner.liveDigest());
     await this.weights.publish("rm", this.names.rm, version, (name) => learner.publish(name, version));
   }
 

@@ -34,6 +34,15 @@ export class PublishedWeights {
     return result;
   }
 
+  /**
+   * Records the digest of a version that is not published (a colocated role reads its learner's live weights):
+   * samples are checked against it as against a published one.
+   */
+  recordLive(role: "policy" | "rm", version: number, digest: string): void {
+    this.#attestations.published(role, version, [digest]);
+    this.#attestations.forget(role, version - this.#window);
+  }
+
   /** Retires the versions of `prefix` still in the window below `version` (and it): what a finished run left. */
   async retireRecent(prefix: string, version: number): Promise<void> {
     for (let v = Math.max(0, version - this.#window); v <= version; v++) {

@@ -16,7 +16,10 @@ import {
   RolloutActor,
 } from "../../actors/roles/mod.ts";
 import { EMBEDDING } from "../../actors/roles/learners.ts";
-import { CLUSTER_TEST } from "../runtime/cluster_fixture.ts";
+import { WeightAttestations } from "../../rl/mod.ts";
+import { parseRunConfig } from "../../rl/mod.ts";
+import { RunManager } from "../../coordinator/run/manager.ts";
+import { CLUSTER_TEST, rootsIn } from "../runtime/cluster_fixture.ts";
 
 const TINY = { tokenizer: "char", dModel: 32, nLayers: 1, nHeads: 2, dFF: 64, maxSeqLen: 128 };
 const OPTIM = { lr: 5e-2, gradClip: 1, weightDecay: 0, microBatchSize: 4 };
@@ -52,7 +55,8 @@ Deno.test({ name: "colocate - rollout, RM scoring and a frozen RM embedding", ..
         await learner.publish("colo.policy.v0", 0);
         const v0 = await learner.rollout(request(0));
         deepStrictEqual(strip(v0), strip(await actor.rollout(request(0))), "same samples from the same v0 weights");
-        ok(v0.every((s) => s.policyDigest === ""), "colocated samples claim no published digest");
+        const d0 = await learner.liveDigest();
+        ok(/^[0-9a-f]{64}$/.test(d0) && v0.every((s) => s.policyDigest === d0), "samples carry the live digest");
         const report = await learner.update(v0.map((s, i) => ({
           promptIds: s.promptIds,
           responseIds: s.responseIds,
@@ -69,6 +73,24 @@ Deno.test({ name: "colocate - rollout, RM scoring and a frozen RM embedding", ..
           "the learner samples from its updated weights",
         );
         notDeepStrictEqual(v1.map((s) => s.logprobs), v0.map((s) => s.logprobs), "the update changed the policy");
+        const d1 = await learner.liveDigest();
+        ok(d1 !== d0 && v1.every((s) => s.policyDigest === d1), "the update changed the digest the samples carry");
+        // What the run's ledger checks: a sample from the updated weights that claims version 0 is refused.
+        const attestations = new WeightAttestations();
+        attestations.published("policy", 0, [d0]);
+        attestations.published("policy", 1, [d1]);
+        const claim = (id: string, version: number, digest: string) => ({
+          id,
+          policyVersion: version,
+          policyDigest: digest,
+          rmVersion: 0,
+        });
+        const refused = attestations.refuse([
+          ...v0.map((s, i) => claim(`v0-${i}`, 0, s.policyDigest)),
+          ...v1.map((s, i) => claim(`v1-${i}`, 1, s.policyDigest)),
+          claim("late", 0, v1[0]!.policyDigest),
+        ]);
+        deepStrictEqual(refused.map((r) => r.id), ["late"]);
       },
     );
 
@@ -92,16 +114,19 @@ Deno.test({ name: "colocate - rollout, RM scoring and a frozen RM embedding", ..
         const request = { items, rm: { blobPrefix: "colo.rm", version } };
         const [mine, theirs] = [await learner.score(request), await actor.score(request)];
         deepStrictEqual(mine.verdicts, theirs.verdicts);
+        strictEqual(mine.rmDigest, await learner.liveDigest(), "colocated scores carry the live RM digest");
         mine.scores.forEach((s, i) =>
           ok(Math.abs(s - theirs.scores[i]!) < 1e-6, `score ${i}: ${s} vs ${theirs.scores[i]}`)
         );
-        return { scores: mine.scores, weights: await fetchWeights(blobs, `colo.rm.v${version}`, config, version) };
+        const weights = await fetchWeights(blobs, `colo.rm.v${version}`, config, version);
+        return { scores: mine.scores, weights, digest: mine.rmDigest };
       };
       const before = await scores(0);
       const report = await learner.updatePairs([{ positive: items[0]!.response, negative: items[1]!.response }]);
       ok(!report.skipped && Number.isFinite(report.loss));
       const after = await scores(1);
       notDeepStrictEqual(after.scores, before.scores, "the RM trained");
+      ok(after.digest !== before.digest, "and its digest moved with it");
       deepStrictEqual(after.weights.get(EMBEDDING)!.data, before.weights.get(EMBEDDING)!.data, "embedding frozen");
       const layer = "model.layers.0.mlp.up_proj.weight";
       notDeepStrictEqual(after.weights.get(layer)!.data, before.weights.get(layer)!.data, "other weights train");
@@ -111,3 +136,41 @@ Deno.test({ name: "colocate - rollout, RM scoring and a frozen RM embedding", ..
     await local?.stop();
   }
 });
+
+Deno.test(
+  { name: "colocate - a colocated cooper run attests every sample it trains on", ...CLUSTER_TEST },
+  async () => {
+    const dir = await Deno.makeTempDir({ prefix: "coop-colocate-test-" });
+    let local: LocalCluster | undefined;
+    try {
+      local = await startLocalCluster({ env: rootsIn(dir), agents: [{ nodeId: "n1", cpus: 4 }] });
+      const manager = new RunManager(local.client);
+      const config = parseRunConfig({
+        name: "colocated",
+        mode: "cooper",
+        seed: 5,
+        steps: 2,
+        maxStaleness: 0,
+        data: { source: "builtin", levels: [1], size: 50 },
+        eval: { interval: 0, size: 4 },
+        checkpoint: { dir: `${dir}/runs`, interval: 0 },
+        rollout: { colocate: true },
+        reward: { colocate: true },
+        policy: { dModel: 32, nLayers: 1, nHeads: 2, dFF: 64 },
+        rewardModel: { dModel: 32, nLayers: 1, nHeads: 2, dFF: 64 },
+        grpo: { samplesPerPrompt: 2, promptsPerStep: 2, maxNewTokens: 8, microBatchSize: 4 },
+      });
+      const status = manager.start(config);
+      const final = await manager.wait(status.id);
+      strictEqual(final.state, "finished", final.error?.message);
+      const a = final.attestation!;
+      // Every sample was checked against a digest the run recorded for its version; none went unchecked.
+      strictEqual(a.checked, final.accounting.generated);
+      ok(a.checked > 0);
+      deepStrictEqual([a.rejected, a.unverified], [0, 0], a.lastRejection);
+    } finally {
+      await local?.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
