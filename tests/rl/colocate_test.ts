@@ -17,7 +17,8 @@ import {
 } from "../../actors/roles/mod.ts";
 import { EMBEDDING } from "../../actors/roles/learners.ts";
 import { WeightAttestations } from "../../rl/mod.ts";
-import { parseRunConfig } from "../../rl/mod.ts";
+import { parseJobConfig } from "../../rl/mod.ts";
+import { tinyRunConfig } from "./fixtures/tiny_run.ts";
 import { RunManager } from "../../coordinator/run/manager.ts";
 import { CLUSTER_TEST, rootsIn } from "../runtime/cluster_fixture.ts";
 
@@ -145,21 +146,15 @@ Deno.test(
     try {
       local = await startLocalCluster({ env: rootsIn(dir), agents: [{ nodeId: "n1", cpus: 4 }] });
       const manager = new RunManager(local.client);
-      const config = parseRunConfig({
+      const config = parseJobConfig(tinyRunConfig(dir, {
         name: "colocated",
         mode: "cooper",
-        seed: 5,
         steps: 2,
         maxStaleness: 0,
-        data: { source: "builtin", levels: [1], size: 50 },
-        eval: { interval: 0, size: 4 },
         checkpoint: { dir: `${dir}/runs`, interval: 0 },
         rollout: { colocate: true },
         reward: { colocate: true },
-        policy: { dModel: 32, nLayers: 1, nHeads: 2, dFF: 64 },
-        rewardModel: { dModel: 32, nLayers: 1, nHeads: 2, dFF: 64 },
-        grpo: { samplesPerPrompt: 2, promptsPerStep: 2, maxNewTokens: 8, microBatchSize: 4 },
-      });
+      }));
       const status = manager.start(config);
       const final = await manager.wait(status.id);
       strictEqual(final.state, "finished", final.error?.message);
