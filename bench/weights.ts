@@ -169,7 +169,6 @@ async function sameHostAndStore(
   const common = { repeats: opts.repeats, bytes: manifest.bytes, work: ctx.work };
   for (const n of opts.counts) {
     step(`same host, ${n} consumers`);
-    step(`same host, ${n} consumers`);
     out.memcpy_gb_s[n] = memcpyGbS(data, n);
     const same = await rounds(
       (go) =>
