@@ -48,6 +48,33 @@ export function native(): Native | undefined {
   return loaded ?? undefined;
 }
 
+const CRYPTO_SYMBOLS = {
+  SHA256: { parameters: ["buffer", "usize", "buffer"], result: "pointer", nonblocking: true },
+  SHA256_Init: { parameters: ["buffer"], result: "i32" },
+  SHA256_Update: { parameters: ["buffer", "buffer", "usize"], result: "i32", nonblocking: true },
+  SHA256_Final: { parameters: ["buffer", "buffer"], result: "i32" },
+} as const;
+
+/** An incremental SHA-256 whose updates run one after another on worker threads. */
+function sha256Stream(crypto: Deno.DynamicLibrary<typeof CRYPTO_SYMBOLS>): ReturnType<Native["sha256Stream"]> {
+  const context = new Uint8Array(SHA256_CTX_BYTES);
+  crypto.symbols.SHA256_Init(context);
+  let chain: Promise<unknown> = Promise.resolve();
+  return {
+    update(bytes) {
+      const run = chain.then(() => crypto.symbols.SHA256_Update(context, bytes, BigInt(bytes.byteLength)));
+      chain = run;
+      return run.then(() => {});
+    },
+    async digest() {
+      await chain;
+      const out = new Uint8Array(32);
+      crypto.symbols.SHA256_Final(out, context);
+      return out;
+    },
+  };
+}
+
 function tryLoad(): Native | null {
   if (Deno.env.get("COOP_WEIGHTS_NATIVE") === "0") return null;
   try {
@@ -59,12 +86,7 @@ function tryLoad(): Native | null {
       munmap: { parameters: ["pointer", "usize"], result: "i32" },
       posix_fallocate: { parameters: ["i32", "i64", "i64"], result: "i32" },
     });
-    const crypto = Deno.dlopen("libcrypto.so.3", {
-      SHA256: { parameters: ["buffer", "usize", "buffer"], result: "pointer", nonblocking: true },
-      SHA256_Init: { parameters: ["buffer"], result: "i32" },
-      SHA256_Update: { parameters: ["buffer", "buffer", "usize"], result: "i32", nonblocking: true },
-      SHA256_Final: { parameters: ["buffer", "buffer"], result: "i32" },
-    });
+    const crypto = Deno.dlopen("libcrypto.so.3", CRYPTO_SYMBOLS);
     // The mapping lives exactly as long as some view of it: tensors built on it keep it alive, and once the last
     // one is collected the pages go back (the file may be long deleted by then; the mapping held its inode).
     const unmap = new FinalizationRegistry<{ pointer: Deno.PointerValue; length: number }>((held) => {
@@ -111,24 +133,7 @@ function tryLoad(): Native | null {
         await crypto.symbols.SHA256(bytes, BigInt(bytes.byteLength), out);
         return out;
       },
-      sha256Stream() {
-        const context = new Uint8Array(SHA256_CTX_BYTES);
-        crypto.symbols.SHA256_Init(context);
-        let chain: Promise<unknown> = Promise.resolve();
-        return {
-          update(bytes) {
-            const run = chain.then(() => crypto.symbols.SHA256_Update(context, bytes, BigInt(bytes.byteLength)));
-            chain = run;
-            return run.then(() => {});
-          },
-          async digest() {
-            await chain;
-            const out = new Uint8Array(32);
-            crypto.symbols.SHA256_Final(out, context);
-            return out;
-          },
-        };
-      },
+      sha256Stream: () => sha256Stream(crypto),
     };
   } catch {
     return null;
