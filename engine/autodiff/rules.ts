@@ -49,6 +49,30 @@ function keptShape(node: Node, x: Sym): { axes: number[]; keep: number[] } {
   return { axes, keep: x.shape.map((d, i) => (axes.includes(i) ? 1 : d)) };
 }
 
+/** x [..., d] as a contiguous [d, prod(...)]: a real Transpose (the Reshape after it keeps onnxruntime from folding
+ * it into the MatMul as transA, which is the slow path, see weightGrad). */
+function transposedRows(x: Sym): Sym {
+  const last = x.rank - 1;
+  return op.reshape(op.transpose(x, [last, ...x.shape.slice(0, last).map((_, i) => i)]), [x.shape[last]!, -1]);
+}
+
+/**
+ * The gradient [K, N] of a 2-D weight b under a batched activation a [..., K] with output cotangent g [..., N]:
+ * aᵀ g over all B·T rows as one plain row-major GEMM whose transposed operand is materialised first (it has only
+ * B·T rows, 256 for a 2x128 batch). Folded into the MatMul as transA, MLAS re-transposes it for every 128-column
+ * panel: measured with one thread (CPU time, the 0.5B model's shapes from 256 rows) 25 -> 34 GFLOP/s for the
+ * 32768x896 LM head, 35 -> 42 for 4864x896, 48 -> 57 for 896x4864. A weight used as Wᵀ (nn.linear) gets
+ * (gᵀ a)ᵀ, whose outer transpose cancels against the Transpose rule's own, so dW = gᵀ a is written directly and
+ * no weight-sized Transpose runs.
+ */
+function weightGrad(a: Sym, b: Sym, g: Sym): Sym {
+  const k = a.shape[a.rank - 1]!;
+  const n = g.shape[g.rank - 1]!;
+  return b.producer?.op === "Transpose"
+    ? op.transpose(op.matmul(transposedRows(g), op.reshape(a, [-1, k])))
+    : op.matmul(transposedRows(a), op.reshape(g, [-1, n]));
+}
+
 /** The table: ONNX op type -> rule. Ops with integer or bool outputs never reach it. */
 export const RULES: Readonly<Record<string, GradRule>> = {
   Identity: ({ g }) => [g],
@@ -85,22 +109,7 @@ export const RULES: Readonly<Record<string, GradRule>> = {
   Where: ({ x: [c], g }) => [null, op.where(c!, g, 0), op.where(c!, 0, g)],
   Cast: ({ x: [a], g }) => [op.cast(g, a!.dtype)],
   MatMul: ({ x: [a, b], g, wants }) => {
-    const k = a!.shape[a!.rank - 1]!;
-    const n = b!.shape[b!.rank - 1]!;
-    // A 2-D weight under a batched activation: one [K, B*M] x [B*M, N] GEMM instead of a batched product that the
-    // walker would then have to sum over the batch.
-    // A weight used as Wᵀ (nn.linear): dW = (Aᵀ G)ᵀ = Gᵀ A, written as a transpose of Gᵀ A that the Transpose
-    // rule's own transpose cancels, so no weight-sized Transpose runs (onnxruntime folds Gᵀ into the MatMul).
-    const transposedWeight = b!.rank === 2 && a!.rank >= 2 && b!.producer?.op === "Transpose";
-    const a2 = a!.rank > 2 ? op.reshape(a!, [-1, k]) : a!;
-    const g2 = a!.rank > 2 ? op.reshape(g, [-1, n]) : g;
-    const db = !wants[1]
-      ? null
-      : transposedWeight
-      ? op.transpose(op.matmul(op.transpose(g2), a2))
-      : b!.rank === 2 && a!.rank > 2
-      ? op.matmul(op.transpose(a2), g2)
-      : op.matmul(mT(a!), g);
+    const db = !wants[1] ? null : b!.rank === 2 && a!.rank > 2 ? weightGrad(a!, b!, g) : op.matmul(mT(a!), g);
     return [wants[0] ? op.matmul(g, mT(b!)) : null, db];
   },
   ReduceSum: ({ node, x: [a], g }) => {
