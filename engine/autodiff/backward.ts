@@ -4,7 +4,7 @@
  * expands) each rule's output to its input's shape so rules never deal with broadcasting.
  */
 import { fmtShape, GraphBuildError, GraphShapeError, isFloat, type Node, op, type Sym } from "../graph/mod.ts";
-import { RULES } from "./rules.ts";
+import { isZeros, RULES } from "./rules.ts";
 
 /** Raised when an op on the path from the parameters to the loss has no gradient rule. */
 export class MissingGradRuleError extends GraphBuildError {
@@ -34,14 +34,6 @@ export function sumToShape(grad: Sym, target: Sym, what: string): Sym {
     out = op.reshape(op.reduceSum(out, axes, { keepDims: true }), kept);
   }
   return op.expand(out, want);
-}
-
-/** True for `Expand(0)`: the zeros a scatter rule starts from. */
-function isZeros(x: Sym): boolean {
-  const node = x.producer;
-  if (node?.op !== "Expand") return false;
-  const value = node.inputs[0]!.value;
-  return value !== undefined && value.size === 1 && Number(value.data[0]) === 0;
 }
 
 /**

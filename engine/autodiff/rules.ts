@@ -35,6 +35,23 @@ function zeros(like: Sym, shape = like.shape): Sym {
   return op.expand(like.graph.scalar(0, like.dtype), shape);
 }
 
+/** True for `Expand(0)`: the zeros a scatter rule starts from. */
+export function isZeros(x: Sym): boolean {
+  const node = x.producer;
+  if (node?.op !== "Expand") return false;
+  const value = node.inputs[0]!.value;
+  return value !== undefined && value.size === 1 && Number(value.data[0]) === 0;
+}
+
+/** The indices and updates when `g` is a scatter-add into zeros along `axis` (GatherElements' rule), else null. */
+function pickedCotangent(g: Sym, axis: number): { indices: Sym; updates: Sym } | null {
+  const node = g.producer;
+  const reduction = (node?.attrs.reduction as { string: string } | undefined)?.string;
+  if (node?.op !== "ScatterElements" || reduction !== "add" || !isZeros(node.inputs[0]!)) return null;
+  if (op.normAxis("ScatterElements", g, intAttr(node, "axis", 0)) !== axis) return null;
+  return { indices: node.inputs[1]!, updates: node.inputs[2]! };
+}
+
 /** Swaps the last two dims. */
 function mT(x: Sym): Sym {
   const perm = x.shape.map((_, i) => i);
@@ -134,7 +151,14 @@ export const RULES: Readonly<Record<string, GradRule>> = {
     return [op.sub(gy, op.mul(y, op.reduceSum(gy, axis, { keepDims: true })))];
   },
   LogSoftmax: ({ node, y, g }) => {
-    const axis = intAttr(node, "axis", -1);
+    const axis = op.normAxis("LogSoftmax", y, intAttr(node, "axis", -1));
+    const picked = pickedCotangent(g, axis);
+    // Picked entries only (a token log-prob loss): g - softmax * sum(g) as one scatter-add of the picked cotangents
+    // into -softmax * sum; three logits-sized passes instead of six (zeros, scatter, sum, exp, mul, sub).
+    if (picked !== null) {
+      const total = op.neg(op.reduceSum(picked.updates, axis, { keepDims: true }));
+      return [op.scatterElements(op.mul(op.exp(y), total), picked.indices, picked.updates, axis, "add")];
+    }
     return [op.sub(g, op.mul(op.exp(y), op.reduceSum(g, axis, { keepDims: true })))];
   },
   Reshape: ({ x: [a], g }) => [op.reshape(g, a!.shape), null],

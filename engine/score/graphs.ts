@@ -25,8 +25,10 @@ export function hiddenOf(model: Decoder, inputIds: Sym, attentionMask: Sym): Sym
 /** log p(ids[:, t+1] | ids[:, ..t]) for t < T-1: float32 [B, T-1] (entries at pads are meaningless; mask them). */
 export function tokenLogprobsOf(model: Decoder, inputIds: Sym, attentionMask: Sym): Sym {
   const t = inputIds.shape[1]!;
-  const logits = model.logits(hiddenOf(model, inputIds, attentionMask));
-  const heads = op.slice(logits, { starts: [0], ends: [t - 1], axes: [1] });
+  // The last position predicts nothing: slicing the hidden states rather than the logits skips a logits-sized copy
+  // (and its Pad in the backward pass).
+  const hidden = op.slice(hiddenOf(model, inputIds, attentionMask), { starts: [0], ends: [t - 1], axes: [1] });
+  const heads = model.logits(hidden);
   return nn.tokenLogProbs(heads, op.slice(inputIds, { starts: [1], ends: [t], axes: [1] }));
 }
 
