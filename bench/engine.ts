@@ -202,6 +202,7 @@ export async function runEngineBench(args: readonly string[] = []): Promise<Engi
   const train = {} as EngineBenchResult["train"];
   const timings: Record<string, { s1: number; s2: number; t1?: number; t2?: number }> = {};
   const noTorch = args.includes("--no-torch") ? "--no-torch given" : await torchUnavailable();
+  const loadBefore = Deno.loadavg()[0]!;
   if (noTorch) console.log(`bench engine: PyTorch columns skipped: ${noTorch}`);
   try {
     for (const name of ["tiny", "small"] as const) {
@@ -252,7 +253,11 @@ export async function runEngineBench(args: readonly string[] = []): Promise<Engi
     gen_recompute_tok_s: gen.recompute,
     gen_kv_speedup: gen.kv / gen.recompute,
   };
-  printTable(`engine: training step (onnxruntime 1024³ MatMul, 2 threads: ${matmul.toFixed(1)} GFLOP/s)`, rows);
+  const load = `load average ${loadBefore.toFixed(1)} -> ${Deno.loadavg()[0]!.toFixed(1)}`;
+  printTable(
+    `engine: training step (onnxruntime 1024³ MatMul, 2 threads: ${matmul.toFixed(1)} GFLOP/s; ${load})`,
+    rows,
+  );
   printTable("engine: generation, small model, batch 8, prompt 32, 64 new tokens, 2 threads", [{
     "KV cache tok/s": gen.kv,
     "recompute tok/s": gen.recompute,

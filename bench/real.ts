@@ -1,14 +1,16 @@
 /**
- * `./coop bench real [--size 0.5b|mid|small] [--steps N] [--no-torch]` (`--cluster [--config C] [--steps N]`: the
+ * `./coop bench real [--size 0.5b|mid|small] [--steps N] [--no-torch] [--learner-only]` (`--cluster [--config C] [--steps N]`: the
  * whole 0.5B cooper run with `--local`, see bench/real_cluster.ts): a Qwen2.5-0.5B-shaped model (random weights,
  * the real 151,669-token Qwen vocabulary) in each role of a Cooper step, each role in its own process so its peak
  * RSS is its own: learner (training step 2x128: loss, backward, clipping, AdamW), rollout (2 x 32 new tokens after
  * 64-token prompts) and reference / reward-model forward (2x128). Next to each, the same work in PyTorch eager CPU
  * (transformers) measured in the same run by bench/torch_step.py, when torch is importable. Prints a table and
- * writes bench/out/real.json.
+ * writes bench/out/real.json (`--learner-only`: just the learner and PyTorch's training step, which replace those
+ * entries of the last full run's file). Every job records the 1-minute load average before and after it (`load`): the machine
+ * is shared, and PyTorch's threads suffer more from oversubscription than onnxruntime's.
  */
 import { fileURLToPath } from "node:url";
-import { printTable, writeBenchJson } from "./report.ts";
+import { BENCH_OUT_DIR, printTable, writeBenchJson } from "./report.ts";
 import { REAL_BATCH } from "./real_role.ts";
 import { REAL_SHAPES, type RealSize } from "./real_shapes.ts";
 import { parameterCount } from "../engine/models/params.ts";
@@ -56,11 +58,19 @@ function report(what: string, result: Json): Json {
   return result;
 }
 
+/** Runs a job and adds the 1-minute load average before and after it. */
+async function withLoad(job: () => Promise<Json>): Promise<Json> {
+  const before = Deno.loadavg()[0]!;
+  const result = await job();
+  return { ...result, load: [before, Deno.loadavg()[0]!] };
+}
+
 function runRole(name: string, size: RealSize, steps: number): Promise<Json> {
-  return runJson(Deno.execPath(), ["run", "-A", ROLE_SCRIPT, name, size, String(steps)]);
+  return withLoad(() => runJson(Deno.execPath(), ["run", "-A", ROLE_SCRIPT, name, size, String(steps)]));
 }
 
 const min = (xs: unknown) => Math.min(...(xs as number[]));
+const loads = (xs: unknown) => (xs as number[] | undefined)?.map((x) => x.toFixed(1)).join(" / ");
 
 /** Runs the suite. */
 export async function runRealBench(args: readonly string[] = []): Promise<Json> {
@@ -90,7 +100,7 @@ export async function runRealBench(args: readonly string[] = []): Promise<Json> 
   const torch = async (job: Json): Promise<Json | null> => {
     if (skip) return null;
     try {
-      return report("torch", await torchJob({ config, threads: 2, ...job }));
+      return report("torch", await withLoad(() => torchJob({ config, threads: 2, ...job })));
     } catch (e) {
       torchErrors.push((e as Error).message.slice(0, 300));
       console.log(`bench real: PyTorch job failed: ${(e as Error).message.slice(0, 300)}`);
@@ -101,11 +111,12 @@ export async function runRealBench(args: readonly string[] = []): Promise<Json> 
   // One process at a time: the 0.5B learner alone needs ~8-9 GiB.
   const learner = await role("learner");
   const torchTrain = await torch({ train: { batch, seq, steps, lr: 1e-4, weight_decay: 0.01, max_grad_norm: 1 } });
-  const rollout = await role("rollout");
-  const torchGen = await torch({ generate: { batch, prompt, new_tokens: newTokens } });
-  const reference = await role("reference");
-  const torchFwd = await torch({ forward: { batch, seq, runs: 2 } });
-  const reference16 = await role("reference16");
+  const learnerOnly = args.includes("--learner-only");
+  const rollout: Json = learnerOnly ? {} : await role("rollout");
+  const torchGen = learnerOnly ? null : await torch({ generate: { batch, prompt, new_tokens: newTokens } });
+  const reference: Json = learnerOnly ? {} : await role("reference");
+  const torchFwd = learnerOnly ? null : await torch({ forward: { batch, seq, runs: 2 } });
+  const reference16: Json = learnerOnly ? {} : await role("reference16");
 
   const tokens = batch * seq;
   const learnerStep = min(learner.stepS);
@@ -116,6 +127,11 @@ export async function runRealBench(args: readonly string[] = []): Promise<Json> 
     { quantity: `learner step ${batch}x${seq}, s`, coop: learnerStep, torch: torchStep },
     { quantity: "learner tok/s", coop: tokens / learnerStep, torch: tokens / torchStep },
     { quantity: "learner peak RSS, GiB", coop: learner.peakStep, torch: torchTrain?.peak_gib_train },
+    { quantity: "load average before/after, learner", coop: loads(learner.load) },
+    {
+      quantity: "load average before/after, torch train",
+      coop: (torchTrain?.load as number[] | undefined)?.join(" / "),
+    },
     { quantity: "weight publish (encode), s", coop: learner.publishS },
     { quantity: "learner peak with publish, GiB", coop: learner.peak },
     { quantity: `rollout tok/s (${batch}x${newTokens} new)`, coop: rollout.tokS, torch: torchGen?.generate_tok_s },
@@ -124,10 +140,11 @@ export async function runRealBench(args: readonly string[] = []): Promise<Json> 
     { quantity: "reference peak RSS, GiB", coop: reference.peak, torch: torchFwd?.peak_gib_forward },
     { quantity: `reference fp16 weights forward, s`, coop: reference16.forwardS, torch: torchFwdS },
     { quantity: "reference fp16 weights peak RSS, GiB", coop: reference16.peak, torch: torchFwd?.peak_gib_forward },
-  ].map((r) => {
+  ].filter((r) => r.coop !== undefined).map((r) => {
     const t = r.torch as number | undefined;
     const c = r.coop as number;
-    return { ...r, torch: t ?? "-", "coop/torch": t === undefined || !Number.isFinite(t) ? "-" : c / t };
+    const ratio = t === undefined || !Number.isFinite(t) || typeof c !== "number" ? "-" : c / t;
+    return { ...r, torch: t ?? "-", "coop/torch": ratio };
   });
   const params = parameterCount(realConfig(size));
   printTable(
@@ -147,8 +164,31 @@ export async function runRealBench(args: readonly string[] = []): Promise<Json> 
     learner_peak_ratio: torchTrain ? (learner.peakStep as number) / (torchTrain.peak_gib_train as number) : null,
     learner_step_ratio: torchTrain ? learnerStep / torchStep : null,
   };
-  await writeBenchJson("real", result);
+  await writeBenchJson("real", learnerOnly ? await mergedLearnerRun(result) : result);
   return result;
+}
+
+/**
+ * A `--learner-only` run replaces the learner and PyTorch-training entries of the last full run's
+ * bench/out/real.json (same size) and keeps its other roles, saying when each part was measured.
+ */
+async function mergedLearnerRun(result: Json & { size: RealSize; coop: Json; torch: Json }): Promise<Json> {
+  let previous: Json | null = null;
+  try {
+    previous = JSON.parse(await Deno.readTextFile(`${BENCH_OUT_DIR}real.json`));
+  } catch {
+    previous = null;
+  }
+  if (previous === null || previous.size !== result.size) return { ...result, learner_only: true };
+  const old = previous as Json & { coop: Json; torch: Json; machine?: { date?: string } };
+  return {
+    ...old,
+    ...result,
+    coop: { ...old.coop, learner: result.coop.learner },
+    torch: { ...old.torch, train: result.torch.train },
+    learner_only: true,
+    other_roles_measured: old.other_roles_measured ?? old.machine?.date ?? null,
+  };
 }
 
 if (import.meta.main) await runRealBench(Deno.args);

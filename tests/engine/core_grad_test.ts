@@ -115,6 +115,12 @@ const CASES: Case[] = [
     build: (_, [a, w]) => nn.linear(a!, w!),
   },
   {
+    name: "MatMul batched activation x plain 2-D weight (rank 4)",
+    ops: ["MatMul"],
+    inputs: () => [f([2, 2, 3, 4]), f([4, 5])],
+    build: (_, [a, w]) => op.matmul(a!, w!),
+  },
+  {
     name: "MatMul 2-D x batched (broadcast batch)",
     ops: ["MatMul"],
     inputs: () => [f([3, 4]), f([2, 4, 5])],
@@ -233,6 +239,18 @@ const CASES: Case[] = [
     ops: [],
     inputs: () => [f([2, 3, 5], -2, 2), i64([2, 3], [1, 4, 0, 2, 2, 3])],
     build: (g, [logits, t]) => nn.crossEntropy(logits!, t!, g.constant(tensor("float64", [2, 3], [1, 1, 0, 0, 1, 1]))),
+  },
+  {
+    // The picked log-probs alone take LogSoftmax's scatter-add shortcut; with a dense use of the same log-softmax
+    // the cotangents meet first and the generic rule runs.
+    name: "token log-probs, picked only and picked plus a dense use",
+    ops: [],
+    inputs: () => [f([2, 3, 5], -2, 2), i64([2, 3], [1, 4, 0, 2, 2, 3])],
+    build: (_, [logits, t]) => {
+      const lp = op.logSoftmax(op.mul(logits!, 0.5), -1);
+      const shared = nn.squeeze(op.gatherElements(lp, nn.unsqueeze(t!, -1), -1), -1);
+      return op.add(nn.tokenLogProbs(logits!, t!), op.mul(shared, op.reduceMean(lp, [2])));
+    },
   },
   {
     name: "attention with RoPE, causal and padding masks",
