@@ -130,7 +130,7 @@ export async function runRealBench(args: readonly string[] = []): Promise<Json> 
     { quantity: "load average before/after, learner", coop: loads(learner.load) },
     {
       quantity: "load average before/after, torch train",
-      coop: (torchTrain?.load as number[] | undefined)?.join(" / "),
+      coop: loads(torchTrain?.load),
     },
     { quantity: "weight publish (encode), s", coop: learner.publishS },
     { quantity: "learner peak with publish, GiB", coop: learner.peak },
@@ -164,24 +164,30 @@ export async function runRealBench(args: readonly string[] = []): Promise<Json> 
     learner_peak_ratio: torchTrain ? (learner.peakStep as number) / (torchTrain.peak_gib_train as number) : null,
     learner_step_ratio: torchTrain ? learnerStep / torchStep : null,
   };
-  await writeBenchJson("real", learnerOnly ? await mergedLearnerRun(result) : result);
+  const merged = learnerOnly ? await mergedLearnerRun(result) : null;
+  await writeBenchJson(merged === null ? "real" : merged.suite, merged === null ? result : merged.data);
   return result;
 }
 
 /**
  * A `--learner-only` run replaces the learner and PyTorch-training entries of the last full run's
- * bench/out/real.json (same size) and keeps its other roles, saying when each part was measured.
+ * bench/out/real.json and keeps its other roles, saying when each part was measured; for another size than that
+ * file's it goes to bench/out/real_<size>.json instead.
  */
-async function mergedLearnerRun(result: Json & { size: RealSize; coop: Json; torch: Json }): Promise<Json> {
+async function mergedLearnerRun(
+  result: Json & { size: RealSize; coop: Json; torch: Json },
+): Promise<{ suite: string; data: Json }> {
   let previous: Json | null = null;
   try {
     previous = JSON.parse(await Deno.readTextFile(`${BENCH_OUT_DIR}real.json`));
   } catch {
     previous = null;
   }
-  if (previous === null || previous.size !== result.size) return { ...result, learner_only: true };
+  if (previous === null || previous.size !== result.size) {
+    return { suite: `real_${result.size.replace(".", "_")}`, data: { ...result, learner_only: true } };
+  }
   const old = previous as Json & { coop: Json; torch: Json; machine?: { date?: string } };
-  return {
+  const data = {
     ...old,
     ...result,
     coop: { ...old.coop, learner: result.coop.learner },
@@ -189,6 +195,7 @@ async function mergedLearnerRun(result: Json & { size: RealSize; coop: Json; tor
     learner_only: true,
     other_roles_measured: old.other_roles_measured ?? old.machine?.date ?? null,
   };
+  return { suite: "real", data };
 }
 
 if (import.meta.main) await runRealBench(Deno.args);
