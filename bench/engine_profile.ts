@@ -25,19 +25,19 @@ interface ProfileEvent {
   };
 }
 
-/** Multiply-add FLOPs of a MatMul/Gemm/FusedMatMul node from its profiled output and first input shapes. */
+/**
+ * FLOPs of a MatMul/Gemm/FusedMatMul node from its profiled shapes: 2·size(out)·K, where K is what A holds per
+ * output row (size(A) / (size(out) / N)), which is right whether or not A is transposed; a broadcast A of lower rank
+ * falls back to its last dim.
+ */
 function matmulFlops(e: ProfileEvent): number {
   const out = Object.values(e.args?.output_type_shape?.[0] ?? {})[0];
   const a = Object.values(e.args?.input_type_shape?.[0] ?? {})[0];
-  if (out === undefined || a === undefined) return 0;
-  const op = e.args?.op_name ?? "";
-  const transA = op === "Gemm" || op === "FusedMatMul" ? NaN : 0;
-  // K is the dim of A that is not in the output; with a possibly transposed A, take the one not equal to M.
-  const m = out[out.length - 2]!;
-  const k = Number.isNaN(transA)
-    ? (a[a.length - 1] === m && a.length === 2 ? a[a.length - 2]! : a[a.length - 1]!)
-    : a[a.length - 1]!;
-  return 2 * out.reduce((p, q) => p * q, 1) * k;
+  if (out === undefined || a === undefined || out.length < 2) return 0;
+  const size = (s: number[]) => s.reduce((p, q) => p * q, 1);
+  const rows = size(out) / out[out.length - 1]!;
+  const k = a.length === out.length ? size(a) / rows : a[a.length - 1]!;
+  return 2 * size(out) * k;
 }
 
 function summarize(file: string, steps: number): void {
@@ -151,5 +151,9 @@ if (import.meta.main) {
   const dir = prefix.slice(0, prefix.lastIndexOf("/"));
   const base = prefix.slice(prefix.lastIndexOf("/") + 1);
   const files = [...Deno.readDirSync(dir)].filter((f) => f.name.startsWith(base) && f.name.endsWith(".json"));
-  for (const f of files) summarize(`${dir}/${f.name}`, steps + 1);
+  for (const f of files) {
+    summarize(`${dir}/${f.name}`, steps + 1);
+    await Deno.remove(`${dir}/${f.name}`);
+  }
+  await Deno.remove(prefix);
 }
