@@ -18,6 +18,7 @@ import {
   type RestoreInfo,
   setActorContext,
 } from "./core/mod.ts";
+import { ReplyCache } from "./reply_cache.ts";
 
 const log = createLogger({ component: "actor-host" });
 
@@ -101,6 +102,8 @@ class ActorHost implements RunningHost {
   #running = 0;
   #sending = 0;
   #queue: TransportMessage[] = [];
+  /** Replies by call id: a call resent after a NATS disconnect is answered, not run twice. */
+  readonly #replies = new ReplyCache();
   #idle: (() => void) | undefined;
   #subscription: ReturnType<Transport["subscribe"]> | undefined;
 
@@ -170,24 +173,31 @@ class ActorHost implements RunningHost {
   #run(message: TransportMessage): void {
     this.#running++;
     let result: unknown;
+    let callId: string | undefined;
     try {
-      const { method, args } = decodeCall(message.data);
-      if (method === PING_METHOD) {
+      const call = decodeCall(message.data);
+      callId = call.callId;
+      if (call.method === PING_METHOD) {
         this.#finish(message, okReply(Deno.pid));
         return;
       }
-      result = this.#method(method, args).apply(this.#instance, args);
+      if (callId !== undefined && !this.#replies.admit(callId, message)) {
+        this.#running--; // a resend: answered by the reply cache
+        this.#next();
+        return;
+      }
+      result = this.#method(call.method, call.args).apply(this.#instance, call.args);
     } catch (error) {
-      this.#fail(message, error);
+      this.#fail(message, error, callId);
       return;
     }
     if (typeof (result as { then?: unknown } | null)?.then === "function") {
       (result as Promise<unknown>).then(
-        (value) => this.#finish(message, encodeResult(value)),
-        (error) => this.#fail(message, error),
+        (value) => this.#finish(message, encodeResult(value), callId),
+        (error) => this.#fail(message, error, callId),
       );
     } else {
-      this.#finish(message, encodeResult(result));
+      this.#finish(message, encodeResult(result), callId);
     }
   }
 
@@ -211,9 +221,10 @@ class ActorHost implements RunningHost {
     return fn;
   }
 
-  #finish(message: TransportMessage, reply: Uint8Array): void {
+  #finish(message: TransportMessage, reply: Uint8Array, callId?: string): void {
     this.#running--;
     this.#sending++;
+    if (callId !== undefined) this.#replies.settle(callId, reply);
     const sent = message.respond?.(reply) ?? Promise.resolve();
     sent.then(() => this.#sentOne(), async (error) => {
       // The result itself could not be sent (e.g. too large): tell the caller why instead of leaving it hanging.
@@ -221,16 +232,20 @@ class ActorHost implements RunningHost {
       await message.respond?.(errorReply(error)).catch(() => {});
       this.#sentOne();
     });
+    this.#next();
+  }
+
+  #next(): void {
     const next = this.#queue.shift();
     if (next !== undefined) this.#run(next);
   }
 
-  #fail(message: TransportMessage, error: unknown): void {
+  #fail(message: TransportMessage, error: unknown, callId?: string): void {
     const name = (error as Error)?.name;
     if (name === "DecodeError" || name === "BadArgumentsError" || name === "UnknownMethodError") {
       log.warn(`Rejected a call to ${this.#label}: ${name}: ${(error as Error).message}`);
     }
-    this.#finish(message, errorReply(error));
+    this.#finish(message, errorReply(error), callId);
   }
 
   #sentOne(): void {

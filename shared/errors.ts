@@ -53,6 +53,17 @@ export class CallTimeoutError extends CoopError {
   override name = "CallTimeoutError";
 }
 
+/**
+ * The connection to NATS dropped (or the server restarted) while a request was in flight, so its reply may have
+ * been lost. Retriable: nothing is known about whether the receiver acted on it, so resend only what is safe to
+ * resend (actor calls are: a host answers a resent call id from its reply cache instead of running it twice).
+ */
+export class ConnectionLostError extends CoopError {
+  override name = "ConnectionLostError";
+  /** Always true: a marker for callers that retry on it. */
+  readonly retriable = true;
+}
+
 /** Too many calls are pending on an actor (`maxPendingCalls`). */
 export class BackpressureError extends CoopError {
   override name = "BackpressureError";

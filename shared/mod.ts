@@ -24,6 +24,7 @@ export {
   CallTimeoutError,
   CancelledError,
   ConfigError,
+  ConnectionLostError,
   CoopError,
   DecodeError,
   errorFromWire,
@@ -103,3 +104,6 @@ export { rootsFromEnv } from "./roots.ts";
 export type { Heartbeat } from "./protocol.ts";
 export { formatTable } from "./text_table.ts";
 export type { Align, TableOptions } from "./text_table.ts";
+export { isConnectionLost, isTransient, retryTransient } from "./connection_loss.ts";
+export type { RetryTransientOptions } from "./connection_loss.ts";
+export type { CallFrame } from "./protocol.ts";

@@ -1,10 +1,14 @@
 /**
  * JetStream KV and Object Store behind the {@link KvStore} and {@link BlobStore} interfaces. Blobs carry a version
- * tag in the object's metadata and are checked against their SHA-256 digest on every read.
+ * tag in the object's metadata and are checked against their SHA-256 digest on every read. Operations that are
+ * safe to repeat (reads, puts, deletes) are retried through a NATS disconnect or server restart
+ * (`retryTransient`); compare-and-swap writes are not: a lost reply leaves unknown whether they took effect, and
+ * their callers re-read on a conflict anyway.
  */
 import type { KV } from "@nats-io/kv";
 import { JetStreamApiCodes } from "@nats-io/jetstream";
 import type { ObjectInfo, ObjectStore } from "@nats-io/obj";
+import { retryTransient } from "./connection_loss.ts";
 import { BlobIntegrityError, MessageTooLargeError, NotFoundError } from "./errors.ts";
 import { type BlobInfo, type BlobStore, KvConflictError, type KvEntry, type KvStore } from "./transport.ts";
 
@@ -27,13 +31,13 @@ export class NatsKvStore implements KvStore {
   }
 
   async get(key: string): Promise<Uint8Array | null> {
-    const entry = await this.#kv.get(key);
+    const entry = await retryTransient(() => this.#kv.get(key));
     return entry === null || entry.operation !== "PUT" ? null : entry.value;
   }
 
   async put(key: string, value: Uint8Array): Promise<void> {
     this.#checkSize(key, value);
-    await this.#kv.put(key, value);
+    await retryTransient(() => this.#kv.put(key, value));
   }
 
   #checkSize(key: string, value: Uint8Array): void {
@@ -47,11 +51,11 @@ export class NatsKvStore implements KvStore {
   }
 
   async delete(key: string): Promise<void> {
-    await this.#kv.delete(key);
+    await retryTransient(() => this.#kv.delete(key));
   }
 
   async entry(key: string): Promise<KvEntry | null> {
-    const entry = await this.#kv.get(key);
+    const entry = await retryTransient(() => this.#kv.get(key));
     return entry === null || entry.operation !== "PUT" ? null : { value: entry.value, revision: entry.revision };
   }
 
@@ -82,11 +86,13 @@ export class NatsKvStore implements KvStore {
   async keys(prefix = ""): Promise<string[]> {
     // Server-side filtering only works on whole tokens, so a "prefix." prefix is filtered there, others here.
     const filter = prefix.endsWith(".") ? `${prefix}>` : undefined;
-    const out: string[] = [];
-    for await (const key of await this.#kv.keys(filter)) {
-      if (key.startsWith(prefix)) out.push(key);
-    }
-    return out.sort();
+    return await retryTransient(async () => {
+      const out: string[] = [];
+      for await (const key of await this.#kv.keys(filter)) {
+        if (key.startsWith(prefix)) out.push(key);
+      }
+      return out.sort();
+    });
   }
 }
 
@@ -108,16 +114,22 @@ export class NatsBlobStore implements BlobStore {
   }
 
   async put(name: string, data: Uint8Array, options: { version?: string } = {}): Promise<BlobInfo> {
-    const info = await this.#store.putBlob({
-      name,
-      metadata: options.version === undefined ? undefined : { [BLOB_VERSION_KEY]: options.version },
-      // Chunks as large as the server allows: fewer JetStream messages for multi-GB weights.
-      options: { max_chunk_size: this.#chunkBytes() },
-    }, data);
+    const info = await retryTransient(() =>
+      this.#store.putBlob({
+        name,
+        metadata: options.version === undefined ? undefined : { [BLOB_VERSION_KEY]: options.version },
+        // Chunks as large as the server allows: fewer JetStream messages for multi-GB weights.
+        options: { max_chunk_size: this.#chunkBytes() },
+      }, data)
+    );
     return toBlobInfo(info);
   }
 
-  async get(name: string): Promise<{ info: BlobInfo; data: Uint8Array }> {
+  get(name: string): Promise<{ info: BlobInfo; data: Uint8Array }> {
+    return retryTransient(() => this.#read(name));
+  }
+
+  async #read(name: string): Promise<{ info: BlobInfo; data: Uint8Array }> {
     const result = await this.#store.get(name);
     if (result === null) throw new NotFoundError(`Blob "${name}" not found in bucket "${this.#bucket}"`);
     const info = toBlobInfo(result.info);
@@ -154,12 +166,13 @@ export class NatsBlobStore implements BlobStore {
   }
 
   async info(name: string): Promise<BlobInfo | null> {
-    const info = await this.#store.info(name);
+    const info = await retryTransient(() => this.#store.info(name));
     return info === null || info.deleted ? null : toBlobInfo(info);
   }
 
   async delete(name: string): Promise<void> {
-    if ((await this.#store.info(name)) === null) return;
-    await this.#store.delete(name);
+    await retryTransient(async () => {
+      if ((await this.#store.info(name)) !== null) await this.#store.delete(name);
+    });
   }
 }

@@ -14,7 +14,8 @@ import { Kvm } from "@nats-io/kv";
 import { Objm } from "@nats-io/obj";
 import { AsyncQueue } from "./async_queue.ts";
 import { isChunkStart, receiveChunked, type ReceiveLimits, sendChunked } from "./chunking.ts";
-import { CallTimeoutError, CoopError, MessageTooLargeError, NoRespondersError } from "./errors.ts";
+import { failRequestsOnDisconnect } from "./connection_loss.ts";
+import { CallTimeoutError, ConnectionLostError, CoopError, MessageTooLargeError, NoRespondersError } from "./errors.ts";
 import { createLogger } from "./log.ts";
 import { type NatsConnectOptions, toNatsJsOptions } from "./nats_options.ts";
 import { NatsBlobStore, NatsKvStore } from "./nats_stores.ts";
@@ -112,6 +113,8 @@ function findCause<T>(error: unknown, cls: new (...args: never[]) => T): T | und
 
 function requestError(error: unknown, subject: string, timeoutMs: number): Error {
   if (error instanceof CallTimeoutError) return error; // already says what stalled
+  const lost = findCause(error, ConnectionLostError);
+  if (lost) return new ConnectionLostError(`Request to "${subject}": ${lost.message}`, { cause: error });
   if (findCause(error, natsErrors.TimeoutError)) {
     return new CallTimeoutError(`Request to "${subject}" timed out after ${timeoutMs} ms`, { cause: error });
   }
@@ -131,6 +134,8 @@ class NatsTransportImpl implements NatsTransport {
   readonly replicas: number;
   readonly #limits: ReceiveLimits;
   readonly #closing = new AbortController();
+  /** Aborted at the next disconnect (then replaced): chunked transfers of the old connection cannot finish. */
+  #connection = new AbortController();
   readonly #onError: (error: Error) => void;
   #kvm: Kvm | undefined;
   #objm: Objm | undefined;
@@ -147,6 +152,15 @@ class NatsTransportImpl implements NatsTransport {
     };
     const log = createLogger({ component: "nats" });
     this.#onError = options.onError ?? ((error) => log.warn(error.message, { error: error.name }));
+    failRequestsOnDisconnect(nc, (error) => {
+      this.#connection.abort(error);
+      this.#connection = new AbortController();
+    });
+  }
+
+  /** Ends a chunked transfer when the transport closes or the connection it started on drops. */
+  get #transferSignal(): AbortSignal {
+    return AbortSignal.any([this.#closing.signal, this.#connection.signal]);
   }
 
   get maxPayload(): number {
@@ -175,7 +189,7 @@ class NatsTransportImpl implements NatsTransport {
     } catch (error) {
       return Promise.reject(error);
     }
-    return sendChunked(this.raw, subject, data, { idleMs: this.#limits.idleMs, signal: this.#closing.signal })
+    return sendChunked(this.raw, subject, data, { idleMs: this.#limits.idleMs, signal: this.#transferSignal })
       .catch((error) => Promise.reject(requestError(error, subject, this.#limits.idleMs)));
   }
 
@@ -203,30 +217,32 @@ class NatsTransportImpl implements NatsTransport {
     if (!isChunkStart(msg)) {
       throw new CoopError(`Unexpected reply from "${subject}": a header-only message that is not a Coop chunk start`);
     }
-    return (await receiveChunked(this.raw, msg, this.#limits, this.#closing.signal)).data;
+    return (await receiveChunked(this.raw, msg, this.#limits, this.#transferSignal)).data;
   }
 
   async #requestLarge(subject: string, data: Uint8Array, deadline: number): Promise<Msg> {
     // A private inbox for the one response (plain or a chunk start), subscribed before the request goes out.
     const inbox = createInbox();
     const sub = this.raw.subscribe(inbox, { max: 1, timeout: Math.max(1, deadline - Date.now()) });
+    const signal = this.#transferSignal;
+    // A private inbox is not in nats.js's request multiplexer: a disconnect ends the wait here.
+    const onAbort = () => sub.unsubscribe();
+    signal.addEventListener("abort", onAbort, { once: true });
     const response = (async () => {
       for await (const msg of sub) return msg;
+      if (signal.aborted && signal.reason instanceof Error) throw signal.reason;
       throw new CallTimeoutError(`No response on "${subject}"`);
     })();
     response.catch(() => {}); // observed below; avoids an unhandled rejection while still sending
     try {
-      await sendChunked(this.raw, subject, data, {
-        replyTo: inbox,
-        idleMs: this.#limits.idleMs,
-        deadline,
-        signal: this.#closing.signal,
-      });
+      await sendChunked(this.raw, subject, data, { replyTo: inbox, idleMs: this.#limits.idleMs, deadline, signal });
+      return await response;
     } catch (error) {
       sub.unsubscribe();
       throw error;
+    } finally {
+      signal.removeEventListener("abort", onAbort);
     }
-    return await response;
   }
 
   /** Sends a response to `replyTo`, chunked when large. */
@@ -255,7 +271,7 @@ class NatsTransportImpl implements NatsTransport {
       return;
     }
     if (!isChunkStart(msg)) return; // e.g. a status message: nothing for the application
-    receiveChunked(this.raw, msg, this.#limits, this.#closing.signal).then(
+    receiveChunked(this.raw, msg, this.#limits, this.#transferSignal).then(
       ({ data, replyTo }) =>
         sink(
           replyTo === undefined

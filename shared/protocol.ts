@@ -120,24 +120,42 @@ export function readReply(data: Uint8Array, what: string): unknown {
  */
 export const PING_METHOD = "$ping";
 
-/** Encodes a call frame `[method, args]`. */
-export function encodeCall(method: string, args: readonly unknown[]): Uint8Array {
-  return encode([method, args]);
+/** Longest call id a host accepts (a client nonce and a counter fit well within it). */
+export const MAX_CALL_ID_LENGTH = 64;
+
+/**
+ * Encodes a call frame `[method, args]`, or `[method, args, callId]`: a host that sees a call id again (a call
+ * resent after a NATS disconnect lost its reply) answers from its reply cache instead of running the call twice.
+ */
+export function encodeCall(method: string, args: readonly unknown[], callId?: string): Uint8Array {
+  return encode(callId === undefined ? [method, args] : [method, args, callId]);
 }
 
-/** Decodes a call frame, throwing `DecodeError`/`BadArgumentsError` for anything that is not `[string, array]`. */
-export function decodeCall(data: Uint8Array): { method: string; args: unknown[] } {
+/** A decoded call frame. */
+export interface CallFrame {
+  method: string;
+  args: unknown[];
+  callId?: string;
+}
+
+/** Decodes a call frame, throwing `DecodeError`/`BadArgumentsError` for anything but `[string, array, id?]`. */
+export function decodeCall(data: Uint8Array): CallFrame {
   let frame: unknown;
   try {
     frame = decode(data);
   } catch (error) {
     throw new DecodeError(`Cannot decode call frame: ${(error as Error).message}`);
   }
-  if (!Array.isArray(frame) || frame.length !== 2 || typeof frame[0] !== "string") {
-    throw new DecodeError("Cannot decode call frame: expected [method, args]");
+  if (!Array.isArray(frame) || frame.length < 2 || frame.length > 3 || typeof frame[0] !== "string") {
+    throw new DecodeError("Cannot decode call frame: expected [method, args] or [method, args, callId]");
   }
   if (!Array.isArray(frame[1])) {
     throw new BadArgumentsError(`Cannot call "${frame[0]}": arguments must be an array`);
   }
-  return { method: frame[0], args: frame[1] };
+  if (frame.length === 2) return { method: frame[0], args: frame[1] };
+  const callId = frame[2];
+  if (typeof callId !== "string" || callId.length === 0 || callId.length > MAX_CALL_ID_LENGTH) {
+    throw new DecodeError(`Cannot decode call frame: the call id must be a string of 1-${MAX_CALL_ID_LENGTH} chars`);
+  }
+  return { method: frame[0], args: frame[1], callId };
 }

@@ -17,6 +17,11 @@ Deno.test("protocol - call frames round trip; anything else is a DecodeError or 
   assertThrows(() => decodeCall(encode(["incr"])), DecodeError, "[method, args]");
   assertThrows(() => decodeCall(encode([7, []])), DecodeError);
   assertThrows(() => decodeCall(encode(["incr", 5])), BadArgumentsError, "array");
+  // A call id (for resends after a NATS disconnect) is a short string.
+  assertEquals(decodeCall(encodeCall("incr", [5], "c.1")), { method: "incr", args: [5], callId: "c.1" });
+  assertThrows(() => decodeCall(encode(["incr", [], 7])), DecodeError, "call id");
+  assertThrows(() => decodeCall(encode(["incr", [], "x".repeat(65)])), DecodeError, "call id");
+  assertThrows(() => decodeCall(encode(["incr", [], "a", "b"])), DecodeError);
 });
 
 Deno.test("protocol - replies carry values or rebuild typed errors", () => {

@@ -4,7 +4,7 @@
  * There is no hidden global cluster: create one with `connectCluster()` and pass it around.
  */
 import { encode } from "../../shared/mod.ts";
-import { ConfigError, CoopError, errorFromWire, NoRespondersError } from "../../shared/mod.ts";
+import { ConfigError, CoopError, errorFromWire, isConnectionLost, NoRespondersError } from "../../shared/mod.ts";
 import {
   type ActorOptions,
   actorOptionsSchema,
@@ -26,6 +26,13 @@ import type { BlobStore, Transport, TransportSubscription } from "../../shared/m
 import { ActorEntry, type ActorHandle, type CallOptions, type HandleHost, makeHandle, waitAlive } from "./handle.ts";
 import { ActorPool, type PoolOptions } from "./pool.ts";
 import { registrationOf } from "./registry.ts";
+
+/**
+ * Coordinator requests resent when a NATS disconnect lost their reply: reads, and kill (killing twice is a no-op).
+ * A spawn is not resent (it would place a second actor); a named one is looked up instead.
+ */
+const RESENDABLE = new Set(["actors", "nodes", "getActor", "logs", "getPlacementGroup", "kill"]);
+const RESEND_PAUSE_MS = 200;
 
 // deno-lint-ignore no-explicit-any
 type AnyConstructor = new (...args: any[]) => any;
@@ -104,14 +111,18 @@ export class Cluster implements HandleHost {
       throw new ConfigError(`Invalid spawn options for "${className}": ${issue?.path.join(".")}: ${issue?.message}`);
     }
     this.#listen();
-    const record = await this.#request({
+    const record = await (this.#request({
       op: "spawn",
       className,
       name,
       options: parsed.data,
       idempotent,
       args: encode(args),
-    }) as ActorRecord;
+    }) as Promise<ActorRecord>).catch((error) => {
+      // The spawn may have gone through: a named actor can be found again (an unnamed one cannot: it may leak).
+      if (name === undefined || !isConnectionLost(error)) throw error;
+      return this.#request({ op: "getActor", nameOrId: name }) as Promise<ActorRecord>;
+    });
     const entry = this.#track(record);
     if (wait !== false) {
       const what = `Cannot spawn "${name ?? className}"`;
@@ -265,11 +276,19 @@ export class Cluster implements HandleHost {
   async #request(request: CoordinatorRequest | AdminRequest, subject = this.subjects.coordinator): Promise<unknown> {
     // The codec encodes `undefined` as nil, which the schemas' optional fields reject: drop absent fields.
     const compact = Object.fromEntries(Object.entries(request).filter(([, value]) => value !== undefined));
+    const deadline = performance.now() + this.#requestTimeoutMs;
     let reply: Uint8Array;
     try {
-      reply = await this.transport.request(subject, encode(compact), {
-        timeoutMs: this.#requestTimeoutMs,
-      });
+      for (;;) {
+        try {
+          const timeoutMs = Math.max(1, deadline - performance.now());
+          reply = await this.transport.request(subject, encode(compact), { timeoutMs });
+          break;
+        } catch (error) {
+          if (!isConnectionLost(error) || !RESENDABLE.has(request.op) || performance.now() > deadline) throw error;
+          await new Promise((resolve) => setTimeout(resolve, RESEND_PAUSE_MS));
+        }
+      }
     } catch (error) {
       if (error instanceof NoRespondersError) {
         throw new NoRespondersError(

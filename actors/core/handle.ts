@@ -9,6 +9,7 @@ import {
   CallTimeoutError,
   CancelledError,
   ConfigError,
+  isConnectionLost,
   NoRespondersError,
 } from "../../shared/mod.ts";
 import { type ActorRecord, encodeCall, readReply } from "../../shared/mod.ts";
@@ -42,6 +43,14 @@ export interface HandleInfo<T> {
 
 const DEFAULT_TIMEOUT_MS = 300_000;
 const POLL_MS = 1000;
+
+/** Pause before resending a call whose reply a NATS disconnect lost (the connection is usually back by then). */
+const RESEND_PAUSE_MS = 200;
+
+// Call ids: this client's nonce and a counter. A host answers a resent id from its reply cache, so a call whose
+// reply was lost with the connection can be resent whatever the method.
+const CLIENT_NONCE = crypto.randomUUID().slice(0, 13);
+let callSequence = 0;
 
 /** How long a call to a replaced incarnation may wait for its "no responders" before it counts as lost. */
 const STALE_CALL_GRACE_MS = 1000;
@@ -178,6 +187,8 @@ interface Call {
   timeoutMs: number;
   deadline: number;
   retries: number;
+  /** A frame was sent and its reply lost with the connection: the host may have run it. */
+  maybeRan: boolean;
 }
 
 function describe(call: Call): string {
@@ -210,6 +221,7 @@ export function callActor(
     retries: record.idempotent.length > 0 && record.idempotent.includes(method)
       ? options.maxTaskRetries ?? record.options.maxTaskRetries
       : 0,
+    maybeRan: false,
   };
   if (limit > 0 && entry.pending >= limit) {
     return Promise.reject(
@@ -217,7 +229,7 @@ export function callActor(
     );
   }
   try {
-    call.frame = encodeCall(method, args);
+    call.frame = encodeCall(method, args, `${CLIENT_NONCE}.${++callSequence}`);
   } catch (error) {
     return Promise.reject(error);
   }
@@ -243,9 +255,12 @@ const EMPTY = new Uint8Array(0);
 /** Decides what a failed attempt means: resend (nobody got it), retry (idempotent), or fail. */
 async function recover(call: Call, error: unknown, incarnation: number): Promise<unknown> {
   const { entry } = call;
+  if (isConnectionLost(error)) return await resend(call, incarnation);
   if (error instanceof NoRespondersError) {
-    // Nobody received the frame, so resending is safe whatever the method: wait for the actor to come back.
+    // Nobody received the frame, so resending is safe whatever the method: wait for the actor to come back. (Unless
+    // an earlier frame was delivered and the host that got it has been replaced since: see lostWithHost.)
     entry.update(await call.host.refresh(call.actorId).catch(() => entry.record));
+    if (call.maybeRan && entry.record.incarnation !== incarnation) return lostWithHost(call);
     if (entry.record.state === "alive" && entry.record.incarnation === incarnation) {
       await entry.changed(Math.min(100, Math.max(0, call.deadline - Date.now())));
       if (Date.now() >= call.deadline) {
@@ -263,6 +278,40 @@ async function recover(call: Call, error: unknown, incarnation: number): Promise
     return retryLoop(call);
   }
   throw error;
+}
+
+/**
+ * A NATS disconnect lost the reply: resend the same frame to the same incarnation, whose reply cache answers it
+ * without running the call again (or joins the run still going). The new connection may come up before the host's:
+ * its "no responders" then leads back here through recover(). A replaced host took its cache with it.
+ */
+async function resend(call: Call, incarnation: number): Promise<unknown> {
+  call.maybeRan = true;
+  await new Promise((resolve) =>
+    setTimeout(resolve, Math.min(RESEND_PAUSE_MS, Math.max(0, call.deadline - Date.now())))
+  );
+  if (Date.now() >= call.deadline) {
+    throw new CallTimeoutError(
+      `${describe(call)}: the connection to NATS dropped and no reply came within ${call.timeoutMs} ms`,
+    );
+  }
+  if (call.entry.record.incarnation !== incarnation) return lostWithHost(call);
+  try {
+    return await requestOnce(call, incarnation);
+  } catch (error) {
+    return recover(call, error, incarnation);
+  }
+}
+
+/** The host that may have run the call is gone: retry when the method is idempotent, else fail as a death does. */
+function lostWithHost(call: Call): Promise<unknown> {
+  if (call.retries === 0) {
+    return Promise.reject(
+      new ActorDiedError(`${describe(call)}: the actor was replaced while a NATS disconnect hid the call's outcome`),
+    );
+  }
+  call.retries--;
+  return retryLoop(call);
 }
 
 /** The slow path: wait for the actor to be alive, then attempt again. */
