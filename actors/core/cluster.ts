@@ -4,7 +4,14 @@
  * There is no hidden global cluster: create one with `connectCluster()` and pass it around.
  */
 import { encode } from "../../shared/mod.ts";
-import { ConfigError, CoopError, errorFromWire, isConnectionLost, NoRespondersError } from "../../shared/mod.ts";
+import {
+  CallTimeoutError,
+  ConfigError,
+  CoopError,
+  errorFromWire,
+  isConnectionLost,
+  NoRespondersError,
+} from "../../shared/mod.ts";
 import {
   type ActorOptions,
   actorOptionsSchema,
@@ -28,11 +35,15 @@ import { ActorPool, type PoolOptions } from "./pool.ts";
 import { registrationOf } from "./registry.ts";
 
 /**
- * Coordinator requests resent when a NATS disconnect lost their reply: reads, and kill (killing twice is a no-op).
- * A spawn is not resent (it would place a second actor); a named one is looked up instead.
+ * Coordinator requests resent when their reply was lost: reads, and kill (killing twice is a no-op). Lost either
+ * with a NATS disconnect (ConnectionLostError) or with a coordinator that took the request and died (a kill -9
+ * during a failover): nothing reports that, so these get a first attempt of RESEND_FIRST_ATTEMPT_MS, doubled per
+ * resend, within the request timeout. A spawn is not resent (it would place a second actor); a named one is
+ * looked up instead.
  */
 const RESENDABLE = new Set(["actors", "nodes", "getActor", "logs", "getPlacementGroup", "kill"]);
 const RESEND_PAUSE_MS = 200;
+const RESEND_FIRST_ATTEMPT_MS = 4000;
 
 // deno-lint-ignore no-explicit-any
 type AnyConstructor = new (...args: any[]) => any;
@@ -277,15 +288,18 @@ export class Cluster implements HandleHost {
     // The codec encodes `undefined` as nil, which the schemas' optional fields reject: drop absent fields.
     const compact = Object.fromEntries(Object.entries(request).filter(([, value]) => value !== undefined));
     const deadline = performance.now() + this.#requestTimeoutMs;
+    const resendable = RESENDABLE.has(request.op);
     let reply: Uint8Array;
     try {
-      for (;;) {
+      for (let attemptMs = resendable ? RESEND_FIRST_ATTEMPT_MS : Infinity;; attemptMs *= 2) {
+        const left = deadline - performance.now();
         try {
-          const timeoutMs = Math.max(1, deadline - performance.now());
+          const timeoutMs = Math.max(1, Math.min(left, attemptMs));
           reply = await this.transport.request(subject, encode(compact), { timeoutMs });
           break;
         } catch (error) {
-          if (!isConnectionLost(error) || !RESENDABLE.has(request.op) || performance.now() > deadline) throw error;
+          const lost = isConnectionLost(error) || (error instanceof CallTimeoutError && attemptMs < left);
+          if (!lost || !resendable || performance.now() > deadline) throw error;
           await new Promise((resolve) => setTimeout(resolve, RESEND_PAUSE_MS));
         }
       }

@@ -112,13 +112,10 @@ Deno.test(
         const cluster = { local: local!, server };
         injecting.push(inject(cluster, status.id, event.point.step, target, faults, ended));
       });
-      const final = await manager.wait(status.id);
+      const final = await manager.wait(status.id).finally(() =>
+        Promise.allSettled(injecting).then(() => report(faults))
+      );
       await Promise.all(injecting);
-      console.log(`chaos seed ${SEED}: ${faults.length} faults injected`);
-      for (const f of faults) {
-        const outcome = f.recoveredMs === undefined ? "the run ended first" : `recovered in ${f.recoveredMs} ms`;
-        console.log(`  step ${f.step}: ${f.kind} ${f.target} (pid ${f.pid}), ${outcome}`);
-      }
       strictEqual(final.state, "finished", `run ${final.state}: ${JSON.stringify(final.error)}`);
       strictEqual(faults.length, FAULTS, "every scheduled fault was injected");
       // A kill near the end may outlive the run (its actors are stopped then); the others must have recovered.
@@ -160,6 +157,15 @@ Deno.test(
     }
   },
 );
+
+/** Prints the fault log (also when the run or an injection failed). */
+function report(faults: Fault[]): void {
+  console.log(`chaos seed ${SEED}: ${faults.length} faults injected`);
+  for (const f of faults) {
+    const outcome = f.recoveredMs === undefined ? "the run ended first" : `recovered in ${f.recoveredMs} ms`;
+    console.log(`  step ${f.step}: ${f.kind} ${f.target} (pid ${f.pid}), ${outcome}`);
+  }
+}
 
 /**
  * Kills `target` (a role of run `runId`; an agent; the coordinator, then starts a new one) or restarts nats-server,
@@ -246,6 +252,11 @@ async function killAgent(local: LocalCluster, runId: string, step: number, fault
     const moved = actors.every((a) => a.state === "dead" || (a.state === "alive" && a.nodeId !== victim));
     return node?.state === "dead" && moved ? true : undefined;
   }, 60_000);
-  await local.addAgent({ nodeId: victim, cpus: 8 });
+  await local.addAgent({ nodeId: victim, cpus: 8 }).catch((error) => {
+    const logs = [local.coordinator, local.agents.get(victim)!].map((p) =>
+      `${p.name}:\n${p.output.slice(-30).join("\n")}`
+    );
+    throw new Error(`${error.message}\n${logs.join("\n")}`);
+  });
   if (recovered) fault.recoveredMs = Math.round(performance.now() - started);
 }
