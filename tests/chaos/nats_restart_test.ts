@@ -5,7 +5,7 @@
  * 300 s call timeout.
  */
 import { ok, strictEqual } from "node:assert/strict";
-import { startLocalCluster } from "../../coordinator/local_cluster.ts";
+import { startLocalCluster } from "../../coordinator/local/mod.ts";
 import { startNats } from "../harness.ts";
 import { CLUSTER_TEST, eventually } from "../runtime/cluster_fixture.ts";
 import { RunCounter } from "./fixtures/chaos_actors.ts";
