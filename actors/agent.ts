@@ -23,7 +23,9 @@ import { serveRequests } from "../shared/mod.ts";
 import { checkToken, subjects } from "../shared/mod.ts";
 import type { Transport } from "../shared/mod.ts";
 import type { HostSpec } from "./host.ts";
-import { startWeightService, type WeightServiceOptions } from "./weights/mod.ts";
+import { defaultWeightsDir, startWeightService, WEIGHTS_ENV, type WeightServiceOptions } from "./weights/mod.ts";
+import { type HostCommand, hostCommand, sandboxedWeightsDir } from "./host_permissions.ts";
+import { type AccountSigner, accountSignerFromEnv, mintActorCreds } from "./actor_creds.ts";
 
 /** Options for {@link startAgent}. */
 export interface AgentOptions {
@@ -45,6 +47,11 @@ export interface AgentOptions {
   stopGraceMs?: number;
   /** This host's weight data plane (segment dir, cap, serving other hosts); env COOP_WEIGHTS_LISTEN also serves. */
   weights?: WeightServiceOptions;
+  /**
+   * Deno permissions of actor hosts: "least" (default: actors/host_permissions.ts derives them from the
+   * environment) or "all" (`-A`, for actors that need more; also env COOP_HOST_PERMISSIONS=all).
+   */
+  hostPermissions?: "least" | "all";
 }
 
 /** A running agent. */
@@ -87,6 +94,11 @@ class NodeAgent implements Agent {
   #stopped = false;
   #resolveExited = () => {};
   #weights: ReturnType<typeof startWeightService>;
+  /** How actor hosts are started: permission flags and environment. */
+  #host: HostCommand;
+  /** Mints per-actor NATS credentials (COOP_NATS_ACCOUNT*); hosts then never get the agent's. */
+  #signer: AccountSigner | undefined;
+  #credsDir: string | undefined;
   #control: { unsubscribe(): void };
   #heartbeat: ReturnType<typeof setInterval>;
   // Fencing: the highest leader epoch seen (orders, heartbeat replies); orders from a lower one are a deposed
@@ -102,7 +114,20 @@ class NodeAgent implements Agent {
     this.#graceMs = options.stopGraceMs ?? 5000;
     this.exited = new Promise<void>((resolve) => this.#resolveExited = resolve);
     // One per host: actors publish into and map from its directory, other hosts download from its server.
-    this.#weights = startWeightService(this.#names.cluster, transport, options.weights);
+    const all = (options.hostPermissions ?? Deno.env.get("COOP_HOST_PERMISSIONS")) === "all";
+    const weightsDir = options.weights?.dir ?? Deno.env.get(WEIGHTS_ENV.dir) ?? defaultWeightsDir();
+    this.#weights = startWeightService(this.#names.cluster, transport, {
+      ...options.weights,
+      dir: all ? weightsDir : sandboxedWeightsDir(weightsDir, Deno.env.get("TMPDIR")),
+    });
+    this.#signer = accountSignerFromEnv(Deno.env.toObject());
+    const hostEnv = { ...Deno.env.toObject(), ...this.#weights.env, ...options.hostEnv };
+    this.#host = hostCommand({
+      // With per-actor credentials, hosts neither get nor may read the agent's.
+      env: this.#signer === undefined ? hostEnv : withoutNatsAuth(hostEnv),
+      registry: options.registry ?? [],
+      all,
+    });
     this.#control = serveRequests(
       transport,
       this.#names.agent(this.nodeId),
@@ -195,15 +220,25 @@ class NodeAgent implements Agent {
     }
   }
 
-  #startActor(record: ActorRecord, args: Uint8Array): void {
+  /** Writes the actor's own creds file (0600, in a 0700 dir of this agent); returns its path. */
+  async #mint(record: ActorRecord, signer: AccountSigner): Promise<string> {
+    this.#credsDir ??= await Deno.makeTempDir({ prefix: `coop-creds-${this.nodeId}-` });
+    const file = `${this.#credsDir}/${record.id}.${record.incarnation}.creds`;
+    const creds = await mintActorCreds({ names: this.#names, actorId: record.id, nodeId: this.nodeId, signer });
+    await Deno.writeFile(file, creds, { mode: 0o600 });
+    return file;
+  }
+
+  #startActor(record: ActorRecord, args: Uint8Array, creds?: string): void {
     const old = this.#processes.get(record.id);
     if (old !== undefined) {
       if (old.record.incarnation >= record.incarnation) return;
       void this.#stopActor(record.id, old.record.incarnation, false);
     }
     const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "--no-prompt", HOST_MAIN],
-      env: this.#hostEnv(record),
+      args: ["run", ...this.#host.flags, ...(creds === undefined ? [] : [`--allow-read=${creds}`]), HOST_MAIN],
+      env: this.#hostEnv(record, creds),
+      clearEnv: true,
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",
@@ -217,6 +252,7 @@ class NodeAgent implements Agent {
     const proc: ActorProcess = { record, child, stopping: false, exited: Promise.resolve() };
     proc.exited = child.status.then(async (status) => {
       await logs;
+      if (creds !== undefined) await Deno.remove(creds).catch(() => {});
       if (this.#processes.get(record.id) === proc) this.#processes.delete(record.id);
       const event: LifecycleEvent = {
         type: "exited",
@@ -231,11 +267,11 @@ class NodeAgent implements Agent {
     this.#processes.set(record.id, proc);
   }
 
-  #hostEnv(record: ActorRecord): Record<string, string> {
+  #hostEnv(record: ActorRecord, creds?: string): Record<string, string> {
     const threads = Math.max(1, Math.ceil(record.options.resources.cpu ?? 1));
     return {
-      ...this.#weights.env,
-      ...this.#options.hostEnv,
+      ...this.#host.env,
+      ...(creds === undefined ? {} : { COOP_NATS_CREDS: creds }),
       COOP_ACTOR_ID: record.id,
       // Names the process for whoever inspects it (ps, /proc/<pid>/environ; `./coop bench real --cluster`).
       COOP_ACTOR_NAME: record.name ?? record.id,
@@ -269,8 +305,14 @@ class NodeAgent implements Agent {
         if (this.#stopped) {
           throw new CoopError(`Agent "${this.nodeId}" is stopping: not starting "${request.actor.id}"`);
         }
-        this.#startActor(request.actor, request.args);
-        return null;
+        if (this.#signer === undefined) {
+          this.#startActor(request.actor, request.args);
+          return null;
+        }
+        return this.#mint(request.actor, this.#signer).then((creds) => {
+          this.#startActor(request.actor, request.args, creds);
+          return null;
+        });
       case "stop":
         void this.#stopActor(request.actor, request.incarnation, request.graceful);
         return null;
@@ -299,6 +341,20 @@ class NodeAgent implements Agent {
       if (!reply.known) await this.#register();
     } catch { /* coordinator or server away; keep beating */ }
   }
+}
+
+const NATS_AUTH_VARS = [
+  "COOP_NATS_USER",
+  "COOP_NATS_PASSWORD",
+  "COOP_NATS_TOKEN",
+  "COOP_NATS_NKEY_SEED",
+  "COOP_NATS_NKEY_SEED_FILE",
+  "COOP_NATS_CREDS",
+];
+
+/** `env` without any NATS authentication setting (an actor host then gets its own creds file). */
+function withoutNatsAuth(env: Record<string, string | undefined>): Record<string, string | undefined> {
+  return Object.fromEntries(Object.entries(env).filter(([name]) => !NATS_AUTH_VARS.includes(name)));
 }
 
 /** Writes the length-prefixed spec; stdin then stays open so the host sees EOF (and exits) if this agent dies. */

@@ -7,7 +7,7 @@ import { decode } from "../shared/mod.ts";
 import { CoopError } from "../shared/mod.ts";
 import { createLogger } from "../shared/mod.ts";
 import { connectNats } from "../shared/mod.ts";
-import { natsOptionsFromEnv } from "../shared/mod.ts";
+import { NATS_ENV_VARS, natsOptionsFromEnv } from "../shared/mod.ts";
 import { type HostSpec, runActorHost } from "./host.ts";
 import { loadRegistryModules } from "./core/mod.ts";
 import "./known_actors.ts";
@@ -50,7 +50,9 @@ async function main(): Promise<number> {
   const modules = (Deno.env.get("COOP_REGISTRY") ?? "").split(",").filter((m) => m !== "");
   // A bad registry module must not stop the host from reporting why the class is unknown.
   await loadRegistryModules(modules).catch((error) => log.error((error as Error).message));
-  const transport = await connectNats({ ...natsOptionsFromEnv(), name: `coop-actor-${spec.actor.id}` });
+  // By name: the host may read only the variables it is allowed (--allow-env), not the whole environment.
+  const natsEnv = Object.fromEntries(NATS_ENV_VARS.map((name) => [name, Deno.env.get(name)]));
+  const transport = await connectNats({ ...natsOptionsFromEnv(natsEnv), name: `coop-actor-${spec.actor.id}` });
   let host;
   try {
     host = await runActorHost(transport, spec);

@@ -17,8 +17,9 @@ import { parseArgs } from "node:util";
 import { nkeys } from "@nats-io/transport-node";
 import { ConfigError } from "../shared/mod.ts";
 import { checkToken, type Subjects, subjects } from "../shared/mod.ts";
-import { manifestBucket, retireSubject } from "../actors/weights/mod.ts";
+import { blobRights, blobSubscriptions, retireSubject, streamUse } from "../actors/weights/mod.ts";
 import { logStreamName } from "./log_store.ts";
+import { writeJwtSetup } from "./creds_jwt.ts";
 
 /** Publish and subscribe rights of one user (nats-server `permissions`). */
 export interface Permissions {
@@ -32,44 +33,6 @@ export interface Permissions {
 export type Role = "coordinator" | "admin" | "client" | "agent" | "host";
 
 const INBOX = "_INBOX.>";
-
-/** JetStream API subjects for working with one stream's data (no delete or update of the stream itself). */
-function streamUse(stream: string): string[] {
-  return [
-    `$JS.API.STREAM.INFO.${stream}`,
-    `$JS.API.STREAM.CREATE.${stream}`,
-    `$JS.API.STREAM.PURGE.${stream}`,
-    `$JS.API.STREAM.MSG.GET.${stream}`,
-    `$JS.API.STREAM.MSG.DELETE.${stream}`,
-    `$JS.API.DIRECT.GET.${stream}`,
-    `$JS.API.DIRECT.GET.${stream}.>`,
-    `$JS.API.CONSUMER.CREATE.${stream}`,
-    `$JS.API.CONSUMER.CREATE.${stream}.>`,
-    `$JS.API.CONSUMER.DELETE.${stream}.>`,
-    `$JS.API.CONSUMER.INFO.${stream}.>`,
-    `$JS.API.CONSUMER.MSG.NEXT.${stream}.>`,
-    `$JS.ACK.${stream}.>`,
-    `$JS.FC.${stream}.>`,
-  ];
-}
-
-/** Weights: the blob store, the data plane's control records (KV) and its retire announcements. */
-function blobRights(names: Subjects): string[] {
-  const manifests = manifestBucket(names.cluster);
-  return [
-    "$JS.API.INFO",
-    `$O.${names.blobBucket}.>`,
-    ...streamUse(`OBJ_${names.blobBucket}`),
-    `$KV.${manifests}.>`,
-    ...streamUse(`KV_${manifests}`),
-    retireSubject(names.cluster),
-  ];
-}
-
-/** What readers of weights subscribe to (KV watches and object reads deliver on these). */
-function blobSubscriptions(names: Subjects): string[] {
-  return [`$O.${names.blobBucket}.>`, `$KV.${manifestBucket(names.cluster)}.>`, retireSubject(names.cluster)];
-}
 
 /** The rights of `role` in cluster `names` (`node` for agent and host). */
 export function rolePermissions(names: Subjects, role: Role, node?: string): Permissions {
@@ -196,9 +159,11 @@ export async function credsCommand(args: string[]): Promise<number> {
       out: { type: "string" },
       cluster: { type: "string", multiple: true },
       node: { type: "string", multiple: true },
+      jwt: { type: "boolean" },
     },
   });
   if (values.out === undefined) throw new ConfigError("Missing --out DIR: where to write the seeds and nats-auth.conf");
+  if (values.jwt) return await jwtCommand(values.out, values.node ?? []);
   const clusters = values.cluster?.length ? values.cluster : ["default"];
   const users = await writeCreds(values.out, { clusters, nodes: values.node ?? [] });
   console.log(`Wrote ${users.length} NKey users to ${values.out}/ (seeds: <cluster>/<role>.nk, mode 0600).`);
@@ -206,5 +171,16 @@ export async function credsCommand(args: string[]): Promise<number> {
   console.log(
     "Give each process its seed: COOP_NATS_NKEY_SEED_FILE=<seed> (agents: COOP_HOST_NATS_NKEY_SEED_FILE too).",
   );
+  return 0;
+}
+
+/** `coop creds --jwt --out DIR --node n1`: operator mode, with per-actor credentials minted by the agents. */
+async function jwtCommand(out: string, nodes: string[]): Promise<number> {
+  const roles = ["coordinator", "admin", "client", ...nodes.map((node) => `agent-${node}`)];
+  const setup = await writeJwtSetup(out, roles);
+  console.log(`Wrote an operator, account ${setup.account.publicKey} and ${roles.length} creds files to ${out}/.`);
+  console.log(`Add to the nats-server config:  include "${out}/nats-jwt.conf"`);
+  console.log("Every process: COOP_NATS_CREDS=<role>.creds. Agents also: COOP_NATS_ACCOUNT=$(cat account.pub)");
+  console.log("  COOP_NATS_ACCOUNT_SIGNING_SEED_FILE=account-signing.nk (they mint one credential per actor host).");
   return 0;
 }

@@ -191,8 +191,10 @@ export function alive(pid: number): boolean {
   try {
     Deno.statSync(`/proc/${pid}`);
     return true;
-  } catch {
-    return false;
+  } catch (error) {
+    // Only a missing /proc entry means gone: a sandboxed actor host may not read /proc at all (NotCapable), and
+    // must then leave other processes' segments alone rather than sweep them as dead.
+    return !(error instanceof Deno.errors.NotFound);
   }
 }
 

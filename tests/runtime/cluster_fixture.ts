@@ -13,6 +13,8 @@ import { type NatsServer, startNats } from "../harness.ts";
 /** Registry module with the test actors (absolute, so it does not depend on the cwd). */
 export const TEST_REGISTRY = new URL("./fixtures/test_actors.ts", import.meta.url).pathname;
 
+const TMP = Deno.env.get("TMPDIR") ?? "/tmp";
+
 /** A test cluster plus its nats-server. */
 export interface TestCluster extends LocalCluster {
   server: NatsServer;
@@ -37,6 +39,8 @@ export async function startTestCluster(options: TestClusterOptions): Promise<Tes
       agents: options.agents,
       registry: [TEST_REGISTRY],
       cluster: options.cluster,
+      // The test actors keep files in the tests' temp dirs, outside any root: let their sandboxed hosts in there.
+      env: { COOP_HOST_ALLOW_READ: TMP, COOP_HOST_ALLOW_WRITE: TMP },
       ...(options.fast ? { heartbeatMs: 200, nodeTimeoutMs: 1500 } : {}),
     });
     const stop = local.stop;
