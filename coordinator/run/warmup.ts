@@ -30,6 +30,7 @@ import {
 } from "../../rl/mod.ts";
 import { ConfigError, mixSeed, Rng } from "../../shared/mod.ts";
 import { absolutePath } from "./checkpoint.ts";
+import { commitCheckpoint, stagingDir } from "./checkpoint_files.ts";
 import { loadRunData, tasksForStep, verificationPairs } from "./data.ts";
 import { isDue, type JobContext } from "./job.ts";
 import { checkpointSpec, LEARNER_FAULT_TOLERANCE, modelSpec, ROLE_FAULT_TOLERANCE } from "./roles.ts";
@@ -250,8 +251,20 @@ async function trainSteps(
 }
 
 /** Saves the warm-up's model where the RL configs pick it up, and ends the job. */
+/**
+ * Saves the trained model like the other checkpoints: into a staging dir, sealed with a SHA-256 manifest and renamed
+ * into place, so a crash never leaves a half-written model under `dir` and later damage fails verification.
+ */
 async function saveModel(ctx: JobContext, learner: ActorHandle<{ save(dir: string): void }>, dir: string) {
-  await learner.save(await absolutePath(dir));
+  const absolute = await absolutePath(dir);
+  const staging = await stagingDir(absolute);
+  try {
+    await learner.save(staging);
+    await commitCheckpoint(staging, absolute);
+  } catch (error) {
+    await Deno.remove(staging, { recursive: true }).catch(() => {});
+    throw error;
+  }
   ctx.status.checkpoint = dir;
   ctx.status.state = ctx.signal.aborted ? "stopped" : "finished";
 }

@@ -14,6 +14,7 @@ import { type AssistantRewriter, rewritePrompt, tinyHfConfig } from "../../actor
 import { parseDecoderConfig } from "../../engine/io/mod.ts";
 import { initWeights, saveModel } from "../../engine/models/mod.ts";
 import { parseRunConfig, type RunConfig, verify } from "../../rl/mod.ts";
+import { rootsIn } from "../runtime/cluster_fixture.ts";
 
 const CLUSTER_TEST = { sanitizeOps: false, sanitizeResources: false, sanitizeExit: false };
 const TINY = { dModel: 32, nLayers: 1, nHeads: 2, dFF: 64 };
@@ -87,7 +88,8 @@ Deno.test(
     try {
       await saveAssistant(`${dir}/random`, { echo: false });
       await saveAssistant(`${dir}/echo`, { echo: true });
-      local = await startLocalCluster({ agents: [{ nodeId: "n1", cpus: 8 }] });
+      // The assistant checkpoints live in `dir`: a model root, or the sandboxed actor hosts could not read them.
+      local = await startLocalCluster({ agents: [{ nodeId: "n1", cpus: 8 }], env: rootsIn(dir) });
       const cluster = local.client;
       const calls = async (handle: ActorHandle<AssistantRewriter> | undefined) => (await handle!.info()).calls;
 

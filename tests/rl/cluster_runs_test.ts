@@ -8,6 +8,7 @@ import { freePort, type LocalCluster, startLocalCluster } from "../../coordinato
 import { ApiClient, follow } from "../../coordinator/run/cli.ts";
 import type { MetricPoint, RunStatus } from "../../coordinator/run/job.ts";
 import { RunManager } from "../../coordinator/run/manager.ts";
+import { verifyCheckpoint } from "../../coordinator/run/checkpoint_files.ts";
 import { NegativeSynthesizer } from "../../actors/roles/mod.ts";
 import { FakeAssistant } from "./fixtures/rewriter.ts";
 import { type JobConfig, parseJobConfig, parseRunConfig, type RunConfig } from "../../rl/mod.ts";
@@ -85,6 +86,9 @@ Deno.test({ name: "cooper - runs on a local cluster", ...CLUSTER_TEST }, async (
       const final = await manager!.wait(status.id);
       strictEqual(final.state, "finished", final.error?.message);
       ok((await Deno.stat(`${dir}/sft/policy/model.safetensors`)).isFile);
+      // Sealed like the run checkpoints: every file is in its SHA-256 manifest.
+      const manifest = await verifyCheckpoint(`${dir}/sft/policy`);
+      ok(manifest.files["model.safetensors"] !== undefined, JSON.stringify(Object.keys(manifest.files)));
     });
 
     await t.step("an end-to-end cooper run through the control API", async () => {
