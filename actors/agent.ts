@@ -157,6 +157,7 @@ class NodeAgent implements Agent {
     );
     this.#control.unsubscribe();
     await this.#weights.stop();
+    if (this.#credsDir !== undefined) await Deno.remove(this.#credsDir, { recursive: true }).catch(() => {});
     this.#resolveExited();
   };
 
@@ -232,7 +233,10 @@ class NodeAgent implements Agent {
   #startActor(record: ActorRecord, args: Uint8Array, creds?: string): void {
     const old = this.#processes.get(record.id);
     if (old !== undefined) {
-      if (old.record.incarnation >= record.incarnation) return;
+      if (old.record.incarnation >= record.incarnation) {
+        if (creds !== undefined) void Deno.remove(creds).catch(() => {});
+        return;
+      }
       void this.#stopActor(record.id, old.record.incarnation, false);
     }
     const child = new Deno.Command(Deno.execPath(), {
