@@ -52,7 +52,12 @@ async function main(): Promise<number> {
   await loadRegistryModules(modules).catch((error) => log.error((error as Error).message));
   // By name: the host may read only the variables it is allowed (--allow-env), not the whole environment.
   const natsEnv = Object.fromEntries(NATS_ENV_VARS.map((name) => [name, Deno.env.get(name)]));
-  const transport = await connectNats({ ...natsOptionsFromEnv(natsEnv), name: `coop-actor-${spec.actor.id}` });
+  // Its --allow-net lists the NATS servers as configured: dial them by name, not by what they resolve to.
+  const transport = await connectNats({
+    ...natsOptionsFromEnv(natsEnv),
+    name: `coop-actor-${spec.actor.id}`,
+    onlyListedServers: true,
+  });
   let host;
   try {
     host = await runActorHost(transport, spec);

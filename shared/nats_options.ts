@@ -57,6 +57,12 @@ export interface NatsConnectOptions {
   waitingReportMs?: number;
   /** Called for background errors (a dropped chunked message, a server error); default logs them. */
   onError?: (error: Error) => void;
+  /**
+   * Connect only to the servers as named (default false): no DNS resolution by nats.js (it would dial the resolved
+   * IPs) and no servers learned from the cluster's gossip. For sandboxed actor hosts, whose --allow-net lists the
+   * configured `host:port`s.
+   */
+  onlyListedServers?: boolean;
 }
 
 /** The environment variables {@link natsOptionsFromEnv} reads. */
@@ -225,6 +231,7 @@ export async function toNatsJsOptions(options: NatsConnectOptions): Promise<Node
     // nats.js builds two Error objects (stack captures) per request for "async traces": measured here, that halves
     // request/reply throughput (64 in flight: 15k -> 31k/s) and our errors carry their own context anyway.
     noAsyncTraces: true,
+    ...(options.onlyListedServers ? { resolve: false, ignoreClusterUpdates: true } : {}),
   };
   if (options.user !== undefined) {
     result.user = options.user;
