@@ -16,6 +16,8 @@ export interface ReplyCacheOptions {
   ttlMs?: number;
 }
 
+const PRUNE_EVERY = 256;
+
 interface Entry {
   /** Set once the call finished. */
   reply?: Uint8Array;
@@ -31,6 +33,7 @@ export class ReplyCache {
   readonly #maxBytes: number;
   readonly #ttlMs: number;
   #bytes = 0;
+  #sincePrune = 0;
 
   constructor(options: ReplyCacheOptions = {}) {
     this.#maxEntries = options.maxEntries ?? 4096;
@@ -50,7 +53,10 @@ export class ReplyCache {
   admit(callId: string, message: TransportMessage): boolean {
     const entry = this.#entries.get(callId);
     if (entry === undefined) {
-      this.#prune();
+      // The age sweep runs every PRUNE_EVERY calls, not on each: this is on every call's path.
+      if (this.#entries.size >= this.#maxEntries || this.#bytes > this.#maxBytes || ++this.#sincePrune >= PRUNE_EVERY) {
+        this.#prune();
+      }
       this.#entries.set(callId, { settledAt: Number.NaN });
       return true;
     }
@@ -76,6 +82,7 @@ export class ReplyCache {
 
   /** Drops the oldest calls while over a bound, and finished ones older than the TTL from the front. */
   #prune(): void {
+    this.#sincePrune = 0;
     const now = performance.now();
     for (const [callId, entry] of this.#entries) {
       const full = this.#entries.size >= this.#maxEntries || this.#bytes > this.#maxBytes;
