@@ -1,5 +1,6 @@
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
-import { hostCommand, hostPermissionFlags, natsHostPort } from "./host_permissions.ts";
+import { HOST_ENV_VARS, hostCommand, hostPermissionFlags, natsHostPort } from "./host_permissions.ts";
+import { NATS_ENV_VARS } from "../shared/mod.ts";
 
 Deno.test("host permissions - net to the NATS hosts, read/write to the listed dirs, env by name, ffi", () => {
   strictEqual(natsHostPort("nats://10.0.0.5:4333"), "10.0.0.5:4333");
@@ -45,3 +46,29 @@ Deno.test("host permissions - the host's environment holds only what it reads, a
   ok(!flag("env").includes("HOME") && !flag("env").includes("COOP_API_TOKEN"));
   deepStrictEqual(hostCommand({ env, registry: [], all: true }).flags, ["-A", "--no-prompt"]);
 });
+
+Deno.test("host permissions - every variable the host-side code reads is in the host's --allow-env list", async () => {
+  // A variable read with Deno.env.get but not listed throws NotCapable in a sandboxed host (and kills it).
+  const agentOnly = new Set(["COOP_WEIGHTS_LISTEN", "COOP_WEIGHTS_ADVERTISE", "COOP_HOST_PERMISSIONS"]);
+  const allowed = new Set<string>([...HOST_ENV_VARS, ...NATS_ENV_VARS]);
+  const missing: string[] = [];
+  for (const dir of ["actors", "engine", "rl", "shared"]) {
+    for await (const path of tsFiles(new URL(`../${dir}/`, import.meta.url).pathname)) {
+      if (path.endsWith("_test.ts") || path.endsWith("/agent.ts")) continue;
+      const text = await Deno.readTextFile(path);
+      if (!text.includes("Deno.env.get(")) continue;
+      for (const [, name] of text.matchAll(/"((?:COOP|CUDA|OMP)_[A-Z0-9_]+)"/g)) {
+        if (!allowed.has(name!) && !agentOnly.has(name!)) missing.push(`${name} (${path})`);
+      }
+    }
+  }
+  deepStrictEqual(missing, []);
+});
+
+async function* tsFiles(dir: string): AsyncGenerator<string> {
+  for await (const entry of Deno.readDir(dir)) {
+    const path = `${dir}${entry.name}`;
+    if (entry.isDirectory) yield* tsFiles(`${path}/`);
+    else if (entry.name.endsWith(".ts")) yield path;
+  }
+}
