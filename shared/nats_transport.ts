@@ -14,7 +14,7 @@ import { Kvm } from "@nats-io/kv";
 import { Objm } from "@nats-io/obj";
 import { AsyncQueue } from "./async_queue.ts";
 import { isChunkStart, receiveChunked, type ReceiveLimits, sendChunked } from "./chunking.ts";
-import { failRequestsOnDisconnect } from "./connection_loss.ts";
+import { failRequestsOnDisconnect, isTransient } from "./connection_loss.ts";
 import { CallTimeoutError, ConnectionLostError, CoopError, MessageTooLargeError, NoRespondersError } from "./errors.ts";
 import { createLogger } from "./log.ts";
 import { type NatsConnectOptions, toNatsJsOptions } from "./nats_options.ts";
@@ -318,8 +318,17 @@ class NatsTransportImpl implements NatsTransport {
     }
   }
 
-  flush(): Promise<void> {
-    return this.raw.flush();
+  async flush(): Promise<void> {
+    // A flush still waiting when the connection drops is rejected at the reconnect ("connection disconnected"), and
+    // what it waited for went with the old connection: flush again on the new one (for up to ~10 s).
+    for (let attempt = 1;; attempt++) {
+      try {
+        return await this.raw.flush();
+      } catch (error) {
+        if (this.raw.isClosed() || !isTransient(error) || attempt >= 100) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
   }
 
   async close(): Promise<void> {
