@@ -29,6 +29,12 @@ const MODES: readonly RewardMode[] = ["rule", "static-rm", "cooper"];
  * heartbeat (the coordinator's 5 s default lost an agent of a demo starved by a load average of 40 on 2 cores).
  */
 const DEMO_NODE_TIMEOUT_MS = 60_000;
+/**
+ * The held-out accuracy the demo reports besides the final one: the mean of the last `LAST_K` evaluations (every
+ * 10 steps, so steps 60–100 of 100). One endpoint of one seed swings by several tasks from eval to eval; the mean of
+ * the last five is what the run converged to, read the same way for every mode.
+ */
+export const LAST_K = 5;
 /** Shown beside the progress bars. */
 const SHOWN = ["loss", "reward_mean", "eval_accuracy", "rm_pair_accuracy", "rm_sample_pair_accuracy", "hacking_alarm"];
 
@@ -36,6 +42,8 @@ const SHOWN = ["loss", "reward_mean", "eval_accuracy", "rm_pair_accuracy", "rm_s
 export interface ModeResult {
   mode: RewardMode;
   finalAccuracy: number;
+  /** Mean held-out accuracy of the last {@link LAST_K} evaluations. */
+  lastKAccuracy: number;
   /** Mean σ(RM) of the training samples over the last quarter of the steps. */
   meanRmReward: number;
   rmPairAccuracy: number;
@@ -87,8 +95,10 @@ export async function runRlDemo(args: string[]): Promise<number> {
   try {
     const warmup = await runWarmups(manager, configs);
     const results: ModeResult[] = [];
+    let heldoutTasks = 0;
     for (const mode of MODES) {
       const config = parseJobConfig({ ...configs.rlRaw, mode, name: `${configs.rlRaw.name ?? "demo"}-${mode}` });
+      heldoutTasks = config.kind === "rl" ? config.eval.size : 0;
       const t0 = performance.now();
       const run = await track(manager, config);
       if (run.status.state !== "finished") throw new CoopError(`Demo run "${mode}" ${describe(run.status)}`);
@@ -97,7 +107,7 @@ export async function runRlDemo(args: string[]): Promise<number> {
     const table = resultsTable(results);
     console.log(`\n${table}\n`);
     const seconds = (performance.now() - started) / 1000;
-    await writeResults(out, results, { table, quick, seed, warmup, seconds });
+    await writeResults(out, results, { table, quick, seed, warmup, seconds, heldoutTasks });
     console.log(`Results, plots and metrics written to ${out}/ (total ${seconds.toFixed(0)} s)`);
     return 0;
   } finally {
@@ -238,6 +248,7 @@ export function summarize(
   wallSeconds: number,
 ): ModeResult {
   const evals = metrics.filter((p) => Number.isFinite(p.eval_accuracy));
+  const lastK = evals.slice(-LAST_K).map((p) => p.eval_accuracy!);
   const tail = metrics.filter((p) => p.step > 0).slice(-Math.max(1, Math.ceil(metrics.length / 4)));
   const tailMean = (key: string) => {
     const values = tail.map((p) => p[key]).filter((v): v is number => Number.isFinite(v));
@@ -246,6 +257,7 @@ export function summarize(
   return {
     mode,
     finalAccuracy: evals.at(-1)?.eval_accuracy ?? Number.NaN,
+    lastKAccuracy: lastK.length === 0 ? Number.NaN : lastK.reduce((a, b) => a + b, 0) / lastK.length,
     meanRmReward: tailMean("rm_reward_mean"),
     rmPairAccuracy: evals.at(-1)?.rm_pair_accuracy ?? Number.NaN,
     rmRankAccuracy: tailMean("rm_sample_rank_accuracy"),
@@ -262,6 +274,7 @@ export function resultsTable(results: readonly ModeResult[]): string {
     [
       "mode",
       "held-out accuracy",
+      `last ${LAST_K} evals`,
       "mean RM reward",
       "RM pairwise acc (held-out)",
       "RM rank acc (rollouts)",
@@ -271,13 +284,14 @@ export function resultsTable(results: readonly ModeResult[]): string {
     results.map((r) => [
       r.mode,
       pct(r.finalAccuracy),
+      pct(r.lastKAccuracy),
       r.meanRmReward.toFixed(3),
       pct(r.rmPairAccuracy),
       pct(r.rmRankAccuracy),
       String(r.alarms),
       `${r.wallSeconds.toFixed(0)} s`,
     ]),
-    { align: ["left", "right", "right", "right", "right", "right", "right"] },
+    { align: ["left", "right", "right", "right", "right", "right", "right", "right"] },
   );
 }
 
@@ -288,6 +302,8 @@ interface ResultsInfo {
   seed: number;
   warmup: WarmupResult;
   seconds: number;
+  /** Held-out tasks per evaluation (one task is 100 / n points). */
+  heldoutTasks: number;
 }
 
 async function writeResults(dir: string, results: readonly ModeResult[], info: ResultsInfo): Promise<void> {
@@ -341,6 +357,7 @@ function resultsJson(results: readonly ModeResult[], info: ResultsInfo) {
     date: new Date().toISOString(),
     machine: machine(),
     totalSeconds: info.seconds,
+    heldout_tasks: info.heldoutTasks,
     warmup: {
       sft_accuracy: info.warmup.sftAccuracy,
       rm_pair_accuracy: info.warmup.rmPairAccuracy,
@@ -349,6 +366,8 @@ function resultsJson(results: readonly ModeResult[], info: ResultsInfo) {
     },
     modes: Object.fromEntries(results.map((r) => [r.mode, {
       heldout_accuracy: r.finalAccuracy,
+      heldout_accuracy_last_k: r.lastKAccuracy,
+      heldout_last_k: LAST_K,
       mean_rm_reward: r.meanRmReward,
       rm_pair_accuracy: r.rmPairAccuracy,
       rm_rank_accuracy: r.rmRankAccuracy,
@@ -357,6 +376,7 @@ function resultsJson(results: readonly ModeResult[], info: ResultsInfo) {
       accounting: r.status.accounting,
       monitor: r.status.monitor,
       examples: examplesOf(r.status),
+      exploits: exploitsOf(r.status),
       curve: r.metrics,
     }])),
   };
@@ -390,11 +410,20 @@ function resultsMarkdown(
     "",
     ...results.flatMap((r) => [`- \`${r.mode}\``, ...examplesOf(r.status).map((e) => `  - ${e}`)]),
     "",
+    "Training rollouts the RM rewarded (σ > ½) and the verifier rejected, the highest-paid of each of the last steps",
+    "that had one (what a policy hacking the RM is paid for):",
+    "",
+    ...results.flatMap((r) => [`- \`${r.mode}\``, ...exploitsOf(r.status).map((e) => `  - ${e}`)]),
+    "",
   ].join("\n");
 }
 
 function examplesOf(status: RunStatus): string[] {
   return (status.examples ?? []).map(formatExample);
+}
+
+function exploitsOf(status: RunStatus): string[] {
+  return (status.exploits ?? []).map((e) => `step ${e.step} ${formatExample(e)}`);
 }
 
 /** Trailing moving average over `window` points (the per-step reward of 32 samples is noisy). */

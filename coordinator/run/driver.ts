@@ -26,6 +26,7 @@ import {
 } from "../../rl/mod.ts";
 import { type DriverState, openCheckpoint, saveCheckpoint } from "./checkpoint.ts";
 import { loadRunData, type RunData, tasksForStep, type VerificationPair, verificationPairs } from "./data.ts";
+import { recordExploit } from "./hacking.ts";
 import { isDue, type JobContext } from "./job.ts";
 import { PublishedWeights } from "./published.ts";
 import { type RunRoles, spawnRoles } from "./roles.ts";
@@ -179,6 +180,7 @@ class RlRun {
       config.mode,
       batch.verdicts.map((verdict, i) => ({ verdict, rmScore: batch.rmScores[i] })),
     );
+    this.ctx.status.exploits = recordExploit(this.ctx.status.exploits ?? [], batch);
     // 3. GRPO: group-normalised advantages, PPO dual-clip + k3 KL to the reference, one update per epoch.
     const report = await this.updatePolicy(step, batch, rewards);
     const t3 = performance.now();

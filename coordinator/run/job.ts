@@ -47,6 +47,8 @@ export interface RunStatus {
   notes: string[];
   /** RL runs: the last step's greedy held-out answers (the demo's results show them). */
   examples?: HeldOutExample[];
+  /** RL runs: recent rollouts the RM rewarded (σ > ½) and the verifier rejected (coordinator/run/hacking.ts). */
+  exploits?: Exploit[];
   /** RL runs: the reward-hacking monitor at the last step (see rl/monitor.ts). */
   monitor?: MonitorStatus;
 }
@@ -103,6 +105,11 @@ export interface HeldOutExample {
   verdict: Verdict;
   /** σ(RM) of the answer. */
   rmReward: number;
+}
+
+/** A training rollout the RM rewarded and the verifier rejected, with the step that trained on it. */
+export interface Exploit extends HeldOutExample {
+  step: number;
 }
 
 /** A held-out example as one line of text (the demo's results and `coop runs show`). */

@@ -77,6 +77,7 @@ Deno.test("demo summary - final eval, tail-mean RM reward, table text", () => {
   const status = { accounting: emptyAccounting() } as RunStatus;
   const result = summarize("cooper", metrics, status, 12.4);
   strictEqual(result.finalAccuracy, 0.25);
+  strictEqual(result.lastKAccuracy, 0.375); // the mean of the two evaluations (fewer than LAST_K)
   strictEqual(result.rmPairAccuracy, 0.75);
   strictEqual(result.meanRmReward, 1); // the last quarter of the points (3): RM rewards 1, 1 and none
   const table = resultsTable([result]);

@@ -5,11 +5,14 @@
  * a variant changes only Cooper-read settings, so the baselines are the same for every variant. One JSON line per
  * run on stdout, then a markdown table:
  *   deno run -A coordinator/run/experiments/cooper_sweep.ts --seed 3 --steps 100 [--only "name;name"]
+ * `--set a.b=c` (repeatable, as `coop run --set`) changes the world for every variant alike (policy lr, steps, the
+ * RM checkpoint, ...): the world sweep of docs/rl.md runs rule and static-rm under each such setting.
  */
 import { parseArgs } from "node:util";
 import { parseJobConfig, type RewardMode } from "../../../rl/mod.ts";
 import { startLocalCluster } from "../../local/mod.ts";
 import { demoConfigs, summarize, track } from "../demo.ts";
+import { applyOverrides, parseOverride } from "../overrides.ts";
 import { RunManager } from "../manager.ts";
 
 /** A sweep variant: overrides of the demo's `rewardUpdate` and `monitor`. */
@@ -44,8 +47,10 @@ async function main(): Promise<void> {
     args: Deno.args,
     options: {
       seed: { type: "string", default: "3" },
-      steps: { type: "string", default: "100" },
+      steps: { type: "string" },
       only: { type: "string" },
+      set: { type: "string", multiple: true },
+      out: { type: "string" }, // a directory: each run's curve and exploits as <name>.json
       extra: { type: "string" }, // a JSON Variant list, run after (or, with --only none, instead of) the built-ins
     },
   });
@@ -55,7 +60,8 @@ async function main(): Promise<void> {
     ...VARIANTS.filter((v) => only === undefined || only.includes(v.name)),
     ...(values.extra === undefined ? [] : JSON.parse(values.extra) as Variant[]),
   ];
-  const { rlRaw } = await demoConfigs(false, seed);
+  const { rlRaw: demoRaw } = await demoConfigs(false, seed);
+  const rlRaw = applyOverrides(demoRaw, (values.set ?? []).map(parseOverride));
   const local = await startLocalCluster({ agents: [{ nodeId: "node-a", cpus: 4 }, { nodeId: "node-b", cpus: 4 }] });
   const manager = new RunManager(local.client);
   const rows: string[] = [];
@@ -66,7 +72,7 @@ async function main(): Promise<void> {
         ...rlRaw,
         name: `sweep-${v.mode}`,
         mode: v.mode,
-        steps: Number(values.steps),
+        steps: Number(values.steps ?? rlRaw.steps),
         rewardUpdate: { ...sub("rewardUpdate"), ...v.rewardUpdate },
         monitor: { ...sub("monitor"), ...v.monitor },
         checkpoint: { ...sub("checkpoint"), interval: 0 },
@@ -83,6 +89,8 @@ async function main(): Promise<void> {
         state: run.status.state,
         error: run.status.error?.message,
         heldout: r.finalAccuracy,
+        heldoutLastK: r.lastKAccuracy,
+        trainAccuracy: tail("train_accuracy"),
         rmPair: r.rmPairAccuracy,
         rank: r.rmRankAccuracy,
         agreement: tail("rm_sample_accuracy"),
@@ -91,9 +99,17 @@ async function main(): Promise<void> {
         seconds: r.wallSeconds,
       };
       console.log(JSON.stringify(line));
+      if (values.out !== undefined) {
+        await Deno.mkdir(values.out, { recursive: true });
+        const file = `${values.out}/${v.name.replace(/[^a-z0-9.-]+/gi, "_")}.json`;
+        const detail = { ...line, set: values.set, exploits: run.status.exploits, curve: run.metrics };
+        await Deno.writeTextFile(file, JSON.stringify(detail) + "\n");
+      }
       const pct = (x: number) => (x * 100).toFixed(1);
       rows.push(
-        `| ${v.name} | ${pct(line.heldout)} | ${pct(line.agreement)} | ${pct(line.rank)} | ${pct(line.rmPair)} | ` +
+        `| ${v.name} | ${pct(line.heldout)} | ${pct(line.heldoutLastK)} | ${pct(line.trainAccuracy)} | ${
+          pct(line.agreement)
+        } | ${pct(line.rank)} | ${pct(line.rmPair)} | ` +
           `${line.rmReward.toFixed(2)} | ${line.alarms} | ${line.seconds.toFixed(0)} |`,
       );
     }
@@ -103,8 +119,8 @@ async function main(): Promise<void> {
   }
   console.log(
     [
-      "| variant | held-out | RM–verifier agreement, last 25 | rank acc, last 25 | RM (sol, rewrite) pairs | σ(RM), last 25 | alarms | s |",
-      "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+      "| variant | held-out | last 5 evals | train acc, last 25 | RM–verifier agreement, last 25 | rank acc, last 25 | RM (sol, rewrite) pairs | σ(RM), last 25 | alarms | s |",
+      "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
       ...rows,
     ].join("\n"),
   );
