@@ -36,10 +36,19 @@ const VARIANTS: readonly Variant[] = [
   { name: "anchor 3, both", mode: "cooper", rewardUpdate: { anchorWeight: 3, negatives: "both" } },
   { name: "both, 3 neg/pos", mode: "cooper", rewardUpdate: { negatives: "both", negativesPerPositive: 3 } },
   { name: "both, replay 4", mode: "cooper", rewardUpdate: { negatives: "both", replaySteps: 4 } },
+  { name: "both, lr 1e-4", mode: "cooper", rewardUpdate: { negatives: "both", lr: 1e-4 } },
   { name: "both, lr 3e-4", mode: "cooper", rewardUpdate: { negatives: "both", lr: 3e-4 } },
+  { name: "both, lr 3e-4, replay 4", mode: "cooper", rewardUpdate: { negatives: "both", lr: 3e-4, replaySteps: 4 } },
   { name: "both, epochs 2", mode: "cooper", rewardUpdate: { negatives: "both", epochs: 2 } },
-  { name: "rewrite, freeze", mode: "cooper", monitor: { response: "freeze" } },
-  { name: "rewrite, rollback", mode: "cooper", monitor: { response: "rollback" } },
+  { name: "rewrite, freeze", mode: "cooper", rewardUpdate: { negatives: "rewrite" }, monitor: { response: "freeze" } },
+  {
+    name: "rewrite, rollback",
+    mode: "cooper",
+    rewardUpdate: { negatives: "rewrite" },
+    monitor: { response: "rollback" },
+  },
+  { name: "both, freeze", mode: "cooper", rewardUpdate: { negatives: "both" }, monitor: { response: "freeze" } },
+  { name: "both, rollback", mode: "cooper", rewardUpdate: { negatives: "both" }, monitor: { response: "rollback" } },
 ];
 
 async function main(): Promise<void> {
