@@ -26,6 +26,7 @@ import {
   RuleNegativeSynthesizer,
   type SampledTask,
   type SftConfig,
+  type Verdict,
   verify,
 } from "../../rl/mod.ts";
 import { ConfigError, mixSeed, Rng } from "../../shared/mod.ts";
@@ -207,8 +208,14 @@ async function samplePolicy(
   }
   const evalTexts = await sample(held, config.evalSamples, 1, mixSeed(config.seed, 13));
   await blobs.delete(`${ctx.id}.sampler.v0`).catch(() => {});
+  // Done with it: the sampler holds ~1 GB that RM training does not need.
+  await ctx.cluster.kill(rollout, { graceful: false }).catch(() => {});
+  handles.splice(handles.indexOf(rollout as ActorHandle<unknown>), 1);
   return { train: trainSampled, eval: held.map((task, i) => ({ task, samples: evalTexts[i]! })) };
 }
+
+/** Held-out answers per scoring call of the RM's held-out check. */
+const SCORE_CHUNK = 128;
 
 /** The RM against the verifier on held-out policy answers: within-prompt pairwise and σ > ½ accuracy. */
 async function sampleAccuracy(
@@ -220,8 +227,15 @@ async function sampleAccuracy(
     samples.map((response) => ({ question: task.question, reference: task.answer, response }))
   );
   const groups = held.flatMap(({ samples }, g) => samples.map(() => String(g)));
-  const scored = await scorer.score({ items, rm });
-  const agreement = rmAgreement(scored.scores, scored.verdicts, groups);
+  // In chunks: the scorer runs a call's items as one batch, and 768 answers at once took its process to 2 GB.
+  const scores: number[] = [];
+  const verdicts: Verdict[] = [];
+  for (let at = 0; at < items.length; at += SCORE_CHUNK) {
+    const scored = await scorer.score({ items: items.slice(at, at + SCORE_CHUNK), rm });
+    scores.push(...scored.scores);
+    verdicts.push(...scored.verdicts);
+  }
+  const agreement = rmAgreement(scores, verdicts, groups);
   return {
     rm_sample_pair_accuracy: agreement.rankAccuracy,
     rm_accuracy: agreement.accuracy,
