@@ -18,7 +18,7 @@ import {
   readReply,
   type RegisterReply,
 } from "../shared/mod.ts";
-import { terminate } from "../shared/mod.ts";
+import { NATS_AUTH_ENV_VARS, terminate } from "../shared/mod.ts";
 import { serveRequests } from "../shared/mod.ts";
 import { checkToken, subjects } from "../shared/mod.ts";
 import type { Transport } from "../shared/mod.ts";
@@ -347,18 +347,11 @@ class NodeAgent implements Agent {
   }
 }
 
-const NATS_AUTH_VARS = [
-  "COOP_NATS_USER",
-  "COOP_NATS_PASSWORD",
-  "COOP_NATS_TOKEN",
-  "COOP_NATS_NKEY_SEED",
-  "COOP_NATS_NKEY_SEED_FILE",
-  "COOP_NATS_CREDS",
-];
-
 /** `env` without any NATS authentication setting (an actor host then gets its own creds file). */
 function withoutNatsAuth(env: Record<string, string | undefined>): Record<string, string | undefined> {
-  return Object.fromEntries(Object.entries(env).filter(([name]) => !NATS_AUTH_VARS.includes(name)));
+  return Object.fromEntries(
+    Object.entries(env).filter(([name]) => !(NATS_AUTH_ENV_VARS as readonly string[]).includes(name)),
+  );
 }
 
 /** Writes the length-prefixed spec; stdin then stays open so the host sees EOF (and exits) if this agent dies. */

@@ -40,7 +40,7 @@ export type { ActorCallErrorOptions, ConfigErrorOptions, ConfigIssue, WireError 
 export { BIGINT_EXT, BYTES_EXT, decode, encode, MAX_TENSOR_DIMS, TENSOR_EXT } from "./codec.ts";
 export { connectNats, DEFAULT_MAX_MESSAGE_BYTES, NatsConnectError } from "./nats_transport.ts";
 export type { NatsTransport } from "./nats_transport.ts";
-export { DEFAULT_NATS_URL, NATS_ENV_VARS, natsOptionsFromEnv } from "./nats_options.ts";
+export { DEFAULT_NATS_URL, NATS_AUTH_ENV_VARS, NATS_ENV_VARS, natsOptionsFromEnv } from "./nats_options.ts";
 export type { NatsConnectOptions, NatsTlsOptions } from "./nats_options.ts";
 export { BLOB_VERSION_KEY } from "./nats_stores.ts";
 export { listenTo, serveRequests } from "./serving.ts";

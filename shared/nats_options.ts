@@ -65,15 +65,20 @@ export interface NatsConnectOptions {
   onlyListedServers?: boolean;
 }
 
-/** The environment variables {@link natsOptionsFromEnv} reads. */
-export const NATS_ENV_VARS = [
-  "COOP_NATS_URL",
+/** The variables that carry NATS authentication (one method at a time; see {@link natsOptionsFromEnv}). */
+export const NATS_AUTH_ENV_VARS = [
   "COOP_NATS_USER",
   "COOP_NATS_PASSWORD",
   "COOP_NATS_TOKEN",
   "COOP_NATS_NKEY_SEED",
   "COOP_NATS_NKEY_SEED_FILE",
   "COOP_NATS_CREDS",
+] as const;
+
+/** The environment variables {@link natsOptionsFromEnv} reads. */
+export const NATS_ENV_VARS = [
+  "COOP_NATS_URL",
+  ...NATS_AUTH_ENV_VARS,
   "COOP_NATS_TLS_CA",
   "COOP_NATS_TLS_CERT",
   "COOP_NATS_TLS_KEY",
