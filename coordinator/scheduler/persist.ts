@@ -110,3 +110,9 @@ export function groupRecordOf(g: SchedulerJson["groups"][number]): GroupRecord {
     })),
   };
 }
+
+/** One actor's KV entry: placed, queued, or null once it is gone. */
+export function actorEntry(placed: PlacedActor | undefined, pending: PendingActor | undefined): ActorEntry | null {
+  if (placed !== undefined) return { placed: placedJson(placed) };
+  return pending === undefined ? null : { pending: pendingJson(pending) };
+}

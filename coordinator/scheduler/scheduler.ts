@@ -22,9 +22,9 @@ import {
   poolOf,
   takeAllocation,
   toUnits,
-  usageOf,
 } from "./fit.ts";
-import { groupJson, groupRecordOf, parseSchedulerJson, pendingJson, placedJson } from "./persist.ts";
+import { actorEntry, groupJson, groupRecordOf, parseSchedulerJson, pendingJson, placedJson } from "./persist.ts";
+import { groupView, nodeUsageView, placementView } from "./views.ts";
 import {
   type ActorPlacement,
   type Allocation,
@@ -286,13 +286,7 @@ export class Scheduler {
   /** Where an actor is placed, or undefined. */
   placement(actorId: string): ActorPlacement | undefined {
     const actor = this.#actors.get(actorId);
-    if (actor === undefined) return undefined;
-    const view: ActorPlacement = { actorId, nodeId: actor.nodeId, gpuIds: actor.allocation.gpus.map(([id]) => id) };
-    if (actor.group !== undefined) {
-      view.placementGroup = actor.group.id;
-      view.bundleIndex = actor.group.bundleIndex;
-    }
-    return view;
+    return actor === undefined ? undefined : placementView(actor);
   }
 
   /** Every placed actor, sorted by id. */
@@ -302,32 +296,13 @@ export class Scheduler {
 
   /** Capacity and use of every node, sorted by id. */
   nodes(): NodeUsage[] {
-    return [...this.#nodes.values()].sort((a, b) => (a.spec.id < b.spec.id ? -1 : 1)).map((node) => ({
-      id: node.spec.id,
-      alive: node.spec.alive,
-      labels: { ...node.spec.labels },
-      total: usageOf(node.total),
-      free: usageOf(node.free),
-      actors: [...node.actors].sort(),
-    }));
+    return [...this.#nodes.values()].sort((a, b) => (a.spec.id < b.spec.id ? -1 : 1)).map(nodeUsageView);
   }
 
   /** One placement group's view, or undefined. */
   placementGroup(id: string): PlacementGroupView | undefined {
     const group = this.#groups.get(id);
-    if (group === undefined) return undefined;
-    const view: PlacementGroupView = {
-      id,
-      strategy: group.strategy,
-      state: groupState(group),
-      bundles: group.bundles.map((b) => ({
-        request: copyRequest(b.request),
-        nodeId: b.nodeId,
-        gpuIds: b.reserved?.gpus.map(([gpu]) => gpu) ?? [],
-      })),
-    };
-    if (view.state !== "created" && group.reason !== undefined) view.reason = group.reason;
-    return view;
+    return group === undefined ? undefined : groupView(group);
   }
 
   /** Every placement group, oldest first. */
@@ -369,14 +344,7 @@ export class Scheduler {
       changes.groups.push([id, group === undefined ? null : groupJson(group)]);
     }
     for (const id of this.#dirty.actors) {
-      const placed = this.#actors.get(id);
-      const pending = this.#pending.get(id);
-      const entry = placed !== undefined
-        ? { placed: placedJson(placed) }
-        : pending !== undefined
-        ? { pending: pendingJson(pending) }
-        : null;
-      changes.actors.push([id, entry]);
+      changes.actors.push([id, actorEntry(this.#actors.get(id), this.#pending.get(id))]);
     }
     this.#dirty = { nodes: new Set(), groups: new Set(), actors: new Set() };
     return changes;
