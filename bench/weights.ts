@@ -42,7 +42,12 @@ export interface WeightsVariantResult {
   /** Publish plus the slowest same-host consumer's load, at each consumer count. */
   seconds_per_version: Record<string, number>;
   same_host_gb_s: Record<string, number>;
+  /** memcpy by the same consumers: n processes each copying the segment into their own buffer, all at once. */
   memcpy_gb_s: Record<string, number>;
+  /** The earlier baseline: n copies one after another in the driver's process. */
+  memcpy_in_process_gb_s: Record<string, number>;
+  /** How same-host consumers checked the bytes (`sealed`: by the publisher's seal; `hashed`: every byte). */
+  same_host_checked?: string;
   object_store_gb_s: Record<string, number>;
   /** Bytes sent through the Object Store per consumer (the version, or its first --object-store-mib MiB). */
   object_store_bytes: number;
@@ -130,6 +135,7 @@ async function runVariant(ctx: Ctx, dtype: WeightDtype, tensors: ReadonlyMap<str
     seconds_per_version: {},
     same_host_gb_s: {},
     memcpy_gb_s: {},
+    memcpy_in_process_gb_s: {},
     object_store_gb_s: {},
     object_store_bytes: Math.min(manifest.bytes, opts.objectStoreMib * MIB),
     cross_host_gb_s: {},
@@ -137,7 +143,9 @@ async function runVariant(ctx: Ctx, dtype: WeightDtype, tensors: ReadonlyMap<str
     raw_tcp_store_gb_s: {},
     sha256_gb_s: manifest.bytes / ((performance.now() - h0) / 1000) / 1e9,
   };
-  if (!opts.crossOnly) await sameHostAndStore(ctx, { dtype, out, data, manifest, publishS });
+  if (!opts.crossOnly) {
+    await sameHostAndStore(ctx, { dtype, out, data, manifest, publishS, segmentPath: segment.path });
+  }
   if (ctx.crossSkipped === undefined) {
     step("across hosts");
     const cross = await crossHostRounds({
@@ -161,7 +169,14 @@ async function runVariant(ctx: Ctx, dtype: WeightDtype, tensors: ReadonlyMap<str
 /** The same-host rounds (data plane and memcpy) and the Object Store rounds of one variant, into `out`. */
 async function sameHostAndStore(
   ctx: Ctx,
-  v: { dtype: WeightDtype; out: WeightsVariantResult; data: Uint8Array; manifest: WeightManifest; publishS: number },
+  v: {
+    dtype: WeightDtype;
+    out: WeightsVariantResult;
+    data: Uint8Array;
+    manifest: WeightManifest;
+    publishS: number;
+    segmentPath: string;
+  },
 ): Promise<void> {
   const { opts } = ctx;
   const { dtype, out, data, manifest, publishS } = v;
@@ -169,7 +184,15 @@ async function sameHostAndStore(
   const common = { repeats: opts.repeats, bytes: manifest.bytes, work: ctx.work };
   for (const n of opts.counts) {
     step(`same host, ${n} consumers`);
-    out.memcpy_gb_s[n] = memcpyGbS(data, n);
+    out.memcpy_in_process_gb_s[n] = memcpyGbS(data, n);
+    out.memcpy_gb_s[n] = (await rounds(
+      (go) =>
+        Array.from(
+          { length: n },
+          () => new Peer(["memcpy", v.segmentPath, String(manifest.bytes), go, String(opts.repeats)]),
+        ),
+      common,
+    )).gbS;
     const same = await rounds(
       (go) =>
         Array.from(
@@ -179,6 +202,7 @@ async function sameHostAndStore(
       common,
     );
     out.same_host_gb_s[n] = same.gbS;
+    out.same_host_checked = [...new Set(same.last.map((r) => `${r.via}/${r.checked}`))].join(",");
     out.seconds_per_version[n] = publishS + same.seconds;
   }
   step("Object Store");

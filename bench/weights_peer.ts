@@ -9,7 +9,7 @@ import { parseSafetensors } from "../engine/io/mod.ts";
 import { connectNats } from "../shared/nats_transport.ts";
 import { type WeightDtype, WeightPlane } from "../actors/weights/mod.ts";
 import { type DownloadOptions, downloadSegment } from "../actors/weights/fetch.ts";
-import { mapOrRead, releaseMapping } from "../actors/weights/local.ts";
+import { mapOrRead, openSegment, releaseMapping } from "../actors/weights/local.ts";
 import { startWeightServer } from "../actors/weights/server.ts";
 import { receiveMode } from "../actors/weights/sink.ts";
 
@@ -43,16 +43,43 @@ async function repeat(go: string, repeats: number, once: () => Promise<Record<st
   }
 }
 
-/** Loads through the data plane the way VersionedModel does (record, source, digest check, parse). */
+/**
+ * Reads one byte of every page, so a mapped version is resident in this consumer's address space (what a copy
+ * gives the memcpy baseline) rather than only reserved.
+ */
+export function touchPages(data: Uint8Array): number {
+  let sum = 0;
+  for (let i = 0; i < data.byteLength; i += 4096) sum += data[i]!;
+  return sum;
+}
+
+/** Loads through the data plane the way VersionedModel does (record, source, digest check, parse), every page touched. */
 async function planeLoad([url, dir, name, dtype, go, repeats]: string[]): Promise<void> {
   const transport = await connectNats({ servers: url! });
   const plane = new WeightPlane({ cluster: "bench", transport, dir: dir!, durable: "none" });
   await repeat(go!, Number(repeats), async () => {
     const loaded = await plane.load(name!, dtype as WeightDtype);
     const tensors = parseSafetensors(loaded.data).tensors.size;
-    return { via: loaded.via, tensors };
+    touchPages(loaded.data);
+    loaded.release();
+    return { via: loaded.via, checked: loaded.checked, tensors };
   });
   await transport.close();
+}
+
+/**
+ * The same-host baseline with the same consumers: each process copies the published segment into its own 256 MiB
+ * buffer (faulted in before the timed rounds) block by block, all at once, like the data plane's consumers load it.
+ */
+async function memcpyLoad([path, bytes, go, repeats]: string[]): Promise<void> {
+  const source = mapOrRead(path!, Number(bytes)).data;
+  const block = Math.min(source.byteLength, 256 << 20);
+  const dst = new Uint8Array(block);
+  dst.set(source.subarray(0, block));
+  await repeat(go!, Number(repeats), () => {
+    for (let off = 0; off < source.byteLength; off += block) dst.set(source.subarray(off, off + block));
+    return Promise.resolve({ bytes: source.byteLength });
+  });
 }
 
 /** Streams a blob out of the Object Store (digest checked by nats.js) and drops the bytes: its best case. */
@@ -76,10 +103,14 @@ async function fetchSegment([spec, go, repeats]: string[]): Promise<void> {
   const options = JSON.parse(Deno.readTextFileSync(spec!)) as DownloadOptions;
   await repeat(go!, Number(repeats), async () => {
     const got = await downloadSegment(options);
-    const data = mapOrRead(got.path, options.info.bytes).data;
+    // As WeightPlane.load: a download hashed every chunk here; another consumer's download is opened by its seal.
+    const { data, checked } = got.fetched
+      ? { data: mapOrRead(got.path, options.info.bytes).data, checked: "hashed" }
+      : await openSegment(got.path, got.info, options.info, "bench");
     const tensors = parseSafetensors(data).tensors.size;
+    touchPages(data);
     releaseMapping(data); // the next round's clean-up then frees this host's memory at once
-    return { fetched: got.fetched, tensors, receive: receiveMode(options.dir) };
+    return { fetched: got.fetched, checked, tensors, receive: receiveMode(options.dir) };
   });
 }
 
@@ -142,6 +173,7 @@ async function tcpStore([hostname, port, bytes, file, go, repeats]: string[]): P
 const MODES: Record<string, (args: string[]) => Promise<void> | void> = {
   "plane-load": planeLoad,
   "blob-load": blobLoad,
+  memcpy: memcpyLoad,
   fetch: fetchSegment,
   serve,
   "tcp-serve": tcpServe,

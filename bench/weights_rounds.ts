@@ -71,7 +71,7 @@ export class Peer {
 export async function rounds(
   make: (go: string) => Peer[],
   options: { repeats: number; bytes: number; work: string; before?: () => void },
-): Promise<{ gbS: number; seconds: number; cpuNsPerByte: number }> {
+): Promise<{ gbS: number; seconds: number; cpuNsPerByte: number; last: Record<string, unknown>[] }> {
   const go = join(options.work, `go-${crypto.randomUUID()}`);
   const peers = make(go);
   try {
@@ -88,7 +88,8 @@ export async function rounds(
       cpu += peers.reduce((sum, p) => sum + p.result(i).cpu, 0);
     }
     const delivered = peers.length * options.bytes;
-    return { gbS: delivered / best / 1e9, seconds: best, cpuNsPerByte: cpu / options.repeats / delivered * 1e9 };
+    const last = peers.map((p) => p.result(options.repeats - 1));
+    return { gbS: delivered / best / 1e9, seconds: best, cpuNsPerByte: cpu / options.repeats / delivered * 1e9, last };
   } finally {
     await Promise.all(peers.map((p) => p.stop()));
   }

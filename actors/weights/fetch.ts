@@ -15,6 +15,7 @@ import {
   findSegment,
   parseSegmentFile,
   readSidecar,
+  sealSegment,
   segmentFile,
   type SegmentInfo,
   type SegmentKey,
@@ -58,18 +59,27 @@ export interface DownloadOptions {
   onChunk?: (index: number) => void;
 }
 
+/** A complete segment on this host after {@link downloadSegment}. */
+export interface Downloaded {
+  path: string;
+  /** True when this call fetched it (every chunk hashed here), false when another consumer on this host did. */
+  fetched: boolean;
+  /** Its sidecar (with the seal its verifier recorded): what a consumer that did not fetch it checks it by. */
+  info: SegmentInfo;
+}
+
 /**
- * Downloads (or waits for this host's shared download of) a segment; returns the local path of the complete file
- * and whether this call fetched it (false: another consumer here did).
+ * Downloads (or waits for this host's shared download of) a segment: its local path, its sidecar and whether this
+ * call fetched it. A fetched segment is sealed (`sealSegment`) before its sidecar appears.
  */
-export async function downloadSegment(options: DownloadOptions): Promise<{ path: string; fetched: boolean }> {
+export async function downloadSegment(options: DownloadOptions): Promise<Downloaded> {
   const { dir, key, info } = options;
   await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
   const lock = join(dir, `${key.cluster}@${key.name}@${key.dtype}.lock`);
   const deadline = Date.now() + (options.waitMs ?? 120_000);
   while (true) {
     const found = findSegment(dir, key, info.digest);
-    if (found !== undefined) return { path: found.path, fetched: false };
+    if (found !== undefined) return { ...found, fetched: false };
     if (takeLock(lock)) break;
     if (Date.now() > deadline) {
       throw new WeightPlaneError(`Timed out waiting for this host's download of "${key.name}" (${lock})`);
@@ -79,8 +89,8 @@ export async function downloadSegment(options: DownloadOptions): Promise<{ path:
   try {
     // The holder before us may have finished between our look and our lock.
     const found = findSegment(dir, key, info.digest);
-    if (found !== undefined) return { path: found.path, fetched: false };
-    return { path: await fetchInto(options), fetched: true };
+    if (found !== undefined) return { ...found, fetched: false };
+    return { ...await fetchInto(options), fetched: true };
   } finally {
     await Deno.remove(lock).catch(() => {});
   }
@@ -103,7 +113,7 @@ function takeLock(lock: string): boolean {
   return false;
 }
 
-async function fetchInto(options: DownloadOptions): Promise<string> {
+async function fetchInto(options: DownloadOptions): Promise<{ path: string; info: SegmentInfo }> {
   const { dir, key, info } = options;
   const path = join(dir, segmentFile(key, Deno.pid));
   const part = `${path}.part`;
@@ -119,8 +129,10 @@ async function fetchInto(options: DownloadOptions): Promise<string> {
     }
     await fetchChunks(part, await reuseLocalChunks(options, part, todo), options);
     await Deno.rename(part, path);
-    await completeSegment(path, { ...info, pid: Deno.pid });
-    return path;
+    // Every chunk was hashed as it landed in this file: this host's other consumers go by the seal from here on.
+    const complete = { ...info, pid: Deno.pid, seal: sealSegment(path) };
+    await completeSegment(path, complete);
+    return { path, info: complete };
   } catch (error) {
     // A digest failure leaves nothing worth resuming; a network failure leaves good chunks for the next try.
     if (error instanceof WeightDigestError) await Deno.remove(part).catch(() => {});

@@ -7,6 +7,38 @@
 import { chunkRange, sha256Hex, type WeightDigest } from "./digest.ts";
 import { WeightDigestError, WeightPlaneError } from "./errors.ts";
 import { native } from "./native.ts";
+import { sealIntact, type SegmentInfo } from "./segment.ts";
+
+/**
+ * How a load's bytes were checked against the version's digest: `hashed` — this process hashed every byte (as it
+ * arrived, or after mapping); `sealed` — this host's verifier did, once, and the file is still the read-only file
+ * it sealed (`openSegment`).
+ */
+export type CheckedBy = "hashed" | "sealed";
+
+/**
+ * Maps a complete segment of this host for a consumer and checks it against `expected`: by its seal when the file
+ * is still exactly the read-only file its verifier sealed (looked at before and after mapping, so a change in
+ * between is caught too), otherwise by hashing every byte here. The bytes are released again when they do not match.
+ */
+export async function openSegment(
+  path: string,
+  info: SegmentInfo | undefined,
+  expected: WeightDigest,
+  source: string,
+): Promise<{ data: Uint8Array; checked: CheckedBy }> {
+  const sealed = () => info?.digest === expected.digest && sealIntact(path, info.seal);
+  const before = sealed();
+  const data = mapOrRead(path, expected.bytes).data;
+  if (before && sealed()) return { data, checked: "sealed" };
+  try {
+    await verifyBytes(data, expected, source);
+  } catch (error) {
+    releaseMapping(data);
+    throw error;
+  }
+  return { data, checked: "hashed" };
+}
 
 /** The first `bytes` bytes of `path`: mapped, or read into a new buffer. */
 export function mapOrRead(path: string, bytes: number): { data: Uint8Array; mapped: boolean } {

@@ -20,7 +20,7 @@ import {
 import { digestBytes, type WeightDigest } from "./digest.ts";
 import { SegmentSpaceError, WeightPlaneError } from "./errors.ts";
 import { downloadSegment } from "./fetch.ts";
-import { mapOrRead, releaseMapping, verifyBytes } from "./local.ts";
+import { type CheckedBy, mapOrRead, openSegment, releaseMapping, verifyBytes } from "./local.ts";
 import { castTensors } from "./precision.ts";
 import {
   checkKey,
@@ -28,9 +28,11 @@ import {
   findSegment,
   layoutSegment,
   removeSegments,
+  sealSegment,
   segmentBytes,
   segmentFile,
   type SegmentKey,
+  type SegmentSeal,
   sweepSegments,
   type WeightDtype,
   writeSegment,
@@ -64,6 +66,11 @@ export interface LoadedWeights {
   digest: string;
   dtype: WeightDtype;
   via: LoadedVia;
+  /**
+   * How the bytes were checked against `digest`: hashed by this process, or (same-host segments) sealed by the
+   * host's verifier — the publisher or the consumer that downloaded it — and unchanged since (docs/weights.md).
+   */
+  checked: CheckedBy;
   /** Why cheaper sources were skipped (for logs and tests). */
   skipped: string[];
   /** The server a download came from (`via` "http"). */
@@ -191,8 +198,11 @@ export class WeightPlane {
     const file = segmentFile(key, Deno.pid);
     let data: Uint8Array;
     let path: string | undefined;
+    let seal: SegmentSeal | undefined;
     try {
       path = await writeSegment(this.dir, file, tensors, layout, { maxBytes: this.#options.maxBytes });
+      // Read-only before it is hashed: the digest then describes the sealed file same-host consumers map.
+      seal = sealSegment(path);
       data = mapOrRead(path, layout.bytes).data;
     } catch (error) {
       if (!(error instanceof SegmentSpaceError)) throw error;
@@ -201,7 +211,7 @@ export class WeightPlane {
     }
     const digest = await digestBytes(data);
     const blob = variantBlob(name, dtype);
-    if (path !== undefined) await completeSegment(path, { ...digest, name, dtype, version, pid: Deno.pid });
+    if (path !== undefined) await completeSegment(path, { ...digest, name, dtype, version, pid: Deno.pid, seal });
     const server = this.#options.server;
     const manifest: WeightManifest = {
       ...digest,
@@ -248,12 +258,19 @@ export class WeightPlane {
     if (manifest === null) throw new WeightPlaneError(`No weight version "${name}" (${dtype}) is published`);
     const key: SegmentKey = { cluster: this.cluster, name, dtype };
     const skipped: string[] = [];
-    const attempt = async (via: LoadedVia, get: () => Promise<Uint8Array>): Promise<LoadedWeights | undefined> => {
+    type Got = { data: Uint8Array; checked: CheckedBy };
+    const attempt = async (via: LoadedVia, get: () => Promise<Got>): Promise<LoadedWeights | undefined> => {
       try {
-        const data = await get();
-        // A download checked every chunk on arrival; everything else is checked here.
-        if (via !== "http") await verifyBytes(data, manifest, `${via} "${name}"`);
-        return { data, digest: manifest.digest, dtype, via, skipped, release: () => void releaseMapping(data) };
+        const { data, checked } = await get();
+        return {
+          data,
+          digest: manifest.digest,
+          dtype,
+          via,
+          checked,
+          skipped,
+          release: () => void releaseMapping(data),
+        };
       } catch (error) {
         skipped.push(`${via}: ${(error as Error).message}`);
         return undefined;
@@ -262,27 +279,32 @@ export class WeightPlane {
     const local = findSegment(this.dir, key, manifest.digest);
     let loaded = local === undefined
       ? undefined
-      : await attempt("shm", () => Promise.resolve(mapOrRead(local.path, manifest.bytes).data));
+      : await attempt("shm", () => openSegment(local.path, local.info, manifest, `shm "${name}"`));
     for (const source of downloadOrder(manifest.sources, this.#options.server?.url)) {
       if (loaded !== undefined) break;
       const info = { ...manifest, name, dtype };
-      let via: LoadedVia = "http";
       let fetched: string | undefined;
       loaded = await attempt("http", async () => {
         const got = await downloadSegment({ dir: this.dir, key, info, source, streams: this.#options.streams });
-        // Another consumer on this host fetched it: for this one it is a shared-memory load, checked as such.
-        if (!got.fetched) via = "shm";
-        const data = mapOrRead(got.path, manifest.bytes).data;
-        if (!got.fetched) await verifyBytes(data, manifest, `shm "${name}"`);
-        if (got.fetched) fetched = basename(got.path);
-        return data;
+        // Fetched here: every chunk was hashed as it arrived. Fetched by another consumer on this host: a
+        // same-host segment, checked as such (by the seal its downloader recorded).
+        if (!got.fetched) return await openSegment(got.path, got.info, manifest, `shm "${name}"`);
+        fetched = basename(got.path);
+        return { data: mapOrRead(got.path, manifest.bytes).data, checked: "hashed" };
       });
       if (loaded === undefined) continue;
-      loaded.via = via;
-      if (via === "http") loaded.source = source.url;
-      if (fetched !== undefined) await this.#advertise(name, dtype, manifest.digest, fetched);
+      if (fetched === undefined) {
+        loaded.via = "shm";
+      } else {
+        loaded.source = source.url;
+        await this.#advertise(name, dtype, manifest.digest, fetched);
+      }
     }
-    loaded ??= await attempt("object-store", async () => (await this.#waitForBlob(manifest.blob)).data);
+    loaded ??= await attempt("object-store", async () => {
+      const { data } = await this.#waitForBlob(manifest.blob);
+      await verifyBytes(data, manifest, `object-store "${name}"`);
+      return { data, checked: "hashed" };
+    });
     if (loaded === undefined) {
       throw new WeightPlaneError(`Cannot load weight version "${name}" (${dtype}): ${skipped.join("; ")}`);
     }

@@ -38,6 +38,19 @@ export interface SegmentInfo extends WeightDigest {
   dtype: WeightDtype;
   version: number;
   pid: number;
+  /** The file as its verifier sealed it (see {@link sealSegment}); absent in sidecars from before seals. */
+  seal?: SegmentSeal;
+}
+
+/**
+ * What the process that checked a segment's bytes against its digest saw of the file once it was read-only: its
+ * inode, size and times. Any later write, truncation, mode change or replacement of the file moves one of them.
+ */
+export interface SegmentSeal {
+  ino: number;
+  size: number;
+  mtimeMs: number;
+  ctimeMs: number;
 }
 
 /** Throws unless `key` is usable in a file name. */
@@ -157,6 +170,38 @@ export async function completeSegment(path: string, info: SegmentInfo): Promise<
   const tmp = `${path}.json.part`;
   await Deno.writeTextFile(tmp, JSON.stringify(info), { mode: 0o600 });
   await Deno.rename(tmp, `${path}.json`);
+}
+
+/**
+ * Makes a complete segment file read-only and returns its seal, to be recorded in its sidecar by the process whose
+ * hashing the digest describes (the publisher, or the downloader that checked every chunk). Call it after the file's
+ * last write and rename: both move its times.
+ */
+export function sealSegment(path: string): SegmentSeal {
+  Deno.chmodSync(path, 0o444);
+  const seal = sealOf(Deno.statSync(path));
+  if (seal === undefined) throw new WeightPlaneError(`Cannot seal weight segment ${path}: no inode or times`);
+  return seal;
+}
+
+function sealOf(stat: Deno.FileInfo): SegmentSeal | undefined {
+  if (stat.ino === null || stat.mtime === null || stat.ctime === null) return undefined;
+  return { ino: stat.ino, size: stat.size, mtimeMs: stat.mtime.getTime(), ctimeMs: stat.ctime.getTime() };
+}
+
+/** True when `path` is still read-only and exactly the file `seal` describes (false without a seal). */
+export function sealIntact(path: string, seal: SegmentSeal | undefined): boolean {
+  if (seal === undefined) return false;
+  let stat: Deno.FileInfo;
+  try {
+    stat = Deno.statSync(path);
+  } catch {
+    return false;
+  }
+  const now = sealOf(stat);
+  if (now === undefined || stat.mode === null || (stat.mode & 0o222) !== 0) return false;
+  return now.ino === seal.ino && now.size === seal.size && now.mtimeMs === seal.mtimeMs &&
+    now.ctimeMs === seal.ctimeMs;
 }
 
 /** A complete segment of `key` in `dir` with `digest` (any owner), or `undefined`. */

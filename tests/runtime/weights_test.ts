@@ -87,7 +87,8 @@ Deno.test({
         ok(fp32!.segment && bf16!.segment);
         ok(bf16!.bytes < fp32!.bytes * 0.51, `bf16 ${bf16!.bytes} vs fp32 ${fp32!.bytes}`);
         const same = await new WeightPlane({ cluster: CLUSTER, transport, dir: hostA }).load("r.policy.v1");
-        strictEqual(same.via, "shm");
+        // The publisher hashed the sealed file it maps: a same-host consumer goes by the seal, no second pass.
+        deepStrictEqual([same.via, same.checked], ["shm", "sealed"]);
         strictEqual(same.digest, fp32!.digest);
         deepStrictEqual(parseSafetensors(same.data).tensors.get("a")!.data, weights().get("a")!.data);
         // Two consumers on host B: one download between them, both get the same checked bytes.
@@ -95,7 +96,8 @@ Deno.test({
           new WeightPlane({ cluster: CLUSTER, transport, dir: hostB }).load("r.policy.v1"),
           new WeightPlane({ cluster: CLUSTER, transport, dir: hostB }).load("r.policy.v1"),
         ]);
-        deepStrictEqual([b1.via, b2.via].sort(), ["http", "shm"]);
+        // One verification on host B too: the downloader hashed every chunk, the other consumer maps its seal.
+        deepStrictEqual([b1, b2].map((b) => `${b.via}/${b.checked}`).sort(), ["http/hashed", "shm/sealed"]);
         deepStrictEqual(b1.data, same.data);
         strictEqual(files(hostB).filter((f) => f.endsWith(".st")).length, 1);
         const half = await new WeightPlane({ cluster: CLUSTER, transport, dir: hostB }).load("r.policy.v1", "bfloat16");
@@ -148,10 +150,14 @@ Deno.test({
     await withWorld(async ({ transport, hostA }) => {
       const plane = new WeightPlane({ cluster: CLUSTER, transport, dir: hostA });
       const [published] = await plane.publish("r.policy.v2", 2, weights());
-      const segment = files(hostA).find((f) => f.endsWith(".st"))!;
-      using file = await Deno.open(join(hostA, segment), { read: true, write: true });
+      const segment = join(hostA, files(hostA).find((f) => f.endsWith(".st"))!);
+      strictEqual(Deno.statSync(segment).mode! & 0o777, 0o444, "a published segment is sealed read-only");
+      // Writing takes undoing the seal first (as root too: the write moves the file's times).
+      Deno.chmodSync(segment, 0o644);
+      using file = await Deno.open(segment, { read: true, write: true });
       await file.seek(100_000, Deno.SeekMode.Start);
       await file.write(new Uint8Array([1, 2, 3]));
+      Deno.chmodSync(segment, 0o444);
       const loaded = await plane.load("r.policy.v2");
       strictEqual(loaded.via, "object-store");
       strictEqual(loaded.digest, published!.digest);
