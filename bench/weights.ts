@@ -56,7 +56,10 @@ export interface WeightsVariantResult {
   /** The same download into plain /dev/shm (4 KiB pages), when `cross_host_gb_s` used huge pages. */
   cross_host_plain_shm_gb_s?: Record<string, number>;
   raw_tcp_gb_s: Record<string, number>;
-  /** Raw TCP written into shared memory on the consumer's host (nothing checked): the cost of keeping the bytes. */
+  /**
+   * Raw TCP written into the consumer host's directory the data plane receives into (the huge-page tmpfs when
+   * mounted), nothing checked: the cost of keeping the bytes. One consumer per host (n <= 2).
+   */
   raw_tcp_store_gb_s: Record<string, number>;
   /**
    * CPU (user + system) per delivered byte across hosts, by path and consumer count: the consumers' together and
@@ -251,7 +254,7 @@ function printVariant(title: string, r: WeightsVariantResult, counts: number[]):
     columns(`n: consumers | same: same host GB/s | memcpy: memcpy GB/s | sameRatio: same/memcpy | spv: s/version
       store: Object Store GB/s | cross: cross host GB/s | tcp: raw TCP GB/s | crossRatio: cross/TCP
       plain: cross host into /dev/shm GB/s
-      tcpStore: raw TCP to shm GB/s | storeRatio: cross/(TCP to shm)`),
+      tcpStore: raw TCP stored GB/s | storeRatio: cross/(TCP stored)`),
   );
 }
 
@@ -271,7 +274,7 @@ function printCpu(title: string, r: WeightsVariantResult, counts: number[]): voi
       tcpStore: cell(cpu.tcpStore[n]),
     })),
     columns(
-      "n: consumers | plane: data plane | plain: data plane into /dev/shm | tcp: raw TCP | tcpStore: raw TCP to shm",
+      "n: consumers | plane: data plane | plain: data plane into /dev/shm | tcp: raw TCP | tcpStore: raw TCP stored",
     ),
   );
 }

@@ -97,7 +97,9 @@ export async function crossHostRounds(options: CrossHostOptions): Promise<CrossH
       // One consumer per host at most: more would each keep their own copy in this machine's memory.
       if (n <= 2) {
         await measure("tcpStore", n, tcpServer, (k, go) => {
-          const file = join(k % 2 === 0 ? plainDirs.b : plainDirs.c, `tcp-store-${k}.bin`);
+          // Into the directory the data plane receives into: what keeping the bytes costs there, nothing checked.
+          const dirs = huge ? hugeDirs : plainDirs;
+          const file = join(k % 2 === 0 ? dirs.b : dirs.c, `tcp-store-${k}.bin`);
           return ["tcp-store", ...tcpArgs, file, go, repeats];
         });
       }
