@@ -21,11 +21,14 @@ import {
   type SegmentKey,
   writeAll,
 } from "./segment.ts";
+import { DirWaiter } from "./dir_wait.ts";
 import { openSink, type ReceiveMode, receiveMode } from "./sink.ts";
 import { type RangeReply, type RangeRequest, sendLine, WireReader } from "./wire.ts";
 
 // Small enough to stay in cache between the socket copy and the hash, big enough that each is one worker hop.
 const HASH_PIECE_BYTES = 1 << 20;
+// How often a waiting consumer looks again without a change in the directory (a lock holder that died).
+const LOCK_RECHECK_MS = 250;
 
 /** Where a segment can be downloaded from. */
 export interface SegmentSource {
@@ -77,14 +80,20 @@ export async function downloadSegment(options: DownloadOptions): Promise<Downloa
   await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
   const lock = join(dir, `${key.cluster}@${key.name}@${key.dtype}.lock`);
   const deadline = Date.now() + (options.waitMs ?? 120_000);
-  while (true) {
-    const found = findSegment(dir, key, info.digest);
-    if (found !== undefined) return { ...found, fetched: false };
-    if (takeLock(lock)) break;
-    if (Date.now() > deadline) {
-      throw new WeightPlaneError(`Timed out waiting for this host's download of "${key.name}" (${lock})`);
+  const waiter = new DirWaiter(dir);
+  try {
+    while (true) {
+      const found = findSegment(dir, key, info.digest);
+      if (found !== undefined) return { ...found, fetched: false };
+      if (takeLock(lock)) break;
+      if (Date.now() > deadline) {
+        throw new WeightPlaneError(`Timed out waiting for this host's download of "${key.name}" (${lock})`);
+      }
+      // Woken by the sidecar that completes the segment or the released lock; the timer catches a dead holder.
+      await waiter.wait(LOCK_RECHECK_MS);
     }
-    await new Promise((resolve) => setTimeout(resolve, 20));
+  } finally {
+    waiter.close();
   }
   try {
     // The holder before us may have finished between our look and our lock.
