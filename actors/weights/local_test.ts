@@ -42,6 +42,7 @@ Deno.test("local - a sealed segment is trusted by its seal; any change to the fi
     const digest = await digestBytes(bytes, { chunkBytes: 4096 });
     const info: SegmentInfo = { ...digest, name: "m", dtype: "float32", version: 1, pid: 1, seal: sealSegment(path) };
     strictEqual(Deno.statSync(path).mode! & 0o777, 0o444);
+    strictEqual(info.seal?.size, bytes.byteLength);
     const checked = async (i: SegmentInfo | undefined) => {
       const opened = await openSegment(path, i, digest, "test");
       deepStrictEqual(opened.data, bytes);

@@ -38,7 +38,7 @@ export interface SegmentInfo extends WeightDigest {
   dtype: WeightDtype;
   version: number;
   pid: number;
-  /** The file as its verifier sealed it (see {@link sealSegment}); absent in sidecars from before seals. */
+  /** The file as its verifier sealed it ({@link sealSegment}); absent from older sidecars and unsealable files. */
   seal?: SegmentSeal;
 }
 
@@ -175,13 +175,16 @@ export async function completeSegment(path: string, info: SegmentInfo): Promise<
 /**
  * Makes a complete segment file read-only and returns its seal, to be recorded in its sidecar by the process whose
  * hashing the digest describes (the publisher, or the downloader that checked every chunk). Call it after the file's
- * last write and rename: both move its times.
+ * last write and rename: both move its times. `undefined` where the file cannot be sealed (no chmod or no inode and
+ * times on this filesystem): the segment is still complete, and its consumers hash it themselves.
  */
-export function sealSegment(path: string): SegmentSeal {
-  Deno.chmodSync(path, 0o444);
-  const seal = sealOf(Deno.statSync(path));
-  if (seal === undefined) throw new WeightPlaneError(`Cannot seal weight segment ${path}: no inode or times`);
-  return seal;
+export function sealSegment(path: string): SegmentSeal | undefined {
+  try {
+    Deno.chmodSync(path, 0o444);
+    return sealOf(Deno.statSync(path));
+  } catch {
+    return undefined;
+  }
 }
 
 function sealOf(stat: Deno.FileInfo): SegmentSeal | undefined {
