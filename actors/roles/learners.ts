@@ -68,6 +68,8 @@ class LearnerCore {
   // Bumped whenever the weights change (update, roll-back, checkpoint load): the live digest is kept per generation.
   #generation = 0;
   #digest: { generation: number; digest: Promise<string> } | undefined;
+  // Per-tensor hashes of the frozen parameters (an update never changes them; a load or roll-back clears these).
+  readonly #frozenHashes = new Map<string, string>();
   #config: DecoderConfig | undefined;
   #codec: PromptCodec | undefined;
   // Kept versions for a roll-back (the hacking monitor's `rollback` response): weights and AdamW state.
@@ -118,7 +120,9 @@ class LearnerCore {
   async liveDigest(): Promise<string> {
     const { trainer } = await this.ready();
     if (this.#digest?.generation !== this.#generation) {
-      const entry = { generation: this.#generation, digest: digestTensors(new Map(Object.entries(trainer.params()))) };
+      const live = new Map(Object.entries(trainer.params()));
+      const unchanging = { names: this.#frozen, hashes: this.#frozenHashes };
+      const entry = { generation: this.#generation, digest: digestTensors(live, { unchanging }) };
       entry.digest.catch(() => this.#digest === entry && (this.#digest = undefined)); // a failure is not kept
       this.#digest = entry;
     }
@@ -188,6 +192,7 @@ class LearnerCore {
     const kept = this.#snapshots.get(version);
     if (kept === undefined) return false;
     this.#generation++;
+    this.#frozenHashes.clear();
     trainer.setParams(kept.params);
     trainer.loadState(kept.state);
     return true;
@@ -211,6 +216,7 @@ class LearnerCore {
   async load(dir: string): Promise<number> {
     const { trainer, config } = await this.ready();
     this.#generation++;
+    this.#frozenHashes.clear();
     trainer.setParams(toRecord(await loadWeights(dir, config)));
     const file = await readSafetensors(`${dir}/optimizer.safetensors`);
     const pick = (prefix: string) =>

@@ -88,18 +88,38 @@ export async function digestBytes(
   return { digest: listDigest(chunks), chunks, chunkBytes, bytes: bytes.byteLength };
 }
 
+/** Options for {@link digestTensors}. */
+export interface DigestTensorsOptions {
+  /**
+   * Tensors the caller knows do not change between calls (a learner's frozen parameters): their per-tensor hashes
+   * are taken from `hashes` when there, and stored there when computed. The caller clears `hashes` whenever such a
+   * tensor may have changed (a checkpoint load, a roll-back).
+   */
+  unchanging?: { names: readonly string[]; hashes: Map<string, string> };
+}
+
 /**
  * The digest of weights that are never published (a colocated role reads its learner's live tensors): SHA-256
  * over each tensor's name, dtype, shape and the SHA-256 of its bytes, in name order — so it names the same weights
  * whatever order a map holds them in, and any changed value, shape or name changes it. Tensors hash two at a time
  * (native hashing runs off the main thread); nothing is copied.
  */
-export async function digestTensors(tensors: ReadonlyMap<string, Tensor>): Promise<string> {
+export async function digestTensors(
+  tensors: ReadonlyMap<string, Tensor>,
+  options: DigestTensorsOptions = {},
+): Promise<string> {
   const names = [...tensors.keys()].sort();
   const hashes = new Array<string>(names.length);
+  const unchanging = new Set(options.unchanging?.names ?? []);
+  const cache = options.unchanging?.hashes;
   let next = 0;
   const worker = async () => {
-    for (let i = next++; i < names.length; i = next++) hashes[i] = await sha256Hex(tensors.get(names[i]!)!.bytes());
+    for (let i = next++; i < names.length; i = next++) {
+      const name = names[i]!;
+      const known = unchanging.has(name) ? cache?.get(name) : undefined;
+      hashes[i] = known ?? await sha256Hex(tensors.get(name)!.bytes());
+      if (known === undefined && unchanging.has(name)) cache?.set(name, hashes[i]!);
+    }
   };
   await Promise.all(Array.from({ length: Math.min(2, Math.max(1, names.length)) }, worker));
   const hash = createHash("sha256");

@@ -16,6 +16,7 @@ import {
   RolloutActor,
 } from "../../actors/roles/mod.ts";
 import { EMBEDDING } from "../../actors/roles/learners.ts";
+import { digestTensors } from "../../actors/weights/mod.ts";
 import { WeightAttestations } from "../../rl/mod.ts";
 import { parseJobConfig } from "../../rl/mod.ts";
 import { tinyRunConfig } from "./fixtures/tiny_run.ts";
@@ -128,6 +129,8 @@ Deno.test({ name: "colocate - rollout, RM scoring and a frozen RM embedding", ..
       const after = await scores(1);
       notDeepStrictEqual(after.scores, before.scores, "the RM trained");
       ok(after.digest !== before.digest, "and its digest moved with it");
+      // The learner kept the frozen embedding's hash from the first digest: the digest is still the full one.
+      strictEqual(after.digest, await digestTensors(after.weights), "live digest = digest of the published weights");
       deepStrictEqual(after.weights.get(EMBEDDING)!.data, before.weights.get(EMBEDDING)!.data, "embedding frozen");
       const layer = "model.layers.0.mlp.up_proj.weight";
       notDeepStrictEqual(after.weights.get(layer)!.data, before.weights.get(layer)!.data, "other weights train");
