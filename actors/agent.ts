@@ -25,7 +25,7 @@ import type { Transport } from "../shared/mod.ts";
 import type { HostSpec } from "./host.ts";
 import { defaultWeightsDir, startWeightService, WEIGHTS_ENV, type WeightServiceOptions } from "./weights/mod.ts";
 import { type HostCommand, hostCommand, sandboxedWeightsDir } from "./host_permissions.ts";
-import { type AccountSigner, accountSignerFromEnv, mintActorCreds } from "./actor_creds.ts";
+import { type AccountSigner, accountSignerFromEnv, actorInboxPrefix, mintActorCreds } from "./actor_creds.ts";
 
 /** Options for {@link startAgent}. */
 export interface AgentOptions {
@@ -225,7 +225,14 @@ class NodeAgent implements Agent {
   async #mint(record: ActorRecord, signer: AccountSigner): Promise<string> {
     this.#credsDir ??= await Deno.makeTempDir({ prefix: `coop-creds-${this.nodeId}-` });
     const file = `${this.#credsDir}/${record.id}.${record.incarnation}.creds`;
-    const creds = await mintActorCreds({ names: this.#names, actorId: record.id, nodeId: this.nodeId, signer });
+    const { calls, blobWrite } = record.options;
+    const creds = await mintActorCreds({
+      names: this.#names,
+      actorId: record.id,
+      nodeId: this.nodeId,
+      signer,
+      grants: { calls, blobWrite },
+    });
     await Deno.writeFile(file, creds, { mode: 0o600 });
     return file;
   }
@@ -275,7 +282,10 @@ class NodeAgent implements Agent {
     const threads = Math.max(1, Math.ceil(record.options.resources.cpu ?? 1));
     return {
       ...this.#host.env,
-      ...(creds === undefined ? {} : { COOP_NATS_CREDS: creds }),
+      // Its own credential, and the inbox prefix that credential lets it subscribe below.
+      ...(creds === undefined
+        ? {}
+        : { COOP_NATS_CREDS: creds, COOP_NATS_INBOX_PREFIX: actorInboxPrefix(this.#names, record.id) }),
       COOP_ACTOR_ID: record.id,
       // Names the process for whoever inspects it (ps, /proc/<pid>/environ; `./coop bench real --cluster`).
       COOP_ACTOR_NAME: record.name ?? record.id,

@@ -57,6 +57,8 @@ async function main(): Promise<number> {
     ...natsOptionsFromEnv(natsEnv),
     name: `coop-actor-${spec.actor.id}`,
     onlyListedServers: true,
+    // Set with a per-actor credential, which allows replies below this prefix only.
+    inboxPrefix: Deno.env.get("COOP_NATS_INBOX_PREFIX") || undefined,
   });
   let host;
   try {

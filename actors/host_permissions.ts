@@ -22,6 +22,7 @@ const MODULE_DIR = fileURLToPath(new URL("../", import.meta.url));
 export const HOST_ENV_VARS = [
   "COOP_ACTOR_ID",
   "COOP_ACTOR_NAME",
+  "COOP_NATS_INBOX_PREFIX",
   "COOP_REGISTRY",
   "COOP_THREADS",
   "OMP_NUM_THREADS",

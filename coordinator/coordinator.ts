@@ -19,6 +19,7 @@ import {
   type LogBatch,
   logBatchSchema,
   type LogLine,
+  lookupRequestSchema,
   type NodeRecord,
   nodeRequestSchema,
   parseMessage,
@@ -118,6 +119,11 @@ export class Coordinator {
     const core = this.#core;
     // Node-bound subjects carry the sender's node id as their last token; records naming another node are refused.
     this.#serve(this.subjects.coordinator, (data) => this.#handle(data));
+    // Lookups only: the one request an actor host's credentials allow (it may find actors, not spawn or kill).
+    this.#serve(this.subjects.lookup, (data) => {
+      parseMessage(lookupRequestSchema, data, "lookup request");
+      return this.#handle(data);
+    });
     this.#serve(this.subjects.admin, (data) => {
       parseMessage(adminRequestSchema, data, "admin request"); // shutdown is the only one
       return this.#shutdown();

@@ -56,7 +56,7 @@ export function rolePermissions(names: Subjects, role: Role, node?: string): Per
     };
   }
   const client: Permissions = {
-    publish: { allow: [names.coordinator, `${root}.actor.>`, ...blobRights(names)] },
+    publish: { allow: [names.coordinator, names.lookup, `${root}.actor.>`, ...blobRights(names)] },
     subscribe: { allow: [names.lifecycleAll, ...blobSubscriptions(names), INBOX] },
   };
   if (role === "client") return client;

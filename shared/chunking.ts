@@ -36,6 +36,14 @@ const MAX_CHUNK_BYTES = 8 * 1024 * 1024;
 // throughput was the same as raw NATS publish with either.
 const WINDOW_BYTES = 4 * 1024 * 1024;
 
+/**
+ * A new inbox under the connection's `inboxPrefix` (an actor host with per-actor credentials may subscribe only
+ * below its own). nats.js keeps the connect options on the connection without typing them in its interface.
+ */
+export function inboxOf(nc: NatsConnection): string {
+  return createInbox((nc as { options?: { inboxPrefix?: string } }).options?.inboxPrefix);
+}
+
 /** Limits a receiver enforces. */
 export interface ReceiveLimits {
   maxMessageBytes: number;
@@ -91,7 +99,7 @@ export async function sendChunked(
   const maxPayload = nc.info?.max_payload ?? 1024 * 1024;
   const size = chunkBytes(maxPayload);
   const count = Math.ceil(data.byteLength / size);
-  const ackInbox = createInbox();
+  const ackInbox = inboxOf(nc);
   let acked = 0;
   let wake: (() => void) | undefined;
   const ackSub = nc.subscribe(ackInbox, {
@@ -204,7 +212,7 @@ export function receiveChunked(
   limits.reserved += total;
   const window = Math.max(2, Math.floor(WINDOW_BYTES / Math.ceil(total / count)));
   const ackEvery = Math.max(1, Math.floor(window / 4));
-  const inbox = createInbox();
+  const inbox = inboxOf(nc);
   return new Promise<ChunkedMessage>((resolve, reject) => {
     // Allocated on the first chunk: receivers that lose the race for a publish never allocate.
     let buffer: Uint8Array | undefined;

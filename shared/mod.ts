@@ -86,6 +86,7 @@ export { actorReportSchema } from "./protocol.ts";
 export { adminRequestSchema } from "./protocol.ts";
 export { checkSender } from "./protocol.ts";
 export { coordinatorRequestSchema } from "./protocol.ts";
+export { lookupRequestSchema } from "./protocol.ts";
 export { heartbeatSchema } from "./protocol.ts";
 export type { LogBatch } from "./protocol.ts";
 export { logBatchSchema } from "./protocol.ts";

@@ -63,6 +63,11 @@ export interface NatsConnectOptions {
    * configured `host:port`s.
    */
   onlyListedServers?: boolean;
+  /**
+   * Prefix of this connection's reply inboxes (default `_INBOX`): an actor host with per-actor credentials gets one
+   * of its own, so that it may subscribe to its replies and nobody else's.
+   */
+  inboxPrefix?: string;
 }
 
 /** The variables that carry NATS authentication (one method at a time; see {@link natsOptionsFromEnv}). */
@@ -237,6 +242,7 @@ export async function toNatsJsOptions(options: NatsConnectOptions): Promise<Node
     // request/reply throughput (64 in flight: 15k -> 31k/s) and our errors carry their own context anyway.
     noAsyncTraces: true,
     ...(options.onlyListedServers ? { resolve: false, ignoreClusterUpdates: true } : {}),
+    ...(options.inboxPrefix === undefined ? {} : { inboxPrefix: options.inboxPrefix }),
   };
   if (options.user !== undefined) {
     result.user = options.user;

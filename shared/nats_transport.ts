@@ -8,12 +8,12 @@
  * a large publish reaches exactly one subscriber (the first to answer; fan-out of big data goes through blobs), and
  * it rejects with `NoRespondersError` when nobody is subscribed, and resolves only once the receiver has it all.
  */
-import { connect, createInbox, errors as natsErrors } from "@nats-io/transport-node";
+import { connect, errors as natsErrors } from "@nats-io/transport-node";
 import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node";
 import { Kvm } from "@nats-io/kv";
 import { Objm } from "@nats-io/obj";
 import { AsyncQueue } from "./async_queue.ts";
-import { isChunkStart, receiveChunked, type ReceiveLimits, sendChunked } from "./chunking.ts";
+import { inboxOf, isChunkStart, receiveChunked, type ReceiveLimits, sendChunked } from "./chunking.ts";
 import { failRequestsOnDisconnect, isTransient } from "./connection_loss.ts";
 import { CallTimeoutError, ConnectionLostError, CoopError, MessageTooLargeError, NoRespondersError } from "./errors.ts";
 import { createLogger } from "./log.ts";
@@ -222,7 +222,7 @@ class NatsTransportImpl implements NatsTransport {
 
   async #requestLarge(subject: string, data: Uint8Array, deadline: number): Promise<Msg> {
     // A private inbox for the one response (plain or a chunk start), subscribed before the request goes out.
-    const inbox = createInbox();
+    const inbox = inboxOf(this.raw);
     const sub = this.raw.subscribe(inbox, { max: 1, timeout: Math.max(1, deadline - Date.now()) });
     const signal = this.#transferSignal;
     // A private inbox is not in nats.js's request multiplexer: a disconnect ends the wait here.

@@ -19,6 +19,9 @@ export * from "./records.ts";
 const bytes = z.custom<Uint8Array>((value) => value instanceof Uint8Array, "expected bytes");
 const id = idSchema;
 
+/** The read-only request also served on `lookup` (an actor host may send it; it may not spawn or kill). */
+export const lookupRequestSchema = z.object({ op: z.literal("getActor"), nameOrId: z.string().min(1).max(64) });
+
 /** Requests to the coordinator. */
 export const coordinatorRequestSchema = z.discriminatedUnion("op", [
   z.object({
@@ -30,7 +33,7 @@ export const coordinatorRequestSchema = z.discriminatedUnion("op", [
     args: bytes,
   }),
   z.object({ op: z.literal("kill"), actor: id, graceful: z.boolean().default(true) }),
-  z.object({ op: z.literal("getActor"), nameOrId: z.string().min(1).max(64) }),
+  lookupRequestSchema,
   z.object({ op: z.literal("actors") }),
   z.object({ op: z.literal("nodes") }),
   z.object({ op: z.literal("logs"), actor: id }),

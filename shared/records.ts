@@ -56,6 +56,13 @@ export const actorOptionsSchema = z.object({
   maxTaskRetries: z.number().int().min(-1).default(0),
   placementGroup: optional(idSchema),
   bundleIndex: optional(count),
+  /**
+   * Under per-actor NATS credentials (actors/actor_creds.ts): the actor ids this actor may call (the handles it is
+   * given). Without per-actor credentials, nothing.
+   */
+  calls: optional(z.array(idSchema).max(64)),
+  /** Under per-actor credentials: may write blobs and weight records (learners publish weights); else read-only. */
+  blobWrite: optional(z.boolean()),
 }).strict();
 /** Options of an actor, as stored in its record. */
 export type ActorOptions = z.infer<typeof actorOptionsSchema>;

@@ -23,6 +23,11 @@ export interface Subjects {
   /** Admin requests to the coordinator (shutdown): a subject of its own so credentials can grant it apart. */
   readonly admin: string;
   /**
+   * Read-only lookups (getActor), apart from `coordinator` so that credentials can let an actor find the actors it
+   * calls without letting it spawn or kill.
+   */
+  readonly lookup: string;
+  /**
    * A node's own requests to the coordinator (register, deregister). Like heartbeats and reports, the node id is in
    * the subject, the coordinator refuses a record naming another node, and per-role credentials let an agent
    * publish only under its own id: a node can speak only for itself.
@@ -64,6 +69,7 @@ export function subjects(cluster: string): Subjects {
     cluster,
     coordinator: `${root}.coord`,
     admin: `${root}.admin`,
+    lookup: `${root}.lookup`,
     node: (nodeId) => `${root}.node.${nodeId}`,
     nodeAll: `${root}.node.*`,
     heartbeat: (nodeId) => `${root}.hb.${nodeId}`,

@@ -284,7 +284,11 @@ export class Cluster implements HandleHost {
     return entry;
   }
 
-  async #request(request: CoordinatorRequest | AdminRequest, subject = this.subjects.coordinator): Promise<unknown> {
+  async #request(
+    request: CoordinatorRequest | AdminRequest,
+    // Lookups go to their own subject: an actor host may send them (and nothing else to the coordinator).
+    subject = request.op === "getActor" ? this.subjects.lookup : this.subjects.coordinator,
+  ): Promise<unknown> {
     // The codec encodes `undefined` as nil, which the schemas' optional fields reject: drop absent fields.
     const compact = Object.fromEntries(Object.entries(request).filter(([, value]) => value !== undefined));
     const deadline = performance.now() + this.#requestTimeoutMs;

@@ -18,4 +18,4 @@ export {
 export type { WeightDtype } from "./segment.ts";
 export { startWeightService, type WeightService, type WeightServiceOptions } from "./service.ts";
 export { retireSubject } from "./plane.ts";
-export { blobRights, blobSubscriptions, streamUse } from "./rights.ts";
+export { blobReadRights, blobRights, blobSubscriptions, streamRead, streamUse } from "./rights.ts";

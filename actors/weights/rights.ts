@@ -26,6 +26,33 @@ export function streamUse(stream: string): string[] {
   ];
 }
 
+/**
+ * JetStream API subjects for reading one stream: info, direct and stored message gets, ephemeral consumers (the
+ * ordered consumers object and KV reads use) and their flow control. No publish to the stream's subjects, no
+ * purge, message delete, durable consumer or stream change.
+ */
+export function streamRead(stream: string): string[] {
+  return [
+    `$JS.API.STREAM.INFO.${stream}`,
+    `$JS.API.STREAM.MSG.GET.${stream}`,
+    `$JS.API.DIRECT.GET.${stream}`,
+    `$JS.API.DIRECT.GET.${stream}.>`,
+    `$JS.API.CONSUMER.CREATE.${stream}`,
+    `$JS.API.CONSUMER.CREATE.${stream}.>`,
+    `$JS.API.CONSUMER.INFO.${stream}.>`,
+    `$JS.FC.${stream}.>`,
+  ];
+}
+
+/** Reading weights: the blob store and the data plane's control records, without writing either. */
+export function blobReadRights(names: Subjects): string[] {
+  return [
+    "$JS.API.INFO",
+    ...streamRead(`OBJ_${names.blobBucket}`),
+    ...streamRead(`KV_${manifestBucket(names.cluster)}`),
+  ];
+}
+
 /** Weights: the blob store, the data plane's control records (KV) and its retire announcements. */
 export function blobRights(names: Subjects): string[] {
   const manifests = manifestBucket(names.cluster);

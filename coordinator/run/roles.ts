@@ -34,6 +34,8 @@ export const ROLE_FAULT_TOLERANCE = { maxRestarts: 3, maxTaskRetries: 3 } as con
 // A learner that restarted would come back with its initial weights and silently train from there: learners do
 // not restart, so their death fails the run, which resumes from its last checkpoint (`--resume`).
 export const LEARNER_FAULT_TOLERANCE = { maxRestarts: 0, maxTaskRetries: 0 } as const;
+/** Learners publish weights: under per-actor credentials they alone may write blobs (actors/actor_creds.ts). */
+export const LEARNER_GRANTS = { blobWrite: true } as const;
 
 /**
  * The spec of a model from config: its checkpoint's config.json, or a fresh tiny Llama sized for its tokenizer
@@ -196,12 +198,14 @@ class RoleSpawner {
     resources: Record<string, number>,
     spec: ConstructorParameters<C>[0],
     index = 0,
+    grants: { calls?: string[] } = {},
   ): Promise<ActorHandle<InstanceType<C>>> {
     const handle = await this.#cluster.spawn(cls, {
       name: this.name(role, index),
       resources,
       signal: this.#signal,
-      ...(role.endsWith("learner") ? LEARNER_FAULT_TOLERANCE : ROLE_FAULT_TOLERANCE),
+      ...(role.endsWith("learner") ? { ...LEARNER_FAULT_TOLERANCE, ...LEARNER_GRANTS } : ROLE_FAULT_TOLERANCE),
+      ...grants,
     }, ...[spec] as ConstructorParameters<C>);
     this.#spawned.push(handle as ActorHandle<unknown>);
     return handle;
@@ -228,8 +232,16 @@ export async function spawnRoles(
     : undefined;
   const roles = new RoleSpawner(cluster, runId, options.signal);
   try {
-    // The synthesizer looks the assistant up by name on first use, so both can be spawned together.
+    // The synthesizer looks the assistant up by name on first use; its credential may call only that actor, so it
+    // is spawned once the assistant has an id.
     const negativesSpec = assistant === undefined ? {} : { assistant: roles.name("assistant") };
+    const assistantSpawn = assistant === undefined
+      ? undefined
+      : roles.spawn(AssistantRewriter, "assistant", assistant.resources, assistant.spec);
+    const negativesSpawn = (async () => {
+      const grants = assistantSpawn === undefined ? {} : { calls: [(await assistantSpawn).actorId] };
+      return roles.spawn(NegativeSynthesizer, "negatives", config.negatives.resources, negativesSpec, 0, grants);
+    })();
     const rollouts = config.rollout.colocate ? 0 : config.rollout.count;
     const [rolloutActors, rewardActor, reference, policyLearner, rewardLearner, negatives, assistantHandle] =
       await Promise.all([
@@ -243,10 +255,8 @@ export async function spawnRoles(
         roles.spawn(ReferenceActor, "reference", config.reference.resources, policy),
         roles.spawn(PolicyLearner, "policy-learner", config.policyLearner.resources, grpoLearner(config, policy)),
         roles.spawn(RewardLearner, "reward-learner", config.rewardLearner.resources, cooperLearner(config, rm)),
-        roles.spawn(NegativeSynthesizer, "negatives", config.negatives.resources, negativesSpec),
-        assistant === undefined
-          ? undefined
-          : roles.spawn(AssistantRewriter, "assistant", assistant.resources, assistant.spec),
+        negativesSpawn,
+        assistantSpawn,
       ]);
     // A colocated role is its learner: PolicyLearner.rollout and RewardLearner.score take the same requests and
     // return the same results as the role actors' methods, so the driver calls the learner's handle in their place.

@@ -34,7 +34,7 @@ import { absolutePath } from "./checkpoint.ts";
 import { commitCheckpoint, stagingDir } from "./checkpoint_files.ts";
 import { loadRunData, tasksForStep, verificationPairs } from "./data.ts";
 import { isDue, type JobContext } from "./job.ts";
-import { checkpointSpec, LEARNER_FAULT_TOLERANCE, modelSpec, ROLE_FAULT_TOLERANCE } from "./roles.ts";
+import { checkpointSpec, LEARNER_FAULT_TOLERANCE, LEARNER_GRANTS, modelSpec, ROLE_FAULT_TOLERANCE } from "./roles.ts";
 import { verificationAccuracy } from "./rollouts.ts";
 
 /** Policy warm-up: next-token loss on the responses (worked solutions) of the training tasks. */
@@ -49,7 +49,11 @@ export async function runSft(ctx: JobContext, config: SftConfig): Promise<void> 
     saveDtype: config.checkpoint.dtype,
   });
   const opts = roleOptions(ctx, config.learner.resources);
-  const learner = await ctx.cluster.spawn(PolicyLearner, { ...opts("learner"), ...LEARNER_FAULT_TOLERANCE }, {
+  const learner = await ctx.cluster.spawn(PolicyLearner, {
+    ...opts("learner"),
+    ...LEARNER_FAULT_TOLERANCE,
+    ...LEARNER_GRANTS,
+  }, {
     policy,
     objective: "sft",
     optim: optimOf(config),
@@ -116,7 +120,11 @@ export async function runRmPretrain(ctx: JobContext, config: RmPretrainConfig): 
     });
     const positives = items.filter((i) => i.label === 1).length;
     ctx.status.notes.push(`labelled set: ${items.length} completions, ${positives} verified correct`);
-    const learner = await ctx.cluster.spawn(RewardLearner, { ...opts("learner"), ...LEARNER_FAULT_TOLERANCE }, {
+    const learner = await ctx.cluster.spawn(RewardLearner, {
+      ...opts("learner"),
+      ...LEARNER_FAULT_TOLERANCE,
+      ...LEARNER_GRANTS,
+    }, {
       rewardModel: rm,
       objective: "bce",
       optim: optimOf(config),
