@@ -29,7 +29,7 @@
  * A signing key can mint any user of its account, so it is a secret of the agent (mode 0600) and never reaches
  * an actor host; a host gets its own creds file, valid for `ttlSeconds`.
  */
-import { encodeUser, fmtCreds } from "@nats-io/jwt";
+import { decode, encodeUser, fmtCreds } from "@nats-io/jwt";
 import { nkeys } from "@nats-io/transport-node";
 import { ConfigError } from "../shared/mod.ts";
 import { checkToken, type Subjects } from "../shared/mod.ts";
@@ -75,14 +75,18 @@ export interface AccountSigner {
   signingSeed: string;
 }
 
-/** Reads an {@link AccountSigner} from `COOP_NATS_ACCOUNT` and `COOP_NATS_ACCOUNT_SIGNING_SEED_FILE`; undefined when unset. */
+/**
+ * Reads an {@link AccountSigner} from `COOP_NATS_ACCOUNT_SIGNING_SEED_FILE` and the account key, from
+ * `COOP_NATS_ACCOUNT` or else from the agent's own creds file (`COOP_NATS_CREDS`: a user JWT of that account names
+ * it as its issuer account); undefined when neither variable is set.
+ */
 export function accountSignerFromEnv(env: Record<string, string | undefined>): AccountSigner | undefined {
-  const account = env.COOP_NATS_ACCOUNT;
   const file = env.COOP_NATS_ACCOUNT_SIGNING_SEED_FILE;
-  if (account === undefined && file === undefined) return undefined;
-  if (account === undefined || file === undefined) {
-    throw new ConfigError("Per-actor credentials need both COOP_NATS_ACCOUNT and COOP_NATS_ACCOUNT_SIGNING_SEED_FILE");
+  if (env.COOP_NATS_ACCOUNT === undefined && file === undefined) return undefined;
+  if (file === undefined) {
+    throw new ConfigError("Per-actor credentials need COOP_NATS_ACCOUNT_SIGNING_SEED_FILE (the account signing key)");
   }
+  const account = env.COOP_NATS_ACCOUNT ?? accountOfCreds(env.COOP_NATS_CREDS);
   if (!account.startsWith("A")) {
     throw new ConfigError(`Invalid COOP_NATS_ACCOUNT "${account}": expected an account key`);
   }
@@ -91,6 +95,24 @@ export function accountSignerFromEnv(env: Record<string, string | undefined>): A
     throw new ConfigError(`Invalid COOP_NATS_ACCOUNT_SIGNING_SEED_FILE: ${file} does not hold an account seed`);
   }
   return { account, signingSeed };
+}
+
+/** The account of the user JWT in creds file `path`. */
+function accountOfCreds(path: string | undefined): string {
+  if (path === undefined) {
+    throw new ConfigError("Per-actor credentials need COOP_NATS_ACCOUNT, or COOP_NATS_CREDS naming the agent's creds");
+  }
+  const text = Deno.readTextFileSync(path);
+  const jwt = /BEGIN NATS USER JWT-----\s*(\S+?)\s*------END NATS USER JWT/.exec(text)?.[1];
+  let claims: { iss?: string; nats?: { issuer_account?: string } } | undefined;
+  try {
+    claims = jwt === undefined ? undefined : decode(jwt);
+  } catch { /* reported below */ }
+  const account = claims?.nats?.issuer_account ?? claims?.iss;
+  if (account === undefined) {
+    throw new ConfigError(`Cannot read the account from COOP_NATS_CREDS ${path}: no user JWT; set COOP_NATS_ACCOUNT`);
+  }
+  return account;
 }
 
 /** Options for {@link mintActorCreds}. */

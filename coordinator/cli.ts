@@ -26,7 +26,7 @@ export const COMMANDS: Record<string, { summary: string; run: Command }> = {
   agent: { summary: "run a node agent: --nats URL --cpus N --gpus 0,1 --resource k=v --label k=v", run: agent },
   status: { summary: "print the cluster status table (--api URL)", run: status },
   creds: {
-    summary: "per-role NATS NKeys + nats-server authorization: creds --out DIR --cluster NAME --node n1 --node n2",
+    summary: "per-role NATS credentials: creds --out DIR --cluster NAME --node n1 [--jwt] (--help)",
     run: async (args) => (await import("./creds.ts")).credsCommand(args),
   },
   run: {

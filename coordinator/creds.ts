@@ -19,20 +19,23 @@ import { ConfigError } from "../shared/mod.ts";
 import { checkToken, type Subjects, subjects } from "../shared/mod.ts";
 import { blobRights, blobSubscriptions, retireSubject, streamUse } from "../actors/weights/mod.ts";
 import { logStreamName } from "./log_store.ts";
-import { writeJwtSetup } from "./creds_jwt.ts";
+import { type UserRights, writeJwtSetup } from "./creds_jwt.ts";
 
-/** Publish and subscribe rights of one user (nats-server `permissions`). */
-export interface Permissions {
-  publish: { allow: string[]; deny?: string[] };
-  subscribe: { allow: string[]; deny?: string[] };
-  /** May answer requests sent to it (publish to their reply subjects). */
-  allowResponses?: boolean;
-}
+/** Publish and subscribe rights of one user (nats-server `permissions`; the same in a user JWT). */
+export type Permissions = UserRights;
 
 /** The roles {@link rolePermissions} knows; `agent` and `host` are per node. */
 export type Role = "coordinator" | "admin" | "client" | "agent" | "host";
 
 const INBOX = "_INBOX.>";
+
+/**
+ * Inboxes a process publishes into without subscribing: large messages flow into the receiver's private inbox
+ * (shared/chunking.ts), which is `_INBOX.…` or, for an actor host with a per-actor credential, `_INBOX_<cluster>.…`.
+ */
+function inboxTargets(names: Subjects): string[] {
+  return [INBOX, `_INBOX_${names.cluster}.>`];
+}
 
 /** The rights of `role` in cluster `names` (`node` for agent and host). */
 export function rolePermissions(names: Subjects, role: Role, node?: string): Permissions {
@@ -41,7 +44,7 @@ export function rolePermissions(names: Subjects, role: Role, node?: string): Per
   const logStream = logStreamName(names.cluster);
   const logs = streamUse(logStream);
   if (role === "coordinator" || role === "admin") {
-    const publish = [`${root}.>`, ...state, ...logs, ...blobRights(names)];
+    const publish = [`${root}.>`, ...state, ...logs, ...blobRights(names), ...inboxTargets(names)];
     // The coordinator keeps its state bucket's and log stream's settings current (openLogStream updates).
     publish.push(`$JS.API.STREAM.UPDATE.KV_${names.stateBucket}`, `$JS.API.STREAM.UPDATE.${logStream}`);
     if (role === "admin") {
@@ -56,7 +59,9 @@ export function rolePermissions(names: Subjects, role: Role, node?: string): Per
     };
   }
   const client: Permissions = {
-    publish: { allow: [names.coordinator, names.lookup, `${root}.actor.>`, ...blobRights(names)] },
+    publish: {
+      allow: [names.coordinator, names.lookup, `${root}.actor.>`, ...blobRights(names), ...inboxTargets(names)],
+    },
     subscribe: { allow: [names.lifecycleAll, ...blobSubscriptions(names), INBOX] },
   };
   if (role === "client") return client;
@@ -151,20 +156,42 @@ export async function writeCreds(out: string, options: CredsOptions): Promise<Ge
   return users;
 }
 
-/** `coop creds --out DIR --cluster NAME [--cluster NAME2] --node n1 --node n2` */
+const USAGE = `Usage: coop creds --out DIR [--cluster NAME]... [--node ID]... [--jwt]
+
+Per-role NATS credentials for Coop (see coordinator/creds.ts for what each role may do).
+  --out DIR        where to write them (created, mode 0700; files 0600)
+  --cluster NAME   cluster(s) to make users for (default "default"; --jwt takes one)
+  --node ID        node ids: an agent user per node (and a host user, without --jwt)
+  --jwt            operator mode: an operator, the cluster's account with a signing key (agents mint one
+                   credential per actor host with it) and <role>.creds per role, with the same rights
+  -h, --help       this text
+
+Without --jwt: NKey seeds <cluster>/<role>.nk and nats-auth.conf (include it in the nats-server config).`;
+
+/** `coop creds --out DIR --cluster NAME [--cluster NAME2] --node n1 --node n2 [--jwt]` */
 export async function credsCommand(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      out: { type: "string" },
-      cluster: { type: "string", multiple: true },
-      node: { type: "string", multiple: true },
-      jwt: { type: "boolean" },
-    },
-  });
-  if (values.out === undefined) throw new ConfigError("Missing --out DIR: where to write the seeds and nats-auth.conf");
-  if (values.jwt) return await jwtCommand(values.out, values.node ?? []);
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: {
+        out: { type: "string" },
+        cluster: { type: "string", multiple: true },
+        node: { type: "string", multiple: true },
+        jwt: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+    }));
+  } catch (error) {
+    throw new ConfigError(`coop creds: ${(error as Error).message}\n\n${USAGE}`);
+  }
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (values.out === undefined) throw new ConfigError(`Missing --out DIR: where to write the credentials\n\n${USAGE}`);
   const clusters = values.cluster?.length ? values.cluster : ["default"];
+  if (values.jwt) return await jwtCommand(values.out, clusters, values.node ?? []);
   const users = await writeCreds(values.out, { clusters, nodes: values.node ?? [] });
   console.log(`Wrote ${users.length} NKey users to ${values.out}/ (seeds: <cluster>/<role>.nk, mode 0600).`);
   console.log(`Add to the nats-server config:  include "${values.out}/nats-auth.conf"`);
@@ -174,13 +201,24 @@ export async function credsCommand(args: string[]): Promise<number> {
   return 0;
 }
 
-/** `coop creds --jwt --out DIR --node n1`: operator mode, with per-actor credentials minted by the agents. */
-async function jwtCommand(out: string, nodes: string[]): Promise<number> {
-  const roles = ["coordinator", "admin", "client", ...nodes.map((node) => `agent-${node}`)];
-  const setup = await writeJwtSetup(out, roles);
-  console.log(`Wrote an operator, account ${setup.account.publicKey} and ${roles.length} creds files to ${out}/.`);
+/** The per-role users of `coop creds --jwt`: the NKey roles' rights; no host users (agents mint those). */
+export function jwtRoleUsers(cluster: string, nodes: string[]): { name: string; rights: Permissions }[] {
+  const names = subjects(cluster);
+  const roles: [string, Role, string?][] = [["coordinator", "coordinator"], ["admin", "admin"], ["client", "client"]];
+  for (const node of nodes) roles.push([`agent-${node}`, "agent", node]);
+  return roles.map(([name, role, node]) => ({ name, rights: rolePermissions(names, role, node) }));
+}
+
+/** `coop creds --jwt --out DIR --cluster NAME --node n1`: operator mode, per-role users, per-actor minting. */
+async function jwtCommand(out: string, clusters: string[], nodes: string[]): Promise<number> {
+  if (clusters.length !== 1) {
+    throw new ConfigError(`coop creds --jwt makes one cluster's account: got --cluster ${clusters.join(", ")}`);
+  }
+  const users = jwtRoleUsers(clusters[0]!, nodes);
+  const setup = await writeJwtSetup(out, users);
+  console.log(`Wrote an operator, account ${setup.account.publicKey} and ${users.length} creds files to ${out}/.`);
   console.log(`Add to the nats-server config:  include "${out}/nats-jwt.conf"`);
-  console.log("Every process: COOP_NATS_CREDS=<role>.creds. Agents also: COOP_NATS_ACCOUNT=$(cat account.pub)");
-  console.log("  COOP_NATS_ACCOUNT_SIGNING_SEED_FILE=account-signing.nk (they mint one credential per actor host).");
+  console.log("Every process: COOP_NATS_CREDS=<role>.creds; agents also COOP_NATS_ACCOUNT_SIGNING_SEED_FILE=");
+  console.log(`  ${out}/account-signing.nk (they mint one credential per actor host; keep it on their machines).`);
   return 0;
 }

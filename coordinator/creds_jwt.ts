@@ -1,7 +1,7 @@
 /**
  * `coop creds --jwt`: decentralized NATS auth for per-actor credentials. It generates an operator, a system
  * account, the cluster's account with a signing key (which agents hold to mint one user per actor host, see
- * actors/actor_creds.ts), creds for the processes that keep broad rights (coordinator, agents, admin), and the
+ * actors/actor_creds.ts), creds per role (coordinator, admin, client, agent per node: coordinator/creds.ts), and the
  * nats-server config for operator mode with the accounts preloaded (`resolver: MEMORY`, which nats-server 2.9
  * supports; a production cluster would use the full resolver and push account updates).
  */
@@ -62,6 +62,9 @@ export async function generateJwtSetup(options: { name?: string } = {}): Promise
     `operator: ${operatorJwt}`,
     `system_account: ${system.publicKey}`,
     "resolver: MEMORY",
+    // A client's CONNECT line carries its JWT, and the coordinator's and admin's rights (some 70 subjects) make it
+    // longer than the default limit of 4 KiB.
+    "max_control_line: 16384",
     "resolver_preload: {",
     `  ${system.publicKey}: ${system.jwt}`,
     `  ${account.publicKey}: ${account.jwt}`,
@@ -71,24 +74,33 @@ export async function generateJwtSetup(options: { name?: string } = {}): Promise
   return { operatorJwt, system, account, serverConfig };
 }
 
-/**
- * Creds for a user of the cluster's account, signed with its signing key: unrestricted unless `rights` are given
- * (the coordinator, agents and admin; per-role subject rights for them are `coop creds` without `--jwt`).
- */
-export async function accountUserCreds(
-  setup: JwtSetup,
-  name: string,
-  rights?: { pub: string[]; sub: string[] },
-): Promise<Uint8Array> {
+/** A user's subject rights in its JWT (the same shape as nats-server `permissions`). */
+export interface UserRights {
+  publish: { allow: string[]; deny?: string[] };
+  subscribe: { allow: string[]; deny?: string[] };
+  /** May answer requests sent to it. */
+  allowResponses?: boolean;
+}
+
+/** Creds for a user of the cluster's account, signed with its signing key: unrestricted unless `rights` are given. */
+export async function accountUserCreds(setup: JwtSetup, name: string, rights?: UserRights): Promise<Uint8Array> {
   const user = nkeys.createUser();
   const signer = nkeys.fromSeed(new TextEncoder().encode(setup.account.signingSeed));
-  const permissions = rights === undefined ? {} : { pub: { allow: rights.pub }, sub: { allow: rights.sub } };
+  const side = (p: { allow: string[]; deny?: string[] }) => ({ allow: p.allow, ...(p.deny ? { deny: p.deny } : {}) });
+  const permissions = rights === undefined ? {} : {
+    pub: side(rights.publish),
+    sub: side(rights.subscribe),
+    ...(rights.allowResponses ? { resp: { max: 1, ttl: 0 } } : {}),
+  };
   const jwt = await encodeUser(name, user, signer, { issuer_account: setup.account.publicKey, ...permissions });
   return fmtCreds(jwt, user);
 }
 
-/** Writes the setup to `out`: nats-jwt.conf, account.pub, account-signing.nk and `<role>.creds` (all 0600). */
-export async function writeJwtSetup(out: string, roles: string[]): Promise<JwtSetup> {
+/**
+ * Writes the setup to `out`: nats-jwt.conf, account.pub, account-signing.nk and `<name>.creds` per user (all
+ * 0600), each user with its rights (unrestricted when it has none).
+ */
+export async function writeJwtSetup(out: string, users: { name: string; rights?: UserRights }[]): Promise<JwtSetup> {
   const setup = await generateJwtSetup();
   await Deno.mkdir(out, { recursive: true, mode: 0o700 });
   const write = (file: string, data: string | Uint8Array) =>
@@ -98,6 +110,6 @@ export async function writeJwtSetup(out: string, roles: string[]): Promise<JwtSe
   await write("nats-jwt.conf", setup.serverConfig);
   await write("account.pub", `${setup.account.publicKey}\n`);
   await write("account-signing.nk", `${setup.account.signingSeed}\n`);
-  for (const role of roles) await write(`${role}.creds`, await accountUserCreds(setup, role));
+  for (const user of users) await write(`${user.name}.creds`, await accountUserCreds(setup, user.name, user.rights));
   return setup;
 }
