@@ -176,7 +176,9 @@ class ActorHost implements RunningHost {
     let callId: string | undefined;
     try {
       const call = decodeCall(message.data);
-      callId = call.callId;
+      // Only calls that must not run twice are remembered: a resent call of an idempotent method may simply run
+      // again, and the bookkeeping would cost the fast calls (rollouts, scores) most of all.
+      callId = this.#entry.methods[call.method]?.idempotent === true ? undefined : call.callId;
       if (call.method === PING_METHOD) {
         this.#finish(message, okReply(Deno.pid));
         return;

@@ -53,3 +53,26 @@ Deno.test("reply cache - bounded by entries, bytes and age", async () => {
   strictEqual(aging.size, 256, "the expired reply was dropped");
   strictEqual(aging.admit("old", message()), true);
 });
+
+Deno.test("reply cache - first in, first out across many wraps of its ring; a dropped entry's slot removes nothing", () => {
+  const cache = new ReplyCache({ maxEntries: 8 });
+  for (let i = 0; i < 1000; i++) {
+    strictEqual(cache.admit(`c.${i}`, message()), true);
+    cache.settle(`c.${i}`, Uint8Array.of(i % 256));
+  }
+  strictEqual(cache.size, 8);
+  const recent = message();
+  strictEqual(cache.admit("c.999", recent), false, "the newest is remembered");
+  deepStrictEqual(recent.answers, [999 % 256]);
+  strictEqual(cache.admit("c.991", message()), true, "the ninth newest was evicted");
+
+  const big = new ReplyCache({ maxEntries: 2, maxBytes: 80 });
+  big.admit("x", message());
+  big.settle("x", new Uint8Array(11)); // not kept: its ring slot stays
+  big.admit("x", message()); // runs again, a new entry under the same id
+  big.settle("x", Uint8Array.of(5));
+  big.admit("y", message()); // evicts the old slot of "x", which must not take the new "x" with it
+  const resend = message();
+  strictEqual(big.admit("x", resend), false);
+  deepStrictEqual(resend.answers, [5]);
+});
