@@ -12,8 +12,10 @@
 #   COOP_NATS_URL, COOP_NATS_USER, COOP_NATS_PASSWORD, COOP_NATS_TOKEN, COOP_NATS_NKEY_SEED(_FILE), COOP_NATS_CREDS,
 #   COOP_NATS_TLS_CA, COOP_NATS_TLS_CERT, COOP_NATS_TLS_KEY, COOP_CLUSTER (subject namespace), COOP_API_TOKEN,
 #   COOP_NATS_REPLICAS (JetStream replicas, 3 on a 3-server NATS), COOP_HOST_NATS_NKEY_SEED_FILE (agents: the seed
-#   their actor hosts connect with, per-role credentials from `coop creds`), COOP_WEIGHTS_DIR (agents: the weight
-#   segment directory; a tmpfs outside /dev, since sandboxed actor hosts may not open /dev/shm).
+#   their actor hosts connect with, per-role credentials from `coop creds`), COOP_NATS_ACCOUNT_SIGNING_SEED_FILE and
+#   optionally COOP_NATS_ACCOUNT (agents in JWT mode, `coop creds --jwt`: the account signing key each actor host's
+#   own credential is minted with), COOP_WEIGHTS_DIR (agents: the weight segment directory; a tmpfs outside /dev,
+#   since sandboxed actor hosts may not open /dev/shm).
 # Flags are built from these variables (so compose/k8s/systemd configure everything through env); explicit
 # arguments are appended after them:
 #   both:        COOP_CLUSTER (--cluster)

@@ -3,6 +3,8 @@
 #
 #   deploy/join.sh --nats nats://head:4222 --user coop --password-file /etc/coop/nats.pass --cpus 8 --gpus 0,1 \
 #                  --label zone=a --resource ssd=1 [--systemd | --foreground]
+#   deploy/join.sh --nats nats://head:4222 --node-id n7 --creds agent-n7.creds \
+#                  --account-signing-key account-signing.nk     # JWT mode: `coop creds --jwt --node n7`
 #
 # Needs Node.js/npm (for Deno, installed from npm like ./coop does). Uses the Coop checkout this script sits in, or
 # --source DIR (copied to --install-dir), or --repo URL (git clone into --install-dir). Then it caches every
@@ -25,6 +27,9 @@ NATS credentials (one method) and TLS:
   --nkey-seed-file F     --creds F              --tls-ca F  --tls-cert F  --tls-key F
   --host-nkey-seed-file F  the actor hosts' own seed (per-role credentials from `coop creds`: agent-<node>.nk
                           goes to --nkey-seed-file, host-<node>.nk here)                COOP_HOST_NATS_NKEY_SEED_FILE
+  --account-signing-key F  JWT mode (`coop creds --jwt`): the account signing key the agent mints each actor
+                          host's own credential with; --creds is then agent-<node>.creds
+                                                                       COOP_NATS_ACCOUNT_SIGNING_SEED_FILE
 install:
   --source DIR            install from this Coop source tree (default: the checkout holding this script)
   --repo URL [--ref REF]  git clone the Coop source instead
@@ -51,7 +56,8 @@ readable() {
 }
 
 NATS="" CLUSTER="" NODE_ID="" CPUS="" GPUS="" MEMORY_MB="" RESOURCES="" LABELS=""
-USER_NAME="" PASSWORD="" TOKEN="" SEED_FILE="" HOST_SEED_FILE="" CREDS="" TLS_CA="" TLS_CERT="" TLS_KEY=""
+USER_NAME="" PASSWORD="" TOKEN="" SEED_FILE="" HOST_SEED_FILE="" CREDS="" SIGNING_KEY="" TLS_CA="" TLS_CERT=""
+TLS_KEY=""
 SOURCE="" REPO="" REF="" INSTALL_DIR=/opt/coop ENV_FILE="" MODE=foreground DRY_RUN=0
 
 while [ $# -gt 0 ]; do
@@ -80,6 +86,7 @@ while [ $# -gt 0 ]; do
     --nkey-seed-file) SEED_FILE=$2 ;;
     --host-nkey-seed-file) HOST_SEED_FILE=$2 ;;
     --creds) CREDS=$2 ;;
+    --account-signing-key) SIGNING_KEY=$2 ;;
     --tls-ca) TLS_CA=$2 ;;
     --tls-cert) TLS_CERT=$2 ;;
     --tls-key) TLS_KEY=$2 ;;
@@ -107,7 +114,8 @@ methods=0
 for m in "$USER_NAME" "$TOKEN" "$SEED_FILE" "$CREDS"; do [ -n "$m" ] && methods=$((methods + 1)); done
 [ "$methods" -le 1 ] || die "give one NATS credential method (user/password, token, nkey seed or creds)"
 [ -z "$HOST_SEED_FILE" ] || [ -n "$SEED_FILE" ] || die "--host-nkey-seed-file needs --nkey-seed-file (the agent's own)"
-for f in "$SEED_FILE" "$HOST_SEED_FILE" "$CREDS" "$TLS_CA" "$TLS_CERT" "$TLS_KEY"; do
+[ -z "$SIGNING_KEY" ] || [ -n "$CREDS" ] || die "--account-signing-key needs --creds (the agent's agent-<node>.creds)"
+for f in "$SEED_FILE" "$HOST_SEED_FILE" "$CREDS" "$SIGNING_KEY" "$TLS_CA" "$TLS_CERT" "$TLS_KEY"; do
   [ -z "$f" ] || [ -r "$f" ] || die "cannot read $f"
 done
 [ -z "$TLS_CERT$TLS_KEY" ] || { [ -n "$TLS_CERT" ] && [ -n "$TLS_KEY" ]; } || die "--tls-cert and --tls-key go together"
@@ -115,7 +123,7 @@ done
 # Values are written double-quoted, which both sh and systemd's EnvironmentFile read the same way, so only the
 # characters that would need escaping are refused.
 for value in "$NATS" "$CLUSTER" "$NODE_ID" "$RESOURCES" "$LABELS" "$USER_NAME" "$PASSWORD" "$TOKEN" "$SEED_FILE" \
-  "$HOST_SEED_FILE" "$CREDS" "$TLS_CA" "$TLS_CERT" "$TLS_KEY"; do
+  "$HOST_SEED_FILE" "$CREDS" "$SIGNING_KEY" "$TLS_CA" "$TLS_CERT" "$TLS_KEY"; do
   case "$value" in *[\"\\\$\`]*) die "values may not contain quotes, backslashes, \$ or backticks" ;; esac
 done
 
@@ -126,7 +134,7 @@ settings() {
     "COOP_AGENT_MEMORY_MB=$MEMORY_MB" "COOP_AGENT_RESOURCES=$RESOURCES" "COOP_AGENT_LABELS=$LABELS" \
     "COOP_NATS_USER=$USER_NAME" "COOP_NATS_PASSWORD=$PASSWORD" "COOP_NATS_TOKEN=$TOKEN" \
     "COOP_NATS_NKEY_SEED_FILE=$SEED_FILE" "COOP_HOST_NATS_NKEY_SEED_FILE=$HOST_SEED_FILE" "COOP_NATS_CREDS=$CREDS" \
-    "COOP_NATS_TLS_CA=$TLS_CA" \
+    "COOP_NATS_ACCOUNT_SIGNING_SEED_FILE=$SIGNING_KEY" "COOP_NATS_TLS_CA=$TLS_CA" \
     "COOP_NATS_TLS_CERT=$TLS_CERT" "COOP_NATS_TLS_KEY=$TLS_KEY"; do
     case "$pair" in *=) ;; *) printf '%s="%s"\n' "${pair%%=*}" "${pair#*=}" ;; esac
   done
