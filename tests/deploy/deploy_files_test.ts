@@ -204,6 +204,15 @@ Deno.test("deploy files - Kubernetes manifests: references resolve, GPU agents r
   const gpuAgent = byKind("DaemonSet").find((d) => d.spec.template.spec.nodeSelector?.["nvidia.com/gpu.present"]);
   assert(gpuAgent, "no GPU agent DaemonSet");
   assert(gpuAgent.spec.template.spec.containers[0].resources.limits["nvidia.com/gpu"] >= 1);
+  // No shared NATS user: every Coop pod mounts its own role's creds from coop-nats-creds, agents their node's.
+  const mounts = (workload: Doc) =>
+    workload.spec.template.spec.containers[0].volumeMounts.filter((m: Doc) => m.name === "nats-creds")
+      .map((m: Doc) => m.subPath ?? m.subPathExpr).sort();
+  deepStrictEqual(mounts(coordinator), ["coordinator.creds"]);
+  for (const agent of byKind("DaemonSet")) {
+    deepStrictEqual(mounts(agent), ["account-signing.nk", "agent-$(NODE_NAME).creds"]);
+  }
+  assert(!JSON.stringify(docs).includes("COOP_NATS_USER"), "no pod connects with a shared user");
   const nats = byKind("StatefulSet").find((d) => d.metadata.name === "coop-nats");
   assertEquals(nats.spec.replicas, 3);
   checkNatsImage(nats.spec.template.spec.containers[0].image, "k8s nats.yaml");
@@ -220,11 +229,9 @@ Deno.test("deploy files - Kubernetes manifests: references resolve, GPU agents r
       forLocalServer(conf, "k8s nats.conf").replace('"/data"', `"${work}/js"`)
         .replace("/var/run/nats/nats.pid", `${work}/nats.pid`),
     );
-    const env: Record<string, string> = {
-      POD_NAME: "coop-nats-0",
-      COOP_NATS_USER: "coop",
-      COOP_NATS_PASSWORD: "2e5ab1",
-    };
+    // The operator-mode config from the coop-nats-creds Secret, where the pod mounts it (jwt/ beside nats.conf).
+    await writeJwtSetup(`${work}/jwt`, jwtRoleUsers("default", ["k8s-node-1"]));
+    const env: Record<string, string> = { POD_NAME: "coop-nats-0", ROUTE_USER: "route", ROUTE_PASSWORD: "2e5ab1" };
     for (const item of nats.spec.template.spec.containers[0].env) {
       if (item.value) env[item.name] = item.value.replace(/\$\((\w+)\)/g, (_: string, name: string) => env[name] ?? "");
     }
