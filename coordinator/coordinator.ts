@@ -92,20 +92,26 @@ export class Coordinator {
     await recover(core, await core.store.load());
     this.#subscribe();
     let checking = false;
+    // Cut off from NATS, nobody's heartbeat can reach us: the node check waits for the reconnect (which restarts
+    // every node's clock) instead of reading the outage as deaths — it ran on during an outage longer than the node
+    // timeout and restarted every actor (tests/chaos/nats_restart_test.ts).
+    let cutOff = false;
     this.#timer = setInterval(() => {
-      void core.serial(() => checkNodes(core, this.#nodeTimeoutMs));
+      if (!cutOff) void core.serial(() => checkNodes(core, this.#nodeTimeoutMs));
       if (checking) return;
       checking = true;
       void checkStore(core).finally(() => checking = false);
     }, Math.min(1000, this.#nodeTimeoutMs / 3));
     void (async () => {
       for await (const event of core.transport.status()) {
+        if (event.type === "disconnect") cutOff = true;
         if (event.type !== "reconnect") continue;
         // While we were cut off nobody's heartbeat could reach us: do not declare nodes dead for that.
         for (const node of core.nodes.values()) {
           node.lastHeartbeat = Date.now();
           core.seen.set(node.id, performance.now());
         }
+        cutOff = false;
         // State events published while NATS was away are lost (core NATS): clients waiting on a call to an actor
         // that was restarted meanwhile would wait for their timeout. Announce every live record again.
         await core.announceAll().catch(() => {});

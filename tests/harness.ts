@@ -24,8 +24,8 @@ export interface NatsServer {
   storeDir: string;
   /** Stop the server (SIGTERM, then SIGKILL) and remove its temp dirs unless `keepStore`. */
   stop(options?: { keepStore?: boolean }): Promise<void>;
-  /** Stop and start again on the same port and store (clients should reconnect). */
-  restart(): Promise<void>;
+  /** Stop and start again on the same port and store (clients should reconnect); `downMs`: an outage that long. */
+  restart(options?: { downMs?: number }): Promise<void>;
 }
 
 /** Returns a TCP port that was free a moment ago. */
@@ -77,8 +77,9 @@ export async function startNats(options: NatsServerOptions = {}): Promise<NatsSe
       await kill();
       if (!stopOptions.keepStore) await Deno.remove(workDir, { recursive: true }).catch(() => {});
     },
-    async restart() {
+    async restart(restartOptions = {}) {
       await kill();
+      if (restartOptions.downMs) await new Promise((resolve) => setTimeout(resolve, restartOptions.downMs));
       await launch();
     },
   };

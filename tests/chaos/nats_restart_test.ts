@@ -43,3 +43,35 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "nats restart - an outage longer than the node timeout declares no node dead and restarts no actor",
+  ...CLUSTER_TEST,
+  async fn() {
+    const server = await startNats();
+    // The faults test's fast settings: a node that misses heartbeats for 1.5 s is dead.
+    const local = await startLocalCluster({
+      natsUrl: server.url,
+      agents: [{ nodeId: "o1", cpus: 2 }],
+      registry: [REGISTRY],
+      heartbeatMs: 200,
+      nodeTimeoutMs: 1500,
+    });
+    try {
+      const counter = await local.client.spawn(RunCounter, { name: "steady", maxRestarts: 1 });
+      strictEqual(await counter.addSlowly(0), 1);
+      // The coordinator's node check keeps ticking while it is cut off: it must not read the silence as deaths.
+      await server.restart({ downMs: 4000 });
+      await eventually("the coordinator answering", () => local.client.actors());
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      const [node] = await local.client.nodes();
+      strictEqual(node?.state, "alive", "the node outlived the outage");
+      const [record] = (await local.client.actors()).filter((a) => a.name === "steady");
+      strictEqual(record?.restarts, 0, "its actor was not restarted");
+      strictEqual(await counter.options({ timeoutMs: 20_000 }).addSlowly(0), 2, "and kept its state");
+    } finally {
+      await local.stop();
+      await server.stop();
+    }
+  },
+});
