@@ -6,6 +6,7 @@
 import { apiBindHost, apiTokenFromEnv } from "./http/mod.ts";
 import { type AgentOptions, startAgent } from "../actors/mod.ts";
 import { Cluster } from "../actors/mod.ts";
+import { manifestBucket } from "../actors/weights/mod.ts";
 import { createLogger, type Logger } from "../shared/mod.ts";
 import { natsOptionsFromEnv } from "../shared/mod.ts";
 import { connectNats, type NatsTransport } from "../shared/mod.ts";
@@ -91,6 +92,10 @@ export async function runCoordinator(options: RunCoordinatorOptions = {}): Promi
     throw error;
   }
   const store = new StateStore(state, { recreate: () => transport.kv(names.stateBucket) });
+  // The weight buckets exist before any actor opens them: actor hosts with per-actor credentials may read them but
+  // not create them (actors/actor_creds.ts), and a reader may come before the first learner publishes.
+  await transport.blobs(names.blobBucket);
+  await transport.kv(manifestBucket(names.cluster));
   const coordinator = running.coordinator = new Coordinator(transport, store, {
     cluster: names.cluster,
     nodeTimeoutMs: options.nodeTimeoutMs,
