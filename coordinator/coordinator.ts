@@ -112,6 +112,9 @@ export class Coordinator {
           core.seen.set(node.id, performance.now());
         }
         cutOff = false;
+        // A server that came back without its JetStream store: recreate the state bucket now, before the first
+        // write after the reconnect (a spawn) retries against the missing bucket for its whole budget.
+        await checkStore(core).catch(() => {});
         // State events published while NATS was away are lost (core NATS): clients waiting on a call to an actor
         // that was restarted meanwhile would wait for their timeout. Announce every live record again.
         await core.announceAll().catch(() => {});
