@@ -85,6 +85,7 @@ async function learner(size: RealSize, steps: number) {
     stepS,
     graphS,
     updateS,
+    updateThreads,
     losses,
     peakStep,
     publishS,
