@@ -1,6 +1,6 @@
 /**
  * AdamW in place over all cores: the update of one step is split by element count into one range per thread; the
- * calling thread runs the first range while Web Workers (adamw_worker.ts) run the others over the same buffers.
+ * calling thread runs the first range while worker threads (adamw_worker.ts) run the others over the same buffers.
  * At 0.5B parameters the update reads and writes ~14 GB per step, which one thread does at ~7 GB/s; elements are
  * independent, so the split changes nothing in the result.
  *
@@ -8,9 +8,12 @@
  * ("Invalid argument") and the parameters and gradients are onnxruntime's feeds and fetches, while transferring
  * the buffers would detach the views `Trainer.params()` hands out. So workers get each buffer's address (Deno FFI
  * pointers, `--allow-ffi`) and view the same memory; the pool's caller keeps the buffers alive and attached until
- * `update` resolves. Without FFI permission, or for tensors below `minTensor` elements (small typed arrays can
+ * `update` resolves. node:worker_threads rather than Web Workers because an idle worker must not keep the process
+ * alive (a trainer that is never released must not hang its script): the workers are referenced (`ref`) only while
+ * a request to them is pending. Without FFI permission, or for tensors below `minTensor` elements (small typed arrays can
  * live on V8's moving heap), the calling thread does the work.
  */
+import { Worker } from "node:worker_threads";
 import { CoopError } from "../../shared/mod.ts";
 import { type AdamWBuffers, adamwInPlace, type AdamWInPlaceOptions, type AdamWInPlaceStep } from "./adamw_inplace.ts";
 import type { BufferAddresses, PoolReply, PoolRequest, Segment } from "./adamw_worker.ts";
@@ -108,7 +111,7 @@ export class AdamWPool {
   /** Ends the workers (a later update starts new ones). */
   async close(): Promise<void> {
     const workers = await this.#workers;
-    for (const w of workers ?? []) w.terminate();
+    await Promise.all((workers ?? []).map((w) => w.terminate()));
     this.#workers = null;
     this.#registered = [];
     for (const p of this.#pending.values()) p.reject(new AdamWPoolError("AdamW pool closed during an update"));
@@ -125,18 +128,16 @@ export class AdamWPool {
       try {
         const url = new URL("./adamw_worker.ts", import.meta.url);
         for (let k = 1; k < this.#threads; k++) {
-          const w = new Worker(url, { type: "module", name: "adamw" });
-          w.onmessage = (e: MessageEvent<PoolReply>) => this.#settle(e.data);
-          w.onerror = (e: ErrorEvent) => {
-            e.preventDefault();
-            this.#fail(new AdamWPoolError(`AdamW worker failed: ${e.message}`));
-          };
+          const w = new Worker(url, { name: "adamw" });
+          w.unref();
+          w.on("message", (reply: PoolReply) => this.#settle(reply));
+          w.on("error", (e: Error) => this.#fail(new AdamWPoolError(`AdamW worker failed: ${e.message}`)));
           workers.push(w);
         }
         await Promise.all(workers.map((w) => this.#send(w, { kind: "ping", id: 0 })));
         return workers;
       } catch (e) {
-        for (const w of workers) w.terminate();
+        await Promise.all(workers.map((w) => w.terminate()));
         this.#broken = e as Error;
         return null;
       }
@@ -172,12 +173,14 @@ export class AdamWPool {
     this.#registered = [...buffers];
   }
 
+  /** Sends a request and resolves on its reply; the worker keeps the process alive only until then. */
   #send(worker: Worker, request: PoolRequest & { id: number }): Promise<void> {
     const id = ++this.#nextId;
+    worker.ref();
     return new Promise<void>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
       worker.postMessage({ ...request, id });
-    });
+    }).finally(() => worker.unref());
   }
 
   #settle(reply: PoolReply): void {

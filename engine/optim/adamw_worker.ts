@@ -3,6 +3,7 @@
  * addresses with "buffers" (the calling thread keeps them alive and attached), and runs `adamwInPlace` over the
  * ranges each "step" message names, then answers with the step id.
  */
+import { parentPort } from "node:worker_threads";
 import { type AdamWBuffers, adamwInPlace, type AdamWInPlaceOptions, type AdamWInPlaceStep } from "./adamw_inplace.ts";
 
 /** One tensor's buffers as sent to a worker: the address of each float32 array, and their length. */
@@ -66,11 +67,8 @@ function handle(request: PoolRequest): PoolReply | null {
   }
 }
 
-// Only when loaded as a worker (self is a WorkerGlobalScope there); importing this file elsewhere is inert.
-const scope = globalThis as unknown as { postMessage?: (m: unknown) => void; onmessage?: unknown; window?: unknown };
-if (typeof scope.postMessage === "function" && scope.window === undefined) {
-  scope.onmessage = (e: MessageEvent<PoolRequest>) => {
-    const reply = handle(e.data);
-    if (reply !== null) scope.postMessage!(reply);
-  };
-}
+// Only when loaded as a worker (parentPort is null elsewhere, so importing this file is inert).
+parentPort?.on("message", (request: PoolRequest) => {
+  const reply = handle(request);
+  if (reply !== null) parentPort!.postMessage(reply);
+});
