@@ -1,4 +1,4 @@
-import { deepStrictEqual, ok } from "node:assert/strict";
+import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { AdamWPool, splitRanges } from "./adamw_pool.ts";
 import { type AdamWBuffers, adamwInPlace } from "./adamw_inplace.ts";
 
@@ -54,4 +54,24 @@ Deno.test("AdamWPool - split over workers gives the single-thread result bit for
   } finally {
     await pool.close();
   }
+});
+
+Deno.test("AdamWPool - an idle pool that was never closed does not keep its process alive", async () => {
+  const script = `
+    import { AdamWPool } from ${JSON.stringify(new URL("./adamw_pool.ts", import.meta.url).href)};
+    const mk = () => new Float32Array(100_000).fill(0.5);
+    const buffers = { param: mk(), grad: mk(), m: mk(), v: mk() };
+    const pool = new AdamWPool({ threads: 2, minParallel: 0 });
+    await pool.update([{ buffers, decays: true }], { lr: 1e-3, step: 1, gradScale: 1 }, {});
+    console.log(pool.lastThreads, buffers.param[0] === buffers.param[99_999] && buffers.param[0] !== 0.5);
+  `;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--ext=ts", script],
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(30_000),
+  }).output();
+  const text = new TextDecoder().decode(out.stdout).trim();
+  ok(out.success, `exit ${out.code}: ${new TextDecoder().decode(out.stderr)}`);
+  strictEqual(text, "2 true");
 });
