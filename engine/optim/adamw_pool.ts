@@ -42,6 +42,9 @@ export class AdamWPoolError extends CoopError {
   override name = "AdamWPoolError";
 }
 
+/** How long the workers may take to load and answer their first ping. */
+const START_TIMEOUT_MS = 30_000;
+
 function ffiGranted(): boolean {
   try {
     return Deno.permissions.querySync({ name: "ffi" }).state === "granted";
@@ -134,7 +137,16 @@ export class AdamWPool {
           w.on("error", (e: Error) => this.#fail(new AdamWPoolError(`AdamW worker failed: ${e.message}`)));
           workers.push(w);
         }
-        await Promise.all(workers.map((w) => this.#send(w, { kind: "ping", id: 0 })));
+        // A worker that never answers (a broken module) must not hang the trainer: fall back after a bound.
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const late = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new AdamWPoolError("AdamW workers did not start")), START_TIMEOUT_MS);
+        });
+        try {
+          await Promise.race([Promise.all(workers.map((w) => this.#send(w, { kind: "ping", id: 0 }))), late]);
+        } finally {
+          clearTimeout(timer);
+        }
         return workers;
       } catch (e) {
         await Promise.all(workers.map((w) => w.terminate()));
