@@ -72,27 +72,26 @@ function runRole(name: string, size: RealSize, steps: number): Promise<Json> {
 const min = (xs: unknown) => Math.min(...(xs as number[]));
 const loads = (xs: unknown) => (xs as number[] | undefined)?.map((x) => x.toFixed(1)).join(" / ");
 
-/** Runs the suite. */
-export async function runRealBench(args: readonly string[] = []): Promise<Json> {
-  if (args.includes("--cluster")) {
-    const at = (name: string) => args.includes(name) ? args[args.indexOf(name) + 1] : undefined;
-    const { runClusterBench } = await import("./real_cluster.ts");
-    await runClusterBench({
-      config: at("--config") ?? "rl/configs/real_0_5b.json",
-      steps: Number(at("--steps") ?? 2),
-      minFreeGiB: Number(at("--min-free") ?? 21),
-    });
-    return {};
-  }
-  const flag = (name: string) => {
-    const i = args.indexOf(name);
-    return i >= 0 ? args[i + 1] : undefined;
-  };
-  const size = (flag("--size") ?? "0.5b") as RealSize;
-  if (!(size in REAL_SHAPES)) throw new Error(`--size must be one of ${Object.keys(REAL_SHAPES).join(", ")}`);
-  const steps = Number(flag("--steps") ?? 2);
-  const skip = args.includes("--no-torch") ? "--no-torch given" : await torchUnavailable();
-  if (skip) console.log(`bench real: PyTorch column skipped: ${skip}`);
+/** The value after flag `name` in `args`, if any. */
+function flagValue(args: readonly string[], name: string): string | undefined {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+}
+
+/** What every role and PyTorch job of one run measured. */
+interface RealRun {
+  learner: Json;
+  rollout: Json;
+  reference: Json;
+  reference16: Json;
+  torchTrain: Json | null;
+  torchGen: Json | null;
+  torchFwd: Json | null;
+  torchErrors: string[];
+}
+
+/** Runs the roles and the PyTorch jobs, one process at a time (the 0.5B learner alone needs ~9 GiB). */
+async function measure(size: RealSize, steps: number, skip: string | null, learnerOnly: boolean): Promise<RealRun> {
   const config = REAL_SHAPES[size];
   const { batch, seq, prompt, newTokens } = REAL_BATCH;
   const torchErrors: string[] = [];
@@ -107,31 +106,34 @@ export async function runRealBench(args: readonly string[] = []): Promise<Json> 
       return null;
     }
   };
-  const role = async (name: string) => report(name, await runRole(name, size, steps));
-  // One process at a time: the 0.5B learner alone needs ~8-9 GiB.
+  const role = async (name: string) =>
+    learnerOnly && name !== "learner" ? {} : report(name, await runRole(name, size, steps));
   const learner = await role("learner");
   const torchTrain = await torch({ train: { batch, seq, steps, lr: 1e-4, weight_decay: 0.01, max_grad_norm: 1 } });
-  const learnerOnly = args.includes("--learner-only");
-  const rollout: Json = learnerOnly ? {} : await role("rollout");
+  const rollout = await role("rollout");
   const torchGen = learnerOnly ? null : await torch({ generate: { batch, prompt, new_tokens: newTokens } });
-  const reference: Json = learnerOnly ? {} : await role("reference");
+  const reference = await role("reference");
   const torchFwd = learnerOnly ? null : await torch({ forward: { batch, seq, runs: 2 } });
-  const reference16: Json = learnerOnly ? {} : await role("reference16");
+  const reference16 = await role("reference16");
+  return { learner, rollout, reference, reference16, torchTrain, torchGen, torchFwd, torchErrors };
+}
 
-  const tokens = batch * seq;
+/** The printed table: each quantity for Coop and PyTorch, with their ratio. */
+function tableRows(r: RealRun): Record<string, unknown>[] {
+  const { batch, seq, newTokens } = REAL_BATCH;
+  const { learner, rollout, reference, reference16, torchTrain, torchGen, torchFwd } = r;
   const learnerStep = min(learner.stepS);
   const torchStep = torchTrain ? min(torchTrain.train_step_s) : NaN;
   const torchFwdS = torchFwd ? min(torchFwd.forward_s) : NaN;
-  const rows = [
+  return [
     { quantity: "random init / load, s", coop: learner.loadS, torch: torchTrain?.init_s },
     { quantity: `learner step ${batch}x${seq}, s`, coop: learnerStep, torch: torchStep },
-    { quantity: "learner tok/s", coop: tokens / learnerStep, torch: tokens / torchStep },
+    { quantity: "  of which graph (forward, backward, output copies), s", coop: min(learner.graphS) },
+    { quantity: `  of which AdamW (${learner.updateThreads} threads), s`, coop: min(learner.updateS) },
+    { quantity: "learner tok/s", coop: (batch * seq) / learnerStep, torch: (batch * seq) / torchStep },
     { quantity: "learner peak RSS, GiB", coop: learner.peakStep, torch: torchTrain?.peak_gib_train },
     { quantity: "load average before/after, learner", coop: loads(learner.load) },
-    {
-      quantity: "load average before/after, torch train",
-      coop: loads(torchTrain?.load),
-    },
+    { quantity: "load average before/after, torch train", coop: loads(torchTrain?.load) },
     { quantity: "weight publish (encode), s", coop: learner.publishS },
     { quantity: "learner peak with publish, GiB", coop: learner.peak },
     { quantity: `rollout tok/s (${batch}x${newTokens} new)`, coop: rollout.tokS, torch: torchGen?.generate_tok_s },
@@ -140,29 +142,54 @@ export async function runRealBench(args: readonly string[] = []): Promise<Json> 
     { quantity: "reference peak RSS, GiB", coop: reference.peak, torch: torchFwd?.peak_gib_forward },
     { quantity: `reference fp16 weights forward, s`, coop: reference16.forwardS, torch: torchFwdS },
     { quantity: "reference fp16 weights peak RSS, GiB", coop: reference16.peak, torch: torchFwd?.peak_gib_forward },
-  ].filter((r) => r.coop !== undefined).map((r) => {
-    const t = r.torch as number | undefined;
-    const c = r.coop as number;
+  ].filter((row) => row.coop !== undefined && !Number.isNaN(row.coop)).map((row) => {
+    const t = row.torch as number | undefined;
+    const c = row.coop as number;
     const ratio = t === undefined || !Number.isFinite(t) || typeof c !== "number" ? "-" : c / t;
-    return { ...r, torch: t ?? "-", "coop/torch": ratio };
+    return { ...row, torch: t ?? "-", "coop/torch": ratio };
   });
+}
+
+/** Runs the suite. */
+export async function runRealBench(args: readonly string[] = []): Promise<Json> {
+  if (args.includes("--cluster")) {
+    const { runClusterBench } = await import("./real_cluster.ts");
+    await runClusterBench({
+      config: flagValue(args, "--config") ?? "rl/configs/real_0_5b.json",
+      steps: Number(flagValue(args, "--steps") ?? 2),
+      minFreeGiB: Number(flagValue(args, "--min-free") ?? 21),
+    });
+    return {};
+  }
+  const size = (flagValue(args, "--size") ?? "0.5b") as RealSize;
+  if (!(size in REAL_SHAPES)) throw new Error(`--size must be one of ${Object.keys(REAL_SHAPES).join(", ")}`);
+  const steps = Number(flagValue(args, "--steps") ?? 2);
+  const skip = args.includes("--no-torch") ? "--no-torch given" : await torchUnavailable();
+  if (skip) console.log(`bench real: PyTorch column skipped: ${skip}`);
+  const learnerOnly = args.includes("--learner-only");
+  const run = await measure(size, steps, skip, learnerOnly);
   const params = parameterCount(realConfig(size));
   printTable(
     `real: Qwen2-shaped ${size} (${(params / 1e6).toFixed(0)}M params, random weights), 2 threads, float32`,
-    rows,
+    tableRows(run),
   );
+  const tokens = REAL_BATCH.batch * REAL_BATCH.seq;
+  const learnerStep = min(run.learner.stepS);
+  const torchStep = run.torchTrain ? min(run.torchTrain.train_step_s) : NaN;
   const result = {
     size,
     params,
     steps,
     torch_skipped: skip,
-    torch_errors: torchErrors,
-    coop: { learner, rollout, reference, reference16 },
-    torch: { train: torchTrain, generate: torchGen, forward: torchFwd },
+    torch_errors: run.torchErrors,
+    coop: { learner: run.learner, rollout: run.rollout, reference: run.reference, reference16: run.reference16 },
+    torch: { train: run.torchTrain, generate: run.torchGen, forward: run.torchFwd },
     learner_tok_s: tokens / learnerStep,
     torch_learner_tok_s: tokens / torchStep,
-    learner_peak_ratio: torchTrain ? (learner.peakStep as number) / (torchTrain.peak_gib_train as number) : null,
-    learner_step_ratio: torchTrain ? learnerStep / torchStep : null,
+    learner_peak_ratio: run.torchTrain
+      ? (run.learner.peakStep as number) / (run.torchTrain.peak_gib_train as number)
+      : null,
+    learner_step_ratio: run.torchTrain ? learnerStep / torchStep : null,
   };
   const merged = learnerOnly ? await mergedLearnerRun(result) : null;
   await writeBenchJson(merged === null ? "real" : merged.suite, merged === null ? result : merged.data);

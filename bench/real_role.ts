@@ -62,17 +62,36 @@ async function learner(size: RealSize, steps: number) {
   const compileS = seconds(start);
   const stepS: number[] = [];
   const losses: number[] = [];
+  const graphS: number[] = [];
+  const updateS: number[] = [];
+  let updateThreads = 0;
   for (let i = 0; i < steps; i++) {
     start = performance.now();
-    losses.push((await trainer.step(batch, { lr: 1e-4 })).loss);
+    const r = await trainer.step(batch, { lr: 1e-4 });
     stepS.push(seconds(start));
+    losses.push(r.loss);
+    graphS.push(r.timing.graphMs / 1000);
+    updateS.push(r.timing.updateMs / 1000);
+    updateThreads = r.timing.updateThreads;
   }
   const peakStep = peakRssGib();
   start = performance.now();
   const bytes = encodeWeights(new Map(Object.entries(trainer.params())), 1).byteLength;
   const publishS = seconds(start);
   await trainer.release();
-  return { loadS, compileS, stepS, losses, peakStep, publishS, publishBytes: bytes, peak: peakRssGib() };
+  return {
+    loadS,
+    compileS,
+    stepS,
+    graphS,
+    updateS,
+    updateThreads,
+    losses,
+    peakStep,
+    publishS,
+    publishBytes: bytes,
+    peak: peakRssGib(),
+  };
 }
 
 /** The reward learner: pairwise steps, then colocated scoring from the live weights; optionally a frozen embedding. */

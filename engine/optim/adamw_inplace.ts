@@ -30,17 +30,28 @@ export function clipCoefficient(norm: number, maxNorm: number | undefined): numb
   return maxNorm === undefined ? 1 : Math.min(1, maxNorm / (norm + 1e-6));
 }
 
-/** Applies one AdamW update to `buffers` (decoupled weight decay only when `decays`). */
+/** The scalar options of one tensor's update: the AdamW hyper-parameters and whether weight decay applies. */
+export type AdamWInPlaceOptions = Omit<AdamWOptions, "decays"> & { decays: boolean };
+
+/**
+ * Applies one AdamW update to `buffers` (decoupled weight decay only when `decays`), to elements [start, end) when
+ * a range is given (the parallel pool, optim/adamw_pool.ts, hands each thread a range; elements are independent, so
+ * the result does not depend on the split).
+ */
 export function adamwInPlace(
   buffers: AdamWBuffers,
   s: AdamWInPlaceStep,
-  options: Omit<AdamWOptions, "decays"> & { decays: boolean },
+  options: AdamWInPlaceOptions,
+  range?: { start: number; end: number },
 ): void {
   const { param, grad, m, v } = buffers;
   const n = param.length;
   if (grad.length !== n || m.length !== n || v.length !== n) {
     throw new RangeError(`adamwInPlace: buffer lengths differ (${n}, ${grad.length}, ${m.length}, ${v.length})`);
   }
+  const start = range?.start ?? 0;
+  const end = range?.end ?? n;
+  if (!(start >= 0 && start <= end && end <= n)) throw new RangeError(`adamwInPlace: bad range [${start}, ${end})`);
   const b1 = options.beta1 ?? 0.9;
   const b2 = options.beta2 ?? 0.999;
   const sqrtBc2 = Math.sqrt(1 - b2 ** s.step);
@@ -49,7 +60,7 @@ export function adamwInPlace(
   const gm = (1 - b1) * s.gradScale;
   const gv = (1 - b2) * s.gradScale * s.gradScale;
   const decay = options.decays ? 1 - s.lr * (options.weightDecay ?? 0) : 1;
-  for (let i = 0; i < n; i++) {
+  for (let i = start; i < end; i++) {
     const g = grad[i]!;
     const mi = (m[i] = b1 * m[i]! + gm * g);
     const vi = (v[i] = b2 * v[i]! + gv * g * g);

@@ -9,4 +9,11 @@ export {
   globalNorm,
   isFinite,
 } from "./adamw.ts";
-export { type AdamWBuffers, adamwInPlace, type AdamWInPlaceStep, clipCoefficient } from "./adamw_inplace.ts";
+export {
+  type AdamWBuffers,
+  adamwInPlace,
+  type AdamWInPlaceOptions,
+  type AdamWInPlaceStep,
+  clipCoefficient,
+} from "./adamw_inplace.ts";
+export { AdamWPool, AdamWPoolError, type AdamWPoolOptions, type PoolTensor } from "./adamw_pool.ts";

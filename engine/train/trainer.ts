@@ -20,7 +20,7 @@ import type * as ort from "onnxruntime-node";
 import { CoopError } from "../../shared/mod.ts";
 import { type DType, Tensor } from "../../shared/mod.ts";
 import { Graph, type Shape } from "../graph/mod.ts";
-import { adamwInPlace, type AdamWOptions, clipCoefficient } from "../optim/mod.ts";
+import { type AdamWOptions, AdamWPool, type AdamWPoolOptions, clipCoefficient } from "../optim/mod.ts";
 import { addRows } from "./row_scatter.ts";
 import { collectGarbage, createSession, type Session, type SessionOptions, toOrt } from "../session/mod.ts";
 import {
@@ -58,6 +58,8 @@ export interface TrainerOptions {
   name?: string;
   /** Where the update runs (default "inPlace"). */
   update?: UpdateMode;
+  /** Threads of the in-place update (default: `session.intraOpThreads` threads, split from 4M parameters up). */
+  updatePool?: AdamWPoolOptions;
 }
 
 /** Options of one `step`. */
@@ -78,6 +80,11 @@ export interface StepReport {
   step: number;
   /** The loss function's metrics, averaged over micro-batches. */
   metrics: Record<string, number>;
+  /**
+   * Wall time of the step's parts, ms: the graph runs (with their output copies) and the update after them, and
+   * the threads the update ran on.
+   */
+  timing: { graphMs: number; updateMs: number; updateThreads: number };
 }
 
 /** Raised for bad batches, parameters or state handed to a trainer. */
@@ -140,6 +147,7 @@ export class Trainer {
   #gradBytes = 0;
   #step = 0;
   #sessions = new Map<string, Promise<Session>>();
+  #pool: AdamWPool;
   #queue: Promise<unknown> = Promise.resolve();
 
   constructor(options: TrainerOptions) {
@@ -148,6 +156,8 @@ export class Trainer {
     this.#loss = options.loss;
     this.#adamw = options.adamw ?? {};
     this.#sessionOptions = options.session ?? {};
+    // The update uses as many threads as the graph runs (the process's core budget).
+    this.#pool = new AdamWPool({ threads: this.#sessionOptions.intraOpThreads, ...options.updatePool });
     for (const [name, t] of Object.entries(options.params)) {
       if (t.dtype !== "float32") {
         throw new TrainerError(`Cannot train parameter "${name}": dtype ${t.dtype} is not float32`);
@@ -250,6 +260,7 @@ export class Trainer {
     const metrics = new MetricSums();
     let lossSum = 0;
     let sumsq = NaN;
+    const started = performance.now();
     for (let i = 0; i < k; i++) {
       const r = await this.#runGradGraph(micro[i]!, grads, { accumulate: i > 0, norm: i === k - 1 }, metrics);
       lossSum += r.loss;
@@ -260,21 +271,25 @@ export class Trainer {
     const loss = lossSum / k;
     const gradNorm = Math.sqrt(sumsq) / k;
     const ok = Number.isFinite(loss) && Number.isFinite(gradNorm);
+    const graphDone = performance.now();
     if (ok) {
       const gradScale = clipCoefficient(gradNorm, this.#adamw.maxGradNorm) / k;
-      const s = { lr, step: this.#step + 1, gradScale };
-      for (const [name, grad] of grads) {
-        const buffers = {
+      const tensors = [...grads].map(([name, grad]) => ({
+        buffers: {
           param: this.#params.get(name)!.data,
           grad: grad.data,
           m: this.#m.get(name)!.data,
           v: this.#v.get(name)!.data,
-        };
-        adamwInPlace(buffers, s, { ...this.#adamw, decays: this.#decays.get(name)! });
-      }
+        },
+        decays: this.#decays.get(name)!,
+      }));
+      const { decays: _, ...hyper } = this.#adamw;
+      await this.#pool.update(tensors, { lr, step: this.#step + 1, gradScale }, hyper);
       this.#step++;
     }
-    return { loss, gradNorm, skipped: !ok, step: this.#step, metrics: metrics.mean(k) };
+    const updateThreads = ok ? this.#pool.lastThreads : 0;
+    const timing = { graphMs: graphDone - started, updateMs: performance.now() - graphDone, updateThreads };
+    return { loss, gradNorm, skipped: !ok, step: this.#step, metrics: metrics.mean(k), timing };
   }
 
   /** One gradient-graph run into the gradient buffers (rows added); its loss and, with `norm`, the sum of squares. */
@@ -301,6 +316,7 @@ export class Trainer {
 
   async #runFusedStep(micro: readonly Record<string, Tensor>[], lr: number): Promise<StepReport> {
     const k = micro.length;
+    const started = performance.now();
     const metrics = new MetricSums();
     let acc: Record<string, ort.Tensor> = {};
     let accLoss = f32(0);
@@ -347,6 +363,7 @@ export class Trainer {
       skipped: !ok,
       step: this.#step,
       metrics: metrics.mean(k),
+      timing: { graphMs: performance.now() - started, updateMs: 0, updateThreads: 0 },
     };
   }
 
@@ -367,8 +384,9 @@ export class Trainer {
     return buildFusedStepGraph(this.#spec(batch), kind, this.#adamw);
   }
 
-  /** Frees every cached session. */
+  /** Frees every cached session and ends the update's worker threads. */
   async release(): Promise<void> {
+    await this.#pool.close();
     const sessions = [...this.#sessions.values()];
     this.#sessions.clear();
     for (const s of sessions) await s.then((session) => session.release(), () => {});
@@ -390,8 +408,13 @@ export class Trainer {
   #gradSlots(): Map<string, Slot> {
     // Allocated at the first step, not in the constructor: a trainer that never steps (a checkpoint loader) and
     // the graph path need no gradient buffers.
-    this.#grads ??= new Map(this.#trainable.map((name) => [name, new Slot(this.#shapes.get(name)!.shape)]));
-    this.#gradBytes = [...this.#grads.values()].reduce((n, s) => n + s.data.byteLength, 0);
+    if (this.#grads === null) {
+      this.#grads = new Map(this.#trainable.map((name) => [name, new Slot(this.#shapes.get(name)!.shape)]));
+      this.#gradBytes = [...this.#grads.values()].reduce((n, s) => n + s.data.byteLength, 0);
+      // The caller's parameter tensors, copied in the constructor, are usually garbage by now: free them before
+      // the first run needs the room.
+      if (this.#gradBytes >= GC_BYTES) collectGarbage();
+    }
     return this.#grads;
   }
 

@@ -106,6 +106,25 @@ Deno.test("Trainer in place - state buffers are reused across steps; a non-finit
   }
 });
 
+Deno.test("Trainer in place - the update split over worker threads equals one thread bit for bit", async () => {
+  const split = trainer("inPlace", { updatePool: { threads: 3, minParallel: 0, minTensor: 64 } });
+  const single = trainer("inPlace", { updatePool: { threads: 1 } });
+  try {
+    for (const salt of [1, 2, 3]) {
+      const [a, b] = [await split.step(batch(salt), { lr: 0.01 }), await single.step(batch(salt), { lr: 0.01 })];
+      strictEqual(a.loss, b.loss);
+      ok(a.timing.updateThreads === 3 && b.timing.updateThreads === 1, JSON.stringify([a.timing, b.timing]));
+    }
+    for (const [name, t] of Object.entries(single.params())) {
+      const x = split.params()[name]!.data as Float32Array;
+      ok((t.data as Float32Array).every((y, i) => y === x[i]), `"${name}" differs`);
+    }
+  } finally {
+    await split.release();
+    await single.release();
+  }
+});
+
 Deno.test("Trainer in place - copies given parameters unless adoptParams", async () => {
   const given = Object.fromEntries(initWeights(config, { seed: 2 }));
   const name = "model.embed_tokens.weight";
