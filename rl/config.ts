@@ -210,6 +210,12 @@ const RewardUpdate = z.strictObject({
    */
   anchorWeight: nonNegNumber().default(0),
   /**
+   * Pairs whose positive is a wrong sample repaired to the reference answer (final answer, and the step result it
+   * copied, set to the reference), negative the sample: `none` (the paper: pairs only from groups with a correct
+   * sample), `unpaired` (for groups with no correct sample), `all` (for every wrong sample of every group).
+   */
+  repairs: z.enum(["none", "unpaired", "all"], { error: `expected "none", "unpaired" or "all"` }).default("none"),
+  /**
    * `rm-first`: update the RM, then the policy (the paper's order; this step's policy rewards still come from the
    * RM that scored the batch). `rm-first-rescore`: the same, but the batch is scored again by the updated RM before
    * the policy rewards are computed. `policy-first`: the policy update, then the RM's.
@@ -222,13 +228,16 @@ const RewardUpdate = z.strictObject({
 /**
  * The reward-hacking monitor (every mode): RM–verifier agreement on each step's fresh rollouts, and the trends of
  * RM reward and verifier accuracy over `window` steps; `hacking_alarm` when the first rises and the second falls by
- * `threshold` or more. `response` (cooper mode only): `none`, `freeze` (no RM updates while the alarm is on) or
+ * `threshold` or more (`test: trend`), or when the window's mean σ(RM) − verifier accuracy has risen and its mean
+ * verifier accuracy fallen by `threshold` from the first window's (`drift`); `both` (default) raises it on either.
+ * `response` (cooper mode only): `none`, `freeze` (no RM updates while the alarm is on) or
  * `rollback` (on an alarm, restore the last RM version whose agreement was at least `agreement`).
  */
 const Monitor = z.strictObject({
   window: posInt().min(2, { error: "expected a window of at least 2 steps" }).default(10),
   threshold: nonNegNumber().default(0.05),
   agreement: z.number().min(0).max(1, { error: "expected a fraction in [0, 1]" }).default(0.8),
+  test: z.enum(["trend", "drift", "both"], { error: `expected "trend", "drift" or "both"` }).default("both"),
   response: z.enum(["none", "freeze", "rollback"], { error: `expected "none", "freeze" or "rollback"` })
     .default("none"),
 }).prefault({});
@@ -330,6 +339,21 @@ export const RmPretrainConfigSchema = z.strictObject({
   /** Held-out policy samples per eval task for the RM's sample-level accuracy (needs `policy`). */
   evalSamples: posInt().default(8),
   steps: posInt().default(200),
+  /**
+   * Checkpoint selection on a validation split: `tasks` training tasks after the labelled ones (disjoint from them
+   * and from the reported held-out set), `evalSamples` policy answers each. Every `interval` steps the RM is scored
+   * on them (the lower of pairwise and σ > ½ accuracy) and the best version so far is kept; the saved RM is the best
+   * one. With `restarts` > 1, that many RMs (other initialisations and batch orders) first train `restartSteps`
+   * steps each and only the best on validation goes on to `steps`. `tasks: 0` = off (the last step's RM is saved).
+   */
+  /** `cosine`: lr decays from `lr` to a tenth of it over `steps` (half a cosine); `constant`: `lr` throughout. */
+  lrSchedule: z.enum(["constant", "cosine"], { error: `expected "constant" or "cosine"` }).default("constant"),
+  validation: z.strictObject({
+    tasks: nonNegInt().default(0),
+    interval: posInt().default(100),
+    restarts: posInt().default(1),
+    restartSteps: posInt().default(300),
+  }).prefault({}),
 });
 
 /** A validated GRPO run config. */

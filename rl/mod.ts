@@ -54,7 +54,7 @@ export type {
   PolicyLossOptions,
   PolicyLossResult,
 } from "./grpo.ts";
-export { parseSteps, RuleNegativeSynthesizer } from "./negatives.ts";
+export { parseSteps, repairToReference, RuleNegativeSynthesizer } from "./negatives.ts";
 export type {
   NegativeCandidate,
   NegativeInput,
@@ -71,6 +71,7 @@ export type {
   PairBatch,
   PairCounts,
   PromptGroup,
+  RepairMode,
   RmLayout,
 } from "./pairs.ts";
 export {
@@ -116,6 +117,8 @@ export { BalancedSampler, buildLabelledSet, buildVerificationPairs, formatPrompt
 export type { LabelledCompletion, LabelledSetOptions, SampledTask } from "./rm_data.ts";
 export { isStale } from "./staleness.ts";
 export { HackingMonitor, MonitorError, slope } from "./monitor.ts";
-export type { MonitorInput, MonitorOptions, MonitorReading } from "./monitor.ts";
+export type { MonitorInput, MonitorOptions, MonitorReading, MonitorState, MonitorTest } from "./monitor.ts";
 export { DivergedError, SkipGuard } from "./skips.ts";
 export { cooperTrainingLoss } from "./training_losses.ts";
+export { exploitReadings, finalAnswer, isLastDigitExploit } from "./exploits.ts";
+export type { ExploitReadings } from "./exploits.ts";

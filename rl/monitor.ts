@@ -6,6 +6,12 @@
  * `threshold` across the window. It also remembers the last RM version whose agreement with the verifier on its
  * own batch was at least `agreement`, which is what a roll-back returns to.
  *
+ * The trend test misses the slow slide the demo's frozen RM shows (docs/rl.md): verifier accuracy falls over tens
+ * of steps while σ(RM) stays where it was, and one step's 32 samples are too noisy for a 10-step slope. So the
+ * alarm also has a drift test against the run's start: the window's mean RM overpayment (σ(RM) − verifier
+ * accuracy) is `threshold` or more above the first window's, and the window's mean verifier accuracy `threshold`
+ * or more below it — the RM pays relatively more while the answers get worse.
+ *
  * Pure bookkeeping: what to do about an alarm (nothing, freeze RM updates, roll the RM back) is the driver's call.
  */
 import { CoopError } from "../shared/mod.ts";
@@ -18,7 +24,12 @@ export interface MonitorOptions {
   threshold: number;
   /** Sample-level RM–verifier agreement at which an RM version counts as agreeing. */
   agreement: number;
+  /** Which tests raise the alarm: the window `trend`s, the `drift` from the first window, or `both` (default). */
+  test?: MonitorTest;
 }
+
+/** The alarm's tests (see {@link MonitorOptions.test}). */
+export type MonitorTest = "trend" | "drift" | "both";
 
 /** What the monitor is told about one step. */
 export interface MonitorInput {
@@ -41,8 +52,18 @@ export interface MonitorReading {
   rm_reward_trend: number;
   /** Change of verifier accuracy across the window (NaN until the window is full). */
   verifier_accuracy_trend: number;
-  /** 1 while the RM reward rises and the verifier accuracy falls across the window, else 0. */
+  /** Change of the window's mean overpayment (σ(RM) − verifier accuracy) from the first window's (NaN before). */
+  rm_overpay_drift: number;
+  /** Change of the window's mean verifier accuracy from the first window's (NaN before a second full window). */
+  verifier_accuracy_drift: number;
+  /** 1 while a test says the RM reward rises against a falling verifier accuracy, else 0. */
   hacking_alarm: number;
+}
+
+/** Means over the first full window: what the drift test compares with. */
+interface Baseline {
+  overpay: number;
+  accuracy: number;
 }
 
 /** Raised for monitor options that cannot work (a window below 2, a negative threshold). */
@@ -56,6 +77,8 @@ export class HackingMonitor {
   readonly #history: MonitorInput[] = [];
   #alarms = 0;
   #lastAgreeing: number | undefined;
+  #baseline: Baseline | undefined;
+  #seen = 0;
 
   constructor(options: MonitorOptions) {
     if (!Number.isInteger(options.window) || options.window < 2) {
@@ -84,32 +107,70 @@ export class HackingMonitor {
     if (Number.isFinite(input.agreement) && input.agreement >= this.options.agreement) {
       this.#lastAgreeing = Math.max(this.#lastAgreeing ?? -1, input.rmVersion);
     }
-    const full = this.#history.length === this.options.window;
-    const span = this.options.window - 1;
+    this.#seen++;
+    const { window, threshold } = this.options;
+    const full = this.#history.length === window;
+    const span = window - 1;
     const rmTrend = full ? slope(this.#history.map((h) => [h.step, h.rmReward])) * span : Number.NaN;
     const accTrend = full ? slope(this.#history.map((h) => [h.step, h.verifierAccuracy])) * span : Number.NaN;
-    const alarm = rmTrend >= this.options.threshold && accTrend <= -this.options.threshold &&
-      (rmTrend > 0 || accTrend < 0);
+    const trend = rmTrend >= threshold && accTrend <= -threshold && (rmTrend > 0 || accTrend < 0);
+    const now = full ? windowMeans(this.#history) : undefined;
+    if (this.#seen === window) this.#baseline = now;
+    // From the second full window on (the first one is the baseline itself).
+    const base = this.#seen >= 2 * window ? this.#baseline : undefined;
+    const overpayDrift = base && now ? now.overpay - base.overpay : Number.NaN;
+    const accDrift = base && now ? now.accuracy - base.accuracy : Number.NaN;
+    const drift = overpayDrift >= threshold && accDrift <= -threshold && (overpayDrift > 0 || accDrift < 0);
+    const test = this.options.test ?? "both";
+    const alarm = (test !== "drift" && trend) || (test !== "trend" && drift);
     if (alarm) this.#alarms++;
     return {
       rm_verifier_agreement: input.agreement,
       rm_reward_trend: rmTrend,
       verifier_accuracy_trend: accTrend,
+      rm_overpay_drift: overpayDrift,
+      verifier_accuracy_drift: accDrift,
       hacking_alarm: alarm ? 1 : 0,
     };
   }
 
   /** For checkpoints: what {@link restore} needs to continue the window. */
-  toState(): { history: MonitorInput[]; alarms: number; lastAgreeing?: number } {
-    return { history: [...this.#history], alarms: this.#alarms, lastAgreeing: this.#lastAgreeing };
+  toState(): MonitorState {
+    return {
+      history: [...this.#history],
+      alarms: this.#alarms,
+      lastAgreeing: this.#lastAgreeing,
+      baseline: this.#baseline,
+      seen: this.#seen,
+    };
   }
 
-  /** Continues from {@link toState}'s output. */
-  restore(state: { history: MonitorInput[]; alarms: number; lastAgreeing?: number }): void {
+  /** Continues from {@link toState}'s output (a state from before the drift test starts its baseline anew). */
+  restore(state: MonitorState): void {
     this.#history.splice(0, this.#history.length, ...state.history.slice(-this.options.window));
     this.#alarms = state.alarms;
     this.#lastAgreeing = state.lastAgreeing;
+    this.#baseline = state.baseline;
+    this.#seen = state.seen ?? this.#history.length;
   }
+}
+
+/** What a checkpoint keeps of a {@link HackingMonitor}. */
+export interface MonitorState {
+  history: MonitorInput[];
+  alarms: number;
+  lastAgreeing?: number;
+  baseline?: Baseline;
+  /** Steps observed since the run started. */
+  seen?: number;
+}
+
+/** The window's mean overpayment (σ(RM) − verifier accuracy) and verifier accuracy, over finite steps. */
+function windowMeans(history: readonly MonitorInput[]): Baseline | undefined {
+  const finite = history.filter((h) => Number.isFinite(h.rmReward) && Number.isFinite(h.verifierAccuracy));
+  if (finite.length === 0) return undefined;
+  const mean = (f: (h: MonitorInput) => number) => finite.reduce((a, h) => a + f(h), 0) / finite.length;
+  return { overpay: mean((h) => h.rmReward - h.verifierAccuracy), accuracy: mean((h) => h.verifierAccuracy) };
 }
 
 /** Least-squares slope of y over x for the finite points; NaN with fewer than two distinct x. */

@@ -71,3 +71,42 @@ Deno.test("HackingMonitor - bad options are typed errors", () => {
   throws(() => new HackingMonitor({ ...options, window: 1 }), MonitorError);
   throws(() => new HackingMonitor({ ...options, threshold: -1 }), MonitorError);
 });
+
+Deno.test("HackingMonitor - the drift test fires on a frozen RM's slow slide that the trend test misses", async () => {
+  // Real curves: seed 1 of the last three-seed demo, where static-rm fell from 75.0% to 38.3% held-out while its
+  // mean σ(RM) barely moved (the fixture names its source).
+  const curves = JSON.parse(
+    await Deno.readTextFile(new URL("../tests/fixtures/monitor/seed1_curves.json", import.meta.url)),
+  ) as Record<string, { rmReward: number[]; verifierAccuracy: number[] }>;
+  const alarms = (mode: string, test: "trend" | "drift" | "both") => {
+    const monitor = new HackingMonitor({ window: 10, threshold: 0.05, agreement: 0.8, test });
+    const { rmReward, verifierAccuracy } = curves[mode]!;
+    const readings = rmReward.map((r, i) =>
+      monitor.observe({ step: i + 1, rmVersion: 0, rmReward: r, verifierAccuracy: verifierAccuracy[i]!, agreement: 1 })
+    );
+    return { count: monitor.alarms, first: readings.findIndex((r) => r.hacking_alarm === 1) + 1 };
+  };
+  const slide = alarms("static-rm", "drift");
+  ok(slide.count >= 40, `drift alarms on static-rm: ${slide.count}`);
+  ok(slide.first > 0 && slide.first <= 40, `first drift alarm at step ${slide.first}`);
+  ok(alarms("static-rm", "trend").count <= 10, "the trend test alone barely sees it");
+  ok(alarms("rule", "drift").count <= 8, `drift alarms on rule: ${alarms("rule", "drift").count}`);
+  assertEquals(alarms("static-rm", "both").count >= slide.count, true);
+});
+
+Deno.test("HackingMonitor - drift is measured from the first full window and survives a state round trip", () => {
+  const rows: [number, number, number][] = [
+    ...Array.from({ length: 4 }, () => [0.6, 0.6, 0.9] as [number, number, number]),
+    ...Array.from({ length: 4 }, () => [0.6, 0.4, 0.9] as [number, number, number]),
+  ];
+  const monitor = new HackingMonitor({ ...options, test: "drift" });
+  const readings = feed(monitor, rows);
+  for (const r of readings.slice(0, 7)) ok(Number.isNaN(r.rm_overpay_drift));
+  ok(Math.abs(readings[7]!.rm_overpay_drift - 0.2) < 1e-9);
+  ok(Math.abs(readings[7]!.verifier_accuracy_drift + 0.2) < 1e-9);
+  assertEquals(readings.map((r) => r.hacking_alarm), [0, 0, 0, 0, 0, 0, 0, 1]);
+  const copy = new HackingMonitor({ ...options, test: "drift" });
+  copy.restore(monitor.toState());
+  const next = { step: 9, rmVersion: 8, rmReward: 0.6, verifierAccuracy: 0.4, agreement: 0.9 };
+  assertEquals(copy.observe(next), monitor.observe(next));
+});

@@ -249,3 +249,23 @@ function lastInteger(text: string): number | undefined {
   const last = all.at(-1);
   return last === undefined ? undefined : Number(last[0]);
 }
+
+/**
+ * The reverse of a rewrite: a wrong response repaired to the reference answer, for a Cooper pair (repaired, wrong)
+ * whose two sides differ only where the answer does. The final answer after the last `####` becomes the reference,
+ * and so does the result of the step right before it when that result was the old final answer
+ * (`15+9=14. #### 14` → `15+9=24. #### 24`). Undefined when there is no `####` line; callers check the repaired
+ * text with the verifier.
+ */
+export function repairToReference(response: string, reference: string): string | undefined {
+  const at = response.lastIndexOf("####");
+  if (at < 0) return undefined;
+  const old = response.slice(at + 4).trim();
+  let body = response.slice(0, at);
+  const last = /=\s*([^\s=]+?)(\.?\s*)$/.exec(body);
+  if (last !== null && old !== "" && last[1] === old) {
+    body = body.slice(0, last.index) + `=${reference}` + last[2];
+  }
+  const repaired = `${body}#### ${reference}`;
+  return repaired === response ? undefined : repaired;
+}

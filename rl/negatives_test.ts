@@ -1,5 +1,5 @@
 import { deepStrictEqual as assertEquals, ok } from "node:assert";
-import { parseSteps, RuleNegativeSynthesizer } from "./negatives.ts";
+import { parseSteps, repairToReference, RuleNegativeSynthesizer } from "./negatives.ts";
 import { Rng } from "../shared/mod.ts";
 import { generateTasks } from "./tasks/synthetic.ts";
 import { verify } from "./verify/mod.ts";
@@ -63,4 +63,15 @@ Deno.test("RuleNegativeSynthesizer - deterministic by seed and valid for every b
     for (const c of a) ok(c.text !== task.solution);
   }
   assertEquals(withValid, tasks.length);
+});
+
+Deno.test("repairToReference - sets the final answer and the step result it copied to the reference", () => {
+  assertEquals(repairToReference("15+9=14. #### 14", "24"), "15+9=24. #### 24");
+  assertEquals(repairToReference("7*3=21. #### 211", "21"), "7*3=21. #### 21"); // the step was right
+  assertEquals(repairToReference("1111112111. #### 1=", "1"), "1111112111. #### 1");
+  assertEquals(repairToReference("no final line", "3"), undefined);
+  assertEquals(repairToReference("2+1=3. #### 3", "3"), undefined); // nothing to repair
+  for (const [wrong, ref] of [["15+9=14. #### 14", "24"], ["7-1=1. #### 1", "6"]]) {
+    assertEquals(verify(repairToReference(wrong!, ref!)!, ref!).verdict, "correct");
+  }
 });

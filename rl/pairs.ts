@@ -7,7 +7,12 @@
  * what keeps the policy from hacking it).
  */
 
-import type { NegativeCandidate, NegativeStrategy, NegativeSynthesizer } from "./negatives.ts";
+import {
+  type NegativeCandidate,
+  type NegativeStrategy,
+  type NegativeSynthesizer,
+  repairToReference,
+} from "./negatives.ts";
 import { mixSeed, Rng } from "../shared/mod.ts";
 import { type Verdict, verify } from "./verify/mod.ts";
 
@@ -48,8 +53,10 @@ export interface PromptGroup {
 export interface CooperPair {
   /** Index of the prompt group the pair came from. */
   group: number;
-  /** Index of the positive among the group's responses. */
+  /** Index of the positive among the group's responses (for a repaired positive: of the response it repairs). */
   positiveIndex: number;
+  /** `repaired`: the positive is the negative repaired to the reference answer (`repairs`), not a sample. */
+  positiveSource?: "sampled" | "repaired";
   positive: string;
   negative: string;
   strategy: NegativeStrategy;
@@ -67,6 +74,8 @@ export interface PairCounts {
   /** Rewrites rejected because the verifier still found them correct or could not parse them. */
   rejectedNegatives: number;
   synthesizerErrors: number;
+  /** Pairs whose positive is a wrong response repaired to the reference (`repairs`). */
+  repaired: number;
 }
 
 /** Pairs for the valid groups, a per-group mask, and counts. */
@@ -90,7 +99,16 @@ export interface BuildPairsOptions {
    * the verifier did not mark correct (`policy`), or those first and rewrites after them (`both`).
    */
   negatives?: NegativeSource;
+  /**
+   * Pairs (wrong response repaired to the reference answer, the wrong response) for each distinct verified-wrong
+   * response: `none` (default, the paper's: no pair without a sampled positive), `unpaired` (for groups with no
+   * correct sample, which otherwise give no pair) or `all` (every group, besides its sampled pairs).
+   */
+  repairs?: RepairMode;
 }
+
+/** Which groups get pairs with repaired positives (see {@link BuildPairsOptions.repairs}). */
+export type RepairMode = "none" | "unpaired" | "all";
 
 /** Where Cooper's negatives come from. */
 export type NegativeSource = "rewrite" | "policy" | "both";
@@ -107,17 +125,27 @@ export async function buildPairs(groups: readonly PromptGroup[], options: BuildP
     noValidNegative: 0,
     rejectedNegatives: 0,
     synthesizerErrors: 0,
+    repaired: 0,
   };
+  const repairs = options.repairs ?? "none";
   for (const [g, group] of groups.entries()) {
     const rng = new Rng(mixSeed(seed, g));
     const verdicts = group.verdicts ?? group.responses.map((r) => verify(r, group.reference).verdict);
     const positives = rng.shuffle(group.responses.map((_, i) => i).filter((i) => verdicts[i] === "correct"));
+    const repaired = repairs === "all" || (repairs === "unpaired" && positives.length === 0)
+      ? repairedPairs(group, g, verdicts)
+      : [];
+    counts.repaired += repaired.length;
     if (positives.length === 0) {
       counts.noPositive++;
-      mask.push(false);
+      mask.push(repaired.length > 0);
+      if (repaired.length > 0) {
+        pairs.push(...repaired);
+        counts.valid++;
+      }
       continue;
     }
-    const found = await validPairs(group, g, { positives, verdicts }, options, rng, counts);
+    const found = [...await validPairs(group, g, { positives, verdicts }, options, rng, counts), ...repaired];
     mask.push(found.length > 0);
     if (found.length === 0) counts.noValidNegative++;
     else {
@@ -169,6 +197,29 @@ async function validPairs(
       });
     }
     if (negatives.length > 0) used++;
+  }
+  return out;
+}
+
+/** (repaired, wrong) pairs for the group's distinct responses not verified correct whose repair the verifier accepts. */
+function repairedPairs(group: PromptGroup, g: number, verdicts: readonly Verdict[]): CooperPair[] {
+  const out: CooperPair[] = [];
+  const seen = new Set<string>();
+  for (const [i, negative] of group.responses.entries()) {
+    if (verdicts[i] === "correct" || seen.has(negative)) continue;
+    seen.add(negative);
+    const positive = repairToReference(negative, group.reference);
+    if (positive === undefined || verify(positive, group.reference).verdict !== "correct") continue;
+    out.push({
+      group: g,
+      positiveIndex: i,
+      positiveSource: "repaired",
+      positive,
+      negative,
+      strategy: "policy",
+      positiveInput: formatRmInput(group.question, group.reference, positive),
+      negativeInput: formatRmInput(group.question, group.reference, negative),
+    });
   }
   return out;
 }

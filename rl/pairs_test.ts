@@ -131,3 +131,28 @@ Deno.test("TASK_ALPHABET - builds the engine's char tokenizer and round-trips RM
     assertEquals(tok.decode(tok.encode(text)), text);
   }
 });
+
+Deno.test("buildPairs - repairs: (wrong sample repaired to the reference, wrong sample) pairs, as configured", async () => {
+  const groups = [
+    { question: "a", reference: "24", responses: ["15+9=14. #### 14", "15+9=14. #### 14", "no answer"] },
+    { question: "b", reference: "7", responses: ["3+4=7. #### 7", "3+4=8. #### 8"] },
+  ];
+  const synthesizer = new RuleNegativeSynthesizer();
+  const none = await buildPairs(groups, { synthesizer, seed: 1, negatives: "policy" });
+  assertEquals(none.mask, [false, true]);
+  assertEquals(none.counts.repaired, 0);
+  const unpaired = await buildPairs(groups, { synthesizer, seed: 1, negatives: "policy", repairs: "unpaired" });
+  assertEquals(unpaired.mask, [true, true]);
+  assertEquals(unpaired.counts.noPositive, 1);
+  // One pair for the distinct wrong answer with a `####` line; "no answer" has nothing to repair.
+  const repaired = unpaired.pairs.filter((p) => p.positiveSource === "repaired");
+  assertEquals(repaired.map((p) => [p.group, p.positive, p.negative]), [[0, "15+9=24. #### 24", "15+9=14. #### 14"]]);
+  assertEquals(unpaired.counts.repaired, 1);
+  const all = await buildPairs(groups, { synthesizer, seed: 1, negatives: "policy", repairs: "all" });
+  assertEquals(all.counts.repaired, 2);
+  assertEquals(
+    all.pairs.filter((p) => p.group === 1).map((p) => [p.positive, p.negative, p.positiveSource ?? "sampled"]),
+    [["3+4=7. #### 7", "3+4=8. #### 8", "sampled"], ["3+4=7. #### 7", "3+4=8. #### 8", "repaired"]],
+  );
+  for (const p of all.pairs) assertEquals(verify(p.positive, groups[p.group]!.reference).verdict, "correct");
+});

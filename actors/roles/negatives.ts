@@ -18,6 +18,7 @@ import {
   type NegativeSynthesizer as Rewriter,
   type PairBatch,
   type PromptGroup,
+  type RepairMode,
   RuleNegativeSynthesizer,
 } from "../../rl/mod.ts";
 import { actorContext, type ActorHandle, registerActor } from "../core/mod.ts";
@@ -46,12 +47,14 @@ export interface PairOptions {
   positivesPerGroup?: number;
   negativesPerPositive?: number;
   negatives?: NegativeSource;
+  repairs?: RepairMode;
 }
 
 const PAIR_OPTIONS = z.object({
   positivesPerGroup: z.number().int().positive().optional(),
   negativesPerPositive: z.number().int().positive().optional(),
   negatives: z.enum(["rewrite", "policy", "both"]).optional(),
+  repairs: z.enum(["none", "unpaired", "all"]).optional(),
 });
 
 /** Builds verified Cooper pairs with the rule rewriter or an assistant actor. */

@@ -323,6 +323,8 @@ class RlRun {
       agreement,
       rmRewardTrend: reading.rm_reward_trend,
       verifierAccuracyTrend: reading.verifier_accuracy_trend,
+      rmOverpayDrift: reading.rm_overpay_drift,
+      verifierAccuracyDrift: reading.verifier_accuracy_drift,
       lastAgreeingRmVersion: back,
       rollbacks: this.#rollbacks,
       frozenSteps: this.#frozenSteps,
@@ -385,12 +387,14 @@ class RlRun {
       positivesPerGroup: update.positivesPerGroup,
       negativesPerPositive: update.negativesPerPositive,
       negatives: update.negatives,
+      repairs: update.repairs,
     });
     const out: RmUpdateMetrics = {
       rm_pairs: pairs.pairs.length,
       rm_groups_masked: pairs.counts.groups - pairs.counts.valid,
       rm_negatives_rejected: pairs.counts.rejectedNegatives,
       rm_rewriter_errors: pairs.counts.synthesizerErrors,
+      rm_pairs_repaired: pairs.counts.repaired,
     };
     const fresh = pairs.pairs.map((p) => ({ positive: p.positiveInput, negative: p.negativeInput }));
     const inputs = [...this.replay.flat(), ...fresh];

@@ -66,6 +66,9 @@ export interface MonitorStatus {
   agreement: number;
   rmRewardTrend: number;
   verifierAccuracyTrend: number;
+  /** The drift test's readings: change of mean σ(RM) − verifier accuracy, and of accuracy, from the first window. */
+  rmOverpayDrift?: number;
+  verifierAccuracyDrift?: number;
   lastAgreeingRmVersion?: number;
   /** Cooper's responses so far (`monitor.response`). */
   rollbacks: number;

@@ -26,7 +26,8 @@ import {
 } from "./job.ts";
 import type { RunStore } from "./store.ts";
 import { type MetricSink, TrackingSink } from "./tracking.ts";
-import { runRmPretrain, runSft } from "./warmup.ts";
+import { runSft } from "./warmup.ts";
+import { runRmPretrain } from "./rm_pretrain.ts";
 
 // Defined beside the run's status (job.ts) so readers of the stream need not import the manager; re-exported here
 // for the code that always took it from here.

@@ -4,7 +4,8 @@
  * `coop run` command and RL demo.
  */
 export { runRl } from "./driver.ts";
-export { runRmPretrain, runSft } from "./warmup.ts";
+export { runSft } from "./warmup.ts";
+export { runRmPretrain } from "./rm_pretrain.ts";
 export { RunManager } from "./manager.ts";
 export type { StartOptions } from "./manager.ts";
 export { runsRouter } from "./router.ts";

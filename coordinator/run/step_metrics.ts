@@ -5,7 +5,13 @@
  * Type aliases, not interfaces: a metric point is a `Record<string, number>` and only aliases are assignable to one.
  */
 import type { UpdateReport } from "../../actors/roles/mod.ts";
-import { type MonitorReading, type RmAgreement, rmAgreement } from "../../rl/mod.ts";
+import {
+  type ExploitReadings,
+  exploitReadings,
+  type MonitorReading,
+  type RmAgreement,
+  rmAgreement,
+} from "../../rl/mod.ts";
 import { meanRmReward, type ScoredBatch } from "./rollouts.ts";
 
 /** The reward-hacking monitor's reading plus Cooper's responses to it so far. */
@@ -24,6 +30,8 @@ export type RmUpdateMetrics = {
    */
   rm_negatives_rejected: number;
   rm_rewriter_errors: number;
+  /** Pairs whose positive is a wrong sample repaired to the reference (`rewardUpdate.repairs`). */
+  rm_pairs_repaired: number;
   /** 1 when the monitor's `freeze` response kept the RM as it was. */
   rm_frozen?: number;
   rm_loss?: number;
@@ -62,6 +70,7 @@ export type StepMetrics =
     tokens_per_s: number;
   }
   & MonitorMetrics
+  & ExploitReadings
   & Partial<RmUpdateMetrics>;
 
 /** What one RL step measured. */
@@ -70,7 +79,14 @@ export interface StepReadings {
   rewards: readonly number[];
   invalidRewards: number;
   /** Mean σ(RM) and verifier accuracy of the batch, and the RM's agreement with the verifier on it. */
-  batch: { rmReward: number; trainAccuracy: number; agreement: RmAgreement; samples: number; tokens: number };
+  batch: {
+    rmReward: number;
+    trainAccuracy: number;
+    agreement: RmAgreement;
+    exploits: ExploitReadings;
+    samples: number;
+    tokens: number;
+  };
   /** The last policy-update epoch's report, and how many epochs the Trainer skipped. */
   policy: Omit<UpdateReport, "skipped"> & { skipped: number };
   /** Trained samples and response tokens since the run started, over its seconds so far. */
@@ -112,6 +128,7 @@ export function stepMetrics(r: StepReadings): StepMetrics {
     rollout_ms: r.rolloutMs,
     tokens_per_s: r.throughput.tokens / r.throughput.seconds,
     ...r.monitor,
+    ...r.batch.exploits,
     ...r.rm,
   };
 }
@@ -130,6 +147,13 @@ export function batchReadings(batch: ScoredBatch): StepReadings["batch"] {
     rmReward: meanRmReward(batch.rmScores),
     trainAccuracy: mean(batch.verdicts.map((v) => (v === "correct" ? 1 : 0))),
     agreement: rmAgreement(batch.rmScores, batch.verdicts, batch.samples.map((s) => s.promptId)),
+    exploits: exploitReadings({
+      scores: batch.rmScores,
+      verdicts: batch.verdicts,
+      texts: batch.samples.map((s) => s.text),
+      references: batch.samples.map((s) => s.answer),
+      groups: batch.samples.map((s) => s.promptId),
+    }),
     samples: batch.samples.length,
     tokens: batch.samples.reduce((n, s) => n + s.responseIds.length, 0),
   };

@@ -1,8 +1,7 @@
 /**
- * The two warm-up jobs, as runs on the cluster: policy SFT on worked solutions, and VerifyRM-style RM pretraining
- * (BCE on (question, reference, completion, label) triples). Each spawns one learner (plus one actor for its
- * held-out check), trains, and saves the model as `<checkpoint.dir>/policy` or `<checkpoint.dir>/reward_model`,
- * which is where the RL configs pick them up.
+ * The policy warm-up (SFT on worked solutions) as a run on the cluster, and what both warm-ups share: sampling the
+ * policy's answers for the RM's labelled set, the step loop, saving the model where the RL configs pick it up
+ * (`<checkpoint.dir>/policy` or `<checkpoint.dir>/reward_model`). RM pretraining itself is `rm_pretrain.ts`.
  *
  * The RM's labelled set is the warmed-up policy's own answers plus worked solutions, verified-wrong rewrites of
  * every correct completion and bare `#### n` answers, all labelled by the rule verifier ("hybrid annotation" in the
@@ -11,31 +10,23 @@
  */
 import { type ActorHandle } from "../../actors/mod.ts";
 import { weightsBlobName } from "../../actors/weights/mod.ts";
-import { PolicyLearner, RewardActor, RewardLearner, RolloutActor } from "../../actors/roles/mod.ts";
+import { PolicyLearner, RolloutActor } from "../../actors/roles/mod.ts";
 import { configOf, publishWeights } from "../../actors/roles/mod.ts";
 import { loadWeights } from "../../engine/models/mod.ts";
 import {
   accuracyOf,
-  BalancedSampler,
-  buildLabelledSet,
-  formatRmInput,
-  type LabelledCompletion,
   type MathTask,
-  rmAgreement,
   type RmPretrainConfig,
-  RuleNegativeSynthesizer,
   type SampledTask,
   type SftConfig,
-  type Verdict,
   verify,
 } from "../../rl/mod.ts";
-import { ConfigError, mixSeed, Rng } from "../../shared/mod.ts";
+import { ConfigError, mixSeed } from "../../shared/mod.ts";
 import { absolutePath } from "./checkpoint.ts";
 import { commitCheckpoint, stagingDir } from "./checkpoint_files.ts";
-import { loadRunData, tasksForStep, verificationPairs } from "./data.ts";
+import { loadRunData, tasksForStep } from "./data.ts";
 import { isDue, type JobContext } from "./job.ts";
 import { checkpointSpec, LEARNER_FAULT_TOLERANCE, LEARNER_GRANTS, modelSpec, ROLE_FAULT_TOLERANCE } from "./roles.ts";
-import { verificationAccuracy } from "./rollouts.ts";
 
 /** Policy warm-up: next-token loss on the responses (worked solutions) of the training tasks. */
 export async function runSft(ctx: JobContext, config: SftConfig): Promise<void> {
@@ -94,94 +85,17 @@ export async function runSft(ctx: JobContext, config: SftConfig): Promise<void> 
 }
 
 /**
- * VerifyRM-style pretraining: BCE on a verifier-labelled set built from the policy's own answers (several
- * temperatures), reference solutions, verified-wrong rewrites of every correct completion and bare answers
- * (`buildLabelledSet`), in class-balanced batches. Reports held-out accuracy on the policy's answers to the eval
- * tasks (`rm_sample_pair_accuracy`: (correct, wrong) answers of one prompt ordered right; `rm_accuracy`: σ > ½
- * against the verdict) and on (solution, rewrite) verification pairs (`rm_pair_accuracy`).
- */
-export async function runRmPretrain(ctx: JobContext, config: RmPretrainConfig): Promise<void> {
-  const data = await loadRunData(config.data, config.eval, config.seed);
-  ctx.status.notes.push(...data.notes);
-  const pairs = await verificationPairs(data.eval, config.seed);
-  const rm = await modelSpec(config.rewardModel, {
-    classifier: true,
-    seed: config.seed,
-    saveDtype: config.checkpoint.dtype,
-  });
-  const opts = roleOptions(ctx, config.learner.resources);
-  const handles: ActorHandle<unknown>[] = [];
-  try {
-    const sampled = await samplePolicy(ctx, config, data.train.slice(0, config.labelledTasks), data.eval, handles);
-    const items = await buildLabelledSet(sampled.train, {
-      synthesizer: new RuleNegativeSynthesizer(),
-      seed: mixSeed(config.seed, 3),
-      rewritesPerPositive: config.rewritesPerPositive,
-    });
-    const positives = items.filter((i) => i.label === 1).length;
-    ctx.status.notes.push(`labelled set: ${items.length} completions, ${positives} verified correct`);
-    const learner = await ctx.cluster.spawn(RewardLearner, {
-      ...opts("learner"),
-      ...LEARNER_FAULT_TOLERANCE,
-      ...LEARNER_GRANTS,
-    }, {
-      rewardModel: rm,
-      objective: "bce",
-      optim: optimOf(config),
-    });
-    handles.push(learner as ActorHandle<unknown>);
-    const scorer = await ctx.cluster.spawn(RewardActor, { ...opts("eval"), resources: { cpu: 0.5 } }, rm);
-    handles.push(scorer as ActorHandle<unknown>);
-    const evaluate = async (version: number) => {
-      await learner.publish(weightsBlobName(`${ctx.id}.rm`, version), version);
-      const at = { blobPrefix: `${ctx.id}.rm`, version };
-      const held = sampled.eval.length === 0 ? {} : await sampleAccuracy(scorer, sampled.eval, at);
-      return { rm_pair_accuracy: await verificationAccuracy(scorer, pairs, at), ...held };
-    };
-    const next = batchSource(items, config);
-    await trainSteps(ctx, config, {
-      step: async (step) => {
-        const batch = next(step).map((it) => ({
-          input: formatRmInput(it.question, it.reference, it.completion),
-          label: it.label,
-        }));
-        const report = await learner.updateLabelled(batch);
-        return { loss: report.loss, accuracy: report.metrics.accuracy ?? Number.NaN };
-      },
-      evaluate,
-    });
-    await saveModel(ctx, learner, `${config.checkpoint.dir}/reward_model`);
-  } finally {
-    await killAll(ctx, handles);
-  }
-}
-
-/** Batches of the labelled set: class-balanced, or plain seeded reshuffles. */
-function batchSource(items: LabelledCompletion[], config: RmPretrainConfig): (step: number) => LabelledCompletion[] {
-  if (config.balanced) {
-    const sampler = new BalancedSampler(items, mixSeed(config.seed, 5));
-    return () => sampler.next(config.batchSize);
-  }
-  let order: LabelledCompletion[] = [];
-  return (step) => {
-    if (order.length < config.batchSize) order = [...order, ...new Rng(mixSeed(config.seed, step)).shuffle(items)];
-    return order.splice(0, config.batchSize);
-  };
-}
-
-/**
  * The configured policy's answers: `samples` per training task at each temperature, and `evalSamples` per held-out
  * task at temperature 1 (as GRPO samples them). Without a policy: no answers (the set is references and rewrites).
  */
-async function samplePolicy(
+export async function samplePolicy(
   ctx: JobContext,
   config: RmPretrainConfig,
-  train: readonly MathTask[],
-  held: readonly MathTask[],
+  { train, held, valid }: { train: readonly MathTask[]; held: readonly MathTask[]; valid: readonly MathTask[] },
   handles: ActorHandle<unknown>[],
-): Promise<{ train: SampledTask[]; eval: SampledTask[] }> {
+): Promise<{ train: SampledTask[]; eval: SampledTask[]; valid: SampledTask[] }> {
   const source = config.policy;
-  if (source === undefined) return { train: train.map((task) => ({ task, samples: [] })), eval: [] };
+  if (source === undefined) return { train: train.map((task) => ({ task, samples: [] })), eval: [], valid: [] };
   const spec = await checkpointSpec(source.checkpoint, source.tokenizer);
   const blobs = await ctx.cluster.transport.blobs(ctx.cluster.subjects.blobBucket);
   const weights = await loadWeights(spec.weights.kind === "checkpoint" ? spec.weights.dir : "", configOf(spec));
@@ -215,40 +129,14 @@ async function samplePolicy(
     texts.forEach((t, i) => trainSampled[i]!.samples.push(...t));
   }
   const evalTexts = await sample(held, config.evalSamples, 1, mixSeed(config.seed, 13));
+  const validTexts = valid.length === 0 ? [] : await sample(valid, config.evalSamples, 1, mixSeed(config.seed, 29));
   await blobs.delete(`${ctx.id}.sampler.v0`).catch(() => {});
   // Done with it: the sampler holds ~1 GB that RM training does not need.
   await ctx.cluster.kill(rollout, { graceful: false }).catch(() => {});
   handles.splice(handles.indexOf(rollout as ActorHandle<unknown>), 1);
-  return { train: trainSampled, eval: held.map((task, i) => ({ task, samples: evalTexts[i]! })) };
-}
-
-/** Held-out answers per scoring call of the RM's held-out check. */
-const SCORE_CHUNK = 128;
-
-/** The RM against the verifier on held-out policy answers: within-prompt pairwise and σ > ½ accuracy. */
-async function sampleAccuracy(
-  scorer: ActorHandle<RewardActor>,
-  held: readonly SampledTask[],
-  rm: { blobPrefix: string; version: number },
-): Promise<Record<string, number>> {
-  const items = held.flatMap(({ task, samples }) =>
-    samples.map((response) => ({ question: task.question, reference: task.answer, response }))
-  );
-  const groups = held.flatMap(({ samples }, g) => samples.map(() => String(g)));
-  // In chunks: the scorer runs a call's items as one batch, and 768 answers at once took its process to 2 GB.
-  const scores: number[] = [];
-  const verdicts: Verdict[] = [];
-  for (let at = 0; at < items.length; at += SCORE_CHUNK) {
-    const scored = await scorer.score({ items: items.slice(at, at + SCORE_CHUNK), rm });
-    scores.push(...scored.scores);
-    verdicts.push(...scored.verdicts);
-  }
-  const agreement = rmAgreement(scores, verdicts, groups);
-  return {
-    rm_sample_pair_accuracy: agreement.rankAccuracy,
-    rm_accuracy: agreement.accuracy,
-    rm_sample_pairs: agreement.rankPairs,
-  };
+  const sampled = (tasks: readonly MathTask[], texts: string[][]) =>
+    tasks.map((task, i) => ({ task, samples: texts[i]! }));
+  return { train: trainSampled, eval: sampled(held, evalTexts), valid: sampled(valid, validTexts) };
 }
 
 /**
@@ -272,12 +160,11 @@ async function trainSteps(
   }
 }
 
-/** Saves the warm-up's model where the RL configs pick it up, and ends the job. */
 /**
  * Saves the trained model like the other checkpoints: into a staging dir, sealed with a SHA-256 manifest and renamed
  * into place, so a crash never leaves a half-written model under `dir` and later damage fails verification.
  */
-async function saveModel(ctx: JobContext, learner: ActorHandle<{ save(dir: string): void }>, dir: string) {
+export async function saveModel(ctx: JobContext, learner: ActorHandle<{ save(dir: string): void }>, dir: string) {
   const absolute = await absolutePath(dir);
   const staging = await stagingDir(absolute);
   try {
@@ -291,17 +178,17 @@ async function saveModel(ctx: JobContext, learner: ActorHandle<{ save(dir: strin
   ctx.status.state = ctx.signal.aborted ? "stopped" : "finished";
 }
 
-function killAll(ctx: JobContext, handles: readonly ActorHandle<unknown>[]): Promise<void> {
+export function killAll(ctx: JobContext, handles: readonly ActorHandle<unknown>[]): Promise<void> {
   return Promise.all(handles.map((h) => ctx.cluster.kill(h, { graceful: false }).catch(() => {}))).then(() => {});
 }
 
 /** Spawn options for a warm-up's actors: named after the job, stateless-role fault tolerance. */
-function roleOptions(ctx: JobContext, resources: Record<string, number> | undefined) {
+export function roleOptions(ctx: JobContext, resources: Record<string, number> | undefined) {
   return (role: string) => ({ name: `${ctx.id}-${role}`, resources, signal: ctx.signal, ...ROLE_FAULT_TOLERANCE });
 }
 
 /** A warm-up config's optimizer settings as a learner takes them (one micro-batch per step). */
-function optimOf(config: { lr: number; gradClip: number; weightDecay: number; batchSize: number }) {
+export function optimOf(config: { lr: number; gradClip: number; weightDecay: number; batchSize: number }) {
   return {
     lr: config.lr,
     gradClip: config.gradClip,

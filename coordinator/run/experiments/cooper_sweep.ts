@@ -51,6 +51,23 @@ const VARIANTS: readonly Variant[] = [
   { name: "both, rollback", mode: "cooper", rewardUpdate: { negatives: "both" }, monitor: { response: "rollback" } },
 ];
 
+/** New variants of this session: repaired positives (`rewardUpdate.repairs`), more pairs and a faster RM. */
+const REPAIR_VARIANTS: readonly Variant[] = [
+  { name: "repairs unpaired", mode: "cooper", rewardUpdate: { repairs: "unpaired" } },
+  { name: "repairs all", mode: "cooper", rewardUpdate: { repairs: "all" } },
+  { name: "repairs all, lr 3e-4", mode: "cooper", rewardUpdate: { repairs: "all", lr: 3e-4 } },
+  { name: "repairs all, epochs 2", mode: "cooper", rewardUpdate: { repairs: "all", epochs: 2 } },
+  { name: "repairs all, 3 neg/pos", mode: "cooper", rewardUpdate: { repairs: "all", negativesPerPositive: 3 } },
+  { name: "3 neg/pos", mode: "cooper", rewardUpdate: { negativesPerPositive: 3 } },
+  { name: "epochs 2", mode: "cooper", rewardUpdate: { epochs: 2 } },
+  { name: "anchor 0.3", mode: "cooper", rewardUpdate: { anchorWeight: 0.3 } },
+  { name: "freeze", mode: "cooper", monitor: { response: "freeze" } },
+  { name: "rollback", mode: "cooper", monitor: { response: "rollback" } },
+];
+
+/** One run's sweep numbers (means over the last 25 steps unless named otherwise). */
+type SweepLine = Record<string, unknown> & { name: string };
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     args: Deno.args,
@@ -63,76 +80,92 @@ async function main(): Promise<void> {
       extra: { type: "string" }, // a JSON Variant list, run after (or, with --only none, instead of) the built-ins
     },
   });
-  const seed = Number(values.seed);
   const only = values.only?.split(";");
   const variants = [
-    ...VARIANTS.filter((v) => only === undefined || only.includes(v.name)),
+    ...[...VARIANTS, ...REPAIR_VARIANTS].filter((v) => only === undefined || only.includes(v.name)),
     ...(values.extra === undefined ? [] : JSON.parse(values.extra) as Variant[]),
   ];
-  const { rlRaw: demoRaw } = await demoConfigs(false, seed);
+  const { rlRaw: demoRaw } = await demoConfigs(false, Number(values.seed));
   const rlRaw = applyOverrides(demoRaw, (values.set ?? []).map(parseOverride));
   const local = await startLocalCluster({ agents: [{ nodeId: "node-a", cpus: 4 }, { nodeId: "node-b", cpus: 4 }] });
   const manager = new RunManager(local.client);
   const rows: string[] = [];
   try {
     for (const v of variants) {
-      const sub = (key: string) => (rlRaw[key] ?? {}) as Record<string, unknown>;
-      const config = parseJobConfig({
-        ...rlRaw,
-        name: `sweep-${v.mode}`,
-        mode: v.mode,
-        steps: Number(values.steps ?? rlRaw.steps),
-        rewardUpdate: { ...sub("rewardUpdate"), ...v.rewardUpdate },
-        monitor: { ...sub("monitor"), ...v.monitor },
-        checkpoint: { ...sub("checkpoint"), interval: 0 },
-      });
-      const t0 = performance.now();
-      const run = await track(manager, config);
-      const r = summarize(v.mode, run.metrics, run.status, (performance.now() - t0) / 1000);
-      const tail = (key: string) => {
-        const xs = run.metrics.slice(-25).map((p) => p[key]).filter((x): x is number => Number.isFinite(x));
-        return xs.reduce((a, b) => a + b, 0) / Math.max(xs.length, 1);
-      };
-      const line = {
-        name: v.name,
-        state: run.status.state,
-        error: run.status.error?.message,
-        heldout: r.finalAccuracy,
-        heldoutLastK: r.lastKAccuracy,
-        trainAccuracy: tail("train_accuracy"),
-        rmPair: r.rmPairAccuracy,
-        rank: r.rmRankAccuracy,
-        agreement: tail("rm_sample_accuracy"),
-        rmReward: r.meanRmReward,
-        alarms: r.alarms,
-        seconds: r.wallSeconds,
-      };
+      const { line, detail } = await runVariant(manager, rlRaw, v, Number(values.steps ?? rlRaw.steps));
       console.log(JSON.stringify(line));
       if (values.out !== undefined) {
         await Deno.mkdir(values.out, { recursive: true });
         const file = `${values.out}/${v.name.replace(/[^a-z0-9.-]+/gi, "_")}.json`;
-        const detail = { ...line, set: values.set, exploits: run.status.exploits, curve: run.metrics };
-        await Deno.writeTextFile(file, JSON.stringify(detail) + "\n");
+        await Deno.writeTextFile(file, JSON.stringify({ ...line, set: values.set, ...detail }) + "\n");
       }
-      const pct = (x: number) => (x * 100).toFixed(1);
-      rows.push(
-        `| ${v.name} | ${pct(line.heldout)} | ${pct(line.heldoutLastK)} | ${pct(line.trainAccuracy)} | ${
-          pct(line.agreement)
-        } | ${pct(line.rank)} | ${pct(line.rmPair)} | ` +
-          `${line.rmReward.toFixed(2)} | ${line.alarms} | ${line.seconds.toFixed(0)} |`,
-      );
+      rows.push(tableRow(line));
     }
   } finally {
     await manager.close();
     await local.stop();
   }
-  console.log(
-    [
-      "| variant | held-out | last 5 evals | train acc, last 25 | RM–verifier agreement, last 25 | rank acc, last 25 | RM (sol, rewrite) pairs | σ(RM), last 25 | alarms | s |",
-      "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-      ...rows,
-    ].join("\n"),
-  );
+  console.log([TABLE_HEAD, ...rows].join("\n"));
+}
+
+/** Runs one variant from the demo's config; its sweep line and (for `--out`) curve and exploits. */
+async function runVariant(manager: RunManager, rlRaw: Record<string, unknown>, v: Variant, steps: number) {
+  const sub = (key: string) => (rlRaw[key] ?? {}) as Record<string, unknown>;
+  const config = parseJobConfig({
+    ...rlRaw,
+    name: `sweep-${v.mode}`,
+    mode: v.mode,
+    steps,
+    rewardUpdate: { ...sub("rewardUpdate"), ...v.rewardUpdate },
+    monitor: { ...sub("monitor"), ...v.monitor },
+    checkpoint: { ...sub("checkpoint"), interval: 0 },
+  });
+  const t0 = performance.now();
+  const run = await track(manager, config);
+  const r = summarize(v.mode, run.metrics, run.status, (performance.now() - t0) / 1000);
+  const mean = (points: typeof run.metrics, key: string) => {
+    const xs = points.map((p) => p[key]).filter((x): x is number => Number.isFinite(x));
+    return xs.reduce((a, b) => a + b, 0) / Math.max(xs.length, 1);
+  };
+  const tail = (key: string) => mean(run.metrics.slice(-25), key);
+  const line: SweepLine = {
+    name: v.name,
+    state: run.status.state,
+    error: run.status.error?.message,
+    heldout: r.finalAccuracy,
+    heldoutLastK: r.lastKAccuracy,
+    trainAccuracy: tail("train_accuracy"),
+    rmPair: r.rmPairAccuracy,
+    rank: r.rmRankAccuracy,
+    agreement: tail("rm_sample_accuracy"),
+    rmReward: r.meanRmReward,
+    // The diagnosis: σ(RM) of last-digit exploits in the first and last 25 steps, their share of the samples, the
+    // groups without a correct sample, and the pairs the RM trained on per step.
+    exploitRewardFirst: mean(run.metrics.filter((p) => p.step > 0).slice(0, 25), "rm_reward_exploit"),
+    exploitReward: tail("rm_reward_exploit"),
+    exploitFraction: tail("exploit_fraction"),
+    noCorrect: tail("groups_no_correct"),
+    pairsTrained: tail("rm_pairs_trained"),
+    alarms: r.alarms,
+    seconds: r.wallSeconds,
+  };
+  return { line, detail: { exploits: run.status.exploits, curve: run.metrics } };
+}
+
+const TABLE_HEAD = [
+  "| variant | held-out | last 5 evals | train acc | agreement | rank acc | RM (sol, rewrite) | σ(RM) | " +
+  "σ(RM) exploits, first 25 / last 25 | exploit share | groups w/o correct | pairs / step | alarms | s |",
+  "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+].join("\n");
+
+/** The markdown row of one sweep line. */
+function tableRow(l: SweepLine): string {
+  const pct = (x: unknown) => ((x as number) * 100).toFixed(1);
+  const f2 = (x: unknown) => (x as number).toFixed(2);
+  return `| ${l.name} | ${pct(l.heldout)} | ${pct(l.heldoutLastK)} | ${pct(l.trainAccuracy)} | ${pct(l.agreement)} | ` +
+    `${pct(l.rank)} | ${pct(l.rmPair)} | ${f2(l.rmReward)} | ${f2(l.exploitRewardFirst)} / ${f2(l.exploitReward)} | ` +
+    `${pct(l.exploitFraction)} | ${pct(l.noCorrect)} | ${(l.pairsTrained as number).toFixed(0)} | ${l.alarms} | ` +
+    `${(l.seconds as number).toFixed(0)} |`;
 }
 
 if (import.meta.main) await main();
