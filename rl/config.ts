@@ -139,6 +139,11 @@ const Eval = z.strictObject({
   seed: int().default(1_000_003),
   /** File data: a separate held-out JSONL in the same format. */
   path: text().optional(),
+  /**
+   * Held-out policy answers the RM is scored on at every evaluation (`rm_heldout_pair_accuracy`,
+   * `rm_heldout_accuracy`): the `heldout_answers.json` RM pretraining writes beside the RM.
+   */
+  rmAnswers: text().optional(),
 }).prefault({});
 
 const Checkpoint = z.strictObject({

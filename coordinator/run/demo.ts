@@ -47,6 +47,9 @@ export interface ModeResult {
   /** Mean σ(RM) of the training samples over the last quarter of the steps. */
   meanRmReward: number;
   rmPairAccuracy: number;
+  /** The run's RM at the last evaluation on the warm-up's held-out SFT answers: pairwise and σ > ½ accuracy. */
+  rmHeldoutPairAccuracy: number;
+  rmHeldoutAccuracy: number;
   /** Mean within-prompt RM–verifier ranking accuracy on the fresh rollouts over the last quarter. */
   rmRankAccuracy: number;
   /** Steps that raised `hacking_alarm`. */
@@ -158,14 +161,14 @@ async function runWarmups(
       throw new CoopError(`Demo warm-up "${run.status.name}" ${describe(run.status)}`);
     }
   }
-  // The RM's held-out curve, so the pretraining length can be judged from any demo log.
-  for (const p of rm.metrics.filter((p) => Number.isFinite(p.rm_sample_pair_accuracy))) {
+  // The RM's validation curve (what picks the saved RM), so the recipe can be judged from any demo log.
+  for (const p of rm.metrics.filter((p) => Number.isFinite(p.rm_valid_pair_accuracy))) {
     console.log(
-      `  RM step ${p.step}: held-out pairwise ${pct(p.rm_sample_pair_accuracy!)}, classification ${
-        pct(p.rm_accuracy!)
-      }`,
+      `  RM step ${p.step} (restart ${p.rm_restart}): validation pairwise ${pct(p.rm_valid_pair_accuracy!)}, ` +
+        `classification ${pct(p.rm_valid_accuracy!)}`,
     );
   }
+  for (const note of rm.status.notes.filter((n) => n.startsWith("RM"))) console.log(`  ${note}`);
   const lastRm = rm.metrics.at(-1) ?? { step: 0, time: 0 };
   const warmup: WarmupResult = {
     sftAccuracy: sft.metrics.at(-1)?.eval_accuracy ?? Number.NaN,
@@ -198,8 +201,8 @@ export async function demoConfigs(quick: boolean, seed: number) {
   const sftRaw = await read("sft.yaml");
   const rmRaw = await read("rm_pretrain.yaml");
   const root = `runs/${quick ? "quick" : "demo"}/seed-${seed}`;
-  // The learners may only save inside an existing runs root: on a fresh clone there is no runs/ yet.
-  await Deno.mkdir(root, { recursive: true });
+  // No mkdir here: a missing runs root still bounds the paths under it (shared/roots.ts), and every writer makes
+  // its own parent dirs (checkpoints and models through `stagingDir`).
   const sub = (raw: Record<string, unknown>, key: string) => (raw[key] ?? {}) as Record<string, unknown>;
   Object.assign(sftRaw, { seed, checkpoint: { ...sub(sftRaw, "checkpoint"), dir: `${root}/sft` } });
   Object.assign(rmRaw, {
@@ -217,6 +220,7 @@ export async function demoConfigs(quick: boolean, seed: number) {
     checkpoint: { ...sub(rlRaw, "checkpoint"), dir: root },
     policy: { ...sub(rlRaw, "policy"), checkpoint: `${root}/sft/policy` },
     rewardModel: { ...sub(rlRaw, "rewardModel"), checkpoint: `${root}/rm/reward_model` },
+    eval: { ...sub(rlRaw, "eval"), rmAnswers: `${root}/rm/heldout_answers.json` },
   });
   return { rlRaw, sft: parseJobConfig(sftRaw), rm: parseJobConfig(rmRaw) };
 }
@@ -260,6 +264,8 @@ export function summarize(
     lastKAccuracy: lastK.length === 0 ? Number.NaN : lastK.reduce((a, b) => a + b, 0) / lastK.length,
     meanRmReward: tailMean("rm_reward_mean"),
     rmPairAccuracy: evals.at(-1)?.rm_pair_accuracy ?? Number.NaN,
+    rmHeldoutPairAccuracy: evals.at(-1)?.rm_heldout_pair_accuracy ?? Number.NaN,
+    rmHeldoutAccuracy: evals.at(-1)?.rm_heldout_accuracy ?? Number.NaN,
     rmRankAccuracy: tailMean("rm_sample_rank_accuracy"),
     alarms: metrics.filter((p) => p.hacking_alarm === 1).length,
     wallSeconds,
@@ -277,6 +283,7 @@ export function resultsTable(results: readonly ModeResult[]): string {
       `last ${LAST_K} evals`,
       "mean RM reward",
       "RM pairwise acc (held-out)",
+      "RM on held-out SFT answers",
       "RM rank acc (rollouts)",
       "hacking alarms",
       "wall time",
@@ -287,11 +294,12 @@ export function resultsTable(results: readonly ModeResult[]): string {
       pct(r.lastKAccuracy),
       r.meanRmReward.toFixed(3),
       pct(r.rmPairAccuracy),
+      `${pct(r.rmHeldoutPairAccuracy)} / ${pct(r.rmHeldoutAccuracy)}`,
       pct(r.rmRankAccuracy),
       String(r.alarms),
       `${r.wallSeconds.toFixed(0)} s`,
     ]),
-    { align: ["left", "right", "right", "right", "right", "right", "right", "right"] },
+    { align: ["left", "right", "right", "right", "right", "right", "right", "right", "right"] },
   );
 }
 
@@ -370,6 +378,8 @@ function resultsJson(results: readonly ModeResult[], info: ResultsInfo) {
       heldout_last_k: LAST_K,
       mean_rm_reward: r.meanRmReward,
       rm_pair_accuracy: r.rmPairAccuracy,
+      rm_heldout_pair_accuracy: r.rmHeldoutPairAccuracy,
+      rm_heldout_accuracy: r.rmHeldoutAccuracy,
       rm_rank_accuracy: r.rmRankAccuracy,
       hacking_alarms: r.alarms,
       wall_seconds: r.wallSeconds,

@@ -9,18 +9,16 @@
  * dropped, counted as `dropped-stale`, and regenerated. Every sample id goes through the ledger exactly once per
  * state: generated → scored → trained | dropped-stale.
  */
-import { mixSeed } from "../../shared/mod.ts";
 import type { ActorPool } from "../../actors/mod.ts";
 import type { RolloutActor } from "../../actors/roles/mod.ts";
 import {
   AttestationError,
   computeRewards,
-  formatRmInput,
   groupAdvantages,
-  HackingMonitor,
   isStale,
   type MathTask,
   type RunConfig,
+  type SampledTask,
   SampleLedger,
   SkipGuard,
   WeightAttestations,
@@ -28,6 +26,8 @@ import {
 import { type DriverState, openCheckpoint, saveCheckpoint } from "./checkpoint.ts";
 import { loadRunData, type RunData, tasksForStep, type VerificationPair, verificationPairs } from "./data.ts";
 import { recordExploit } from "./hacking.ts";
+import { readHeldoutAnswers, sampleAccuracy } from "./heldout_answers.ts";
+import { RewardModelSide } from "./rm_side.ts";
 import { isDue, type JobContext } from "./job.ts";
 import { PublishedWeights } from "./published.ts";
 import { type RunRoles, spawnRoles } from "./roles.ts";
@@ -37,12 +37,10 @@ import {
   keepSamples,
   produceBatch,
   type ProduceOptions,
-  promptGroups,
   type ScoredBatch,
 } from "./rollouts.ts";
 import {
   batchReadings,
-  type MonitorMetrics,
   type RmUpdateMetrics,
   type StepMetrics,
   stepMetrics,
@@ -116,14 +114,11 @@ class RlRun {
   #started = performance.now();
   #trainedSamples = 0;
   #tokens = 0;
-  readonly monitor: HackingMonitor;
+  #rmAnswers: Promise<SampledTask[]> | undefined;
   readonly skips: { policy: SkipGuard; rm: SkipGuard };
-  /** Verified pairs of the most recent steps (`rewardUpdate.replaySteps`), oldest first. */
-  readonly replay: { positive: string; negative: string }[][] = [];
+  /** The RM's update (cooper) and the reward-hacking monitor with its responses. */
+  readonly rm: RewardModelSide;
   /** The monitor's alarm at the last step (the `freeze` response skips RM updates while it is on). */
-  #alarm = false;
-  #rollbacks = 0;
-  #frozenSteps = 0;
 
   constructor(ctx: JobContext, config: RunConfig, data: RunData, roles: RunRoles) {
     this.ctx = ctx;
@@ -144,11 +139,11 @@ class RlRun {
       chunks: config.rollout.count,
     };
     this.weights = new PublishedWeights(ctx.cluster, this.attestations, this.window);
-    this.monitor = new HackingMonitor(config.monitor);
     this.skips = {
       policy: new SkipGuard("policy", config.maxConsecutiveSkips),
       rm: new SkipGuard("reward model", config.maxConsecutiveSkips),
     };
+    this.rm = new RewardModelSide(this);
   }
 
   async run(): Promise<void> {
@@ -159,7 +154,7 @@ class RlRun {
     if (this.ctx.resume !== undefined) first = await this.restore(this.ctx.resume);
     await this.publishPolicy();
     await this.publishRm();
-    await this.roles.rewardLearner.snapshot(this.rmVersion, this.snapshotsKept);
+    await this.roles.rewardLearner.snapshot(this.rmVersion, this.rm.snapshotsKept);
     // The starting point, so curves begin where every mode begins.
     if (first === 0 && config.eval.interval > 0) this.ctx.metric({ step: 0, ...(await this.evaluate(verifyPairs)) });
     for (let step = first; step < config.steps; step++) {
@@ -194,7 +189,22 @@ class RlRun {
       const versions = { policyVersion: this.policyVersion, rmVersion: this.rmVersion };
       this.ctx.status.examples = result.examples.map((e) => ({ ...versions, ...e }));
     }
-    return { eval_accuracy: result.accuracy, eval_rm_reward: result.rmReward, rm_pair_accuracy: result.rmPairAccuracy };
+    const out = {
+      eval_accuracy: result.accuracy,
+      eval_rm_reward: result.rmReward,
+      rm_pair_accuracy: result.rmPairAccuracy,
+    };
+    return { ...out, ...await this.rmOnHeldoutAnswers() };
+  }
+
+  /** The current RM on the held-out SFT answers of `eval.rmAnswers` (none without the file). */
+  async rmOnHeldoutAnswers(): Promise<Record<string, number>> {
+    const path = this.config.eval.rmAnswers;
+    if (path === undefined) return {};
+    this.#rmAnswers ??= readHeldoutAnswers(path);
+    const rm = { blobPrefix: this.names.rm, version: this.rmVersion };
+    const scored = await sampleAccuracy(this.roles.reward, await this.#rmAnswers, rm);
+    return { rm_heldout_pair_accuracy: scored.rm_sample_pair_accuracy, rm_heldout_accuracy: scored.rm_accuracy };
   }
 
   /** One step of the algorithm; returns its metrics. */
@@ -209,7 +219,7 @@ class RlRun {
     //    `policy-first`); `rm-first-rescore` then scores the batch again with the updated RM.
     let rm: RmUpdateMetrics | undefined;
     if (cooper && order !== "policy-first") {
-      rm = await this.updateRewardModel(step, batch);
+      rm = await this.rm.update(step, batch);
       if (order === "rm-first-rescore" && batch.rmVersion !== this.rmVersion) batch = await this.rescore(batch);
     }
     const t2 = performance.now();
@@ -222,13 +232,13 @@ class RlRun {
     // 3. GRPO: group-normalised advantages, PPO dual-clip + k3 KL to the reference, one update per epoch.
     const report = await this.updatePolicy(step, batch, rewards);
     const t3 = performance.now();
-    if (cooper && order === "policy-first") rm = await this.updateRewardModel(step, batch);
+    if (cooper && order === "policy-first") rm = await this.rm.update(step, batch);
     // 4. Publish the new policy version for the rollout actors (not when every epoch was skipped: nothing changed).
     const publishBytes = await this.settle(batch, report.trained);
     const seen = batchReadings(batch);
     const throughput = this.throughput(seen.tokens);
     // 5. Watch for reward hacking: does the RM that scored these samples agree with the verifier on them?
-    const monitor = await this.watch(step, batch.rmVersion, seen);
+    const monitor = await this.rm.watch(step, batch.rmVersion, seen);
     this.syncStatus();
     return stepMetrics({
       versions: { policy: this.policyVersion, rm: this.rmVersion, staleness: this.ctx.status.staleness.last },
@@ -292,53 +302,6 @@ class RlRun {
     return { ...report!, trained, skipped };
   }
 
-  /**
-   * The reward-hacking monitor's reading for this step, and (cooper, behind `monitor.response`) its response:
-   * `freeze` keeps the RM as it is while the alarm is on; `rollback`, on an alarm, restores the last RM version that
-   * agreed with the verifier on its own batch (published as a new version, so every cache reloads it).
-   */
-  async watch(step: number, scoredBy: number, seen: StepReadings["batch"]): Promise<MonitorMetrics> {
-    const agreement = seen.agreement.accuracy;
-    const reading = this.monitor.observe({
-      step: step + 1,
-      rmVersion: scoredBy,
-      rmReward: seen.rmReward,
-      verifierAccuracy: seen.trainAccuracy,
-      agreement,
-    });
-    this.#alarm = reading.hacking_alarm === 1;
-    const back = this.monitor.lastAgreeingRmVersion;
-    const respond = this.config.mode === "cooper" && this.#alarm;
-    if (respond && this.config.monitor.response === "rollback" && back !== undefined && back < this.rmVersion) {
-      if (await this.roles.rewardLearner.rollback(back)) {
-        this.#rollbacks++;
-        this.rmVersion++;
-        await this.roles.rewardLearner.snapshot(this.rmVersion, this.snapshotsKept);
-        await this.publishRm();
-      }
-    }
-    this.ctx.status.monitor = {
-      alarm: this.#alarm,
-      alarms: this.monitor.alarms,
-      agreement,
-      rmRewardTrend: reading.rm_reward_trend,
-      verifierAccuracyTrend: reading.verifier_accuracy_trend,
-      rmOverpayDrift: reading.rm_overpay_drift,
-      verifierAccuracyDrift: reading.verifier_accuracy_drift,
-      lastAgreeingRmVersion: back,
-      rollbacks: this.#rollbacks,
-      frozenSteps: this.#frozenSteps,
-    };
-    return { ...reading, rm_rollbacks: this.#rollbacks, rm_frozen_steps: this.#frozenSteps };
-  }
-
-  /** RM versions a roll-back can reach: the monitor's window plus the versions in flight. */
-  get snapshotsKept(): number {
-    // Only a roll-back reads them, and each is a full copy of the RM and its moments (6 GiB at 0.5B).
-    if (this.config.monitor.response !== "rollback") return 0;
-    return this.config.monitor.window + this.window;
-  }
-
   /** The batch's RM scores again, with the current RM version (`rm-first-rescore`). */
   async rescore(batch: ScoredBatch): Promise<ScoredBatch> {
     const scored = await this.roles.reward.score({
@@ -379,66 +342,6 @@ class RlRun {
     });
     promise.catch(() => {}); // awaited by the step that needs it
     this.pending.set(step, promise);
-  }
-
-  async updateRewardModel(step: number, batch: ScoredBatch): Promise<RmUpdateMetrics> {
-    const update = this.config.rewardUpdate;
-    const pairs = await this.roles.negatives.pairs(promptGroups(batch), mixSeed(this.config.seed, step, 7), {
-      positivesPerGroup: update.positivesPerGroup,
-      negativesPerPositive: update.negativesPerPositive,
-      negatives: update.negatives,
-      repairs: update.repairs,
-    });
-    const out: RmUpdateMetrics = {
-      rm_pairs: pairs.pairs.length,
-      rm_groups_masked: pairs.counts.groups - pairs.counts.valid,
-      rm_negatives_rejected: pairs.counts.rejectedNegatives,
-      rm_rewriter_errors: pairs.counts.synthesizerErrors,
-      rm_pairs_repaired: pairs.counts.repaired,
-    };
-    const fresh = pairs.pairs.map((p) => ({ positive: p.positiveInput, negative: p.negativeInput }));
-    const inputs = [...this.replay.flat(), ...fresh];
-    if (update.replaySteps > 0) {
-      this.replay.push(fresh);
-      if (this.replay.length > update.replaySteps) this.replay.shift();
-    }
-    if (this.#alarm && this.config.monitor.response === "freeze") {
-      this.#frozenSteps++;
-      return { ...out, rm_frozen: 1 };
-    }
-    // The pointwise anchor: the verifier's labels of this step's rollouts (only with anchorWeight > 0).
-    const anchor = update.anchorWeight === 0 ? undefined : {
-      weight: update.anchorWeight,
-      items: batch.samples.map((s, i) => ({
-        input: formatRmInput(s.question, s.answer, s.text),
-        label: batch.verdicts[i] === "correct" ? 1 : 0,
-      })),
-    };
-    if (inputs.length === 0 && anchor === undefined) return out;
-    let trained = false;
-    let skipped = 0;
-    let report;
-    for (let epoch = 0; epoch < update.epochs; epoch++) {
-      report = await (anchor === undefined
-        ? this.roles.rewardLearner.updatePairs(inputs)
-        : this.roles.rewardLearner.updatePairs(inputs, undefined, anchor));
-      trained ||= !report.skipped;
-      if (report.skipped) {
-        skipped++;
-      }
-    }
-    Object.assign(out, {
-      rm_loss: report!.loss,
-      rm_train_pair_accuracy: report!.metrics.accuracy ?? Number.NaN,
-      rm_update_skipped: skipped,
-    });
-    this.skips.rm.record(!trained, step + 1, report!);
-    // A fully skipped update left the RM as it was: same version.
-    if (!trained) return out;
-    this.rmVersion++;
-    await this.roles.rewardLearner.snapshot(this.rmVersion, this.snapshotsKept);
-    await this.publishRm();
-    return { ...out, rm_pairs_trained: inputs.length };
   }
 
   /** Publishes the current policy version; returns its size in bytes. */
@@ -522,8 +425,8 @@ class RlRun {
       pending,
       trainedSamples: this.#trainedSamples,
       tokens: this.#tokens,
-      monitor: this.monitor.toState(),
-      replay: this.replay,
+      monitor: this.rm.monitor.toState(),
+      replay: this.rm.replay,
     };
     const dir = `${this.config.checkpoint.dir}/${this.ctx.id}/step-${nextStep}`;
     await saveCheckpoint(dir, this.roles, state);
@@ -544,8 +447,8 @@ class RlRun {
     this.rmVersion = state.rmVersion;
     this.#trainedSamples = state.trainedSamples;
     this.#tokens = state.tokens;
-    if (state.monitor !== undefined) this.monitor.restore(state.monitor);
-    this.replay.splice(0, this.replay.length, ...(state.replay ?? []));
+    if (state.monitor !== undefined) this.rm.monitor.restore(state.monitor);
+    this.rm.replay.splice(0, this.rm.replay.length, ...(state.replay ?? []));
     for (const batch of state.pending) this.pending.set(batch.step, Promise.resolve(batch));
     this.syncStatus();
     return state.nextStep;

@@ -7,6 +7,7 @@ export { checkPath, PathError, type PathRoots, rootsFromEnv } from "../../shared
 const FIELDS: readonly { path: readonly string[]; kind: RootKind; shape: PathShape; skip?: string }[] = [
   { path: ["data", "path"], kind: "data", shape: "file" },
   { path: ["eval", "path"], kind: "data", shape: "file" },
+  { path: ["eval", "rmAnswers"], kind: "runs", shape: "file" },
   { path: ["policy", "checkpoint"], kind: "models", shape: "entry" },
   { path: ["policy", "tokenizer"], kind: "models", shape: "entry", skip: "char" },
   { path: ["rewardModel", "checkpoint"], kind: "models", shape: "entry" },

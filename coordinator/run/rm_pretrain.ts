@@ -18,17 +18,16 @@ import {
   formatRmInput,
   type LabelledCompletion,
   type MathTask,
-  rmAgreement,
   type RmPretrainConfig,
   RuleNegativeSynthesizer,
   type SampledTask,
-  type Verdict,
 } from "../../rl/mod.ts";
 import { ConfigError, mixSeed, Rng } from "../../shared/mod.ts";
 import { loadRunData, verificationPairs } from "./data.ts";
 import { isDue, type JobContext } from "./job.ts";
 import { LEARNER_FAULT_TOLERANCE, LEARNER_GRANTS, modelSpec } from "./roles.ts";
 import { verificationAccuracy } from "./rollouts.ts";
+import { sampleAccuracy, writeHeldoutAnswers } from "./heldout_answers.ts";
 import { killAll, optimOf, roleOptions, samplePolicy, saveModel } from "./warmup.ts";
 
 /** One RM in training: its learner, its weights' blob prefix and published version, its batch order. */
@@ -58,6 +57,8 @@ export async function runRmPretrain(ctx: JobContext, config: RmPretrainConfig): 
     const sampled = await samplePolicy(ctx, config, { train: labelled, held: data.eval, valid: validTasks }, handles);
     const held = sampled.eval;
     const valid = sampled.valid;
+    // The RL runs score their RM on the same answers at every evaluation (`eval.rmAnswers`).
+    if (held.length > 0) await writeHeldoutAnswers(`${config.checkpoint.dir}/heldout_answers.json`, held);
     const items = await buildLabelledSet(sampled.train, {
       synthesizer: new RuleNegativeSynthesizer(),
       seed: mixSeed(config.seed, 3),
@@ -253,34 +254,5 @@ function batchSource(
   return (step) => {
     if (order.length < config.batchSize) order = [...order, ...new Rng(mixSeed(seed, step)).shuffle(items)];
     return order.splice(0, config.batchSize);
-  };
-}
-
-/** Held-out answers per scoring call of the RM's held-out check. */
-const SCORE_CHUNK = 128;
-
-/** The RM against the verifier on held-out policy answers: within-prompt pairwise and σ > ½ accuracy. */
-async function sampleAccuracy(
-  scorer: ActorHandle<RewardActor>,
-  held: readonly SampledTask[],
-  rm: { blobPrefix: string; version: number },
-): Promise<Record<string, number>> {
-  const items = held.flatMap(({ task, samples }) =>
-    samples.map((response) => ({ question: task.question, reference: task.answer, response }))
-  );
-  const groups = held.flatMap(({ samples }, g) => samples.map(() => String(g)));
-  // In chunks: the scorer runs a call's items as one batch, and 768 answers at once took its process to 2 GB.
-  const scores: number[] = [];
-  const verdicts: Verdict[] = [];
-  for (let at = 0; at < items.length; at += SCORE_CHUNK) {
-    const scored = await scorer.score({ items: items.slice(at, at + SCORE_CHUNK), rm });
-    scores.push(...scored.scores);
-    verdicts.push(...scored.verdicts);
-  }
-  const agreement = rmAgreement(scores, verdicts, groups);
-  return {
-    rm_sample_pair_accuracy: agreement.rankAccuracy,
-    rm_accuracy: agreement.accuracy,
-    rm_sample_pairs: agreement.rankPairs,
   };
 }
