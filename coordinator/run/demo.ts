@@ -213,7 +213,13 @@ export async function demoConfigs(quick: boolean, seed: number) {
   if (quick) {
     // The quick demo shrinks the warm-ups too.
     Object.assign(sftRaw, { steps: 1000, eval: { interval: 0, size: 32 } });
-    Object.assign(rmRaw, { steps: 300, labelledTasks: 400, eval: { size: 32, interval: 0 } });
+    // One RM draw, no restarts: --quick checks the pipeline, the full demo measures the recipe.
+    Object.assign(rmRaw, {
+      steps: 300,
+      labelledTasks: 400,
+      eval: { size: 32, interval: 0 },
+      validation: { ...sub(rmRaw, "validation"), restarts: 1 },
+    });
   }
   Object.assign(rlRaw, {
     seed,
