@@ -21,6 +21,7 @@ import { startLocalCluster } from "../local/mod.ts";
 import { shownMetrics } from "./cli.ts";
 import { formatExample, type MetricPoint, type RunStatus } from "./job.ts";
 import { RunManager } from "./manager.ts";
+import { plannedRmSteps } from "./rm_pretrain.ts";
 
 const CONFIGS = fileURLToPath(new URL("../../rl/configs/", import.meta.url));
 const MODES: readonly RewardMode[] = ["rule", "static-rm", "cooper"];
@@ -237,7 +238,8 @@ export async function track(
   config: JobConfig,
 ): Promise<{ status: RunStatus; metrics: MetricPoint[] }> {
   const label = config.kind === "rl" ? `${config.mode} (GRPO)` : config.kind;
-  const progress = createProgress({ total: config.steps, label: label.padEnd(16), unit: "steps" });
+  const total = config.kind === "rm-pretrain" ? plannedRmSteps(config) : config.steps;
+  const progress = createProgress({ total, label: label.padEnd(16), unit: "steps" });
   const status = manager.start(config);
   let shown = 0;
   manager.subscribe(status.id, (event) => {

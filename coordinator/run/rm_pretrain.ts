@@ -52,6 +52,7 @@ export async function runRmPretrain(ctx: JobContext, config: RmPretrainConfig): 
   const pairs = await verificationPairs(data.eval, config.seed);
   const labelled = data.train.slice(0, config.labelledTasks);
   const validTasks = validationTasks(data.train, config);
+  ctx.status.steps = plannedRmSteps(config);
   const handles: ActorHandle<unknown>[] = [];
   try {
     const sampled = await samplePolicy(ctx, config, { train: labelled, held: data.eval, valid: validTasks }, handles);
@@ -80,6 +81,14 @@ export async function runRmPretrain(ctx: JobContext, config: RmPretrainConfig): 
   } finally {
     await killAll(ctx, handles);
   }
+}
+
+/** RM steps the job trains in all: the restarts' steps, then the winner's remaining ones. */
+export function plannedRmSteps(config: Pick<RmPretrainConfig, "steps" | "validation">): number {
+  const { tasks, restarts, restartSteps } = config.validation;
+  return tasks === 0 || restarts === 1
+    ? config.steps
+    : config.steps + (restarts - 1) * Math.min(restartSteps, config.steps);
 }
 
 /** The validation tasks: the next `validation.tasks` training tasks after the labelled ones, minus repeats. */
