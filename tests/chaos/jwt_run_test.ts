@@ -4,34 +4,20 @@
  * them with read-only blob rights, and every sample is accounted for — least privilege costs the run nothing.
  */
 import { ok, strictEqual } from "node:assert/strict";
-import { accountUserCreds, generateJwtSetup } from "../../coordinator/creds_jwt.ts";
-import { type LocalCluster, startLocalCluster } from "../../coordinator/local/mod.ts";
 import { RunManager } from "../../coordinator/run/manager.ts";
 import { parseRunConfig } from "../../rl/mod.ts";
-import { startNats } from "../harness.ts";
 import { CLUSTER_TEST, rootsIn } from "../runtime/cluster_fixture.ts";
+import { withJwtCluster } from "../runtime/fixtures/jwt_cluster.ts";
 
 Deno.test(
   { name: "jwt run - a cooper run with per-actor credentials finishes with exact accounting", ...CLUSTER_TEST },
   async () => {
-    const dir = await Deno.makeTempDir({ prefix: "coop-jwt-run-" });
-    const setup = await generateJwtSetup();
-    await Deno.writeFile(`${dir}/owner.creds`, await accountUserCreds(setup, "owner"), { mode: 0o600 });
-    await Deno.writeTextFile(`${dir}/signing.nk`, setup.account.signingSeed, { mode: 0o600 });
-    const server = await startNats({ maxPayload: 8 * 1024 * 1024, extraConfig: setup.serverConfig });
-    const before = Deno.env.get("COOP_NATS_CREDS");
-    Deno.env.set("COOP_NATS_CREDS", `${dir}/owner.creds`);
-    let local: LocalCluster | undefined;
-    try {
-      local = await startLocalCluster({
-        natsUrl: server.url,
-        env: {
-          ...rootsIn(dir),
-          COOP_NATS_CREDS: `${dir}/owner.creds`,
-          COOP_NATS_ACCOUNT_SIGNING_SEED_FILE: `${dir}/signing.nk`,
-        },
-        agents: [{ nodeId: "j1", cpus: 8 }],
-      });
+    await withJwtCluster({
+      prefix: "coop-jwt-run-",
+      maxPayload: 8 * 1024 * 1024,
+      env: rootsIn,
+      agents: [{ nodeId: "j1", cpus: 8 }],
+    }, async (local, dir) => {
       const manager = new RunManager(local.client);
       const tiny = { dModel: 32, nLayers: 1, nHeads: 2, dFF: 64 };
       const config = parseRunConfig({
@@ -59,12 +45,6 @@ Deno.test(
       const records = await local.client.actors();
       ok(records.some((r) => r.options.blobWrite === true), "learners were spawned with blobWrite");
       ok(records.some((r) => r.name?.includes("rollout") && r.options.blobWrite === undefined), "rollouts without");
-    } finally {
-      if (before === undefined) Deno.env.delete("COOP_NATS_CREDS");
-      else Deno.env.set("COOP_NATS_CREDS", before);
-      await local?.stop();
-      await server.stop();
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
-    }
+    });
   },
 );

@@ -8,9 +8,9 @@ import { accountUserCreds, generateJwtSetup } from "../../coordinator/creds_jwt.
 import { NoRespondersError } from "../../shared/errors.ts";
 import { connectNats, type NatsTransport } from "../../shared/nats_transport.ts";
 import { subjects } from "../../shared/subjects.ts";
-import { type LocalCluster, startLocalCluster } from "../../coordinator/local/mod.ts";
-import { startNats } from "../harness.ts";
 import { Prober } from "./fixtures/sandbox_actors.ts";
+import { startNats } from "../harness.ts";
+import { withJwtCluster } from "./fixtures/jwt_cluster.ts";
 
 const SANDBOX_REGISTRY = new URL("./fixtures/sandbox_actors.ts", import.meta.url).pathname;
 
@@ -105,26 +105,11 @@ Deno.test({
   name: "actor creds - an agent with the account signing key gives each actor host its own minted credential",
   ...TEST,
   async fn() {
-    const setup = await generateJwtSetup();
-    const dir = await Deno.makeTempDir({ prefix: "coop-jwt-cluster-" });
-    await Deno.writeFile(`${dir}/owner.creds`, await accountUserCreds(setup, "owner"), { mode: 0o600 });
-    await Deno.writeTextFile(`${dir}/signing.nk`, setup.account.signingSeed, { mode: 0o600 });
-    const server = await startNats({ extraConfig: setup.serverConfig });
-    // The cluster's own processes (and this client) connect as an unrestricted account user.
-    const before = Deno.env.get("COOP_NATS_CREDS");
-    Deno.env.set("COOP_NATS_CREDS", `${dir}/owner.creds`);
-    let local: LocalCluster | undefined;
-    try {
-      local = await startLocalCluster({
-        natsUrl: server.url,
-        env: {
-          COOP_NATS_CREDS: `${dir}/owner.creds`,
-          COOP_NATS_ACCOUNT: setup.account.publicKey,
-          COOP_NATS_ACCOUNT_SIGNING_SEED_FILE: `${dir}/signing.nk`,
-        },
-        agents: [{ nodeId: "j1", cpus: 2 }],
-        registry: [SANDBOX_REGISTRY],
-      });
+    await withJwtCluster({
+      prefix: "coop-jwt-cluster-",
+      agents: [{ nodeId: "j1", cpus: 2 }],
+      registry: [SANDBOX_REGISTRY],
+    }, async (local, dir) => {
       const prober = await local.client.spawn(Prober, { name: "jwt-prober" });
       const own = subjects("default");
       ok(await prober.canSubscribe(own.call(prober.actorId, 7)), "its own call subject (any incarnation)");
@@ -135,12 +120,6 @@ Deno.test({
       strictEqual(await prober.read(`${dir}/owner.creds`), "NotCapable");
       strictEqual(await prober.read(`${dir}/signing.nk`), "NotCapable");
       strictEqual(await prober.pid(), await prober.pid(), "the host still serves");
-    } finally {
-      if (before === undefined) Deno.env.delete("COOP_NATS_CREDS");
-      else Deno.env.set("COOP_NATS_CREDS", before);
-      await local?.stop();
-      await server.stop();
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
-    }
+    });
   },
 });

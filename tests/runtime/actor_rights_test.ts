@@ -6,11 +6,9 @@
  */
 import { deepStrictEqual, notStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { actorInboxPrefix, actorRights } from "../../actors/actor_creds.ts";
-import { accountUserCreds, generateJwtSetup } from "../../coordinator/creds_jwt.ts";
-import { type LocalCluster, startLocalCluster } from "../../coordinator/local/mod.ts";
 import { subjects } from "../../shared/subjects.ts";
-import { startNats } from "../harness.ts";
 import { Prober } from "./fixtures/sandbox_actors.ts";
+import { withJwtCluster } from "./fixtures/jwt_cluster.ts";
 
 const SANDBOX_REGISTRY = new URL("./fixtures/sandbox_actors.ts", import.meta.url).pathname;
 const names = subjects("default");
@@ -39,72 +37,51 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    const setup = await generateJwtSetup();
-    const dir = await Deno.makeTempDir({ prefix: "coop-rights-" });
-    await Deno.writeFile(`${dir}/owner.creds`, await accountUserCreds(setup, "owner"), { mode: 0o600 });
-    await Deno.writeTextFile(`${dir}/signing.nk`, setup.account.signingSeed, { mode: 0o600 });
-    const server = await startNats({ extraConfig: setup.serverConfig });
-    const before = Deno.env.get("COOP_NATS_CREDS");
-    Deno.env.set("COOP_NATS_CREDS", `${dir}/owner.creds`);
-    let local: LocalCluster | undefined;
-    try {
-      local = await startLocalCluster({
-        natsUrl: server.url,
-        env: {
-          COOP_NATS_CREDS: `${dir}/owner.creds`,
-          COOP_NATS_ACCOUNT: setup.account.publicKey,
-          COOP_NATS_ACCOUNT_SIGNING_SEED_FILE: `${dir}/signing.nk`,
-        },
-        agents: [{ nodeId: "r1", cpus: 8 }],
-        registry: [SANDBOX_REGISTRY],
-      });
-      const { client } = local;
-      const blobs = await client.blobs();
-      await blobs.put("seed", new Uint8Array(3000).fill(7));
-      const cpu = { resources: { cpu: 0.5 } };
-      const [target, plain, writer] = await Promise.all([
-        client.spawn(Prober, { name: "target", ...cpu }),
-        client.spawn(Prober, { name: "plain", ...cpu }),
-        client.spawn(Prober, { name: "writer", blobWrite: true, ...cpu }),
-      ]);
-      const caller = await client.spawn(Prober, { name: "caller", calls: [target.actorId], ...cpu });
+    await withJwtCluster(
+      { prefix: "coop-rights-", agents: [{ nodeId: "r1", cpus: 8 }], registry: [SANDBOX_REGISTRY] },
+      async (local) => {
+        const { client } = local;
+        const blobs = await client.blobs();
+        await blobs.put("seed", new Uint8Array(3000).fill(7));
+        const cpu = { resources: { cpu: 0.5 } };
+        const [target, plain, writer] = await Promise.all([
+          client.spawn(Prober, { name: "target", ...cpu }),
+          client.spawn(Prober, { name: "plain", ...cpu }),
+          client.spawn(Prober, { name: "writer", blobWrite: true, ...cpu }),
+        ]);
+        const caller = await client.spawn(Prober, { name: "caller", calls: [target.actorId], ...cpu });
 
-      // Control: no spawn, no kill (the target lives on).
-      notStrictEqual(await plain.spawn(), "ok", "spawn refused");
-      notStrictEqual(await plain.kill(target.actorId), "ok", "kill refused");
-      strictEqual(await client.actors().then((all) => all.length), 4, "nothing was spawned");
-      strictEqual(typeof await target.pid(), "number", "the target still serves");
+        // Control: no spawn, no kill (the target lives on).
+        notStrictEqual(await plain.spawn(), "ok", "spawn refused");
+        notStrictEqual(await plain.kill(target.actorId), "ok", "kill refused");
+        strictEqual(await client.actors().then((all) => all.length), 4, "nothing was spawned");
+        strictEqual(typeof await target.pid(), "number", "the target still serves");
 
-      // Calls: only to the actors it was given; lookups work for everyone.
-      strictEqual(await caller.call(target.actorId), "ok", "a granted call");
-      strictEqual(await caller.call("target"), "ok", "looked up by name");
-      notStrictEqual(await caller.call("plain"), "ok", "an actor it was not given");
-      notStrictEqual(await plain.call("target"), "ok", "no grants, no calls");
+        // Calls: only to the actors it was given; lookups work for everyone.
+        strictEqual(await caller.call(target.actorId), "ok", "a granted call");
+        strictEqual(await caller.call("target"), "ok", "looked up by name");
+        notStrictEqual(await caller.call("plain"), "ok", "an actor it was not given");
+        notStrictEqual(await plain.call("target"), "ok", "no grants, no calls");
 
-      // Inboxes: its own prefix only.
-      ok(await plain.canSubscribe(`${actorInboxPrefix(names, plain.actorId)}.probe`), "its own inbox");
-      strictEqual(await plain.canSubscribe(`${actorInboxPrefix(names, caller.actorId)}.>`), false, "another's");
-      strictEqual(await plain.canSubscribe("_INBOX.>"), false, "the clients' inboxes");
+        // Inboxes: its own prefix only.
+        ok(await plain.canSubscribe(`${actorInboxPrefix(names, plain.actorId)}.probe`), "its own inbox");
+        strictEqual(await plain.canSubscribe(`${actorInboxPrefix(names, caller.actorId)}.>`), false, "another's");
+        strictEqual(await plain.canSubscribe("_INBOX.>"), false, "the clients' inboxes");
 
-      // Blobs: read, never write or delete, unless granted.
-      strictEqual(await plain.readBlob("seed"), "ok");
-      notStrictEqual(await plain.writeBlob("forged"), "ok", "write refused");
-      notStrictEqual(await plain.deleteBlob("seed"), "ok", "delete refused");
-      strictEqual(await blobs.info("forged"), null, "nothing written");
-      deepStrictEqual((await blobs.get("seed")).data, new Uint8Array(3000).fill(7), "the blob is intact");
-      strictEqual(await writer.writeBlob("learner-output"), "ok", "a blobWrite actor writes");
-      strictEqual((await blobs.info("learner-output"))?.size, 1000);
+        // Blobs: read, never write or delete, unless granted.
+        strictEqual(await plain.readBlob("seed"), "ok");
+        notStrictEqual(await plain.writeBlob("forged"), "ok", "write refused");
+        notStrictEqual(await plain.deleteBlob("seed"), "ok", "delete refused");
+        strictEqual(await blobs.info("forged"), null, "nothing written");
+        deepStrictEqual((await blobs.get("seed")).data, new Uint8Array(3000).fill(7), "the blob is intact");
+        strictEqual(await writer.writeBlob("learner-output"), "ok", "a blobWrite actor writes");
+        strictEqual((await blobs.info("learner-output"))?.size, 1000);
 
-      // Large calls and replies (several max_payloads) still flow through the private inboxes.
-      const big = new Uint8Array(3 * 1024 * 1024).map((_, i) => i % 251);
-      deepStrictEqual(await plain.echo(big), big);
-      strictEqual(typeof await plain.pid(), "number", "the refusals did not cost it its connection");
-    } finally {
-      if (before === undefined) Deno.env.delete("COOP_NATS_CREDS");
-      else Deno.env.set("COOP_NATS_CREDS", before);
-      await local?.stop();
-      await server.stop();
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
-    }
+        // Large calls and replies (several max_payloads) still flow through the private inboxes.
+        const big = new Uint8Array(3 * 1024 * 1024).map((_, i) => i % 251);
+        deepStrictEqual(await plain.echo(big), big);
+        strictEqual(typeof await plain.pid(), "number", "the refusals did not cost it its connection");
+      },
+    );
   },
 });
