@@ -3,28 +3,17 @@
  * connect with their own role's user JWT (the NKey roles' rights), the agent mints its actor hosts' credentials
  * with the account signing key (the account read from its own creds), and each role is refused what it may not do.
  */
-import { notStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
-import { fileURLToPath } from "node:url";
+import { notStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { Cluster } from "../../actors/core/cluster.ts";
 import { Counter } from "../../actors/demo_actors.ts";
 import { credsCommand } from "../../coordinator/creds.ts";
-import { ManagedProcess } from "../../coordinator/local/mod.ts";
 import { encode } from "../../shared/codec.ts";
 import { connectNats, type NatsTransport } from "../../shared/nats_transport.ts";
 import { readReply } from "../../shared/protocol.ts";
 import { subjects } from "../../shared/subjects.ts";
 import { startNats } from "../harness.ts";
 import { eventually } from "../runtime/cluster_fixture.ts";
-
-const CLI = fileURLToPath(new URL("../../coordinator/cli.ts", import.meta.url));
-const REGISTRY = fileURLToPath(new URL("../runtime/fixtures/test_actors.ts", import.meta.url));
-
-async function refused(what: string, attempt: () => Promise<unknown>): Promise<void> {
-  await rejects(attempt, (error: unknown) => {
-    ok(/Permissions Violation/i.test(String(error)), `${what}: ${error}`);
-    return true;
-  }, what);
-}
+import { CLI, refused, REGISTRY, RoleProcesses } from "./role_processes.ts";
 
 Deno.test({
   name: "jwt roles - per-role user JWTs run a cluster; agent and client are refused control, admin shuts down",
@@ -38,15 +27,8 @@ Deno.test({
     const creds = (role: string) => `${out}/${role}.creds`;
     const connect = (role: string) =>
       connectNats({ servers: server.url, credsFile: creds(role), connectTimeoutMs: 5000 });
-    const processes: ManagedProcess[] = [];
-    const start = (name: string, args: string[], env: Record<string, string>) => {
-      const process = new ManagedProcess(name, Deno.execPath(), ["run", "-A", "--no-prompt", CLI, ...args], {
-        env: { COOP_EXIT_WITH_PARENT: "1", ...env },
-        echo: Deno.env.get("COOP_VERBOSE") === "1",
-      });
-      processes.push(process);
-      return process;
-    };
+    const roles = new RoleProcesses();
+    const start = roles.start.bind(roles);
     const connections: NatsTransport[] = [];
     try {
       const coordinator = start("coordinator", ["up", "--nats", server.url, "--cluster", "alpha", "--api-port=-1"], {
@@ -64,7 +46,7 @@ Deno.test({
         const nodes = await cluster.nodes();
         return nodes.some((n) => n.state === "alive") ? true : undefined;
       }, 30_000).catch((error) => {
-        throw new Error(`${error.message}\n${processes.map((p) => `${p.name}: ${p.output.join("\n")}`).join("\n")}`);
+        throw new Error(`${error.message}\n${roles.all.map((p) => `${p.name}: ${p.output.join("\n")}`).join("\n")}`);
       });
       const counter = await cluster.spawn(Counter, { name: "c1", resources: { cpu: 1 } }, 0);
       strictEqual(await counter.incr(1), 1, "a client calls an actor whose host has a minted credential");
@@ -94,11 +76,11 @@ Deno.test({
         new Promise<null>((resolve) => setTimeout(() => resolve(null), 30_000)),
       ]);
       ok(status !== null, "the coordinator exited after the admin's shutdown");
-      const violations = processes.flatMap((p) => p.output.filter((l) => /Permissions Violation/i.test(l)));
+      const violations = roles.all.flatMap((p) => p.output.filter((l) => /Permissions Violation/i.test(l)));
       strictEqual(violations.join("\n"), "", "no role was refused anything it needs");
     } finally {
       for (const connection of connections) await connection.close().catch(() => {});
-      await Promise.all(processes.map((p) => p.stop()));
+      await roles.stopAll();
       await server.stop();
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     }

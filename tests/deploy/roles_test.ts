@@ -4,30 +4,18 @@
  * stream, ordering another node, speaking for another node and subscribing to every actor's calls are all refused
  * by the server, and the cluster carries on; clients of one cluster cannot reach another's subjects.
  */
-import { ok, rejects, strictEqual } from "node:assert/strict";
-import { fileURLToPath } from "node:url";
+import { ok, strictEqual } from "node:assert/strict";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { Cluster } from "../../actors/core/cluster.ts";
 import { Counter } from "../../actors/demo_actors.ts";
 import { writeCreds } from "../../coordinator/creds.ts";
-import { ManagedProcess } from "../../coordinator/local/mod.ts";
 import { encode } from "../../shared/codec.ts";
 import { connectNats, type NatsTransport } from "../../shared/nats_transport.ts";
 import { readReply } from "../../shared/protocol.ts";
 import { subjects } from "../../shared/subjects.ts";
 import { startNats } from "../harness.ts";
 import { eventually } from "../runtime/cluster_fixture.ts";
-
-const CLI = fileURLToPath(new URL("../../coordinator/cli.ts", import.meta.url));
-const REGISTRY = fileURLToPath(new URL("../runtime/fixtures/test_actors.ts", import.meta.url));
-
-/** The request fails: refused by the server (permissions violation) or, for a dropped publish, no answer. */
-async function refused(what: string, attempt: () => Promise<unknown>): Promise<void> {
-  await rejects(attempt, (error: unknown) => {
-    ok(/Permissions Violation/i.test(String(error)), `${what}: ${error}`);
-    return true;
-  }, what);
-}
+import { refused, REGISTRY, RoleProcesses } from "./role_processes.ts";
 
 Deno.test({
   name: "roles - agent credentials cannot shut down, delete streams, order or impersonate other nodes, or snoop calls",
@@ -40,15 +28,8 @@ Deno.test({
     const seed = (cluster: string, role: string) => `${dir}/creds/${cluster}/${role}.nk`;
     const connect = (cluster: string, role: string) =>
       connectNats({ servers: server.url, nkeySeedFile: seed(cluster, role), connectTimeoutMs: 5000 });
-    const processes: ManagedProcess[] = [];
-    const start = (name: string, args: string[], env: Record<string, string>) => {
-      const process = new ManagedProcess(name, Deno.execPath(), ["run", "-A", "--no-prompt", CLI, ...args], {
-        env: { COOP_EXIT_WITH_PARENT: "1", ...env },
-        echo: Deno.env.get("COOP_VERBOSE") === "1",
-      });
-      processes.push(process);
-      return process;
-    };
+    const roles = new RoleProcesses();
+    const start = roles.start.bind(roles);
     const connections: NatsTransport[] = [];
     try {
       const coordinator = start("coordinator", ["up", "--nats", server.url, "--cluster", "alpha", "--api-port=-1"], {
@@ -78,7 +59,7 @@ Deno.test({
         const nodes = await cluster.nodes();
         return nodes.filter((n) => n.state === "alive").length === 2 ? true : undefined;
       }, 30_000).catch((error) => {
-        throw new Error(`${error.message}\n${processes.map((p) => `${p.name}: ${p.output.join("\n")}`).join("\n")}`);
+        throw new Error(`${error.message}\n${roles.all.map((p) => `${p.name}: ${p.output.join("\n")}`).join("\n")}`);
       });
       const counter = await cluster.spawn(Counter, { name: "c1", resources: { cpu: 1 } }, 0);
       strictEqual(await counter.incr(1), 1, "client and host credentials carry actor calls");
@@ -150,13 +131,13 @@ Deno.test({
           new Promise<null>((resolve) => setTimeout(() => resolve(null), 30_000)),
         ]);
         ok(status !== null, "the coordinator exited after the admin's shutdown");
-        const violations = processes.flatMap((p) => p.output.filter((l) => /Permissions Violation/i.test(l)));
+        const violations = roles.all.flatMap((p) => p.output.filter((l) => /Permissions Violation/i.test(l)));
         strictEqual(violations.join("\n"), "", "no role was refused anything it needs");
       });
       await cluster.close();
     } finally {
       for (const connection of connections) await connection.close().catch(() => {});
-      await Promise.all(processes.map((p) => p.stop()));
+      await roles.stopAll();
       await server.stop();
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     }

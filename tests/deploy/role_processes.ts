@@ -1,0 +1,42 @@
+/**
+ * What the per-role credential tests share: the CLI processes each role runs as (coordinator, agents), and the check
+ * that the server refused a request for lack of rights.
+ */
+import { ok, rejects } from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+import { ManagedProcess } from "../../coordinator/local/mod.ts";
+
+export const CLI = fileURLToPath(new URL("../../coordinator/cli.ts", import.meta.url));
+export const REGISTRY = fileURLToPath(new URL("../runtime/fixtures/test_actors.ts", import.meta.url));
+
+/** The request fails because the server refused it (a permissions violation). */
+export async function refused(what: string, attempt: () => Promise<unknown>): Promise<void> {
+  await rejects(attempt, (error: unknown) => {
+    ok(/Permissions Violation/i.test(String(error)), `${what}: ${error}`);
+    return true;
+  }, what);
+}
+
+/** CLI processes started for one test, each with its own role's credentials in `env`, all stopped together. */
+export class RoleProcesses {
+  #processes: ManagedProcess[] = [];
+
+  /** Starts `coop <args>` as a child that exits with the test. */
+  start(name: string, args: string[], env: Record<string, string>): ManagedProcess {
+    const process = new ManagedProcess(name, Deno.execPath(), ["run", "-A", "--no-prompt", CLI, ...args], {
+      env: { COOP_EXIT_WITH_PARENT: "1", ...env },
+      echo: Deno.env.get("COOP_VERBOSE") === "1",
+    });
+    this.#processes.push(process);
+    return process;
+  }
+
+  /** Every process started, for their output in failure messages. */
+  get all(): readonly ManagedProcess[] {
+    return this.#processes;
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all(this.#processes.map((p) => p.stop()));
+  }
+}
