@@ -2,7 +2,7 @@
  * What the per-role credential tests share: the CLI processes each role runs as (coordinator, agents), and the check
  * that the server refused a request for lack of rights.
  */
-import { ok, rejects } from "node:assert/strict";
+import { ok, rejects, strictEqual } from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { ManagedProcess } from "../../coordinator/local/mod.ts";
 
@@ -34,6 +34,17 @@ export class RoleProcesses {
   /** Every process started, for their output in failure messages. */
   get all(): readonly ManagedProcess[] {
     return this.#processes;
+  }
+
+  /** After an admin's shutdown: the coordinator exits within 30 s, and no role was refused anything it needs. */
+  async assertCleanShutdown(coordinator: ManagedProcess): Promise<void> {
+    const status = await Promise.race([
+      coordinator.status,
+      new Promise<null>((resolve) => setTimeout(() => resolve(null), 30_000)),
+    ]);
+    ok(status !== null, "the coordinator exited after the admin's shutdown");
+    const violations = this.#processes.flatMap((p) => p.output.filter((l) => /Permissions Violation/i.test(l)));
+    strictEqual(violations.join("\n"), "", "no role was refused anything it needs");
   }
 
   async stopAll(): Promise<void> {
