@@ -6,26 +6,6 @@
 import type { Subjects } from "../../shared/mod.ts";
 import { manifestBucket, retireSubject } from "./plane.ts";
 
-/** JetStream API subjects for working with one stream's data (no delete or update of the stream itself). */
-export function streamUse(stream: string): string[] {
-  return [
-    `$JS.API.STREAM.INFO.${stream}`,
-    `$JS.API.STREAM.CREATE.${stream}`,
-    `$JS.API.STREAM.PURGE.${stream}`,
-    `$JS.API.STREAM.MSG.GET.${stream}`,
-    `$JS.API.STREAM.MSG.DELETE.${stream}`,
-    `$JS.API.DIRECT.GET.${stream}`,
-    `$JS.API.DIRECT.GET.${stream}.>`,
-    `$JS.API.CONSUMER.CREATE.${stream}`,
-    `$JS.API.CONSUMER.CREATE.${stream}.>`,
-    `$JS.API.CONSUMER.DELETE.${stream}.>`,
-    `$JS.API.CONSUMER.INFO.${stream}.>`,
-    `$JS.API.CONSUMER.MSG.NEXT.${stream}.>`,
-    `$JS.ACK.${stream}.>`,
-    `$JS.FC.${stream}.>`,
-  ];
-}
-
 /**
  * JetStream API subjects for reading one stream: info, direct and stored message gets, ephemeral consumers (the
  * ordered consumers object and KV reads use) and their flow control. No publish to the stream's subjects, no
@@ -41,6 +21,22 @@ export function streamRead(stream: string): string[] {
     `$JS.API.CONSUMER.CREATE.${stream}.>`,
     `$JS.API.CONSUMER.INFO.${stream}.>`,
     `$JS.FC.${stream}.>`,
+  ];
+}
+
+/**
+ * JetStream API subjects for working with one stream's data: reading it, plus creating it, purging it, deleting
+ * messages and pulling from durable consumers (no delete or update of the stream itself).
+ */
+export function streamUse(stream: string): string[] {
+  return [
+    ...streamRead(stream),
+    `$JS.API.STREAM.CREATE.${stream}`,
+    `$JS.API.STREAM.PURGE.${stream}`,
+    `$JS.API.STREAM.MSG.DELETE.${stream}`,
+    `$JS.API.CONSUMER.DELETE.${stream}.>`,
+    `$JS.API.CONSUMER.MSG.NEXT.${stream}.>`,
+    `$JS.ACK.${stream}.>`,
   ];
 }
 
