@@ -12,14 +12,17 @@ export type Command = (args: string[]) => Promise<number>;
 /** Commands by name. Add yours here with a lazy `import()`. */
 export const COMMANDS: Record<string, { summary: string; run: Command }> = {
   demo: {
-    summary: "the Cooper demo on a local cluster: demo [--quick]; demo --runtime for the actor-runtime smoke demo",
+    summary:
+      "the Cooper demo on a local cluster: demo [--quick] [--seed N] [--out DIR] [--rebuild-warmups]; demo --runtime " +
+      "for the actor-runtime smoke demo",
     run: async (args) =>
       args.includes("--runtime")
         ? (await import("./demo.ts")).runDemo(args.filter((a) => a !== "--runtime"))
         : (await import("./run/demo.ts")).runRlDemo(args),
   },
   warmup: {
-    summary: "rebuild the demo's warm-up checkpoints (SFT policy, pretrained RM): warmup [--seed N] [--quick]",
+    summary: "rebuild the demo's warm-up checkpoints (SFT policy, pretrained RM) and compare them with the shipped " +
+      "ones: warmup [--seed N] [--quick] [--check] [--ship]",
     run: async (args) => (await import("./run/demo.ts")).runWarmup(args),
   },
   up: { summary: "run a coordinator (--local-nats also starts nats-server)", run: up },

@@ -29,7 +29,8 @@ export interface Manifest {
 /** The manifest's file name; its presence marks a complete checkpoint. */
 export const MANIFEST = "manifest.json";
 
-async function digestFile(path: string): Promise<ManifestEntry> {
+/** A file's size and SHA-256, read in chunks. */
+export async function digestFile(path: string): Promise<ManifestEntry> {
   const hash = createHash("sha256");
   let bytes = 0;
   using file = await Deno.open(path, { read: true });

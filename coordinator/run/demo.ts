@@ -22,6 +22,16 @@ import { shownMetrics } from "./cli.ts";
 import { formatExample, type MetricPoint, type RunStatus } from "./job.ts";
 import { RunManager } from "./manager.ts";
 import { plannedRmSteps } from "./rm_pretrain.ts";
+import {
+  differingFiles,
+  findShipped,
+  installShipped,
+  recordBuild,
+  shippedDir,
+  shipWarmup,
+  type WarmupConfigs,
+  warmupFingerprint,
+} from "./shipped_warmups.ts";
 
 const CONFIGS = fileURLToPath(new URL("../../rl/configs/", import.meta.url));
 const MODES: readonly RewardMode[] = ["rule", "static-rm", "cooper"];
@@ -80,6 +90,7 @@ export async function runRlDemo(args: string[]): Promise<number> {
       out: { type: "string" },
       seed: { type: "string", default: "1" },
       verbose: { type: "boolean" },
+      "rebuild-warmups": { type: "boolean" },
     },
   });
   const quick = values.quick ?? false;
@@ -97,7 +108,7 @@ export async function runRlDemo(args: string[]): Promise<number> {
   });
   const manager = new RunManager(local.client);
   try {
-    const warmup = await runWarmups(manager, configs);
+    const warmup = await prepareWarmups(manager, configs, { seed, quick, rebuild: values["rebuild-warmups"] });
     const results: ModeResult[] = [];
     let heldoutTasks = 0;
     for (const mode of MODES) {
@@ -121,16 +132,25 @@ export async function runRlDemo(args: string[]): Promise<number> {
 }
 
 /**
- * `coop warmup [--seed N] [--quick]`: only the demo's warm-ups, writing `runs/demo/seed-N/{sft,rm}` (what the RL
- * runs start from). Every job is seeded, so on one machine a rebuild gives the same checkpoints bit for bit.
+ * `coop warmup [--seed N] [--quick] [--check] [--ship]`: only the demo's warm-ups, writing `runs/demo/seed-N/{sft,rm}`
+ * (what the RL runs start from), then compared file by file with the shipped ones (`rl/warmups/`). Every job is
+ * seeded, so on one machine a rebuild gives the same checkpoints bit for bit; another CPU may sum in another float
+ * order. `--check` fails when the rebuild differs from what is shipped; `--ship` makes the rebuild the shipped one.
  */
 export async function runWarmup(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
-    options: { quick: { type: "boolean" }, seed: { type: "string", default: "1" }, verbose: { type: "boolean" } },
+    options: {
+      quick: { type: "boolean" },
+      seed: { type: "string", default: "1" },
+      verbose: { type: "boolean" },
+      check: { type: "boolean" },
+      ship: { type: "boolean" },
+    },
   });
   const seed = parseSeed(values.seed);
-  const configs = await demoConfigs(values.quick ?? false, seed);
+  const quick = values.quick ?? false;
+  const configs = await demoConfigs(quick, seed);
   const local = await startLocalCluster({
     echo: values.verbose,
     agents: [{ nodeId: "node-a", cpus: 4 }],
@@ -138,22 +158,75 @@ export async function runWarmup(args: string[]): Promise<number> {
   });
   const manager = new RunManager(local.client);
   try {
-    await runWarmups(manager, configs);
-    const sft = configs.sft.kind === "sft" ? configs.sft.checkpoint.dir : "?";
-    const rm = configs.rm.kind === "rm-pretrain" ? configs.rm.checkpoint.dir : "?";
-    console.log(`Warm-up checkpoints: ${sft}/policy and ${rm}/reward_model`);
-    return 0;
+    const { log, ...result } = await runWarmups(manager, configs);
+    console.log(`Warm-up checkpoints: ${configs.root}/sft/policy and ${configs.root}/rm/reward_model`);
+    const dir = shippedDir({ seed, quick });
+    const fingerprint = warmupFingerprint(configs);
+    const built = await recordBuild(configs.root, {
+      seed,
+      fingerprint,
+      result,
+      log,
+      built: { date: new Date().toISOString(), machine: machine() },
+    });
+    if (values.ship) {
+      await shipWarmup({ built: configs.root, dir });
+      console.log(`Shipped: ${dir} now holds this rebuild (commit it)`);
+      return 0;
+    }
+    const shipped = await findShipped(dir, fingerprint);
+    if (!("record" in shipped)) {
+      console.log(`Nothing to compare with: ${shipped.reason}`);
+      return values.check ? 1 : 0;
+    }
+    const differing = differingFiles(built.files, shipped.record.files);
+    if (differing.length === 0) {
+      console.log(`Bit for bit identical to the shipped warm-up in ${dir} (built ${shipped.record.built.date})`);
+      return 0;
+    }
+    console.log(
+      `Differs from the shipped warm-up in ${dir} (built on ${shipped.record.built.machine}): ${differing.join(", ")}` +
+        `. The demo keeps using the shipped one; --ship replaces it with this rebuild.`,
+    );
+    return values.check ? 1 : 0;
   } finally {
     await manager.close();
     await local.stop();
   }
 }
 
-/** SFT, then RM pretraining on the SFT policy's answers (so one after the other); their held-out numbers. */
-async function runWarmups(
+/**
+ * The demo's warm-ups: the shipped ones (`rl/warmups/`) copied to where the RL configs read them when they were built
+ * from these configs and their files are intact (unless `rebuild`), else built now.
+ */
+async function prepareWarmups(
   manager: RunManager,
-  configs: { sft: JobConfig; rm: JobConfig },
-): Promise<WarmupResult> {
+  configs: WarmupConfigs & { root: string },
+  options: { seed: number; quick: boolean; rebuild?: boolean },
+): Promise<WarmupResult & { source: "shipped" | "built" }> {
+  if (!options.rebuild) {
+    const shipped = await findShipped(shippedDir(options), warmupFingerprint(configs));
+    if ("record" in shipped) {
+      await installShipped(shipped.dir, shipped.record, configs.root);
+      console.log(
+        `Warm-up: the shipped checkpoints of seed ${options.seed} (${shipped.dir}, built ` +
+          `${shipped.record.built.date.slice(0, 10)}; \`./coop warmup --seed ${options.seed}\` rebuilds and compares ` +
+          `them, \`--rebuild-warmups\` builds them for this demo)`,
+      );
+      for (const line of shipped.record.log) console.log(`  ${line}`);
+      return { ...shipped.record.result, source: "shipped" };
+    }
+    if (!options.quick) console.log(`Warm-up: not using shipped checkpoints: ${shipped.reason}`);
+  }
+  const { log: _log, ...result } = await runWarmups(manager, configs);
+  return { ...result, source: "built" };
+}
+
+/**
+ * SFT, then RM pretraining on the SFT policy's answers (so one after the other); their held-out numbers and the log
+ * lines printed about them.
+ */
+async function runWarmups(manager: RunManager, configs: WarmupConfigs): Promise<WarmupResult & { log: string[] }> {
   console.log("Warm-up: policy SFT, then VerifyRM-style RM pretraining on its answers ...");
   const sft = await track(manager, configs.sft);
   const rm = sft.status.state === "finished" ? await track(manager, configs.rm) : sft;
@@ -163,13 +236,11 @@ async function runWarmups(
     }
   }
   // The RM's validation curve (what picks the saved RM), so the recipe can be judged from any demo log.
-  for (const p of rm.metrics.filter((p) => Number.isFinite(p.rm_valid_pair_accuracy))) {
-    console.log(
-      `  RM step ${p.step} (restart ${p.rm_restart}): validation pairwise ${pct(p.rm_valid_pair_accuracy!)}, ` +
-        `classification ${pct(p.rm_valid_accuracy!)}`,
-    );
-  }
-  for (const note of rm.status.notes.filter((n) => n.startsWith("RM"))) console.log(`  ${note}`);
+  const log = rm.metrics.filter((p) => Number.isFinite(p.rm_valid_pair_accuracy)).map((p) =>
+    `RM step ${p.step} (restart ${p.rm_restart}): validation pairwise ${pct(p.rm_valid_pair_accuracy!)}, ` +
+    `classification ${pct(p.rm_valid_accuracy!)}`
+  );
+  log.push(...rm.status.notes.filter((n) => n.startsWith("RM")));
   const lastRm = rm.metrics.at(-1) ?? { step: 0, time: 0 };
   const warmup: WarmupResult = {
     sftAccuracy: sft.metrics.at(-1)?.eval_accuracy ?? Number.NaN,
@@ -177,11 +248,12 @@ async function runWarmups(
     rmAccuracy: lastRm.rm_accuracy ?? Number.NaN,
     rmReferencePairAccuracy: lastRm.rm_pair_accuracy ?? Number.NaN,
   };
-  console.log(
-    `  SFT: held-out accuracy ${pct(warmup.sftAccuracy)}; RM on held-out SFT answers: pairwise ` +
+  log.push(
+    `SFT: held-out accuracy ${pct(warmup.sftAccuracy)}; RM on held-out SFT answers: pairwise ` +
       `${pct(warmup.rmPairAccuracy)}, classification ${pct(warmup.rmAccuracy)}`,
   );
-  return warmup;
+  for (const line of log) console.log(`  ${line}`);
+  return { ...warmup, log };
 }
 
 function parseSeed(value: string | undefined): number {
@@ -229,7 +301,7 @@ export async function demoConfigs(quick: boolean, seed: number) {
     rewardModel: { ...sub(rlRaw, "rewardModel"), checkpoint: `${root}/rm/reward_model` },
     eval: { ...sub(rlRaw, "eval"), rmAnswers: `${root}/rm/heldout_answers.json` },
   });
-  return { rlRaw, sft: parseJobConfig(sftRaw), rm: parseJobConfig(rmRaw) };
+  return { rlRaw, root, sft: parseJobConfig(sftRaw), rm: parseJobConfig(rmRaw) };
 }
 
 /** Runs one job to its end with a progress bar; its final status and metrics. */
@@ -316,7 +388,7 @@ interface ResultsInfo {
   table: string;
   quick: boolean;
   seed: number;
-  warmup: WarmupResult;
+  warmup: WarmupResult & { source: "shipped" | "built" };
   seconds: number;
   /** Held-out tasks per evaluation (one task is 100 / n points). */
   heldoutTasks: number;
@@ -379,6 +451,7 @@ function resultsJson(results: readonly ModeResult[], info: ResultsInfo) {
       rm_pair_accuracy: info.warmup.rmPairAccuracy,
       rm_accuracy: info.warmup.rmAccuracy,
       rm_reference_pair_accuracy: info.warmup.rmReferencePairAccuracy,
+      source: info.warmup.source,
     },
     modes: Object.fromEntries(results.map((r) => [r.mode, {
       heldout_accuracy: r.finalAccuracy,
@@ -411,7 +484,8 @@ function resultsMarkdown(
     "",
     `Generated by \`./coop demo${info.quick ? " --quick" : ""} --seed ${info.seed}\` on ${json.date} in ` +
     `${info.seconds.toFixed(0)} s (${json.machine}).`,
-    `Warm-up: SFT held-out accuracy ${pct(info.warmup.sftAccuracy)}; pretrained RM on held-out SFT answers: ` +
+    `Warm-up (${info.warmup.source === "shipped" ? "the shipped checkpoints, rl/warmups/" : "built in this run"}): ` +
+    `SFT held-out accuracy ${pct(info.warmup.sftAccuracy)}; pretrained RM on held-out SFT answers: ` +
     `pairwise ${pct(info.warmup.rmPairAccuracy)}, classification ${pct(info.warmup.rmAccuracy)}; on ` +
     `(solution, rewrite) pairs ${pct(info.warmup.rmReferencePairAccuracy)}.`,
     "",
