@@ -31,6 +31,7 @@ import {
   shipWarmup,
   type WarmupConfigs,
   warmupFingerprint,
+  type WarmupResult,
 } from "./shipped_warmups.ts";
 
 const CONFIGS = fileURLToPath(new URL("../../rl/configs/", import.meta.url));
@@ -68,17 +69,6 @@ export interface ModeResult {
   wallSeconds: number;
   metrics: MetricPoint[];
   status: RunStatus;
-}
-
-/** The warm-ups' held-out numbers. */
-export interface WarmupResult {
-  sftAccuracy: number;
-  /** (correct, wrong) SFT-policy answers of one held-out prompt ordered right. */
-  rmPairAccuracy: number;
-  /** σ(RM) > ½ against the verdict on held-out SFT-policy answers. */
-  rmAccuracy: number;
-  /** (worked solution, verified wrong rewrite) held-out pairs. */
-  rmReferencePairAccuracy: number;
 }
 
 /** Runs the demo; returns the exit code. */

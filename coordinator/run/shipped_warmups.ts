@@ -16,7 +16,6 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { JobConfig } from "../../rl/mod.ts";
 import { commitCheckpoint, digestFile, stagingDir, writeFileAtomic } from "./checkpoint_files.ts";
-import type { WarmupResult } from "./demo.ts";
 
 /** Where the shipped warm-ups live: `<root>/<demo|quick>/seed-N/`. */
 export const SHIPPED_WARMUPS = fileURLToPath(new URL("../../rl/warmups/", import.meta.url));
@@ -28,6 +27,17 @@ const MODEL_FILES = ["config.json", "generation_config.json", "model.safetensors
 /** Shipped beside the models. */
 const OTHER_FILES = ["rm/heldout_answers.json"] as const;
 const RECORD = "warmup.json";
+
+/** The warm-ups' held-out numbers. */
+export interface WarmupResult {
+  sftAccuracy: number;
+  /** (correct, wrong) SFT-policy answers of one held-out prompt ordered right. */
+  rmPairAccuracy: number;
+  /** σ(RM) > ½ against the verdict on held-out SFT-policy answers. */
+  rmAccuracy: number;
+  /** (worked solution, verified wrong rewrite) held-out pairs. */
+  rmReferencePairAccuracy: number;
+}
 
 /** `warmup.json`: what a shipped warm-up was built from and what it holds. */
 export interface ShippedRecord {
