@@ -30,6 +30,8 @@ export interface AdamWPoolOptions {
   threads?: number;
   /** Below this many elements in one update everything runs on the calling thread (default 4M). */
   minParallel?: number;
+  /** How long the workers may take to load and answer their first ping before the pool falls back (default 30 s). */
+  startTimeoutMs?: number;
   /**
    * Tensors below this many elements are updated by the calling thread (default 65,536; at least 64: smaller
    * typed arrays can live on V8's moving heap, so their addresses are not stable).
@@ -42,7 +44,7 @@ export class AdamWPoolError extends CoopError {
   override name = "AdamWPoolError";
 }
 
-/** How long the workers may take to load and answer their first ping. */
+/** How long the workers may take to load and answer their first ping, by default. */
 const START_TIMEOUT_MS = 30_000;
 
 function ffiGranted(): boolean {
@@ -80,11 +82,13 @@ export class AdamWPool {
   #nextId = 0;
   #broken: Error | null = null;
   #lastThreads = 0;
+  #startTimeoutMs: number;
 
   constructor(options: AdamWPoolOptions = {}) {
     this.#threads = Math.max(1, Math.floor(options.threads ?? navigator.hardwareConcurrency ?? 1));
     this.#minParallel = options.minParallel ?? 4 * 2 ** 20;
     this.#minTensor = Math.max(64, options.minTensor ?? 65_536);
+    this.#startTimeoutMs = options.startTimeoutMs ?? START_TIMEOUT_MS;
   }
 
   /** Applies one AdamW step to every tensor (in place). */
@@ -140,7 +144,7 @@ export class AdamWPool {
         // A worker that never answers (a broken module) must not hang the trainer: fall back after a bound.
         let timer: ReturnType<typeof setTimeout> | undefined;
         const late = new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new AdamWPoolError("AdamW workers did not start")), START_TIMEOUT_MS);
+          timer = setTimeout(() => reject(new AdamWPoolError("AdamW workers did not start")), this.#startTimeoutMs);
         });
         try {
           await Promise.race([Promise.all(workers.map((w) => this.#send(w, { kind: "ping", id: 0 }))), late]);
