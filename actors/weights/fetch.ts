@@ -22,12 +22,11 @@ import {
   writeAll,
 } from "./segment.ts";
 import { DirWaiter } from "./dir_wait.ts";
-import { openSink, type ReceiveMode, receiveMode, type StreamSink } from "./sink.ts";
+import { openSink, type ReceiveMode, receiveMode } from "./sink.ts";
 import { type RangeReply, type RangeRequest, sendLine, WireReader } from "./wire.ts";
 
-// Small enough to stay in cache between the socket copy, the hash and the write; one huge page (2 MiB, and chunks
-// start on multiples of it), so a written piece fills whole tmpfs huge pages, which the kernel then need not zero.
-const HASH_PIECE_BYTES = 2 << 20;
+// Small enough to stay in cache between the socket copy and the hash, big enough that each is one worker hop.
+const HASH_PIECE_BYTES = 1 << 20;
 // How often a waiting consumer looks again without a change in the directory (a lock holder that died).
 const LOCK_RECHECK_MS = 250;
 
@@ -249,8 +248,8 @@ async function fetchChunks(part: string, todo: number[], options: DownloadOption
           index,
           expected: info.chunks[index]!,
           attempts: options.attempts ?? 3,
-          sink: out,
         });
+        await out.commit(start, bytes);
         options.onChunk?.(index);
       }
     } catch (error) {
@@ -277,7 +276,7 @@ async function fetchChunk(
   link: Link,
   request: RangeRequest,
   into: Uint8Array,
-  chunk: { index: number; expected: string; attempts: number; sink: StreamSink },
+  chunk: { index: number; expected: string; attempts: number },
 ): Promise<void> {
   let last = "";
   for (let attempt = 1; attempt <= chunk.attempts; attempt++) {
@@ -286,26 +285,19 @@ async function fetchChunk(
     try {
       let hashed = 0;
       const reply = await link.request(request, into, (received) => {
-        // Whole pieces only (the last excepted), so each lands on whole huge pages.
-        const upto = received === into.byteLength
-          ? received
-          : hashed + Math.floor((received - hashed) / HASH_PIECE_BYTES) * HASH_PIECE_BYTES;
-        if (upto === hashed) return;
-        const piece = into.subarray(hashed, upto);
-        hasher.update(piece);
-        chunk.sink.land(request.start + hashed, piece);
-        hashed = upto;
+        if (received - hashed < HASH_PIECE_BYTES && received < into.byteLength) return;
+        hasher.update(into.subarray(hashed, received));
+        hashed = received;
       });
       if (!reply.ok) throw new Refused(`Weight server refused chunk ${chunk.index}: ${reply.status} ${reply.error}`);
-      const [digest] = await Promise.all([hasher.hex(), chunk.sink.settle()]);
-      if (digest === chunk.expected) return;
+      if (await hasher.hex() === chunk.expected) return;
       last = `chunk ${chunk.index} does not match its digest`;
       if (attempt === chunk.attempts) {
         throw new WeightDigestError(`Cannot download ${request.file}: ${last} after ${chunk.attempts} tries`);
       }
     } catch (error) {
-      // No hash or write may still be reading `into` once we return: the caller may unmap or refill it.
-      await Promise.all([hasher.hex().catch(() => {}), chunk.sink.settle().catch(() => {})]);
+      // No hash may still be reading `into` once we return: the caller may unmap it.
+      await hasher.hex().catch(() => {});
       if (error instanceof Refused || error instanceof WeightDigestError) throw error;
       link.close(); // a broken or stalled connection: reconnect for the next try
       last = (error as Error).message;

@@ -22,14 +22,8 @@ export type ReceiveMode = "map" | "write";
 export interface StreamSink {
   /** The bytes chunk `[start, end)` is received into. */
   into(start: number, end: number): Uint8Array;
-  /**
-   * Stores a received piece at file offset `at` before its chunk is checked (`write` queues a write; `map` has it in
-   * place already). The piece must stay unchanged until {@link StreamSink.settle} resolves. Unchecked bytes in the
-   * `.part` file are harmless: it is trusted only once every chunk matched, and a chunk fetched again overwrites them.
-   */
-  land(at: number, piece: Uint8Array): void;
-  /** Resolves once every landed piece is stored; rejects with the first failed write. */
-  settle(): Promise<void>;
+  /** Stores a received, checked chunk (a write for `write`; already in place for `map`). */
+  commit(start: number, bytes: Uint8Array): Promise<void>;
   close(): void;
 }
 
@@ -87,8 +81,7 @@ export function openSink(part: string, bytes: number, mode: ReceiveMode): ChunkS
       stream: () =>
         Promise.resolve({
           into: (start, end) => view.subarray(start, end),
-          land() {},
-          settle: () => Promise.resolve(),
+          commit: () => Promise.resolve(),
           close() {},
         }),
       close: () => void lib.unmap(view),
@@ -100,21 +93,11 @@ export function openSink(part: string, bytes: number, mode: ReceiveMode): ChunkS
       // Its own handle: one seek position per stream.
       const file = await Deno.open(part, { write: true });
       const buffer = new Uint8Array(chunkBytes);
-      // Pieces are written while the rest of the chunk is still arriving, in order on this handle.
-      let queue: Promise<void> = Promise.resolve();
-      let failed: unknown;
       return {
         into: (start, end) => buffer.subarray(0, end - start),
-        land(at, piece) {
-          queue = queue.then(async () => {
-            if (failed !== undefined) return;
-            await file.seek(at, Deno.SeekMode.Start);
-            await writeAll(file, piece);
-          }).catch((error) => void (failed ??= error));
-        },
-        async settle() {
-          await queue;
-          if (failed !== undefined) throw failed;
+        async commit(start, received) {
+          await file.seek(start, Deno.SeekMode.Start);
+          await writeAll(file, received);
         },
         close: () => file.close(),
       };
