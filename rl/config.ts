@@ -235,16 +235,19 @@ const RewardUpdate = z.strictObject({
  * RM reward and verifier accuracy over `window` steps; `hacking_alarm` when the first rises and the second falls by
  * `threshold` or more (`test: trend`), or when the window's mean σ(RM) − verifier accuracy has risen and its mean
  * verifier accuracy fallen by `threshold` from the first window's (`drift`); `both` (default) raises it on either.
- * `response` (cooper mode only): `none`, `freeze` (no RM updates while the alarm is on) or
- * `rollback` (on an alarm, restore the last RM version whose agreement was at least `agreement`).
+ * `response` (cooper mode only): `none`, `freeze` (no RM updates while the alarm is on), `rollback` (on every
+ * alarmed step, restore the last RM version whose agreement was at least `agreement`) or `rollback-once` (that
+ * restore once, at the first step of an alarm episode, then keep training; the next restore waits for the alarm to
+ * clear and rise again).
  */
 const Monitor = z.strictObject({
   window: posInt().min(2, { error: "expected a window of at least 2 steps" }).default(10),
   threshold: nonNegNumber().default(0.05),
   agreement: z.number().min(0).max(1, { error: "expected a fraction in [0, 1]" }).default(0.8),
   test: z.enum(["trend", "drift", "both"], { error: `expected "trend", "drift" or "both"` }).default("both"),
-  response: z.enum(["none", "freeze", "rollback"], { error: `expected "none", "freeze" or "rollback"` })
-    .default("none"),
+  response: z.enum(["none", "freeze", "rollback", "rollback-once"], {
+    error: `expected "none", "freeze", "rollback" or "rollback-once"`,
+  }).default("none"),
 }).prefault({});
 
 /** Experiment tracking: metric points as JSON lines and/or TensorBoard event files, under `<dir>/<run id>/`. */

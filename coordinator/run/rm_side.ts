@@ -1,6 +1,7 @@
 /**
  * The reward model's side of a GRPO run: Cooper's RM update (verified pairs, the replay window, the optional
- * pointwise anchor, k epochs) and the reward-hacking monitor with Cooper's responses to it (`freeze`, `rollback`).
+ * pointwise anchor, k epochs) and the reward-hacking monitor with Cooper's responses to it (`freeze`, `rollback`,
+ * `rollback-once`).
  * The run driver owns the versions and the publishing; this module decides what the RM learns and when it may not.
  */
 import { mixSeed } from "../../shared/mod.ts";
@@ -41,7 +42,11 @@ export class RewardModelSide {
   /**
    * The reward-hacking monitor's reading for this step, and (cooper, behind `monitor.response`) its response:
    * `freeze` keeps the RM as it is while the alarm is on; `rollback`, on an alarm, restores the last RM version that
-   * agreed with the verifier on its own batch (published as a new version, so every cache reloads it).
+   * agreed with the verifier on its own batch (published as a new version, so every cache reloads it), on every
+   * alarmed step; `rollback-once` does that restore only at the onset of an alarm episode and then lets the RM
+   * train on, so the repaired pairs can move it away from what the policy learnt to exploit instead of pinning it
+   * to an old version for as long as the alarm lasts (seed 3's 67 alarms, docs/rl.md). A run resumed from a
+   * checkpoint starts outside an episode: its first alarmed step may restore once more.
    */
   async watch(step: number, scoredBy: number, seen: StepReadings["batch"]): Promise<MonitorMetrics> {
     const agreement = seen.agreement.accuracy;
@@ -52,11 +57,13 @@ export class RewardModelSide {
       verifierAccuracy: seen.trainAccuracy,
       agreement,
     });
+    const onset = reading.hacking_alarm === 1 && !this.#alarm;
     this.#alarm = reading.hacking_alarm === 1;
     const back = this.monitor.lastAgreeingRmVersion;
-    const respond = this.#host.config.mode === "cooper" && this.#alarm;
+    const response = this.#host.config.monitor.response;
+    const restore = response === "rollback" ? this.#alarm : response === "rollback-once" && onset;
     if (
-      respond && this.#host.config.monitor.response === "rollback" && back !== undefined && back < this.#host.rmVersion
+      this.#host.config.mode === "cooper" && restore && back !== undefined && back < this.#host.rmVersion
     ) {
       if (await this.#host.roles.rewardLearner.rollback(back)) {
         this.#rollbacks++;
@@ -83,7 +90,8 @@ export class RewardModelSide {
   /** RM versions a roll-back can reach: the monitor's window plus the versions in flight. */
   get snapshotsKept(): number {
     // Only a roll-back reads them, and each is a full copy of the RM and its moments (6 GiB at 0.5B).
-    if (this.#host.config.monitor.response !== "rollback") return 0;
+    const response = this.#host.config.monitor.response;
+    if (response !== "rollback" && response !== "rollback-once") return 0;
     return this.#host.config.monitor.window + this.#host.window;
   }
 

@@ -63,6 +63,7 @@ const REPAIR_VARIANTS: readonly Variant[] = [
   { name: "anchor 0.3", mode: "cooper", rewardUpdate: { anchorWeight: 0.3 } },
   { name: "freeze", mode: "cooper", monitor: { response: "freeze" } },
   { name: "rollback", mode: "cooper", monitor: { response: "rollback" } },
+  { name: "rollback-once", mode: "cooper", monitor: { response: "rollback-once" } },
 ];
 
 /** One run's sweep numbers (means over the last 25 steps unless named otherwise). */
