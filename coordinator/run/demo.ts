@@ -1,7 +1,8 @@
 /**
  * `coop demo [--quick]`: the Cooper experiment end to end on a local cluster (nats-server, a coordinator and two
  * agents as separate processes). It warms up a tiny policy (SFT) and a tiny RM (VerifyRM-style BCE on a small
- * labelled set), then trains with `rule`, `static-rm` and `cooper` from the same starting point for the same number
+ * labelled set), or takes those warm-ups from the repo when they are shipped for the seed (`shipped_warmups.ts`), then
+ * trains with `rule`, `static-rm` and `cooper` from the same starting point for the same number
  * of steps. The three RL runs share one config file and differ only in `mode`: nothing is tuned per mode.
  *
  * Output: a table (final held-out verifier accuracy, mean RM reward, RM pairwise accuracy on held-out verification
