@@ -13,7 +13,7 @@ import type { LedgerState, MonitorInput } from "../../rl/mod.ts";
 import { ConfigError } from "../../shared/mod.ts";
 import type { RunRoles } from "./roles.ts";
 import type { ScoredBatch } from "./rollouts.ts";
-import { commitCheckpoint, goodCheckpoint, stagingDir, writeFileAtomic } from "./checkpoint_files.ts";
+import { goodCheckpoint, writeCheckpoint, writeFileAtomic } from "./checkpoint_files.ts";
 
 /** The driver's part of a checkpoint. */
 export interface DriverState {
@@ -40,19 +40,13 @@ export async function saveCheckpoint(
   roles: Pick<RunRoles, "policyLearner" | "rewardLearner">,
   state: DriverState,
 ): Promise<void> {
-  const absolute = await absolutePath(dir);
-  const staging = await stagingDir(absolute);
-  try {
+  await writeCheckpoint(await absolutePath(dir), async (staging) => {
     await Promise.all([
       roles.policyLearner.save(`${staging}/policy`),
       roles.rewardLearner.save(`${staging}/reward_model`),
     ]);
     await writeFileAtomic(`${staging}/driver.json`, JSON.stringify({ format: FORMAT, ...state }, replacer));
-    await commitCheckpoint(staging, absolute);
-  } catch (error) {
-    await Deno.remove(staging, { recursive: true }).catch(() => {});
-    throw error;
-  }
+  });
 }
 
 /**

@@ -107,6 +107,21 @@ export async function commitCheckpoint(staging: string, dir: string): Promise<Ma
   return manifest;
 }
 
+/**
+ * Builds a checkpoint in a staging dir beside `dir` with `fill`, then seals and renames it into place
+ * ({@link commitCheckpoint}); a failure removes the staging dir and leaves `dir` as it was.
+ */
+export async function writeCheckpoint(dir: string, fill: (staging: string) => Promise<void>): Promise<Manifest> {
+  const staging = await stagingDir(dir);
+  try {
+    await fill(staging);
+    return await commitCheckpoint(staging, dir);
+  } catch (error) {
+    await Deno.remove(staging, { recursive: true }).catch(() => {});
+    throw error;
+  }
+}
+
 /** Checks every file of the checkpoint in `dir` against its manifest; throws {@link CheckpointIntegrityError}. */
 export async function verifyCheckpoint(dir: string): Promise<Manifest> {
   let manifest: Manifest;
@@ -120,7 +135,13 @@ export async function verifyCheckpoint(dir: string): Promise<Manifest> {
   if (manifest?.format !== 1 || typeof manifest.files !== "object" || manifest.files === null) {
     throw new CheckpointIntegrityError(`Checkpoint "${dir}": ${MANIFEST} is not a Coop manifest (format 1)`);
   }
-  for (const [file, expected] of Object.entries(manifest.files)) {
+  await verifyFiles(dir, manifest.files);
+  return manifest;
+}
+
+/** Checks the files of `dir` against manifest entries (paths relative to `dir`); throws {@link CheckpointIntegrityError}. */
+export async function verifyFiles(dir: string, files: Manifest["files"]): Promise<void> {
+  for (const [file, expected] of Object.entries(files)) {
     if (file.split("/").includes("..")) throw new CheckpointIntegrityError(`Checkpoint "${dir}": bad entry "${file}"`);
     let actual: ManifestEntry;
     try {
@@ -136,7 +157,6 @@ export async function verifyCheckpoint(dir: string): Promise<Manifest> {
       );
     }
   }
-  return manifest;
 }
 
 /**

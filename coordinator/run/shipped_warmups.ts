@@ -15,7 +15,7 @@ import { createHash } from "node:crypto";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { JobConfig } from "../../rl/mod.ts";
-import { commitCheckpoint, digestFile, stagingDir, writeFileAtomic } from "./checkpoint_files.ts";
+import { digestFile, type Manifest, verifyFiles, writeCheckpoint, writeFileAtomic } from "./checkpoint_files.ts";
 
 /** Where the shipped warm-ups live: `<root>/<demo|quick>/seed-N/`. */
 export const SHIPPED_WARMUPS = fileURLToPath(new URL("../../rl/warmups/", import.meta.url));
@@ -49,8 +49,8 @@ export interface ShippedRecord {
   result: WarmupResult;
   /** The RM's validation log (what picked the saved RM), printed again when the shipped RM is used. */
   log: string[];
-  /** SHA-256 (hex) of every shipped file, by path relative to the warm-up root. */
-  files: Record<string, string>;
+  /** Size and SHA-256 of every shipped file, by path relative to the warm-up root (a checkpoint manifest's entries). */
+  files: Manifest["files"];
   built: { date: string; machine: string };
 }
 
@@ -97,10 +97,10 @@ export async function findShipped(dir: string, fingerprint: string): Promise<Shi
   if (record.fingerprint !== fingerprint) {
     return { reason: `the shipped one in ${dir} was built from other warm-up configs (sft.yaml / rm_pretrain.yaml)` };
   }
-  for (const [file, sha256] of Object.entries(record.files)) {
-    if (file.split("/").includes("..")) return { reason: `${join(dir, RECORD)} names a file outside it: ${file}` };
-    const actual = await digestFile(join(dir, file)).catch(() => undefined);
-    if (actual?.sha256 !== sha256) return { reason: `${join(dir, file)} is missing or does not match its SHA-256` };
+  try {
+    await verifyFiles(dir, record.files);
+  } catch (error) {
+    return { reason: (error as Error).message };
   }
   return { record, dir };
 }
@@ -111,37 +111,33 @@ export async function findShipped(dir: string, fingerprint: string): Promise<Shi
  */
 export async function installShipped(dir: string, record: ShippedRecord, target: string): Promise<void> {
   for (const model of MODEL_DIRS) {
-    const staging = await stagingDir(join(target, model));
-    try {
+    await writeCheckpoint(join(target, model), async (staging) => {
       for (const file of Object.keys(record.files).filter((f) => dirname(f) === model)) {
         await Deno.copyFile(join(dir, file), join(staging, file.slice(model.length + 1)));
       }
-      await commitCheckpoint(staging, join(target, model));
-    } catch (error) {
-      await Deno.remove(staging, { recursive: true }).catch(() => {});
-      throw error;
-    }
+    });
   }
   for (const file of OTHER_FILES) await writeFileAtomic(join(target, file), await Deno.readFile(join(dir, file)));
 }
 
-/** The files of a built warm-up in `built` that would be shipped, with their SHA-256. */
-async function builtFiles(built: string): Promise<Record<string, string>> {
-  const files: Record<string, string> = {};
+/** The files of a built warm-up in `built` that would be shipped, with their size and SHA-256. */
+async function builtFiles(built: string): Promise<Manifest["files"]> {
+  const files: Manifest["files"] = {};
   const candidates = [...MODEL_DIRS.flatMap((m) => MODEL_FILES.map((f) => `${m}/${f}`)), ...OTHER_FILES];
   for (const file of candidates) {
     const entry = await digestFile(join(built, file)).catch((error) => {
       if (error instanceof Deno.errors.NotFound) return undefined;
       throw error;
     });
-    if (entry !== undefined) files[file] = entry.sha256;
+    if (entry !== undefined) files[file] = entry;
   }
   return files;
 }
 
 /** The files whose bytes differ between a built warm-up and a shipped record (or exist in only one). */
-export function differingFiles(built: Record<string, string>, shipped: Record<string, string>): string[] {
-  return [...new Set([...Object.keys(built), ...Object.keys(shipped)])].filter((f) => built[f] !== shipped[f]).sort();
+export function differingFiles(built: Manifest["files"], shipped: Manifest["files"]): string[] {
+  return [...new Set([...Object.keys(built), ...Object.keys(shipped)])]
+    .filter((f) => built[f]?.sha256 !== shipped[f]?.sha256 || built[f]?.bytes !== shipped[f]?.bytes).sort();
 }
 
 /**

@@ -50,7 +50,7 @@ Deno.test("a damaged shipped file is refused by name; an intact one installs whe
     await Deno.writeFile(weights, bytes);
     const bad = await findShipped(copy, fingerprint);
     ok("reason" in bad);
-    match(bad.reason, /rm\/reward_model\/model\.safetensors .*SHA-256/);
+    match(bad.reason, /rm\/reward_model\/model\.safetensors does not match its digest/);
 
     const other = await findShipped(copy, "0".repeat(64));
     ok("reason" in other);
@@ -61,8 +61,12 @@ Deno.test("a damaged shipped file is refused by name; an intact one installs whe
 });
 
 Deno.test("differingFiles names files whose bytes differ or that exist on one side only", () => {
-  deepStrictEqual(differingFiles({ a: "1", b: "2", c: "3" }, { a: "1", b: "x", d: "4" }), ["b", "c", "d"]);
-  deepStrictEqual(differingFiles({ a: "1" }, { a: "1" }), []);
+  const entry = (sha256: string, bytes = 1) => ({ bytes, sha256 });
+  deepStrictEqual(
+    differingFiles({ a: entry("1"), b: entry("2"), c: entry("3") }, { a: entry("1"), b: entry("x"), d: entry("4") }),
+    ["b", "c", "d"],
+  );
+  deepStrictEqual(differingFiles({ a: entry("1") }, { a: entry("1") }), []);
 });
 
 async function copyTree(from: string, to: string): Promise<void> {

@@ -23,7 +23,7 @@ import {
 } from "../../rl/mod.ts";
 import { ConfigError, mixSeed } from "../../shared/mod.ts";
 import { absolutePath } from "./checkpoint.ts";
-import { commitCheckpoint, stagingDir } from "./checkpoint_files.ts";
+import { writeCheckpoint } from "./checkpoint_files.ts";
 import { loadRunData, tasksForStep } from "./data.ts";
 import { isDue, type JobContext } from "./job.ts";
 import { checkpointSpec, LEARNER_FAULT_TOLERANCE, LEARNER_GRANTS, modelSpec, ROLE_FAULT_TOLERANCE } from "./roles.ts";
@@ -165,15 +165,7 @@ async function trainSteps(
  * into place, so a crash never leaves a half-written model under `dir` and later damage fails verification.
  */
 export async function saveModel(ctx: JobContext, learner: ActorHandle<{ save(dir: string): void }>, dir: string) {
-  const absolute = await absolutePath(dir);
-  const staging = await stagingDir(absolute);
-  try {
-    await learner.save(staging);
-    await commitCheckpoint(staging, absolute);
-  } catch (error) {
-    await Deno.remove(staging, { recursive: true }).catch(() => {});
-    throw error;
-  }
+  await writeCheckpoint(await absolutePath(dir), (staging) => learner.save(staging));
   ctx.status.checkpoint = dir;
   ctx.status.state = ctx.signal.aborted ? "stopped" : "finished";
 }
