@@ -3,8 +3,8 @@
  * `bench/out/<suite>.json` writer, and percentiles.
  */
 
-import { formatTable } from "../shared/mod.ts";
-import { cpus, totalmem } from "node:os";
+import { cpuModel, formatTable } from "../shared/mod.ts";
+import { totalmem } from "node:os";
 import { ConfigError } from "../shared/errors.ts";
 
 /** One column of {@link printTable}. */
@@ -99,16 +99,6 @@ export function machineInfo(): MachineInfo {
     v8: Deno.version.v8,
     date: new Date().toISOString(),
   };
-}
-
-function cpuModel(): string {
-  try {
-    const match = /^model name\s*:\s*(.+)$/m.exec(Deno.readTextFileSync("/proc/cpuinfo"));
-    if (match) return match[1]!.trim();
-  } catch {
-    // Not Linux, or /proc is not readable: fall through to node:os.
-  }
-  return cpus()[0]?.model ?? "unknown";
 }
 
 /** Options for {@link writeBenchJson}. */

@@ -127,12 +127,15 @@ export class Coordinator {
   #subscribe(): void {
     const core = this.#core;
     // Node-bound subjects carry the sender's node id as their last token; records naming another node are refused.
-    this.#serve(this.subjects.coordinator, (data) => this.#handle(data));
+    this.#serve(
+      this.subjects.coordinator,
+      (data) => this.#handle(parseMessage(coordinatorRequestSchema, data, "coordinator request")),
+    );
     // Lookups only: the one request an actor host's credentials allow (it may find actors, not spawn or kill).
-    this.#serve(this.subjects.lookup, (data) => {
-      parseMessage(lookupRequestSchema, data, "lookup request");
-      return this.#handle(data);
-    });
+    this.#serve(
+      this.subjects.lookup,
+      (data) => this.#handle(parseMessage(lookupRequestSchema, data, "lookup request")),
+    );
     this.#serve(this.subjects.admin, (data) => {
       parseMessage(adminRequestSchema, data, "admin request"); // shutdown is the only one
       return this.#shutdown();
@@ -211,9 +214,8 @@ export class Coordinator {
     this.#subscriptions.push(listenTo(this.#core.transport, subject, handler, "coordinator"));
   }
 
-  #handle(data: Uint8Array): Promise<unknown> | unknown {
+  #handle(request: CoordinatorRequest): Promise<unknown> | unknown {
     const core = this.#core;
-    const request = parseMessage(coordinatorRequestSchema, data, "coordinator request");
     switch (request.op) {
       case "spawn":
         return core.serial(() => this.#spawn(request));

@@ -61,6 +61,7 @@ export { AsyncQueue } from "./async_queue.ts";
 export { terminate } from "./process.ts";
 export type { TerminateOptions } from "./process.ts";
 export { createLogger } from "./log.ts";
+export { cpuModel } from "./machine.ts";
 export type { LogFields, LogFormat, Logger, LoggerOptions, LogLevel } from "./log.ts";
 export { mixSeed, Rng } from "./random.ts";
 export { agentOrderSchema } from "./protocol.ts";

@@ -9,7 +9,7 @@
  * pairs, wall time), SVG plots of training reward and held-out accuracy per mode, and `results.json`/`results.md`,
  * under `docs/results/` (`docs/results/quick/` with --quick). `--runtime` runs the actor-runtime smoke demo instead.
  */
-import { formatTable } from "../../shared/mod.ts";
+import { cpuModel, formatTable } from "../../shared/mod.ts";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { parse as parseYaml } from "yaml";
@@ -519,11 +519,7 @@ export function movingAverage(points: readonly [number, number][], window: numbe
 
 /** The machine the numbers come from (CPU model and count), for the results files. */
 function machine(): string {
-  let model = "unknown CPU";
-  try {
-    model = Deno.readTextFileSync("/proc/cpuinfo").match(/model name\s*:\s*(.+)/)?.[1]?.trim() ?? model;
-  } catch { /* not Linux */ }
-  return `${navigator.hardwareConcurrency} × ${model}`;
+  return `${navigator.hardwareConcurrency} × ${cpuModel()}`;
 }
 
 function pct(value: number): string {
