@@ -37,6 +37,11 @@ export interface AdamWPoolOptions {
    * typed arrays can live on V8's moving heap, so their addresses are not stable).
    */
   minTensor?: number;
+  /**
+   * The worker script (default `adamw_worker.ts`). For fault-injection tests: a worker that fails partway through a
+   * step is how a trainer learns to refuse half-updated state.
+   */
+  workerModule?: URL;
 }
 
 /** Raised when a worker of the pool fails. */
@@ -83,15 +88,21 @@ export class AdamWPool {
   #broken: Error | null = null;
   #lastThreads = 0;
   #startTimeoutMs: number;
+  #workerModule: URL;
 
   constructor(options: AdamWPoolOptions = {}) {
     this.#threads = Math.max(1, Math.floor(options.threads ?? navigator.hardwareConcurrency ?? 1));
     this.#minParallel = options.minParallel ?? 4 * 2 ** 20;
     this.#minTensor = Math.max(64, options.minTensor ?? 65_536);
     this.#startTimeoutMs = options.startTimeoutMs ?? START_TIMEOUT_MS;
+    this.#workerModule = options.workerModule ?? new URL("./adamw_worker.ts", import.meta.url);
   }
 
-  /** Applies one AdamW step to every tensor (in place). */
+  /**
+   * Applies one AdamW step to every tensor (in place). When a worker fails, the update rejects after the calling
+   * thread's share is done: the other workers' ranges may be done, partly done or untouched, so the buffers then
+   * hold a partly applied step (the Trainer refuses to go on from it).
+   */
   async update(tensors: readonly PoolTensor[], step: AdamWInPlaceStep, options: Omit<AdamWInPlaceOptions, "decays">) {
     const shared = tensors.filter((t) => t.buffers.param.length >= this.#minTensor);
     const total = shared.reduce((n, t) => n + t.buffers.param.length, 0);
@@ -110,7 +121,10 @@ export class AdamWPool {
       for (const [i, start, end] of parts[0]!) {
         adamwInPlace(shared[i]!.buffers, step, { ...options, decays: shared[i]!.decays }, { start, end });
       }
-      await Promise.all(done);
+      // Every worker must be done with the buffers before this returns, also when one of them failed: a caller
+      // that restores the state after a failure must not race a worker still writing.
+      const failed = (await Promise.allSettled(done)).find((r) => r.status === "rejected");
+      if (failed !== undefined) throw failed.reason;
     }
     for (const t of local) adamwInPlace(t.buffers, step, { ...options, decays: t.decays });
   }
@@ -133,9 +147,8 @@ export class AdamWPool {
     this.#workers ??= (async () => {
       const workers: Worker[] = [];
       try {
-        const url = new URL("./adamw_worker.ts", import.meta.url);
         for (let k = 1; k < this.#threads; k++) {
-          const w = new Worker(url, { name: "adamw" });
+          const w = new Worker(this.#workerModule, { name: "adamw" });
           w.unref();
           w.on("message", (reply: PoolReply) => this.#settle(reply));
           w.on("error", (e: Error) => this.#fail(new AdamWPoolError(`AdamW worker failed: ${e.message}`)));
@@ -207,12 +220,15 @@ export class AdamWPool {
     else p.reject(new AdamWPoolError(`AdamW worker failed: ${reply.error}`));
   }
 
+  /** A worker crashed: ends every worker, and only then fails the pending requests (no thread still writes). */
   #fail(error: Error): void {
     this.#broken = error;
     const workers = this.#workers;
     this.#workers = Promise.resolve(null);
-    void workers?.then((ws) => ws?.forEach((w) => w.terminate()));
-    for (const p of this.#pending.values()) p.reject(error);
+    const pending = [...this.#pending.values()];
     this.#pending.clear();
+    void (async () => await Promise.all(((await workers) ?? []).map((w) => w.terminate())))()
+      .catch(() => {})
+      .finally(() => pending.forEach((p) => p.reject(error)));
   }
 }

@@ -149,6 +149,8 @@ export class Trainer {
   #sessions = new Map<string, Promise<Session>>();
   #pool: AdamWPool;
   #queue: Promise<unknown> = Promise.resolve();
+  /** Set when an update failed partway: what is still to restore (every parameter, the optimizer state). */
+  #damage: { error: TrainerError; params: Set<string>; state: boolean } | null = null;
 
   constructor(options: TrainerOptions) {
     this.name = options.name ?? "trainer";
@@ -189,11 +191,13 @@ export class Trainer {
    * place (copy them to keep a snapshot; do not mutate).
    */
   params(): Record<string, Tensor> {
+    this.#checkIntact("read the parameters of");
     return Object.fromEntries([...this.#params].map(([k, s]) => [k, s.tensor]));
   }
 
   /** Current parameters as ort tensors, to feed other sessions (scoring, generation) without copies. */
   paramFeeds(): Record<string, ort.Tensor> {
+    this.#checkIntact("read the parameters of");
     return Object.fromEntries([...this.#params].map(([k, s]) => [k, s.ort]));
   }
 
@@ -208,11 +212,16 @@ export class Trainer {
         );
       }
     }
-    for (const [name, t] of Object.entries(values)) this.#params.get(name)!.data.set(t.data as Float32Array);
+    for (const [name, t] of Object.entries(values)) {
+      this.#params.get(name)!.data.set(t.data as Float32Array);
+      this.#damage?.params.delete(name);
+    }
+    this.#clearRestoredDamage();
   }
 
   /** Optimizer state (moments and step count) for checkpoints; the moments are live views like `params()`. */
   state(): { step: number; m: Record<string, Tensor>; v: Record<string, Tensor> } {
+    this.#checkIntact("read the optimizer state of");
     const conv = (r: Map<string, Slot>) => Object.fromEntries([...r].map(([k, s]) => [k, s.tensor]));
     return { step: this.#step, m: conv(this.#m), v: conv(this.#v) };
   }
@@ -233,6 +242,28 @@ export class Trainer {
       this.#v.get(name)!.data.set(state.v[name]!.data as Float32Array);
     }
     this.#step = state.step;
+    if (this.#damage !== null) this.#damage.state = false;
+    this.#clearRestoredDamage();
+  }
+
+  /**
+   * Refuses to hand out or step from state that a failed update left partly applied; the error says what to
+   * restore.
+   */
+  #checkIntact(what: string): void {
+    if (this.#damage === null) return;
+    const left = [
+      ...(this.#damage.params.size > 0 ? [`${this.#damage.params.size} parameters (setParams)`] : []),
+      ...(this.#damage.state ? ["the optimizer state (loadState)"] : []),
+    ];
+    throw new TrainerError(
+      `Cannot ${what} "${this.name}": ${this.#damage.error.message}; still to restore: ${left.join(" and ")}`,
+      { cause: this.#damage.error },
+    );
+  }
+
+  #clearRestoredDamage(): void {
+    if (this.#damage !== null && this.#damage.params.size === 0 && !this.#damage.state) this.#damage = null;
   }
 
   /** Runs one optimizer step over one batch or several micro-batches (gradients are averaged); calls queue up. */
@@ -246,6 +277,7 @@ export class Trainer {
       throw new TrainerError(`Cannot step "${this.name}": lr ${options.lr} is not finite`);
     }
     for (const b of micro) this.#batchFeeds(b);
+    this.#checkIntact("step");
     // Steps read and replace the state, so overlapping calls are queued rather than interleaved.
     const run = this.#queue.then(() =>
       this.update === "graph" ? this.#runFusedStep(micro, options.lr) : this.#runInPlaceStep(micro, options.lr)
@@ -284,7 +316,18 @@ export class Trainer {
         decays: this.#decays.get(name)!,
       }));
       const { decays: _, ...hyper } = this.#adamw;
-      await this.#pool.update(tensors, { lr, step: this.#step + 1, gradScale }, hyper);
+      try {
+        await this.#pool.update(tensors, { lr, step: this.#step + 1, gradScale }, hyper);
+      } catch (e) {
+        // Some ranges were updated and some not: neither the old nor the new state. Nothing reads it until restored.
+        const error = new TrainerError(
+          `step ${this.#step + 1} failed in its AdamW update (${(e as Error).message}), leaving the parameters and ` +
+            `optimizer state partly updated`,
+          { cause: e },
+        );
+        this.#damage = { error, params: new Set(this.#params.keys()), state: true };
+        throw error;
+      }
       this.#step++;
     }
     const updateThreads = ok ? this.#pool.lastThreads : 0;
@@ -386,6 +429,8 @@ export class Trainer {
 
   /** Frees every cached session and ends the update's worker threads. */
   async release(): Promise<void> {
+    // A step in flight finishes first: closing the pool under its update would leave a partly applied step.
+    await this.#queue;
     await this.#pool.close();
     const sessions = [...this.#sessions.values()];
     this.#sessions.clear();

@@ -3,10 +3,10 @@
  * buffers) against the fused graph path that returns fresh state tensors: a tied Qwen2-style decoder over several
  * steps with micro-batches, clipping, weight decay and a frozen parameter; buffer reuse, skipped steps, adoption.
  */
-import { ok, strictEqual } from "node:assert/strict";
+import { ok, rejects, strictEqual, throws } from "node:assert/strict";
 import { initWeights } from "../../engine/models/params.ts";
 import { lmTrainingLoss } from "../../engine/score/mod.ts";
-import { Trainer, type TrainerOptions, type UpdateMode } from "../../engine/train/mod.ts";
+import { Trainer, TrainerError, type TrainerOptions, type UpdateMode } from "../../engine/train/mod.ts";
 import { type Tensor, tensor } from "../../shared/tensor.ts";
 import { tinyDecoderConfig } from "../fixtures/tiny_decoder.ts";
 
@@ -140,5 +140,45 @@ Deno.test("Trainer in place - copies given parameters unless adoptParams", async
   } finally {
     await copying.release();
     await adopting.release();
+  }
+});
+
+Deno.test("Trainer in place - an update that fails partway is refused until parameters and state are restored", async () => {
+  const t = trainer("inPlace", {
+    updatePool: {
+      threads: 2,
+      minParallel: 0,
+      minTensor: 64,
+      workerModule: new URL("../fixtures/failing_adamw_worker.ts", import.meta.url),
+    },
+  });
+  try {
+    const saved = {
+      params: Object.fromEntries(
+        Object.entries(t.params()).map((
+          [k, v],
+        ) => [k, tensor("float32", v.shape, Float32Array.from(v.data as Float32Array))]),
+      ),
+      state: structuredClone(t.state()),
+    };
+    await rejects(() => t.step(batch(1), { lr: 0.01 }), (e: Error) => {
+      ok(
+        e instanceof TrainerError && /step 1 failed in its AdamW update \(.*injected failure/.test(e.message),
+        e.message,
+      );
+      return true;
+    });
+    for (const read of [() => t.params(), () => t.state(), () => t.paramFeeds()]) {
+      throws(read, /partly updated; still to restore: \d+ parameters \(setParams\) and the optimizer state/);
+    }
+    await rejects(() => t.step(batch(2), { lr: 0.01 }), /Cannot step "trainer": step 1 failed/);
+    t.setParams(saved.params);
+    throws(() => t.params(), /still to restore: the optimizer state \(loadState\)$/);
+    t.loadState(saved.state);
+    strictEqual(t.stepCount, 0);
+    const name = "model.embed_tokens.weight";
+    ok((t.params()[name]!.data as Float32Array).every((x, i) => x === (saved.params[name]!.data as Float32Array)[i]));
+  } finally {
+    await t.release();
   }
 });
