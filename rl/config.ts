@@ -181,6 +181,13 @@ const Grpo = z.strictObject({
   lr: posNumber().default(3e-4),
   maxNewTokens: posInt().default(24),
   temperature: posNumber().default(1.0),
+  /** Divide advantages by the group's reward std (GRPO); false centres on the group mean only (Dr. GRPO). */
+  normalizeByStd: z.boolean({ error: "expected true or false" }).default(true),
+  /**
+   * How an RM score becomes the policy reward in `static-rm` and `cooper`: `probability` = σ(score) (the paper),
+   * `verdict` = 1 when σ(score) > ½ else 0 (the RM read as the classifier VerifyRM is trained to be).
+   */
+  rmReward: z.enum(["probability", "verdict"], { error: `expected "probability" or "verdict"` }).default("probability"),
 }).prefault({});
 
 /**

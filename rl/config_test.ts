@@ -35,6 +35,8 @@ Deno.test("parseRunConfig - an empty config gets the tiny-demo defaults and the 
     0.001,
     1e-6,
   ]);
+  // GRPO's std-normalised advantages and the RM's probability as the reward, as in the paper.
+  assertEquals([config.grpo.normalizeByStd, config.grpo.rmReward], [true, "probability"]);
   assertEquals([config.rewardUpdate.lr, config.rewardUpdate.gradClip], [1e-5, 1.0]);
   // The paper's update: rewrites as negatives, no pointwise anchor.
   assertEquals([config.rewardUpdate.negatives, config.rewardUpdate.anchorWeight], ["rewrite", 0]);
@@ -65,6 +67,11 @@ Deno.test("parseRunConfig - errors name the field path and the bad value", () =>
     message(() => parseRunConfig({ grpo: { samplesPerPrompt: 1, clipRatioC: 0.5 } })),
     "Invalid run config: grpo.samplesPerPrompt: expected at least 2 samples per prompt (GRPO compares within groups), " +
       "got 1; grpo.clipRatioC: expected a dual-clip ratio greater than 1, got 0.5",
+  );
+  assertEquals(
+    message(() => parseRunConfig({ grpo: { normalizeByStd: "no", rmReward: "logit" } })),
+    'Invalid run config: grpo.normalizeByStd: expected true or false, got "no"; grpo.rmReward: expected ' +
+      '"probability" or "verdict", got "logit"',
   );
   assertEquals(
     message(() => parseRunConfig({ policy: { dModel: 64, nHeads: 5 } })),

@@ -1,9 +1,10 @@
 /**
  * The policy reward per mode. `rule`: 1 when the verifier says correct, else 0. `static-rm` and `cooper`: the RM's
- * probability σ(score) with no rule term, as in the paper (the modes differ only in whether the RM is updated).
+ * probability σ(score) with no rule term, as in the paper (the modes differ only in whether the RM is updated), or
+ * its verdict, 1 when σ(score) > ½ (`grpo.rmReward: verdict`).
  */
 
-import type { RewardMode } from "./config.ts";
+import type { RewardMode, RunConfig } from "./config.ts";
 import { sigmoid } from "./pairs.ts";
 import type { Verdict } from "./verify/mod.ts";
 
@@ -20,8 +21,15 @@ export interface RewardBatch {
   invalid: number[];
 }
 
+/** How an RM score becomes a reward (`grpo.rmReward`). */
+export type RmRewardShape = RunConfig["grpo"]["rmReward"];
+
 /** Computes policy rewards for a reward mode; never returns a non-finite reward. */
-export function computeRewards(mode: RewardMode, samples: readonly ScoredSample[]): RewardBatch {
+export function computeRewards(
+  mode: RewardMode,
+  samples: readonly ScoredSample[],
+  shape: RmRewardShape = "probability",
+): RewardBatch {
   const invalid: number[] = [];
   const rewards = samples.map((sample, i) => {
     if (mode === "rule") return sample.verdict === "correct" ? 1 : 0;
@@ -30,7 +38,7 @@ export function computeRewards(mode: RewardMode, samples: readonly ScoredSample[
       invalid.push(i);
       return 0;
     }
-    return sigmoid(score);
+    return shape === "verdict" ? (score > 0 ? 1 : 0) : sigmoid(score);
   });
   return { rewards, invalid };
 }

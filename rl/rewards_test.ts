@@ -21,3 +21,14 @@ Deno.test("computeRewards - RM modes use σ(score) only, with bad scores zeroed 
     ok(out.rewards[3]! > 0.999 && out.rewards.every(Number.isFinite));
   }
 });
+
+Deno.test("computeRewards - the verdict shape pays 1 above σ = ½ and 0 at or below it; rule mode ignores it", () => {
+  const samples = [
+    { verdict: "incorrect" as const, rmScore: 0.3 },
+    { verdict: "correct" as const, rmScore: -0.3 },
+    { verdict: "correct" as const, rmScore: 0 },
+    { verdict: "incorrect" as const, rmScore: Number.POSITIVE_INFINITY },
+  ];
+  assertEquals(computeRewards("cooper", samples, "verdict"), { rewards: [1, 0, 0, 0], invalid: [3] });
+  assertEquals(computeRewards("rule", samples, "verdict").rewards, [0, 1, 1, 0]);
+});

@@ -223,10 +223,11 @@ class RlRun {
       if (order === "rm-first-rescore" && batch.rmVersion !== this.rmVersion) batch = await this.rescore(batch);
     }
     const t2 = performance.now();
-    // 2. Policy rewards: the rule verdict (rule) or σ(RM) with no rule term (static-rm, cooper).
+    // 2. Policy rewards: the rule verdict (rule) or σ(RM) / the RM's verdict with no rule term (static-rm, cooper).
     const { rewards, invalid } = computeRewards(
       config.mode,
       batch.verdicts.map((verdict, i) => ({ verdict, rmScore: batch.rmScores[i] })),
+      config.grpo.rmReward,
     );
     this.ctx.status.exploits = recordExploit(this.ctx.status.exploits ?? [], batch);
     // 3. GRPO: group-normalised advantages, PPO dual-clip + k3 KL to the reference, one update per epoch.
@@ -283,6 +284,7 @@ class RlRun {
   async updatePolicy(step: number, batch: ScoredBatch, rewards: number[]) {
     const advantages = groupAdvantages(rewards, batch.samples.map((s) => s.promptId), {
       epsilon: this.config.grpo.epsilon,
+      normalizeByStd: this.config.grpo.normalizeByStd,
     });
     const samples = batch.samples.map((s, i) => ({
       promptIds: s.promptIds,
