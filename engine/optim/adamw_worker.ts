@@ -5,15 +5,9 @@
  */
 import { parentPort } from "node:worker_threads";
 import { type AdamWBuffers, adamwInPlace, type AdamWInPlaceOptions, type AdamWInPlaceStep } from "./adamw_inplace.ts";
+import { type BufferAddresses, viewBuffers } from "./buffer_views.ts";
 
-/** One tensor's buffers as sent to a worker: the address of each float32 array, and their length. */
-export interface BufferAddresses {
-  param: bigint;
-  grad: bigint;
-  m: bigint;
-  v: bigint;
-  length: number;
-}
+export type { BufferAddresses };
 
 /** A range of one registered tensor: [tensor index, start, end, decays]. */
 export type Segment = [number, number, number, boolean];
@@ -36,22 +30,11 @@ export interface PoolReply {
   error?: string;
 }
 
-function view(address: bigint, length: number): Float32Array {
-  const pointer = Deno.UnsafePointer.create(address);
-  if (pointer === null) throw new RangeError("null buffer address");
-  return new Float32Array(new Deno.UnsafePointerView(pointer).getArrayBuffer(length * 4));
-}
-
 let tensors: AdamWBuffers[] = [];
 
 function handle(request: PoolRequest): PoolReply | null {
   if (request.kind === "buffers") {
-    tensors = request.sets.map((s) => ({
-      param: view(s.param, s.length),
-      grad: view(s.grad, s.length),
-      m: view(s.m, s.length),
-      v: view(s.v, s.length),
-    }));
+    tensors = viewBuffers(request.sets);
     return null;
   }
   if (request.kind === "ping") return { id: request.id };
