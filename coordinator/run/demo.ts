@@ -44,8 +44,8 @@ const MODES: readonly RewardMode[] = ["rule", "static-rm", "cooper"];
 const DEMO_NODE_TIMEOUT_MS = 60_000;
 /**
  * The held-out accuracy the demo reports besides the final one: the mean of the last `LAST_K` evaluations (every
- * 10 steps, so steps 60–100 of 100). One endpoint of one seed swings by several tasks from eval to eval; the mean of
- * the last five is what the run converged to, read the same way for every mode.
+ * 10 steps, so steps 110–150 of the demo's 150). One endpoint of one seed swings by several tasks from eval to eval;
+ * the mean of the last five is what the run converged to, read the same way for every mode.
  */
 export const LAST_K = 5;
 /** Shown beside the progress bars. */
