@@ -277,11 +277,12 @@ export class Trainer {
       throw new TrainerError(`Cannot step "${this.name}": lr ${options.lr} is not finite`);
     }
     for (const b of micro) this.#batchFeeds(b);
-    this.#checkIntact("step");
-    // Steps read and replace the state, so overlapping calls are queued rather than interleaved.
-    const run = this.#queue.then(() =>
-      this.update === "graph" ? this.#runFusedStep(micro, options.lr) : this.#runInPlaceStep(micro, options.lr)
-    );
+    // Steps read and replace the state, so overlapping calls are queued rather than interleaved; each checks the
+    // state when its turn comes (a step queued behind one that failed partway must not run).
+    const run = this.#queue.then(() => {
+      this.#checkIntact("step");
+      return this.update === "graph" ? this.#runFusedStep(micro, options.lr) : this.#runInPlaceStep(micro, options.lr);
+    });
     this.#queue = run.catch(() => {});
     return await run;
   }

@@ -161,13 +161,16 @@ Deno.test("Trainer in place - an update that fails partway is refused until para
       ),
       state: structuredClone(t.state()),
     };
-    await rejects(() => t.step(batch(1), { lr: 0.01 }), (e: Error) => {
+    const failing = t.step(batch(1), { lr: 0.01 });
+    const queued = t.step(batch(2), { lr: 0.01 }); // behind the failing one: refused when its turn comes
+    await rejects(failing, (e: Error) => {
       ok(
         e instanceof TrainerError && /step 1 failed in its AdamW update \(.*injected failure/.test(e.message),
         e.message,
       );
       return true;
     });
+    await rejects(queued, /Cannot step "trainer": step 1 failed/);
     for (const read of [() => t.params(), () => t.state(), () => t.paramFeeds()]) {
       throws(read, /partly updated; still to restore: \d+ parameters \(setParams\) and the optimizer state/);
     }
