@@ -5,9 +5,7 @@
  * 300 s call timeout.
  */
 import { ok, strictEqual } from "node:assert/strict";
-import { startLocalCluster } from "../../coordinator/local/mod.ts";
-import { startNats } from "../harness.ts";
-import { CLUSTER_TEST, eventually } from "../runtime/cluster_fixture.ts";
+import { CLUSTER_TEST, eventually, startTestCluster } from "../runtime/cluster_fixture.ts";
 import { RunCounter } from "./fixtures/chaos_actors.ts";
 
 const REGISTRY = new URL("./fixtures/chaos_actors.ts", import.meta.url).pathname;
@@ -16,12 +14,7 @@ Deno.test({
   name: "nats restart - calls in flight complete once, without waiting out their timeout",
   ...CLUSTER_TEST,
   async fn() {
-    const server = await startNats();
-    const local = await startLocalCluster({
-      natsUrl: server.url,
-      agents: [{ nodeId: "r1", cpus: 2 }],
-      registry: [REGISTRY],
-    });
+    const local = await startTestCluster({ agents: [{ nodeId: "r1", cpus: 2 }], registry: [REGISTRY] });
     try {
       const spawned = await local.client.spawn(RunCounter, { name: "counter" });
       const counter = spawned.options({ timeoutMs: 40_000 }); // a failure shows in 40 s, not at the 300 s default
@@ -29,7 +22,7 @@ Deno.test({
       const started = performance.now();
       const calls = [counter.addSlowly(300), counter.addSlowly(4000)];
       await new Promise((resolve) => setTimeout(resolve, 100));
-      await server.restart();
+      await local.server.restart();
       const results = (await Promise.all(calls)).sort();
       const ms = performance.now() - started;
       strictEqual(await counter.runs(), 2, "each call ran exactly once");
@@ -39,7 +32,6 @@ Deno.test({
       await eventually("the coordinator answering", () => local.client.actors());
     } finally {
       await local.stop();
-      await server.stop();
     }
   },
 });
@@ -48,20 +40,13 @@ Deno.test({
   name: "nats restart - an outage longer than the node timeout declares no node dead and restarts no actor",
   ...CLUSTER_TEST,
   async fn() {
-    const server = await startNats();
     // The faults test's fast settings: a node that misses heartbeats for 1.5 s is dead.
-    const local = await startLocalCluster({
-      natsUrl: server.url,
-      agents: [{ nodeId: "o1", cpus: 2 }],
-      registry: [REGISTRY],
-      heartbeatMs: 200,
-      nodeTimeoutMs: 1500,
-    });
+    const local = await startTestCluster({ agents: [{ nodeId: "o1", cpus: 2 }], registry: [REGISTRY], fast: true });
     try {
       const counter = await local.client.spawn(RunCounter, { name: "steady", maxRestarts: 1 });
       strictEqual(await counter.addSlowly(0), 1);
       // The coordinator's node check keeps ticking while it is cut off: it must not read the silence as deaths.
-      await server.restart({ downMs: 4000 });
+      await local.server.restart({ downMs: 4000 });
       await eventually("the coordinator answering", () => local.client.actors());
       await new Promise((resolve) => setTimeout(resolve, 2000));
       const [node] = await local.client.nodes();
@@ -71,7 +56,6 @@ Deno.test({
       strictEqual(await counter.options({ timeoutMs: 20_000 }).addSlowly(0), 2, "and kept its state");
     } finally {
       await local.stop();
-      await server.stop();
     }
   },
 });

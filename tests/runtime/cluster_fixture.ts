@@ -28,6 +28,8 @@ export interface TestClusterOptions {
   fast?: boolean;
   /** Cluster name (default "default"). */
   cluster?: string;
+  /** Actor modules the agents may host (default: the runtime tests' `TEST_REGISTRY`). */
+  registry?: string[];
 }
 
 /** Starts nats-server, a coordinator and the agents. */
@@ -37,7 +39,7 @@ export async function startTestCluster(options: TestClusterOptions): Promise<Tes
     const local = await startLocalCluster({
       natsUrl: server.url,
       agents: options.agents,
-      registry: [TEST_REGISTRY],
+      registry: options.registry ?? [TEST_REGISTRY],
       cluster: options.cluster,
       // The test actors keep files in the tests' temp dirs, outside any root: let their sandboxed hosts in there.
       env: { COOP_HOST_ALLOW_READ: TMP, COOP_HOST_ALLOW_WRITE: TMP },
