@@ -26,7 +26,7 @@ import { plannedRmSteps } from "./rm_pretrain.ts";
 import {
   differingFiles,
   findShipped,
-  installShipped,
+  installShippedFor,
   recordBuild,
   shippedDir,
   shipWarmup,
@@ -196,9 +196,8 @@ async function prepareWarmups(
   options: { seed: number; quick: boolean; rebuild?: boolean },
 ): Promise<WarmupResult & { source: "shipped" | "built" }> {
   if (!options.rebuild) {
-    const shipped = await findShipped(shippedDir(options), warmupFingerprint(configs));
+    const shipped = await installShippedFor(configs, options);
     if ("record" in shipped) {
-      await installShipped(shipped.dir, shipped.record, configs.root);
       console.log(
         `Warm-up: the shipped checkpoints of seed ${options.seed} (${shipped.dir}, built ` +
           `${shipped.record.built.date.slice(0, 10)}; \`./coop warmup --seed ${options.seed}\` rebuilds and compares ` +

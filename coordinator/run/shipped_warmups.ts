@@ -120,6 +120,19 @@ export async function installShipped(dir: string, record: ShippedRecord, target:
   for (const file of OTHER_FILES) await writeFileAtomic(join(target, file), await Deno.readFile(join(dir, file)));
 }
 
+/**
+ * Installs the shipped warm-up of a seed into `configs.root` when one was built from these configs and every file
+ * matches; otherwise installs nothing and says why (the demo and the Cooper sweep then build or use what is there).
+ */
+export async function installShippedFor(
+  configs: WarmupConfigs & { root: string },
+  options: { seed: number; quick: boolean },
+): Promise<ShippedLookup> {
+  const shipped = await findShipped(shippedDir(options), warmupFingerprint(configs));
+  if ("record" in shipped) await installShipped(shipped.dir, shipped.record, configs.root);
+  return shipped;
+}
+
 /** The files of a built warm-up in `built` that would be shipped, with their size and SHA-256. */
 async function builtFiles(built: string): Promise<Manifest["files"]> {
   const files: Manifest["files"] = {};

@@ -16,7 +16,8 @@
 import { Worker } from "node:worker_threads";
 import { CoopError } from "../../shared/mod.ts";
 import { type AdamWBuffers, adamwInPlace, type AdamWInPlaceOptions, type AdamWInPlaceStep } from "./adamw_inplace.ts";
-import type { BufferAddresses, PoolReply, PoolRequest, Segment } from "./adamw_worker.ts";
+import type { PoolReply, PoolRequest, Segment } from "./adamw_worker.ts";
+import type { BufferAddresses } from "./buffer_views.ts";
 
 /** One tensor of an update: its buffers and whether weight decay applies. */
 export interface PoolTensor {

@@ -7,8 +7,6 @@ import { parentPort } from "node:worker_threads";
 import { type AdamWBuffers, adamwInPlace, type AdamWInPlaceOptions, type AdamWInPlaceStep } from "./adamw_inplace.ts";
 import { type BufferAddresses, viewBuffers } from "./buffer_views.ts";
 
-export type { BufferAddresses };
-
 /** A range of one registered tensor: [tensor index, start, end, decays]. */
 export type Segment = [number, number, number, boolean];
 

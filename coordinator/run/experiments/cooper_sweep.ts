@@ -12,7 +12,7 @@ import { parseArgs } from "node:util";
 import { parseJobConfig, type RewardMode } from "../../../rl/mod.ts";
 import { startLocalCluster } from "../../local/mod.ts";
 import { demoConfigs, summarize, track } from "../demo.ts";
-import { findShipped, installShipped, shippedDir, warmupFingerprint } from "../shipped_warmups.ts";
+import { installShippedFor } from "../shipped_warmups.ts";
 import { applyOverrides, parseOverride } from "../overrides.ts";
 import { RunManager } from "../manager.ts";
 
@@ -90,9 +90,10 @@ async function main(): Promise<void> {
   const seed = Number(values.seed);
   const configs = await demoConfigs(false, seed);
   // Every variant starts from the demo's warm-ups: the shipped ones for this seed when they match, as `coop demo`.
-  const shipped = await findShipped(shippedDir({ seed, quick: false }), warmupFingerprint(configs));
-  if ("record" in shipped) await installShipped(shipped.dir, shipped.record, configs.root);
-  else console.error(`cooper_sweep: no shipped warm-ups (${shipped.reason}); using ${configs.root} as it is`);
+  const shipped = await installShippedFor(configs, { seed, quick: false });
+  if (!("record" in shipped)) {
+    console.error(`cooper_sweep: no shipped warm-ups (${shipped.reason}); using ${configs.root} as it is`);
+  }
   const demoRaw = configs.rlRaw;
   const rlRaw = applyOverrides(demoRaw, (values.set ?? []).map(parseOverride));
   const local = await startLocalCluster({ agents: [{ nodeId: "node-a", cpus: 4 }, { nodeId: "node-b", cpus: 4 }] });
