@@ -13,6 +13,7 @@ import { digestBytes } from "../actors/weights/digest.ts";
 import { downloadSegment } from "../actors/weights/fetch.ts";
 import { completeSegment, segmentFile } from "../actors/weights/segment.ts";
 import type { ReceiveMode } from "../actors/weights/sink.ts";
+import { freePort } from "../coordinator/local/mod.ts";
 
 const { values } = parseArgs({
   options: {
@@ -34,7 +35,7 @@ Deno.writeFileSync(join(pub, file), data);
 const info = { ...await digestBytes(data), name: key.name, dtype: key.dtype, version: 1 };
 await completeSegment(join(pub, file), { ...info, pid: Deno.pid });
 const token = crypto.randomUUID();
-const port = 47398;
+const port = freePort();
 const server = new Deno.Command(Deno.execPath(), {
   args: [
     "run",
