@@ -188,6 +188,12 @@ const Grpo = z.strictObject({
    * `verdict` = 1 when σ(score) > ½ else 0 (the RM read as the classifier VerifyRM is trained to be).
    */
   rmReward: z.enum(["probability", "verdict"], { error: `expected "probability" or "verdict"` }).default("probability"),
+  /**
+   * A control, not a method: in `rule` mode each sample's 0/1 reward is flipped with this probability (seeded by the
+   * run seed and step). It measures what a reward that disagrees with the verifier on that share of samples costs
+   * GRPO, to set against an RM's agreement in the RM modes (docs/rl.md). 0 = the verifier as it is.
+   */
+  verdictNoise: z.number().min(0).max(0.5, { error: "expected a flip probability in [0, 0.5]" }).default(0),
 }).prefault({});
 
 /**
@@ -297,6 +303,13 @@ export const RunConfigSchema = z.strictObject({
   /** Consecutive skipped (non-finite) updates of the policy or the RM after which the run fails. */
   maxConsecutiveSkips: posInt().default(3),
 }).superRefine((config, ctx) => {
+  if (config.grpo.verdictNoise > 0 && config.mode !== "rule") {
+    ctx.addIssue({
+      code: "custom",
+      path: ["grpo", "verdictNoise"],
+      message: `expected 0 in mode ${config.mode} (the flip control applies to the rule reward only)`,
+    });
+  }
   // A colocated role reads the learner's live weights, which are always the newest version: it cannot serve a
   // batch launched ahead for an older one.
   for (const role of ["rollout", "reward"] as const) {

@@ -74,6 +74,16 @@ Deno.test("parseRunConfig - errors name the field path and the bad value", () =>
       '"probability" or "verdict", got "logit"',
   );
   assertEquals(
+    message(() => parseRunConfig({ mode: "cooper", grpo: { verdictNoise: 0.1 } })),
+    "Invalid run config: grpo.verdictNoise: expected 0 in mode cooper (the flip control applies to the rule reward " +
+      "only)",
+  );
+  assertEquals(
+    message(() => parseRunConfig({ mode: "rule", grpo: { verdictNoise: 0.7 } })),
+    "Invalid run config: grpo.verdictNoise: expected a flip probability in [0, 0.5], got 0.7",
+  );
+  assertEquals(parseRunConfig({ mode: "rule", grpo: { verdictNoise: 0.1 } }).grpo.verdictNoise, 0.1);
+  assertEquals(
     message(() => parseRunConfig({ policy: { dModel: 64, nHeads: 5 } })),
     "Invalid run config: policy.nHeads: dModel must be divisible by nHeads",
   );

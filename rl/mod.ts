@@ -107,7 +107,7 @@ export {
 } from "./losses.ts";
 export type { GrpoLossGraph, GrpoLossSyms, PolicyLossGraph } from "./losses.ts";
 export { bceTrainingLoss, grpoTrainingLoss, LossBatchError, pairwiseTrainingLoss } from "./training_losses.ts";
-export { computeRewards } from "./rewards.ts";
+export { computeRewards, flipRewards } from "./rewards.ts";
 export type { RewardBatch, ScoredSample } from "./rewards.ts";
 export { packGrpoBatch, packLabelledBatch, packPairBatch } from "./batches.ts";
 export { BCE_BATCH, GRPO_BATCH, LOSS_WEIGHT, PAIR_BATCH } from "./batch_layout.ts";

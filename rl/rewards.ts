@@ -4,6 +4,7 @@
  * its verdict, 1 when σ(score) > ½ (`grpo.rmReward: verdict`).
  */
 
+import type { Rng } from "../shared/mod.ts";
 import type { RewardMode, RunConfig } from "./config.ts";
 import { sigmoid } from "./pairs.ts";
 import type { Verdict } from "./verify/mod.ts";
@@ -41,4 +42,13 @@ export function computeRewards(
     return shape === "verdict" ? (score > 0 ? 1 : 0) : sigmoid(score);
   });
   return { rewards, invalid };
+}
+
+/**
+ * The `grpo.verdictNoise` control: each 0/1 rule reward flipped with probability `p`, one draw per sample in order.
+ * Returns a new array; `p = 0` returns the rewards unchanged and draws nothing.
+ */
+export function flipRewards(rewards: readonly number[], p: number, rng: Rng): number[] {
+  if (p === 0) return [...rewards];
+  return rewards.map((r) => (rng.next() < p ? 1 - r : r));
 }

@@ -1,5 +1,6 @@
 import { deepStrictEqual as assertEquals, ok } from "node:assert";
-import { computeRewards } from "./rewards.ts";
+import { Rng } from "../shared/mod.ts";
+import { computeRewards, flipRewards } from "./rewards.ts";
 
 Deno.test("computeRewards - rule mode is the verifier's 0/1", () => {
   assertEquals(
@@ -31,4 +32,14 @@ Deno.test("computeRewards - the verdict shape pays 1 above σ = ½ and 0 at or b
   ];
   assertEquals(computeRewards("cooper", samples, "verdict"), { rewards: [1, 0, 0, 0], invalid: [3] });
   assertEquals(computeRewards("rule", samples, "verdict").rewards, [0, 1, 1, 0]);
+});
+
+Deno.test("flipRewards - flips each reward with probability p, from the seeded stream; p = 0 changes nothing", () => {
+  const rewards = Array.from({ length: 4000 }, (_, i) => (i % 2 === 0 ? 1 : 0));
+  assertEquals(flipRewards(rewards, 0, new Rng(1)), rewards);
+  const once = flipRewards(rewards, 0.1, new Rng(7));
+  assertEquals(flipRewards(rewards, 0.1, new Rng(7)), once);
+  const flipped = once.filter((r, i) => r !== rewards[i]).length / rewards.length;
+  ok(Math.abs(flipped - 0.1) < 0.02, `flipped share ${flipped}`);
+  ok(once.every((r) => r === 0 || r === 1));
 });

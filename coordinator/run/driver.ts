@@ -11,9 +11,11 @@
  */
 import type { ActorPool } from "../../actors/mod.ts";
 import type { RolloutActor } from "../../actors/roles/mod.ts";
+import { mixSeed, Rng } from "../../shared/mod.ts";
 import {
   AttestationError,
   computeRewards,
+  flipRewards,
   groupAdvantages,
   isStale,
   type MathTask,
@@ -224,11 +226,13 @@ class RlRun {
     }
     const t2 = performance.now();
     // 2. Policy rewards: the rule verdict (rule) or σ(RM) / the RM's verdict with no rule term (static-rm, cooper).
-    const { rewards, invalid } = computeRewards(
+    const scored = computeRewards(
       config.mode,
       batch.verdicts.map((verdict, i) => ({ verdict, rmScore: batch.rmScores[i] })),
       config.grpo.rmReward,
     );
+    const { invalid } = scored;
+    const rewards = flipRewards(scored.rewards, config.grpo.verdictNoise, new Rng(mixSeed(config.seed, step, 11)));
     this.ctx.status.exploits = recordExploit(this.ctx.status.exploits ?? [], batch);
     // 3. GRPO: group-normalised advantages, PPO dual-clip + k3 KL to the reference, one update per epoch.
     const report = await this.updatePolicy(step, batch, rewards);

@@ -16,10 +16,14 @@ import { installShippedFor } from "../shipped_warmups.ts";
 import { applyOverrides, parseOverride } from "../overrides.ts";
 import { RunManager } from "../manager.ts";
 
-/** A sweep variant: overrides of the demo's `rewardUpdate` and `monitor`. */
+/**
+ * A sweep variant: overrides of the demo's `rewardUpdate` and `monitor` (and `grpo`, for controls such as
+ * `verdictNoise` that one mode reads).
+ */
 interface Variant {
   name: string;
   mode: RewardMode;
+  grpo?: Record<string, unknown>;
   rewardUpdate?: Record<string, unknown>;
   monitor?: Record<string, unknown>;
 }
@@ -125,6 +129,7 @@ async function runVariant(manager: RunManager, rlRaw: Record<string, unknown>, v
     name: `sweep-${v.mode}`,
     mode: v.mode,
     steps,
+    grpo: { ...sub("grpo"), ...v.grpo },
     rewardUpdate: { ...sub("rewardUpdate"), ...v.rewardUpdate },
     monitor: { ...sub("monitor"), ...v.monitor },
     checkpoint: { ...sub("checkpoint"), interval: 0 },
