@@ -225,7 +225,8 @@ class RlRun {
       if (order === "rm-first-rescore" && batch.rmVersion !== this.rmVersion) batch = await this.rescore(batch);
     }
     const t2 = performance.now();
-    // 2. Policy rewards: the rule verdict (rule) or σ(RM) / the RM's verdict with no rule term (static-rm, cooper).
+    // 2. Policy rewards: the rule verdict (rule) or σ(RM) / the RM's verdict with no rule term (static-rm, cooper);
+    //    `grpo.verdictNoise` (a control, rule mode only) flips rule rewards at random.
     const scored = computeRewards(
       config.mode,
       batch.verdicts.map((verdict, i) => ({ verdict, rmScore: batch.rmScores[i] })),
