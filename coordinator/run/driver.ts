@@ -227,13 +227,12 @@ class RlRun {
     const t2 = performance.now();
     // 2. Policy rewards: the rule verdict (rule) or σ(RM) / the RM's verdict with no rule term (static-rm, cooper);
     //    `grpo.verdictNoise` (a control, rule mode only) flips rule rewards at random.
-    const scored = computeRewards(
+    const { rewards: paid, invalid } = computeRewards(
       config.mode,
       batch.verdicts.map((verdict, i) => ({ verdict, rmScore: batch.rmScores[i] })),
       config.grpo.rmReward,
     );
-    const { invalid } = scored;
-    const rewards = flipRewards(scored.rewards, config.grpo.verdictNoise, new Rng(mixSeed(config.seed, step, 11)));
+    const rewards = flipRewards(paid, config.grpo.verdictNoise, new Rng(mixSeed(config.seed, step, 11)));
     this.ctx.status.exploits = recordExploit(this.ctx.status.exploits ?? [], batch);
     // 3. GRPO: group-normalised advantages, PPO dual-clip + k3 KL to the reference, one update per epoch.
     const report = await this.updatePolicy(step, batch, rewards);
